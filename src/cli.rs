@@ -1,0 +1,148 @@
+//! Command-line interface (clap). Arguments are turned into a checked configuration in
+//! `app` before any work starts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kairos",
+    version,
+    about = "Dialogue marketing as a batch tool: replay customer events through dialogue triggers and emit message plans",
+    after_help = "Exit codes: 0 success; 1 `check` found problems; 2 kairos could not do its job (bad input, bad dialogue, I/O error).\nA closed output pipe (e.g. `| head`) ends quietly with 0."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Print nothing on stderr but errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay every customer's history through the dialogues and write the message plan.
+    Run(RunArgs),
+    /// Validate dialogues and config (and input headers, when given) without running.
+    Check(CheckArgs),
+    /// Show one customer's timeline: events, triggers, dialogue states and messages, with reasons.
+    Explain(ExplainArgs),
+    /// Draw a dialogue as a Mermaid flowchart or Graphviz DOT graph.
+    Graph(GraphArgs),
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProjectArgs {
+    /// Folder of dialogue YAML files (or one file).
+    #[arg(long, short = 'd', value_name = "DIR")]
+    pub dialogues: PathBuf,
+    /// Project config (time zone, column mappings, field types, channels). Default: ./kairos.yaml if present.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// strftime format of timestamps in the input files, e.g. %Y%m%d or "%d/%m/%Y %H:%M".
+    #[arg(long, value_name = "FORMAT")]
+    pub date_format: Option<String>,
+    /// Time zone for dates without an offset and for day boundaries (IANA name). Default: UTC.
+    #[arg(long, value_name = "TZ")]
+    pub timezone: Option<String>,
+    /// Map a column: TABLE.COLUMN=HEADER, e.g. transactions.customer_id=CustNo (repeatable).
+    #[arg(long = "column", value_name = "TABLE.COLUMN=HEADER")]
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// Transactions CSV (one row per purchase line); `-` reads stdin.
+    #[arg(long, short = 't', value_name = "FILE")]
+    pub transactions: PathBuf,
+    /// Customer profiles CSV.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub customers: Option<PathBuf>,
+    /// Other events CSV (responses, address changes, complaints, opt-outs, ...).
+    #[arg(long, short = 'e', value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Evaluate as of this date (end of day) or date-time; later events are ignored. Default: the latest input timestamp.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// How far past as-of to project live conversations (scheduled messages).
+    #[arg(long, value_name = "DURATION", default_value = "365d")]
+    pub horizon: String,
+    /// Worker threads (default: all cores). Output does not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "csv")]
+    pub format: Format,
+    /// Write here (atomically) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Nightly mode: only messages due on the as-of day (requires --as-of).
+    #[arg(long, conflicts_with = "since")]
+    pub due: bool,
+    /// Only messages sent after this date (end of day) or date-time, up to as-of: the window since the last run.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Also write suppressed messages, with the reason, in a `suppressed_reason` column.
+    #[arg(long)]
+    pub include_suppressed: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Check conditions against this transactions file's header.
+    #[arg(long, short = 't', value_name = "FILE")]
+    pub transactions: Option<PathBuf>,
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub customers: Option<PathBuf>,
+    #[arg(long, short = 'e', value_name = "FILE")]
+    pub events: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The customer to explain.
+    pub customer: String,
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The dialogue id.
+    pub dialogue: String,
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[arg(long, short = 'f', value_enum, default_value = "mermaid")]
+    pub format: GraphFormat,
+}

@@ -1,0 +1,8 @@
+//! Dialogue definitions: raw YAML shapes, the checking stage, and the compiled plan.
+
+pub mod check;
+pub mod plan;
+pub mod raw;
+
+pub use check::{load, Schemas};
+pub use plan::{Dialogue, Plan};

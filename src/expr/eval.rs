@@ -1,0 +1,283 @@
+//! Evaluating compiled conditions against one moment of one customer's timeline.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use crate::input::Table;
+
+use super::compile::{Fact, Func, Ir, Measure, Scope};
+use super::parse::BinOp;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val<'a> {
+    Num(f64),
+    Str(Cow<'a, str>),
+    Bool(bool),
+}
+
+impl Val<'_> {
+    pub fn truthy(&self) -> bool {
+        matches!(self, Val::Bool(true))
+    }
+    fn num(&self) -> f64 {
+        match self {
+            Val::Num(v) => *v,
+            _ => f64::NAN,
+        }
+    }
+    pub fn render(&self) -> String {
+        match self {
+            Val::Num(v) if v.is_nan() => "(none)".to_owned(),
+            Val::Num(v) => crate::input::table::format_num(*v),
+            Val::Str(s) => format!("{s:?}"),
+            Val::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+/// A customer's purchase history up to the current moment, with prefix sums for fast windows.
+pub struct History<'a> {
+    pub tx: &'a Table,
+    /// Rows of the customer processed so far.
+    pub rows: Range<usize>,
+    /// Prefix sums over the customer's rows, indexed from the customer's first row.
+    pub cum_amount: &'a [f64],
+    pub cum_units: &'a [f64],
+    pub cum_orders: &'a [u32],
+    /// Per row (from the customer's first): does it start a new order?
+    pub order_start: &'a [bool],
+    pub first_row: usize,
+    pub events: Option<&'a Table>,
+    pub ev_rows: Range<usize>,
+    pub ev_type_col: Option<usize>,
+    /// Gaps in seconds between consecutive orders so far, sorted.
+    pub sorted_gaps: &'a [i64],
+    /// Timestamps of the customer's orders so far.
+    pub order_ts: &'a [i64],
+}
+
+impl History<'_> {
+    fn window_start(&self, now: i64, window: Option<i64>) -> usize {
+        match window {
+            None => self.rows.start,
+            Some(w) => {
+                let ts = &self.tx.ts[self.rows.clone()];
+                self.rows.start + ts.partition_point(|&t| t <= now - w)
+            }
+        }
+    }
+
+    /// Number of lines / orders / spend / units in the window ending now.
+    pub fn measure(&self, m: Measure, now: i64, window: Option<i64>) -> f64 {
+        let lo = self.window_start(now, window) - self.first_row;
+        let hi = self.rows.end - self.first_row;
+        match m {
+            Measure::Purchases => (hi - lo) as f64,
+            Measure::Orders => {
+                // A window can start inside an order; count that order once.
+                let partial = usize::from(lo < hi && !self.order_start[lo]);
+                f64::from(self.cum_orders[hi] - self.cum_orders[lo]) + partial as f64
+            }
+            Measure::Spend => self.cum_amount[hi] - self.cum_amount[lo],
+            Measure::Units => self.cum_units[hi] - self.cum_units[lo],
+        }
+    }
+
+    pub fn median_gap_days(&self) -> f64 {
+        let g = self.sorted_gaps;
+        if g.is_empty() {
+            return f64::NAN;
+        }
+        let mid = g.len() / 2;
+        let secs = if g.len() % 2 == 1 { g[mid] as f64 } else { (g[mid - 1] + g[mid]) as f64 / 2.0 };
+        secs / 86_400.0
+    }
+}
+
+pub struct Ctx<'a> {
+    pub now: i64,
+    pub event: Option<(&'a Table, usize)>,
+    pub row: Option<(&'a Table, usize)>,
+    pub customer: Option<(&'a Table, usize)>,
+    pub hist: &'a History<'a>,
+}
+
+pub fn eval_bool(ir: &Ir, ctx: &Ctx<'_>) -> bool {
+    eval(ir, ctx).truthy()
+}
+
+pub fn eval<'a>(ir: &'a Ir, ctx: &Ctx<'a>) -> Val<'a> {
+    match ir {
+        Ir::Num(v) => Val::Num(*v),
+        Ir::Str(s) => Val::Str(Cow::Borrowed(s)),
+        Ir::Bool(b) => Val::Bool(*b),
+        Ir::Field { scope, col, ty } => {
+            let at = match scope {
+                Scope::Event => ctx.event,
+                Scope::Row => ctx.row,
+                Scope::Customer => ctx.customer,
+            };
+            match (at, ty) {
+                (Some((t, r)), crate::input::ColType::Num) => Val::Num(t.num_at(*col, r)),
+                (Some((t, r)), crate::input::ColType::Str) if *col < t.cols.len() => {
+                    Val::Str(Cow::Borrowed(t.str_at(*col, r)))
+                }
+                (_, crate::input::ColType::Num) => Val::Num(f64::NAN),
+                _ => Val::Str(Cow::Borrowed("")),
+            }
+        }
+        Ir::Hist { measure, window, filter: None } => Val::Num(ctx.hist.measure(*measure, ctx.now, *window)),
+        Ir::Hist { measure, window, filter: Some(f) } => Val::Num(filtered(ctx, *measure, *window, f)),
+        Ir::Events { kind, window } => {
+            let h = ctx.hist;
+            let (Some(t), Some(col)) = (h.events, h.ev_type_col) else {
+                return Val::Num(0.0);
+            };
+            let from = window.map_or(i64::MIN, |w| ctx.now - w);
+            let n = h.ev_rows.clone().filter(|&r| t.ts[r] > from && t.str_at(col, r) == kind.as_ref()).count();
+            Val::Num(n as f64)
+        }
+        Ir::Fact(f) => {
+            let h = ctx.hist;
+            let day = 86_400.0;
+            Val::Num(match f {
+                Fact::DaysSinceLastPurchase => {
+                    // The latest order before the current one: at a purchase, "since last" means
+                    // the gap this purchase closes.
+                    let prior = h.order_ts.iter().rev().find(|&&t| t < ctx.now);
+                    prior.map_or(f64::NAN, |&t| ((ctx.now - t) as f64 / day).floor())
+                }
+                Fact::DaysSinceFirstPurchase => {
+                    h.order_ts.first().map_or(f64::NAN, |&t| ((ctx.now - t) as f64 / day).floor())
+                }
+                Fact::MedianGapDays => h.median_gap_days(),
+            })
+        }
+        Ir::Call(func, args) => call(*func, args, ctx),
+        Ir::Not(x) => Val::Bool(!eval_bool(x, ctx)),
+        Ir::Neg(x) => Val::Num(-eval(x, ctx).num()),
+        Ir::And(a, b) => Val::Bool(eval_bool(a, ctx) && eval_bool(b, ctx)),
+        Ir::Or(a, b) => Val::Bool(eval_bool(a, ctx) || eval_bool(b, ctx)),
+        Ir::Cmp(op, a, b) => {
+            let (a, b) = (eval(a, ctx), eval(b, ctx));
+            let ord = match (&a, &b) {
+                (Val::Num(x), Val::Num(y)) => x.partial_cmp(y),
+                (Val::Str(x), Val::Str(y)) => Some(x.cmp(y)),
+                (Val::Bool(x), Val::Bool(y)) => Some(x.cmp(y)),
+                _ => None,
+            };
+            Val::Bool(match (op, ord) {
+                (BinOp::Ne, None) => true,
+                (_, None) => false,
+                (BinOp::Eq, Some(o)) => o.is_eq(),
+                (BinOp::Ne, Some(o)) => o.is_ne(),
+                (BinOp::Lt, Some(o)) => o.is_lt(),
+                (BinOp::Le, Some(o)) => o.is_le(),
+                (BinOp::Gt, Some(o)) => o.is_gt(),
+                (BinOp::Ge, Some(o)) => o.is_ge(),
+                _ => false,
+            })
+        }
+        Ir::Arith(op, a, b) => {
+            let (a, b) = (eval(a, ctx).num(), eval(b, ctx).num());
+            Val::Num(match op {
+                BinOp::Add => a + b,
+                BinOp::Sub => a - b,
+                BinOp::Mul => a * b,
+                BinOp::Div if b == 0.0 => f64::NAN,
+                BinOp::Div => a / b,
+                BinOp::Rem if b == 0.0 => f64::NAN,
+                BinOp::Rem => a % b,
+                _ => f64::NAN,
+            })
+        }
+        Ir::InNum(v, list, negated) => {
+            let v = eval(v, ctx).num();
+            Val::Bool(list.contains(&v) != *negated)
+        }
+        Ir::InStr(v, list, negated) => {
+            let v = eval(v, ctx);
+            let hit = match &v {
+                Val::Str(s) => list.iter().any(|x| x.as_ref() == s.as_ref()),
+                _ => false,
+            };
+            Val::Bool(hit != *negated)
+        }
+    }
+}
+
+fn filtered(ctx: &Ctx<'_>, m: Measure, window: Option<i64>, f: &Ir) -> f64 {
+    let h = ctx.hist;
+    let lo = h.window_start(ctx.now, window);
+    let mut total = 0.0;
+    let mut last_order: Option<usize> = None;
+    let amount = h.tx.col("amount");
+    let qty = h.tx.col("quantity");
+    for r in lo..h.rows.end {
+        let rc = Ctx { now: ctx.now, event: ctx.event, row: Some((h.tx, r)), customer: ctx.customer, hist: h };
+        if !eval_bool(f, &rc) {
+            continue;
+        }
+        total += match m {
+            Measure::Purchases => 1.0,
+            Measure::Orders => {
+                // Rows of one order are adjacent; count an order at its first matching row.
+                let order = order_index(h, r);
+                let new = last_order != Some(order);
+                last_order = Some(order);
+                if new {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Measure::Spend => amount.map_or(0.0, |c| nan0(h.tx.num_at(c, r))),
+            Measure::Units => qty.map_or(1.0, |c| {
+                let q = h.tx.num_at(c, r);
+                if q.is_nan() {
+                    1.0
+                } else {
+                    q
+                }
+            }),
+        };
+    }
+    total
+}
+
+fn order_index(h: &History<'_>, r: usize) -> usize {
+    let rel = r - h.first_row;
+    h.cum_orders[rel + 1] as usize
+}
+
+pub fn nan0(v: f64) -> f64 {
+    if v.is_nan() {
+        0.0
+    } else {
+        v
+    }
+}
+
+fn call<'a>(func: Func, args: &'a [Ir], ctx: &Ctx<'a>) -> Val<'a> {
+    let s = |i: usize| match eval(&args[i], ctx) {
+        Val::Str(s) => s,
+        _ => Cow::Borrowed(""),
+    };
+    let n = |i: usize| eval(&args[i], ctx).num();
+    match func {
+        Func::Lower => Val::Str(Cow::Owned(s(0).to_lowercase())),
+        Func::Upper => Val::Str(Cow::Owned(s(0).to_uppercase())),
+        Func::Contains => Val::Bool(s(0).contains(s(1).as_ref())),
+        Func::StartsWith => Val::Bool(s(0).starts_with(s(1).as_ref())),
+        Func::EndsWith => Val::Bool(s(0).ends_with(s(1).as_ref())),
+        Func::Number => match eval(&args[0], ctx) {
+            Val::Num(v) => Val::Num(v),
+            Val::Str(t) => Val::Num(t.trim().parse().unwrap_or(f64::NAN)),
+            Val::Bool(b) => Val::Num(f64::from(u8::from(b))),
+        },
+        Func::Abs => Val::Num(n(0).abs()),
+        Func::Round => Val::Num(n(0).round()),
+        Func::Min => Val::Num(n(0).min(n(1))),
+        Func::Max => Val::Num(n(0).max(n(1))),
+    }
+}

@@ -1,0 +1,432 @@
+//! Parser for the condition language (winnow): text to an AST whose nodes carry byte spans,
+//! so type errors can point at the exact characters in the YAML file.
+
+use std::ops::Range;
+
+use winnow::ascii::multispace0;
+use winnow::combinator::{alt, cut_err, delimited, eof, not, opt, preceded, separated, terminated};
+use winnow::error::{AddContext, ContextError, ErrMode, StrContext, StrContextValue};
+use winnow::prelude::*;
+use winnow::stream::{LocatingSlice, Location, Stream};
+use winnow::token::{any, literal, one_of, take_while};
+
+type Input<'a> = LocatingSlice<&'a str>;
+type PResult<T> = ModalResult<T>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub ast: Ast,
+    pub span: Range<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    Or,
+    And,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Or => "or",
+            BinOp::And => "and",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Rem => "%",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ast {
+    Num(f64),
+    Str(String),
+    Bool(bool),
+    /// A duration literal such as `90d`, in seconds.
+    Duration(i64),
+    List(Vec<Node>),
+    /// `name` or `scope.name`
+    Path(Vec<String>),
+    Call(String, Vec<Node>),
+    Not(Box<Node>),
+    Neg(Box<Node>),
+    Binary(BinOp, Box<Node>, Box<Node>),
+    In {
+        value: Box<Node>,
+        list: Box<Node>,
+        negated: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub offset: usize,
+    pub message: String,
+}
+
+pub fn parse(src: &str) -> Result<Node, ParseError> {
+    let input = LocatingSlice::new(src);
+    delimited(multispace0, expr, (multispace0, eof.context(expected("an operator or the end of the condition"))))
+        .parse(input)
+        .map_err(|e| {
+            let ctx = e.inner();
+            let mut wanted: Vec<String> = ctx
+                .context()
+                .filter_map(|c| match c {
+                    StrContext::Expected(v) => Some(v.to_string()),
+                    _ => None,
+                })
+                .collect();
+            wanted.dedup();
+            let offset = e.offset();
+            let found = src[offset..].chars().next().map_or_else(|| "the end".to_owned(), |c| format!("`{c}`"));
+            let message = if wanted.is_empty() {
+                format!("cannot read the condition here (found {found})")
+            } else {
+                format!("expected {}, found {found}", wanted.join(" or "))
+            };
+            ParseError { offset, message }
+        })
+}
+
+fn expected(what: &'static str) -> StrContext {
+    StrContext::Expected(StrContextValue::Description(what))
+}
+
+fn ws(i: &mut Input<'_>) -> PResult<()> {
+    multispace0.void().parse_next(i)
+}
+
+fn is_ident_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+fn keyword<'a>(kw: &'static str) -> impl Parser<Input<'a>, &'a str, ErrMode<ContextError>> {
+    terminated(literal(kw), not(one_of(is_ident_char)))
+}
+
+fn node(ast: Ast, start: usize, i: &Input<'_>) -> Node {
+    Node { ast, span: start..i.previous_token_end() }
+}
+
+fn binary(op: BinOp, l: Node, r: Node) -> Node {
+    let span = l.span.start..r.span.end;
+    Node { ast: Ast::Binary(op, Box::new(l), Box::new(r)), span }
+}
+
+fn expr(i: &mut Input<'_>) -> PResult<Node> {
+    let mut lhs = and_expr(i)?;
+    loop {
+        let cp = i.checkpoint();
+        ws(i)?;
+        if opt(alt((keyword("or"), literal("||")))).parse_next(i)?.is_some() {
+            ws(i)?;
+            let rhs = cut_err(and_expr).parse_next(i)?;
+            lhs = binary(BinOp::Or, lhs, rhs);
+        } else {
+            i.reset(&cp);
+            return Ok(lhs);
+        }
+    }
+}
+
+fn and_expr(i: &mut Input<'_>) -> PResult<Node> {
+    let mut lhs = not_expr(i)?;
+    loop {
+        let cp = i.checkpoint();
+        ws(i)?;
+        if opt(alt((keyword("and"), literal("&&")))).parse_next(i)?.is_some() {
+            ws(i)?;
+            let rhs = cut_err(not_expr).parse_next(i)?;
+            lhs = binary(BinOp::And, lhs, rhs);
+        } else {
+            i.reset(&cp);
+            return Ok(lhs);
+        }
+    }
+}
+
+fn not_expr(i: &mut Input<'_>) -> PResult<Node> {
+    let start = i.current_token_start();
+    if opt(alt((keyword("not"), terminated(literal("!"), not(literal("=")))))).parse_next(i)?.is_some() {
+        ws(i)?;
+        let inner = cut_err(not_expr).parse_next(i)?;
+        return Ok(node(Ast::Not(Box::new(inner)), start, i));
+    }
+    comparison(i)
+}
+
+fn comparison(i: &mut Input<'_>) -> PResult<Node> {
+    let lhs = additive(i)?;
+    let cp = i.checkpoint();
+    ws(i)?;
+    let op = opt(alt((
+        literal("==").value(BinOp::Eq),
+        literal("!=").value(BinOp::Ne),
+        literal("<=").value(BinOp::Le),
+        literal(">=").value(BinOp::Ge),
+        literal("<").value(BinOp::Lt),
+        literal(">").value(BinOp::Gt),
+    )))
+    .parse_next(i)?;
+    if let Some(op) = op {
+        ws(i)?;
+        let rhs = cut_err(additive.context(expected("a value to compare with"))).parse_next(i)?;
+        return Ok(binary(op, lhs, rhs));
+    }
+    if opt(terminated(literal("="), not(literal("=")))).parse_next(i)?.is_some() {
+        // A lone `=` is the most common slip; say so instead of a generic error.
+        return Err(ErrMode::Cut(ContextError::new().add_context(i, &cp, expected("`==` (comparison), not `=`"))))
+            .inspect_err(|_| i.reset(&cp));
+    }
+    let negated = opt(terminated(keyword("not"), multispace0)).parse_next(i)?.is_some();
+    if opt(keyword("in")).parse_next(i)?.is_some() {
+        ws(i)?;
+        let list = cut_err(additive.context(expected("a list such as [\"a\", \"b\"]"))).parse_next(i)?;
+        let span = lhs.span.start..list.span.end;
+        return Ok(Node { ast: Ast::In { value: Box::new(lhs), list: Box::new(list), negated }, span });
+    }
+    if negated {
+        return Err(ErrMode::Cut(ContextError::new().add_context(i, &cp, expected("`in` after `not`"))));
+    }
+    i.reset(&cp);
+    Ok(lhs)
+}
+
+fn additive(i: &mut Input<'_>) -> PResult<Node> {
+    let mut lhs = multiplicative(i)?;
+    loop {
+        let cp = i.checkpoint();
+        ws(i)?;
+        let op = opt(alt((literal("+").value(BinOp::Add), literal("-").value(BinOp::Sub)))).parse_next(i)?;
+        match op {
+            Some(op) => {
+                ws(i)?;
+                let rhs = cut_err(multiplicative.context(expected("a value"))).parse_next(i)?;
+                lhs = binary(op, lhs, rhs);
+            }
+            None => {
+                i.reset(&cp);
+                return Ok(lhs);
+            }
+        }
+    }
+}
+
+fn multiplicative(i: &mut Input<'_>) -> PResult<Node> {
+    let mut lhs = unary(i)?;
+    loop {
+        let cp = i.checkpoint();
+        ws(i)?;
+        let op =
+            opt(alt((literal("*").value(BinOp::Mul), literal("/").value(BinOp::Div), literal("%").value(BinOp::Rem))))
+                .parse_next(i)?;
+        match op {
+            Some(op) => {
+                ws(i)?;
+                let rhs = cut_err(unary.context(expected("a value"))).parse_next(i)?;
+                lhs = binary(op, lhs, rhs);
+            }
+            None => {
+                i.reset(&cp);
+                return Ok(lhs);
+            }
+        }
+    }
+}
+
+fn unary(i: &mut Input<'_>) -> PResult<Node> {
+    let start = i.current_token_start();
+    if opt(literal("-")).parse_next(i)?.is_some() {
+        ws(i)?;
+        let inner = cut_err(unary).parse_next(i)?;
+        return Ok(node(Ast::Neg(Box::new(inner)), start, i));
+    }
+    primary(i)
+}
+
+fn primary(i: &mut Input<'_>) -> PResult<Node> {
+    alt((number, string, list, paren, name))
+        .context(expected("a value (number, \"text\", field, function call or `(`)"))
+        .parse_next(i)
+}
+
+fn paren(i: &mut Input<'_>) -> PResult<Node> {
+    let start = i.current_token_start();
+    let inner = preceded(
+        (literal("("), multispace0),
+        cut_err(terminated(expr, (multispace0, literal(")").context(expected("`)`"))))),
+    )
+    .parse_next(i)?;
+    Ok(Node { ast: inner.ast, span: start..i.previous_token_end() })
+}
+
+fn list(i: &mut Input<'_>) -> PResult<Node> {
+    let start = i.current_token_start();
+    literal("[").parse_next(i)?;
+    let items: Vec<Node> = cut_err(terminated(
+        delimited(ws, separated(0.., delimited(ws, expr, ws), literal(",")), ws),
+        (opt(literal(",")), ws, literal("]").context(expected("`,` or `]`"))),
+    ))
+    .parse_next(i)?;
+    Ok(node(Ast::List(items), start, i))
+}
+
+fn number(i: &mut Input<'_>) -> PResult<Node> {
+    let start = i.current_token_start();
+    let text =
+        (take_while(1.., |c: char| c.is_ascii_digit()), opt(('.', take_while(1.., |c: char| c.is_ascii_digit()))))
+            .take()
+            .parse_next(i)?;
+    let unit = opt(terminated(one_of(['d', 'w', 'h', 'y']), not(one_of(is_ident_char)))).parse_next(i)?;
+    let value: f64 = text.parse().unwrap_or(f64::NAN);
+    let ast = match unit {
+        None => {
+            not(one_of(is_ident_char))
+                .context(expected("a number, or a duration such as 30d, 12w, 24h, 1y"))
+                .parse_next(i)?;
+            Ast::Num(value)
+        }
+        Some(u) => {
+            let secs = match u {
+                'h' => 3_600.0,
+                'd' => 86_400.0,
+                'w' => 7.0 * 86_400.0,
+                _ => 365.0 * 86_400.0,
+            };
+            Ast::Duration((value * secs).round() as i64)
+        }
+    };
+    Ok(node(ast, start, i))
+}
+
+fn string(i: &mut Input<'_>) -> PResult<Node> {
+    let start = i.current_token_start();
+    let quote = one_of(['"', '\'']).parse_next(i)?;
+    let mut out = String::new();
+    loop {
+        let c = cut_err(any.context(expected("a closing quote"))).parse_next(i)?;
+        match c {
+            c if c == quote => break,
+            '\\' => {
+                let e = cut_err(any.context(expected("an escaped character"))).parse_next(i)?;
+                out.push(match e {
+                    'n' => '\n',
+                    't' => '\t',
+                    other => other,
+                });
+            }
+            c => out.push(c),
+        }
+    }
+    Ok(node(Ast::Str(out), start, i))
+}
+
+fn ident<'a>(i: &mut Input<'a>) -> PResult<&'a str> {
+    (one_of(|c: char| c.is_ascii_alphabetic() || c == '_'), take_while(0.., is_ident_char)).take().parse_next(i)
+}
+
+fn name(i: &mut Input<'_>) -> PResult<Node> {
+    let start = i.current_token_start();
+    let first = ident(i)?;
+    match first {
+        "true" => return Ok(node(Ast::Bool(true), start, i)),
+        "false" => return Ok(node(Ast::Bool(false), start, i)),
+        _ => {}
+    }
+    let cp = i.checkpoint();
+    ws(i)?;
+    if opt(literal("(")).parse_next(i)?.is_some() {
+        let args: Vec<Node> = cut_err(terminated(
+            delimited(ws, separated(0.., delimited(ws, expr, ws), literal(",")), ws),
+            literal(")").context(expected("`,` or `)`")),
+        ))
+        .parse_next(i)?;
+        return Ok(node(Ast::Call(first.to_owned(), args), start, i));
+    }
+    i.reset(&cp);
+    let mut path = vec![first.to_owned()];
+    while opt(literal(".")).parse_next(i)?.is_some() {
+        let part = cut_err(ident.context(expected("a field name after `.`"))).parse_next(i)?;
+        path.push(part.to_owned());
+    }
+    Ok(node(Ast::Path(path), start, i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn show(n: &Node) -> String {
+        match &n.ast {
+            Ast::Num(v) => format!("{v}"),
+            Ast::Str(s) => format!("{s:?}"),
+            Ast::Bool(b) => b.to_string(),
+            Ast::Duration(s) => format!("{s}s"),
+            Ast::List(v) => format!("[{}]", v.iter().map(show).collect::<Vec<_>>().join(",")),
+            Ast::Path(p) => p.join("."),
+            Ast::Call(f, a) => format!("{f}({})", a.iter().map(show).collect::<Vec<_>>().join(",")),
+            Ast::Not(x) => format!("!{}", show(x)),
+            Ast::Neg(x) => format!("-{}", show(x)),
+            Ast::Binary(op, l, r) => format!("({} {} {})", show(l), op.symbol(), show(r)),
+            Ast::In { value, list, negated } => {
+                format!("({} {}in {})", show(value), if *negated { "not " } else { "" }, show(list))
+            }
+        }
+    }
+
+    #[test]
+    fn precedence_and_forms() {
+        let n = parse("spend(365d) >= 2000 and not customer.tier in [\"gold\", 'silver'] || x == 1 + 2 * 3").unwrap();
+        assert_eq!(
+            show(&n),
+            "(((spend(31536000s) >= 2000) and !(customer.tier in [\"gold\",\"silver\"])) or (x == (1 + (2 * 3))))"
+        );
+        assert_eq!(show(&parse("a not in [1]").unwrap()), "(a not in [1])");
+        assert_eq!(show(&parse("-(1.5)").unwrap()), "-1.5");
+        assert_eq!(show(&parse("!a && !b").unwrap()), "(!a and !b)");
+    }
+
+    #[test]
+    fn spans_cover_the_source() {
+        let src = "event.amount > 100";
+        let n = parse(src).unwrap();
+        let Ast::Binary(_, l, _) = &n.ast else { panic!() };
+        assert_eq!(&src[l.span.clone()], "event.amount");
+        assert_eq!(n.span, 0..src.len());
+    }
+
+    #[test]
+    fn errors_point_at_the_problem() {
+        let e = parse("amount = 3").unwrap_err();
+        assert_eq!(e.offset, 7);
+        assert!(e.message.contains("`==`"), "{}", e.message);
+        let e = parse("amount > ").unwrap_err();
+        assert_eq!(e.offset, 9);
+        let e = parse("(a > 1").unwrap_err();
+        assert!(e.message.contains("`)`"), "{}", e.message);
+        let e = parse("a > 1 b").unwrap_err();
+        assert_eq!(e.offset, 6);
+        assert!(parse("\"open").is_err());
+        assert!(parse("12x").is_err());
+    }
+}

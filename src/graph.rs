@@ -1,0 +1,180 @@
+//! `kairos graph`: a dialogue as a Mermaid flowchart or a Graphviz DOT graph.
+
+use crate::cli::GraphFormat;
+use crate::dialogue::plan::{format_duration, After, Exit, Trigger};
+use crate::dialogue::Plan;
+
+struct Edge {
+    from: String,
+    to: String,
+    label: String,
+}
+
+fn exit_target(plan: &Plan, e: &Exit, nodes: &mut Vec<(String, String, &'static str)>) -> String {
+    match e {
+        Exit::Goto(s) => format!("s{s}"),
+        Exit::End { outcome, start } => {
+            let id = format!("end_{}", sanitize(outcome));
+            if !nodes.iter().any(|(n, _, _)| *n == id) {
+                nodes.push((id.clone(), outcome.clone(), "end"));
+            }
+            if let Some(next) = start {
+                let fid = format!("follow_{}", sanitize(&plan.dialogues[*next].id));
+                if !nodes.iter().any(|(n, _, _)| *n == fid) {
+                    nodes.push((fid.clone(), format!("start {}", plan.dialogues[*next].id), "follow"));
+                }
+            }
+            id
+        }
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+}
+
+fn trigger_label(t: &Option<Trigger>, kind: &str) -> String {
+    match t {
+        None => "started by another dialogue".to_owned(),
+        Some(Trigger::Absence(crate::dialogue::plan::Absence::Fixed { after })) => {
+            format!("absence {}", format_duration(*after))
+        }
+        Some(Trigger::Absence(crate::dialogue::plan::Absence::Usual { factor, .. })) => {
+            format!("absence > {factor}x usual gap")
+        }
+        Some(Trigger::Event { kind: k, .. }) => format!("event {k}"),
+        Some(Trigger::NthOrder { n, .. }) => {
+            format!("order #{}", n.iter().map(u32::to_string).collect::<Vec<_>>().join(", #"))
+        }
+        Some(_) => kind.to_owned(),
+    }
+}
+
+pub fn render(plan: &Plan, d: usize, format: GraphFormat) -> String {
+    let dlg = &plan.dialogues[d];
+    let mut nodes: Vec<(String, String, &'static str)> =
+        vec![("start".into(), format!("trigger: {}", trigger_label(&dlg.trigger, dlg.trigger_kind)), "start")];
+    let mut edges = vec![Edge { from: "start".into(), to: "s0".into(), label: String::new() }];
+    for (i, s) in dlg.steps.iter().enumerate() {
+        let mut label = s.id.clone();
+        for (k, m) in s.ladder.iter().enumerate() {
+            let when = if k == 0 {
+                if m.offset > 0 {
+                    format!(" after {}", format_duration(m.offset))
+                } else {
+                    String::new()
+                }
+            } else {
+                format!(" +{}", format_duration(m.offset))
+            };
+            label.push_str(&format!("\n{}: {}{when}", m.channel, m.template));
+        }
+        nodes.push((format!("s{i}"), label, "step"));
+        for b in &s.on {
+            let to = exit_target(plan, &b.exit, &mut nodes);
+            edges.push(Edge { from: format!("s{i}"), to, label: b.label.clone() });
+        }
+        match &s.after {
+            After::Now(e) => {
+                let to = exit_target(plan, e, &mut nodes);
+                edges.push(Edge { from: format!("s{i}"), to, label: String::new() });
+            }
+            After::Wait(w, e) => {
+                let to = exit_target(plan, e, &mut nodes);
+                edges.push(Edge { from: format!("s{i}"), to, label: format!("wait {}", format_duration(*w)) });
+            }
+            After::Timeout(w, e) => {
+                let to = exit_target(plan, e, &mut nodes);
+                edges.push(Edge { from: format!("s{i}"), to, label: format!("no answer in {}", format_duration(*w)) });
+            }
+            After::Forever => {}
+        }
+    }
+    for g in &dlg.goals {
+        let to = exit_target(plan, &g.exit, &mut nodes);
+        edges.push(Edge { from: "goals".into(), to, label: g.label.clone() });
+    }
+    if !dlg.goals.is_empty() {
+        nodes.push(("goals".into(), "any time (goals)".into(), "goal"));
+    }
+    // Follow-on edges from end nodes.
+    let follow: Vec<(String, String)> = nodes
+        .iter()
+        .filter(|(_, _, k)| *k == "follow")
+        .map(|(id, _, _)| id.clone())
+        .flat_map(|fid| {
+            let mut v = Vec::new();
+            let walk = |e: &Exit, v: &mut Vec<(String, String)>| {
+                if let Exit::End { outcome, start: Some(n) } = e {
+                    if format!("follow_{}", sanitize(&plan.dialogues[*n].id)) == fid {
+                        v.push((format!("end_{}", sanitize(outcome)), fid.clone()));
+                    }
+                }
+            };
+            for g in &dlg.goals {
+                walk(&g.exit, &mut v);
+            }
+            for s in &dlg.steps {
+                for b in &s.on {
+                    walk(&b.exit, &mut v);
+                }
+                if let After::Now(e) | After::Wait(_, e) | After::Timeout(_, e) = &s.after {
+                    walk(e, &mut v);
+                }
+            }
+            v
+        })
+        .collect();
+    for (from, to) in follow {
+        if !edges.iter().any(|e| e.from == from && e.to == to) {
+            edges.push(Edge { from, to, label: String::new() });
+        }
+    }
+    match format {
+        GraphFormat::Mermaid => {
+            let esc = |s: &str| s.replace('"', "#quot;").replace('\n', "<br/>");
+            let mut out = format!("flowchart TD\n  %% {}\n", dlg.id);
+            for (id, label, kind) in &nodes {
+                let l = esc(label);
+                out.push_str(&match *kind {
+                    "start" => format!("  {id}([\"{l}\"])\n"),
+                    "end" => format!("  {id}((\"{l}\"))\n"),
+                    "goal" => format!("  {id}{{{{\"{l}\"}}}}\n"),
+                    "follow" => format!("  {id}[/\"{l}\"/]\n"),
+                    _ => format!("  {id}[\"{l}\"]\n"),
+                });
+            }
+            for e in &edges {
+                if e.label.is_empty() {
+                    out.push_str(&format!("  {} --> {}\n", e.from, e.to));
+                } else {
+                    out.push_str(&format!("  {} -- \"{}\" --> {}\n", e.from, esc(&e.label), e.to));
+                }
+            }
+            out
+        }
+        GraphFormat::Dot => {
+            let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+            let mut out = format!("digraph \"{}\" {{\n  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n", esc(&dlg.id));
+            for (id, label, kind) in &nodes {
+                let shape = match *kind {
+                    "start" => "oval",
+                    "end" => "doublecircle",
+                    "goal" => "hexagon",
+                    "follow" => "parallelogram",
+                    _ => "box",
+                };
+                out.push_str(&format!("  {id} [shape={shape}, label=\"{}\"];\n", esc(label)));
+            }
+            for e in &edges {
+                if e.label.is_empty() {
+                    out.push_str(&format!("  {} -> {};\n", e.from, e.to));
+                } else {
+                    out.push_str(&format!("  {} -> {} [label=\"{}\"];\n", e.from, e.to, esc(&e.label)));
+                }
+            }
+            out.push_str("}\n");
+            out
+        }
+    }
+}

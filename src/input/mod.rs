@@ -1,0 +1,192 @@
+//! Input stage: read the transactions, customers and events CSVs into columnar tables and
+//! join them into one list of customers, each with its rows in time order.
+
+pub mod table;
+pub mod time;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::config::Config;
+pub use table::{ColType, Table, TableKind, TableSpec};
+use time::TimeParser;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("cannot read {}: {source}", path.display())]
+    Open { path: PathBuf, source: std::io::Error },
+    #[error("{}: the {} file has no `{column}` column{}\n  found columns: {}\n  = help: name a header with `--column {}.{column}=HEADER` or under `columns:` in kairos.yaml",
+        path.display(), table.name(),
+        header.as_ref().map(|h| format!(" (looked for header `{h}`)")).unwrap_or_default(),
+        if found.is_empty() { "(none)".to_owned() } else { found.join(", ") },
+        table.name())]
+    MissingColumn { path: PathBuf, table: TableKind, column: String, header: Option<String>, found: Vec<String> },
+    #[error("{}:{line}: column `{column}`: cannot read {value:?} as a timestamp\n  = help: expected {expected}", path.display())]
+    BadTimestamp { path: PathBuf, line: u64, column: String, value: String, expected: String },
+    #[error("{}:{line}: column `{column}`: {value:?} is not a number\n  = help: expected a plain decimal number such as 12.50 (`.` as decimal point, no thousands separator)", path.display())]
+    BadNumber { path: PathBuf, line: u64, column: String, value: String },
+    #[error("{}:{line}: {message}", path.display())]
+    Csv { path: PathBuf, line: u64, message: String },
+    #[error("{}:{line}: `customer_id` is empty", path.display())]
+    EmptyCustomerId { path: PathBuf, line: u64 },
+    #[error("{}:{line}: customer `{id}` is listed twice (also on line {first})", path.display())]
+    DuplicateCustomer { path: PathBuf, line: u64, first: u64, id: String },
+    #[error("only one input can be read from stdin (`-`)")]
+    StdinTwice,
+}
+
+/// Where the inputs are.
+#[derive(Debug, Clone)]
+pub struct InputPaths {
+    pub transactions: PathBuf,
+    pub customers: Option<PathBuf>,
+    pub events: Option<PathBuf>,
+}
+
+impl InputPaths {
+    pub fn check_stdin(&self) -> Result<(), InputError> {
+        let dash = [Some(&self.transactions), self.customers.as_ref(), self.events.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter(|p| p.as_path() == Path::new("-"))
+            .count();
+        if dash > 1 {
+            return Err(InputError::StdinTwice);
+        }
+        Ok(())
+    }
+}
+
+/// One customer's rows across the tables.
+#[derive(Debug, Clone)]
+pub struct CustomerRows {
+    pub id: Box<str>,
+    pub tx: std::ops::Range<usize>,
+    pub events: std::ops::Range<usize>,
+    pub profile: Option<usize>,
+}
+
+pub struct Data {
+    pub tx: Table,
+    pub events: Option<Table>,
+    pub customers: Option<Table>,
+    /// Every customer with at least one transaction or event, in customer-id order.
+    pub people: Vec<CustomerRows>,
+    /// Customers listed in the profile file.
+    pub profile_count: usize,
+}
+
+impl Data {
+    pub fn latest_timestamp(&self) -> Option<i64> {
+        let a = self.tx.ts.iter().max().copied();
+        let b = self.events.as_ref().and_then(|e| e.ts.iter().max().copied());
+        a.max(b)
+    }
+}
+
+pub fn spec<'a>(cfg: &'a Config, kind: TableKind) -> TableSpec<'a> {
+    TableSpec {
+        kind,
+        rename: cfg.columns(kind),
+        numeric: cfg.numeric(kind),
+        has_time: kind != TableKind::Customers,
+        tie_first: match kind {
+            TableKind::Transactions => &["order_id", "product", "category"],
+            TableKind::Events => &["type"],
+            TableKind::Customers => &[],
+        },
+    }
+}
+
+fn time_parser(cfg: &Config) -> TimeParser {
+    TimeParser::new(cfg.date_format.as_deref(), cfg.tz)
+}
+
+pub fn expected_time(cfg: &Config) -> String {
+    match &cfg.date_format {
+        Some(f) => format!("the date format `{f}` (from --date-format / date_format)"),
+        None => "an ISO 8601 date (2025-03-01) or date-time (2025-03-01T10:00:00Z, 2025-03-01 10:00:00+02:00); set --date-format for other layouts".to_owned(),
+    }
+}
+
+fn with_expected(e: InputError, cfg: &Config) -> InputError {
+    match e {
+        InputError::BadTimestamp { path, line, column, value, .. } => {
+            InputError::BadTimestamp { path, line, column, value, expected: expected_time(cfg) }
+        }
+        other => other,
+    }
+}
+
+/// Load every input, in parallel, and join them by customer id.
+pub fn load(cfg: &Config, paths: &InputPaths) -> Result<Data, InputError> {
+    paths.check_stdin()?;
+    let load_one = |path: &Path, kind| {
+        table::load(path, &spec(cfg, kind), &mut time_parser(cfg)).map_err(|e| with_expected(e, cfg))
+    };
+    let (tx, (events, customers)) = rayon::join(
+        || load_one(&paths.transactions, TableKind::Transactions),
+        || {
+            rayon::join(
+                || paths.events.as_deref().map(|p| load_one(p, TableKind::Events)).transpose(),
+                || paths.customers.as_deref().map(|p| load_one(p, TableKind::Customers)).transpose(),
+            )
+        },
+    );
+    let (tx, events, customers) = (tx?, events?, customers?);
+    if let Some(c) = &customers {
+        for (_, range) in &c.groups {
+            if range.len() > 1 {
+                let mut lines: Vec<u32> = c.line[range.clone()].to_vec();
+                lines.sort_unstable();
+                return Err(InputError::DuplicateCustomer {
+                    path: c.path.clone(),
+                    line: u64::from(lines[1]),
+                    first: u64::from(lines[0]),
+                    id: c.customer_id(range.start).to_owned(),
+                });
+            }
+        }
+    }
+    let people = join_customers(&tx, events.as_ref(), customers.as_ref());
+    let profile_count = customers.as_ref().map_or(0, |c| c.groups.len());
+    Ok(Data { tx, events, customers, people, profile_count })
+}
+
+fn join_customers(tx: &Table, events: Option<&Table>, customers: Option<&Table>) -> Vec<CustomerRows> {
+    let mut people: Vec<CustomerRows> = Vec::with_capacity(tx.groups.len());
+    let ev_groups: &[(u32, std::ops::Range<usize>)] = events.map_or(&[], |e| &e.groups);
+    let (mut i, mut j) = (0, 0);
+    while i < tx.groups.len() || j < ev_groups.len() {
+        let a = tx.groups.get(i).map(|(s, _)| tx.sym(*s));
+        let b = ev_groups.get(j).map(|(s, _)| events.map_or("", |e| e.sym(*s)));
+        let ord = match (a, b) {
+            (Some(a), Some(b)) => a.cmp(b),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        let mut p = CustomerRows { id: "".into(), tx: 0..0, events: 0..0, profile: None };
+        if ord.is_le() {
+            p.id = a.unwrap_or_default().into();
+            p.tx = tx.groups[i].1.clone();
+            i += 1;
+        }
+        if ord.is_ge() {
+            p.id = b.unwrap_or_default().into();
+            p.events = ev_groups[j].1.clone();
+            j += 1;
+        }
+        people.push(p);
+    }
+    if let Some(c) = customers {
+        people.par_iter_mut().for_each(|p| {
+            if let Some(sym) = c.lookup(&p.id) {
+                if let Ok(g) = c.groups.binary_search_by_key(&sym, |(s, _)| *s) {
+                    p.profile = Some(c.groups[g].1.start);
+                }
+            }
+        });
+    }
+    people
+}

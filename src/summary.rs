@@ -1,0 +1,111 @@
+//! The run summary on stderr: what was read, what each dialogue did, and data warnings.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::dialogue::Plan;
+use crate::evaluator::{CustomerResult, Stats};
+use crate::input::time::format_utc;
+use crate::input::Data;
+
+const MAX_WARNINGS: usize = 20;
+
+#[allow(clippy::too_many_arguments)]
+pub fn print(
+    w: &mut dyn Write,
+    data: &Data,
+    plan: &Plan,
+    stats: &Stats,
+    results: &[CustomerResult],
+    as_of: i64,
+    written: u64,
+    events_path: &Path,
+) -> io::Result<()> {
+    let mut warnings: Vec<(u32, &str)> =
+        results.iter().flat_map(|r| r.warnings.iter().map(|w| (w.line, w.message.as_str()))).collect();
+    warnings.sort();
+    for (line, msg) in warnings.iter().take(MAX_WARNINGS) {
+        writeln!(w, "warning: {}:{line}: {msg}", events_path.display())?;
+    }
+    if warnings.len() > MAX_WARNINGS {
+        writeln!(w, "warning: … and {} more data warnings", warnings.len() - MAX_WARNINGS)?;
+    }
+    writeln!(
+        w,
+        "kairos: {} customers ({} with profiles), {} transactions, {} events up to {}; {} messages written",
+        stats.customers,
+        data.profile_count,
+        stats.transactions,
+        stats.events,
+        format_utc(as_of),
+        written
+    )?;
+    for (d, dialogue) in plan.dialogues.iter().enumerate() {
+        let entered = stats.entered.get(&d).copied().unwrap_or(0);
+        let msgs: u64 = stats.messages.range((d, 0, 0)..(d + 1, 0, 0)).map(|(_, v)| v).sum();
+        let outcomes: Vec<String> =
+            stats.outcomes.iter().filter(|((k, _), _)| *k == d).map(|((_, o), n)| format!("{o} {n}")).collect();
+        let ended: u64 = stats.outcomes.iter().filter(|((k, _), _)| *k == d).map(|(_, n)| n).sum();
+        let live = entered.saturating_sub(ended);
+        write!(w, "  {:<28} entered {:>6}  messages {:>7}", dialogue.id, entered, msgs)?;
+        if !outcomes.is_empty() || live > 0 {
+            let mut parts = outcomes;
+            if live > 0 {
+                parts.push(format!("live {live}"));
+            }
+            write!(w, "  outcomes: {}", parts.join(", "))?;
+        }
+        writeln!(w)?;
+        if entered == 0 {
+            continue;
+        }
+        for (s, step) in dialogue.steps.iter().enumerate() {
+            let per_attempt: Vec<String> = stats
+                .messages
+                .range((d, s, 0)..(d, s + 1, 0))
+                .map(|((_, _, a), n)| if *a == 0 { format!("{n}") } else { format!("+{n} escalation {a}") })
+                .collect();
+            let branches: Vec<String> = stats
+                .branches
+                .iter()
+                .filter(|((k, st, _), _)| *k == d && *st == step.id)
+                .map(|((_, _, label), n)| format!("{label} {n}"))
+                .collect();
+            if per_attempt.is_empty() && branches.is_empty() {
+                continue;
+            }
+            write!(
+                w,
+                "    step {:<24} messages {}",
+                step.id,
+                if per_attempt.is_empty() { "0".to_owned() } else { per_attempt.join(" ") }
+            )?;
+            if !branches.is_empty() {
+                write!(w, "; {}", branches.join(", "))?;
+            }
+            writeln!(w)?;
+        }
+        let goals: Vec<String> = stats
+            .branches
+            .iter()
+            .filter(|((k, st, _), _)| *k == d && st == "goal")
+            .map(|((_, _, label), n)| format!("{label} {n}"))
+            .collect();
+        if !goals.is_empty() {
+            writeln!(w, "    goals: {}", goals.join(", "))?;
+        }
+        for ((k, why), n) in &stats.suppressed {
+            if *k == d {
+                writeln!(w, "    suppressed {n}: {why}")?;
+            }
+        }
+    }
+    if stats.unmatched_responses > 0 {
+        writeln!(
+            w,
+            "  {} responses matched no open question (the dialogue had moved on or ended)",
+            stats.unmatched_responses
+        )?;
+    }
+    Ok(())
+}

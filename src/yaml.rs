@@ -1,0 +1,54 @@
+//! YAML reading shared by dialogues and the project config: serde-saphyr with a budget against
+//! alias bombs, its errors turned into located diagnostics.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde_saphyr::{Location, Spanned};
+
+use crate::diag::Diagnostic;
+
+/// Parse one YAML document; a syntax or shape error becomes a diagnostic at its location.
+pub fn parse<T: DeserializeOwned>(path: &Path, src: &str) -> Result<T, Box<Diagnostic>> {
+    let options = serde_saphyr::options! {
+        with_snippet: false,
+        budget: serde_saphyr::budget! {
+            max_events: 1_000_000,
+            max_aliases: 10_000,
+            max_depth: 64,
+        },
+    };
+    serde_saphyr::from_str_with_options::<T>(src, options).map_err(|e| {
+        let (line, col) = e.location().map_or((0, 0), |l| (l.line() as usize, l.column() as usize));
+        let message = e.render_with_formatter(&serde_saphyr::UserMessageFormatter);
+        let message = clean_message(&message);
+        let (message, hint) = hint_for(&message);
+        Box::new(Diagnostic::error(path, line, col, message).with_hint_opt(hint).with_source(src))
+    })
+}
+
+/// serde-saphyr appends the location to its message; we print it ourselves.
+fn clean_message(m: &str) -> String {
+    let first = m.lines().next().unwrap_or(m).trim();
+    let first = match first.rfind(" at line ") {
+        Some(i) => &first[..i],
+        None => first,
+    };
+    first.trim_end_matches('.').to_owned()
+}
+
+fn hint_for(message: &str) -> (String, Option<String>) {
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        return (format!("unknown {}", rest.replacen(", expected", "; expected", 1)), None);
+    }
+    (message.to_owned(), None)
+}
+
+/// 1-based (line, column) of a spanned value; (0, 0) when unknown.
+pub fn pos<T>(s: &Spanned<T>) -> (usize, usize) {
+    loc(&s.referenced)
+}
+
+pub fn loc(l: &Location) -> (usize, usize) {
+    (l.line() as usize, l.column() as usize)
+}
