@@ -62,6 +62,8 @@ pub struct Instance {
     pub reason: String,
     pub outcome: Option<String>,
     pub ended_at: Option<i64>,
+    /// The outcome is what happens after as-of if nothing else does (a projection).
+    pub projected: bool,
     /// Steps entered, with when.
     pub path: Vec<(usize, i64)>,
 }
@@ -318,13 +320,17 @@ impl<'e, 'a> Run<'e, 'a> {
                     v
                 }
             });
-            let new_order = r == rows.start || tx.ts[r] != tx.ts[r - 1] || order_col.is_some_and(|o| o[r] != o[r - 1]);
+            // An order is its order_id; without one, its timestamp.
+            let new_order = r == rows.start
+                || match order_col {
+                    Some(o) if o[r] != 0 => o[r] != o[r - 1],
+                    _ => tx.ts[r] != tx.ts[r - 1],
+                };
             s.cum_amount.push(s.cum_amount.last().copied().unwrap_or(0.0) + amount);
             s.cum_units.push(s.cum_units.last().copied().unwrap_or(0.0) + units);
             s.cum_orders.push(s.cum_orders.last().copied().unwrap_or(0) + u32::from(new_order));
             s.order_start.push(new_order);
         }
-        self.out.person = self.out.person.max(0);
     }
 
     fn history(&self) -> History<'_> {
@@ -859,6 +865,7 @@ impl<'e, 'a> Run<'e, 'a> {
             reason,
             outcome: None,
             ended_at: None,
+            projected: false,
             path: Vec::new(),
         });
         *self.stats.entered.entry(d).or_default() += 1;
@@ -938,7 +945,9 @@ impl<'e, 'a> Run<'e, 'a> {
                 match &step.after {
                     After::Wait(_, exit) => self.take_exit(d, exit, due, depth + 1),
                     After::Timeout(_, exit) => {
-                        *self.stats.branches.entry((d, step.id.clone(), "timeout".to_owned())).or_default() += 1;
+                        if !self.projecting {
+                            *self.stats.branches.entry((d, step.id.clone(), "timeout".to_owned())).or_default() += 1;
+                        }
                         let number = self.out.instances[live.rec].number;
                         self.note(due, "timeout", || {
                             format!("{}#{number}: no answer at step {}", dialogue.id, step.id)
@@ -1022,11 +1031,14 @@ impl<'e, 'a> Run<'e, 'a> {
         let inst = &mut self.out.instances[live.rec];
         inst.outcome = Some(outcome.to_owned());
         inst.ended_at = Some(t);
+        inst.projected = self.projecting;
         let number = inst.number;
         let st = &mut self.states[d];
         st.live = None;
         st.last_end = Some(t);
-        *self.stats.outcomes.entry((d, outcome.to_owned())).or_default() += 1;
+        if !self.projecting {
+            *self.stats.outcomes.entry((d, outcome.to_owned())).or_default() += 1;
+        }
         let plan = self.plan();
         self.note(t, "end", || format!("{}#{number} ended: {outcome}", plan.dialogues[d].id));
     }

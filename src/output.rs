@@ -226,6 +226,7 @@ impl Writer<'_> {
                         o.insert("reason".into(), inst.reason.clone().into());
                         o.insert("outcome".into(), inst.outcome.clone().map_or(Value::Null, Value::String));
                         o.insert("ended_at".into(), inst.ended_at.map_or(Value::Null, |t| format_utc(t).into()));
+                        o.insert("projected".into(), inst.projected.into());
                         o.insert("steps".into(), Value::Array(steps));
                         o.insert("messages".into(), Value::Array(inst_msgs));
                         instances.push(Value::Object(o));

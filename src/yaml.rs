@@ -37,9 +37,27 @@ fn clean_message(m: &str) -> String {
     first.trim_end_matches('.').to_owned()
 }
 
+/// serde names the accepted keys; turn a near miss into a suggestion.
 fn hint_for(message: &str) -> (String, Option<String>) {
-    if let Some(rest) = message.strip_prefix("unknown variant ") {
-        return (format!("unknown {}", rest.replacen(", expected", "; expected", 1)), None);
+    for (prefix, what) in [("unknown variant ", "trigger"), ("unknown field ", "field")] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let (word, expected) = match rest.split_once(", expected ") {
+                Some((w, e)) => (w.trim_matches('`'), e),
+                None => (rest.trim_matches('`'), ""),
+            };
+            let options: Vec<&str> = expected
+                .trim_start_matches("one of ")
+                .split(", ")
+                .map(|o| o.trim_matches('`'))
+                .filter(|o| !o.is_empty())
+                .collect();
+            let hint = match crate::diag::did_you_mean(word, options.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if !options.is_empty() => format!("expected one of: {}", options.join(", ")),
+                None => return (message.to_owned(), None),
+            };
+            return (format!("unknown {what} `{word}`"), Some(hint));
+        }
     }
     (message.to_owned(), None)
 }

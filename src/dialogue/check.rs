@@ -134,7 +134,7 @@ pub fn load(path: &Path, schemas: &Schemas) -> (Plan, Diagnostics) {
     }
     // Dialogues that nothing can start.
     for (i, d) in dialogues.iter().enumerate() {
-        if d.trigger.is_none() && !dialogues.iter().any(|o| starts(o, i)) {
+        if d.trigger_kind == "follow_on" && !dialogues.iter().any(|o| starts(o, i)) {
             diags.push(
                 Diagnostic::warning(
                     &d.file,
@@ -451,7 +451,7 @@ impl Checker<'_, '_> {
             }
             RawTrigger::NthOrder(n) => {
                 let mut ns = Vec::new();
-                for v in &n.n.value {
+                for v in n.n.value.as_slice() {
                     match u32::try_from(*v) {
                         Ok(x) if x > 0 => ns.push(x),
                         _ => {
@@ -460,7 +460,7 @@ impl Checker<'_, '_> {
                         }
                     }
                 }
-                if n.n.value.is_empty() {
+                if n.n.value.as_slice().is_empty() {
                     let e = self.f.at_any(&n.n, "`n` needs at least one order number, e.g. `n: [1, 2, 3, 4]`");
                     self.err(e);
                 }
@@ -490,7 +490,7 @@ impl Checker<'_, '_> {
                         };
                         let at_least = match &a.at_least {
                             Some(s) => self.duration(s, "at_least"),
-                            None => Some(0),
+                            None => Some(7 * 86_400),
                         };
                         match (min_orders, at_least) {
                             (Some(min_orders), Some(at_least)) => {

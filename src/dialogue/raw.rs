@@ -129,7 +129,7 @@ pub struct RawOneAway {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNth {
-    pub n: Spanned<Vec<i64>>,
+    pub n: Spanned<OneOrMany>,
     #[serde(rename = "where")]
     pub cond: Option<S>,
 }
@@ -209,4 +209,21 @@ pub struct RawStep {
     pub next: Option<S>,
     pub end: Option<S>,
     pub start: Option<S>,
+}
+
+/// `n: 4` or `n: [1, 2, 3, 4]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(i64),
+    Many(Vec<i64>),
+}
+
+impl OneOrMany {
+    pub fn as_slice(&self) -> &[i64] {
+        match self {
+            OneOrMany::One(v) => std::slice::from_ref(v),
+            OneOrMany::Many(v) => v,
+        }
+    }
 }

@@ -99,7 +99,9 @@ pub fn parse(src: &str) -> Result<Node, ParseError> {
             wanted.dedup();
             let offset = e.offset();
             let found = src[offset..].chars().next().map_or_else(|| "the end".to_owned(), |c| format!("`{c}`"));
-            let message = if wanted.is_empty() {
+            let message = if wanted.iter().any(|w| w == EQ_HINT) {
+                format!("use {EQ_HINT}")
+            } else if wanted.is_empty() {
                 format!("cannot read the condition here (found {found})")
             } else {
                 format!("expected {}, found {found}", wanted.join(" or "))
@@ -107,6 +109,8 @@ pub fn parse(src: &str) -> Result<Node, ParseError> {
             ParseError { offset, message }
         })
 }
+
+const EQ_HINT: &str = "`==` to compare (a single `=` is not an operator)";
 
 fn expected(what: &'static str) -> StrContext {
     StrContext::Expected(StrContextValue::Description(what))
@@ -193,10 +197,11 @@ fn comparison(i: &mut Input<'_>) -> PResult<Node> {
         let rhs = cut_err(additive.context(expected("a value to compare with"))).parse_next(i)?;
         return Ok(binary(op, lhs, rhs));
     }
+    let at_op = i.checkpoint();
     if opt(terminated(literal("="), not(literal("=")))).parse_next(i)?.is_some() {
         // A lone `=` is the most common slip; say so instead of a generic error.
-        return Err(ErrMode::Cut(ContextError::new().add_context(i, &cp, expected("`==` (comparison), not `=`"))))
-            .inspect_err(|_| i.reset(&cp));
+        i.reset(&at_op);
+        return Err(ErrMode::Cut(ContextError::new().add_context(i, &at_op, expected(EQ_HINT))));
     }
     let negated = opt(terminated(keyword("not"), multispace0)).parse_next(i)?.is_some();
     if opt(keyword("in")).parse_next(i)?.is_some() {
@@ -419,6 +424,7 @@ mod tests {
     fn errors_point_at_the_problem() {
         let e = parse("amount = 3").unwrap_err();
         assert_eq!(e.offset, 7);
+        assert_eq!(e.message, "use `==` to compare (a single `=` is not an operator)");
         assert!(e.message.contains("`==`"), "{}", e.message);
         let e = parse("amount > ").unwrap_err();
         assert_eq!(e.offset, 9);

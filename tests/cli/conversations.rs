@@ -1,0 +1,254 @@
+//! Multi-step dialogues: answers, timeouts, escalation ladders, goals, follow-ons, re-entry,
+//! quiet rules, and the same-instant answer/timeout tie.
+
+use super::Fixture;
+
+const WIN_BACK: &str = "\
+trigger:
+  absence: {after: 60d}
+goals:
+  - event: purchase
+    outcome: saved
+    start: special
+steps:
+  - id: rep_call
+    send: {channel: phone, template: rep_call}
+    on:
+      - event: complaint
+        goto: apology
+    timeout: {after: 14d, end: no_contact}
+  - id: apology
+    send: {channel: letter, template: apology}
+    escalate:
+      - {after: 30d, channel: email, template: reminder}
+      - {after: 30d, channel: phone, template: manager_call}
+    timeout: {after: 30d, end: lost}
+";
+
+const SPECIAL: &str = "\
+description: special treatment for saved customers
+steps:
+  - id: welcome_back
+    send: {channel: email, template: vip_treatment}
+";
+
+fn airline() -> Fixture {
+    let f = Fixture::new();
+    f.dialogue("win_back", WIN_BACK)
+        .dialogue("special", SPECIAL)
+        .tx(&[
+            "S,2025-01-01,o1,flight,travel,900",
+            "S,2025-05-10,o2,flight,travel,700",
+            "N,2025-01-01,o3,flight,travel,800",
+        ])
+        .events(&["S,2025-03-05,complaint"]);
+    f
+}
+
+#[test]
+fn airline_saved_and_never_answered_paths() {
+    let f = airline();
+    assert_eq!(
+        f.plan(&["--as-of", "2025-06-30"]),
+        "\
+N win_back#1 rep_call/0 phone:rep_call 2025-03-02 sent
+S win_back#1 rep_call/0 phone:rep_call 2025-03-02 sent
+S win_back#1 apology/0 letter:apology 2025-03-05 sent
+S win_back#1 apology/1 email:reminder 2025-04-04 sent
+S win_back#1 apology/2 phone:manager_call 2025-05-04 sent
+S special#1 welcome_back/0 email:vip_treatment 2025-05-10 sent
+"
+    );
+}
+
+#[test]
+fn airline_json_shows_instances_and_outcomes() {
+    let f = airline();
+    let out = f.run(&["--as-of", "2025-06-30", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!("airline_json", out.stdout);
+}
+
+#[test]
+fn airline_summary_reports_steps_branches_and_outcomes() {
+    let f = airline();
+    let out = f.run(&["--as-of", "2025-06-30"]);
+    insta::assert_snapshot!("airline_summary", out.stderr);
+}
+
+const TRUNK: &str = "\
+trigger:
+  event: {type: invite}
+goals:
+  - event: purchase
+    outcome: converted
+steps:
+  - id: invite
+    send: {channel: postcard, template: invite}
+    on:
+      - {answer: \"yes\", goto: sizes}
+      - {answer: \"no\", end: declined}
+    escalate:
+      - {after: 7d, channel: email, template: reminder}
+      - {after: 7d, channel: phone, template: call}
+    timeout: {after: 7d, end: no_reply}
+  - id: sizes
+    send: {channel: email, template: sizes}
+    on:
+      - {answer: \"yes\", end: samples}
+      - {answer: \"no\", end: attending}
+    timeout: {after: 10d, end: attending}
+";
+
+fn trunk() -> Fixture {
+    let f = Fixture::new();
+    let mut tx = Vec::new();
+    for c in ["G", "NO", "T", "U", "Y"] {
+        tx.push(format!("{c},2025-01-01,o{c},dress,apparel,100"));
+    }
+    tx.push("G,2025-03-10,oG2,dress,apparel,100".to_owned());
+    let tx: Vec<&str> = tx.iter().map(String::as_str).collect();
+    f.dialogue("trunk", TRUNK).tx(&tx).events(&[
+        "Y,2025-03-01,invite",
+        "Y,2025-03-03,response,trunk,invite,YES",
+        "Y,2025-03-05,response,trunk,sizes,yes",
+        "NO,2025-03-01,invite",
+        "NO,2025-03-02,response,trunk,,no",
+        "U,2025-03-01,invite",
+        "G,2025-03-01,invite",
+        "T,2025-03-01,invite",
+        "T,2025-03-22T00:00:00Z,response,trunk,invite,yes",
+    ]);
+    f
+}
+
+#[test]
+fn answers_branch_reminders_escalate_goals_cancel_and_answers_win_ties() {
+    let f = trunk();
+    assert_eq!(
+        f.plan(&["--as-of", "2025-04-30"]),
+        "\
+G trunk#1 invite/0 postcard:invite 2025-03-01 sent
+G trunk#1 invite/1 email:reminder 2025-03-08 sent
+NO trunk#1 invite/0 postcard:invite 2025-03-01 sent
+T trunk#1 invite/0 postcard:invite 2025-03-01 sent
+T trunk#1 invite/1 email:reminder 2025-03-08 sent
+T trunk#1 invite/2 phone:call 2025-03-15 sent
+T trunk#1 sizes/0 email:sizes 2025-03-22 sent
+U trunk#1 invite/0 postcard:invite 2025-03-01 sent
+U trunk#1 invite/1 email:reminder 2025-03-08 sent
+U trunk#1 invite/2 phone:call 2025-03-15 sent
+Y trunk#1 invite/0 postcard:invite 2025-03-01 sent
+Y trunk#1 sizes/0 email:sizes 2025-03-03 sent
+"
+    );
+    let out = f.run(&["--as-of", "2025-04-30", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let outcomes: Vec<(String, String)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (c["customer_id"].as_str().unwrap().to_owned(), c["instances"][0]["outcome"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let expected = [("G", "converted"), ("NO", "declined"), ("T", "attending"), ("U", "no_reply"), ("Y", "samples")];
+    assert_eq!(outcomes, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
+}
+
+#[test]
+fn live_conversations_are_projected_as_scheduled() {
+    let f = trunk();
+    let plan = f.plan(&["--as-of", "2025-03-09"]);
+    assert!(plan.contains("U trunk#1 invite/1 email:reminder 2025-03-08 sent\n"), "{plan}");
+    assert!(plan.contains("U trunk#1 invite/2 phone:call 2025-03-15 scheduled\n"), "{plan}");
+    // G's purchase on 03-10 is after as-of, so its call is still planned.
+    assert!(plan.contains("G trunk#1 invite/2 phone:call 2025-03-15 scheduled\n"), "{plan}");
+}
+
+#[test]
+fn responses_naming_unknown_things_are_warnings_with_lines() {
+    let f = trunk();
+    f.events(&[
+        "Y,2025-03-01,invite",
+        "Y,2025-03-02,response,nope,invite,yes",
+        "Y,2025-03-02,response,trunk,nostep,yes",
+        "Y,2025-03-02,response,,,yes,deadbeef",
+        "Y,2025-03-04,response,trunk,sizes,yes",
+    ]);
+    let out = f.run(&["--as-of", "2025-04-30"]);
+    assert_eq!(out.code, 0);
+    let warnings: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("warning")).collect();
+    assert_eq!(
+        warnings,
+        [
+            "warning: events.csv:3: response names unknown dialogue `nope`",
+            "warning: events.csv:4: response names unknown step `nostep` of dialogue `trunk`",
+            "warning: events.csv:5: response quotes unknown message_id `deadbeef`",
+        ]
+    );
+    // An answer for a step the dialogue is not in is counted, not applied.
+    assert!(out.stderr.contains("1 responses matched no open question"), "{}", out.stderr);
+}
+
+#[test]
+fn responses_can_quote_the_message_id() {
+    let f = trunk();
+    f.events(&["Y,2025-03-01,invite"]);
+    let first = f.run(&["--as-of", "2025-03-01"]);
+    let id = first.stdout.lines().nth(1).unwrap().split(',').next().unwrap().to_owned();
+    f.events(&["Y,2025-03-01,invite", &format!("Y,2025-03-02,response,,,no,{id}")]);
+    assert_eq!(f.plan(&["--as-of", "2025-04-30"]), "Y trunk#1 invite/0 postcard:invite 2025-03-01 sent\n");
+}
+
+#[test]
+fn reentry_applies_after_the_instance_ends_and_quiet_while_blocks() {
+    let f = Fixture::new();
+    f.dialogue(
+        "care",
+        "trigger:\n  event: {type: complaint}\nreentry: 30d\nsteps:\n  - id: sorry\n    send: {channel: email, template: sorry}\n    timeout: {after: 10d, end: closed}\n    on:\n      - {answer: ok, end: resolved}\n",
+    )
+    .dialogue(
+        "promo",
+        "trigger:\n  purchase: {}\nreentry: always\nquiet_while: [care]\nsteps:\n  - id: offer\n    send: {channel: email, template: offer}\n",
+    )
+    .tx(&["A,2025-01-05,o1,p,books,10", "A,2025-01-20,o2,p,books,10", "A,2025-03-01,o3,p,books,10"])
+    .events(&[
+        "A,2025-01-01,complaint",
+        "A,2025-01-08,complaint",
+        "A,2025-02-05,complaint",
+        "A,2025-02-20,complaint",
+        "A,2025-02-21,response,care,sorry,ok",
+    ]);
+    // care#1 runs 01-01..01-11 (timeout); 01-08 is while live; 02-05 is 25 days after the end
+    // (blocked), 02-20 is 40 days after: care#2, answered 02-21. promo is quiet during care#1
+    // (01-05) but not on 01-20 or 03-01.
+    assert_eq!(
+        f.plan(&[]),
+        "\
+A care#1 sorry/0 email:sorry 2025-01-01 sent
+A promo#1 offer/0 email:offer 2025-01-20 sent
+A care#2 sorry/0 email:sorry 2025-02-20 sent
+A promo#2 offer/0 email:offer 2025-03-01 due
+"
+    );
+}
+
+#[test]
+fn explain_tells_the_story() {
+    let f = airline();
+    let out = f.cmd(&[
+        "explain",
+        "S",
+        "--dialogues",
+        "dialogues",
+        "--transactions",
+        "tx.csv",
+        "--events",
+        "events.csv",
+        "--as-of",
+        "2025-06-30",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!("explain_airline_saved", out.stdout);
+}

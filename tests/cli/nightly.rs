@@ -1,0 +1,60 @@
+//! Nightly runs: `--as-of D --due` for every day of a period emits exactly the messages of one
+//! full run over that period, none twice, none missing.
+
+use std::collections::BTreeMap;
+
+use super::Fixture;
+
+fn ids_and_dates(csv_text: &str) -> Vec<(String, String)> {
+    let mut r = csv::Reader::from_reader(csv_text.as_bytes());
+    r.records().map(|x| x.unwrap()).map(|x| (x[0].to_owned(), x[8].to_owned())).collect()
+}
+
+#[test]
+fn daily_due_runs_add_up_to_the_full_run() {
+    let f = Fixture::new();
+    let (tx, ev) = super::outputs::synthetic(&f, 40, 11);
+    f.file("tx.csv", &format!("{}{}\n", super::TX_HEADER, tx.join("\n")));
+    f.file("events.csv", &format!("{}{}\n", super::EV_HEADER, ev.join("\n")));
+    let start = chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap();
+    let days = 60;
+    let end = start + chrono::Duration::days(days - 1);
+    let full = f.run(&["--as-of", &end.to_string()]);
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    let first = format!("{start}T00:00:00Z");
+    let last = format!("{end}T23:59:59Z");
+    let mut expected: Vec<(String, String)> =
+        ids_and_dates(&full.stdout).into_iter().filter(|(_, at)| *at >= first && *at <= last).collect();
+    expected.sort();
+    assert!(expected.len() > 30, "the period should hold plenty of messages");
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut got = Vec::new();
+    for k in 0..days {
+        let day = start + chrono::Duration::days(k);
+        let out = f.run(&["--as-of", &day.to_string(), "--due", "--quiet"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        for (id, at) in ids_and_dates(&out.stdout) {
+            assert!(at.starts_with(&day.to_string()), "{id} at {at} emitted on {day}");
+            *seen.entry(id.clone()).or_default() += 1;
+            got.push((id, at));
+        }
+    }
+    assert!(seen.values().all(|&n| n == 1), "a message was emitted twice");
+    got.sort();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn since_selects_a_window() {
+    let f = Fixture::new();
+    let (tx, ev) = super::outputs::synthetic(&f, 30, 4);
+    f.file("tx.csv", &format!("{}{}\n", super::TX_HEADER, tx.join("\n")));
+    f.file("events.csv", &format!("{}{}\n", super::EV_HEADER, ev.join("\n")));
+    let out = f.run(&["--as-of", "2024-06-30", "--since", "2024-06-23"]);
+    let rows = ids_and_dates(&out.stdout);
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter().all(|(_, at)| at.as_str() >= "2024-06-24" && at.as_str() <= "2024-06-30T23:59:59Z"),
+        "{rows:?}"
+    );
+}

@@ -1,0 +1,177 @@
+//! Output formats, determinism under shuffled input and thread counts, atomic files, stdout
+//! hygiene.
+
+use super::Fixture;
+
+/// A small deterministic pseudo-random data set exercising every trigger kind.
+pub fn synthetic(f: &Fixture, customers: usize, seed: u64) -> (Vec<String>, Vec<String>) {
+    let mut state = seed;
+    let mut next = move |n: u64| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    };
+    let cats = ["books", "baby", "garden", "coffee", "wine", "toys"];
+    let mut tx = Vec::new();
+    let mut ev = Vec::new();
+    for c in 0..customers {
+        let mut day = next(60);
+        let orders = 1 + next(12);
+        for o in 0..orders {
+            day += 1 + next(if c % 3 == 0 { 90 } else { 20 });
+            let lines = 1 + next(3);
+            let ch = if next(2) == 0 { "web" } else { "store" };
+            let hour = next(24);
+            for l in 0..lines {
+                let cat = cats[next(cats.len() as u64) as usize];
+                tx.push(format!(
+                    "C{c:03},2024-{:02}-{:02}T{:02}:00:00Z,O{c}_{o},P{},{cat},{},{}.{:02},{ch}",
+                    1 + (day / 28).min(11),
+                    1 + day % 28,
+                    hour,
+                    next(20) + l,
+                    1 + next(3),
+                    5 + next(300),
+                    next(100)
+                ));
+            }
+        }
+        if next(4) == 0 {
+            ev.push(format!("C{c:03},2024-06-{:02}T12:00:00Z,complaint,,,,,late", 1 + next(28)));
+        }
+        if next(5) == 0 {
+            ev.push(format!("C{c:03},2024-07-{:02}T12:00:00Z,address_change,,,,,", 1 + next(28)));
+        }
+        if next(3) == 0 {
+            ev.push(format!(
+                "C{c:03},2024-06-{:02}T18:00:00Z,response,care,sorry,{},,",
+                1 + next(28),
+                ["yes", "no"][next(2) as usize]
+            ));
+        }
+    }
+    let dialogues = [
+        ("gold", "priority: 3\ntrigger:\n  threshold: {measure: spend, reaches: 1000}\nsteps:\n  - id: s\n    send: {channel: email, template: gold}\n"),
+        ("cross", "trigger:\n  new_category: {}\nreentry: 30d\nquiet_while: [care]\nsteps:\n  - id: s\n    send: {channel: email, template: cross}\n    wait: 3d\n  - id: t\n    send: {channel: sms, template: cross2}\n"),
+        ("parents", "trigger:\n  life_change: {categories: [baby]}\nsteps:\n  - id: s\n    send: {channel: letter, template: baby}\n"),
+        ("fan", "trigger:\n  frequent_buyer: {of: category, count: 3, within: 60d}\nreentry: always\nsteps:\n  - id: s\n    send: {channel: email, template: fan}\n"),
+        ("vip", "trigger:\n  vip: {of: product, count: 2}\nsteps:\n  - id: s\n    send: {channel: phone, template: vip}\n"),
+        ("near", "trigger:\n  one_away: {measure: orders, target: 6}\nsteps:\n  - id: s\n    send: {channel: email, template: near}\n"),
+        ("web4", "trigger:\n  nth_order: {n: [1, 2, 3, 4], where: channel == \"web\"}\nreentry: always\nsteps:\n  - id: s\n    send: {channel: email, template: web}\n"),
+        ("away", "trigger:\n  absence: {after: 45d}\nreentry: always\ngoals:\n  - {event: purchase, outcome: saved}\nsteps:\n  - id: s\n    send: {channel: email, template: miss}\n    escalate:\n      - {after: 10d, channel: sms, template: miss2}\n    timeout: {after: 10d, end: lapsed}\n"),
+        ("awol", "trigger:\n  absence: {usual_gap: 2.0, min_orders: 3}\nwhen: spend(365d) > 200\nsteps:\n  - id: s\n    send: {channel: phone, template: awol}\n"),
+        ("moved", "trigger:\n  address_change: {}\nsteps:\n  - id: s\n    send: {channel: letter, template: moved}\n"),
+        ("care", "trigger:\n  event: {type: complaint, where: detail == \"late\"}\nsteps:\n  - id: sorry\n    send: {channel: email, template: sorry}\n    on:\n      - {answer: \"yes\", end: resolved}\n      - {answer: \"no\", goto: call}\n    timeout: {after: 7d, end: no_reply}\n  - id: call\n    send: {channel: phone, template: call}\n"),
+    ];
+    for (id, body) in dialogues {
+        f.dialogue(id, body);
+    }
+    (tx, ev)
+}
+
+fn write_data(f: &Fixture, tx: &[String], ev: &[String]) {
+    f.file("tx.csv", &format!("{}{}\n", super::TX_HEADER, tx.join("\n")));
+    f.file("events.csv", &format!("{}{}\n", super::EV_HEADER, ev.join("\n")));
+    let mut cust = "customer_id,name,email,phone,tier\n".to_owned();
+    for c in 0..60 {
+        cust.push_str(&format!(
+            "C{c:03},Name {c},c{c}@example.com,+1555{c:04},{}\n",
+            ["gold", "silver", "bronze"][c % 3]
+        ));
+    }
+    f.file("customers.csv", &cust);
+}
+
+fn shuffle<T>(v: &mut [T], seed: u64) {
+    let mut s = seed;
+    for i in (1..v.len()).rev() {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+        let j = ((s >> 33) as usize) % (i + 1);
+        v.swap(i, j);
+    }
+}
+
+#[test]
+fn output_is_identical_for_shuffled_rows_and_any_thread_count() {
+    let f = Fixture::new();
+    let (mut tx, mut ev) = synthetic(&f, 60, 7);
+    write_data(&f, &tx, &ev);
+    let mut baseline = Vec::new();
+    for format in ["csv", "json", "jsonl"] {
+        let out = f.run(&["--format", format, "--threads", "1"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        baseline.push(out.stdout);
+    }
+    assert!(baseline[0].lines().count() > 100, "the fixture should plan plenty of messages");
+    // Every dialogue fires somewhere in this data set.
+    for d in ["gold", "cross", "parents", "fan", "vip", "near", "web4", "away", "awol", "moved", "care"] {
+        assert!(baseline[0].contains(&format!(",{d},")), "{d} never fired");
+    }
+    for seed in [1, 2] {
+        shuffle(&mut tx, seed);
+        shuffle(&mut ev, seed + 10);
+        write_data(&f, &tx, &ev);
+        for (k, format) in ["csv", "json", "jsonl"].iter().enumerate() {
+            for threads in ["1", "2", "3"] {
+                let out = f.run(&["--format", format, "--threads", threads]);
+                assert!(out.stdout == baseline[k], "{format} output changed with shuffled rows / {threads} threads");
+            }
+        }
+    }
+}
+
+#[test]
+fn golden_whole_run() {
+    let f = Fixture::new();
+    let (tx, ev) = synthetic(&f, 12, 3);
+    write_data(&f, &tx, &ev);
+    let out = f.run(&["--as-of", "2024-12-31"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!("golden_run_csv", out.stdout);
+    let out = f.run(&["--as-of", "2024-12-31", "--format", "jsonl"]);
+    insta::assert_snapshot!("golden_run_jsonl", out.stdout);
+}
+
+#[test]
+fn output_file_is_written_whole_and_stdout_stays_empty() {
+    let f = Fixture::new();
+    let (tx, ev) = synthetic(&f, 20, 5);
+    write_data(&f, &tx, &ev);
+    let to_stdout = f.run(&[]);
+    let to_file = f.run(&["--output", "plan.csv"]);
+    assert_eq!(to_file.code, 0);
+    assert_eq!(to_file.stdout, "");
+    assert_eq!(super::read(&f.path("plan.csv")), to_stdout.stdout);
+    // The summary goes to stderr, and --quiet silences it.
+    assert!(to_stdout.stderr.starts_with("kairos: 20 customers"), "{}", to_stdout.stderr);
+    assert_eq!(f.run(&["--quiet"]).stderr, "");
+}
+
+#[test]
+fn contact_comes_from_the_profile_field_for_the_channel() {
+    let f = Fixture::new();
+    f.dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: email, template: a}\n  - id: b\n    send: {channel: sms, template: b}\n  - id: c\n    send: {channel: letter, template: c}\n  - id: d\n    send: {channel: pigeon, template: d}\n")
+        .tx(&["A,2025-01-01,o1,p,c,1"])
+        .file("customers.csv", "customer_id,email,phone,address\nA,a@x.com,+1555,\"1 Main St, Town\"\n");
+    let out = f.run(&["--format", "jsonl"]);
+    let contacts: Vec<String> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["contact"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(contacts, ["a@x.com", "+1555", "1 Main St, Town", ""]);
+}
+
+#[test]
+fn message_ids_are_stable_across_runs_and_as_of() {
+    let f = Fixture::new();
+    f.dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: email, template: a}\n")
+        .tx(&["A,2025-01-01,o1,p,c,1"]);
+    let out = f.run(&["--format", "jsonl"]);
+    let v: serde_json::Value = serde_json::from_str(out.stdout.lines().next().unwrap()).unwrap();
+    // Pinned: ids must never change between versions.
+    assert_eq!(v["message_id"], "76246290e85990b0302cb8166f8febc7");
+    let later = f.run(&["--format", "jsonl", "--as-of", "2026-01-01"]);
+    let w: serde_json::Value = serde_json::from_str(later.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(v["message_id"], w["message_id"]);
+    assert_eq!(w["status"], "sent");
+}

@@ -1,0 +1,228 @@
+//! Every trigger kind fires on the right date, and does not fire when it should not.
+
+use super::Fixture;
+
+fn one_step(trigger: &str) -> String {
+    format!(
+        "trigger:\n  {trigger}\nreentry: always\nsteps:\n  - id: hello\n    send: {{channel: email, template: hi}}\n"
+    )
+}
+
+#[test]
+fn threshold_fires_once_on_the_crossing() {
+    let f = Fixture::new();
+    f.dialogue("gold", &one_step("threshold: {measure: spend, reaches: 100}")).tx(&[
+        "A,2025-01-01,o1,p1,books,60",
+        "A,2025-01-05,o2,p1,books,50",
+        "A,2025-01-09,o3,p1,books,500",
+        "B,2025-01-01,o4,p1,books,99",
+    ]);
+    // A crosses 100 on 01-05 and stays above: one message, even with reentry: always.
+    assert_eq!(f.plan(&[]), "A gold#1 hello/0 email:hi 2025-01-05 sent\n");
+}
+
+#[test]
+fn threshold_with_window_and_filter() {
+    let f = Fixture::new();
+    f.dialogue(
+        "wine_club",
+        &one_step("threshold: {measure: spend, reaches: 100, within: 30d, where: category == \"wine\"}"),
+    )
+    .tx(&[
+        "A,2025-01-01,o1,p1,wine,60",
+        "A,2025-01-02,o2,p2,books,500",
+        "A,2025-03-01,o3,p1,wine,60",
+        "A,2025-03-10,o4,p1,wine,60",
+    ]);
+    // 60 + 60 within 30 days only in March.
+    assert_eq!(f.plan(&[]), "A wine_club#1 hello/0 email:hi 2025-03-10 due\n");
+}
+
+#[test]
+fn new_category_ignores_categories_already_bought() {
+    let f = Fixture::new();
+    f.dialogue("cross_sell", &one_step("new_category: {}")).tx(&[
+        "A,2025-01-01,o1,p1,books,10",
+        "A,2025-02-01,o2,p2,books,10",
+        "A,2025-03-01,o3,p3,garden,10",
+        "A,2025-04-01,o4,p4,garden,10",
+        "B,2025-01-01,o5,p1,books,10",
+    ]);
+    // The first order is not "new"; books again is not new; garden is, once.
+    assert_eq!(f.plan(&[]), "A cross_sell#1 hello/0 email:hi 2025-03-01 sent\n");
+}
+
+#[test]
+fn life_change_counts_the_first_order_too() {
+    let f = Fixture::new();
+    f.dialogue("new_parents", &one_step("life_change: {categories: [baby]}")).tx(&[
+        "A,2025-01-01,o1,p1,baby,10",
+        "A,2025-02-01,o2,p1,baby,10",
+        "B,2025-01-01,o3,p1,books,10",
+        "B,2025-05-01,o4,p9,baby,10",
+    ]);
+    assert_eq!(
+        f.plan(&[]),
+        "A new_parents#1 hello/0 email:hi 2025-01-01 sent\nB new_parents#1 hello/0 email:hi 2025-05-01 due\n"
+    );
+}
+
+#[test]
+fn frequent_buyer_fires_when_the_count_is_reached_within_the_window() {
+    let f = Fixture::new();
+    f.dialogue("coffee_fan", &one_step("frequent_buyer: {of: category, count: 3, within: 30d, values: [coffee]}")).tx(
+        &[
+            "A,2025-01-01,o1,p1,coffee,10",
+            "A,2025-01-10,o2,p2,coffee,10",
+            "A,2025-02-20,o3,p1,coffee,10",
+            "A,2025-03-01,o4,p1,coffee,10",
+            "A,2025-03-05,o5,p1,coffee,10",
+            "A,2025-03-06,o6,p1,coffee,10",
+            "B,2025-01-01,o7,p1,tea,10",
+            "B,2025-01-02,o8,p1,tea,10",
+            "B,2025-01-03,o9,p1,tea,10",
+        ],
+    );
+    // Jan: only 2 in 30 days. 02-20, 03-01, 03-05: third within 30 days fires; 03-06 is the
+    // 4th, not a new crossing. B buys tea, which is not counted.
+    assert_eq!(f.plan(&[]), "A coffee_fan#1 hello/0 email:hi 2025-03-05 sent\n");
+}
+
+#[test]
+fn vip_counts_a_product_within_a_year_by_default() {
+    let f = Fixture::new();
+    f.dialogue("vip", &one_step("vip: {of: product, count: 2}")).tx(&[
+        "A,2024-01-01,o1,p1,books,10",
+        "A,2025-02-01,o2,p1,books,10",
+        "A,2025-03-01,o3,p1,books,10",
+    ]);
+    assert_eq!(f.plan(&[]), "A vip#1 hello/0 email:hi 2025-03-01 due\n");
+}
+
+#[test]
+fn one_away_fires_one_short_of_the_target() {
+    let f = Fixture::new();
+    f.dialogue("almost_gold", &one_step("one_away: {measure: orders, target: 3}")).tx(&[
+        "A,2025-01-01,o1,p1,books,10",
+        "A,2025-01-01,o1,p2,books,10",
+        "A,2025-01-02,o2,p1,books,10",
+        "A,2025-01-03,o3,p1,books,10",
+        "B,2025-01-01,o4,p1,books,10",
+    ]);
+    // Two lines of o1 are one order; the second order makes 2 = one away from 3.
+    assert_eq!(f.plan(&[]), "A almost_gold#1 hello/0 email:hi 2025-01-02 sent\n");
+}
+
+#[test]
+fn nth_order_counts_matching_orders_only() {
+    let f = Fixture::new();
+    f.dialogue("web_orders", &one_step("nth_order: {n: [2, 3], where: channel == \"web\"}")).tx(&[
+        "A,2025-01-01,o1,p1,food,10,web",
+        "A,2025-01-02,o2,p1,food,10,store",
+        "A,2025-01-03,o3,p1,food,10,web",
+        "A,2025-01-03,o3,p2,food,10,web",
+        "A,2025-01-04,o4,p1,food,10,web",
+        "A,2025-01-05,o5,p1,food,10,web",
+    ]);
+    // Web orders: o1 (1st), o3 (2nd, two lines), o4 (3rd), o5 (4th, not listed).
+    assert_eq!(
+        f.plan(&[]),
+        "A web_orders#1 hello/0 email:hi 2025-01-03 sent\nA web_orders#2 hello/0 email:hi 2025-01-04 sent\n"
+    );
+}
+
+#[test]
+fn absence_timer_fires_at_the_exact_moment_and_is_cancelled_by_a_purchase() {
+    let f = Fixture::new();
+    f.dialogue("miss_you", &one_step("absence: {after: 30d}")).tx(&[
+        "A,2025-01-01T10:00:00Z,o1,p1,books,10",
+        "A,2025-01-25T09:00:00Z,o2,p1,books,10",
+        "B,2025-01-01T10:00:00Z,o3,p1,books,10",
+        "B,2025-01-31T10:00:00Z,o4,p1,books,10",
+        "B,2025-06-01T00:00:00Z,o5,p1,books,10",
+    ]);
+    // A: re-armed at 01-25 09:00, fires 02-24 09:00. B: a purchase exactly when the timer would
+    // fire cancels it (events first); fires 30 days after 01-31, then re-arms at 06-01 and the
+    // last timer is beyond as-of.
+    let out = f.run(&[]);
+    let mut r = csv::Reader::from_reader(out.stdout.as_bytes());
+    let got: Vec<(String, String)> =
+        r.records().map(|x| x.unwrap()).map(|x| (x[1].to_owned(), x[8].to_owned())).collect();
+    assert_eq!(got, vec![("A".into(), "2025-02-24T09:00:00Z".into()), ("B".into(), "2025-03-02T10:00:00Z".into())]);
+}
+
+#[test]
+fn unprecedented_absence_uses_the_customers_own_rhythm() {
+    let f = Fixture::new();
+    f.dialogue("awol", &one_step("absence: {usual_gap: 2.0, min_orders: 3}")).tx(&[
+        // A buys every 10 days: fires 20 days after the last order.
+        "A,2025-01-01,o1,p1,books,10",
+        "A,2025-01-11,o2,p1,books,10",
+        "A,2025-01-21,o3,p1,books,10",
+        // B has only two orders: never armed.
+        "B,2025-01-01,o4,p1,books,10",
+        "B,2025-01-05,o5,p1,books,10",
+        "Z,2025-06-01,o6,p1,books,10",
+    ]);
+    assert_eq!(f.plan(&[]), "A awol#1 hello/0 email:hi 2025-02-10 sent\n");
+}
+
+#[test]
+fn event_triggers_filter_on_attributes_and_address_change() {
+    let f = Fixture::new();
+    f.dialogue("moved", &one_step("address_change: {}"))
+        .dialogue("angry", &one_step("event: {type: complaint, where: detail == \"late\"}"))
+        .tx(&["A,2025-01-01,o1,p1,books,10"])
+        .file(
+            "events.csv",
+            "customer_id,timestamp,type,detail\nA,2025-02-01,address_change,\nA,2025-02-02,complaint,rude\nA,2025-02-03,complaint,late\n",
+        );
+    assert_eq!(f.plan(&[]), "A moved#1 hello/0 email:hi 2025-02-01 sent\nA angry#1 hello/0 email:hi 2025-02-03 due\n");
+}
+
+#[test]
+fn purchase_trigger_with_when_condition_on_profile_and_history() {
+    let f = Fixture::new();
+    f.dialogue(
+        "big_basket",
+        "trigger:\n  purchase: {where: amount >= 100}\nwhen: customer.tier == \"gold\" and orders() >= 2\nreentry: always\nsteps:\n  - id: thanks\n    send: {channel: email, template: thanks}\n",
+    )
+    .tx(&[
+        "A,2025-01-01,o1,p1,books,150",
+        "A,2025-01-02,o2,p1,books,150",
+        "A,2025-01-03,o3,p1,books,50",
+        "B,2025-01-01,o4,p1,books,150",
+        "B,2025-01-02,o5,p1,books,150",
+    ])
+    .file("customers.csv", "customer_id,tier,email\nA,gold,a@x.com\nB,silver,b@x.com\n");
+    assert_eq!(f.plan(&[]), "A big_basket#1 thanks/0 email:thanks 2025-01-02 sent\n");
+}
+
+#[test]
+fn reentry_after_a_duration() {
+    let f = Fixture::new();
+    f.dialogue(
+        "big",
+        "trigger:\n  purchase: {where: amount >= 100}\nreentry: 30d\nsteps:\n  - id: thanks\n    send: {channel: email, template: t}\n",
+    )
+    .tx(&[
+        "A,2025-01-01,o1,p1,books,150",
+        "A,2025-01-20,o2,p1,books,150",
+        "A,2025-02-01,o3,p1,books,150",
+    ]);
+    // The first run ends at once on 01-01; 01-20 is too soon, 02-01 is 31 days later.
+    assert_eq!(f.plan(&[]), "A big#1 thanks/0 email:t 2025-01-01 sent\nA big#2 thanks/0 email:t 2025-02-01 due\n");
+}
+
+#[test]
+fn priority_orders_dialogues_and_as_of_limits_history() {
+    let f = Fixture::new();
+    f.dialogue("a_low", &one_step("purchase: {}"))
+        .dialogue("b_high", &format!("priority: 5\n{}", one_step("purchase: {}")))
+        .tx(&["A,2025-01-01,o1,p1,books,10", "A,2025-03-01,o2,p1,books,10"]);
+    // Same instant: output sorts by time then dialogue id; the later purchase is past as-of.
+    assert_eq!(
+        f.plan(&["--as-of", "2025-01-01"]),
+        "A a_low#1 hello/0 email:hi 2025-01-01 due\nA b_high#1 hello/0 email:hi 2025-01-01 due\n"
+    );
+}
