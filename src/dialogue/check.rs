@@ -57,12 +57,12 @@ struct Source {
 }
 
 /// The dialogue files in `path` (a folder, read in name order, or one file).
-pub fn dialogue_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+pub fn dialogue_files(path: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
     let entries = std::fs::read_dir(path)
-        .map_err(|e| Diagnostic::error(path, 0, 0, format!("cannot read the dialogues folder: {e}")))?;
+        .map_err(|e| Box::new(Diagnostic::error(path, 0, 0, format!("cannot read the dialogues folder: {e}"))))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -70,7 +70,7 @@ pub fn dialogue_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(Diagnostic::error(path, 0, 0, "no dialogue files (*.yaml) in this folder"));
+        return Err(Box::new(Diagnostic::error(path, 0, 0, "no dialogue files (*.yaml) in this folder")));
     }
     Ok(files)
 }
@@ -82,7 +82,7 @@ pub fn load(path: &Path, schemas: &Schemas) -> (Plan, Diagnostics) {
     let files = match dialogue_files(path) {
         Ok(f) => f,
         Err(d) => {
-            diags.push(d);
+            diags.push(*d);
             return (Plan::default(), diags);
         }
     };
@@ -479,7 +479,7 @@ impl Checker<'_, '_> {
                         self.duration(after, "after").map(|after| Trigger::Absence(Absence::Fixed { after }))
                     }
                     (None, Some(g)) => {
-                        if !(g.value > 0.0) {
+                        if g.value.is_nan() || g.value <= 0.0 {
                             let e =
                                 self.f.at_any(g, "`usual_gap` is a multiple of the customer's median gap, e.g. 2.0");
                             self.err(e);
@@ -538,10 +538,7 @@ impl Checker<'_, '_> {
         default: Option<Exit>,
     ) -> Option<Exit> {
         let start_idx = match start {
-            Some(s) => match self.dialogue_ref(s) {
-                Some(i) => Some(Some(i)),
-                None => None,
-            },
+            Some(s) => self.dialogue_ref(s).map(Some),
             None => Some(None),
         };
         match (goto, end) {

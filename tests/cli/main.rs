@@ -25,6 +25,12 @@ pub struct Output {
 pub const TX_HEADER: &str = "customer_id,timestamp,order_id,product,category,quantity,amount,channel\n";
 pub const EV_HEADER: &str = "customer_id,timestamp,type,dialogue,step,answer,message_id,detail\n";
 
+impl Default for Fixture {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Fixture {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
