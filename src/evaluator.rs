@@ -160,7 +160,6 @@ pub struct Scratch {
     order_start: Vec<bool>,
     order_ts: Vec<i64>,
     sorted_gaps: Vec<i64>,
-    seen_categories: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -214,6 +213,8 @@ struct Run<'e, 'a> {
     /// Message ids sent so far, for responses that quote one.
     sent_ids: Vec<(String, usize, usize)>,
     seq: u32,
+    /// Categories bought so far.
+    seen_categories: Vec<&'a str>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -272,6 +273,7 @@ impl<'a> Evaluator<'a> {
             projecting: false,
             sent_ids: Vec::new(),
             seq: 0,
+            seen_categories: Vec::new(),
         };
         run.prepare();
         run.replay();
@@ -305,11 +307,9 @@ impl<'e, 'a> Run<'e, 'a> {
         s.order_start.clear();
         s.order_ts.clear();
         s.sorted_gaps.clear();
-        s.seen_categories.clear();
         s.cum_amount.push(0.0);
         s.cum_units.push(0.0);
         s.cum_orders.push(0);
-        let order_col = c.order_id.and_then(|o| tx.sym_col(o));
         for r in rows.clone() {
             let amount = c.amount.map_or(0.0, |a| nan0(tx.num_at(a, r)));
             let units = c.quantity.map_or(1.0, |q| {
@@ -322,8 +322,8 @@ impl<'e, 'a> Run<'e, 'a> {
             });
             // An order is its order_id; without one, its timestamp.
             let new_order = r == rows.start
-                || match order_col {
-                    Some(o) if o[r] != 0 => o[r] != o[r - 1],
+                || match c.order_id {
+                    Some(o) if !tx.str_at(o, r).is_empty() => !tx.same_text(o, r, r - 1),
                     _ => tx.ts[r] != tx.ts[r - 1],
                 };
             s.cum_amount.push(s.cum_amount.last().copied().unwrap_or(0.0) + amount);
@@ -485,8 +485,8 @@ impl<'e, 'a> Run<'e, 'a> {
         self.route(Ev::Purchase(r), t);
         let plan = self.plan();
         let order_no = self.s.cum_orders[rel + 1];
-        let category = self.ev.cols.category.and_then(|c| tx.sym_col(c)).map(|v| v[r]);
-        let is_new_category = category.is_some_and(|c| c != 0 && !self.s.seen_categories.contains(&c));
+        let category: &'a str = self.ev.cols.category.map_or("", |c| tx.str_at(c, r));
+        let is_new_category = !category.is_empty() && !self.seen_categories.contains(&category);
         for &d in &plan.order {
             let Some(trigger) = &plan.dialogues[d].trigger else { continue };
             let cond_ok = |run: &Self, cond: &Option<crate::dialogue::plan::Cond>| match cond {
@@ -500,7 +500,7 @@ impl<'e, 'a> Run<'e, 'a> {
             let fired: Option<String> = match trigger {
                 Trigger::Purchase { cond } => cond_ok(self, cond).then(|| self.describe_row(r)),
                 Trigger::NewCategory { categories, include_first_order, cond } => {
-                    let cat = self.ev.cols.category.map_or("", |c| tx.str_at(c, r));
+                    let cat = category;
                     let ok = is_new_category
                         && (categories.is_empty() || categories.iter().any(|c| c == cat))
                         && (*include_first_order || order_no > 1)
@@ -509,16 +509,16 @@ impl<'e, 'a> Run<'e, 'a> {
                 }
                 Trigger::Frequent { values, count, within, cond, .. } => {
                     let col = self.ev.cols.frequent_of[d];
-                    match col.and_then(|c| tx.sym_col(c).map(|v| (c, v))) {
-                        Some((c, syms)) if syms[r] != 0 => {
-                            let value = tx.sym(syms[r]);
+                    match col {
+                        Some(c) if !tx.str_at(c, r).is_empty() => {
+                            let value = tx.str_at(c, r);
                             let wanted = values.is_empty() || values.iter().any(|v| v == value);
                             let from = within.map_or(i64::MIN, |w| t - w);
                             let n = if wanted {
                                 (self.person.tx.start..=r)
                                     .rev()
                                     .take_while(|&k| tx.ts[k] > from)
-                                    .filter(|&k| syms[k] == syms[r])
+                                    .filter(|&k| tx.same_text(c, k, r))
                                     .count()
                             } else {
                                 0
@@ -585,8 +585,8 @@ impl<'e, 'a> Run<'e, 'a> {
                 self.try_start(d, t, Some(Ev::Purchase(r)), reason, None);
             }
         }
-        if let Some(c) = category.filter(|_| is_new_category) {
-            self.s.seen_categories.push(c);
+        if is_new_category {
+            self.seen_categories.push(category);
         }
     }
 

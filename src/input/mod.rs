@@ -10,7 +10,6 @@ use rayon::prelude::*;
 
 use crate::config::Config;
 pub use table::{ColType, Table, TableKind, TableSpec};
-use time::TimeParser;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
@@ -99,10 +98,6 @@ pub fn spec<'a>(cfg: &'a Config, kind: TableKind) -> TableSpec<'a> {
     }
 }
 
-fn time_parser(cfg: &Config) -> TimeParser {
-    TimeParser::new(cfg.date_format.as_deref(), cfg.tz)
-}
-
 pub fn expected_time(cfg: &Config) -> String {
     match &cfg.date_format {
         Some(f) => format!("the date format `{f}` (from --date-format / date_format)"),
@@ -123,7 +118,7 @@ fn with_expected(e: InputError, cfg: &Config) -> InputError {
 pub fn load(cfg: &Config, paths: &InputPaths) -> Result<Data, InputError> {
     paths.check_stdin()?;
     let load_one = |path: &Path, kind| {
-        table::load(path, &spec(cfg, kind), &mut time_parser(cfg)).map_err(|e| with_expected(e, cfg))
+        table::load(path, &spec(cfg, kind), cfg.date_format.as_deref(), cfg.tz).map_err(|e| with_expected(e, cfg))
     };
     let (tx, (events, customers)) = rayon::join(
         || load_one(&paths.transactions, TableKind::Transactions),

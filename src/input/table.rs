@@ -37,7 +37,10 @@ pub enum ColType {
 
 #[derive(Debug)]
 pub enum Column {
+    /// Interned text (few distinct values): symbols into `Table::strs`.
     Str(Vec<u32>),
+    /// Mostly-distinct text kept as is: row `i` is `text[ends[i-1]..ends[i]]`.
+    Text { text: String, ends: Vec<u64> },
     Num(Vec<f64>),
 }
 
@@ -89,33 +92,45 @@ impl Table {
     pub fn str_at(&self, col: usize, row: usize) -> &str {
         match &self.cols[col] {
             Column::Str(v) => self.sym(v[row]),
+            Column::Text { text, ends } => {
+                let start = if row == 0 { 0 } else { ends[row - 1] as usize };
+                &text[start..ends[row] as usize]
+            }
             Column::Num(_) => "",
         }
     }
     pub fn num_at(&self, col: usize, row: usize) -> f64 {
         match &self.cols[col] {
             Column::Num(v) => v[row],
-            Column::Str(_) => f64::NAN,
+            _ => f64::NAN,
         }
     }
     /// A cell as text, numbers in their shortest form (for output and explanations).
     pub fn text_at(&self, col: usize, row: usize) -> String {
         match &self.cols[col] {
-            Column::Str(v) => self.sym(v[row]).to_owned(),
             Column::Num(v) if v[row].is_nan() => String::new(),
             Column::Num(v) => format_num(v[row]),
+            _ => self.str_at(col, row).to_owned(),
         }
     }
+    /// Symbols of an interned text column (None for numbers and mostly-distinct text).
     pub fn sym_col(&self, col: usize) -> Option<&[u32]> {
         match &self.cols[col] {
             Column::Str(v) => Some(v),
-            Column::Num(_) => None,
+            _ => None,
         }
     }
     pub fn num_col(&self, col: usize) -> Option<&[f64]> {
         match &self.cols[col] {
             Column::Num(v) => Some(v),
-            Column::Str(_) => None,
+            _ => None,
+        }
+    }
+    /// Do rows `a` and `b` hold the same value in text column `col`?
+    pub fn same_text(&self, col: usize, a: usize, b: usize) -> bool {
+        match &self.cols[col] {
+            Column::Str(v) => v[a] == v[b],
+            _ => self.str_at(col, a) == self.str_at(col, b),
         }
     }
     /// The symbol of `s` in this table, if any row holds it.
@@ -175,35 +190,221 @@ fn csv_error(path: &Path, e: &csv::Error) -> InputError {
     InputError::Csv { path: path.to_path_buf(), line, message }
 }
 
+/// Strings stored once in an arena, found again by hash. Ids are provisional until
+/// `canonicalise` renumbers them in string order.
 struct Interner {
-    map: FxHashMap<Box<str>, u32>,
-    strs: Vec<Box<str>>,
+    table: hashbrown::HashTable<u32>,
+    arena: String,
+    ends: Vec<u32>,
+}
+
+fn hash_str(s: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(s)
 }
 
 impl Interner {
     fn new() -> Self {
-        let mut i = Self { map: FxHashMap::default(), strs: Vec::new() };
+        let mut i = Self { table: hashbrown::HashTable::new(), arena: String::new(), ends: Vec::new() };
         i.intern("");
         i
     }
+    fn get<'s>(arena: &'s str, ends: &[u32], id: u32) -> &'s str {
+        let end = ends[id as usize] as usize;
+        let start = if id == 0 { 0 } else { ends[id as usize - 1] as usize };
+        &arena[start..end]
+    }
     fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.map.get(s) {
+        let h = hash_str(s);
+        let (arena, ends) = (&self.arena, &self.ends);
+        if let Some(&id) = self.table.find(h, |&id| Self::get(arena, ends, id) == s) {
             return id;
         }
-        let id = self.strs.len() as u32;
-        let b: Box<str> = s.into();
-        self.strs.push(b.clone());
-        self.map.insert(b, id);
+        let id = self.ends.len() as u32;
+        self.arena.push_str(s);
+        self.ends.push(self.arena.len() as u32);
+        let (arena, ends) = (&self.arena, &self.ends);
+        self.table.insert_unique(h, id, |&id| hash_str(Self::get(arena, ends, id)));
         id
+    }
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+    fn strings(&self) -> impl Iterator<Item = &str> {
+        (0..self.ends.len() as u32).map(|i| Self::get(&self.arena, &self.ends, i))
     }
 }
 
-/// Read a whole table. Every bad cell is an error naming file, line, column and value.
-pub fn load(path: &Path, spec: &TableSpec<'_>, time: &mut TimeParser) -> Result<Table, InputError> {
-    let mut rdr = csv::ReaderBuilder::new().from_reader(open(path)?);
-    let raw_headers: Vec<String> = rdr
-        .byte_headers()
-        .map_err(|e| csv_error(path, &e))?
+/// How one data column is stored while reading.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Storage {
+    Sym,
+    Text,
+    Num,
+}
+
+/// Rows parsed from one piece of the file, with piece-local symbols.
+struct Piece {
+    interner: Interner,
+    customer: Vec<u32>,
+    ts: Vec<i64>,
+    line: Vec<u32>,
+    cols: Vec<Column>,
+}
+
+struct Layout<'a> {
+    path: &'a Path,
+    headers: &'a [String],
+    cust_idx: usize,
+    ts_idx: Option<usize>,
+    data_idx: Vec<usize>,
+    storage: Vec<Storage>,
+    format: Option<&'a str>,
+    tz: chrono_tz::Tz,
+}
+
+fn parse_piece(bytes: &[u8], first_line: u64, lay: &Layout<'_>) -> Result<Piece, InputError> {
+    let path = lay.path;
+    let mut time = TimeParser::new(lay.format, lay.tz);
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
+    let mut piece = Piece {
+        interner: Interner::new(),
+        customer: Vec::new(),
+        ts: Vec::new(),
+        line: Vec::new(),
+        cols: lay
+            .storage
+            .iter()
+            .map(|s| match s {
+                Storage::Sym => Column::Str(Vec::new()),
+                Storage::Text => Column::Text { text: String::new(), ends: Vec::new() },
+                Storage::Num => Column::Num(Vec::new()),
+            })
+            .collect(),
+    };
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let mut err = csv_error(path, &e);
+                if let InputError::Csv { line, .. } = &mut err {
+                    *line += first_line - 1;
+                }
+                return Err(err);
+            }
+        }
+        let ln = rec.position().map_or(0, |p| p.line()) + first_line - 1;
+        if rec.len() == 1 && rec.get(0).is_some_and(<[u8]>::is_empty) {
+            continue;
+        }
+        if rec.len() != lay.headers.len() {
+            return Err(InputError::Csv {
+                path: path.to_path_buf(),
+                line: ln,
+                message: format!("this row has {} fields but the header has {}", rec.len(), lay.headers.len()),
+            });
+        }
+        let field = |i: usize| -> Result<&str, InputError> {
+            let b = rec.get(i).unwrap_or_default();
+            std::str::from_utf8(b).map(str::trim).map_err(|_| InputError::Csv {
+                path: path.to_path_buf(),
+                line: ln,
+                message: format!("column `{}` is not valid UTF-8", lay.headers[i]),
+            })
+        };
+        let cid = field(lay.cust_idx)?;
+        if cid.is_empty() {
+            return Err(InputError::EmptyCustomerId { path: path.to_path_buf(), line: ln });
+        }
+        piece.customer.push(piece.interner.intern(cid));
+        if let Some(t) = lay.ts_idx {
+            let raw = field(t)?;
+            let v = time.parse(raw).ok_or_else(|| InputError::BadTimestamp {
+                path: path.to_path_buf(),
+                line: ln,
+                column: lay.headers[t].clone(),
+                value: raw.to_owned(),
+                expected: String::new(),
+            })?;
+            piece.ts.push(v);
+        }
+        piece.line.push(ln.min(u64::from(u32::MAX)) as u32);
+        for (k, &i) in lay.data_idx.iter().enumerate() {
+            let raw = field(i)?;
+            match &mut piece.cols[k] {
+                Column::Str(v) => v.push(piece.interner.intern(raw)),
+                Column::Text { text, ends } => {
+                    text.push_str(raw);
+                    ends.push(text.len() as u64);
+                }
+                Column::Num(v) => {
+                    let n = if raw.is_empty() {
+                        f64::NAN
+                    } else {
+                        match raw.parse::<f64>() {
+                            Ok(n) if n.is_finite() => n,
+                            _ => {
+                                return Err(InputError::BadNumber {
+                                    path: path.to_path_buf(),
+                                    line: ln,
+                                    column: lay.headers[i].clone(),
+                                    value: raw.to_owned(),
+                                })
+                            }
+                        }
+                    };
+                    v.push(n);
+                }
+            }
+        }
+    }
+    Ok(piece)
+}
+
+/// Offsets just after each record-ending newline outside quotes, from `from`, tracking quote
+/// parity (RFC 4180 escapes quotes by doubling, which keeps parity).
+fn record_ends(bytes: &[u8], mut in_quotes: bool) -> (Vec<usize>, bool) {
+    let mut ends = Vec::new();
+    for i in memchr::memchr2_iter(b'"', b'\n', bytes) {
+        if bytes[i] == b'"' {
+            in_quotes = !in_quotes;
+        } else if !in_quotes {
+            ends.push(i + 1);
+        }
+    }
+    (ends, in_quotes)
+}
+
+const BLOCK: usize = 32 << 20;
+
+/// Read a whole table. Blocks of the file are split at record boundaries and parsed in
+/// parallel; every bad cell is an error naming file, line, column and value.
+pub fn load(path: &Path, spec: &TableSpec<'_>, format: Option<&str>, tz: chrono_tz::Tz) -> Result<Table, InputError> {
+    let mut reader = open(path)?;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut eof = false;
+    let fill = |reader: &mut Box<dyn Read + Send>, buf: &mut Vec<u8>, eof: &mut bool| -> Result<(), InputError> {
+        // Small files stay small: the buffer grows with what is read, never zero-filled ahead.
+        let n = reader
+            .by_ref()
+            .take(BLOCK as u64)
+            .read_to_end(buf)
+            .map_err(|source| InputError::Open { path: path.to_path_buf(), source })?;
+        if n == 0 {
+            *eof = true;
+        }
+        Ok(())
+    };
+    fill(&mut reader, &mut buf, &mut eof)?;
+    // The header: the first record.
+    let mut hdr = csv::ReaderBuilder::new().has_headers(false).from_reader(buf.as_slice());
+    let mut first = csv::ByteRecord::new();
+    let has_header = hdr.read_byte_record(&mut first).map_err(|e| csv_error(path, &e))?;
+    let header_end = if has_header { first.position().map_or(0, |_| hdr.position().byte() as usize) } else { 0 };
+    drop(hdr);
+    let raw_headers: Vec<String> = first
         .iter()
         .map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_owned())
         .collect();
@@ -221,114 +422,137 @@ pub fn load(path: &Path, spec: &TableSpec<'_>, time: &mut TimeParser) -> Result<
     if spec.kind == TableKind::Events && find("type").is_none() {
         return Err(missing("type"));
     }
-    // Data columns: everything but the key columns, in header order.
     let data_idx: Vec<usize> = (0..names.len()).filter(|&i| i != cust_idx && Some(i) != ts_idx).collect();
     let types: Vec<ColType> =
         data_idx.iter().map(|&i| if spec.numeric.contains(&names[i]) { ColType::Num } else { ColType::Str }).collect();
-    let mut cols: Vec<Column> = types
-        .iter()
-        .map(|t| match t {
-            ColType::Str => Column::Str(Vec::new()),
-            ColType::Num => Column::Num(Vec::new()),
-        })
-        .collect();
-    let mut interner = Interner::new();
-    let mut customer = Vec::new();
-    let mut ts = Vec::new();
-    let mut line = Vec::new();
-    let mut rec = csv::ByteRecord::new();
+    let mut lay = Layout {
+        path,
+        headers: &raw_headers,
+        cust_idx,
+        ts_idx,
+        data_idx: data_idx.clone(),
+        storage: types.iter().map(|t| if *t == ColType::Num { Storage::Num } else { Storage::Sym }).collect(),
+        format,
+        tz,
+    };
+    let header_lines = buf[..header_end].iter().filter(|&&b| b == b'\n').count() as u64;
+    buf.drain(..header_end);
+    let mut next_line = 1 + header_lines;
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut decided = false;
+    let parts = rayon::current_num_threads().max(1) * 2;
     loop {
-        match rdr.read_byte_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(csv_error(path, &e)),
+        let (ends, open_quote) = record_ends(&buf, false);
+        let complete = if eof { buf.len() } else { ends.last().copied().unwrap_or(0) };
+        if complete == 0 && !eof {
+            if open_quote && buf.len() > 8 * BLOCK {
+                return Err(InputError::Csv {
+                    path: path.to_path_buf(),
+                    line: next_line,
+                    message: "a quoted field is never closed".to_owned(),
+                });
+            }
+            fill(&mut reader, &mut buf, &mut eof)?;
+            continue;
         }
-        let ln = rec.position().map_or(0, |p| p.line());
-        let field = |i: usize| -> Result<&str, InputError> {
-            let b = rec.get(i).unwrap_or_default();
-            std::str::from_utf8(b).map(str::trim).map_err(|_| InputError::Csv {
-                path: path.to_path_buf(),
-                line: ln,
-                message: format!("column `{}` is not valid UTF-8", raw_headers[i]),
-            })
-        };
-        let cid = field(cust_idx)?;
-        if cid.is_empty() {
-            return Err(InputError::EmptyCustomerId { path: path.to_path_buf(), line: ln });
-        }
-        customer.push(interner.intern(cid));
-        if let Some(t) = ts_idx {
-            let raw = field(t)?;
-            let v = time.parse(raw).ok_or_else(|| InputError::BadTimestamp {
-                path: path.to_path_buf(),
-                line: ln,
-                column: raw_headers[t].clone(),
-                value: raw.to_owned(),
-                expected: String::new(),
-            })?;
-            ts.push(v);
-        }
-        line.push(ln.min(u64::from(u32::MAX)) as u32);
-        for (k, &i) in data_idx.iter().enumerate() {
-            let raw = field(i)?;
-            match &mut cols[k] {
-                Column::Str(v) => v.push(interner.intern(raw)),
-                Column::Num(v) => {
-                    let n = if raw.is_empty() {
-                        f64::NAN
-                    } else {
-                        match raw.parse::<f64>() {
-                            Ok(n) if n.is_finite() => n,
-                            _ => {
-                                return Err(InputError::BadNumber {
-                                    path: path.to_path_buf(),
-                                    line: ln,
-                                    column: raw_headers[i].clone(),
-                                    value: raw.to_owned(),
-                                })
-                            }
-                        }
-                    };
-                    v.push(n);
+        // Split the complete part into pieces at record boundaries.
+        let mut cuts = vec![0usize];
+        for k in 1..parts {
+            let target = complete * k / parts;
+            let i = ends.partition_point(|&e| e < target);
+            if let Some(&e) = ends.get(i) {
+                if e < complete && e > *cuts.last().unwrap_or(&0) {
+                    cuts.push(e);
                 }
             }
         }
+        cuts.push(complete);
+        let mut starts = Vec::new();
+        for w in cuts.windows(2) {
+            starts.push((w[0], w[1], next_line));
+            next_line += memchr::memchr_iter(b'\n', &buf[w[0]..w[1]]).count() as u64;
+        }
+        if !decided {
+            // Columns where most values differ (order ids, names, emails) are stored as text
+            // rather than interned: hashing millions of unique strings buys nothing.
+            decided = true;
+            let (a, b, l) = starts[0];
+            let sample = parse_piece(&buf[a..b], l, &lay)?;
+            for (k, col) in sample.cols.iter().enumerate() {
+                if let Column::Str(v) = col {
+                    let mut distinct: Vec<u32> = v.clone();
+                    distinct.sort_unstable();
+                    distinct.dedup();
+                    if v.len() >= 1000 && distinct.len() * 4 > v.len() {
+                        lay.storage[k] = Storage::Text;
+                    }
+                }
+            }
+        }
+        let parsed: Vec<Result<Piece, InputError>> =
+            starts.par_iter().map(|&(a, b, l)| parse_piece(&buf[a..b], l, &lay)).collect();
+        for p in parsed {
+            pieces.push(p?);
+        }
+        buf.drain(..complete);
+        if eof && buf.is_empty() {
+            break;
+        }
+        if !eof {
+            fill(&mut reader, &mut buf, &mut eof)?;
+        }
     }
-    let mut table = Table {
-        kind: spec.kind,
-        path: path.to_path_buf(),
-        names: data_idx.iter().map(|&i| names[i].clone()).collect(),
-        types,
-        cols,
-        strs: Vec::new(),
-        customer,
-        ts,
-        line,
-        groups: Vec::new(),
-    };
-    canonicalise(&mut table, interner);
+    let mut table = merge(path, spec.kind, data_idx.iter().map(|&i| names[i].clone()).collect(), types, &lay.storage, pieces);
     sort_rows(&mut table, spec.tie_first);
     Ok(table)
 }
 
-/// Renumber symbols so that symbol order is string order, whatever order rows arrived in.
-fn canonicalise(table: &mut Table, interner: Interner) {
-    let Interner { strs, map } = interner;
-    drop(map);
-    let mut order: Vec<u32> = (0..strs.len() as u32).collect();
-    order.par_sort_unstable_by(|&a, &b| strs[a as usize].cmp(&strs[b as usize]));
-    let mut remap = vec![0u32; strs.len()];
-    for (new, &old) in order.iter().enumerate() {
-        remap[old as usize] = new as u32;
+/// Join the pieces into one table with canonical symbols (symbol order is string order).
+fn merge(path: &Path, kind: TableKind, names: Vec<String>, types: Vec<ColType>, storage: &[Storage], pieces: Vec<Piece>) -> Table {
+    let mut global = Interner::new();
+    let remaps: Vec<Vec<u32>> =
+        pieces.iter().map(|p| p.interner.strings().map(|s| global.intern(s)).collect()).collect();
+    let mut order: Vec<u32> = (0..global.len() as u32).collect();
+    {
+        let (arena, ends) = (&global.arena, &global.ends);
+        order.par_sort_unstable_by(|&a, &b| Interner::get(arena, ends, a).cmp(Interner::get(arena, ends, b)));
     }
-    let mut strs: Vec<Option<Box<str>>> = strs.into_iter().map(Some).collect();
-    table.strs = order.iter().map(|&old| strs[old as usize].take().unwrap_or_default()).collect();
-    table.customer.par_iter_mut().for_each(|s| *s = remap[*s as usize]);
-    for col in &mut table.cols {
-        if let Column::Str(v) = col {
-            v.par_iter_mut().for_each(|s| *s = remap[*s as usize]);
+    let mut canon = vec![0u32; global.len()];
+    for (new, &old) in order.iter().enumerate() {
+        canon[old as usize] = new as u32;
+    }
+    let strs: Vec<Box<str>> = order.iter().map(|&old| Interner::get(&global.arena, &global.ends, old).into()).collect();
+    let rows: usize = pieces.iter().map(|p| p.customer.len()).sum();
+    let mut customer = Vec::with_capacity(rows);
+    let mut ts = Vec::with_capacity(rows);
+    let mut line = Vec::with_capacity(rows);
+    let mut cols: Vec<Column> = storage
+        .iter()
+        .map(|s| match s {
+            Storage::Sym => Column::Str(Vec::with_capacity(rows)),
+            Storage::Text => Column::Text { text: String::new(), ends: Vec::with_capacity(rows) },
+            Storage::Num => Column::Num(Vec::with_capacity(rows)),
+        })
+        .collect();
+    for (p, remap) in pieces.into_iter().zip(remaps) {
+        let map = |s: u32| canon[remap[s as usize] as usize];
+        customer.extend(p.customer.iter().map(|&s| map(s)));
+        ts.extend_from_slice(&p.ts);
+        line.extend_from_slice(&p.line);
+        for (dst, src) in cols.iter_mut().zip(p.cols) {
+            match (dst, src) {
+                (Column::Str(d), Column::Str(s)) => d.extend(s.iter().map(|&x| map(x))),
+                (Column::Num(d), Column::Num(s)) => d.extend_from_slice(&s),
+                (Column::Text { text, ends }, Column::Text { text: t, ends: e }) => {
+                    let base = text.len() as u64;
+                    text.push_str(&t);
+                    ends.extend(e.iter().map(|x| x + base));
+                }
+                _ => {}
+            }
         }
     }
+    Table { kind, path: path.to_path_buf(), names, types, cols, strs, customer, ts, line, groups: Vec::new() }
 }
 
 fn sort_rows(table: &mut Table, tie_first: &[&str]) {
@@ -352,6 +576,7 @@ fn sort_rows(table: &mut Table, tie_first: &[&str]) {
                         let o = match &t.cols[c] {
                             Column::Str(v) => v[a].cmp(&v[b]),
                             Column::Num(v) => v[a].total_cmp(&v[b]),
+                            Column::Text { .. } => t.str_at(c, a).cmp(t.str_at(c, b)),
                         };
                         if o.is_ne() {
                             return o;
@@ -372,10 +597,25 @@ fn sort_rows(table: &mut Table, tie_first: &[&str]) {
     apply(&mut table.ts, &perm);
     // Lines stay with their rows so warnings can still point into the file.
     apply(&mut table.line, &perm);
-    for col in &mut table.cols {
-        match col {
-            Column::Str(v) => apply(v, &perm),
-            Column::Num(v) => apply(v, &perm),
+    for c in 0..table.cols.len() {
+        let new = match &table.cols[c] {
+            Column::Text { text, ends } => {
+                let mut t = String::with_capacity(text.len());
+                let mut e = Vec::with_capacity(ends.len());
+                for &i in &perm {
+                    t.push_str(table.str_at(c, i as usize));
+                    e.push(t.len() as u64);
+                }
+                let _ = ends;
+                Some(Column::Text { text: t, ends: e })
+            }
+            _ => None,
+        };
+        match (&mut table.cols[c], new) {
+            (col, Some(n)) => *col = n,
+            (Column::Str(v), None) => apply(v, &perm),
+            (Column::Num(v), None) => apply(v, &perm),
+            _ => {}
         }
     }
     let mut groups = Vec::new();
@@ -420,8 +660,8 @@ mod tests {
         );
         let rename = FxHashMap::default();
         let numeric = vec!["amount".to_owned()];
-        let ta = load(&a, &spec(&rename, &numeric), &mut TimeParser::new(None, Tz::UTC)).unwrap();
-        let tb = load(&b, &spec(&rename, &numeric), &mut TimeParser::new(None, Tz::UTC)).unwrap();
+        let ta = load(&a, &spec(&rename, &numeric), None, Tz::UTC).unwrap();
+        let tb = load(&b, &spec(&rename, &numeric), None, Tz::UTC).unwrap();
         assert_eq!(ta.strs, tb.strs);
         assert_eq!(ta.customer, tb.customer);
         assert_eq!(ta.num_col(1).unwrap(), &[4.0, 3.0, 5.0]);
@@ -435,7 +675,7 @@ mod tests {
         let a = write(dir.path(), "a.csv", "customer_id,timestamp,amount\nA,2025-01-01,4\nA,2025-01-02,12;50\n");
         let rename = FxHashMap::default();
         let numeric = vec!["amount".to_owned()];
-        let e = load(&a, &spec(&rename, &numeric), &mut TimeParser::new(None, Tz::UTC)).unwrap_err();
+        let e = load(&a, &spec(&rename, &numeric), None, Tz::UTC).unwrap_err();
         let text = e.to_string();
         assert!(text.contains("a.csv:3"), "{text}");
         assert!(text.contains("`amount`") && text.contains("12;50"), "{text}");
