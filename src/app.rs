@@ -12,10 +12,10 @@ use crate::cli::{CheckArgs, Cli, Command, ExplainArgs, GraphArgs, InputArgs, Pro
 use crate::config::{Config, Overrides};
 use crate::diag::{did_you_mean, Diagnostics};
 use crate::dialogue::{self, Plan, Schemas};
-use crate::evaluator::{CustomerResult, Evaluator, Settings, Stats, TraceLine};
+use crate::evaluator::{Evaluator, Settings, Stats, TraceLine, Warning};
 use crate::expr::Schema;
 use crate::input::{self, table, Data, InputPaths, TableKind};
-use crate::output::{Selection, Sink, Writer};
+use crate::output::{Format, Selection, Sink, Writer};
 use crate::summary;
 
 /// Problems in the user's definitions, already located; printed as they are.
@@ -187,33 +187,65 @@ fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
     b.build().context("cannot start worker threads")
 }
 
-/// Evaluate every customer; results come back in customer-id order whatever the threads.
-pub fn evaluate(ev: &Evaluator<'_>) -> (Vec<CustomerResult>, Stats) {
+/// Customers evaluated together before their output is written: bounds memory whatever the
+/// number of customers.
+const BATCH: usize = 1 << 16;
+/// Customers per parallel task; each task owns its buffers and output chunk.
+const TASK: usize = 512;
+
+/// Evaluate every customer and stream the rendered plan to `out`. Workers render into their
+/// own chunks; chunks are written in customer order, so the bytes never depend on threads.
+pub fn evaluate_and_write(
+    ev: &Evaluator<'_>,
+    writer: &Writer<'_>,
+    format: Format,
+    out: &mut dyn Write,
+) -> std::io::Result<(Stats, Vec<Warning>, u64)> {
+    out.write_all(&writer.header(format)?)?;
     let n = ev.data.people.len();
-    let idx: Vec<usize> = (0..n).collect();
-    let parts: Vec<(Vec<CustomerResult>, Stats)> = idx
-        .par_chunks(1024)
-        .map(|chunk| {
-            let mut scratch = crate::evaluator::Scratch::default();
-            let mut stats = Stats::default();
-            let mut out = Vec::new();
-            for &p in chunk {
-                stats.customers += 1;
-                let r = ev.run_customer(p, &mut scratch, &mut stats, None);
-                if !r.instances.is_empty() || !r.warnings.is_empty() {
-                    out.push(r);
-                }
-            }
-            (out, stats)
-        })
-        .collect();
-    let mut results = Vec::new();
     let mut stats = Stats::default();
-    for (r, s) in parts {
-        results.extend(r);
-        stats.merge(s);
+    let mut warnings = Vec::new();
+    let mut written = 0u64;
+    let mut any = false;
+    let mut start = 0;
+    while start < n {
+        let end = (start + BATCH).min(n);
+        let idx: Vec<usize> = (start..end).collect();
+        let parts: Vec<std::io::Result<(Vec<u8>, Stats, Vec<Warning>, u64)>> = idx
+            .par_chunks(TASK)
+            .map(|chunk| {
+                let mut scratch = crate::evaluator::Scratch::default();
+                let mut stats = Stats::default();
+                let mut warnings = Vec::new();
+                let mut out = writer.chunk(format);
+                let mut count = 0;
+                for &p in chunk {
+                    stats.customers += 1;
+                    let r = ev.run_customer(p, &mut scratch, &mut stats, None);
+                    count += writer.render(&r, format, &mut out)?;
+                    warnings.extend(r.warnings);
+                }
+                Ok((out.into_bytes()?, stats, warnings, count))
+            })
+            .collect();
+        for part in parts {
+            let (bytes, s, w, count) = part?;
+            if format == Format::Json && !any && !bytes.is_empty() {
+                // The first customer of the array has no comma before it.
+                out.write_all(&bytes[1..])?;
+            } else {
+                out.write_all(&bytes)?;
+            }
+            any |= count > 0;
+            written += count;
+            stats.merge(s);
+            warnings.extend(w);
+        }
+        start = end;
     }
-    (results, stats)
+    out.write_all(writer.footer(format, any))?;
+    out.flush()?;
+    Ok((stats, warnings, written))
 }
 
 fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
@@ -222,9 +254,8 @@ fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
     }
     let pool = pool(args.input.threads)?;
     pool.install(|| {
-        let sink = Sink::open(args.output.as_deref()).with_context(|| {
-            format!("cannot write to {}", args.output.as_deref().unwrap_or(Path::new("-")).display())
-        })?;
+        let sink = Sink::open(args.output.as_deref())
+            .with_context(|| format!("cannot write to {}", args.output.as_deref().unwrap_or(Path::new("-")).display()))?;
         let (cfg, plan, data) = prepare(&args.project, &args.input, quiet)?;
         let settings = settings(&args.input, &cfg, &data)?;
         let since = match (&args.since, args.due) {
@@ -237,17 +268,20 @@ fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         };
         let as_of = settings.as_of;
         let ev = Evaluator::new(&data, &plan, settings);
-        let (results, stats) = evaluate(&ev);
-        let writer = Writer {
-            data: &data,
-            plan: &plan,
-            cfg: &cfg,
-            sel: Selection { as_of, since, include_suppressed: args.include_suppressed },
-        };
-        let written = sink.write_with(|out| writer.write(&results, args.format, out))?;
+        let writer =
+            Writer::new(&data, &plan, &cfg, Selection { as_of, since, include_suppressed: args.include_suppressed });
+        let mut result = None;
+        sink.write_with(|out| {
+            let r = evaluate_and_write(&ev, &writer, args.format, out)?;
+            let n = r.2;
+            result = Some(r);
+            Ok(n)
+        })
+?;
+        let Some((stats, warnings, written)) = result else { bail!("no output was produced") };
         if !quiet {
             let events_path = args.input.events.clone().unwrap_or_default();
-            summary::print(&mut std::io::stderr(), &data, &plan, &stats, &results, as_of, written, &events_path)?;
+            summary::print(&mut std::io::stderr(), &data, &plan, &stats, &warnings, as_of, written, &events_path)?;
         }
         Ok(ExitCode::SUCCESS)
     })
@@ -306,12 +340,7 @@ fn explain(args: &ExplainArgs) -> Result<ExitCode> {
         let mut trace: Vec<TraceLine> = Vec::new();
         let mut stats = Stats::default();
         let result = ev.run_customer(person, &mut Default::default(), &mut stats, Some(&mut trace));
-        let writer = Writer {
-            data: &data,
-            plan: &plan,
-            cfg: &cfg,
-            sel: Selection { as_of, since: None, include_suppressed: true },
-        };
+        let writer = Writer::new(&data, &plan, &cfg, Selection { as_of, since: None, include_suppressed: true });
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
         crate::explain::write(&mut out, &writer, &result, &trace, args.json, &data.people[person].id)?;

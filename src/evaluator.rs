@@ -90,6 +90,19 @@ pub struct CustomerResult {
     pub warnings: Vec<Warning>,
 }
 
+pub const GOALS: usize = usize::MAX;
+pub const TIMEOUT: usize = usize::MAX;
+
+fn bump(map: &mut BTreeMap<(usize, String), u64>, d: usize, key: &str) {
+    // Look up before inserting: the key is only allocated the first time it is seen.
+    match map.iter_mut().find(|((k, s), _)| *k == d && s == key) {
+        Some((_, n)) => *n += 1,
+        None => {
+            map.insert((d, key.to_owned()), 1);
+        }
+    }
+}
+
 /// Counts for the stderr summary, merged across workers.
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
@@ -98,7 +111,8 @@ pub struct Stats {
     pub events: u64,
     pub entered: BTreeMap<usize, u64>,
     pub messages: BTreeMap<(usize, usize, usize), u64>,
-    pub branches: BTreeMap<(usize, String, String), u64>,
+    /// (dialogue, step or GOALS, branch index or TIMEOUT)
+    pub branches: BTreeMap<(usize, usize, usize), u64>,
     pub outcomes: BTreeMap<(usize, String), u64>,
     pub suppressed: BTreeMap<(usize, String), u64>,
     pub unmatched_responses: u64,
@@ -211,7 +225,7 @@ struct Run<'e, 'a> {
     ev_end: usize,
     projecting: bool,
     /// Message ids sent so far, for responses that quote one.
-    sent_ids: Vec<(String, usize, usize)>,
+    sent: Vec<(usize, usize, usize)>,
     seq: u32,
     /// Categories bought so far.
     seen_categories: Vec<&'a str>,
@@ -271,7 +285,7 @@ impl<'a> Evaluator<'a> {
             tx_end: person.tx.start,
             ev_end: person.events.start,
             projecting: false,
-            sent_ids: Vec::new(),
+            sent: Vec::new(),
             seq: 0,
             seen_categories: Vec::new(),
         };
@@ -686,8 +700,15 @@ impl<'e, 'a> Run<'e, 'a> {
         let line = evt.line[r];
         let (msg, dlg, step) = (get(c.ev_message), get(c.ev_dialogue), get(c.ev_step));
         if !msg.is_empty() {
-            match self.sent_ids.iter().find(|(id, _, _)| id == msg) {
-                Some(&(_, rec, step)) => {
+            // Ids are derived on demand: most customers never quote one.
+            let plan = self.plan();
+            let found = self.sent.iter().find(|&&(rec, step, attempt)| {
+                let inst = &self.out.instances[rec];
+                let d = &plan.dialogues[inst.dialogue];
+                crate::ids::message_id(&self.person.id, &d.id, inst.number, &d.steps[step].id, attempt as u32) == msg
+            });
+            match found.copied() {
+                Some((rec, step, _)) => {
                     let d = self.out.instances[rec].dialogue;
                     // A quoted message addresses its own run only, not a later run of the
                     // same dialogue.
@@ -751,28 +772,28 @@ impl<'e, 'a> Run<'e, 'a> {
             let addressed = target.is_some_and(|(td, ts)| td == d && ts.is_none_or(|s| s == live.step));
             let dialogue = &plan.dialogues[d];
             let step = &dialogue.steps[live.step];
-            let mut taken: Option<(&Branch, bool)> = None;
-            for b in &dialogue.goals {
+            let mut taken: Option<(&Branch, usize, usize)> = None;
+            for (k, b) in dialogue.goals.iter().enumerate() {
                 if self.branch_matches(b, e, t, addressed) {
-                    taken = Some((b, true));
+                    taken = Some((b, GOALS, k));
                     break;
                 }
             }
             if taken.is_none() {
-                for b in &step.on {
+                for (k, b) in step.on.iter().enumerate() {
                     if self.branch_matches(b, e, t, addressed) {
-                        taken = Some((b, false));
+                        taken = Some((b, live.step, k));
                         break;
                     }
                 }
             }
-            if addressed && taken.is_some_and(|(b, _)| matches!(b.matcher, Matcher::Answer(_))) {
+            if addressed && taken.is_some_and(|(b, _, _)| matches!(b.matcher, Matcher::Answer(_))) {
                 answered = true;
             }
-            if let Some((b, goal)) = taken {
-                let where_ = if goal { "goal".to_owned() } else { step.id.clone() };
-                *self.stats.branches.entry((d, where_.clone(), b.label.clone())).or_default() += 1;
+            if let Some((b, at_step, k)) = taken {
+                *self.stats.branches.entry((d, at_step, k)).or_default() += 1;
                 let number = self.out.instances[live.rec].number;
+                let where_ = if at_step == GOALS { "goal" } else { step.id.as_str() };
                 self.note(t, "branch", || format!("{}#{number}: {} at {where_}", dialogue.id, b.label));
                 self.take_exit(d, &b.exit, t, 0);
             }
@@ -946,7 +967,7 @@ impl<'e, 'a> Run<'e, 'a> {
                     After::Wait(_, exit) => self.take_exit(d, exit, due, depth + 1),
                     After::Timeout(_, exit) => {
                         if !self.projecting {
-                            *self.stats.branches.entry((d, step.id.clone(), "timeout".to_owned())).or_default() += 1;
+                            *self.stats.branches.entry((d, live.step, TIMEOUT)).or_default() += 1;
                         }
                         let number = self.out.instances[live.rec].number;
                         self.note(due, "timeout", || {
@@ -970,13 +991,6 @@ impl<'e, 'a> Run<'e, 'a> {
             .find(|&&q| self.states[q].live.is_some())
             .map(|&q| format!("quiet while `{}` is live", plan.dialogues[q].id));
         let number = self.out.instances[live.rec].number;
-        let id = crate::ids::message_id(
-            &self.person.id,
-            &dialogue.id,
-            number,
-            &dialogue.steps[live.step].id,
-            live.attempt as u32,
-        );
         self.note(at, if suppressed.is_some() { "suppressed" } else { "message" }, || {
             format!(
                 "{}#{} step {} attempt {}: {} `{}`{}",
@@ -991,9 +1005,9 @@ impl<'e, 'a> Run<'e, 'a> {
         });
         match &suppressed {
             None => *self.stats.messages.entry((d, live.step, live.attempt)).or_default() += 1,
-            Some(why) => *self.stats.suppressed.entry((d, why.clone())).or_default() += 1,
+            Some(why) => bump(&mut self.stats.suppressed, d, why),
         }
-        self.sent_ids.push((id, live.rec, live.step));
+        self.sent.push((live.rec, live.step, live.attempt));
         self.out.messages.push(Message {
             instance: live.rec,
             step: live.step,
@@ -1037,7 +1051,7 @@ impl<'e, 'a> Run<'e, 'a> {
         st.live = None;
         st.last_end = Some(t);
         if !self.projecting {
-            *self.stats.outcomes.entry((d, outcome.to_owned())).or_default() += 1;
+            bump(&mut self.stats.outcomes, d, outcome);
         }
         let plan = self.plan();
         self.note(t, "end", || format!("{}#{number} ended: {outcome}", plan.dialogues[d].id));

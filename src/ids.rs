@@ -17,15 +17,30 @@ pub fn stable_hash(parts: &[&[u8]]) -> u128 {
 /// The id of one message: customer, dialogue, instance, step and attempt (0 = the step's
 /// message, 1.. = its escalations).
 pub fn message_id(customer: &str, dialogue: &str, instance: u32, step: &str, attempt: u32) -> String {
-    let h = stable_hash(&[
+    let hex = hex32(message_hash(customer, dialogue, instance, step, attempt));
+    String::from_utf8_lossy(&hex).into_owned()
+}
+
+/// The 128-bit hash behind a message id.
+pub fn message_hash(customer: &str, dialogue: &str, instance: u32, step: &str, attempt: u32) -> u128 {
+    stable_hash(&[
         b"kairos.message.v1",
         customer.as_bytes(),
         dialogue.as_bytes(),
         &instance.to_le_bytes(),
         step.as_bytes(),
         &attempt.to_le_bytes(),
-    ]);
-    format!("{h:032x}")
+    ])
+}
+
+/// Lower-case hex, 32 digits, without allocating.
+pub fn hex32(h: u128) -> [u8; 32] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = DIGITS[((h >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    out
 }
 
 /// A number in `[0, 1)` fixed for a customer and a salt (e.g. a dialogue id): used to pick
@@ -45,6 +60,7 @@ mod tests {
         assert_eq!(message_id("C1", "win_back", 1, "call", 0), message_id("C1", "win_back", 1, "call", 0));
         let id = message_id("C1", "win_back", 1, "call", 0);
         assert_eq!(id.len(), 32);
+        assert_eq!(id, format!("{:032x}", message_hash("C1", "win_back", 1, "call", 0)));
         assert_ne!(id, message_id("C1", "win_back", 2, "call", 0));
         assert_ne!(id, message_id("C1", "win_back", 1, "call", 1));
         assert_ne!(stable_hash(&[b"ab", b"c"]), stable_hash(&[b"a", b"bc"]));

@@ -9,9 +9,9 @@ use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::dialogue::Plan;
-use crate::evaluator::{status, CustomerResult, Message, Status};
-use crate::ids::message_id;
-use crate::input::time::format_utc;
+use crate::evaluator::{status, CustomerResult, Message};
+use crate::ids::{hex32, message_hash};
+use crate::input::time::{format_utc, utc_bytes};
 use crate::input::Data;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -49,23 +49,23 @@ pub const COLUMNS: &[&str] = &[
 
 /// One message with everything a mail tool needs, in output column order.
 #[derive(Debug, Clone, Serialize)]
-pub struct Row {
+pub struct Row<'a> {
     pub message_id: String,
-    pub customer_id: String,
-    pub dialogue: String,
+    pub customer_id: &'a str,
+    pub dialogue: &'a str,
     pub instance: u32,
-    pub step: String,
+    pub step: &'a str,
     pub attempt: usize,
-    pub channel: String,
-    pub template: String,
+    pub channel: &'a str,
+    pub template: &'a str,
     pub send_at: String,
-    pub status: String,
-    pub trigger: String,
+    pub status: &'static str,
+    pub trigger: &'a str,
     pub triggered_at: String,
-    pub reason: String,
-    pub contact: String,
+    pub reason: &'a str,
+    pub contact: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub suppressed: Option<String>,
+    pub suppressed: Option<&'a str>,
 }
 
 pub struct Writer<'a> {
@@ -73,9 +73,44 @@ pub struct Writer<'a> {
     pub plan: &'a Plan,
     pub cfg: &'a Config,
     pub sel: Selection,
+    /// Per channel used in the plan: the profile column holding its address.
+    contact_cols: Vec<(String, Option<usize>)>,
 }
 
-impl Writer<'_> {
+/// A worker's output for a run of consecutive customers, in the chosen format.
+pub enum Chunk {
+    Csv(csv::Writer<Vec<u8>>),
+    Bytes(Vec<u8>),
+}
+
+impl Chunk {
+    pub fn into_bytes(self) -> io::Result<Vec<u8>> {
+        match self {
+            Chunk::Csv(w) => w.into_inner().map_err(|e| e.into_error()),
+            Chunk::Bytes(b) => Ok(b),
+        }
+    }
+}
+
+impl<'a> Writer<'a> {
+    pub fn new(data: &'a Data, plan: &'a Plan, cfg: &'a Config, sel: Selection) -> Self {
+        let mut contact_cols: Vec<(String, Option<usize>)> = Vec::new();
+        for d in &plan.dialogues {
+            for s in &d.steps {
+                for m in &s.ladder {
+                    if !contact_cols.iter().any(|(c, _)| *c == m.channel) {
+                        let col = match (&data.customers, cfg.contact_field(&m.channel)) {
+                            (Some(t), Some(f)) => t.col(f),
+                            _ => None,
+                        };
+                        contact_cols.push((m.channel.clone(), col));
+                    }
+                }
+            }
+        }
+        Self { data, plan, cfg, sel, contact_cols }
+    }
+
     fn selected<'r>(&self, r: &'r CustomerResult) -> Vec<&'r Message> {
         let mut msgs: Vec<&Message> = r
             .messages
@@ -93,37 +128,49 @@ impl Writer<'_> {
         msgs
     }
 
-    fn status(&self, m: &Message) -> Status {
-        status(m.send_at, self.sel.as_of, self.cfg.tz)
+    fn status(&self, m: &Message) -> &'static str {
+        if m.suppressed.is_some() {
+            return "suppressed";
+        }
+        status(m.send_at, self.sel.as_of, self.cfg.tz).as_str()
     }
 
-    pub fn row(&self, r: &CustomerResult, m: &Message) -> Row {
+    fn contact(&self, r: &CustomerResult, channel: &str) -> &'a str {
+        let col = self.contact_cols.iter().find(|(c, _)| c == channel).and_then(|(_, col)| *col);
+        match (&self.data.customers, self.data.people[r.person].profile, col) {
+            (Some(t), Some(row), Some(c)) => t.str_at(c, row),
+            _ => "",
+        }
+    }
+
+    pub fn row<'r>(&'r self, r: &'r CustomerResult, m: &'r Message) -> Row<'r> {
         let person = &self.data.people[r.person];
         let inst = &r.instances[m.instance];
         let d = &self.plan.dialogues[inst.dialogue];
         let step = &d.steps[m.step];
         let msg = &step.ladder[m.attempt];
-        let contact = match (&self.data.customers, person.profile, self.cfg.contact_field(&msg.channel)) {
-            (Some(t), Some(row), Some(field)) => t.col(field).map(|c| t.text_at(c, row)).unwrap_or_default(),
-            _ => String::new(),
-        };
+        let hash = message_hash(&person.id, &d.id, inst.number, &step.id, m.attempt as u32);
         Row {
-            message_id: message_id(&person.id, &d.id, inst.number, &step.id, m.attempt as u32),
-            customer_id: person.id.to_string(),
-            dialogue: d.id.clone(),
+            message_id: String::from_utf8_lossy(&hex32(hash)).into_owned(),
+            customer_id: &person.id,
+            dialogue: &d.id,
             instance: inst.number,
-            step: step.id.clone(),
+            step: &step.id,
             attempt: m.attempt,
-            channel: msg.channel.clone(),
-            template: msg.template.clone(),
+            channel: &msg.channel,
+            template: &msg.template,
             send_at: format_utc(m.send_at),
-            status: if m.suppressed.is_some() { "suppressed".to_owned() } else { self.status(m).as_str().to_owned() },
-            trigger: inst.trigger.clone(),
+            status: self.status(m),
+            trigger: &inst.trigger,
             triggered_at: format_utc(inst.triggered_at),
-            reason: inst.reason.clone(),
-            contact,
-            suppressed: m.suppressed.clone(),
+            reason: &inst.reason,
+            contact: self.contact(r, &msg.channel),
+            suppressed: m.suppressed.as_deref(),
         }
+    }
+
+    fn profile_cols(&self) -> &[String] {
+        self.data.customers.as_ref().map_or(&[], |t| &t.names)
     }
 
     fn profile(&self, r: &CustomerResult) -> Map<String, Value> {
@@ -136,114 +183,141 @@ impl Writer<'_> {
         map
     }
 
-    /// Write every selected message in `format`.
-    pub fn write(&self, results: &[CustomerResult], format: Format, out: &mut dyn Write) -> io::Result<u64> {
-        let mut n = 0u64;
+    /// What comes before the first customer.
+    pub fn header(&self, format: Format) -> io::Result<Vec<u8>> {
         match format {
             Format::Csv => {
-                let mut w = csv::Writer::from_writer(out);
-                let profile_cols: Vec<String> =
-                    self.data.customers.as_ref().map(|t| t.names.clone()).unwrap_or_default();
+                let mut w = csv::Writer::from_writer(Vec::new());
                 let mut header: Vec<&str> = COLUMNS.to_vec();
                 if self.sel.include_suppressed {
                     header.push("suppressed_reason");
                 }
-                header.extend(profile_cols.iter().map(String::as_str));
+                header.extend(self.profile_cols().iter().map(String::as_str));
                 w.write_record(&header)?;
-                for r in results {
-                    let msgs = self.selected(r);
-                    if msgs.is_empty() {
-                        continue;
-                    }
-                    let profile = self.profile(r);
-                    for m in msgs {
-                        let row = self.row(r, m);
-                        let mut rec: Vec<String> = vec![
-                            row.message_id,
-                            row.customer_id,
-                            row.dialogue,
-                            row.instance.to_string(),
-                            row.step,
-                            row.attempt.to_string(),
-                            row.channel,
-                            row.template,
-                            row.send_at,
-                            row.status,
-                            row.trigger,
-                            row.triggered_at,
-                            row.reason,
-                            row.contact,
-                        ];
-                        if self.sel.include_suppressed {
-                            rec.push(row.suppressed.unwrap_or_default());
-                        }
-                        for c in &profile_cols {
-                            rec.push(profile.get(c).and_then(Value::as_str).unwrap_or_default().to_owned());
-                        }
-                        w.write_record(&rec)?;
-                        n += 1;
-                    }
-                }
-                w.flush()?;
+                w.into_inner().map_err(|e| e.into_error())
             }
-            Format::Jsonl => {
-                for r in results {
-                    for m in self.selected(r) {
-                        serde_json::to_writer(&mut *out, &self.row(r, m))?;
-                        out.write_all(b"\n")?;
-                        n += 1;
-                    }
-                }
-                out.flush()?;
-            }
-            Format::Json => {
-                out.write_all(b"[")?;
-                let mut first = true;
-                for r in results {
-                    let msgs = self.selected(r);
-                    if msgs.is_empty() {
-                        continue;
-                    }
-                    let mut instances = Vec::new();
-                    for (k, inst) in r.instances.iter().enumerate() {
-                        let inst_msgs: Vec<Value> = msgs
-                            .iter()
-                            .filter(|m| m.instance == k)
-                            .map(|m| serde_json::to_value(self.row(r, m)).unwrap_or(Value::Null))
-                            .collect();
-                        let d = &self.plan.dialogues[inst.dialogue];
-                        let steps: Vec<Value> = inst
-                            .path
-                            .iter()
-                            .map(|(s, at)| serde_json::json!({"step": d.steps[*s].id, "entered_at": format_utc(*at)}))
-                            .collect();
-                        n += inst_msgs.len() as u64;
-                        let mut o = Map::new();
-                        o.insert("dialogue".into(), d.id.clone().into());
-                        o.insert("instance".into(), inst.number.into());
-                        o.insert("trigger".into(), inst.trigger.clone().into());
-                        o.insert("triggered_at".into(), format_utc(inst.triggered_at).into());
-                        o.insert("reason".into(), inst.reason.clone().into());
-                        o.insert("outcome".into(), inst.outcome.clone().map_or(Value::Null, Value::String));
-                        o.insert("ended_at".into(), inst.ended_at.map_or(Value::Null, |t| format_utc(t).into()));
-                        o.insert("projected".into(), inst.projected.into());
-                        o.insert("steps".into(), Value::Array(steps));
-                        o.insert("messages".into(), Value::Array(inst_msgs));
-                        instances.push(Value::Object(o));
-                    }
-                    let mut c = Map::new();
-                    c.insert("customer_id".into(), self.data.people[r.person].id.to_string().into());
-                    c.insert("profile".into(), Value::Object(self.profile(r)));
-                    c.insert("instances".into(), Value::Array(instances));
-                    out.write_all(if first { b"\n  " } else { b",\n  " })?;
-                    first = false;
-                    serde_json::to_writer(&mut *out, &Value::Object(c))?;
-                }
-                out.write_all(if first { b"]\n" } else { b"\n]\n" })?;
-                out.flush()?;
-            }
+            Format::Json => Ok(b"[".to_vec()),
+            Format::Jsonl => Ok(Vec::new()),
         }
-        Ok(n)
+    }
+
+    /// What comes after the last customer; `any` says whether any customer was written.
+    pub fn footer(&self, format: Format, any: bool) -> &'static [u8] {
+        match (format, any) {
+            (Format::Json, true) => b"\n]\n",
+            (Format::Json, false) => b"]\n",
+            _ => b"",
+        }
+    }
+
+    pub fn chunk(&self, format: Format) -> Chunk {
+        match format {
+            Format::Csv => Chunk::Csv(csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new())),
+            _ => Chunk::Bytes(Vec::new()),
+        }
+    }
+
+    /// Render one customer's selected messages into `out`. JSON customers are written as
+    /// `,\n  {...}`; the caller drops the very first comma.
+    pub fn render(&self, r: &CustomerResult, format: Format, out: &mut Chunk) -> io::Result<u64> {
+        let msgs = self.selected(r);
+        if msgs.is_empty() {
+            return Ok(0);
+        }
+        match (format, out) {
+            (Format::Csv, Chunk::Csv(w)) => {
+                let person = &self.data.people[r.person];
+                let profile = match (&self.data.customers, person.profile) {
+                    (Some(t), Some(row)) => Some((t, row)),
+                    _ => None,
+                };
+                let mut num = itoa::Buffer::new();
+                for m in &msgs {
+                    let inst = &r.instances[m.instance];
+                    let d = &self.plan.dialogues[inst.dialogue];
+                    let step = &d.steps[m.step];
+                    let msg = &step.ladder[m.attempt];
+                    w.write_field(hex32(message_hash(&person.id, &d.id, inst.number, &step.id, m.attempt as u32)))?;
+                    w.write_field(person.id.as_bytes())?;
+                    w.write_field(&d.id)?;
+                    w.write_field(num.format(inst.number))?;
+                    w.write_field(&step.id)?;
+                    w.write_field(num.format(m.attempt))?;
+                    w.write_field(&msg.channel)?;
+                    w.write_field(&msg.template)?;
+                    w.write_field(utc_bytes(m.send_at))?;
+                    w.write_field(self.status(m))?;
+                    w.write_field(&inst.trigger)?;
+                    w.write_field(utc_bytes(inst.triggered_at))?;
+                    w.write_field(&inst.reason)?;
+                    w.write_field(self.contact(r, &msg.channel))?;
+                    if self.sel.include_suppressed {
+                        w.write_field(m.suppressed.as_deref().unwrap_or_default())?;
+                    }
+                    match profile {
+                        Some((t, row)) => {
+                            for c in 0..t.names.len() {
+                                match t.num_col(c) {
+                                    Some(_) => w.write_field(t.text_at(c, row))?,
+                                    None => w.write_field(t.str_at(c, row))?,
+                                }
+                            }
+                        }
+                        None => {
+                            for _ in self.profile_cols() {
+                                w.write_field("")?;
+                            }
+                        }
+                    }
+                    w.write_record(None::<&[u8]>)?;
+                }
+            }
+            (Format::Jsonl, Chunk::Bytes(out)) => {
+                for m in &msgs {
+                    serde_json::to_writer(&mut *out, &self.row(r, m))?;
+                    out.push(b'\n');
+                }
+            }
+            (Format::Json, Chunk::Bytes(out)) => {
+                let mut instances = Vec::new();
+                for (k, inst) in r.instances.iter().enumerate() {
+                    let inst_msgs: Vec<Value> = msgs
+                        .iter()
+                        .filter(|m| m.instance == k)
+                        .map(|m| serde_json::to_value(self.row(r, m)).unwrap_or(Value::Null))
+                        .collect();
+                    if inst_msgs.is_empty() && self.sel.since.is_some() {
+                        continue;
+                    }
+                    let d = &self.plan.dialogues[inst.dialogue];
+                    let steps: Vec<Value> = inst
+                        .path
+                        .iter()
+                        .map(|(s, at)| serde_json::json!({"step": d.steps[*s].id, "entered_at": format_utc(*at)}))
+                        .collect();
+                    let mut o = Map::new();
+                    o.insert("dialogue".into(), d.id.clone().into());
+                    o.insert("instance".into(), inst.number.into());
+                    o.insert("trigger".into(), inst.trigger.clone().into());
+                    o.insert("triggered_at".into(), format_utc(inst.triggered_at).into());
+                    o.insert("reason".into(), inst.reason.clone().into());
+                    o.insert("outcome".into(), inst.outcome.clone().map_or(Value::Null, Value::String));
+                    o.insert("ended_at".into(), inst.ended_at.map_or(Value::Null, |t| format_utc(t).into()));
+                    o.insert("projected".into(), inst.projected.into());
+                    o.insert("steps".into(), Value::Array(steps));
+                    o.insert("messages".into(), Value::Array(inst_msgs));
+                    instances.push(Value::Object(o));
+                }
+                let mut c = Map::new();
+                c.insert("customer_id".into(), self.data.people[r.person].id.to_string().into());
+                c.insert("profile".into(), Value::Object(self.profile(r)));
+                c.insert("instances".into(), Value::Array(instances));
+                out.extend_from_slice(b",\n  ");
+                serde_json::to_writer(&mut *out, &Value::Object(c))?;
+            }
+            _ => unreachable!("chunk made for another format"),
+        }
+        Ok(msgs.len() as u64)
     }
 }
 

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::dialogue::Plan;
-use crate::evaluator::{CustomerResult, Stats};
+use crate::evaluator::{Stats, Warning};
 use crate::input::time::format_utc;
 use crate::input::Data;
 
@@ -16,13 +16,12 @@ pub fn print(
     data: &Data,
     plan: &Plan,
     stats: &Stats,
-    results: &[CustomerResult],
+    warnings: &[Warning],
     as_of: i64,
     written: u64,
     events_path: &Path,
 ) -> io::Result<()> {
-    let mut warnings: Vec<(u32, &str)> =
-        results.iter().flat_map(|r| r.warnings.iter().map(|w| (w.line, w.message.as_str()))).collect();
+    let mut warnings: Vec<(u32, &str)> = warnings.iter().map(|w| (w.line, w.message.as_str())).collect();
     warnings.sort();
     for (line, msg) in warnings.iter().take(MAX_WARNINGS) {
         writeln!(w, "warning: {}:{line}: {msg}", events_path.display())?;
@@ -67,9 +66,11 @@ pub fn print(
                 .collect();
             let branches: Vec<String> = stats
                 .branches
-                .iter()
-                .filter(|((k, st, _), _)| *k == d && *st == step.id)
-                .map(|((_, _, label), n)| format!("{label} {n}"))
+                .range((d, s, 0)..=(d, s, crate::evaluator::TIMEOUT))
+                .map(|((_, _, k), n)| {
+                    let label = step.on.get(*k).map_or("timeout", |b| b.label.as_str());
+                    format!("{label} {n}")
+                })
                 .collect();
             if per_attempt.is_empty() && branches.is_empty() {
                 continue;
@@ -87,9 +88,8 @@ pub fn print(
         }
         let goals: Vec<String> = stats
             .branches
-            .iter()
-            .filter(|((k, st, _), _)| *k == d && st == "goal")
-            .map(|((_, _, label), n)| format!("{label} {n}"))
+            .range((d, crate::evaluator::GOALS, 0)..=(d, crate::evaluator::GOALS, usize::MAX))
+            .map(|((_, _, k), n)| format!("{} {n}", dialogue.goals.get(*k).map_or("?", |b| b.label.as_str())))
             .collect();
         if !goals.is_empty() {
             writeln!(w, "    goals: {}", goals.join(", "))?;

@@ -107,6 +107,31 @@ pub fn format_utc(ts: i64) -> String {
         .unwrap_or_else(|| ts.to_string())
 }
 
+/// `format_utc` into a stack buffer: the output hot path formats millions of these.
+pub fn utc_bytes(ts: i64) -> [u8; 20] {
+    use chrono::{Datelike, Timelike};
+    let mut out = *b"0000-00-00T00:00:00Z";
+    let Some(t) = DateTime::from_timestamp(ts, 0) else { return out };
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        return out;
+    }
+    let put = |out: &mut [u8; 20], at: usize, v: u32, width: usize| {
+        let mut v = v;
+        for i in (0..width).rev() {
+            out[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(&mut out, 0, year as u32, 4);
+    put(&mut out, 5, t.month(), 2);
+    put(&mut out, 8, t.day(), 2);
+    put(&mut out, 11, t.hour(), 2);
+    put(&mut out, 14, t.minute(), 2);
+    put(&mut out, 17, t.second(), 2);
+    out
+}
+
 /// The calendar day of a UTC instant in `tz`, as days since the epoch (for sent/due/scheduled).
 pub fn local_day(ts: i64, tz: Tz) -> i64 {
     let Some(utc) = DateTime::from_timestamp(ts, 0) else {
@@ -162,6 +187,7 @@ mod tests {
     fn as_of_date_is_end_of_day() {
         assert_eq!(parse_as_of("1970-01-01", Tz::UTC), Some(86_399));
         assert_eq!(format_utc(86_399), "1970-01-01T23:59:59Z");
+        assert_eq!(&utc_bytes(1_740_000_000), format_utc(1_740_000_000).as_bytes());
         assert_eq!(local_day(86_399, Tz::UTC), 0);
     }
 }
