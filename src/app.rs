@@ -199,52 +199,81 @@ pub fn evaluate_and_write(
     ev: &Evaluator<'_>,
     writer: &Writer<'_>,
     format: Format,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> std::io::Result<(Stats, Vec<Warning>, u64)> {
     out.write_all(&writer.header(format)?)?;
     let n = ev.data.people.len();
     let mut stats = Stats::default();
     let mut warnings = Vec::new();
     let mut written = 0u64;
-    let mut any = false;
-    let mut start = 0;
-    while start < n {
-        let end = (start + BATCH).min(n);
-        let idx: Vec<usize> = (start..end).collect();
-        let parts: Vec<std::io::Result<(Vec<u8>, Stats, Vec<Warning>, u64)>> = idx
-            .par_chunks(TASK)
-            .map(|chunk| {
-                let mut scratch = crate::evaluator::Scratch::default();
-                let mut stats = Stats::default();
-                let mut warnings = Vec::new();
-                let mut out = writer.chunk(format);
-                let mut count = 0;
-                for &p in chunk {
-                    stats.customers += 1;
-                    let r = ev.run_customer(p, &mut scratch, &mut stats, None);
-                    count += writer.render(&r, format, &mut out)?;
-                    warnings.extend(r.warnings);
+    // A writer thread drains finished batches while the pool evaluates the next one; the
+    // bounded channel keeps at most two batches of output in memory.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+    std::thread::scope(|scope| {
+        let writer_thread = scope.spawn(move || -> std::io::Result<()> {
+            let mut any = false;
+            for batch in rx {
+                for bytes in batch {
+                    if format == Format::Json && !any && !bytes.is_empty() {
+                        // The first customer of the array has no comma before it.
+                        out.write_all(&bytes[1..])?;
+                        any = true;
+                    } else {
+                        any |= !bytes.is_empty();
+                        out.write_all(&bytes)?;
+                    }
                 }
-                Ok((out.into_bytes()?, stats, warnings, count))
-            })
-            .collect();
-        for part in parts {
-            let (bytes, s, w, count) = part?;
-            if format == Format::Json && !any && !bytes.is_empty() {
-                // The first customer of the array has no comma before it.
-                out.write_all(&bytes[1..])?;
-            } else {
-                out.write_all(&bytes)?;
             }
-            any |= count > 0;
-            written += count;
-            stats.merge(s);
-            warnings.extend(w);
+            out.write_all(writer.footer(format, any))?;
+            out.flush()
+        });
+        let mut start = 0;
+        let mut failed = None;
+        while start < n {
+            let end = (start + BATCH).min(n);
+            let idx: Vec<usize> = (start..end).collect();
+            let parts: Vec<std::io::Result<(Vec<u8>, Stats, Vec<Warning>, u64)>> = idx
+                .par_chunks(TASK)
+                .map(|chunk| {
+                    let mut scratch = crate::evaluator::Scratch::default();
+                    let mut stats = Stats::default();
+                    let mut warnings = Vec::new();
+                    let mut out = writer.chunk(format);
+                    let mut count = 0;
+                    for &p in chunk {
+                        stats.customers += 1;
+                        let r = ev.run_customer(p, &mut scratch, &mut stats, None);
+                        count += writer.render(&r, format, &mut out)?;
+                        warnings.extend(r.warnings);
+                    }
+                    Ok((out.into_bytes()?, stats, warnings, count))
+                })
+                .collect();
+            let mut batch = Vec::with_capacity(parts.len());
+            for part in parts {
+                match part {
+                    Ok((bytes, s, w, count)) => {
+                        written += count;
+                        stats.merge(s);
+                        warnings.extend(w);
+                        batch.push(bytes);
+                    }
+                    Err(e) => failed = Some(e),
+                }
+            }
+            if failed.is_some() || tx.send(batch).is_err() {
+                // The writer stopped (e.g. a closed pipe); its error is reported below.
+                break;
+            }
+            start = end;
         }
-        start = end;
-    }
-    out.write_all(writer.footer(format, any))?;
-    out.flush()?;
+        drop(tx);
+        let written_ok = writer_thread.join().unwrap_or_else(|_| Err(std::io::Error::other("output thread panicked")));
+        match failed {
+            Some(e) => Err(e),
+            None => written_ok,
+        }
+    })?;
     Ok((stats, warnings, written))
 }
 

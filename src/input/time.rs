@@ -102,9 +102,7 @@ pub fn parse_iso(raw: &str, tz: Tz) -> Option<i64> {
 
 /// UTC seconds as `2025-03-01T10:00:00Z`: the one format kairos writes.
 pub fn format_utc(ts: i64) -> String {
-    DateTime::from_timestamp(ts, 0)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|| ts.to_string())
+    String::from_utf8_lossy(&utc_bytes(ts)).into_owned()
 }
 
 /// `format_utc` into a stack buffer: the output hot path formats millions of these.
