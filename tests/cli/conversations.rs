@@ -252,3 +252,36 @@ fn explain_tells_the_story() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     insta::assert_snapshot!("explain_airline_saved", out.stdout);
 }
+
+#[test]
+fn graph_draws_steps_branches_timeouts_goals_and_follow_ons() {
+    let f = airline();
+    let out = f.cmd(&["graph", "win_back", "--dialogues", "dialogues"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!("graph_mermaid", out.stdout);
+    let out = f.cmd(&["graph", "win_back", "--dialogues", "dialogues", "--format", "dot"]);
+    insta::assert_snapshot!("graph_dot", out.stdout);
+    let out = f.cmd(&["graph", "win_bak", "--dialogues", "dialogues"]);
+    assert_eq!(out.code, 2);
+    assert_eq!(out.stderr, "error: unknown dialogue `win_bak`\n  = help: did you mean `win_back`?\n");
+}
+
+#[test]
+fn stdin_input_and_explain_json() {
+    let f = airline();
+    let tx = super::read(&f.path("tx.csv"));
+    let out = assert_cmd::Command::cargo_bin("kairos")
+        .unwrap()
+        .current_dir(f.dir.path())
+        .args(["run", "-d", "dialogues", "-t", "-", "-e", "events.csv", "--as-of", "2025-06-30"])
+        .write_stdin(tx)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), f.run(&["--as-of", "2025-06-30"]).stdout);
+    let out = f.cmd(&["explain", "N", "-d", "dialogues", "-t", "tx.csv", "-e", "events.csv", "--as-of", "2025-06-30", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["instances"][0]["outcome"], "no_contact");
+    let kinds: Vec<&str> = v["timeline"].as_array().unwrap().iter().map(|t| t["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["purchase", "trigger", "start", "message", "timeout", "end"]);
+}
