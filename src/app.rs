@@ -49,6 +49,11 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => check(&args, quiet),
         Command::Explain(args) => explain(&args),
         Command::Graph(args) => graph(&args),
+        Command::Schema { kind } => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(schema(kind).as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "kairos", &mut std::io::stdout());
@@ -60,6 +65,17 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The JSON Schema of a dialogue file or of kairos.yaml, pretty-printed.
+pub fn schema(kind: crate::cli::SchemaKind) -> String {
+    let schema = match kind {
+        crate::cli::SchemaKind::Dialogue => schemars::schema_for!(crate::dialogue::raw::RawDialogue),
+        crate::cli::SchemaKind::Config => schemars::schema_for!(crate::config::RawConfig),
+    };
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 fn config(p: &ProjectArgs) -> Result<Config> {
@@ -209,6 +225,17 @@ pub fn evaluate_and_write(
     // A writer thread drains finished batches while the pool evaluates the next one; the
     // bounded channel keeps at most two batches of output in memory.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+    // Drawn only when stderr is a terminal; cron logs stay clean.
+    let progress = if quiet_progress() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let pb = indicatif::ProgressBar::with_draw_target(Some(n as u64), indicatif::ProgressDrawTarget::stderr());
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} customers {wide_bar} {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    };
     std::thread::scope(|scope| {
         let writer_thread = scope.spawn(move || -> std::io::Result<()> {
             let mut any = false;
@@ -261,6 +288,7 @@ pub fn evaluate_and_write(
                     Err(e) => failed = Some(e),
                 }
             }
+            progress.inc((end - start) as u64);
             if failed.is_some() || tx.send(batch).is_err() {
                 // The writer stopped (e.g. a closed pipe); its error is reported below.
                 break;
@@ -268,6 +296,7 @@ pub fn evaluate_and_write(
             start = end;
         }
         drop(tx);
+        progress.finish_and_clear();
         let written_ok = writer_thread.join().unwrap_or_else(|_| Err(std::io::Error::other("output thread panicked")));
         match failed {
             Some(e) => Err(e),
@@ -277,7 +306,15 @@ pub fn evaluate_and_write(
     Ok((stats, warnings, written))
 }
 
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn quiet_progress() -> bool {
+    use std::io::IsTerminal;
+    QUIET.load(std::sync::atomic::Ordering::Relaxed) || !std::io::stderr().is_terminal()
+}
+
 fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
     if args.due && args.input.as_of.is_none() {
         bail!("--due needs --as-of: the day whose messages to emit");
     }

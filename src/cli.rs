@@ -32,6 +32,11 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Draw a dialogue as a Mermaid flowchart or Graphviz DOT graph.
     Graph(GraphArgs),
+    /// Print the JSON Schema of dialogue files or of kairos.yaml, for editor completion and validation.
+    Schema {
+        #[arg(value_enum)]
+        kind: SchemaKind,
+    },
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -145,4 +150,10 @@ pub struct GraphArgs {
     pub project: ProjectArgs,
     #[arg(long, short = 'f', value_enum, default_value = "mermaid")]
     pub format: GraphFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaKind {
+    Dialogue,
+    Config,
 }

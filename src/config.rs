@@ -14,32 +14,37 @@ use crate::input::TableKind;
 use crate::yaml;
 
 /// `kairos.yaml` as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
+    #[schemars(with = "Option<String>")]
     pub timezone: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     pub date_format: Option<Spanned<String>>,
     #[serde(default)]
-    pub columns: RawTables<BTreeMap<String, Spanned<String>>>,
+    pub columns: RawTables,
     #[serde(default)]
-    pub fields: RawTables<BTreeMap<String, Spanned<String>>>,
+    pub fields: RawTables,
     #[serde(default)]
     pub channels: BTreeMap<String, RawChannel>,
     pub response_type: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RawTables<T> {
+pub struct RawTables {
     #[serde(default)]
-    pub transactions: T,
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub transactions: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
-    pub customers: T,
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub customers: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
-    pub events: T,
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub events: BTreeMap<String, Spanned<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawChannel {
     /// The customer-file column holding this channel's address.

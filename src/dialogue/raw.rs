@@ -5,23 +5,40 @@ use serde_saphyr::Spanned;
 
 pub type S = Spanned<String>;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDialogue {
+    /// Unique id (letters, digits, `_`, `-`); defaults to the file name.
+    #[schemars(with = "Option<String>")]
     pub id: Option<S>,
+    /// What the dialogue is for.
     pub description: Option<String>,
+    /// Higher runs first when several dialogues fire at the same instant (default 0).
+    #[schemars(with = "Option<i64>")]
     pub priority: Option<Spanned<i64>>,
+    /// What starts the dialogue. Without one, only another dialogue's `start:` can.
+    #[schemars(with = "Option<RawTrigger>")]
     pub trigger: Option<Spanned<RawTrigger>>,
+    /// A condition that must hold when the trigger fires, e.g. `spend(365d) >= 2000`.
+    #[schemars(with = "Option<String>")]
     pub when: Option<S>,
+    /// `never` (default), `always`, or a duration after the last run ended (e.g. `180d`).
+    #[schemars(with = "Option<String>")]
     pub reentry: Option<S>,
+    /// Dialogue ids: while one is live, this one does not start and its messages are suppressed.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub quiet_while: Vec<S>,
+    /// Events or answers that end the dialogue in any step, with an outcome.
     #[serde(default)]
+    #[schemars(with = "Vec<RawBranch>")]
     pub goals: Vec<Spanned<RawBranch>>,
+    /// The conversation; it starts at the first step.
+    #[schemars(with = "Vec<RawStep>")]
     pub steps: Spanned<Vec<Spanned<RawStep>>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawTrigger {
     /// Any purchase line (optionally filtered).
@@ -66,153 +83,204 @@ impl RawTrigger {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawWhere {
     #[serde(rename = "where")]
+    #[schemars(with = "Option<String>")]
     pub cond: Option<S>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawNewCategory {
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub categories: Vec<S>,
     #[serde(default)]
     pub include_first_order: bool,
     #[serde(rename = "where")]
+    #[schemars(with = "Option<String>")]
     pub cond: Option<S>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLifeChange {
+    #[schemars(with = "Vec<String>")]
     pub categories: Spanned<Vec<S>>,
     #[serde(rename = "where")]
+    #[schemars(with = "Option<String>")]
     pub cond: Option<S>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFrequent {
     /// `product` or `category` (or any text column of the transactions).
+    #[schemars(with = "Option<String>")]
     pub of: Option<S>,
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub values: Vec<S>,
+    #[schemars(with = "i64")]
     pub count: Spanned<i64>,
+    #[schemars(with = "Option<String>")]
     pub within: Option<S>,
     #[serde(rename = "where")]
+    #[schemars(with = "Option<String>")]
     pub cond: Option<S>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawThreshold {
+    #[schemars(with = "String")]
     pub measure: S,
+    #[schemars(with = "f64")]
     pub reaches: Spanned<f64>,
+    #[schemars(with = "Option<String>")]
     pub within: Option<S>,
     #[serde(rename = "where")]
+    #[schemars(with = "Option<String>")]
     pub cond: Option<S>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawOneAway {
+    #[schemars(with = "String")]
     pub measure: S,
+    #[schemars(with = "f64")]
     pub target: Spanned<f64>,
+    #[schemars(with = "Option<f64>")]
     pub away: Option<Spanned<f64>>,
+    #[schemars(with = "Option<String>")]
     pub within: Option<S>,
     #[serde(rename = "where")]
+    #[schemars(with = "Option<String>")]
     pub cond: Option<S>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawNth {
+    #[schemars(with = "OneOrMany")]
     pub n: Spanned<OneOrMany>,
     #[serde(rename = "where")]
+    #[schemars(with = "Option<String>")]
     pub cond: Option<S>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAbsence {
     /// A fixed absence: no purchase for this long.
+    #[schemars(with = "Option<String>")]
     pub after: Option<S>,
     /// An unprecedented absence: longer than `usual_gap` times the customer's median gap.
+    #[schemars(with = "Option<f64>")]
     pub usual_gap: Option<Spanned<f64>>,
+    #[schemars(with = "Option<i64>")]
     pub min_orders: Option<Spanned<i64>>,
+    #[schemars(with = "Option<String>")]
     pub at_least: Option<S>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEvent {
     #[serde(rename = "type")]
+    #[schemars(with = "String")]
     pub kind: S,
     #[serde(rename = "where")]
+    #[schemars(with = "Option<String>")]
     pub cond: Option<S>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSend {
+    #[schemars(with = "String")]
     pub channel: S,
+    #[schemars(with = "String")]
     pub template: S,
+    #[schemars(with = "Option<String>")]
     pub delay: Option<S>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEscalation {
+    #[schemars(with = "String")]
     pub after: S,
+    #[schemars(with = "String")]
     pub channel: S,
+    #[schemars(with = "String")]
     pub template: S,
 }
 
 /// A way out of a waiting step (under `on:`) or out of the whole dialogue (under `goals:`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBranch {
     /// An event type (`purchase` for transactions).
+    #[schemars(with = "Option<String>")]
     pub event: Option<S>,
     /// An answer in a response to this dialogue.
+    #[schemars(with = "Option<String>")]
     pub answer: Option<S>,
     #[serde(rename = "where")]
+    #[schemars(with = "Option<String>")]
     pub cond: Option<S>,
+    #[schemars(with = "Option<String>")]
     pub goto: Option<S>,
+    #[schemars(with = "Option<String>")]
     pub end: Option<S>,
+    #[schemars(with = "Option<String>")]
     pub outcome: Option<S>,
+    #[schemars(with = "Option<String>")]
     pub start: Option<S>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTimeout {
+    #[schemars(with = "String")]
     pub after: S,
+    #[schemars(with = "Option<String>")]
     pub goto: Option<S>,
+    #[schemars(with = "Option<String>")]
     pub end: Option<S>,
+    #[schemars(with = "Option<String>")]
     pub start: Option<S>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStep {
+    #[schemars(with = "String")]
     pub id: S,
     pub send: Option<RawSend>,
     #[serde(default)]
+    #[schemars(with = "Vec<RawBranch>")]
     pub on: Vec<Spanned<RawBranch>>,
     #[serde(default)]
     pub escalate: Vec<RawEscalation>,
+    #[schemars(with = "Option<RawTimeout>")]
     pub timeout: Option<Spanned<RawTimeout>>,
+    #[schemars(with = "Option<String>")]
     pub wait: Option<S>,
+    #[schemars(with = "Option<String>")]
     pub next: Option<S>,
+    #[schemars(with = "Option<String>")]
     pub end: Option<S>,
+    #[schemars(with = "Option<String>")]
     pub start: Option<S>,
 }
 
 /// `n: 4` or `n: [1, 2, 3, 4]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum OneOrMany {
     One(i64),

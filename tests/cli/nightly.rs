@@ -58,3 +58,27 @@ fn since_selects_a_window() {
         "{rows:?}"
     );
 }
+
+#[test]
+fn shipped_json_schemas_are_current() {
+    let f = Fixture::new();
+    for (kind, file) in [("dialogue", "dialogue.schema.json"), ("config", "kairos.schema.json")] {
+        let out = f.cmd(&["schema", kind]);
+        assert_eq!(out.code, 0);
+        let shipped = super::read(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(file));
+        assert!(out.stdout == shipped, "schemas/{file} is stale: run `kairos schema {kind} > schemas/{file}`");
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert!(v["properties"].is_object());
+    }
+}
+
+#[test]
+fn completions_and_man_page_are_generated() {
+    let f = Fixture::new();
+    let out = f.cmd(&["completions", "bash"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("kairos"));
+    let out = f.cmd(&["man"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains(".TH kairos"), "{}", &out.stdout[..200.min(out.stdout.len())]);
+}
