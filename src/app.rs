@@ -114,8 +114,8 @@ fn schema_from_headers(cfg: &Config, kind: TableKind, path: &Path) -> Result<Sch
 }
 
 /// Compile the dialogues; print warnings; fail with every error at once.
-fn plan(p: &ProjectArgs, schemas: &Schemas, quiet: bool) -> Result<Plan> {
-    let (plan, diags) = dialogue::load(&p.dialogues, schemas);
+fn plan(p: &ProjectArgs, cfg: &Config, schemas: &Schemas, quiet: bool) -> Result<Plan> {
+    let (plan, diags) = dialogue::load(&p.dialogues, schemas, &cfg.policy.tier_names());
     if diags.has_errors() {
         return Err(Reported(diags).into());
     }
@@ -145,7 +145,7 @@ fn prepare(p: &ProjectArgs, i: &InputArgs, quiet: bool) -> Result<(Config, Plan,
         // stdin can be read once: load first, then check the dialogues against what came.
         let data = input::load(&cfg, &paths)?;
         let schemas = schemas_of_data(&data, &cfg);
-        let plan = plan(p, &schemas, quiet)?;
+        let plan = plan(p, &cfg, &schemas, quiet)?;
         return Ok((cfg, plan, data));
     }
     let mut schemas = Schemas::open(|k| cfg.numeric(k).to_vec());
@@ -158,7 +158,7 @@ fn prepare(p: &ProjectArgs, i: &InputArgs, quiet: bool) -> Result<(Config, Plan,
         Some(c) => schema_from_headers(&cfg, TableKind::Customers, c)?,
         None => Schema::new(TableKind::Customers, Vec::new(), false),
     };
-    let plan = plan(p, &schemas, quiet)?;
+    let plan = plan(p, &cfg, &schemas, quiet)?;
     let data = input::load(&cfg, &paths)?;
     Ok((cfg, plan, data))
 }
@@ -189,7 +189,7 @@ fn settings(i: &InputArgs, cfg: &Config, data: &Data) -> Result<Settings> {
     };
     let horizon = dialogue::plan::parse_duration(&i.horizon)
         .ok_or_else(|| anyhow!("--horizon {:?}: expected a duration such as 365d", i.horizon))?;
-    Ok(Settings { as_of, horizon, response_type: cfg.response_type.clone() })
+    Ok(Settings { policy: cfg.policy.clone(), tz: cfg.tz, as_of, horizon, response_type: cfg.response_type.clone() })
 }
 
 fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
@@ -373,7 +373,7 @@ fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {
     if let Some(c) = &args.customers {
         schemas.customers = schema_from_headers(&cfg, TableKind::Customers, c)?;
     }
-    let (plan, diags) = dialogue::load(&args.project.dialogues, &schemas);
+    let (plan, diags) = dialogue::load(&args.project.dialogues, &schemas, &cfg.policy.tier_names());
     let mut err = std::io::stderr().lock();
     for d in &diags.0 {
         writeln!(err, "{d}\n")?;
@@ -418,7 +418,7 @@ fn explain(args: &ExplainArgs) -> Result<ExitCode> {
 fn graph(args: &GraphArgs) -> Result<ExitCode> {
     let cfg = config(&args.project)?;
     let schemas = Schemas::open(|k| cfg.numeric(k).to_vec());
-    let (plan, diags) = dialogue::load(&args.project.dialogues, &schemas);
+    let (plan, diags) = dialogue::load(&args.project.dialogues, &schemas, &cfg.policy.tier_names());
     if diags.has_errors() {
         return Err(Reported(diags).into());
     }

@@ -27,7 +27,13 @@ pub struct RawConfig {
     pub fields: RawTables,
     #[serde(default)]
     pub channels: BTreeMap<String, RawChannel>,
+    /// The event type of answers to dialogues (default `response`).
     pub response_type: Option<String>,
+    /// Value tiers: from a customer column or computed from history.
+    pub tiers: Option<crate::policy::RawTiers>,
+    /// Contact policy: consent, caps, send windows, preferences.
+    #[serde(default)]
+    pub policy: crate::policy::RawPolicy,
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -74,6 +80,7 @@ pub struct Config {
     numeric: [Vec<String>; 3],
     pub channels: BTreeMap<String, Channel>,
     pub response_type: String,
+    pub policy: crate::policy::Policy,
 }
 
 fn slot(kind: TableKind) -> usize {
@@ -106,6 +113,7 @@ impl Default for Config {
             numeric: [vec!["quantity".to_owned(), "amount".to_owned()], Vec::new(), Vec::new()],
             channels,
             response_type: "response".to_owned(),
+            policy: crate::policy::Policy::default(),
         }
     }
 }
@@ -230,6 +238,7 @@ impl Config {
         if let Some(t) = raw.response_type {
             self.response_type = t;
         }
+        self.policy = crate::policy::Policy::check(raw.policy, raw.tiers, path, src, diags);
     }
 }
 

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::dialogue::plan::{Absence, After, Branch, Exit, Matcher, Reentry, Trigger};
+use crate::policy::{OnCap, Tiers};
 use crate::dialogue::Plan;
 use crate::expr::eval::{eval, eval_bool, nan0};
 use crate::expr::{Ctx, History};
@@ -14,6 +15,8 @@ use crate::input::{CustomerRows, Data, Table};
 /// Settings of one evaluation.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    pub policy: crate::policy::Policy,
+    pub tz: chrono_tz::Tz,
     pub as_of: i64,
     /// How far past `as_of` live conversations are projected ("scheduled" messages).
     pub horizon: i64,
@@ -45,8 +48,13 @@ pub struct Message {
     pub step: usize,
     pub attempt: usize,
     pub send_at: i64,
+    /// Which variant (0 = default, else a tier's) and which of its channels was chosen.
+    pub variant: usize,
+    pub channel: usize,
     /// Why it will not go out, when it will not.
     pub suppressed: Option<String>,
+    /// What the policy changed: a fallback channel, a deferral.
+    pub note: Option<String>,
     /// Evaluation order, the last tie-breaker.
     pub seq: u32,
 }
@@ -116,6 +124,7 @@ pub struct Stats {
     pub outcomes: BTreeMap<(usize, String), u64>,
     pub suppressed: BTreeMap<(usize, String), u64>,
     pub unmatched_responses: u64,
+    pub deferred: u64,
 }
 
 impl Stats {
@@ -124,6 +133,7 @@ impl Stats {
         self.transactions += o.transactions;
         self.events += o.events;
         self.unmatched_responses += o.unmatched_responses;
+        self.deferred += o.deferred;
         for (k, v) in o.entered {
             *self.entered.entry(k).or_default() += v;
         }
@@ -156,6 +166,20 @@ struct Cols {
     ev_answer: Option<usize>,
     /// Per dialogue: the column a frequent-buyer trigger counts.
     frequent_of: Vec<Option<usize>>,
+    ev_channel: Option<usize>,
+    tier: Option<usize>,
+    dnc: Option<usize>,
+    timezone: Option<usize>,
+    preferred: Option<usize>,
+    max_per_week: Option<usize>,
+    /// (channel, customer column holding its consent)
+    consent: Vec<(String, Option<usize>)>,
+}
+
+impl Cols {
+    fn consent_col(&self, channel: &str) -> Option<usize> {
+        self.consent.iter().find(|(c, _)| c == channel).and_then(|(_, col)| *col)
+    }
 }
 
 pub struct Evaluator<'a> {
@@ -229,6 +253,14 @@ struct Run<'e, 'a> {
     seq: u32,
     /// Categories bought so far.
     seen_categories: Vec<&'a str>,
+    /// Opt-in/opt-out events so far: (channel or "" for all, consents).
+    consent_events: Vec<(&'a str, bool)>,
+    do_not_contact: bool,
+    tz: chrono_tz::Tz,
+    preferred: Vec<&'a str>,
+    caps: Vec<crate::policy::Cap>,
+    /// Planned (not suppressed) messages: when and on which channel, for caps.
+    sent_log: Vec<(i64, &'a str)>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -236,6 +268,7 @@ impl<'a> Evaluator<'a> {
         let tx = &data.tx;
         let ev = data.events.as_ref();
         let ecol = |n: &str| ev.and_then(|e| e.col(n));
+        let ccol = |n: &str| data.customers.as_ref().and_then(|c| c.col(n));
         let frequent_of = plan
             .dialogues
             .iter()
@@ -256,6 +289,16 @@ impl<'a> Evaluator<'a> {
             ev_message: ecol("message_id"),
             ev_answer: ecol("answer"),
             frequent_of,
+            ev_channel: ecol("channel"),
+            tier: match &settings.policy.tiers {
+                Some(crate::policy::Tiers::Column(c)) => ccol(c),
+                _ => None,
+            },
+            dnc: settings.policy.do_not_contact.as_deref().and_then(ccol),
+            timezone: settings.policy.timezone_column.as_deref().and_then(ccol),
+            preferred: settings.policy.preferred_column.as_deref().and_then(ccol),
+            max_per_week: settings.policy.max_per_week_column.as_deref().and_then(ccol),
+            consent: settings.policy.consent.iter().map(|(ch, c)| (ch.clone(), c.column.as_deref().and_then(ccol))).collect(),
         };
         Self { data, plan, settings, cols }
     }
@@ -288,7 +331,14 @@ impl<'a> Evaluator<'a> {
             sent: Vec::new(),
             seq: 0,
             seen_categories: Vec::new(),
+            consent_events: Vec::new(),
+            do_not_contact: false,
+            tz: self.settings.tz,
+            preferred: Vec::new(),
+            caps: self.settings.policy.caps.clone(),
+            sent_log: Vec::new(),
         };
+        run.profile_policy();
         run.prepare();
         run.replay();
         run.out
@@ -306,6 +356,23 @@ impl<'e, 'a> Run<'e, 'a> {
     fn note(&mut self, at: i64, kind: &'static str, text: impl FnOnce() -> String) {
         if let Some(t) = self.trace.as_deref_mut() {
             t.push(TraceLine { at: format_utc(at), kind, text: text() });
+        }
+    }
+
+    /// What the profile says about contact: do-not-contact, time zone, preferences, own cap.
+    fn profile_policy(&mut self) {
+        let c = &self.ev.cols;
+        self.do_not_contact = self.profile_cell(c.dnc).is_some_and(crate::policy::truthy);
+        if let Some(cell) = self.profile_cell(c.timezone) {
+            self.tz = crate::policy::zone(cell, self.ev.settings.tz);
+        }
+        if let Some(cell) = self.profile_cell(c.preferred) {
+            self.preferred = cell.split([';', ',', ' ', '|']).map(str::trim).filter(|s| !s.is_empty()).collect();
+        }
+        if let Some(n) = self.profile_cell(c.max_per_week).and_then(|s| s.trim().parse::<u32>().ok()) {
+            if n > 0 {
+                self.caps.push(crate::policy::Cap { max: n, per: 7 * 86_400, channel: None });
+            }
         }
     }
 
@@ -665,6 +732,11 @@ impl<'e, 'a> Run<'e, 'a> {
             }
             format!("{kind} {}", parts.join(" ")).trim_end().to_owned()
         });
+        let policy = &self.ev.settings.policy;
+        if kind == policy.opt_out_event || kind == policy.opt_in_event {
+            let channel: &'a str = self.ev.cols.ev_channel.map_or("", |c| evt.str_at(c, r));
+            self.consent_events.push((channel, kind == policy.opt_in_event));
+        }
         self.route(Ev::Other(r), t);
         let plan = self.plan();
         for &d in &plan.order {
@@ -981,39 +1053,145 @@ impl<'e, 'a> Run<'e, 'a> {
         }
     }
 
+    /// The customer's value tier now, if tiers are configured.
+    fn tier(&self, now: i64) -> Option<&'e str> {
+        let policy = &self.ev.settings.policy;
+        match &policy.tiers {
+            Some(Tiers::Column(_)) => self.profile_cell(self.ev.cols.tier).filter(|s| !s.is_empty()),
+            Some(Tiers::Computed { measure, within, levels }) => {
+                let v = self.history().measure(*measure, now, *within);
+                levels.iter().find(|(_, min)| v >= *min).map(|(name, _)| name.as_str())
+            }
+            None => None,
+        }
+    }
+
+    fn profile_cell(&self, col: Option<usize>) -> Option<&'a str> {
+        match (self.profile, col) {
+            (Some((t, r)), Some(c)) => Some(t.str_at(c, r)),
+            _ => None,
+        }
+    }
+
+    /// Does the customer consent to `channel` now? Profile first, then opt-in/out events in order.
+    fn consents(&self, channel: &str) -> bool {
+        let policy = &self.ev.settings.policy;
+        let mut ok = match policy.consent.get(channel) {
+            Some(c) => match c.column.as_ref().and_then(|_| self.profile_cell(self.ev.cols.consent_col(channel))) {
+                Some(cell) if !cell.trim().is_empty() => crate::policy::truthy(cell),
+                _ => c.default_in,
+            },
+            None => true,
+        };
+        for &(ch, value) in &self.consent_events {
+            if ch.is_empty() || ch == channel {
+                ok = value;
+            }
+        }
+        ok
+    }
+
+    /// Pass a message through the contact policy and record it, planned or suppressed.
     fn send(&mut self, d: usize, live: Live, at: i64) {
         let plan = self.plan();
+        let policy = &self.ev.settings.policy;
         let dialogue = &plan.dialogues[d];
         let msg = &dialogue.steps[live.step].ladder[live.attempt];
-        let suppressed = dialogue
-            .quiet_while
-            .iter()
-            .find(|&&q| self.states[q].live.is_some())
-            .map(|&q| format!("quiet while `{}` is live", plan.dialogues[q].id));
+        let tier = self.tier(at);
+        let variant = tier
+            .and_then(|t| msg.variants.iter().position(|v| v.tier.as_deref() == Some(t)))
+            .unwrap_or(0);
+        let v = &msg.variants[variant];
+        // The customer's preferred channels first, the step's order otherwise.
+        let mut order: Vec<usize> = (0..v.channels.len()).collect();
+        if !self.preferred.is_empty() {
+            order.sort_by_key(|&i| self.preferred.iter().position(|p| *p == v.channels[i]).unwrap_or(usize::MAX));
+        }
+        let mut suppressed = None;
+        let mut note = None;
+        if dialogue.holdout > 0.0 && crate::ids::unit_interval(&self.person.id, &dialogue.id) < dialogue.holdout {
+            suppressed = Some("holdout".to_owned());
+        } else if let Some(&q) = dialogue.quiet_while.iter().find(|&&q| self.states[q].live.is_some()) {
+            suppressed = Some(format!("blocked: quiet while `{}` is live", plan.dialogues[q].id));
+        } else if self.do_not_contact {
+            suppressed = Some("do not contact".to_owned());
+        }
+        let chosen = order.iter().copied().find(|&i| self.consents(&v.channels[i]));
+        let channel = match chosen {
+            Some(c) => {
+                if suppressed.is_none() && c != order[0] {
+                    note = Some(format!("fallback: no consent for {}", v.channels[order[0]]));
+                }
+                c
+            }
+            None => {
+                if suppressed.is_none() {
+                    suppressed = Some(format!("no consent for {}", v.channels.join(", ")));
+                }
+                order[0]
+            }
+        };
+        let ch: &'a str = &v.channels[channel];
+        let mut send_at = at;
+        if suppressed.is_none() {
+            let in_window = policy.next_in_window(ch, at, self.tz);
+            let (room, bitten) = crate::policy::cap_room(&self.caps, &self.sent_log, ch, in_window);
+            let later = policy.next_in_window(ch, room, self.tz);
+            let mut reasons = Vec::new();
+            if in_window != at {
+                reasons.push("send window".to_owned());
+            }
+            if let Some(b) = bitten {
+                reasons.push(b);
+            }
+            if later != at {
+                if later - at > policy.max_defer || (policy.on_cap == OnCap::Drop && room != in_window) {
+                    suppressed = Some(format!("dropped: {}", reasons.join(", ")));
+                } else {
+                    send_at = later;
+                    let prefix = note.take().map(|n| format!("{n}; ")).unwrap_or_default();
+                    note = Some(format!("{prefix}deferred from {} by {}", format_utc(at), reasons.join(", ")));
+                }
+            }
+        }
         let number = self.out.instances[live.rec].number;
         self.note(at, if suppressed.is_some() { "suppressed" } else { "message" }, || {
             format!(
-                "{}#{} step {} attempt {}: {} `{}`{}",
+                "{}#{} step {} attempt {}: {} `{}`{}{}{}",
                 dialogue.id,
                 number,
                 dialogue.steps[live.step].id,
                 live.attempt,
-                msg.channel,
-                msg.template,
-                suppressed.as_ref().map(|s| format!(" (suppressed: {s})")).unwrap_or_default()
+                ch,
+                v.template,
+                tier.map(|t| format!(" (tier {t})")).unwrap_or_default(),
+                suppressed.as_ref().map(|s| format!(" — suppressed: {s}")).unwrap_or_default(),
+                note.as_ref().map(|s| format!(" — {s}")).unwrap_or_default(),
             )
         });
         match &suppressed {
-            None => *self.stats.messages.entry((d, live.step, live.attempt)).or_default() += 1,
-            Some(why) => bump(&mut self.stats.suppressed, d, why),
+            None => {
+                *self.stats.messages.entry((d, live.step, live.attempt)).or_default() += 1;
+                self.sent_log.push((send_at, ch));
+                if note.as_deref().is_some_and(|n| n.contains("deferred")) {
+                    self.stats.deferred += 1;
+                }
+            }
+            Some(why) => {
+                let key = why.split(':').next().unwrap_or(why);
+                bump(&mut self.stats.suppressed, d, if why.starts_with("no consent") { "no consent" } else { key });
+            }
         }
         self.sent.push((live.rec, live.step, live.attempt));
         self.out.messages.push(Message {
             instance: live.rec,
             step: live.step,
             attempt: live.attempt,
-            send_at: at,
+            send_at,
+            variant,
+            channel,
             suppressed,
+            note,
             seq: self.seq,
         });
         self.seq += 1;

@@ -102,7 +102,7 @@ pub fn write(
             r.channel,
             r.template,
             r.message_id,
-            r.suppressed.map(|s| format!(" — {s}")).unwrap_or_default()
+            if r.policy_note.is_empty() { String::new() } else { format!(" — {}", r.policy_note) }
         )?;
     }
     Ok(())

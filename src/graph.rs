@@ -67,7 +67,7 @@ pub fn render(plan: &Plan, d: usize, format: GraphFormat) -> String {
             } else {
                 format!(" +{}", format_duration(m.offset))
             };
-            label.push_str(&format!("\n{}: {}{when}", m.channel, m.template));
+            label.push_str(&format!("\n{}{when}", m.label()));
         }
         nodes.push((format!("s{i}"), label, "step"));
         for b in &s.on {

@@ -17,6 +17,7 @@ pub mod graph;
 pub mod ids;
 pub mod input;
 pub mod output;
+pub mod policy;
 pub mod summary;
 pub mod yaml;
 

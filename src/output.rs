@@ -45,6 +45,7 @@ pub const COLUMNS: &[&str] = &[
     "triggered_at",
     "reason",
     "contact",
+    "policy_note",
 ];
 
 /// One message with everything a mail tool needs, in output column order.
@@ -64,8 +65,8 @@ pub struct Row<'a> {
     pub triggered_at: String,
     pub reason: &'a str,
     pub contact: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suppressed: Option<&'a str>,
+    /// Why the message is suppressed, or what the contact policy changed (fallback, deferral).
+    pub policy_note: &'a str,
 }
 
 pub struct Writer<'a> {
@@ -97,13 +98,13 @@ impl<'a> Writer<'a> {
         let mut contact_cols: Vec<(String, Option<usize>)> = Vec::new();
         for d in &plan.dialogues {
             for s in &d.steps {
-                for m in &s.ladder {
-                    if !contact_cols.iter().any(|(c, _)| *c == m.channel) {
-                        let col = match (&data.customers, cfg.contact_field(&m.channel)) {
+                for ch in s.ladder.iter().flat_map(|m| m.variants.iter().flat_map(|v| v.channels.iter())) {
+                    if !contact_cols.iter().any(|(c, _)| c == ch) {
+                        let col = match (&data.customers, cfg.contact_field(ch)) {
                             (Some(t), Some(f)) => t.col(f),
                             _ => None,
                         };
-                        contact_cols.push((m.channel.clone(), col));
+                        contact_cols.push((ch.clone(), col));
                     }
                 }
             }
@@ -148,7 +149,8 @@ impl<'a> Writer<'a> {
         let inst = &r.instances[m.instance];
         let d = &self.plan.dialogues[inst.dialogue];
         let step = &d.steps[m.step];
-        let msg = &step.ladder[m.attempt];
+        let v = &step.ladder[m.attempt].variants[m.variant];
+        let channel = &v.channels[m.channel];
         let hash = message_hash(&person.id, &d.id, inst.number, &step.id, m.attempt as u32);
         Row {
             message_id: String::from_utf8_lossy(&hex32(hash)).into_owned(),
@@ -157,15 +159,15 @@ impl<'a> Writer<'a> {
             instance: inst.number,
             step: &step.id,
             attempt: m.attempt,
-            channel: &msg.channel,
-            template: &msg.template,
+            channel,
+            template: &v.template,
             send_at: format_utc(m.send_at),
             status: self.status(m),
             trigger: &inst.trigger,
             triggered_at: format_utc(inst.triggered_at),
             reason: &inst.reason,
-            contact: self.contact(r, &msg.channel),
-            suppressed: m.suppressed.as_deref(),
+            contact: self.contact(r, channel),
+            policy_note: m.suppressed.as_deref().or(m.note.as_deref()).unwrap_or_default(),
         }
     }
 
@@ -189,9 +191,6 @@ impl<'a> Writer<'a> {
             Format::Csv => {
                 let mut w = csv::Writer::from_writer(Vec::new());
                 let mut header: Vec<&str> = COLUMNS.to_vec();
-                if self.sel.include_suppressed {
-                    header.push("suppressed_reason");
-                }
                 header.extend(self.profile_cols().iter().map(String::as_str));
                 w.write_record(&header)?;
                 w.into_inner().map_err(|e| e.into_error())
@@ -236,24 +235,23 @@ impl<'a> Writer<'a> {
                     let inst = &r.instances[m.instance];
                     let d = &self.plan.dialogues[inst.dialogue];
                     let step = &d.steps[m.step];
-                    let msg = &step.ladder[m.attempt];
+                    let v = &step.ladder[m.attempt].variants[m.variant];
+                    let channel = &v.channels[m.channel];
                     w.write_field(hex32(message_hash(&person.id, &d.id, inst.number, &step.id, m.attempt as u32)))?;
                     w.write_field(person.id.as_bytes())?;
                     w.write_field(&d.id)?;
                     w.write_field(num.format(inst.number))?;
                     w.write_field(&step.id)?;
                     w.write_field(num.format(m.attempt))?;
-                    w.write_field(&msg.channel)?;
-                    w.write_field(&msg.template)?;
+                    w.write_field(channel)?;
+                    w.write_field(&v.template)?;
                     w.write_field(utc_bytes(m.send_at))?;
                     w.write_field(self.status(m))?;
                     w.write_field(&inst.trigger)?;
                     w.write_field(utc_bytes(inst.triggered_at))?;
                     w.write_field(&inst.reason)?;
-                    w.write_field(self.contact(r, &msg.channel))?;
-                    if self.sel.include_suppressed {
-                        w.write_field(m.suppressed.as_deref().unwrap_or_default())?;
-                    }
+                    w.write_field(self.contact(r, channel))?;
+                    w.write_field(m.suppressed.as_deref().or(m.note.as_deref()).unwrap_or_default())?;
                     match profile {
                         Some((t, row)) => {
                             for c in 0..t.names.len() {

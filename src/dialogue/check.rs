@@ -77,7 +77,7 @@ pub fn dialogue_files(path: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
 
 /// Load, check and compile every dialogue. Returns the plan (possibly partial) and every
 /// diagnostic; the plan is only usable when there are no errors.
-pub fn load(path: &Path, schemas: &Schemas) -> (Plan, Diagnostics) {
+pub fn load(path: &Path, schemas: &Schemas, tiers: &[String]) -> (Plan, Diagnostics) {
     let mut diags = Diagnostics::default();
     let files = match dialogue_files(path) {
         Ok(f) => f,
@@ -129,7 +129,7 @@ pub fn load(path: &Path, schemas: &Schemas) -> (Plan, Diagnostics) {
     let mut dialogues = Vec::new();
     for s in &sources {
         let f = FileCtx { path: &s.path, src: &s.text };
-        let mut c = Checker { f, ids: &ids, schemas: schemas.clone(), diags: &mut diags };
+        let mut c = Checker { f, ids: &ids, tiers, schemas: schemas.clone(), diags: &mut diags };
         dialogues.push(c.dialogue(&s.id, &s.raw));
     }
     // Dialogues that nothing can start.
@@ -209,6 +209,8 @@ enum EventKind {
 struct Checker<'a, 'd> {
     f: FileCtx<'a>,
     ids: &'a [String],
+    /// Tier names from the config (empty: tiers are not configured, any name is accepted).
+    tiers: &'a [String],
     schemas: Schemas,
     diags: &'d mut Diagnostics,
 }
@@ -687,6 +689,15 @@ impl Checker<'_, '_> {
             }
         }
         let goals: Vec<Branch> = raw.goals.iter().filter_map(|g| self.branch(g, &step_ids, true)).collect();
+        let holdout = match &raw.holdout {
+            Some(h) if !(0.0..1.0).contains(&h.value) => {
+                let e = self.f.at_any(h, format!("holdout is a share of customers from 0 to below 1, not {}", h.value)).with_hint("e.g. `holdout: 0.1` holds back 10%");
+                self.err(e);
+                0.0
+            }
+            Some(h) => h.value,
+            None => 0.0,
+        };
         let mut steps = Vec::new();
         for (i, s) in raw.steps.value.iter().enumerate() {
             if let Some(step) = self.step(i, s, &step_ids) {
@@ -708,7 +719,39 @@ impl Checker<'_, '_> {
             quiet_while,
             goals,
             steps,
+            holdout,
         }
+    }
+
+    fn channels(&mut self, c: &Spanned<OneOrManyStr>) -> Option<Vec<String>> {
+        let v = c.value.to_vec();
+        if v.is_empty() || v.iter().any(String::is_empty) {
+            let e = self.f.at_any(c, "a message needs a channel (e.g. email) or a list of channels in order of preference");
+            self.err(e);
+            return None;
+        }
+        Some(v)
+    }
+
+    fn variants(
+        &mut self,
+        channel: &Spanned<OneOrManyStr>,
+        template: &S,
+        by_tier: &BTreeMap<String, RawVariant>,
+    ) -> Option<Vec<Variant>> {
+        let mut out = vec![Variant { tier: None, channels: self.channels(channel)?, template: template.value.clone() }];
+        for (tier, v) in by_tier {
+            if !self.tiers.is_empty() && !self.tiers.contains(tier) {
+                let hint = did_you_mean(tier, self.tiers.iter().map(String::as_str))
+                    .map(|x| format!("did you mean `{x}`?"))
+                    .unwrap_or_else(|| format!("the tiers in kairos.yaml are: {}", self.tiers.join(", ")));
+                let e = self.f.at(&v.template, format!("unknown tier `{tier}`")).with_hint(hint);
+                self.err(e);
+                return None;
+            }
+            out.push(Variant { tier: Some(tier.clone()), channels: self.channels(&v.channel)?, template: v.template.value.clone() });
+        }
+        Some(out)
     }
 
     fn step(&mut self, i: usize, s: &Spanned<RawStep>, step_ids: &[String]) -> Option<Step> {
@@ -722,11 +765,9 @@ impl Checker<'_, '_> {
                 None => Some(0),
             };
             ok &= offset.is_some();
-            ladder.push(Msg {
-                channel: send.channel.value.clone(),
-                template: send.template.value.clone(),
-                offset: offset.unwrap_or(0),
-            });
+            let variants = self.variants(&send.channel, &send.template, &send.by_tier);
+            ok &= variants.is_some();
+            ladder.push(Msg { variants: variants.unwrap_or_default(), offset: offset.unwrap_or(0) });
         }
         if !r.escalate.is_empty() && r.send.is_none() {
             let e = self.f.at(&r.id, "`escalate:` follows up the step's own message, so the step needs a `send:`");
@@ -736,11 +777,9 @@ impl Checker<'_, '_> {
         for esc in &r.escalate {
             let after = self.duration(&esc.after, "after");
             ok &= after.is_some();
-            ladder.push(Msg {
-                channel: esc.channel.value.clone(),
-                template: esc.template.value.clone(),
-                offset: after.unwrap_or(0),
-            });
+            let variants = self.variants(&esc.channel, &esc.template, &esc.by_tier);
+            ok &= variants.is_some();
+            ladder.push(Msg { variants: variants.unwrap_or_default(), offset: after.unwrap_or(0) });
         }
         let on: Vec<Branch> = r.on.iter().filter_map(|b| self.branch(b, step_ids, false)).collect();
         ok &= on.len() == r.on.len();

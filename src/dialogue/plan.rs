@@ -65,13 +65,34 @@ pub enum Reentry {
     After(i64),
 }
 
+/// One message of a step: a default variant and variants per value tier.
 #[derive(Debug, Clone)]
 pub struct Msg {
-    pub channel: String,
-    pub template: String,
+    /// `variants[0]` is the default; the others apply to their tier.
+    pub variants: Vec<Variant>,
     /// Seconds after the step is entered (the step's own message) or after the previous
     /// message (escalations).
     pub offset: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub tier: Option<String>,
+    /// In order of preference; the first with consent is used.
+    pub channels: Vec<String>,
+    pub template: String,
+}
+
+impl Msg {
+    /// A short description for graphs: the default variant.
+    pub fn label(&self) -> String {
+        let v = &self.variants[0];
+        let mut s = format!("{}: {}", v.channels.join("|"), v.template);
+        for t in &self.variants[1..] {
+            s.push_str(&format!("; {}: {}: {}", t.tier.as_deref().unwrap_or(""), t.channels.join("|"), t.template));
+        }
+        s
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -131,6 +152,8 @@ pub struct Dialogue {
     pub quiet_while: Vec<usize>,
     pub goals: Vec<Branch>,
     pub steps: Vec<Step>,
+    /// Share of customers held back (0 = none).
+    pub holdout: f64,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -33,6 +33,10 @@ pub struct RawDialogue {
     #[serde(default)]
     #[schemars(with = "Vec<RawBranch>")]
     pub goals: Vec<Spanned<RawBranch>>,
+    /// Hold back this share of eligible customers (0 to 1), chosen by a stable hash of customer and
+    /// dialogue: the dialogue runs for them but sends nothing, so lift can be measured.
+    #[schemars(with = "Option<f64>")]
+    pub holdout: Option<Spanned<f64>>,
     /// The conversation; it starts at the first step.
     #[schemars(with = "Vec<RawStep>")]
     pub steps: Spanned<Vec<Spanned<RawStep>>>,
@@ -201,12 +205,44 @@ pub struct RawEvent {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSend {
-    #[schemars(with = "String")]
-    pub channel: S,
+    /// A channel, or channels in order of preference (the first the customer consents to is used).
+    #[schemars(with = "OneOrManyStr")]
+    pub channel: Spanned<OneOrManyStr>,
     #[schemars(with = "String")]
     pub template: S,
+    /// Send this long after the step is entered.
     #[schemars(with = "Option<String>")]
     pub delay: Option<S>,
+    /// Per value tier (from kairos.yaml `tiers:`): another channel and template.
+    #[serde(default)]
+    pub by_tier: std::collections::BTreeMap<String, RawVariant>,
+}
+
+/// A tier's own channel and template.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawVariant {
+    #[schemars(with = "OneOrManyStr")]
+    pub channel: Spanned<OneOrManyStr>,
+    #[schemars(with = "String")]
+    pub template: S,
+}
+
+/// `channel: email` or `channel: [sms, email]`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum OneOrManyStr {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrManyStr {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrManyStr::One(s) => vec![s.clone()],
+            OneOrManyStr::Many(v) => v.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -214,10 +250,12 @@ pub struct RawSend {
 pub struct RawEscalation {
     #[schemars(with = "String")]
     pub after: S,
-    #[schemars(with = "String")]
-    pub channel: S,
+    #[schemars(with = "OneOrManyStr")]
+    pub channel: Spanned<OneOrManyStr>,
     #[schemars(with = "String")]
     pub template: S,
+    #[serde(default)]
+    pub by_tier: std::collections::BTreeMap<String, RawVariant>,
 }
 
 /// A way out of a waiting step (under `on:`) or out of the whole dialogue (under `goals:`).
