@@ -320,8 +320,9 @@ fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
     }
     let pool = pool(args.input.threads)?;
     pool.install(|| {
-        let sink = Sink::open(args.output.as_deref())
-            .with_context(|| format!("cannot write to {}", args.output.as_deref().unwrap_or(Path::new("-")).display()))?;
+        let sink = Sink::open(args.output.as_deref()).with_context(|| {
+            format!("cannot write to {}", args.output.as_deref().unwrap_or(Path::new("-")).display())
+        })?;
         let (cfg, plan, data) = prepare(&args.project, &args.input, quiet)?;
         let settings = settings(&args.input, &cfg, &data)?;
         let since = match (&args.since, args.due) {
@@ -342,8 +343,7 @@ fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
             let n = r.2;
             result = Some(r);
             Ok(n)
-        })
-?;
+        })?;
         let Some((stats, warnings, written)) = result else { bail!("no output was produced") };
         if !quiet {
             let events_path = args.input.events.clone().unwrap_or_default();

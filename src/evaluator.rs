@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 
 use crate::dialogue::plan::{Absence, After, Branch, Exit, Matcher, Reentry, Trigger};
-use crate::policy::{OnCap, Tiers};
 use crate::dialogue::Plan;
 use crate::expr::eval::{eval, eval_bool, nan0};
 use crate::expr::{Ctx, History};
 use crate::input::time::format_utc;
 use crate::input::{CustomerRows, Data, Table};
+use crate::policy::{OnCap, Tiers};
 
 /// Settings of one evaluation.
 #[derive(Debug, Clone)]
@@ -298,7 +298,12 @@ impl<'a> Evaluator<'a> {
             timezone: settings.policy.timezone_column.as_deref().and_then(ccol),
             preferred: settings.policy.preferred_column.as_deref().and_then(ccol),
             max_per_week: settings.policy.max_per_week_column.as_deref().and_then(ccol),
-            consent: settings.policy.consent.iter().map(|(ch, c)| (ch.clone(), c.column.as_deref().and_then(ccol))).collect(),
+            consent: settings
+                .policy
+                .consent
+                .iter()
+                .map(|(ch, c)| (ch.clone(), c.column.as_deref().and_then(ccol)))
+                .collect(),
         };
         Self { data, plan, settings, cols }
     }
@@ -736,6 +741,9 @@ impl<'e, 'a> Run<'e, 'a> {
         if kind == policy.opt_out_event || kind == policy.opt_in_event {
             let channel: &'a str = self.ev.cols.ev_channel.map_or("", |c| evt.str_at(c, r));
             self.consent_events.push((channel, kind == policy.opt_in_event));
+            if kind == policy.opt_out_event {
+                self.withdraw(channel, t);
+            }
         }
         self.route(Ev::Other(r), t);
         let plan = self.plan();
@@ -1091,6 +1099,28 @@ impl<'e, 'a> Run<'e, 'a> {
         ok
     }
 
+    /// An opt-out reaches messages already planned for later (deferred ones): they are
+    /// suppressed, since consent must hold when a message goes out.
+    fn withdraw(&mut self, channel: &str, t: i64) {
+        let plan = self.plan();
+        for m in &mut self.out.messages {
+            if m.suppressed.is_some() || m.send_at < t {
+                continue;
+            }
+            let inst = &self.out.instances[m.instance];
+            let d = &plan.dialogues[inst.dialogue];
+            let ch = d.steps[m.step].ladder[m.attempt].variants[m.variant].channels[m.channel].as_str();
+            if channel.is_empty() || channel == ch {
+                m.suppressed = Some(format!("no consent for {ch} at send time"));
+                if let Some(pos) = self.sent_log.iter().position(|&(at, c)| at == m.send_at && c == ch) {
+                    self.sent_log.remove(pos);
+                }
+                *self.stats.messages.entry((inst.dialogue, m.step, m.attempt)).or_default() -= 1;
+                bump(&mut self.stats.suppressed, inst.dialogue, "no consent");
+            }
+        }
+    }
+
     /// Pass a message through the contact policy and record it, planned or suppressed.
     fn send(&mut self, d: usize, live: Live, at: i64) {
         let plan = self.plan();
@@ -1098,9 +1128,7 @@ impl<'e, 'a> Run<'e, 'a> {
         let dialogue = &plan.dialogues[d];
         let msg = &dialogue.steps[live.step].ladder[live.attempt];
         let tier = self.tier(at);
-        let variant = tier
-            .and_then(|t| msg.variants.iter().position(|v| v.tier.as_deref() == Some(t)))
-            .unwrap_or(0);
+        let variant = tier.and_then(|t| msg.variants.iter().position(|v| v.tier.as_deref() == Some(t))).unwrap_or(0);
         let v = &msg.variants[variant];
         // The customer's preferred channels first, the step's order otherwise.
         let mut order: Vec<usize> = (0..v.channels.len()).collect();
@@ -1135,8 +1163,20 @@ impl<'e, 'a> Run<'e, 'a> {
         let mut send_at = at;
         if suppressed.is_none() {
             let in_window = policy.next_in_window(ch, at, self.tz);
-            let (room, bitten) = crate::policy::cap_room(&self.caps, &self.sent_log, ch, in_window);
-            let later = policy.next_in_window(ch, room, self.tz);
+            let mut later = in_window;
+            let mut bitten = None;
+            // A cap may push the message out of its window and the window back into a full
+            // cap; a few rounds settle it.
+            for _ in 0..32 {
+                let (room, b) = crate::policy::cap_room(&self.caps, &self.sent_log, ch, later);
+                bitten = bitten.or(b);
+                let next = policy.next_in_window(ch, room, self.tz);
+                if next == later {
+                    break;
+                }
+                later = next;
+            }
+            let room = later;
             let mut reasons = Vec::new();
             if in_window != at {
                 reasons.push("send window".to_owned());

@@ -208,7 +208,11 @@ impl Policy {
         for c in raw.caps {
             if let Some(per) = dur(&c.per, "per", diags) {
                 if c.max == 0 {
-                    diags.push(at(&c.per, "a cap of 0 messages would suppress everything; remove the channel's consent instead".to_owned()));
+                    diags.push(at(
+                        &c.per,
+                        "a cap of 0 messages would suppress everything; remove the channel's consent instead"
+                            .to_owned(),
+                    ));
                 }
                 p.caps.push(Cap { max: c.max, per, channel: c.channel });
             }
@@ -233,15 +237,20 @@ impl Policy {
                     match weekday(&d.value) {
                         Some(i) => days[i] = true,
                         None => diags.push(
-                            at(d, format!("unknown day `{}`", d.value)).with_hint("days are mon, tue, wed, thu, fri, sat, sun"),
+                            at(d, format!("unknown day `{}`", d.value))
+                                .with_hint("days are mon, tue, wed, thu, fri, sat, sun"),
                         ),
                     }
                 }
             }
-            let time = |s: &Spanned<String>, diags: &mut Diagnostics| match NaiveTime::parse_from_str(&s.value, "%H:%M") {
+            let time = |s: &Spanned<String>, diags: &mut Diagnostics| match NaiveTime::parse_from_str(&s.value, "%H:%M")
+            {
                 Ok(t) => Some(t.num_seconds_from_midnight()),
                 Err(_) => {
-                    diags.push(at(s, format!("`{}` is not a time of day", s.value)).with_hint("write 24-hour HH:MM, e.g. \"09:00\""));
+                    diags.push(
+                        at(s, format!("`{}` is not a time of day", s.value))
+                            .with_hint("write 24-hour HH:MM, e.g. \"09:00\""),
+                    );
                     None
                 }
             };
@@ -253,15 +262,25 @@ impl Policy {
                 (None, Some(f), Some(t)) => (time(f, diags), time(t, diags)),
                 _ => {
                     diags.push(
-                        Diagnostic::error(path, 0, 0, format!("send window for `{channel}`: give `at: HH:MM`, or `from:` and `to:`"))
-                            .with_source(src),
+                        Diagnostic::error(
+                            path,
+                            0,
+                            0,
+                            format!("send window for `{channel}`: give `at: HH:MM`, or `from:` and `to:`"),
+                        )
+                        .with_source(src),
                     );
                     (None, None)
                 }
             };
             if let (Some(from), Some(to)) = (from, to) {
                 if to < from {
-                    diags.push(Diagnostic::error(path, 0, 0, format!("send window for `{channel}` ends before it starts")));
+                    diags.push(Diagnostic::error(
+                        path,
+                        0,
+                        0,
+                        format!("send window for `{channel}` ends before it starts"),
+                    ));
                 }
                 p.windows.insert(channel, Window { days, from, to });
             }
@@ -298,22 +317,30 @@ impl Policy {
                         "purchases" => Some(Measure::Purchases),
                         "units" => Some(Measure::Units),
                         other => {
-                            let hint = did_you_mean(other, ["spend", "orders", "purchases", "units"])
-                                .map_or_else(|| "a measure is one of: spend, orders, purchases, units".to_owned(), |s| format!("did you mean `{s}`?"));
+                            let hint = did_you_mean(other, ["spend", "orders", "purchases", "units"]).map_or_else(
+                                || "a measure is one of: spend, orders, purchases, units".to_owned(),
+                                |s| format!("did you mean `{s}`?"),
+                            );
                             diags.push(at(&m, format!("unknown measure `{other}`")).with_hint(hint));
                             None
                         }
                     };
                     let within = t.within.as_ref().and_then(|w| dur(w, "within", diags));
                     if t.levels.is_empty() {
-                        diags.push(at(&m, "computed tiers need `levels`, e.g. {gold: 1000, silver: 300, bronze: 0}".to_owned()));
+                        diags.push(at(
+                            &m,
+                            "computed tiers need `levels`, e.g. {gold: 1000, silver: 300, bronze: 0}".to_owned(),
+                        ));
                     }
                     let mut levels: Vec<(String, f64)> = t.levels.into_iter().collect();
                     levels.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
                     measure.map(|measure| Tiers::Computed { measure, within, levels })
                 }
                 _ => {
-                    diags.push(Diagnostic::error(path, 0, 0, "tiers: give either `column:` or `measure:` with `levels:`").with_source(src));
+                    diags.push(
+                        Diagnostic::error(path, 0, 0, "tiers: give either `column:` or `measure:` with `levels:`")
+                            .with_source(src),
+                    );
                     None
                 }
             };
@@ -343,7 +370,8 @@ impl Policy {
                     Some(w.from)
                 };
                 if let Some(start) = start {
-                    let naive = day.and_time(NaiveTime::from_num_seconds_from_midnight_opt(start, 0).unwrap_or(NaiveTime::MIN));
+                    let naive =
+                        day.and_time(NaiveTime::from_num_seconds_from_midnight_opt(start, 0).unwrap_or(NaiveTime::MIN));
                     let at = crate::input::time::local_to_utc(naive, tz);
                     return at.max(t);
                 }
@@ -373,37 +401,40 @@ pub fn zone(cell: &str, default: Tz) -> Tz {
 }
 
 /// When a message over its caps may go out: `t` itself if no cap bites, else the earliest
-/// later instant at which every cap has room. `sent` holds (time, channel) of planned messages.
+/// later instant at which every cap has room. `sent` holds (time, channel) of planned
+/// messages, including ones already planned for later (deferred): adding a message must not
+/// overfill any window, before or after it.
 pub fn cap_room(caps: &[Cap], sent: &[(i64, &str)], channel: &str, t: i64) -> (i64, Option<String>) {
-    let mut when = t;
-    let mut bitten = None;
-    for _ in 0..64 {
-        let mut moved = false;
-        for cap in caps {
-            if cap.channel.as_deref().is_some_and(|c| c != channel) {
-                continue;
-            }
-            let mut times: Vec<i64> = sent
-                .iter()
-                .filter(|(at, ch)| *at > when - cap.per && *at <= when && cap.channel.as_deref().is_none_or(|c| c == *ch))
-                .map(|(at, _)| *at)
-                .collect();
-            if times.len() >= cap.max as usize {
-                times.sort_unstable();
-                let k = times.len() - cap.max as usize;
-                when = times[k] + cap.per;
-                moved = true;
-                bitten = Some(match &cap.channel {
-                    Some(c) => format!("cap {} {c} per {}", cap.max, crate::dialogue::plan::format_duration(cap.per)),
-                    None => format!("cap {} per {}", cap.max, crate::dialogue::plan::format_duration(cap.per)),
-                });
-            }
-        }
-        if !moved {
-            break;
+    let fits = |cap: &Cap, w: i64| {
+        let times: Vec<i64> =
+            sent.iter().filter(|(_, ch)| cap.channel.as_deref().is_none_or(|c| c == *ch)).map(|(at, _)| *at).collect();
+        // Every window (x - per, x] that holds w ends at w or at a later message before w + per.
+        std::iter::once(w)
+            .chain(times.iter().copied().filter(|&x| x >= w && x < w + cap.per))
+            .all(|x| times.iter().filter(|&&y| y > x - cap.per && y <= x).count() < cap.max as usize)
+    };
+    let relevant: Vec<&Cap> = caps.iter().filter(|c| c.channel.as_deref().is_none_or(|ch| ch == channel)).collect();
+    let label = |cap: &Cap| match &cap.channel {
+        Some(c) => format!("cap {} {c} per {}", cap.max, crate::dialogue::plan::format_duration(cap.per)),
+        None => format!("cap {} per {}", cap.max, crate::dialogue::plan::format_duration(cap.per)),
+    };
+    let bitten = relevant.iter().find(|c| !fits(c, t)).map(|c| label(c));
+    if bitten.is_none() {
+        return (t, None);
+    }
+    // Room can only open when a planned message leaves a window.
+    let mut candidates: Vec<i64> =
+        relevant.iter().flat_map(|c| sent.iter().map(move |(at, _)| at + c.per)).filter(|&x| x > t).collect();
+    candidates.sort_unstable();
+    candidates.dedup();
+    for w in candidates {
+        if relevant.iter().all(|c| fits(c, w)) {
+            return (w, bitten);
         }
     }
-    (when, bitten)
+    // Unreachable in practice: after the last message plus the longest window all caps are free.
+    let last = sent.iter().map(|(at, _)| *at).max().unwrap_or(t);
+    (last + relevant.iter().map(|c| c.per).max().unwrap_or(0), bitten)
 }
 
 #[cfg(test)]
@@ -421,12 +452,18 @@ mod tests {
         let sent = [(0, "email"), (86_400, "email")];
         assert_eq!(cap_room(&caps(), &sent, "email", 86_400 + 5).0, 7 * 86_400);
         assert_eq!(cap_room(&caps(), &[], "email", 5), (5, None));
+        // A message already planned for later also counts: day 3 is full, so day 2.5 must wait.
+        let sent = [(3 * 86_400, "email")];
+        assert_eq!(cap_room(&caps(), &sent, "email", 2 * 86_400 + 50_000).0, 4 * 86_400);
     }
 
     #[test]
     fn windows_move_to_the_next_allowed_time() {
         let mut p = Policy::default();
-        p.windows.insert("phone".into(), Window { days: [true, true, true, true, true, false, false], from: 9 * 3600, to: 18 * 3600 });
+        p.windows.insert(
+            "phone".into(),
+            Window { days: [true, true, true, true, true, false, false], from: 9 * 3600, to: 18 * 3600 },
+        );
         p.windows.insert("email".into(), Window { days: [true; 7], from: 9 * 3600, to: 9 * 3600 });
         let utc = Tz::UTC;
         // 2025-01-04 is a Saturday.
@@ -439,7 +476,10 @@ mod tests {
         assert_eq!(p.next_in_window("email", tue_10, utc), wed_9);
         let ny: Tz = "America/New_York".parse().unwrap();
         let tue_10_ny = crate::input::time::parse_iso("2025-01-07T15:00:00Z", utc).unwrap();
-        assert_eq!(p.next_in_window("email", tue_10_ny, ny), crate::input::time::parse_iso("2025-01-08T14:00:00Z", utc).unwrap());
+        assert_eq!(
+            p.next_in_window("email", tue_10_ny, ny),
+            crate::input::time::parse_iso("2025-01-08T14:00:00Z", utc).unwrap()
+        );
         assert_eq!(p.next_in_window("sms", tue_10, utc), tue_10);
     }
 }

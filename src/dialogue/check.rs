@@ -691,7 +691,10 @@ impl Checker<'_, '_> {
         let goals: Vec<Branch> = raw.goals.iter().filter_map(|g| self.branch(g, &step_ids, true)).collect();
         let holdout = match &raw.holdout {
             Some(h) if !(0.0..1.0).contains(&h.value) => {
-                let e = self.f.at_any(h, format!("holdout is a share of customers from 0 to below 1, not {}", h.value)).with_hint("e.g. `holdout: 0.1` holds back 10%");
+                let e = self
+                    .f
+                    .at_any(h, format!("holdout is a share of customers from 0 to below 1, not {}", h.value))
+                    .with_hint("e.g. `holdout: 0.1` holds back 10%");
                 self.err(e);
                 0.0
             }
@@ -726,7 +729,8 @@ impl Checker<'_, '_> {
     fn channels(&mut self, c: &Spanned<OneOrManyStr>) -> Option<Vec<String>> {
         let v = c.value.to_vec();
         if v.is_empty() || v.iter().any(String::is_empty) {
-            let e = self.f.at_any(c, "a message needs a channel (e.g. email) or a list of channels in order of preference");
+            let e =
+                self.f.at_any(c, "a message needs a channel (e.g. email) or a list of channels in order of preference");
             self.err(e);
             return None;
         }
@@ -749,7 +753,11 @@ impl Checker<'_, '_> {
                 self.err(e);
                 return None;
             }
-            out.push(Variant { tier: Some(tier.clone()), channels: self.channels(&v.channel)?, template: v.template.value.clone() });
+            out.push(Variant {
+                tier: Some(tier.clone()),
+                channels: self.channels(&v.channel)?,
+                template: v.template.value.clone(),
+            });
         }
         Some(out)
     }

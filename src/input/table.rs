@@ -40,7 +40,10 @@ pub enum Column {
     /// Interned text (few distinct values): symbols into `Table::strs`.
     Str(Vec<u32>),
     /// Mostly-distinct text kept as is: row `i` is `text[ends[i-1]..ends[i]]`.
-    Text { text: String, ends: Vec<u64> },
+    Text {
+        text: String,
+        ends: Vec<u64>,
+    },
     Num(Vec<f64>),
 }
 
@@ -404,10 +407,8 @@ pub fn load(path: &Path, spec: &TableSpec<'_>, format: Option<&str>, tz: chrono_
     let has_header = hdr.read_byte_record(&mut first).map_err(|e| csv_error(path, &e))?;
     let header_end = if has_header { first.position().map_or(0, |_| hdr.position().byte() as usize) } else { 0 };
     drop(hdr);
-    let raw_headers: Vec<String> = first
-        .iter()
-        .map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_owned())
-        .collect();
+    let raw_headers: Vec<String> =
+        first.iter().map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_owned()).collect();
     let names = canonical_names(&raw_headers, spec);
     let find = |name: &str| names.iter().position(|n| n == name);
     let missing = |column: &str| InputError::MissingColumn {
@@ -502,13 +503,21 @@ pub fn load(path: &Path, spec: &TableSpec<'_>, format: Option<&str>, tz: chrono_
             fill(&mut reader, &mut buf, &mut eof)?;
         }
     }
-    let mut table = merge(path, spec.kind, data_idx.iter().map(|&i| names[i].clone()).collect(), types, &lay.storage, pieces);
+    let mut table =
+        merge(path, spec.kind, data_idx.iter().map(|&i| names[i].clone()).collect(), types, &lay.storage, pieces);
     sort_rows(&mut table, spec.tie_first);
     Ok(table)
 }
 
 /// Join the pieces into one table with canonical symbols (symbol order is string order).
-fn merge(path: &Path, kind: TableKind, names: Vec<String>, types: Vec<ColType>, storage: &[Storage], pieces: Vec<Piece>) -> Table {
+fn merge(
+    path: &Path,
+    kind: TableKind,
+    names: Vec<String>,
+    types: Vec<ColType>,
+    storage: &[Storage],
+    pieces: Vec<Piece>,
+) -> Table {
     let mut global = Interner::new();
     let remaps: Vec<Vec<u32>> =
         pieces.iter().map(|p| p.interner.strings().map(|s| global.intern(s)).collect()).collect();

@@ -279,7 +279,19 @@ fn stdin_input_and_explain_json() {
         .unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), f.run(&["--as-of", "2025-06-30"]).stdout);
-    let out = f.cmd(&["explain", "N", "-d", "dialogues", "-t", "tx.csv", "-e", "events.csv", "--as-of", "2025-06-30", "--json"]);
+    let out = f.cmd(&[
+        "explain",
+        "N",
+        "-d",
+        "dialogues",
+        "-t",
+        "tx.csv",
+        "-e",
+        "events.csv",
+        "--as-of",
+        "2025-06-30",
+        "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["instances"][0]["outcome"], "no_contact");
     let kinds: Vec<&str> = v["timeline"].as_array().unwrap().iter().map(|t| t["kind"].as_str().unwrap()).collect();

@@ -5,6 +5,7 @@ mod conversations;
 mod errors;
 mod nightly;
 mod outputs;
+mod policy;
 mod triggers;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,350 @@
+//! The contact policy: tiers, consent, do-not-contact, caps, send windows, holdouts; and
+//! properties that must hold for any customers, events and policy.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+
+use super::Fixture;
+
+/// Rows of a CSV plan as maps from column name to value.
+fn rows(csv_text: &str) -> Vec<BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_reader(csv_text.as_bytes());
+    let h = r.headers().unwrap().clone();
+    r.records().map(|x| h.iter().zip(x.unwrap().iter()).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()).collect()
+}
+
+fn brief_policy(csv_text: &str) -> String {
+    rows(csv_text)
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}:{} {} {}{}\n",
+                r["customer_id"],
+                r["step"],
+                r["channel"],
+                r["template"],
+                r["send_at"],
+                r["status"],
+                if r["policy_note"].is_empty() { String::new() } else { format!(" [{}]", r["policy_note"]) }
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_tiered_step_calls_top_customers_and_emails_the_others() {
+    let f = Fixture::new();
+    f.file("kairos.yaml", "tiers:\n  measure: spend\n  within: 365d\n  levels: {top: 1000, medium: 200, low: 0}\n")
+        .dialogue(
+            "lapsed",
+            "trigger:\n  absence: {after: 60d}\nsteps:\n  - id: reach_out\n    send:\n      channel: email\n      template: stock_winback\n      by_tier:\n        top: {channel: phone, template: rep_call}\n        medium: {channel: email, template: personal_winback}\n",
+        )
+        .tx(&[
+            "HIGH,2025-01-01,o1,p,c,1500",
+            "MID,2025-01-01,o2,p,c,300",
+            "LOW,2025-01-01,o3,p,c,20",
+            "ZZZ,2025-06-01,o4,p,c,1",
+        ]);
+    let out = f.run(&["--include-suppressed"]);
+    assert_eq!(
+        brief_policy(&out.stdout),
+        "\
+HIGH reach_out phone:rep_call 2025-03-02T00:00:00Z sent
+LOW reach_out email:stock_winback 2025-03-02T00:00:00Z sent
+MID reach_out email:personal_winback 2025-03-02T00:00:00Z sent
+"
+    );
+}
+
+#[test]
+fn tiers_from_a_customer_column() {
+    let f = Fixture::new();
+    f.file("kairos.yaml", "tiers: {column: tier}\n")
+        .dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send:\n      channel: email\n      template: stock\n      by_tier:\n        gold: {channel: phone, template: call}\n")
+        .tx(&["A,2025-01-01,o1,p,c,1", "B,2025-01-01,o2,p,c,1"])
+        .file("customers.csv", "customer_id,tier,email,phone\nA,gold,a@x,+1\nB,bronze,b@x,+2\n");
+    let out = f.run(&[]);
+    assert_eq!(
+        brief_policy(&out.stdout),
+        "A a phone:call 2025-01-01T00:00:00Z due\nB a email:stock 2025-01-01T00:00:00Z due\n"
+    );
+}
+
+#[test]
+fn consent_fallback_opt_out_events_and_do_not_contact() {
+    let f = Fixture::new();
+    f.file(
+        "kairos.yaml",
+        "policy:\n  consent:\n    do_not_contact: dnc\n    channels:\n      sms: {default: out, column: sms_ok}\n",
+    )
+    .dialogue(
+        "hi",
+        "trigger:\n  purchase: {}\nreentry: always\nsteps:\n  - id: a\n    send: {channel: [sms, email], template: t}\n",
+    )
+    .tx(&[
+        "A,2025-01-01,o1,p,c,1",
+        "B,2025-01-01,o2,p,c,1",
+        "C,2025-01-01,o3,p,c,1",
+        "C,2025-02-01,o4,p,c,1",
+        "D,2025-01-01,o5,p,c,1",
+    ])
+    .file("customers.csv", "customer_id,sms_ok,dnc\nA,yes,\nB,,\nC,,\nD,yes,yes\n")
+    .file("events.csv", "customer_id,timestamp,type,channel\nC,2025-01-15,opt_out,email\n");
+    let out = f.run(&["--include-suppressed"]);
+    assert_eq!(
+        brief_policy(&out.stdout),
+        "\
+A a sms:t 2025-01-01T00:00:00Z sent
+B a email:t 2025-01-01T00:00:00Z sent [fallback: no consent for sms]
+C a email:t 2025-01-01T00:00:00Z sent [fallback: no consent for sms]
+C a sms:t 2025-02-01T00:00:00Z suppressed [no consent for sms, email]
+D a sms:t 2025-01-01T00:00:00Z suppressed [do not contact]
+"
+    );
+    // Without --include-suppressed the suppressed messages are left out, and the summary says why.
+    let out = f.run(&[]);
+    assert_eq!(rows(&out.stdout).len(), 3);
+    assert!(out.stderr.contains("suppressed 1: do not contact"), "{}", out.stderr);
+    assert!(out.stderr.contains("suppressed 1: no consent"), "{}", out.stderr);
+}
+
+#[test]
+fn caps_let_the_higher_priority_dialogue_win_and_defer_or_drop_the_other() {
+    let f = Fixture::new();
+    f.file("kairos.yaml", "policy:\n  caps:\n    - {max: 1, per: 1d}\n")
+        .dialogue(
+            "a_promo",
+            "priority: 1\ntrigger:\n  purchase: {}\nsteps:\n  - id: p\n    send: {channel: email, template: promo}\n",
+        )
+        .dialogue(
+            "b_thanks",
+            "priority: 9\ntrigger:\n  purchase: {}\nsteps:\n  - id: t\n    send: {channel: email, template: thanks}\n",
+        )
+        .tx(&["A,2025-01-01T10:00:00Z,o1,p,c,1", "Z,2025-01-10,o9,p,c,1"]);
+    assert_eq!(
+        brief_policy(&f.run(&["--as-of", "2025-01-05"]).stdout),
+        "\
+A t email:thanks 2025-01-01T10:00:00Z sent
+A p email:promo 2025-01-02T10:00:00Z sent [deferred from 2025-01-01T10:00:00Z by cap 1 per 1d]
+"
+    );
+    f.file("kairos.yaml", "policy:\n  caps:\n    - {max: 1, per: 1d}\n  on_cap: drop\n");
+    assert_eq!(
+        brief_policy(&f.run(&["--include-suppressed", "--as-of", "2025-01-05"]).stdout),
+        "\
+A p email:promo 2025-01-01T10:00:00Z suppressed [dropped: cap 1 per 1d]
+A t email:thanks 2025-01-01T10:00:00Z sent
+"
+    );
+}
+
+#[test]
+fn send_windows_use_the_customers_time_zone() {
+    let f = Fixture::new();
+    f.file(
+        "kairos.yaml",
+        "policy:\n  timezone_column: timezone\n  send_windows:\n    phone: {days: [mon, tue, wed, thu, fri], from: \"09:00\", to: \"18:00\"}\n    email: {at: \"09:00\"}\n",
+    )
+    .dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: call\n    send: {channel: phone, template: c}\n  - id: mail\n    send: {channel: email, template: m}\n")
+    // 2025-01-04 is a Saturday.
+    .tx(&["NY,2025-01-04T15:00:00Z,o1,p,c,1", "UTC,2025-01-04T15:00:00Z,o2,p,c,1"])
+    .file("customers.csv", "customer_id,timezone\nNY,America/New_York\nUTC,\n");
+    assert_eq!(
+        brief_policy(&f.run(&["--as-of", "2025-01-31"]).stdout),
+        "\
+NY mail email:m 2025-01-05T14:00:00Z sent [deferred from 2025-01-04T15:00:00Z by send window]
+NY call phone:c 2025-01-06T14:00:00Z sent [deferred from 2025-01-04T15:00:00Z by send window]
+UTC mail email:m 2025-01-05T09:00:00Z sent [deferred from 2025-01-04T15:00:00Z by send window]
+UTC call phone:c 2025-01-06T09:00:00Z sent [deferred from 2025-01-04T15:00:00Z by send window]
+"
+    );
+}
+
+#[test]
+fn holdouts_are_stable_and_reported() {
+    let f = Fixture::new();
+    f.dialogue(
+        "hi",
+        "trigger:\n  purchase: {}\nholdout: 0.5\nsteps:\n  - id: a\n    send: {channel: email, template: t}\n",
+    );
+    let tx: Vec<String> = (0..40).map(|i| format!("C{i:02},2025-01-01,o{i},p,c,1")).collect();
+    f.tx(&tx.iter().map(String::as_str).collect::<Vec<_>>());
+    let all = rows(&f.run(&["--include-suppressed"]).stdout);
+    let held: Vec<&String> = all.iter().filter(|r| r["policy_note"] == "holdout").map(|r| &r["customer_id"]).collect();
+    assert_eq!(all.len(), 40);
+    assert!((10..=30).contains(&held.len()), "{} held out", held.len());
+    let again = rows(&f.run(&["--include-suppressed"]).stdout);
+    assert_eq!(all, again);
+    assert_eq!(rows(&f.run(&[]).stdout).len(), 40 - held.len());
+}
+
+// ---- properties ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+struct Case {
+    tx: Vec<String>,
+    events: Vec<String>,
+    profiles: Vec<String>,
+    cap_day: u32,
+    cap_week: u32,
+    sms_default_in: bool,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    let customers = 1..6usize;
+    customers
+        .prop_flat_map(|n| {
+            (
+                prop::collection::vec((0..n, 0..60u32, 0..24u32, 1..400u32), 1..30),
+                prop::collection::vec((0..n, 0..60u32, 0..3u8, 0..3u8), 0..10),
+                prop::collection::vec((any::<bool>(), any::<bool>()), n..=n),
+                1..3u32,
+                1..5u32,
+                any::<bool>(),
+            )
+        })
+        .prop_map(|(tx, ev, prof, cap_day, cap_week, sms_default_in)| Case {
+            tx: tx
+                .iter()
+                .enumerate()
+                .map(|(i, (c, d, h, a))| {
+                    format!("C{c},2025-01-01T00:00:00Z,o{i},p{},c{},1,{a},web", i % 3, d % 4)
+                        .replace("2025-01-01T00", &stamp(*d, *h))
+                })
+                .collect(),
+            events: ev
+                .iter()
+                .map(|(c, d, kind, ch)| {
+                    let kind = ["opt_out", "opt_in", "complaint"][*kind as usize];
+                    let ch = ["email", "sms", ""][*ch as usize];
+                    format!("C{c},{}:00:00Z,{kind},{ch}", stamp(*d, 12))
+                })
+                .collect(),
+            profiles: prof
+                .iter()
+                .enumerate()
+                .map(|(i, (dnc, sms))| {
+                    format!("C{i},{},{}", if *dnc { "yes" } else { "" }, if *sms { "yes" } else { "no" })
+                })
+                .collect(),
+            cap_day,
+            cap_week,
+            sms_default_in,
+        })
+}
+
+fn stamp(day: u32, hour: u32) -> String {
+    let d = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap() + chrono::Duration::days(i64::from(day));
+    format!("{d}T{hour:02}")
+}
+
+fn write_case(f: &Fixture, c: &Case, policy: bool) {
+    f.file("tx.csv", &format!("{}{}\n", super::TX_HEADER, c.tx.join("\n")));
+    f.file("events.csv", &format!("customer_id,timestamp,type,channel\n{}\n", c.events.join("\n")));
+    f.file("customers.csv", &format!("customer_id,dnc,sms_ok\n{}\n", c.profiles.join("\n")));
+    let config = if policy {
+        format!(
+            "policy:\n  caps:\n    - {{max: {}, per: 1d}}\n    - {{max: {}, per: 7d}}\n  consent:\n    do_not_contact: dnc\n    channels:\n      sms: {{default: {}, column: sms_ok}}\n",
+            c.cap_day,
+            c.cap_week,
+            if c.sms_default_in { "in" } else { "out" }
+        )
+    } else {
+        String::new()
+    };
+    f.file("kairos.yaml", &config);
+}
+
+fn dialogues(f: &Fixture) {
+    f.dialogue("buy", "priority: 2\ntrigger:\n  purchase: {}\nreentry: always\nsteps:\n  - id: a\n    send: {channel: [sms, email], template: t}\n  - id: b\n    send: {channel: email, template: u, delay: 1d}\n");
+    f.dialogue("care", "priority: 5\ntrigger:\n  event: {type: complaint}\nreentry: always\nsteps:\n  - id: s\n    send: {channel: [email, sms], template: sorry}\n    escalate:\n      - {after: 2d, channel: sms, template: again}\n    timeout: {after: 3d, end: done}\n");
+    f.dialogue("away", "trigger:\n  absence: {after: 10d}\nreentry: always\nsteps:\n  - id: m\n    send: {channel: email, template: miss}\n");
+}
+
+/// Consent for (customer, channel) at instant `at`, computed independently of kairos.
+fn consent_at(c: &Case, customer: &str, channel: &str, at: &str) -> bool {
+    let prof = c.profiles.iter().find(|p| p.split(',').next() == Some(customer)).unwrap();
+    let f: Vec<&str> = prof.split(',').collect();
+    if f[1] == "yes" {
+        return false;
+    }
+    let mut ok = match channel {
+        "sms" if f[2] == "yes" => true,
+        "sms" if f[2] == "no" => false,
+        "sms" => c.sms_default_in,
+        _ => true,
+    };
+    let mut evs: Vec<(String, String, String)> = c
+        .events
+        .iter()
+        .map(|e| e.split(',').map(str::to_owned).collect::<Vec<_>>())
+        .filter(|g| g[0] == customer)
+        .map(|g| (g[1].clone(), g[2].clone(), g[3].clone()))
+        .collect();
+    evs.sort();
+    for (ts, kind, ch) in evs {
+        if ts.as_str() > at {
+            break;
+        }
+        if (kind == "opt_out" || kind == "opt_in") && (ch.is_empty() || ch == channel) {
+            ok = kind == "opt_in";
+        }
+    }
+    ok
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn policy_properties(c in case()) {
+        let f = Fixture::new();
+        dialogues(&f);
+        write_case(&f, &c, true);
+        let out = f.run(&["--include-suppressed", "--as-of", "2025-04-30"]);
+        prop_assert_eq!(out.code, 0, "{}", out.stderr);
+        let planned = rows(&out.stdout);
+
+        // No message is planned on a channel without consent at its send time.
+        for r in planned.iter().filter(|r| r["status"] != "suppressed") {
+            prop_assert!(consent_at(&c, &r["customer_id"], &r["channel"], &r["send_at"]), "no consent: {:?}", r);
+        }
+        // Every suppressed message says why.
+        for r in planned.iter().filter(|r| r["status"] == "suppressed") {
+            prop_assert!(!r["policy_note"].is_empty());
+        }
+        // No cap is ever exceeded.
+        let mut by_customer: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+        for r in planned.iter().filter(|r| r["status"] != "suppressed") {
+            let t = chrono::DateTime::parse_from_rfc3339(&r["send_at"]).unwrap().timestamp();
+            by_customer.entry(&r["customer_id"]).or_default().push(t);
+        }
+        for times in by_customer.values_mut() {
+            times.sort_unstable();
+            for (i, &t) in times.iter().enumerate() {
+                let day = times[..=i].iter().filter(|&&x| x > t - 86_400).count();
+                let week = times[..=i].iter().filter(|&&x| x > t - 7 * 86_400).count();
+                prop_assert!(day <= c.cap_day as usize && week <= c.cap_week as usize, "cap exceeded: {:?}", times);
+            }
+        }
+        // Every message the dialogues want is either planned or suppressed with a reason: the
+        // same messages as a run without any policy.
+        write_case(&f, &c, false);
+        let free = rows(&f.run(&["--include-suppressed", "--as-of", "2025-04-30"]).stdout);
+        let key = |r: &BTreeMap<String, String>| r["message_id"].clone();
+        let a: BTreeSet<String> = planned.iter().map(key).collect();
+        let b: BTreeSet<String> = free.iter().map(key).collect();
+        prop_assert_eq!(a, b);
+
+        // The result does not depend on input order.
+        write_case(&f, &c, true);
+        let mut rev = c.clone();
+        rev.tx.reverse();
+        rev.events.reverse();
+        rev.profiles.reverse();
+        write_case(&f, &rev, true);
+        let again = f.run(&["--include-suppressed", "--as-of", "2025-04-30"]);
+        prop_assert_eq!(again.stdout, out.stdout);
+    }
+}
