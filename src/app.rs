@@ -203,6 +203,9 @@ fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
     b.build().context("cannot start worker threads")
 }
 
+/// One task's rendered bytes, counts, data warnings and number of messages.
+type TaskOutput = (Vec<u8>, Stats, Vec<Warning>, u64);
+
 /// Customers evaluated together before their output is written: bounds memory whatever the
 /// number of customers.
 const BATCH: usize = 1 << 16;
@@ -259,7 +262,7 @@ pub fn evaluate_and_write(
         while start < n {
             let end = (start + BATCH).min(n);
             let idx: Vec<usize> = (start..end).collect();
-            let parts: Vec<std::io::Result<(Vec<u8>, Stats, Vec<Warning>, u64)>> = idx
+            let parts: Vec<std::io::Result<TaskOutput>> = idx
                 .par_chunks(TASK)
                 .map(|chunk| {
                     let mut scratch = crate::evaluator::Scratch::default();

@@ -80,7 +80,7 @@ pub struct Writer<'a> {
 
 /// A worker's output for a run of consecutive customers, in the chosen format.
 pub enum Chunk {
-    Csv(csv::Writer<Vec<u8>>),
+    Csv(Box<csv::Writer<Vec<u8>>>),
     Bytes(Vec<u8>),
 }
 
@@ -211,7 +211,7 @@ impl<'a> Writer<'a> {
 
     pub fn chunk(&self, format: Format) -> Chunk {
         match format {
-            Format::Csv => Chunk::Csv(csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new())),
+            Format::Csv => Chunk::Csv(Box::new(csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new()))),
             _ => Chunk::Bytes(Vec::new()),
         }
     }
