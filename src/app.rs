@@ -115,7 +115,7 @@ fn schema_from_headers(cfg: &Config, kind: TableKind, path: &Path) -> Result<Sch
 
 /// Compile the dialogues; print warnings; fail with every error at once.
 fn plan(p: &ProjectArgs, cfg: &Config, schemas: &Schemas, quiet: bool) -> Result<Plan> {
-    let (plan, diags) = dialogue::load(&p.dialogues, schemas, &cfg.policy.tier_names());
+    let (plan, diags) = dialogue::load(&p.dialogues, schemas, &cfg.known());
     if diags.has_errors() {
         return Err(Reported(diags).into());
     }
@@ -376,7 +376,7 @@ fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {
     if let Some(c) = &args.customers {
         schemas.customers = schema_from_headers(&cfg, TableKind::Customers, c)?;
     }
-    let (plan, diags) = dialogue::load(&args.project.dialogues, &schemas, &cfg.policy.tier_names());
+    let (plan, diags) = dialogue::load(&args.project.dialogues, &schemas, &cfg.known());
     let mut err = std::io::stderr().lock();
     for d in &diags.0 {
         writeln!(err, "{d}\n")?;
@@ -421,7 +421,7 @@ fn explain(args: &ExplainArgs) -> Result<ExitCode> {
 fn graph(args: &GraphArgs) -> Result<ExitCode> {
     let cfg = config(&args.project)?;
     let schemas = Schemas::open(|k| cfg.numeric(k).to_vec());
-    let (plan, diags) = dialogue::load(&args.project.dialogues, &schemas, &cfg.policy.tier_names());
+    let (plan, diags) = dialogue::load(&args.project.dialogues, &schemas, &cfg.known());
     if diags.has_errors() {
         return Err(Reported(diags).into());
     }

@@ -29,6 +29,8 @@ pub struct RawConfig {
     pub channels: BTreeMap<String, RawChannel>,
     /// The event type of answers to dialogues (default `response`).
     pub response_type: Option<String>,
+    /// Template keys your mail tool knows; `kairos check` warns about any other.
+    pub templates: Option<Vec<String>>,
     /// Value tiers: from a customer column or computed from history.
     pub tiers: Option<crate::policy::RawTiers>,
     /// Contact policy: consent, caps, send windows, preferences.
@@ -81,6 +83,7 @@ pub struct Config {
     pub channels: BTreeMap<String, Channel>,
     pub response_type: String,
     pub policy: crate::policy::Policy,
+    pub templates: Option<Vec<String>>,
 }
 
 fn slot(kind: TableKind) -> usize {
@@ -114,6 +117,7 @@ impl Default for Config {
             channels,
             response_type: "response".to_owned(),
             policy: crate::policy::Policy::default(),
+            templates: None,
         }
     }
 }
@@ -125,6 +129,11 @@ impl Config {
     pub fn numeric(&self, kind: TableKind) -> &[String] {
         &self.numeric[slot(kind)]
     }
+    /// What dialogue checking needs to know from the config.
+    pub fn known(&self) -> crate::dialogue::Known {
+        crate::dialogue::Known { tiers: self.policy.tier_names(), templates: self.templates.clone() }
+    }
+
     /// The customer-file column that holds the address for `channel`.
     pub fn contact_field(&self, channel: &str) -> Option<&str> {
         self.channels.get(channel).and_then(|c| c.contact.as_deref())
@@ -239,6 +248,7 @@ impl Config {
             self.response_type = t;
         }
         self.policy = crate::policy::Policy::check(raw.policy, raw.tiers, path, src, diags);
+        self.templates = raw.templates;
     }
 }
 

@@ -77,7 +77,17 @@ pub fn dialogue_files(path: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
 
 /// Load, check and compile every dialogue. Returns the plan (possibly partial) and every
 /// diagnostic; the plan is only usable when there are no errors.
-pub fn load(path: &Path, schemas: &Schemas, tiers: &[String]) -> (Plan, Diagnostics) {
+/// What the project config tells the checker.
+#[derive(Debug, Default, Clone)]
+pub struct Known {
+    /// Tier names (empty: tiers are not configured; any name is accepted).
+    pub tiers: Vec<String>,
+    /// Template keys the mail tool has (None: not declared; not checked).
+    pub templates: Option<Vec<String>>,
+}
+
+pub fn load(path: &Path, schemas: &Schemas, known: &Known) -> (Plan, Diagnostics) {
+    let tiers = known.tiers.as_slice();
     let mut diags = Diagnostics::default();
     let files = match dialogue_files(path) {
         Ok(f) => f,
@@ -129,7 +139,14 @@ pub fn load(path: &Path, schemas: &Schemas, tiers: &[String]) -> (Plan, Diagnost
     let mut dialogues = Vec::new();
     for s in &sources {
         let f = FileCtx { path: &s.path, src: &s.text };
-        let mut c = Checker { f, ids: &ids, tiers, schemas: schemas.clone(), diags: &mut diags };
+        let mut c = Checker {
+            f,
+            ids: &ids,
+            tiers,
+            templates: known.templates.as_deref(),
+            schemas: schemas.clone(),
+            diags: &mut diags,
+        };
         dialogues.push(c.dialogue(&s.id, &s.raw));
     }
     // Dialogues that nothing can start.
@@ -211,6 +228,7 @@ struct Checker<'a, 'd> {
     ids: &'a [String],
     /// Tier names from the config (empty: tiers are not configured, any name is accepted).
     tiers: &'a [String],
+    templates: Option<&'a [String]>,
     schemas: Schemas,
     diags: &'d mut Diagnostics,
 }
@@ -726,6 +744,22 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// Warn about template keys the config does not declare.
+    fn template(&mut self, t: &S) {
+        let Some(known) = self.templates else { return };
+        if known.contains(&t.value) {
+            return;
+        }
+        let hint = did_you_mean(&t.value, known.iter().map(String::as_str))
+            .map_or_else(|| "add it under `templates:` in kairos.yaml".to_owned(), |x| format!("did you mean `{x}`?"));
+        let (l, c) = yaml::pos(t);
+        let d = Diagnostic::warning(self.f.path, l, c, format!("template `{}` is not defined", t.value))
+            .with_width(t.value.chars().count())
+            .with_hint(hint)
+            .with_source(self.f.src);
+        self.err(d);
+    }
+
     fn channels(&mut self, c: &Spanned<OneOrManyStr>) -> Option<Vec<String>> {
         let v = c.value.to_vec();
         if v.is_empty() || v.iter().any(String::is_empty) {
@@ -743,6 +777,10 @@ impl Checker<'_, '_> {
         template: &S,
         by_tier: &BTreeMap<String, RawVariant>,
     ) -> Option<Vec<Variant>> {
+        self.template(template);
+        for v in by_tier.values() {
+            self.template(&v.template);
+        }
         let mut out = vec![Variant { tier: None, channels: self.channels(channel)?, template: template.value.clone() }];
         for (tier, v) in by_tier {
             if !self.tiers.is_empty() && !self.tiers.contains(tier) {

@@ -4,5 +4,5 @@ pub mod check;
 pub mod plan;
 pub mod raw;
 
-pub use check::{load, Schemas};
+pub use check::{load, Known, Schemas};
 pub use plan::{Dialogue, Plan};

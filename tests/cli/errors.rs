@@ -163,3 +163,16 @@ fn usage_errors_exit_2() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("--as-of \"soon\""), "{}", out.stderr);
 }
+
+#[test]
+fn check_warns_about_undefined_templates_and_unknown_tiers() {
+    let f = base();
+    f.file("kairos.yaml", "templates: [hi, welcome]\ntiers:\n  measure: spend\n  levels: {gold: 100, other: 0}\n");
+    f.dialogue(
+        "tiered",
+        "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send:\n      channel: email\n      template: welcom\n      by_tier:\n        gld: {channel: phone, template: hi}\n",
+    );
+    let out = f.cmd(&["check", "--dialogues", "dialogues"]);
+    assert_eq!(out.code, 1);
+    insta::assert_snapshot!("check_templates_tiers", out.stderr);
+}
