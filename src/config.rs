@@ -31,6 +31,9 @@ pub struct RawConfig {
     pub response_type: Option<String>,
     /// Template keys your mail tool knows; `kairos check` warns about any other.
     pub templates: Option<Vec<String>>,
+    /// RFM score cut points: `recency_days`, `frequency` (orders in 365 days) and `monetary`
+    /// (spend in 365 days), four ascending numbers each; see `rfm()` in conditions.
+    pub rfm: Option<RawRfm>,
     /// Value tiers: from a customer column or computed from history.
     pub tiers: Option<crate::policy::RawTiers>,
     /// Contact policy: consent, caps, send windows, preferences.
@@ -50,6 +53,14 @@ pub struct RawTables {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub events: BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRfm {
+    pub recency_days: Option<[f64; 4]>,
+    pub frequency: Option<[f64; 4]>,
+    pub monetary: Option<[f64; 4]>,
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -84,6 +95,7 @@ pub struct Config {
     pub response_type: String,
     pub policy: crate::policy::Policy,
     pub templates: Option<Vec<String>>,
+    pub rfm: crate::expr::compile::RfmCuts,
 }
 
 fn slot(kind: TableKind) -> usize {
@@ -118,6 +130,7 @@ impl Default for Config {
             response_type: "response".to_owned(),
             policy: crate::policy::Policy::default(),
             templates: None,
+            rfm: Default::default(),
         }
     }
 }
@@ -131,7 +144,11 @@ impl Config {
     }
     /// What dialogue checking needs to know from the config.
     pub fn known(&self) -> crate::dialogue::Known {
-        crate::dialogue::Known { tiers: self.policy.tier_names(), templates: self.templates.clone() }
+        crate::dialogue::Known {
+            tiers: self.policy.tier_names(),
+            templates: self.templates.clone(),
+            rfm: self.rfm.clone(),
+        }
     }
 
     /// The customer-file column that holds the address for `channel`.
@@ -249,6 +266,27 @@ impl Config {
         }
         self.policy = crate::policy::Policy::check(raw.policy, raw.tiers, path, src, diags);
         self.templates = raw.templates;
+        if let Some(r) = raw.rfm {
+            let mut cuts = crate::expr::compile::RfmCuts::default();
+            for (name, given, slot) in [
+                ("recency_days", r.recency_days, &mut cuts.recency_days),
+                ("frequency", r.frequency, &mut cuts.frequency),
+                ("monetary", r.monetary, &mut cuts.monetary),
+            ] {
+                if let Some(v) = given {
+                    if v.windows(2).any(|w| w[0] > w[1]) {
+                        diags.push(Diagnostic::error(
+                            path,
+                            0,
+                            0,
+                            format!("rfm.{name}: the four cut points must be ascending"),
+                        ));
+                    }
+                    *slot = v;
+                }
+            }
+            self.rfm = cuts;
+        }
     }
 }
 

@@ -84,6 +84,7 @@ pub struct Known {
     pub tiers: Vec<String>,
     /// Template keys the mail tool has (None: not declared; not checked).
     pub templates: Option<Vec<String>>,
+    pub rfm: crate::expr::compile::RfmCuts,
 }
 
 pub fn load(path: &Path, schemas: &Schemas, known: &Known) -> (Plan, Diagnostics) {
@@ -144,6 +145,7 @@ pub fn load(path: &Path, schemas: &Schemas, known: &Known) -> (Plan, Diagnostics
             ids: &ids,
             tiers,
             templates: known.templates.as_deref(),
+            rfm: known.rfm.clone(),
             schemas: schemas.clone(),
             diags: &mut diags,
         };
@@ -229,6 +231,7 @@ struct Checker<'a, 'd> {
     /// Tier names from the config (empty: tiers are not configured, any name is accepted).
     tiers: &'a [String],
     templates: Option<&'a [String]>,
+    rfm: crate::expr::compile::RfmCuts,
     schemas: Schemas,
     diags: &'d mut Diagnostics,
 }
@@ -301,6 +304,7 @@ impl Checker<'_, '_> {
             customer: &mut cu,
             transactions: &mut tx,
             no_event_reason: "an absence trigger fires on a timer, not on an event",
+            rfm: self.rfm.clone(),
         };
         match expr::compile(&node, &mut scopes) {
             Ok(ir) => Some(Cond { src: s.value.clone(), ir }),

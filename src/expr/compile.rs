@@ -76,6 +76,7 @@ pub struct Scopes<'s> {
     pub transactions: &'s mut Schema,
     /// Why there is no event here (e.g. "an absence trigger fires on a timer").
     pub no_event_reason: &'static str,
+    pub rfm: RfmCuts,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +106,30 @@ pub enum Fact {
     DaysSinceLastPurchase,
     DaysSinceFirstPurchase,
     MedianGapDays,
+    /// RFM scores 1-5 (5 best) and the combined R*100 + F*10 + M.
+    Recency,
+    Frequency,
+    Monetary,
+    Rfm,
+}
+
+/// Cut points for RFM scores: a value beyond k cut points scores k + 1 (recency: fewer days
+/// is better). Frequency counts orders and monetary sums spend, both over the last 365 days.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RfmCuts {
+    pub recency_days: [f64; 4],
+    pub frequency: [f64; 4],
+    pub monetary: [f64; 4],
+}
+
+impl Default for RfmCuts {
+    fn default() -> Self {
+        Self {
+            recency_days: [30.0, 90.0, 180.0, 365.0],
+            frequency: [2.0, 4.0, 8.0, 16.0],
+            monetary: [100.0, 300.0, 1000.0, 3000.0],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -116,6 +141,7 @@ pub enum Ir {
     Hist { measure: Measure, window: Option<i64>, filter: Option<Box<Ir>> },
     Events { kind: Box<str>, window: Option<i64> },
     Fact(Fact),
+    Rfm(Fact, Box<RfmCuts>),
     Call(Func, Vec<Ir>),
     Not(Box<Ir>),
     Neg(Box<Ir>),
@@ -147,6 +173,10 @@ const FUNCTIONS: &[&str] = &[
     "days_since_last_purchase",
     "days_since_first_purchase",
     "median_gap_days",
+    "rfm_recency",
+    "rfm_frequency",
+    "rfm_monetary",
+    "rfm",
     "lower",
     "upper",
     "contains",
@@ -385,10 +415,17 @@ impl Compiler<'_, '_> {
             "days_since_last_purchase" => Some(Fact::DaysSinceLastPurchase),
             "days_since_first_purchase" => Some(Fact::DaysSinceFirstPurchase),
             "median_gap_days" => Some(Fact::MedianGapDays),
+            "rfm_recency" => Some(Fact::Recency),
+            "rfm_frequency" => Some(Fact::Frequency),
+            "rfm_monetary" => Some(Fact::Monetary),
+            "rfm" => Some(Fact::Rfm),
             _ => None,
         };
         if let Some(f) = fact {
             arity(0, 0)?;
+            if matches!(f, Fact::Recency | Fact::Frequency | Fact::Monetary | Fact::Rfm) {
+                return Ok((Ir::Rfm(f, Box::new(self.scopes.rfm.clone())), Ty::Num));
+            }
             return Ok((Ir::Fact(f), Ty::Num));
         }
         if name == "events" {
@@ -446,6 +483,7 @@ impl Compiler<'_, '_> {
             customer: &mut *self.scopes.customer,
             transactions: &mut nested,
             no_event_reason: self.scopes.no_event_reason,
+            rfm: self.scopes.rfm.clone(),
         };
         let ir = {
             let mut c = Compiler { scopes: &mut inner };
@@ -495,6 +533,7 @@ mod tests {
         try_compile("spend(365d, category == \"wine\") > 100 and customer.tier in [\"gold\"]").unwrap();
         try_compile("event.amount * 2 >= min(3, abs(-4)) or lower(event.category) == \"baby\"").unwrap();
         try_compile("events(\"complaint\", 30d) == 0").unwrap();
+        try_compile("rfm() >= 444 and rfm_recency() == 5").unwrap();
     }
 
     #[test]

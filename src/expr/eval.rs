@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use crate::input::Table;
 
-use super::compile::{Fact, Func, Ir, Measure, Scope};
+use super::compile::{Fact, Func, Ir, Measure, RfmCuts, Scope};
 use super::parse::BinOp;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -151,8 +151,10 @@ pub fn eval<'a>(ir: &'a Ir, ctx: &Ctx<'a>) -> Val<'a> {
                     h.order_ts.first().map_or(f64::NAN, |&t| ((ctx.now - t) as f64 / day).floor())
                 }
                 Fact::MedianGapDays => h.median_gap_days(),
+                _ => f64::NAN,
             })
         }
+        Ir::Rfm(f, cuts) => Val::Num(rfm(*f, cuts, ctx)),
         Ir::Call(func, args) => call(*func, args, ctx),
         Ir::Not(x) => Val::Bool(!eval_bool(x, ctx)),
         Ir::Neg(x) => Val::Num(-eval(x, ctx).num()),
@@ -203,6 +205,36 @@ pub fn eval<'a>(ir: &'a Ir, ctx: &Ctx<'a>) -> Val<'a> {
             };
             Val::Bool(hit != *negated)
         }
+    }
+}
+
+/// A score from 1 to 5: one more for each cut point passed (for recency, each one undercut).
+fn score(v: f64, cuts: &[f64; 4], lower_is_better: bool) -> f64 {
+    if v.is_nan() {
+        return 1.0;
+    }
+    let passed = if lower_is_better {
+        cuts.iter().filter(|&&c| v <= c).count()
+    } else {
+        cuts.iter().filter(|&&c| v >= c).count()
+    };
+    1.0 + passed as f64
+}
+
+fn rfm(f: Fact, cuts: &RfmCuts, ctx: &Ctx<'_>) -> f64 {
+    let h = ctx.hist;
+    let year = Some(365 * 86_400);
+    let r = || {
+        let last = h.order_ts.last().copied();
+        score(last.map_or(f64::NAN, |t| ((ctx.now - t) as f64 / 86_400.0).floor()), &cuts.recency_days, true)
+    };
+    let fr = || score(h.measure(Measure::Orders, ctx.now, year), &cuts.frequency, false);
+    let m = || score(h.measure(Measure::Spend, ctx.now, year), &cuts.monetary, false);
+    match f {
+        Fact::Recency => r(),
+        Fact::Frequency => fr(),
+        Fact::Monetary => m(),
+        _ => r() * 100.0 + fr() * 10.0 + m(),
     }
 }
 

@@ -348,3 +348,27 @@ proptest! {
         prop_assert_eq!(again.stdout, out.stdout);
     }
 }
+
+#[test]
+fn rfm_scores_in_conditions() {
+    let f = Fixture::new();
+    f.file(
+        "kairos.yaml",
+        "rfm:\n  recency_days: [7, 30, 90, 180]\n  frequency: [2, 3, 4, 5]\n  monetary: [50, 100, 200, 400]\n",
+    )
+    .dialogue(
+        "best",
+        "trigger:\n  purchase: {}\nwhen: rfm() >= 530\nsteps:\n  - id: a\n    send: {channel: email, template: best}\n",
+    )
+    .tx(&[
+        // A: weekly orders; at the 3rd, R=5 (bought today), F=3 (3 orders), M=2 (90 spent):
+        // 532. At the 2nd, F is only 2. B's second order is too late for R and F.
+        "A,2025-01-01,o1,p,c,30",
+        "A,2025-01-08,o2,p,c,30",
+        "A,2025-01-15,o3,p,c,30",
+        "A,2025-01-22,o4,p,c,30",
+        "B,2025-01-01,o5,p,c,30",
+        "B,2025-06-01,o6,p,c,30",
+    ]);
+    assert_eq!(brief_policy(&f.run(&[]).stdout), "A a email:best 2025-01-15T00:00:00Z sent\n");
+}
