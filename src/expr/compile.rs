@@ -523,8 +523,14 @@ mod tests {
 
     fn try_compile(src: &str) -> Result<Ir, CompileError> {
         let (mut tx, mut cu, mut ev) = schemas();
-        let mut scopes =
-            Scopes { event: Some(&mut ev), row: None, customer: &mut cu, transactions: &mut tx, no_event_reason: "" };
+        let mut scopes = Scopes {
+            event: Some(&mut ev),
+            row: None,
+            customer: &mut cu,
+            transactions: &mut tx,
+            no_event_reason: "",
+            rfm: RfmCuts::default(),
+        };
         compile(&parse(src).unwrap(), &mut scopes)
     }
 
