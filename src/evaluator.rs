@@ -215,6 +215,9 @@ struct Live {
     attempt: usize,
     phase: Phase,
     due: Option<i64>,
+    /// The order whose purchase started this instance (its ordinal for the customer): the
+    /// other lines of that order are not "the next purchase".
+    started_by_order: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -854,14 +857,14 @@ impl<'e, 'a> Run<'e, 'a> {
             let step = &dialogue.steps[live.step];
             let mut taken: Option<(&Branch, usize, usize)> = None;
             for (k, b) in dialogue.goals.iter().enumerate() {
-                if self.branch_matches(b, e, t, addressed) {
+                if self.branch_matches(b, e, t, addressed, live.started_by_order) {
                     taken = Some((b, GOALS, k));
                     break;
                 }
             }
             if taken.is_none() {
                 for (k, b) in step.on.iter().enumerate() {
-                    if self.branch_matches(b, e, t, addressed) {
+                    if self.branch_matches(b, e, t, addressed, live.started_by_order) {
                         taken = Some((b, live.step, k));
                         break;
                     }
@@ -886,10 +889,15 @@ impl<'e, 'a> Run<'e, 'a> {
         }
     }
 
-    fn branch_matches(&self, b: &Branch, e: Ev, t: i64, addressed: bool) -> bool {
+    fn branch_matches(&self, b: &Branch, e: Ev, t: i64, addressed: bool, own_order: Option<u32>) -> bool {
         let data = self.data();
         let row = match (&b.matcher, e) {
-            (Matcher::Purchase, Ev::Purchase(r)) => (&data.tx, r),
+            (Matcher::Purchase, Ev::Purchase(r)) => {
+                if own_order.is_some_and(|o| o == self.s.cum_orders[r - self.person.tx.start + 1]) {
+                    return false;
+                }
+                (&data.tx, r)
+            }
             (Matcher::Event(kind), Ev::Other(r)) => {
                 let Some(evt) = data.events.as_ref() else { return false };
                 if self.ev.cols.ev_type.map_or("", |c| evt.str_at(c, r)) != kind {
@@ -970,7 +978,12 @@ impl<'e, 'a> Run<'e, 'a> {
             path: Vec::new(),
         });
         *self.stats.entered.entry(d).or_default() += 1;
-        self.states[d].live = Some(Live { rec, step: 0, attempt: 0, phase: Phase::Sending, due: None });
+        let started_by_order = match e {
+            Some(Ev::Purchase(r)) => Some(self.s.cum_orders[r - self.person.tx.start + 1]),
+            _ => None,
+        };
+        self.states[d].live =
+            Some(Live { rec, step: 0, attempt: 0, phase: Phase::Sending, due: None, started_by_order });
         self.note(t, "start", || format!("{}#{number} started", dialogue.id));
         self.enter_step(d, 0, t, 0);
     }
@@ -1218,8 +1231,15 @@ impl<'e, 'a> Run<'e, 'a> {
                 }
             }
             Some(why) => {
-                let key = why.split(':').next().unwrap_or(why);
-                bump(&mut self.stats.suppressed, d, if why.starts_with("no consent") { "no consent" } else { key });
+                // Group consent and cap reasons; keep which dialogue blocked.
+                let key = if why.starts_with("no consent") {
+                    "no consent"
+                } else if why.starts_with("dropped") {
+                    "dropped by cap or send window"
+                } else {
+                    why
+                };
+                bump(&mut self.stats.suppressed, d, key);
             }
         }
         self.sent.push((live.rec, live.step, live.attempt));

@@ -29,6 +29,13 @@ fn exit_target(plan: &Plan, e: &Exit, nodes: &mut Vec<(String, String, &'static 
     }
 }
 
+fn branch_label(b: &crate::dialogue::plan::Branch) -> String {
+    match &b.cond {
+        Some(c) => format!("{} if {}", b.label, c.src),
+        None => b.label.clone(),
+    }
+}
+
 fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
 }
@@ -72,7 +79,7 @@ pub fn render(plan: &Plan, d: usize, format: GraphFormat) -> String {
         nodes.push((format!("s{i}"), label, "step"));
         for b in &s.on {
             let to = exit_target(plan, &b.exit, &mut nodes);
-            edges.push(Edge { from: format!("s{i}"), to, label: b.label.clone() });
+            edges.push(Edge { from: format!("s{i}"), to, label: branch_label(b) });
         }
         match &s.after {
             After::Now(e) => {
@@ -92,7 +99,7 @@ pub fn render(plan: &Plan, d: usize, format: GraphFormat) -> String {
     }
     for g in &dlg.goals {
         let to = exit_target(plan, &g.exit, &mut nodes);
-        edges.push(Edge { from: "goals".into(), to, label: g.label.clone() });
+        edges.push(Edge { from: "goals".into(), to, label: branch_label(g) });
     }
     if !dlg.goals.is_empty() {
         nodes.push(("goals".into(), "any time (goals)".into(), "goal"));

@@ -297,3 +297,17 @@ fn stdin_input_and_explain_json() {
     let kinds: Vec<&str> = v["timeline"].as_array().unwrap().iter().map(|t| t["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["purchase", "trigger", "start", "message", "timeout", "end"]);
 }
+
+#[test]
+fn the_order_that_starts_a_dialogue_is_not_its_next_purchase() {
+    let f = Fixture::new();
+    f.dialogue(
+        "g",
+        "trigger:\n  nth_order: {n: [1]}\ngoals:\n  - {event: purchase, outcome: ordered_again}\nsteps:\n  - id: offer\n    send: {channel: email, template: t}\n    timeout: {after: 14d, end: expired}\n",
+    )
+    .tx(&["A,2025-01-01T10:00:00Z,O1,p1,c,1", "A,2025-01-01T10:00:00Z,O1,p2,c,1", "A,2025-01-05,O2,p1,c,1"]);
+    let out = f.run(&["--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v[0]["instances"][0]["outcome"], "ordered_again");
+    assert_eq!(v[0]["instances"][0]["ended_at"], "2025-01-05T00:00:00Z");
+}

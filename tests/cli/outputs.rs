@@ -175,3 +175,43 @@ fn message_ids_are_stable_across_runs_and_as_of() {
     assert_eq!(v["message_id"], w["message_id"]);
     assert_eq!(w["status"], "sent");
 }
+
+/// The shipped dialogues over the shipped example data: clean check, every dialogue fires,
+/// and the whole-run summary and a story are golden.
+#[test]
+fn shipped_examples() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let f = Fixture::new();
+    let abs = |p: &str| root.join(p).to_string_lossy().into_owned();
+    let (d, t, c, e) = (
+        abs("dialogues"),
+        abs("examples/retail/transactions.csv"),
+        abs("examples/retail/customers.csv"),
+        abs("examples/retail/events.csv"),
+    );
+    let inputs = ["-d", &d, "-t", &t, "-c", &c, "-e", &e];
+    let mut args = vec!["check"];
+    args.extend(inputs);
+    let out = f.cmd(&args);
+    assert_eq!((out.code, out.stderr.as_str()), (0, "checked 16 dialogues: 0 errors, 0 warnings\n"));
+    let mut args = vec!["run"];
+    args.extend(inputs);
+    let out = f.cmd(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+    for line in out.stderr.lines().filter(|l| l.starts_with("  ") && l.contains(" entered ")) {
+        let n: u64 = line.split(" entered ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+        assert!(n > 0, "a shipped dialogue never fires: {line}");
+    }
+    insta::assert_snapshot!("shipped_examples_summary", out.stderr);
+    let digest = xxhash_rust::xxh3::xxh3_64(out.stdout.as_bytes());
+    insta::assert_snapshot!(
+        "shipped_examples_plan_digest",
+        format!("{} lines, xxh3 {digest:016x}", out.stdout.lines().count())
+    );
+    let mut args = vec!["explain", "C0007"];
+    args.extend(inputs);
+    let out = f.cmd(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!("shipped_examples_explain_airline_saved", out.stdout);
+}
