@@ -372,3 +372,21 @@ fn rfm_scores_in_conditions() {
     ]);
     assert_eq!(brief_policy(&f.run(&[]).stdout), "A a email:best 2025-01-15T00:00:00Z sent\n");
 }
+
+#[test]
+fn preferred_channels_and_personal_weekly_maximum() {
+    let f = Fixture::new();
+    f.file("kairos.yaml", "policy:\n  preferences:\n    channels_column: preferred\n    max_per_week_column: max_week\n  on_cap: drop\n")
+        .dialogue("hi", "trigger:\n  purchase: {}\nreentry: always\nsteps:\n  - id: a\n    send: {channel: [email, sms], template: t}\n")
+        .tx(&["A,2025-01-01,o1,p,c,1", "A,2025-01-02,o2,p,c,1", "B,2025-01-01,o3,p,c,1", "B,2025-01-02,o4,p,c,1"])
+        .file("customers.csv", "customer_id,preferred,max_week\nA,sms,1\nB,,\n");
+    assert_eq!(
+        brief_policy(&f.run(&["--include-suppressed"]).stdout),
+        "\
+A a sms:t 2025-01-01T00:00:00Z sent
+A a sms:t 2025-01-02T00:00:00Z suppressed [dropped: cap 1 per 7d]
+B a email:t 2025-01-01T00:00:00Z sent
+B a email:t 2025-01-02T00:00:00Z due
+"
+    );
+}
