@@ -33,9 +33,11 @@ pub struct RawConfig {
     pub templates: Option<Vec<String>>,
     /// RFM score cut points: `recency_days`, `frequency` (orders in 365 days) and `monetary`
     /// (spend in 365 days), four ascending numbers each; see `rfm()` in conditions.
-    pub rfm: Option<RawRfm>,
+    #[schemars(with = "Option<RawRfm>")]
+    pub rfm: Option<Spanned<RawRfm>>,
     /// Value tiers: from a customer column or computed from history.
-    pub tiers: Option<crate::policy::RawTiers>,
+    #[schemars(with = "Option<crate::policy::RawTiers>")]
+    pub tiers: Option<Spanned<crate::policy::RawTiers>>,
     /// Contact policy: consent, caps, send windows, preferences.
     #[serde(default)]
     pub policy: crate::policy::RawPolicy,
@@ -266,7 +268,9 @@ impl Config {
         }
         self.policy = crate::policy::Policy::check(raw.policy, raw.tiers, path, src, diags);
         self.templates = raw.templates;
-        if let Some(r) = raw.rfm {
+        if let Some(spanned) = raw.rfm {
+            let (line, col) = yaml::pos(&spanned);
+            let r = spanned.value;
             let mut cuts = crate::expr::compile::RfmCuts::default();
             for (name, given, slot) in [
                 ("recency_days", r.recency_days, &mut cuts.recency_days),
@@ -275,12 +279,15 @@ impl Config {
             ] {
                 if let Some(v) = given {
                     if v.windows(2).any(|w| w[0] > w[1]) {
-                        diags.push(Diagnostic::error(
-                            path,
-                            0,
-                            0,
-                            format!("rfm.{name}: the four cut points must be ascending"),
-                        ));
+                        diags.push(
+                            Diagnostic::error(
+                                path,
+                                line,
+                                col,
+                                format!("rfm.{name}: the four cut points must be ascending, not {v:?}"),
+                            )
+                            .with_source(src),
+                        );
                     }
                     *slot = v;
                 }
@@ -333,5 +340,27 @@ mod tests {
         assert_eq!(d.error_count(), 2);
         assert_eq!((d.0[0].line, d.0[0].col), (1, 11));
         assert!(d.0[1].to_string().contains("did you mean `number`?"), "{}", d.0[1]);
+    }
+
+    #[test]
+    fn policy_shape_problems_point_at_their_mapping() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("kairos.yaml");
+        std::fs::write(
+            &p,
+            "rfm:\n  frequency: [8, 4, 2, 1]\ntiers:\n  column: tier\n  measure: spend\npolicy:\n  send_windows:\n    phone: {from: \"18:00\", to: \"09:00\"}\n    email: {from: \"09:00\"}\n",
+        )
+        .unwrap();
+        let d = Config::load(Some(&p), &Overrides::default()).unwrap_err();
+        let got: Vec<(usize, String)> = d.0.iter().map(|x| (x.line, x.message.clone())).collect();
+        assert_eq!(
+            got,
+            [
+                (9, "send window for `email`: give `at: HH:MM`, or `from:` and `to:`".to_owned()),
+                (8, "send window for `phone` ends before it starts".to_owned()),
+                (4, "tiers: give either `column:` or `measure:` with `levels:`".to_owned()),
+                (2, "rfm.frequency: the four cut points must be ascending, not [8.0, 4.0, 2.0, 1.0]".to_owned()),
+            ]
+        );
     }
 }

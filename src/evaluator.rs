@@ -437,6 +437,8 @@ impl<'e, 'a> Run<'e, 'a> {
             ev_type_col: self.ev.cols.ev_type,
             sorted_gaps: &self.s.sorted_gaps,
             order_ts: &self.s.order_ts,
+            amount_col: self.ev.cols.amount,
+            quantity_col: self.ev.cols.quantity,
         }
     }
 
@@ -519,7 +521,7 @@ impl<'e, 'a> Run<'e, 'a> {
                 return;
             }
             if kind == 0 {
-                self.instance_timer(d, due);
+                self.instance_timer_depth(d, due, 0);
             } else {
                 self.absence_fired(d, due);
             }
@@ -1030,10 +1032,6 @@ impl<'e, 'a> Run<'e, 'a> {
                 self.states[d].live = Some(live);
             }
         }
-    }
-
-    fn instance_timer(&mut self, d: usize, due: i64) {
-        self.instance_timer_depth(d, due, 0);
     }
 
     fn instance_timer_depth(&mut self, d: usize, due: i64, depth: usize) {

@@ -30,7 +30,8 @@ pub struct RawPolicy {
     pub max_defer: Option<Spanned<String>>,
     /// Per channel: when messages may go out, in the customer's time zone.
     #[serde(default)]
-    pub send_windows: BTreeMap<String, RawWindow>,
+    #[schemars(with = "BTreeMap<String, RawWindow>")]
+    pub send_windows: BTreeMap<String, Spanned<RawWindow>>,
     /// Customer-file column with the customer's IANA time zone.
     pub timezone_column: Option<String>,
     #[serde(default)]
@@ -192,12 +193,20 @@ impl Policy {
     }
 
     /// Check the raw policy; report every problem at its location.
-    pub fn check(raw: RawPolicy, tiers: Option<RawTiers>, path: &Path, src: &str, diags: &mut Diagnostics) -> Policy {
+    pub fn check(
+        raw: RawPolicy,
+        tiers: Option<Spanned<RawTiers>>,
+        path: &Path,
+        src: &str,
+        diags: &mut Diagnostics,
+    ) -> Policy {
         let mut p = Policy::default();
         let at = |s: &Spanned<String>, msg: String| {
             let (l, c) = yaml::pos(s);
             Diagnostic::error(path, l, c, msg).with_width(s.value.chars().count()).with_source(src)
         };
+        // For problems with a whole mapping rather than one value.
+        let at_map = |pos: (usize, usize), msg: String| Diagnostic::error(path, pos.0, pos.1, msg).with_source(src);
         let dur = |s: &Spanned<String>, what: &str, diags: &mut Diagnostics| match parse_duration(&s.value) {
             Some(d) if d > 0 => Some(d),
             _ => {
@@ -229,7 +238,9 @@ impl Policy {
                 p.max_defer = d;
             }
         }
-        for (channel, w) in raw.send_windows {
+        for (channel, spanned) in raw.send_windows {
+            let w_pos = yaml::pos(&spanned);
+            let w = spanned.value;
             let mut days = [true; 7];
             if !w.days.is_empty() {
                 days = [false; 7];
@@ -261,26 +272,16 @@ impl Policy {
                 }
                 (None, Some(f), Some(t)) => (time(f, diags), time(t, diags)),
                 _ => {
-                    diags.push(
-                        Diagnostic::error(
-                            path,
-                            0,
-                            0,
-                            format!("send window for `{channel}`: give `at: HH:MM`, or `from:` and `to:`"),
-                        )
-                        .with_source(src),
-                    );
+                    diags.push(at_map(
+                        w_pos,
+                        format!("send window for `{channel}`: give `at: HH:MM`, or `from:` and `to:`"),
+                    ));
                     (None, None)
                 }
             };
             if let (Some(from), Some(to)) = (from, to) {
                 if to < from {
-                    diags.push(Diagnostic::error(
-                        path,
-                        0,
-                        0,
-                        format!("send window for `{channel}` ends before it starts"),
-                    ));
+                    diags.push(at_map(w_pos, format!("send window for `{channel}` ends before it starts")));
                 }
                 p.windows.insert(channel, Window { days, from, to });
             }
@@ -307,7 +308,9 @@ impl Policy {
         }
         p.preferred_column = raw.preferences.channels_column;
         p.max_per_week_column = raw.preferences.max_per_week_column;
-        if let Some(t) = tiers {
+        if let Some(spanned) = tiers {
+            let t_pos = yaml::pos(&spanned);
+            let t = spanned.value;
             p.tiers = match (t.column, t.measure) {
                 (Some(c), None) if t.levels.is_empty() => Some(Tiers::Column(c)),
                 (None, Some(m)) => {
@@ -337,10 +340,7 @@ impl Policy {
                     measure.map(|measure| Tiers::Computed { measure, within, levels })
                 }
                 _ => {
-                    diags.push(
-                        Diagnostic::error(path, 0, 0, "tiers: give either `column:` or `measure:` with `levels:`")
-                            .with_source(src),
-                    );
+                    diags.push(at_map(t_pos, "tiers: give either `column:` or `measure:` with `levels:`".to_owned()));
                     None
                 }
             };

@@ -54,6 +54,9 @@ pub struct History<'a> {
     pub sorted_gaps: &'a [i64],
     /// Timestamps of the customer's orders so far.
     pub order_ts: &'a [i64],
+    /// The `amount` and `quantity` columns of `tx`, resolved once by the evaluator.
+    pub amount_col: Option<usize>,
+    pub quantity_col: Option<usize>,
 }
 
 impl History<'_> {
@@ -243,8 +246,7 @@ fn filtered(ctx: &Ctx<'_>, m: Measure, window: Option<i64>, f: &Ir) -> f64 {
     let lo = h.window_start(ctx.now, window);
     let mut total = 0.0;
     let mut last_order: Option<usize> = None;
-    let amount = h.tx.col("amount");
-    let qty = h.tx.col("quantity");
+    let (amount, qty) = (h.amount_col, h.quantity_col);
     for r in lo..h.rows.end {
         let rc = Ctx { now: ctx.now, event: ctx.event, row: Some((h.tx, r)), customer: ctx.customer, hist: h };
         if !eval_bool(f, &rc) {

@@ -131,6 +131,32 @@ fn golden_whole_run() {
     insta::assert_snapshot!("golden_run_jsonl", out.stdout);
 }
 
+/// CSV rows are written field by field for speed, JSONL through serde: both must agree.
+#[test]
+fn csv_and_jsonl_carry_the_same_fields() {
+    let f = Fixture::new();
+    let (tx, ev) = synthetic(&f, 15, 9);
+    write_data(&f, &tx, &ev);
+    let csv_out = f.run(&["--include-suppressed"]).stdout;
+    let jsonl = f.run(&["--include-suppressed", "--format", "jsonl"]).stdout;
+    let mut r = csv::Reader::from_reader(csv_out.as_bytes());
+    let header = r.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    let lines: Vec<&str> = jsonl.lines().collect();
+    assert_eq!(rows.len(), lines.len());
+    assert!(rows.len() > 50);
+    for (row, line) in rows.iter().zip(lines) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        for (name, cell) in header.iter().zip(row.iter()).take(kairos::output::COLUMNS.len()) {
+            let json = match &v[name] {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            assert_eq!(cell, json, "column {name}");
+        }
+    }
+}
+
 #[test]
 fn output_file_is_written_whole_and_stdout_stays_empty() {
     let f = Fixture::new();

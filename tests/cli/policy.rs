@@ -390,3 +390,25 @@ B a email:t 2025-01-02T00:00:00Z due
 "
     );
 }
+
+#[test]
+fn a_deferral_longer_than_max_defer_drops_the_message() {
+    let f = Fixture::new();
+    f.file("kairos.yaml", "policy:\n  caps:\n    - {max: 1, per: 7d}\n  max_defer: 3d\n")
+        .dialogue(
+            "a",
+            "priority: 2\ntrigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: email, template: a}\n",
+        )
+        .dialogue(
+            "b",
+            "priority: 1\ntrigger:\n  purchase: {}\nsteps:\n  - id: b\n    send: {channel: email, template: b}\n",
+        )
+        .tx(&["A,2025-01-01,o1,p,c,1"]);
+    assert_eq!(
+        brief_policy(&f.run(&["--include-suppressed"]).stdout),
+        "\
+A a email:a 2025-01-01T00:00:00Z due
+A b email:b 2025-01-01T00:00:00Z suppressed [dropped: cap 1 per 7d]
+"
+    );
+}
