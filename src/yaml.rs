@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_saphyr::{Location, Spanned};
 
 use crate::diag::Diagnostic;
+use crate::model::{Closed, ClosedError, Duration};
 
 /// Parse one YAML document; a syntax or shape error becomes a diagnostic at its location.
 pub fn parse<T: DeserializeOwned>(path: &Path, src: &str) -> Result<T, Box<Diagnostic>> {
@@ -69,4 +70,45 @@ pub fn pos<T>(s: &Spanned<T>) -> (usize, usize) {
 
 pub fn loc(l: &Location) -> (usize, usize) {
     (l.line() as usize, l.column() as usize)
+}
+
+/// A scalar read as text and parsed into `T` by `T`'s one parser. The parse result is kept
+/// rather than failing the whole file, so checking can report every bad value at once, each
+/// at its own location.
+#[derive(Debug, Clone)]
+pub struct Typed<T> {
+    pub text: String,
+    pub value: Result<T, ClosedError>,
+}
+
+impl<T: Copy> Typed<T> {
+    pub fn ok(&self) -> Option<T> {
+        self.value.as_ref().ok().copied()
+    }
+}
+
+/// Values a `Typed` scalar can hold.
+pub trait FromText: Sized {
+    fn from_text(s: &str) -> Result<Self, ClosedError>;
+}
+
+impl<T: Closed> FromText for T {
+    fn from_text(s: &str) -> Result<Self, ClosedError> {
+        T::parse(s)
+    }
+}
+
+impl FromText for Duration {
+    fn from_text(s: &str) -> Result<Self, ClosedError> {
+        s.parse()
+            .map_err(|message| ClosedError { message, hint: "write a number and a unit: 36h, 90d, 12w, 1y".to_owned() })
+    }
+}
+
+impl<'de, T: FromText> serde::Deserialize<'de> for Typed<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let value = T::from_text(&text);
+        Ok(Typed { text, value })
+    }
 }

@@ -1,8 +1,31 @@
-//! Dialogue definitions: raw YAML shapes, the checking stage, and the compiled plan.
+//! Dialogue definitions in stages: `raw` (YAML shapes with spans) → `load` (files, duplicate
+//! ids) → `lower` (checked and compiled: triggers, steps) → `analyze` (reachability) → `plan`
+//! (what the engine runs).
 
-pub mod check;
+pub mod analyze;
+pub mod load;
+pub mod lower;
 pub mod plan;
 pub mod raw;
 
-pub use check::{load, Known, Schemas};
+pub use load::{load, Known, Schemas};
 pub use plan::{Dialogue, Plan};
+
+/// Compile dialogues given as `(id, yaml)` for unit tests; panics on any error.
+#[cfg(test)]
+pub fn test_plan(files: &[(&str, &str)]) -> Plan {
+    let dir = tempfile::tempdir().unwrap();
+    for (id, body) in files {
+        std::fs::write(dir.path().join(format!("{id}.yaml")), body).unwrap();
+    }
+    let schemas = Schemas::open(|k| {
+        if k == crate::model::TableKind::Transactions {
+            vec!["amount".into(), "quantity".into()]
+        } else {
+            Vec::new()
+        }
+    });
+    let (plan, diags) = load(dir.path(), &schemas, &Known::default());
+    assert!(!diags.has_errors(), "{}", diags.0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"));
+    plan
+}

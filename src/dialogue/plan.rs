@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::expr::compile::Measure;
 use crate::expr::Ir;
+use crate::model::Measure;
 
 /// A compiled condition and the text it came from (for explanations).
 #[derive(Debug, Clone)]
@@ -167,54 +167,5 @@ pub struct Plan {
 impl Plan {
     pub fn find(&self, id: &str) -> Option<usize> {
         self.dialogues.binary_search_by(|d| d.id.as_str().cmp(id)).ok()
-    }
-}
-
-/// `90d`, `12w`, `36h`, `1y`, `1.5d`, `90 days`: seconds.
-pub fn parse_duration(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let (num, unit) = s.split_at(split);
-    let value: f64 = num.parse().ok()?;
-    let secs = match unit.trim() {
-        "h" | "hour" | "hours" => 3_600.0,
-        "d" | "day" | "days" => 86_400.0,
-        "w" | "week" | "weeks" => 7.0 * 86_400.0,
-        "y" | "year" | "years" => 365.0 * 86_400.0,
-        _ => return None,
-    };
-    if !value.is_finite() || value < 0.0 {
-        return None;
-    }
-    Some((value * secs).round() as i64)
-}
-
-/// Seconds as the shortest exact duration text (`90d`, `36h`).
-pub fn format_duration(secs: i64) -> String {
-    if secs % 86_400 == 0 {
-        return format!("{}d", secs / 86_400);
-    }
-    if secs % 3_600 == 0 {
-        return format!("{}h", secs / 3_600);
-    }
-    format!("{secs}s")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90d"), Some(90 * 86_400));
-        assert_eq!(parse_duration("2w"), Some(14 * 86_400));
-        assert_eq!(parse_duration("36h"), Some(36 * 3_600));
-        assert_eq!(parse_duration("1.5d"), Some(129_600));
-        assert_eq!(parse_duration("90 days"), Some(90 * 86_400));
-        assert_eq!(parse_duration("90"), None);
-        assert_eq!(parse_duration("soon"), None);
-        assert_eq!(format_duration(90 * 86_400), "90d");
-        assert_eq!(format_duration(14 * 86_400), "14d");
-        assert_eq!(format_duration(36 * 3_600), "36h");
     }
 }

@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use crate::diag::did_you_mean;
-use crate::input::{ColType, TableKind};
+pub use crate::model::{ColType, Measure, RfmCuts, TableKind};
 
 use super::parse::{Ast, BinOp, Node};
 
@@ -80,14 +80,6 @@ pub struct Scopes<'s> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Measure {
-    Purchases,
-    Orders,
-    Spend,
-    Units,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Func {
     Lower,
     Upper,
@@ -111,25 +103,6 @@ pub enum Fact {
     Frequency,
     Monetary,
     Rfm,
-}
-
-/// Cut points for RFM scores: a value beyond k cut points scores k + 1 (recency: fewer days
-/// is better). Frequency counts orders and monetary sums spend, both over the last 365 days.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RfmCuts {
-    pub recency_days: [f64; 4],
-    pub frequency: [f64; 4],
-    pub monetary: [f64; 4],
-}
-
-impl Default for RfmCuts {
-    fn default() -> Self {
-        Self {
-            recency_days: [30.0, 90.0, 180.0, 365.0],
-            frequency: [2.0, 4.0, 8.0, 16.0],
-            monetary: [100.0, 300.0, 1000.0, 3000.0],
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

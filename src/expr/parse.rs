@@ -4,6 +4,8 @@
 use std::ops::Range;
 
 use winnow::ascii::multispace0;
+
+use crate::model::Duration;
 use winnow::combinator::{alt, cut_err, delimited, eof, not, opt, preceded, separated, terminated};
 use winnow::error::{AddContext, ContextError, ErrMode, StrContext, StrContextValue};
 use winnow::prelude::*;
@@ -303,23 +305,25 @@ fn number(i: &mut Input<'_>) -> PResult<Node> {
             .take()
             .parse_next(i)?;
     let unit = opt(terminated(one_of(['d', 'w', 'h', 'y']), not(one_of(is_ident_char)))).parse_next(i)?;
-    let value: f64 = text.parse().unwrap_or(f64::NAN);
     let ast = match unit {
         None => {
             not(one_of(is_ident_char))
                 .context(expected("a number, or a duration such as 30d, 12w, 24h, 1y"))
                 .parse_next(i)?;
-            Ast::Num(value)
+            Ast::Num(text.parse().unwrap_or(f64::NAN))
         }
-        Some(u) => {
-            let secs = match u {
-                'h' => 3_600.0,
-                'd' => 86_400.0,
-                'w' => 7.0 * 86_400.0,
-                _ => 365.0 * 86_400.0,
-            };
-            Ast::Duration((value * secs).round() as i64)
-        }
+        // The one duration grammar (crate::model::Duration), so `90d` means the same here as
+        // in YAML and on the command line.
+        Some(u) => match Duration::from_parts(text, u.encode_utf8(&mut [0; 4])) {
+            Some(d) => Ast::Duration(d.secs()),
+            None => {
+                return Err(ErrMode::Cut(ContextError::new().add_context(
+                    i,
+                    &i.checkpoint(),
+                    expected("a duration of at most 1000 years"),
+                )))
+            }
+        },
     };
     Ok(node(ast, start, i))
 }

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::config::Config;
-pub use table::{ColType, Table, TableKind, TableSpec};
+use rustc_hash::FxHashMap;
+
+pub use crate::model::{ColType, TableKind};
+pub use table::{Table, TableSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
@@ -84,41 +86,59 @@ impl Data {
     }
 }
 
-pub fn spec<'a>(cfg: &'a Config, kind: TableKind) -> TableSpec<'a> {
-    TableSpec {
-        kind,
-        rename: cfg.columns(kind),
-        numeric: cfg.numeric(kind),
-        has_time: kind != TableKind::Customers,
-        tie_first: match kind {
-            TableKind::Transactions => &["order_id", "product", "category"],
-            TableKind::Events => &["type"],
-            TableKind::Customers => &[],
-        },
-    }
+/// Everything the input stage needs to know: where the files are and how to read them.
+/// Built from the command line and kairos.yaml before any work.
+#[derive(Debug, Clone)]
+pub struct InputSpec {
+    pub paths: InputPaths,
+    /// Per table (`TableKind::slot`): canonical column name -> header in the file.
+    pub rename: [FxHashMap<String, String>; 3],
+    /// Per table: columns holding numbers.
+    pub numeric: [Vec<String>; 3],
+    pub date_format: Option<String>,
+    pub tz: chrono_tz::Tz,
 }
 
-pub fn expected_time(cfg: &Config) -> String {
-    match &cfg.date_format {
-        Some(f) => format!("the date format `{f}` (from --date-format / date_format)"),
-        None => "an ISO 8601 date (2025-03-01) or date-time (2025-03-01T10:00:00Z, 2025-03-01 10:00:00+02:00); set --date-format for other layouts".to_owned(),
-    }
-}
-
-fn with_expected(e: InputError, cfg: &Config) -> InputError {
-    match e {
-        InputError::BadTimestamp { path, line, column, value, .. } => {
-            InputError::BadTimestamp { path, line, column, value, expected: expected_time(cfg) }
+impl InputSpec {
+    /// How to read one table.
+    pub fn table(&self, kind: TableKind) -> TableSpec<'_> {
+        TableSpec {
+            kind,
+            rename: &self.rename[kind.slot()],
+            numeric: &self.numeric[kind.slot()],
+            has_time: kind != TableKind::Customers,
+            tie_first: match kind {
+                TableKind::Transactions => &["order_id", "product", "category"],
+                TableKind::Events => &["type"],
+                TableKind::Customers => &[],
+            },
         }
-        other => other,
+    }
+
+    /// What a timestamp should look like, for error messages.
+    pub fn expected_time(&self) -> String {
+        match &self.date_format {
+            Some(f) => format!("the date format `{f}` (from --date-format / date_format)"),
+            None => "an ISO 8601 date (2025-03-01) or date-time (2025-03-01T10:00:00Z, 2025-03-01 10:00:00+02:00); set --date-format for other layouts".to_owned(),
+        }
+    }
+
+    fn with_expected(&self, e: InputError) -> InputError {
+        match e {
+            InputError::BadTimestamp { path, line, column, value, .. } => {
+                InputError::BadTimestamp { path, line, column, value, expected: self.expected_time() }
+            }
+            other => other,
+        }
     }
 }
 
 /// Load every input, in parallel, and join them by customer id.
-pub fn load(cfg: &Config, paths: &InputPaths) -> Result<Data, InputError> {
+pub fn load(spec: &InputSpec) -> Result<Data, InputError> {
+    let paths = &spec.paths;
     paths.check_stdin()?;
     let load_one = |path: &Path, kind| {
-        table::load(path, &spec(cfg, kind), cfg.date_format.as_deref(), cfg.tz).map_err(|e| with_expected(e, cfg))
+        table::load(path, &spec.table(kind), spec.date_format.as_deref(), spec.tz).map_err(|e| spec.with_expected(e))
     };
     let (tx, (events, customers)) = rayon::join(
         || load_one(&paths.transactions, TableKind::Transactions),

@@ -11,29 +11,7 @@ use rustc_hash::FxHashMap;
 
 use super::time::TimeParser;
 use super::InputError;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TableKind {
-    Transactions,
-    Customers,
-    Events,
-}
-
-impl TableKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            TableKind::Transactions => "transactions",
-            TableKind::Customers => "customers",
-            TableKind::Events => "events",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColType {
-    Str,
-    Num,
-}
+pub use crate::model::{ColType, TableKind};
 
 #[derive(Debug)]
 pub enum Column {

@@ -133,10 +133,17 @@ pub fn utc_bytes(ts: i64) -> [u8; 20] {
 /// The calendar day of a UTC instant in `tz`, as days since the epoch (for sent/due/scheduled).
 pub fn local_day(ts: i64, tz: Tz) -> i64 {
     let Some(utc) = DateTime::from_timestamp(ts, 0) else {
-        return ts.div_euclid(86_400);
+        return ts.div_euclid(crate::model::DAY);
     };
     let local = utc.with_timezone(&tz).date_naive();
     local.signed_duration_since(NaiveDate::default()).num_days()
+}
+
+/// The first instant of the local day (in `tz`) holding `t`.
+pub fn day_start(t: i64, tz: Tz) -> i64 {
+    let Some(utc) = DateTime::from_timestamp(t, 0) else { return t };
+    let day = utc.with_timezone(&tz).date_naive().and_time(NaiveTime::MIN);
+    local_to_utc(day, tz)
 }
 
 /// `--as-of`: a date means the end of that day in `tz`; a date-time means that instant.

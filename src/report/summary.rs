@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::dialogue::Plan;
-use crate::evaluator::{Stats, Warning};
+use crate::engine::{BranchAt, Stats, StepExit, Warning};
 use crate::input::time::format_utc;
 use crate::input::Data;
 
@@ -66,9 +66,12 @@ pub fn print(
                 .collect();
             let branches: Vec<String> = stats
                 .branches
-                .range((d, s, 0)..=(d, s, crate::evaluator::TIMEOUT))
-                .map(|((_, _, k), n)| {
-                    let label = step.on.get(*k).map_or("timeout", |b| b.label.as_str());
+                .range((d, BranchAt::Step(s, StepExit::Branch(0)))..=(d, BranchAt::Step(s, StepExit::Timeout)))
+                .map(|((_, at), n)| {
+                    let label = match at {
+                        BranchAt::Step(_, StepExit::Branch(k)) => step.on.get(*k).map_or("?", |b| b.label.as_str()),
+                        _ => "timeout",
+                    };
                     format!("{label} {n}")
                 })
                 .collect();
@@ -88,8 +91,14 @@ pub fn print(
         }
         let goals: Vec<String> = stats
             .branches
-            .range((d, crate::evaluator::GOALS, 0)..=(d, crate::evaluator::GOALS, usize::MAX))
-            .map(|((_, _, k), n)| format!("{} {n}", dialogue.goals.get(*k).map_or("?", |b| b.label.as_str())))
+            .range((d, BranchAt::Goal(0))..=(d, BranchAt::Goal(usize::MAX)))
+            .map(|((_, at), n)| {
+                let k = match at {
+                    BranchAt::Goal(k) => *k,
+                    BranchAt::Step(..) => usize::MAX,
+                };
+                format!("{} {n}", dialogue.goals.get(k).map_or("?", |b| b.label.as_str()))
+            })
             .collect();
         if !goals.is_empty() {
             writeln!(w, "    goals: {}", goals.join(", "))?;

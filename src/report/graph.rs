@@ -1,8 +1,15 @@
 //! `kairos graph`: a dialogue as a Mermaid flowchart or a Graphviz DOT graph.
 
-use crate::cli::GraphFormat;
-use crate::dialogue::plan::{format_duration, After, Exit, Trigger};
+use crate::dialogue::plan::{After, Exit, Trigger};
 use crate::dialogue::Plan;
+use crate::model::format_duration;
+
+/// Which graph language to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Mermaid,
+    Dot,
+}
 
 struct Edge {
     from: String,
@@ -57,7 +64,7 @@ fn trigger_label(t: &Option<Trigger>, kind: &str) -> String {
     }
 }
 
-pub fn render(plan: &Plan, d: usize, format: GraphFormat) -> String {
+pub fn render(plan: &Plan, d: usize, format: Format) -> String {
     let dlg = &plan.dialogues[d];
     let mut nodes: Vec<(String, String, &'static str)> =
         vec![("start".into(), format!("trigger: {}", trigger_label(&dlg.trigger, dlg.trigger_kind)), "start")];
@@ -138,7 +145,7 @@ pub fn render(plan: &Plan, d: usize, format: GraphFormat) -> String {
         }
     }
     match format {
-        GraphFormat::Mermaid => {
+        Format::Mermaid => {
             let esc = |s: &str| s.replace('"', "#quot;").replace('\n', "<br/>");
             let mut out = format!("flowchart TD\n  %% {}\n", dlg.id);
             for (id, label, kind) in &nodes {
@@ -160,7 +167,7 @@ pub fn render(plan: &Plan, d: usize, format: GraphFormat) -> String {
             }
             out
         }
-        GraphFormat::Dot => {
+        Format::Dot => {
             let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
             let mut out = format!("digraph \"{}\" {{\n  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n", esc(&dlg.id));
             for (id, label, kind) in &nodes {

@@ -1,11 +1,9 @@
-//! Command-line interface (clap). Arguments are turned into a checked configuration in
-//! `app` before any work starts.
+//! The command line as clap parses it, and nothing else: `settings` turns these raw
+//! arguments (with kairos.yaml) into checked settings before any work starts.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-
-use crate::output::Format;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -105,7 +103,7 @@ pub struct RunArgs {
     /// Only messages sent after this date (end of day) or date-time, up to as-of: the window since the last run.
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
-    /// Also write suppressed messages, with the reason, in a `suppressed_reason` column.
+    /// Also write suppressed messages (status `suppressed`), with the reason in the `policy_note` column.
     #[arg(long)]
     pub include_suppressed: bool,
 }
@@ -134,6 +132,13 @@ pub struct ExplainArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Csv,
+    Json,
+    Jsonl,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

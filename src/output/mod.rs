@@ -1,20 +1,25 @@
-//! Output stage: message plans as CSV, JSON (per customer, per dialogue instance) or JSONL,
-//! to stdout or to a file that appears atomically, complete or not at all.
+//! Output stage: message plans as CSV, JSON (per customer, per dialogue instance) or JSONL.
+//! Every format writes the rows defined once in `row`; `stream` drives evaluation and writing
+//! in parallel with deterministic order; `sink` makes files appear atomically.
 
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+pub mod row;
+pub mod sink;
+pub mod stream;
 
-use serde::Serialize;
+use std::io;
+
 use serde_json::{Map, Value};
 
-use crate::config::Config;
 use crate::dialogue::Plan;
-use crate::evaluator::{status, CustomerResult, Message};
+use crate::engine::{status, CustomerResult, Instance, Message};
 use crate::ids::{hex32, message_hash};
-use crate::input::time::{format_utc, utc_bytes};
+use crate::input::time::format_utc;
 use crate::input::Data;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub use row::{Col, Row, COLUMNS};
+pub use sink::Sink;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Csv,
     Json,
@@ -30,50 +35,19 @@ pub struct Selection {
     pub include_suppressed: bool,
 }
 
-pub const COLUMNS: &[&str] = &[
-    "message_id",
-    "customer_id",
-    "dialogue",
-    "instance",
-    "step",
-    "attempt",
-    "channel",
-    "template",
-    "send_at",
-    "status",
-    "trigger",
-    "triggered_at",
-    "reason",
-    "contact",
-    "policy_note",
-];
-
-/// One message with everything a mail tool needs, in output column order.
-#[derive(Debug, Clone, Serialize)]
-pub struct Row<'a> {
-    pub message_id: String,
-    pub customer_id: &'a str,
-    pub dialogue: &'a str,
-    pub instance: u32,
-    pub step: &'a str,
-    pub attempt: usize,
-    pub channel: &'a str,
-    pub template: &'a str,
-    pub send_at: String,
-    pub status: &'static str,
-    pub trigger: &'a str,
-    pub triggered_at: String,
-    pub reason: &'a str,
-    pub contact: &'a str,
-    /// Why the message is suppressed, or what the contact policy changed (fallback, deferral).
-    pub policy_note: &'a str,
+/// What the writer needs besides the data and the plan.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub tz: chrono_tz::Tz,
+    /// Per channel: the customer-file column holding its address.
+    pub contact_fields: Vec<(String, String)>,
 }
 
 pub struct Writer<'a> {
     pub data: &'a Data,
     pub plan: &'a Plan,
-    pub cfg: &'a Config,
     pub sel: Selection,
+    tz: chrono_tz::Tz,
     /// Per channel used in the plan: the profile column holding its address.
     contact_cols: Vec<(String, Option<usize>)>,
 }
@@ -94,13 +68,14 @@ impl Chunk {
 }
 
 impl<'a> Writer<'a> {
-    pub fn new(data: &'a Data, plan: &'a Plan, cfg: &'a Config, sel: Selection) -> Self {
+    pub fn new(data: &'a Data, plan: &'a Plan, layout: &Layout, sel: Selection) -> Self {
         let mut contact_cols: Vec<(String, Option<usize>)> = Vec::new();
         for d in &plan.dialogues {
             for s in &d.steps {
                 for ch in s.ladder.iter().flat_map(|m| m.variants.iter().flat_map(|v| v.channels.iter())) {
                     if !contact_cols.iter().any(|(c, _)| c == ch) {
-                        let col = match (&data.customers, cfg.contact_field(ch)) {
+                        let field = layout.contact_fields.iter().find(|(c, _)| c == ch).map(|(_, f)| f.as_str());
+                        let col = match (&data.customers, field) {
                             (Some(t), Some(f)) => t.col(f),
                             _ => None,
                         };
@@ -109,10 +84,11 @@ impl<'a> Writer<'a> {
                 }
             }
         }
-        Self { data, plan, cfg, sel, contact_cols }
+        Self { data, plan, sel, tz: layout.tz, contact_cols }
     }
 
-    fn selected<'r>(&self, r: &'r CustomerResult) -> Vec<&'r Message> {
+    /// The selected messages of a customer, in output order.
+    pub fn selected<'r>(&self, r: &'r CustomerResult) -> Vec<&'r Message> {
         let mut msgs: Vec<&Message> = r
             .messages
             .iter()
@@ -133,7 +109,7 @@ impl<'a> Writer<'a> {
         if m.suppressed.is_some() {
             return "suppressed";
         }
-        status(m.send_at, self.sel.as_of, self.cfg.tz).as_str()
+        status(m.send_at, self.sel.as_of, self.tz).as_str()
     }
 
     fn contact(&self, r: &CustomerResult, channel: &str) -> &'a str {
@@ -144,6 +120,7 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// The output row of message `m`.
     pub fn row<'r>(&'r self, r: &'r CustomerResult, m: &'r Message) -> Row<'r> {
         let person = &self.data.people[r.person];
         let inst = &r.instances[m.instance];
@@ -151,9 +128,8 @@ impl<'a> Writer<'a> {
         let step = &d.steps[m.step];
         let v = &step.ladder[m.attempt].variants[m.variant];
         let channel = &v.channels[m.channel];
-        let hash = message_hash(&person.id, &d.id, inst.number, &step.id, m.attempt as u32);
         Row {
-            message_id: String::from_utf8_lossy(&hex32(hash)).into_owned(),
+            message_id: hex32(message_hash(&person.id, &d.id, inst.number, &step.id, m.attempt as u32)),
             customer_id: &person.id,
             dialogue: &d.id,
             instance: inst.number,
@@ -161,28 +137,47 @@ impl<'a> Writer<'a> {
             attempt: m.attempt,
             channel,
             template: &v.template,
-            send_at: format_utc(m.send_at),
+            send_at: m.send_at,
             status: self.status(m),
             trigger: &inst.trigger,
-            triggered_at: format_utc(inst.triggered_at),
+            triggered_at: inst.triggered_at,
             reason: &inst.reason,
             contact: self.contact(r, channel),
-            policy_note: m.suppressed.as_deref().or(m.note.as_deref()).unwrap_or_default(),
+            policy_note: m.policy_note(),
         }
+    }
+
+    /// One dialogue instance as JSON (run `--format json` and `explain --json` share it).
+    pub fn instance_json(&self, inst: &Instance) -> Map<String, Value> {
+        let d = &self.plan.dialogues[inst.dialogue];
+        let steps: Vec<Value> = inst
+            .path
+            .iter()
+            .map(|(s, at)| serde_json::json!({"step": d.steps[*s].id, "entered_at": format_utc(*at)}))
+            .collect();
+        let mut o = Map::new();
+        o.insert("dialogue".into(), d.id.clone().into());
+        o.insert("instance".into(), inst.number.into());
+        o.insert("trigger".into(), inst.trigger.clone().into());
+        o.insert("triggered_at".into(), format_utc(inst.triggered_at).into());
+        o.insert("reason".into(), inst.reason.clone().into());
+        o.insert("outcome".into(), inst.outcome.clone().map_or(Value::Null, Value::String));
+        o.insert("ended_at".into(), inst.ended_at.map_or(Value::Null, |t| format_utc(t).into()));
+        o.insert("projected".into(), inst.projected.into());
+        o.insert("steps".into(), Value::Array(steps));
+        o
     }
 
     fn profile_cols(&self) -> &[String] {
         self.data.customers.as_ref().map_or(&[], |t| &t.names)
     }
 
-    fn profile(&self, r: &CustomerResult) -> Map<String, Value> {
-        let mut map = Map::new();
-        if let (Some(t), Some(row)) = (&self.data.customers, self.data.people[r.person].profile) {
-            for (i, name) in t.names.iter().enumerate() {
-                map.insert(name.clone(), Value::String(t.text_at(i, row)));
-            }
+    /// The customer's profile as (column, text) pairs.
+    pub fn profile(&self, r: &CustomerResult) -> Vec<(&'a str, String)> {
+        match (&self.data.customers, self.data.people[r.person].profile) {
+            (Some(t), Some(row)) => t.names.iter().enumerate().map(|(i, n)| (n.as_str(), t.text_at(i, row))).collect(),
+            _ => Vec::new(),
         }
-        map
     }
 
     /// What comes before the first customer.
@@ -230,28 +225,8 @@ impl<'a> Writer<'a> {
                     (Some(t), Some(row)) => Some((t, row)),
                     _ => None,
                 };
-                let mut num = itoa::Buffer::new();
                 for m in &msgs {
-                    let inst = &r.instances[m.instance];
-                    let d = &self.plan.dialogues[inst.dialogue];
-                    let step = &d.steps[m.step];
-                    let v = &step.ladder[m.attempt].variants[m.variant];
-                    let channel = &v.channels[m.channel];
-                    w.write_field(hex32(message_hash(&person.id, &d.id, inst.number, &step.id, m.attempt as u32)))?;
-                    w.write_field(person.id.as_bytes())?;
-                    w.write_field(&d.id)?;
-                    w.write_field(num.format(inst.number))?;
-                    w.write_field(&step.id)?;
-                    w.write_field(num.format(m.attempt))?;
-                    w.write_field(channel)?;
-                    w.write_field(&v.template)?;
-                    w.write_field(utc_bytes(m.send_at))?;
-                    w.write_field(self.status(m))?;
-                    w.write_field(&inst.trigger)?;
-                    w.write_field(utc_bytes(inst.triggered_at))?;
-                    w.write_field(&inst.reason)?;
-                    w.write_field(self.contact(r, channel))?;
-                    w.write_field(m.suppressed.as_deref().or(m.note.as_deref()).unwrap_or_default())?;
+                    self.row(r, m).write_csv(w)?;
                     match profile {
                         Some((t, row)) => {
                             for c in 0..t.names.len() {
@@ -287,28 +262,15 @@ impl<'a> Writer<'a> {
                     if inst_msgs.is_empty() && self.sel.since.is_some() {
                         continue;
                     }
-                    let d = &self.plan.dialogues[inst.dialogue];
-                    let steps: Vec<Value> = inst
-                        .path
-                        .iter()
-                        .map(|(s, at)| serde_json::json!({"step": d.steps[*s].id, "entered_at": format_utc(*at)}))
-                        .collect();
-                    let mut o = Map::new();
-                    o.insert("dialogue".into(), d.id.clone().into());
-                    o.insert("instance".into(), inst.number.into());
-                    o.insert("trigger".into(), inst.trigger.clone().into());
-                    o.insert("triggered_at".into(), format_utc(inst.triggered_at).into());
-                    o.insert("reason".into(), inst.reason.clone().into());
-                    o.insert("outcome".into(), inst.outcome.clone().map_or(Value::Null, Value::String));
-                    o.insert("ended_at".into(), inst.ended_at.map_or(Value::Null, |t| format_utc(t).into()));
-                    o.insert("projected".into(), inst.projected.into());
-                    o.insert("steps".into(), Value::Array(steps));
+                    let mut o = self.instance_json(inst);
                     o.insert("messages".into(), Value::Array(inst_msgs));
                     instances.push(Value::Object(o));
                 }
+                let profile: Map<String, Value> =
+                    self.profile(r).into_iter().map(|(k, v)| (k.to_owned(), Value::String(v))).collect();
                 let mut c = Map::new();
                 c.insert("customer_id".into(), self.data.people[r.person].id.to_string().into());
-                c.insert("profile".into(), Value::Object(self.profile(r)));
+                c.insert("profile".into(), Value::Object(profile));
                 c.insert("instances".into(), Value::Array(instances));
                 out.extend_from_slice(b",\n  ");
                 serde_json::to_writer(&mut *out, &Value::Object(c))?;
@@ -316,54 +278,5 @@ impl<'a> Writer<'a> {
             _ => unreachable!("chunk made for another format"),
         }
         Ok(msgs.len() as u64)
-    }
-}
-
-/// Where output goes: stdout, or a file replaced atomically.
-pub enum Sink {
-    Stdout,
-    File { path: PathBuf, tmp: tempfile::NamedTempFile },
-}
-
-impl Sink {
-    /// Prepare the destination before any work, so a bad path fails fast.
-    pub fn open(path: Option<&Path>) -> io::Result<Sink> {
-        match path {
-            None => Ok(Sink::Stdout),
-            Some(p) if p == Path::new("-") => Ok(Sink::Stdout),
-            Some(p) => {
-                let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-                let tmp = tempfile::Builder::new().prefix(".kairos-").suffix(".tmp").tempfile_in(dir)?;
-                Ok(Sink::File { path: p.to_path_buf(), tmp })
-            }
-        }
-    }
-
-    /// Write, then (for files) rename into place. On error the temp file is removed.
-    pub fn write_with(self, f: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<u64>) -> io::Result<u64> {
-        match self {
-            Sink::Stdout => {
-                let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout());
-                let n = f(&mut out)?;
-                out.flush()?;
-                Ok(n)
-            }
-            Sink::File { path, tmp } => {
-                let mut w = io::BufWriter::with_capacity(1 << 20, tmp);
-                let n = f(&mut w)?;
-                let tmp = w.into_inner().map_err(|e| e.into_error())?;
-                // A temp file is private (0600); the plan gets the permissions of the file it
-                // replaces, or the usual 0644.
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::PermissionsExt;
-                    let mode = std::fs::metadata(&path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
-                    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
-                }
-                tmp.as_file().sync_all()?;
-                tmp.persist(&path).map_err(|e| e.error)?;
-                Ok(n)
-            }
-        }
     }
 }

@@ -150,6 +150,12 @@ impl Diagnostics {
     pub fn warning_count(&self) -> usize {
         self.0.len() - self.error_count()
     }
+    /// "2 errors, 1 warning".
+    pub fn counts(&self) -> String {
+        let plural = |n: usize, s: &str| format!("{n} {s}{}", if n == 1 { "" } else { "s" });
+        format!("{}, {}", plural(self.error_count(), "error"), plural(self.warning_count(), "warning"))
+    }
+
     pub fn sort(&mut self) {
         self.0.sort_by(|a, b| {
             (&a.file, a.line, a.col, a.severity, &a.message).cmp(&(&b.file, b.line, b.col, b.severity, &b.message))

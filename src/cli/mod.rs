@@ -1,0 +1,351 @@
+//! The command line: `args` (clap only) → `settings` (checked) → one function per command,
+//! each driving the pipeline stages (input → engine → output, reports beside). The only module
+//! that knows about clap, the process, stdout and exit codes.
+
+pub mod args;
+pub mod settings;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use clap::Parser;
+
+use crate::diag::{did_you_mean, Diagnostics};
+use crate::dialogue::{self, Plan, Schemas};
+use crate::engine::{Evaluator, Settings, Stats};
+use crate::expr::Schema;
+use crate::input::{self, table, Data, TableKind};
+use crate::output::{stream, Selection, Sink, Writer};
+use crate::report;
+
+use args::{CheckArgs, Cli, Command, ExplainArgs, GraphArgs};
+use settings::{Project, Replay, RunSettings, Window};
+
+/// Parse arguments, run, and map the outcome to an exit code: 0 success, 1 problems found
+/// (`check`), 2 kairos could not do its job. A closed stdout pipe is not a failure.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match execute(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            if e.downcast_ref::<Reported>().is_some() {
+                eprintln!("{e}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<csv::Error>().is_some_and(
+                |ce| matches!(ce.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe),
+            )
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|je| je.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+    })
+}
+
+/// Problems in the user's definitions, already located; printed as they are.
+#[derive(Debug)]
+pub struct Reported(pub Diagnostics);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, d) in self.0 .0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            writeln!(f, "{d}")?;
+        }
+        write!(f, "{}", self.0.counts())
+    }
+}
+
+impl std::error::Error for Reported {}
+
+pub fn execute(cli: Cli) -> Result<ExitCode> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Run(args) => run(RunSettings::from_args(&args, quiet)?),
+        Command::Check(args) => check(&args, quiet),
+        Command::Explain(args) => explain(&args),
+        Command::Graph(args) => graph(&args),
+        Command::Schema { kind } => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(schema(kind).as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "kairos", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The JSON Schema of a dialogue file or of kairos.yaml, pretty-printed.
+pub fn schema(kind: args::SchemaKind) -> String {
+    let schema = match kind {
+        args::SchemaKind::Dialogue => schemars::schema_for!(crate::dialogue::raw::RawDialogue),
+        args::SchemaKind::Config => schemars::schema_for!(crate::config::raw::RawConfig),
+    };
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn schema_of(t: &input::Table) -> Schema {
+    Schema::new(t.kind, t.names.iter().cloned().zip(t.types.iter().copied()).collect(), false)
+}
+
+fn schema_from_headers(spec: &input::InputSpec, kind: TableKind, path: &Path) -> Result<Schema> {
+    let spec = spec.table(kind);
+    let names = table::read_headers(path, &spec)?;
+    let fields = names
+        .into_iter()
+        .filter(|n| n != "customer_id" && n != "timestamp")
+        .map(|n| {
+            let ty = if spec.numeric.contains(&n) { input::ColType::Num } else { input::ColType::Str };
+            (n, ty)
+        })
+        .collect();
+    Ok(Schema::new(kind, fields, false))
+}
+
+/// Compile the dialogues; print warnings; fail with every error at once.
+fn plan(project: &Project, schemas: &Schemas, quiet: bool) -> Result<Plan> {
+    let (plan, diags) = dialogue::load(&project.dialogues, schemas, &project.known());
+    if diags.has_errors() {
+        return Err(Reported(diags).into());
+    }
+    if !quiet {
+        for d in &diags.0 {
+            eprintln!("{d}");
+        }
+    }
+    Ok(plan)
+}
+
+fn open_schemas(project: &Project) -> Schemas {
+    Schemas::open(|k| project.cfg.numeric(k).to_vec())
+}
+
+/// Dialogues and data, checked in the cheapest order: headers and dialogues before reading
+/// millions of rows.
+fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data)> {
+    let paths = &r.spec.paths;
+    let uses_stdin = [Some(&paths.transactions), paths.customers.as_ref(), paths.events.as_ref()]
+        .into_iter()
+        .flatten()
+        .any(|p| p.as_path() == Path::new("-"));
+    if uses_stdin {
+        // stdin can be read once: load first, then check the dialogues against what came.
+        let data = input::load(&r.spec)?;
+        let schemas = schemas_of_data(&data, &r.project);
+        let plan = plan(&r.project, &schemas, quiet)?;
+        return Ok((plan, data));
+    }
+    let mut schemas = open_schemas(&r.project);
+    schemas.tx = schema_from_headers(&r.spec, TableKind::Transactions, &paths.transactions)?;
+    schemas.events = match &paths.events {
+        Some(e) => schema_from_headers(&r.spec, TableKind::Events, e)?,
+        None => Schema::new(TableKind::Events, schemas.events.fields.clone(), false),
+    };
+    schemas.customers = match &paths.customers {
+        Some(c) => schema_from_headers(&r.spec, TableKind::Customers, c)?,
+        None => Schema::new(TableKind::Customers, Vec::new(), false),
+    };
+    let plan = plan(&r.project, &schemas, quiet)?;
+    let data = input::load(&r.spec)?;
+    Ok((plan, data))
+}
+
+fn schemas_of_data(data: &Data, project: &Project) -> Schemas {
+    let open = open_schemas(project);
+    Schemas {
+        tx: schema_of(&data.tx),
+        events: data
+            .events
+            .as_ref()
+            .map_or_else(|| Schema::new(TableKind::Events, open.events.fields.clone(), false), schema_of),
+        customers: data
+            .customers
+            .as_ref()
+            .map_or_else(|| Schema::new(TableKind::Customers, Vec::new(), false), schema_of),
+    }
+}
+
+/// The engine's settings once the data is known (as-of defaults to its latest timestamp).
+fn engine_settings(r: &Replay, data: &Data) -> Result<Settings> {
+    let cfg = &r.project.cfg;
+    let as_of = match r.as_of {
+        Some(t) => t,
+        None => data.latest_timestamp().ok_or_else(|| {
+            anyhow::anyhow!("the inputs hold no rows, so there is no history to replay; pass --as-of to run anyway")
+        })?,
+    };
+    Ok(Settings {
+        policy: cfg.policy.clone(),
+        tz: cfg.tz,
+        as_of,
+        horizon: r.horizon,
+        response_type: cfg.response_type.clone(),
+    })
+}
+
+fn run(s: RunSettings) -> Result<ExitCode> {
+    let pool = s.replay.pool()?;
+    pool.install(|| {
+        let sink = Sink::open(s.output.as_deref()).map_err(|e| {
+            anyhow::Error::new(e)
+                .context(format!("cannot write to {}", s.output.as_deref().unwrap_or(Path::new("-")).display()))
+        })?;
+        let (plan, data) = prepare(&s.replay, s.quiet)?;
+        let settings = engine_settings(&s.replay, &data)?;
+        let as_of = settings.as_of;
+        let tz = s.replay.project.cfg.tz;
+        let since = match s.window {
+            Window::Since(t) => Some(t),
+            Window::Due => Some(crate::input::time::day_start(as_of, tz) - 1),
+            Window::All => None,
+        };
+        let ev = Evaluator::new(&data, &plan, settings);
+        let layout = s.replay.project.layout();
+        let writer =
+            Writer::new(&data, &plan, &layout, Selection { as_of, since, include_suppressed: s.include_suppressed });
+        let mut result = None;
+        sink.write_with(|out| {
+            let r = stream::evaluate_and_write(&ev, &writer, s.format, !s.quiet, out)?;
+            let n = r.2;
+            result = Some(r);
+            Ok(n)
+        })?;
+        let Some((stats, warnings, written)) = result else { bail!("no output was produced") };
+        if !s.quiet {
+            let events_path = s.replay.spec.paths.events.clone().unwrap_or_default();
+            report::summary::print(
+                &mut std::io::stderr(),
+                &data,
+                &plan,
+                &stats,
+                &warnings,
+                as_of,
+                written,
+                &events_path,
+            )?;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {
+    let project = Project::from_args(&args.project)?;
+    let spec = project.input_spec(input::InputPaths {
+        transactions: args.transactions.clone().unwrap_or_default(),
+        customers: args.customers.clone(),
+        events: args.events.clone(),
+    });
+    let mut schemas = open_schemas(&project);
+    if let Some(t) = &args.transactions {
+        schemas.tx = schema_from_headers(&spec, TableKind::Transactions, t)?;
+    }
+    if let Some(e) = &args.events {
+        schemas.events = schema_from_headers(&spec, TableKind::Events, e)?;
+    }
+    if let Some(c) = &args.customers {
+        schemas.customers = schema_from_headers(&spec, TableKind::Customers, c)?;
+    }
+    let (plan, diags) = dialogue::load(&project.dialogues, &schemas, &project.known());
+    let mut err = std::io::stderr().lock();
+    for d in &diags.0 {
+        writeln!(err, "{d}\n")?;
+    }
+    if !quiet || diags.has_errors() {
+        writeln!(
+            err,
+            "checked {} dialogue{}: {}",
+            plan.dialogues.len(),
+            if plan.dialogues.len() == 1 { "" } else { "s" },
+            diags.counts()
+        )?;
+    }
+    Ok(if diags.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn explain(args: &ExplainArgs) -> Result<ExitCode> {
+    let replay = Replay::from_args(&args.project, &args.input)?;
+    let pool = replay.pool()?;
+    pool.install(|| {
+        let (plan, data) = prepare(&replay, true)?;
+        let settings = engine_settings(&replay, &data)?;
+        let Ok(person) = data.people.binary_search_by(|p| p.id.as_ref().cmp(args.customer.as_str())) else {
+            let hint = did_you_mean(&args.customer, data.people.iter().map(|p| p.id.as_ref()))
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            bail!("customer `{}` has no transactions or events in the inputs{hint}", args.customer);
+        };
+        let as_of = settings.as_of;
+        let ev = Evaluator::new(&data, &plan, settings);
+        let mut trace = Vec::new();
+        let mut stats = Stats::default();
+        let result = ev.run_customer(person, &mut Default::default(), &mut stats, Some(&mut trace));
+        let layout = replay.project.layout();
+        let writer = Writer::new(&data, &plan, &layout, Selection { as_of, since: None, include_suppressed: true });
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        report::explain::write(&mut out, &writer, &result, &trace, args.json, &data.people[person].id)?;
+        out.flush()?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn graph(args: &GraphArgs) -> Result<ExitCode> {
+    let project = Project::from_args(&args.project)?;
+    let schemas = open_schemas(&project);
+    let (plan, diags) = dialogue::load(&project.dialogues, &schemas, &project.known());
+    if diags.has_errors() {
+        return Err(Reported(diags).into());
+    }
+    let Some(d) = plan.find(&args.dialogue) else {
+        let hint = did_you_mean(&args.dialogue, plan.dialogues.iter().map(|d| d.id.as_str()))
+            .map(|s| format!("did you mean `{s}`?"))
+            .unwrap_or_else(|| {
+                format!(
+                    "the dialogues are: {}",
+                    plan.dialogues.iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            });
+        bail!("unknown dialogue `{}`\n  = help: {hint}", args.dialogue);
+    };
+    let format = match args.format {
+        args::GraphFormat::Mermaid => report::graph::Format::Mermaid,
+        args::GraphFormat::Dot => report::graph::Format::Dot,
+    };
+    let text = report::graph::render(&plan, d, format);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,169 @@
+//! From raw arguments and kairos.yaml to checked settings, before any work (as ripgrep's
+//! low-level → high-level arguments): every flag value is parsed and validated here, once.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::config::{Config, Overrides};
+use crate::dialogue::Known;
+use crate::input::{InputPaths, InputSpec};
+use crate::model::Duration;
+use crate::output::{Format, Layout};
+
+use super::args::{self, InputArgs, ProjectArgs, RunArgs};
+use super::Reported;
+
+/// The project: kairos.yaml merged with flags, and where the dialogues are.
+pub struct Project {
+    pub cfg: Config,
+    pub dialogues: PathBuf,
+}
+
+impl Project {
+    pub fn from_args(p: &ProjectArgs) -> Result<Project> {
+        let mut overrides =
+            Overrides { timezone: p.timezone.clone(), date_format: p.date_format.clone(), columns: Vec::new() };
+        for c in &p.columns {
+            let parsed = c.split_once('=').and_then(|(l, h)| l.split_once('.').map(|(t, col)| (t, col, h)));
+            match parsed {
+                Some((t, col, h)) if !t.is_empty() && !col.is_empty() && !h.is_empty() => {
+                    overrides.columns.push((t.to_owned(), col.to_owned(), h.to_owned()))
+                }
+                _ => bail!("--column {c:?}: expected TABLE.COLUMN=HEADER, e.g. transactions.customer_id=CustNo"),
+            }
+        }
+        let default = Path::new("kairos.yaml");
+        let path = p.config.as_deref().or_else(|| default.is_file().then_some(default));
+        let cfg = Config::load(path, &overrides).map_err(Reported)?;
+        Ok(Project { cfg, dialogues: p.dialogues.clone() })
+    }
+
+    /// What dialogue checking needs to know from the config.
+    pub fn known(&self) -> Known {
+        Known { tiers: self.cfg.policy.tier_names(), templates: self.cfg.templates.clone(), rfm: self.cfg.rfm.clone() }
+    }
+
+    /// How to read the inputs at `paths`.
+    pub fn input_spec(&self, paths: InputPaths) -> InputSpec {
+        let kinds = crate::model::TableKind::ALL;
+        InputSpec {
+            paths,
+            rename: kinds.map(|k| self.cfg.columns(k).clone()),
+            numeric: kinds.map(|k| self.cfg.numeric(k).to_vec()),
+            date_format: self.cfg.date_format.clone(),
+            tz: self.cfg.tz,
+        }
+    }
+
+    /// What the output writer needs from the config.
+    pub fn layout(&self) -> Layout {
+        Layout {
+            tz: self.cfg.tz,
+            contact_fields: self
+                .cfg
+                .channels
+                .iter()
+                .filter_map(|(ch, c)| c.contact.as_ref().map(|f| (ch.clone(), f.clone())))
+                .collect(),
+        }
+    }
+}
+
+/// Which messages a run writes.
+#[derive(Debug, Clone, Copy)]
+pub enum Window {
+    All,
+    /// The as-of day only (nightly).
+    Due,
+    /// After this instant, up to as-of.
+    Since(i64),
+}
+
+/// Inputs and evaluation settings shared by `run` and `explain`.
+pub struct Replay {
+    pub project: Project,
+    pub spec: InputSpec,
+    /// None: the latest input timestamp.
+    pub as_of: Option<i64>,
+    pub horizon: i64,
+    pub threads: Option<usize>,
+}
+
+impl Replay {
+    pub fn from_args(p: &ProjectArgs, i: &InputArgs) -> Result<Replay> {
+        let project = Project::from_args(p)?;
+        let paths = InputPaths {
+            transactions: i.transactions.clone(),
+            customers: i.customers.clone(),
+            events: i.events.clone(),
+        };
+        paths.check_stdin()?;
+        let tz = project.cfg.tz;
+        let as_of = match &i.as_of {
+            Some(s) => Some(crate::input::time::parse_as_of(s, tz).ok_or_else(|| {
+                anyhow!("--as-of {s:?}: expected a date (2025-06-30) or date-time (2025-06-30T12:00:00Z)")
+            })?),
+            None => None,
+        };
+        let horizon = i
+            .horizon
+            .parse::<Duration>()
+            .map_err(|_| anyhow!("--horizon {:?}: expected a duration such as 365d", i.horizon))?
+            .secs();
+        if i.threads == Some(0) {
+            bail!("--threads must be at least 1");
+        }
+        let spec = project.input_spec(paths);
+        Ok(Replay { project, spec, as_of, horizon, threads: i.threads })
+    }
+
+    /// A worker pool of the requested size.
+    pub fn pool(&self) -> Result<rayon::ThreadPool> {
+        let mut b = rayon::ThreadPoolBuilder::new();
+        if let Some(n) = self.threads {
+            b = b.num_threads(n);
+        }
+        b.build().context("cannot start worker threads")
+    }
+}
+
+/// `kairos run`, checked.
+pub struct RunSettings {
+    pub replay: Replay,
+    pub format: Format,
+    pub output: Option<PathBuf>,
+    pub window: Window,
+    pub include_suppressed: bool,
+    pub quiet: bool,
+}
+
+impl RunSettings {
+    pub fn from_args(a: &RunArgs, quiet: bool) -> Result<RunSettings> {
+        if a.due && a.input.as_of.is_none() {
+            bail!("--due needs --as-of: the day whose messages to emit");
+        }
+        let replay = Replay::from_args(&a.project, &a.input)?;
+        let window = match (&a.since, a.due) {
+            (Some(s), _) => Window::Since(
+                crate::input::time::parse_as_of(s, replay.project.cfg.tz)
+                    .ok_or_else(|| anyhow!("--since {s:?}: expected a date (2025-06-30) or date-time"))?,
+            ),
+            (None, true) => Window::Due,
+            (None, false) => Window::All,
+        };
+        let format = match a.format {
+            args::Format::Csv => Format::Csv,
+            args::Format::Json => Format::Json,
+            args::Format::Jsonl => Format::Jsonl,
+        };
+        Ok(RunSettings {
+            replay,
+            format,
+            output: a.output.clone(),
+            window,
+            include_suppressed: a.include_suppressed,
+            quiet,
+        })
+    }
+}

@@ -1,0 +1,340 @@
+//! From kairos.yaml and command-line overrides to a checked `Config`: every bad value is
+//! reported at its location, all at once, before any data is read.
+
+use std::path::Path;
+
+use chrono::{NaiveTime, Timelike};
+use chrono_tz::Tz;
+use serde_saphyr::Spanned;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::model::{Duration, FieldType, RfmCuts, TableKind};
+use crate::policy::{Cap, ChannelConsent, ConsentDefault, Policy, Tiers, Window};
+use crate::yaml::{self, Typed};
+
+use super::raw::{RawConfig, RawPolicy, RawTiers};
+use super::{Channel, Config, Overrides};
+
+/// Locates problems in one config file.
+struct At<'a> {
+    path: &'a Path,
+    src: &'a str,
+}
+
+impl At<'_> {
+    fn text(&self, s: &Spanned<String>, msg: impl Into<String>) -> Diagnostic {
+        let (l, c) = yaml::pos(s);
+        Diagnostic::error(self.path, l, c, msg).with_width(s.value.chars().count()).with_source(self.src)
+    }
+    fn typed<T>(&self, s: &Spanned<Typed<T>>, msg: impl Into<String>) -> Diagnostic {
+        let (l, c) = yaml::pos(s);
+        Diagnostic::error(self.path, l, c, msg).with_width(s.value.text.chars().count()).with_source(self.src)
+    }
+    /// For problems with a whole mapping rather than one value.
+    fn map(&self, pos: (usize, usize), msg: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(self.path, pos.0, pos.1, msg).with_source(self.src)
+    }
+    /// A closed-set value, or its error at its location.
+    fn closed<T: Copy>(&self, s: &Spanned<Typed<T>>, what: &str, diags: &mut Diagnostics) -> Option<T> {
+        match &s.value.value {
+            Ok(v) => Some(*v),
+            Err(e) => {
+                let msg = if what.is_empty() { e.message.clone() } else { format!("{what}: {}", e.message) };
+                diags.push(self.typed(s, msg).with_hint(e.hint.clone()));
+                None
+            }
+        }
+    }
+    /// A duration that must be longer than zero (a window, a cap period, a deferral limit).
+    fn period(&self, s: &Spanned<Typed<Duration>>, what: &str, diags: &mut Diagnostics) -> Option<i64> {
+        let d = self.closed(s, what, diags)?;
+        if d.secs() == 0 {
+            diags.push(
+                self.typed(s, format!("{what}: a duration of zero is not allowed here")).with_hint("e.g. 1d, 7d, 36h"),
+            );
+            return None;
+        }
+        Some(d.secs())
+    }
+}
+
+impl Config {
+    /// Read `path` (if any), apply overrides, and collect every problem.
+    pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, Diagnostics> {
+        let mut diags = Diagnostics::default();
+        let mut cfg = Config::default();
+        if let Some(path) = path {
+            cfg.path = Some(path.to_path_buf());
+            match std::fs::read_to_string(path) {
+                Err(e) => {
+                    diags.push(Diagnostic::error(path, 0, 0, format!("cannot read config: {e}")));
+                    return Err(diags);
+                }
+                Ok(src) => match yaml::parse::<RawConfig>(path, &src) {
+                    Err(d) => diags.push(*d),
+                    Ok(raw) => cfg.apply_raw(raw, &At { path, src: &src }, &mut diags),
+                },
+            }
+        }
+        let cli = Path::new("<command line>");
+        if let Some(tz) = &overrides.timezone {
+            match tz.parse::<Tz>() {
+                Ok(t) => cfg.tz = t,
+                Err(_) => diags.push(
+                    Diagnostic::error(cli, 0, 0, format!("--timezone: unknown time zone `{tz}`"))
+                        .with_hint("use an IANA name such as `Europe/London` or `America/New_York`"),
+                ),
+            }
+        }
+        if let Some(f) = &overrides.date_format {
+            if let Err(m) = check_date_format(f) {
+                diags.push(Diagnostic::error(cli, 0, 0, format!("--date-format: {m}")));
+            }
+            cfg.date_format = Some(f.clone());
+        }
+        for (table, column, header) in &overrides.columns {
+            match TableKind::from_name(table) {
+                Some(kind) => {
+                    cfg.columns[kind.slot()].insert(column.clone(), header.clone());
+                }
+                None => diags.push(
+                    Diagnostic::error(cli, 0, 0, format!("--column: unknown table `{table}`"))
+                        .with_hint("expected `transactions.COLUMN=HEADER`, `customers.…` or `events.…`"),
+                ),
+            }
+        }
+        if diags.has_errors() {
+            Err(diags)
+        } else {
+            Ok(cfg)
+        }
+    }
+
+    fn apply_raw(&mut self, raw: RawConfig, at: &At<'_>, diags: &mut Diagnostics) {
+        if let Some(tz) = &raw.timezone {
+            match tz.value.parse::<Tz>() {
+                Ok(t) => self.tz = t,
+                Err(_) => diags.push(
+                    at.text(tz, format!("unknown time zone `{}`", tz.value))
+                        .with_hint("use an IANA name such as `Europe/London` or `America/New_York`"),
+                ),
+            }
+        }
+        if let Some(f) = &raw.date_format {
+            if let Err(m) = check_date_format(&f.value) {
+                diags.push(at.text(f, m));
+            }
+            self.date_format = Some(f.value.clone());
+        }
+        for (kind, map) in raw.columns.tables() {
+            for (col, header) in map {
+                self.columns[kind.slot()].insert(col.clone(), header.value.clone());
+            }
+        }
+        for (kind, map) in raw.fields.tables() {
+            for (col, ty) in map {
+                let numeric = &mut self.numeric[kind.slot()];
+                match at.closed(ty, "", diags) {
+                    Some(FieldType::Number) => {
+                        if !numeric.contains(col) {
+                            numeric.push(col.clone());
+                        }
+                    }
+                    Some(FieldType::Text) => numeric.retain(|c| c != col),
+                    None => {}
+                }
+            }
+        }
+        for (name, ch) in raw.channels {
+            self.channels.insert(name, Channel { contact: ch.contact });
+        }
+        if let Some(t) = raw.response_type {
+            self.response_type = t;
+        }
+        self.policy = check_policy(raw.policy, raw.tiers, at, diags);
+        self.templates = raw.templates;
+        if let Some(spanned) = raw.rfm {
+            let pos = yaml::pos(&spanned);
+            let r = spanned.value;
+            let mut cuts = RfmCuts::default();
+            for (name, given, slot) in [
+                ("recency_days", r.recency_days, &mut cuts.recency_days),
+                ("frequency", r.frequency, &mut cuts.frequency),
+                ("monetary", r.monetary, &mut cuts.monetary),
+            ] {
+                if let Some(v) = given {
+                    if v.windows(2).any(|w| w[0] > w[1]) {
+                        diags
+                            .push(at.map(pos, format!("rfm.{name}: the four cut points must be ascending, not {v:?}")));
+                    }
+                    *slot = v;
+                }
+            }
+            self.rfm = cuts;
+        }
+    }
+}
+
+/// Check the raw policy; report every problem at its location.
+fn check_policy(raw: RawPolicy, tiers: Option<Spanned<RawTiers>>, at: &At<'_>, diags: &mut Diagnostics) -> Policy {
+    let mut p = Policy::default();
+    for c in raw.caps {
+        if let Some(per) = at.period(&c.per, "per", diags) {
+            if c.max == 0 {
+                diags.push(at.typed(
+                    &c.per,
+                    "a cap of 0 messages would suppress everything; remove the channel's consent instead",
+                ));
+            }
+            p.caps.push(Cap { max: c.max, per, channel: c.channel });
+        }
+    }
+    if let Some(o) = &raw.on_cap {
+        if let Some(v) = at.closed(o, "on_cap", diags) {
+            p.on_cap = v;
+        }
+    }
+    if let Some(m) = &raw.max_defer {
+        if let Some(d) = at.period(m, "max_defer", diags) {
+            p.max_defer = d;
+        }
+    }
+    for (channel, spanned) in raw.send_windows {
+        let w_pos = yaml::pos(&spanned);
+        let w = spanned.value;
+        let mut days = [true; 7];
+        if !w.days.is_empty() {
+            days = [false; 7];
+            for d in &w.days {
+                if let Some(day) = at.closed(d, "", diags) {
+                    days[day.0 as usize] = true;
+                }
+            }
+        }
+        let time = |s: &Spanned<String>, diags: &mut Diagnostics| match NaiveTime::parse_from_str(&s.value, "%H:%M") {
+            Ok(t) => Some(t.num_seconds_from_midnight()),
+            Err(_) => {
+                diags.push(
+                    at.text(s, format!("`{}` is not a time of day", s.value))
+                        .with_hint("write 24-hour HH:MM, e.g. \"09:00\""),
+                );
+                None
+            }
+        };
+        let (from, to) = match (&w.at, &w.from, &w.to) {
+            (Some(a), None, None) => {
+                let t = time(a, diags);
+                (t, t)
+            }
+            (None, Some(f), Some(t)) => (time(f, diags), time(t, diags)),
+            _ => {
+                diags.push(
+                    at.map(w_pos, format!("send window for `{channel}`: give `at: HH:MM`, or `from:` and `to:`")),
+                );
+                (None, None)
+            }
+        };
+        if let (Some(from), Some(to)) = (from, to) {
+            if to < from {
+                diags.push(at.map(w_pos, format!("send window for `{channel}` ends before it starts")));
+            }
+            p.windows.insert(channel, Window { days, from, to });
+        }
+    }
+    p.timezone_column = raw.timezone_column;
+    p.do_not_contact = raw.consent.do_not_contact;
+    for (channel, c) in raw.consent.channels {
+        let default = c.default.as_ref().and_then(|d| at.closed(d, "consent default", diags));
+        let default_in = default.is_none_or(|d| d == ConsentDefault::In);
+        p.consent.insert(channel, ChannelConsent { default_in, column: c.column });
+    }
+    if let Some(e) = raw.consent.opt_in_event {
+        p.opt_in_event = e;
+    }
+    if let Some(e) = raw.consent.opt_out_event {
+        p.opt_out_event = e;
+    }
+    p.preferred_column = raw.preferences.channels_column;
+    p.max_per_week_column = raw.preferences.max_per_week_column;
+    if let Some(spanned) = tiers {
+        let t_pos = yaml::pos(&spanned);
+        let t = spanned.value;
+        p.tiers = match (t.column, t.measure) {
+            (Some(c), None) if t.levels.is_empty() => Some(Tiers::Column(c)),
+            (None, Some(m)) => {
+                let measure = at.closed(&m, "", diags);
+                let within = t.within.as_ref().and_then(|w| at.period(w, "within", diags));
+                if t.levels.is_empty() {
+                    diags.push(at.typed(&m, "computed tiers need `levels`, e.g. {gold: 1000, silver: 300, bronze: 0}"));
+                }
+                let mut levels: Vec<(String, f64)> = t.levels.into_iter().collect();
+                levels.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                measure.map(|measure| Tiers::Computed { measure, within, levels })
+            }
+            _ => {
+                diags.push(at.map(t_pos, "tiers: give either `column:` or `measure:` with `levels:`"));
+                None
+            }
+        };
+    }
+    p
+}
+
+fn check_date_format(f: &str) -> Result<(), String> {
+    use chrono::format::{Item, StrftimeItems};
+    if StrftimeItems::new(f).any(|i| matches!(i, Item::Error)) {
+        return Err(format!("`{f}` is not a valid strftime format (e.g. `%Y%m%d` or `%d/%m/%Y %H:%M`)"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_and_file_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("kairos.yaml");
+        std::fs::write(&p, "timezone: Europe/Paris\ncolumns:\n  transactions:\n    customer_id: CustNo\nfields:\n  customers:\n    ltv: number\n").unwrap();
+        let o = Overrides { date_format: Some("%Y%m%d".into()), ..Default::default() };
+        let c = Config::load(Some(&p), &o).unwrap();
+        assert_eq!(c.tz, chrono_tz::Europe::Paris);
+        assert_eq!(c.columns(TableKind::Transactions).get("customer_id").unwrap(), "CustNo");
+        assert_eq!(c.numeric(TableKind::Customers), &["ltv".to_owned()]);
+        assert_eq!(c.date_format.as_deref(), Some("%Y%m%d"));
+    }
+
+    #[test]
+    fn bad_values_are_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("kairos.yaml");
+        std::fs::write(&p, "timezone: Mars/Olympus\nfields:\n  customers:\n    ltv: numbr\n").unwrap();
+        let d = Config::load(Some(&p), &Overrides::default()).unwrap_err();
+        assert_eq!(d.error_count(), 2);
+        assert_eq!((d.0[0].line, d.0[0].col), (1, 11));
+        assert!(d.0[1].to_string().contains("did you mean `number`?"), "{}", d.0[1]);
+    }
+
+    #[test]
+    fn policy_shape_problems_point_at_their_mapping() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("kairos.yaml");
+        std::fs::write(
+            &p,
+            "rfm:\n  frequency: [8, 4, 2, 1]\ntiers:\n  column: tier\n  measure: spend\npolicy:\n  send_windows:\n    phone: {from: \"18:00\", to: \"09:00\"}\n    email: {from: \"09:00\"}\n",
+        )
+        .unwrap();
+        let d = Config::load(Some(&p), &Overrides::default()).unwrap_err();
+        let got: Vec<(usize, String)> = d.0.iter().map(|x| (x.line, x.message.clone())).collect();
+        assert_eq!(
+            got,
+            [
+                (9, "send window for `email`: give `at: HH:MM`, or `from:` and `to:`".to_owned()),
+                (8, "send window for `phone` ends before it starts".to_owned()),
+                (4, "tiers: give either `column:` or `measure:` with `levels:`".to_owned()),
+                (2, "rfm.frequency: the four cut points must be ascending, not [8.0, 4.0, 2.0, 1.0]".to_owned()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! `kairos.yaml` as written: every serde type of the project config, with source spans.
+//! Closed sets (field types, measures, `on_cap`, consent defaults, weekdays) and durations are
+//! read as `Typed` values: parsed by their one parser, reported by `check` with location.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::model::{Duration, FieldType, Measure, Weekday};
+use crate::policy::{ConsentDefault, OnCap};
+use crate::yaml::Typed;
+
+pub type S = Spanned<String>;
+pub type T<X> = Spanned<Typed<X>>;
+
+/// `kairos.yaml` as written.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[schemars(with = "Option<String>")]
+    pub timezone: Option<S>,
+    #[schemars(with = "Option<String>")]
+    pub date_format: Option<S>,
+    #[serde(default)]
+    pub columns: RawTables<String>,
+    #[serde(default)]
+    pub fields: RawTables<Typed<FieldType>>,
+    #[serde(default)]
+    pub channels: BTreeMap<String, RawChannel>,
+    /// The event type of answers to dialogues (default `response`).
+    pub response_type: Option<String>,
+    /// Template keys your mail tool knows; `kairos check` warns about any other.
+    pub templates: Option<Vec<String>>,
+    /// RFM score cut points: `recency_days`, `frequency` (orders in 365 days) and `monetary`
+    /// (spend in 365 days), four ascending numbers each; see `rfm()` in conditions.
+    #[schemars(with = "Option<RawRfm>")]
+    pub rfm: Option<Spanned<RawRfm>>,
+    /// Value tiers: from a customer column or computed from history.
+    #[schemars(with = "Option<RawTiers>")]
+    pub tiers: Option<Spanned<RawTiers>>,
+    /// Contact policy: consent, caps, send windows, preferences.
+    #[serde(default)]
+    pub policy: RawPolicy,
+}
+
+/// Per table, a value per column (a header name under `columns:`, a type under `fields:`).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, bound(deserialize = "V: Deserialize<'de>"))]
+#[schemars(bound = "")]
+pub struct RawTables<V> {
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub transactions: BTreeMap<String, Spanned<V>>,
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub customers: BTreeMap<String, Spanned<V>>,
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub events: BTreeMap<String, Spanned<V>>,
+}
+
+impl<V> Default for RawTables<V> {
+    fn default() -> Self {
+        Self { transactions: BTreeMap::new(), customers: BTreeMap::new(), events: BTreeMap::new() }
+    }
+}
+
+impl<V> RawTables<V> {
+    /// The three tables with their kind.
+    pub fn tables(&self) -> [(crate::model::TableKind, &BTreeMap<String, Spanned<V>>); 3] {
+        use crate::model::TableKind::*;
+        [(Transactions, &self.transactions), (Customers, &self.customers), (Events, &self.events)]
+    }
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRfm {
+    pub recency_days: Option<[f64; 4]>,
+    pub frequency: Option<[f64; 4]>,
+    pub monetary: Option<[f64; 4]>,
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannel {
+    /// The customer-file column holding this channel's address.
+    pub contact: Option<String>,
+}
+
+/// `policy:` in kairos.yaml, as written.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    /// Contact caps across all dialogues, e.g. `{max: 1, per: 1d}`; add `channel:` for one channel.
+    #[serde(default)]
+    pub caps: Vec<RawCap>,
+    /// What happens to a message over a cap: `defer` (default: sent when the cap allows) or `drop`.
+    #[schemars(with = "Option<String>")]
+    pub on_cap: Option<T<OnCap>>,
+    /// A message deferred longer than this is dropped instead (default 14d).
+    #[schemars(with = "Option<String>")]
+    pub max_defer: Option<T<Duration>>,
+    /// Per channel: when messages may go out, in the customer's time zone.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawWindow>")]
+    pub send_windows: BTreeMap<String, Spanned<RawWindow>>,
+    /// Customer-file column with the customer's IANA time zone.
+    pub timezone_column: Option<String>,
+    #[serde(default)]
+    pub consent: RawConsent,
+    #[serde(default)]
+    pub preferences: RawPreferences,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCap {
+    pub max: u32,
+    #[schemars(with = "String")]
+    pub per: T<Duration>,
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawWindow {
+    /// Days allowed (mon..sun); default every day.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub days: Vec<T<Weekday>>,
+    /// Exact local time to send at, e.g. "09:00".
+    #[schemars(with = "Option<String>")]
+    pub at: Option<S>,
+    /// Start of the allowed local time range, e.g. "09:00".
+    #[schemars(with = "Option<String>")]
+    pub from: Option<S>,
+    /// End of the allowed local time range, e.g. "18:00".
+    #[schemars(with = "Option<String>")]
+    pub to: Option<S>,
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawConsent {
+    /// Customer column: a true value (yes/true/1/y/x) means never contact.
+    pub do_not_contact: Option<String>,
+    /// Per channel: `default: in|out` and an optional customer column holding the initial consent.
+    #[serde(default)]
+    pub channels: BTreeMap<String, RawChannelConsent>,
+    /// Event types that grant and withdraw consent; their `channel` column names the channel
+    /// (empty: every channel). Defaults: opt_in, opt_out.
+    pub opt_in_event: Option<String>,
+    pub opt_out_event: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannelConsent {
+    #[schemars(with = "Option<String>")]
+    pub default: Option<T<ConsentDefault>>,
+    pub column: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPreferences {
+    /// Customer column listing preferred channels, e.g. "sms;email" (separated by ; , or space).
+    pub channels_column: Option<String>,
+    /// Customer column with the customer's own maximum number of messages per week.
+    pub max_per_week_column: Option<String>,
+}
+
+/// `tiers:` in kairos.yaml: from a customer column, or computed from history.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTiers {
+    /// Take the tier from this customer column.
+    pub column: Option<String>,
+    /// Or compute it: spend, orders, purchases or units ...
+    #[schemars(with = "Option<String>")]
+    pub measure: Option<T<Measure>>,
+    /// ... over this window (default: all history) ...
+    #[schemars(with = "Option<String>")]
+    pub within: Option<T<Duration>>,
+    /// ... with these minimums, e.g. {gold: 1000, silver: 300, bronze: 0}.
+    #[serde(default)]
+    pub levels: BTreeMap<String, f64>,
+}

@@ -1,0 +1,64 @@
+//! Whole-dialogue analysis over the compiled plan: which steps can be reached, which
+//! dialogues start which.
+
+use super::plan::{After, Dialogue, Exit, Step};
+
+/// Per step: can the conversation get there from the first step?
+pub fn reachable(steps: &[Step]) -> Vec<bool> {
+    let mut seen = vec![false; steps.len()];
+    let mut todo = vec![0usize];
+    while let Some(i) = todo.pop() {
+        if i >= steps.len() || seen[i] {
+            continue;
+        }
+        seen[i] = true;
+        let s = &steps[i];
+        todo.extend(s.on.iter().map(|b| &b.exit).chain(s.after.exit()).filter_map(|e| match e {
+            Exit::Goto(t) => Some(*t),
+            Exit::End { .. } => None,
+        }));
+    }
+    seen
+}
+
+/// Does dialogue `d` start dialogue `target` as a follow-on anywhere?
+pub fn starts(d: &Dialogue, target: usize) -> bool {
+    let hit = |e: &Exit| matches!(e, Exit::End { start: Some(t), .. } if *t == target);
+    d.goals.iter().any(|b| hit(&b.exit))
+        || d.steps.iter().any(|s| s.on.iter().any(|b| hit(&b.exit)) || s.after.exit().is_some_and(hit))
+}
+
+impl After {
+    /// The step's own way out once it is done, if it has one.
+    pub fn exit(&self) -> Option<&Exit> {
+        match self {
+            After::Now(e) | After::Wait(_, e) | After::Timeout(_, e) => Some(e),
+            After::Forever => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialogue::test_plan;
+
+    #[test]
+    fn finds_unreachable_steps_and_follow_ons() {
+        let plan = test_plan(&[
+            (
+                "a",
+                "trigger:\n  purchase: {}\nsteps:\n  - id: one\n    send: {channel: email, template: t}\n    end: done\n  - id: two\n    send: {channel: email, template: t}\n    end: done\n",
+            ),
+            (
+                "b",
+                "trigger:\n  purchase: {}\nsteps:\n  - id: x\n    send: {channel: email, template: t}\n    timeout: {after: 3d, end: lapsed, start: c}\n    on:\n      - {answer: yes, goto: y}\n  - id: y\n    send: {channel: email, template: t}\n",
+            ),
+            ("c", "steps:\n  - id: z\n    send: {channel: email, template: t}\n"),
+        ]);
+        assert_eq!(reachable(&plan.dialogues[0].steps), [true, false]);
+        assert_eq!(reachable(&plan.dialogues[1].steps), [true, true]);
+        assert!(starts(&plan.dialogues[1], 2));
+        assert!(!starts(&plan.dialogues[0], 2));
+    }
+}

@@ -1,0 +1,168 @@
+//! Loading dialogue files: find them, parse each (YAML with spans), reject duplicate ids, then
+//! lower every dialogue (collecting every problem, not just the first) into the plan.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::expr::compile::Schema;
+use crate::model::{ColType, RfmCuts, TableKind};
+use crate::yaml;
+
+use super::lower::{Checker, FileCtx};
+use super::plan::Plan;
+use super::raw::RawDialogue;
+
+/// The columns conditions may use, per table.
+#[derive(Debug, Clone)]
+pub struct Schemas {
+    pub tx: Schema,
+    pub events: Schema,
+    pub customers: Schema,
+}
+
+impl Schemas {
+    /// Standard columns only, open to any other name (for `check` without input files).
+    pub fn open(numeric: impl Fn(TableKind) -> Vec<String>) -> Self {
+        let mk = |kind: TableKind, std: &[&str]| {
+            let num = numeric(kind);
+            let fields = std
+                .iter()
+                .map(|n| {
+                    let ty = if num.iter().any(|x| x == n) { ColType::Num } else { ColType::Str };
+                    ((*n).to_owned(), ty)
+                })
+                .collect();
+            Schema::new(kind, fields, true)
+        };
+        Self {
+            tx: mk(TableKind::Transactions, &["order_id", "product", "category", "quantity", "amount", "channel"]),
+            events: mk(TableKind::Events, &["type", "dialogue", "step", "message_id", "answer", "channel"]),
+            customers: mk(TableKind::Customers, &[]),
+        }
+    }
+}
+
+struct Source {
+    path: PathBuf,
+    text: String,
+    raw: RawDialogue,
+    id: String,
+}
+
+/// The dialogue files in `path` (a folder, read in name order, or one file).
+pub fn dialogue_files(path: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let entries = std::fs::read_dir(path)
+        .map_err(|e| Box::new(Diagnostic::error(path, 0, 0, format!("cannot read the dialogues folder: {e}"))))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Box::new(Diagnostic::error(path, 0, 0, "no dialogue files (*.yaml) in this folder")));
+    }
+    Ok(files)
+}
+
+/// What the project config tells the checker.
+#[derive(Debug, Default, Clone)]
+pub struct Known {
+    /// Tier names (empty: tiers are not configured; any name is accepted).
+    pub tiers: Vec<String>,
+    /// Template keys the mail tool has (None: not declared; not checked).
+    pub templates: Option<Vec<String>>,
+    pub rfm: RfmCuts,
+}
+
+/// Load, check and compile every dialogue. Returns the plan (possibly partial) and every
+/// diagnostic; the plan is only usable when there are no errors.
+pub fn load(path: &Path, schemas: &Schemas, known: &Known) -> (Plan, Diagnostics) {
+    let tiers = known.tiers.as_slice();
+    let mut diags = Diagnostics::default();
+    let files = match dialogue_files(path) {
+        Ok(f) => f,
+        Err(d) => {
+            diags.push(*d);
+            return (Plan::default(), diags);
+        }
+    };
+    let mut sources = Vec::new();
+    for file in files {
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(Diagnostic::error(&file, 0, 0, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        match yaml::parse::<RawDialogue>(&file, &text) {
+            Err(d) => diags.push(*d),
+            Ok(raw) => {
+                let id =
+                    raw.id.as_ref().map(|s| s.value.clone()).unwrap_or_else(|| {
+                        file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+                    });
+                sources.push(Source { path: file, text, raw, id });
+            }
+        }
+    }
+    sources.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.path.cmp(&b.path)));
+    // Duplicate ids: report every later definition against the first.
+    let mut first: BTreeMap<String, PathBuf> = BTreeMap::new();
+    sources.retain(|s| {
+        if let Some(prev) = first.get(&s.id) {
+            let f = FileCtx { path: &s.path, src: &s.text };
+            let d = match &s.raw.id {
+                Some(id) => f.at(id, format!("duplicate dialogue id `{}`", s.id)),
+                None => {
+                    Diagnostic::error(&s.path, 1, 1, format!("duplicate dialogue id `{}` (from the file name)", s.id))
+                }
+            };
+            diags.push(d.with_hint(format!("`{}` is already defined in {}", s.id, prev.display())));
+            false
+        } else {
+            first.insert(s.id.clone(), s.path.clone());
+            true
+        }
+    });
+    let ids: Vec<String> = sources.iter().map(|s| s.id.clone()).collect();
+    let mut dialogues = Vec::new();
+    for s in &sources {
+        let f = FileCtx { path: &s.path, src: &s.text };
+        let mut c = Checker {
+            f,
+            ids: &ids,
+            tiers,
+            templates: known.templates.as_deref(),
+            rfm: known.rfm.clone(),
+            schemas: schemas.clone(),
+            diags: &mut diags,
+        };
+        dialogues.push(c.dialogue(&s.id, &s.raw));
+    }
+    // Dialogues that nothing can start.
+    for (i, d) in dialogues.iter().enumerate() {
+        if d.trigger_kind == "follow_on" && !dialogues.iter().any(|o| super::analyze::starts(o, i)) {
+            diags.push(
+                Diagnostic::warning(
+                    &d.file,
+                    1,
+                    1,
+                    format!("dialogue `{}` has no trigger and no other dialogue starts it, so it can never run", d.id),
+                )
+                .with_hint("add a `trigger:` or start it from another dialogue with `start:`"),
+            );
+        }
+    }
+    let mut order: Vec<usize> = (0..dialogues.len()).collect();
+    order.sort_by(|&a, &b| {
+        dialogues[b].priority.cmp(&dialogues[a].priority).then_with(|| dialogues[a].id.cmp(&dialogues[b].id))
+    });
+    diags.sort();
+    (Plan { dialogues, order }, diags)
+}

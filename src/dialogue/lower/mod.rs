@@ -1,0 +1,292 @@
+//! Lowering checked YAML to the compiled plan: names resolved to indices, conditions compiled
+//! against the input columns, every problem reported at its exact place. Triggers are in
+//! `trigger`, steps and branches in `step`.
+
+mod step;
+mod trigger;
+
+use std::path::Path;
+
+use serde_saphyr::Spanned;
+
+use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
+use crate::expr::compile::Scopes;
+use crate::expr::{self, parse, Ir};
+use crate::model::{Closed, Duration, Measure, RfmCuts};
+use crate::yaml;
+
+use super::load::Schemas;
+use super::plan::*;
+use super::raw::*;
+
+pub(super) struct FileCtx<'a> {
+    pub(super) path: &'a Path,
+    pub(super) src: &'a str,
+}
+
+impl FileCtx<'_> {
+    pub(super) fn at_pos(&self, (line, col): (usize, usize), width: usize, msg: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(self.path, line, col, msg).with_width(width).with_source(self.src)
+    }
+    pub(super) fn at(&self, s: &S, msg: impl Into<String>) -> Diagnostic {
+        self.at_pos(yaml::pos(s), s.value.chars().count(), msg)
+    }
+    pub(super) fn at_any<T>(&self, s: &Spanned<T>, msg: impl Into<String>) -> Diagnostic {
+        self.at_pos(yaml::pos(s), 1, msg)
+    }
+    /// The position of byte `offset` inside a scalar's text, allowing for an opening quote.
+    pub(super) fn inside(&self, s: &S, offset: usize) -> (usize, usize) {
+        let (line, col) = yaml::pos(s);
+        if s.value.contains('\n') || line == 0 {
+            return (line, col);
+        }
+        let quoted = self
+            .src
+            .lines()
+            .nth(line - 1)
+            .and_then(|l| l.chars().nth(col.saturating_sub(1)))
+            .is_some_and(|c| c == '"' || c == '\'');
+        let chars = s.value[..offset.min(s.value.len())].chars().count();
+        (line, col + usize::from(quoted) + chars)
+    }
+}
+
+/// What the event in a condition is, for each context.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum EventKind {
+    Purchase,
+    Other,
+    None,
+}
+
+pub(super) struct Checker<'a, 'd> {
+    pub(super) f: FileCtx<'a>,
+    pub(super) ids: &'a [String],
+    /// Tier names from the config (empty: tiers are not configured, any name is accepted).
+    pub(super) tiers: &'a [String],
+    pub(super) templates: Option<&'a [String]>,
+    pub(super) rfm: RfmCuts,
+    pub(super) schemas: Schemas,
+    pub(super) diags: &'d mut Diagnostics,
+}
+
+impl Checker<'_, '_> {
+    pub(super) fn err(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    pub(super) fn duration(&mut self, s: &S, what: &str) -> Option<i64> {
+        match s.value.parse::<Duration>() {
+            Ok(d) => Some(d.secs()),
+            Err(m) => {
+                let e = self.f.at(s, format!("{what}: {m}")).with_hint("write a number and a unit: 36h, 90d, 12w, 1y");
+                self.err(e);
+                None
+            }
+        }
+    }
+
+    pub(super) fn positive_count(&mut self, v: &Spanned<i64>, what: &str) -> Option<u32> {
+        match u32::try_from(v.value) {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                let e = self.f.at_any(v, format!("{what} must be a whole number of at least 1, not {}", v.value));
+                self.err(e);
+                None
+            }
+        }
+    }
+
+    pub(super) fn dialogue_ref(&mut self, s: &S) -> Option<usize> {
+        match self.ids.binary_search(&s.value) {
+            Ok(i) => Some(i),
+            Err(_) => {
+                let hint = did_you_mean(&s.value, self.ids.iter().map(String::as_str))
+                    .map(|x| format!("did you mean `{x}`?"))
+                    .unwrap_or_else(|| format!("the dialogues are: {}", self.ids.join(", ")));
+                let e = self.f.at(s, format!("unknown dialogue `{}`", s.value)).with_hint(hint);
+                self.err(e);
+                None
+            }
+        }
+    }
+
+    /// Compile a condition in the given context, reporting problems at their exact column.
+    pub(super) fn cond(&mut self, s: &S, event: EventKind, row: EventKind) -> Option<Cond> {
+        let node = match parse::parse(&s.value) {
+            Ok(n) => n,
+            Err(pe) => {
+                let pos = self.f.inside(s, pe.offset);
+                let e = self.f.at_pos(pos, 1, format!("invalid condition: {}", pe.message));
+                self.err(e);
+                return None;
+            }
+        };
+        let pick = |k: EventKind, sc: &Schemas| match k {
+            EventKind::Purchase => Some(sc.tx.clone()),
+            EventKind::Other => Some(sc.events.clone()),
+            EventKind::None => None,
+        };
+        let mut ev = pick(event, &self.schemas);
+        let mut rw = pick(row, &self.schemas);
+        let mut cu = self.schemas.customers.clone();
+        let mut tx = self.schemas.tx.clone();
+        let mut scopes = Scopes {
+            event: ev.as_mut(),
+            row: rw.as_mut(),
+            customer: &mut cu,
+            transactions: &mut tx,
+            no_event_reason: "an absence trigger fires on a timer, not on an event",
+            rfm: self.rfm.clone(),
+        };
+        match expr::compile(&node, &mut scopes) {
+            Ok(ir) => Some(Cond { src: s.value.clone(), ir }),
+            Err(ce) => {
+                let pos = self.f.inside(s, ce.span.start);
+                let width = s.value.get(ce.span.clone()).map_or(1, |t| t.chars().count());
+                let e = self.f.at_pos(pos, width, ce.message).with_hint_opt(ce.hint);
+                self.err(e);
+                None
+            }
+        }
+    }
+
+    /// A history filter (`where:` of threshold-like triggers) over each past purchase.
+    pub(super) fn filter(&mut self, s: &Option<S>) -> Option<Option<Ir>> {
+        match s {
+            None => Some(None),
+            Some(s) => self.cond(s, EventKind::Purchase, EventKind::Purchase).map(|c| Some(c.ir)),
+        }
+    }
+
+    pub(super) fn measure(&mut self, s: &S) -> Option<Measure> {
+        match Measure::parse(&s.value) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                let d = self.f.at(s, e.message).with_hint(e.hint);
+                self.err(d);
+                None
+            }
+        }
+    }
+
+    pub(super) fn dialogue(&mut self, id: &str, raw: &RawDialogue) -> Dialogue {
+        if let Some(s) = &raw.id {
+            if s.value.is_empty() || !s.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                let e = self.f.at(s, format!("dialogue id `{}` may only use letters, digits, `_` and `-`", s.value));
+                self.err(e);
+            }
+        }
+        let (trigger, ev_kind, trigger_kind) = match &raw.trigger {
+            Some(t) => {
+                let (trig, k) = self.trigger(t);
+                (trig, k, t.value.kind())
+            }
+            None => (None, EventKind::None, "follow_on"),
+        };
+        let when = raw.when.as_ref().and_then(|w| self.cond(w, ev_kind, EventKind::None));
+        let reentry = match &raw.reentry {
+            None => Reentry::Never,
+            Some(s) if s.value == "never" => Reentry::Never,
+            Some(s) if s.value == "always" => Reentry::Always,
+            Some(s) => match s.value.parse::<Duration>() {
+                Ok(d) => Reentry::After(d.secs()),
+                Err(_) => {
+                    let e = self
+                        .f
+                        .at(s, format!("reentry: `{}` is not `never`, `always` or a duration", s.value))
+                        .with_hint(
+                            "e.g. `reentry: 180d` lets a customer start again 180 days after the last run ended",
+                        );
+                    self.err(e);
+                    Reentry::Never
+                }
+            },
+        };
+        let mut quiet_while = Vec::new();
+        for q in &raw.quiet_while {
+            if q.value == id {
+                let e =
+                    self.f.at(q, "a dialogue cannot be quiet while itself is live (it already runs once at a time)");
+                self.err(e);
+            } else if let Some(i) = self.dialogue_ref(q) {
+                quiet_while.push(i);
+            }
+        }
+        let step_ids: Vec<String> = raw.steps.value.iter().map(|s| s.value.id.value.clone()).collect();
+        if raw.steps.value.is_empty() {
+            let e = self.f.at_any(&raw.steps, "a dialogue needs at least one step");
+            self.err(e);
+        }
+        for (i, s) in raw.steps.value.iter().enumerate() {
+            if step_ids[..i].contains(&s.value.id.value) {
+                let e = self.f.at(&s.value.id, format!("duplicate step id `{}`", s.value.id.value));
+                self.err(e);
+            }
+        }
+        let goals: Vec<Branch> = raw.goals.iter().filter_map(|g| self.branch(g, &step_ids, true)).collect();
+        let holdout = match &raw.holdout {
+            Some(h) if !(0.0..1.0).contains(&h.value) => {
+                let e = self
+                    .f
+                    .at_any(h, format!("holdout is a share of customers from 0 to below 1, not {}", h.value))
+                    .with_hint("e.g. `holdout: 0.1` holds back 10%");
+                self.err(e);
+                0.0
+            }
+            Some(h) => h.value,
+            None => 0.0,
+        };
+        let mut steps = Vec::new();
+        for (i, s) in raw.steps.value.iter().enumerate() {
+            if let Some(step) = self.step(i, s, &step_ids) {
+                steps.push(step);
+            }
+        }
+        if steps.len() == raw.steps.value.len() {
+            self.unreachable_steps(raw, &steps);
+        }
+        Dialogue {
+            id: id.to_owned(),
+            file: self.f.path.to_path_buf(),
+            description: raw.description.clone().unwrap_or_default(),
+            priority: raw.priority.as_ref().map_or(0, |p| p.value),
+            trigger_kind,
+            trigger,
+            when,
+            reentry,
+            quiet_while,
+            goals,
+            steps,
+            holdout,
+        }
+    }
+
+    /// Warn about template keys the config does not declare.
+    pub(super) fn template(&mut self, t: &S) {
+        let Some(known) = self.templates else { return };
+        if known.contains(&t.value) {
+            return;
+        }
+        let hint = did_you_mean(&t.value, known.iter().map(String::as_str))
+            .map_or_else(|| "add it under `templates:` in kairos.yaml".to_owned(), |x| format!("did you mean `{x}`?"));
+        let (l, c) = yaml::pos(t);
+        let d = Diagnostic::warning(self.f.path, l, c, format!("template `{}` is not defined", t.value))
+            .with_width(t.value.chars().count())
+            .with_hint(hint)
+            .with_source(self.f.src);
+        self.err(d);
+    }
+
+    pub(super) fn unreachable_steps(&mut self, raw: &RawDialogue, steps: &[Step]) {
+        let seen = super::analyze::reachable(steps);
+        for (i, s) in raw.steps.value.iter().enumerate() {
+            if !seen[i] {
+                let d = self
+                    .f
+                    .at(&s.value.id, format!("step `{}` is never reached: no step leads to it", s.value.id.value));
+                self.err(Diagnostic { severity: crate::diag::Severity::Warning, ..d });
+            }
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Lowering triggers: what starts a dialogue.
+
+use serde_saphyr::Spanned;
+
+use crate::diag::did_you_mean;
+use crate::expr::Ir;
+use crate::model::{ColType, DAY, YEAR};
+
+use super::super::plan::*;
+use super::super::raw::*;
+use super::{Checker, EventKind};
+
+impl Checker<'_, '_> {
+    pub(super) fn trigger(&mut self, t: &Spanned<RawTrigger>) -> (Option<Trigger>, EventKind) {
+        let opt_cond = |c: &mut Self, s: &Option<S>, k: EventKind| match s {
+            None => Some(None),
+            Some(s) => c.cond(s, k, k).map(Some),
+        };
+        let p = EventKind::Purchase;
+        match &t.value {
+            RawTrigger::Purchase(w) => (opt_cond(self, &w.cond, p).map(|cond| Trigger::Purchase { cond }), p),
+            RawTrigger::NewCategory(n) => {
+                let cond = opt_cond(self, &n.cond, p);
+                (
+                    cond.map(|cond| Trigger::NewCategory {
+                        categories: n.categories.iter().map(|s| s.value.clone()).collect(),
+                        include_first_order: n.include_first_order,
+                        cond,
+                    }),
+                    p,
+                )
+            }
+            RawTrigger::LifeChange(l) => {
+                if l.categories.value.is_empty() {
+                    let e = self
+                        .f
+                        .at_any(&l.categories, "a life_change trigger needs at least one category")
+                        .with_hint("e.g. `categories: [baby, home_improvement]`");
+                    self.err(e);
+                }
+                let cond = opt_cond(self, &l.cond, p);
+                (
+                    cond.map(|cond| Trigger::NewCategory {
+                        categories: l.categories.value.iter().map(|s| s.value.clone()).collect(),
+                        include_first_order: true,
+                        cond,
+                    }),
+                    p,
+                )
+            }
+            RawTrigger::FrequentBuyer(fr) | RawTrigger::Vip(fr) => {
+                let is_vip = matches!(t.value, RawTrigger::Vip(_));
+                let of = fr.of.as_ref().map_or("product", |s| s.value.as_str()).to_owned();
+                if let Some(s) = &fr.of {
+                    match self.schemas.tx.fields.iter().find(|(n, _)| *n == s.value) {
+                        Some((_, ColType::Str)) => {}
+                        Some(_) => {
+                            let e = self.f.at(
+                                s,
+                                format!("`of: {}` must name a text column such as product or category", s.value),
+                            );
+                            self.err(e);
+                        }
+                        None if self.schemas.tx.open => {}
+                        None => {
+                            let names: Vec<&str> = self.schemas.tx.fields.iter().map(|(n, _)| n.as_str()).collect();
+                            let hint = did_you_mean(&s.value, names.iter().copied())
+                                .map(|x| format!("did you mean `{x}`?"))
+                                .unwrap_or_else(|| format!("the transactions columns are: {}", names.join(", ")));
+                            let e = self
+                                .f
+                                .at(s, format!("unknown column `{}` in the transactions data", s.value))
+                                .with_hint(hint);
+                            self.err(e);
+                        }
+                    }
+                }
+                let count = self.positive_count(&fr.count, "count");
+                let within = match &fr.within {
+                    Some(w) => self.duration(w, "within").map(Some),
+                    None if is_vip => Some(Some(YEAR)),
+                    None => Some(None),
+                };
+                let cond = opt_cond(self, &fr.cond, p);
+                let trig = match (count, within, cond) {
+                    (Some(count), Some(within), Some(cond)) => Some(Trigger::Frequent {
+                        of,
+                        values: fr.values.iter().map(|s| s.value.clone()).collect(),
+                        count,
+                        within,
+                        cond,
+                    }),
+                    _ => None,
+                };
+                (trig, p)
+            }
+            RawTrigger::Threshold(th) => {
+                let m = self.measure(&th.measure);
+                let within = th.within.as_ref().map(|w| self.duration(w, "within"));
+                let filter = self.filter(&th.cond);
+                let trig = match (m, within, filter) {
+                    (Some(measure), w, Some(filter)) if w.is_none_or(|w| w.is_some()) => {
+                        let window = w.flatten();
+                        Some(Trigger::Crossing {
+                            measure,
+                            value: Ir::Hist { measure, window, filter: filter.map(Box::new) },
+                            level: th.reaches.value,
+                            cap: None,
+                            target: th.reaches.value,
+                        })
+                    }
+                    _ => None,
+                };
+                (trig, p)
+            }
+            RawTrigger::OneAway(o) => {
+                let m = self.measure(&o.measure);
+                let away = o.away.as_ref().map_or(1.0, |a| a.value);
+                if away <= 0.0 || away >= o.target.value {
+                    let e = match &o.away {
+                        Some(a) => self.f.at_any(
+                            a,
+                            format!("`away` must be more than 0 and less than the target ({})", o.target.value),
+                        ),
+                        None => self.f.at_any(&o.target, "the target must be more than 1 (the default `away`)"),
+                    };
+                    self.err(e);
+                }
+                let within = o.within.as_ref().map(|w| self.duration(w, "within"));
+                let filter = self.filter(&o.cond);
+                let trig = match (m, within, filter) {
+                    (Some(measure), w, Some(filter)) if w.is_none_or(|w| w.is_some()) => Some(Trigger::Crossing {
+                        measure,
+                        value: Ir::Hist { measure, window: w.flatten(), filter: filter.map(Box::new) },
+                        level: o.target.value - away,
+                        cap: Some(o.target.value),
+                        target: o.target.value,
+                    }),
+                    _ => None,
+                };
+                (trig, p)
+            }
+            RawTrigger::NthOrder(n) => {
+                let mut ns = Vec::new();
+                for v in n.n.value.as_slice() {
+                    match u32::try_from(*v) {
+                        Ok(x) if x > 0 => ns.push(x),
+                        _ => {
+                            let e = self.f.at_any(&n.n, format!("order numbers start at 1; {v} is not one"));
+                            self.err(e);
+                        }
+                    }
+                }
+                if n.n.value.as_slice().is_empty() {
+                    let e = self.f.at_any(&n.n, "`n` needs at least one order number, e.g. `n: [1, 2, 3, 4]`");
+                    self.err(e);
+                }
+                ns.sort_unstable();
+                ns.dedup();
+                let cond = opt_cond(self, &n.cond, p);
+                (cond.map(|cond| Trigger::NthOrder { n: ns, cond }), p)
+            }
+            RawTrigger::Absence(a) => {
+                let trig = match (&a.after, &a.usual_gap) {
+                    (Some(after), None) => {
+                        if let Some(m) = &a.min_orders {
+                            let e = self.f.at_any(m, "`min_orders` only applies with `usual_gap`");
+                            self.err(e);
+                        }
+                        self.duration(after, "after").map(|after| Trigger::Absence(Absence::Fixed { after }))
+                    }
+                    (None, Some(g)) => {
+                        if g.value.is_nan() || g.value <= 0.0 {
+                            let e =
+                                self.f.at_any(g, "`usual_gap` is a multiple of the customer's median gap, e.g. 2.0");
+                            self.err(e);
+                        }
+                        let min_orders = match &a.min_orders {
+                            Some(m) => self.positive_count(m, "min_orders").map(|n| n.max(2)),
+                            None => Some(3),
+                        };
+                        let at_least = match &a.at_least {
+                            Some(s) => self.duration(s, "at_least"),
+                            None => Some(7 * DAY),
+                        };
+                        match (min_orders, at_least) {
+                            (Some(min_orders), Some(at_least)) => {
+                                Some(Trigger::Absence(Absence::Usual { factor: g.value, min_orders, at_least }))
+                            }
+                            _ => None,
+                        }
+                    }
+                    _ => {
+                        let e = self.f.at_any(
+                            t,
+                            "an absence trigger needs exactly one of `after` (e.g. 90d) or `usual_gap` (e.g. 2.0)",
+                        );
+                        self.err(e);
+                        None
+                    }
+                };
+                (trig, EventKind::None)
+            }
+            RawTrigger::AddressChange(w) => {
+                let o = EventKind::Other;
+                (opt_cond(self, &w.cond, o).map(|cond| Trigger::Event { kind: "address_change".to_owned(), cond }), o)
+            }
+            RawTrigger::Event(ev) => {
+                let o = EventKind::Other;
+                if ev.kind.value == "purchase" {
+                    let e = self
+                        .f
+                        .at(&ev.kind, "purchases come from the transactions file")
+                        .with_hint("use the `purchase:` trigger");
+                    self.err(e);
+                }
+                (opt_cond(self, &ev.cond, o).map(|cond| Trigger::Event { kind: ev.kind.value.clone(), cond }), o)
+            }
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! One live dialogue instance as a state machine over its compiled steps: enter a step, send
+//! its ladder of messages, wait, time out, follow an exit. Pure: it changes its own state and
+//! its timer and reports what happened as `Effect`s, which the engine carries out in order
+//! (policy, output, counts, trace, follow-on dialogues).
+
+use crate::dialogue::plan::{After, Dialogue, Exit};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Waiting to send `ladder[attempt]`.
+    Sending,
+    /// All messages out; waiting for the step's wait/timeout.
+    After,
+}
+
+/// The state of a live instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Live {
+    /// Index of the instance record in the customer's result.
+    pub rec: usize,
+    pub step: usize,
+    pub attempt: usize,
+    pub phase: Phase,
+    /// The order whose purchase started this instance (its ordinal for the customer): the
+    /// other lines of that order are not "the next purchase".
+    pub started_by_order: Option<u32>,
+}
+
+/// What the machine did, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect<'p> {
+    Entered {
+        step: usize,
+        at: i64,
+    },
+    Send {
+        step: usize,
+        attempt: usize,
+        at: i64,
+    },
+    TimedOut {
+        step: usize,
+        at: i64,
+    },
+    /// The instance ended; `start` is a follow-on dialogue to start now.
+    Ended {
+        outcome: &'p str,
+        start: Option<usize>,
+        at: i64,
+    },
+}
+
+/// Steps that lead to each other without any wait would loop forever at one instant; past
+/// this many moves at one instant the instance ends `aborted_loop`.
+fn loop_limit(d: &Dialogue) -> usize {
+    4 * d.steps.len() + 16
+}
+
+pub const ABORTED_LOOP: &str = "aborted_loop";
+
+impl Live {
+    /// A new instance entering its first step at `at`.
+    pub fn start<'p>(
+        d: &'p Dialogue,
+        rec: usize,
+        started_by_order: Option<u32>,
+        at: i64,
+        due: &mut Option<i64>,
+        fx: &mut Vec<Effect<'p>>,
+    ) -> Option<Live> {
+        let mut live = Live { rec, step: 0, attempt: 0, phase: Phase::Sending, started_by_order };
+        live.enter(d, 0, at, 0, due, fx).then_some(live)
+    }
+
+    /// Its timer fired at `at`. Returns false when the instance ended.
+    pub fn on_timer<'p>(&mut self, d: &'p Dialogue, at: i64, due: &mut Option<i64>, fx: &mut Vec<Effect<'p>>) -> bool {
+        self.fire(d, at, 0, due, fx)
+    }
+
+    /// Leave the current step by `exit` at `at` (a branch or goal was taken). Returns false
+    /// when the instance ended.
+    pub fn take<'p>(
+        &mut self,
+        d: &'p Dialogue,
+        exit: &'p Exit,
+        at: i64,
+        due: &mut Option<i64>,
+        fx: &mut Vec<Effect<'p>>,
+    ) -> bool {
+        self.exit(d, exit, at, 0, due, fx)
+    }
+
+    fn enter<'p>(
+        &mut self,
+        d: &'p Dialogue,
+        step: usize,
+        t: i64,
+        depth: usize,
+        due: &mut Option<i64>,
+        fx: &mut Vec<Effect<'p>>,
+    ) -> bool {
+        self.step = step;
+        self.attempt = 0;
+        fx.push(Effect::Entered { step, at: t });
+        match d.steps[step].ladder.first() {
+            Some(first) => {
+                self.phase = Phase::Sending;
+                *due = Some(t + first.offset);
+                if first.offset == 0 {
+                    // Send now rather than through the timer queue, so same-instant ordering
+                    // is the dialogue's own.
+                    return self.fire(d, t, depth, due, fx);
+                }
+                true
+            }
+            None => self.after_ladder(d, t, depth, due, fx),
+        }
+    }
+
+    fn after_ladder<'p>(
+        &mut self,
+        d: &'p Dialogue,
+        t: i64,
+        depth: usize,
+        due: &mut Option<i64>,
+        fx: &mut Vec<Effect<'p>>,
+    ) -> bool {
+        self.phase = Phase::After;
+        match &d.steps[self.step].after {
+            After::Now(exit) => {
+                *due = None;
+                self.exit(d, exit, t, depth + 1, due, fx)
+            }
+            After::Wait(w, _) | After::Timeout(w, _) => {
+                *due = Some(t + w);
+                true
+            }
+            After::Forever => {
+                *due = None;
+                true
+            }
+        }
+    }
+
+    fn fire<'p>(
+        &mut self,
+        d: &'p Dialogue,
+        at: i64,
+        depth: usize,
+        due: &mut Option<i64>,
+        fx: &mut Vec<Effect<'p>>,
+    ) -> bool {
+        let step = &d.steps[self.step];
+        match self.phase {
+            Phase::Sending => {
+                fx.push(Effect::Send { step: self.step, attempt: self.attempt, at });
+                self.attempt += 1;
+                match step.ladder.get(self.attempt) {
+                    Some(next) => {
+                        *due = Some(at + next.offset);
+                        true
+                    }
+                    None => self.after_ladder(d, at, depth, due, fx),
+                }
+            }
+            Phase::After => {
+                *due = None;
+                match &step.after {
+                    After::Wait(_, exit) => self.exit(d, exit, at, depth + 1, due, fx),
+                    After::Timeout(_, exit) => {
+                        fx.push(Effect::TimedOut { step: self.step, at });
+                        self.exit(d, exit, at, depth + 1, due, fx)
+                    }
+                    After::Now(_) | After::Forever => true,
+                }
+            }
+        }
+    }
+
+    fn exit<'p>(
+        &mut self,
+        d: &'p Dialogue,
+        exit: &'p Exit,
+        t: i64,
+        depth: usize,
+        due: &mut Option<i64>,
+        fx: &mut Vec<Effect<'p>>,
+    ) -> bool {
+        if depth > loop_limit(d) {
+            *due = None;
+            fx.push(Effect::Ended { outcome: ABORTED_LOOP, start: None, at: t });
+            return false;
+        }
+        match exit {
+            Exit::Goto(s) => self.enter(d, *s, t, depth, due, fx),
+            Exit::End { outcome, start } => {
+                *due = None;
+                fx.push(Effect::Ended { outcome, start: *start, at: t });
+                false
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialogue::test_plan;
+    use crate::model::DAY;
+
+    fn compact(fx: &[Effect<'_>]) -> String {
+        fx.iter()
+            .map(|e| match e {
+                Effect::Entered { step, at } => format!("enter s{step}@{}", at / DAY),
+                Effect::Send { step, attempt, at } => format!("send s{step}/{attempt}@{}", at / DAY),
+                Effect::TimedOut { step, at } => format!("timeout s{step}@{}", at / DAY),
+                Effect::Ended { outcome, start, at } => {
+                    format!("end {outcome}{}@{}", start.map(|s| format!("->{s}")).unwrap_or_default(), at / DAY)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    const ASK: &str = r#"
+trigger:
+  purchase: {}
+steps:
+  - id: ask
+    send: {channel: email, template: ask}
+    escalate:
+      - {after: 2d, channel: sms, template: nudge}
+    timeout: {after: 3d, goto: call}
+    on:
+      - {answer: yes, end: agreed}
+  - id: call
+    send: {channel: phone, template: call, delay: 1d}
+    wait: 1d
+"#;
+
+    #[test]
+    fn a_ladder_sends_escalates_times_out_and_moves_on() {
+        let plan = test_plan(&[("a", ASK)]);
+        let d = &plan.dialogues[0];
+        let (mut fx, mut due) = (Vec::new(), None);
+        let mut live = Live::start(d, 0, None, 0, &mut due, &mut fx).unwrap();
+        assert_eq!(compact(&fx), "enter s0@0, send s0/0@0");
+        assert_eq!(due, Some(2 * DAY), "the escalation is 2 days after the first message");
+        fx.clear();
+        assert!(live.on_timer(d, 2 * DAY, &mut due, &mut fx));
+        assert_eq!(compact(&fx), "send s0/1@2");
+        assert_eq!((live.phase, due), (Phase::After, Some(5 * DAY)), "the timeout counts from the last message");
+        fx.clear();
+        assert!(live.on_timer(d, 5 * DAY, &mut due, &mut fx));
+        assert_eq!(compact(&fx), "timeout s0@5, enter s1@5");
+        assert_eq!(due, Some(6 * DAY), "a delayed message waits for its timer");
+        fx.clear();
+        assert!(live.on_timer(d, 6 * DAY, &mut due, &mut fx));
+        assert!(!live.on_timer(d, 7 * DAY, &mut due, &mut fx));
+        assert_eq!(compact(&fx), "send s1/0@6, end completed@7");
+        assert_eq!(due, None);
+    }
+
+    #[test]
+    fn a_branch_exit_ends_the_instance() {
+        let plan = test_plan(&[("a", ASK)]);
+        let d = &plan.dialogues[0];
+        let (mut fx, mut due) = (Vec::new(), None);
+        let mut live = Live::start(d, 0, None, 0, &mut due, &mut fx).unwrap();
+        fx.clear();
+        let exit = &d.steps[0].on[0].exit;
+        assert!(!live.take(d, exit, DAY, &mut due, &mut fx));
+        assert_eq!(compact(&fx), "end agreed@1");
+        assert_eq!(due, None);
+    }
+
+    #[test]
+    fn steps_without_waits_run_at_one_instant_and_a_loop_is_cut() {
+        let plan = test_plan(&[(
+            "loop",
+            "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: email, template: a}\n    next: b\n  - id: b\n    next: a\n",
+        )]);
+        let d = &plan.dialogues[0];
+        let (mut fx, mut due) = (Vec::new(), None);
+        assert!(Live::start(d, 0, None, 0, &mut due, &mut fx).is_none());
+        let sends = fx.iter().filter(|e| matches!(e, Effect::Send { .. })).count();
+        assert!(sends > 1 && sends < 30, "{sends}");
+        assert_eq!(fx.last(), Some(&Effect::Ended { outcome: ABORTED_LOOP, start: None, at: 0 }));
+    }
+}

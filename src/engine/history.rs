@@ -1,0 +1,122 @@
+//! History bookkeeping for one customer: prefix sums and order boundaries computed once over
+//! their purchases, order times and gaps kept as the replay advances, and the `History` view
+//! that conditions and triggers read at each moment.
+
+use std::ops::Range;
+
+use crate::expr::eval::nan0;
+use crate::expr::History;
+use crate::input::{Data, Table};
+
+/// Columns the engine reads directly, resolved once per run.
+#[derive(Debug, Clone, Default)]
+pub struct Cols {
+    pub amount: Option<usize>,
+    pub quantity: Option<usize>,
+    pub order_id: Option<usize>,
+    pub category: Option<usize>,
+    pub product: Option<usize>,
+    pub ev_type: Option<usize>,
+    pub ev_dialogue: Option<usize>,
+    pub ev_step: Option<usize>,
+    pub ev_message: Option<usize>,
+    pub ev_answer: Option<usize>,
+    pub ev_channel: Option<usize>,
+    /// Per dialogue: the column a frequent-buyer trigger counts.
+    pub frequent_of: Vec<Option<usize>>,
+}
+
+/// Buffers reused from customer to customer by one worker.
+#[derive(Default)]
+pub struct Scratch {
+    cum_amount: Vec<f64>,
+    cum_units: Vec<f64>,
+    cum_orders: Vec<u32>,
+    order_start: Vec<bool>,
+    order_ts: Vec<i64>,
+    sorted_gaps: Vec<i64>,
+}
+
+impl Scratch {
+    /// Prefix sums and order boundaries over one customer's purchase rows.
+    pub fn prepare(&mut self, tx: &Table, rows: Range<usize>, c: &Cols) {
+        let s = self;
+        s.cum_amount.clear();
+        s.cum_units.clear();
+        s.cum_orders.clear();
+        s.order_start.clear();
+        s.order_ts.clear();
+        s.sorted_gaps.clear();
+        s.cum_amount.push(0.0);
+        s.cum_units.push(0.0);
+        s.cum_orders.push(0);
+        for r in rows.clone() {
+            let amount = c.amount.map_or(0.0, |a| nan0(tx.num_at(a, r)));
+            let units = c.quantity.map_or(1.0, |q| {
+                let v = tx.num_at(q, r);
+                if v.is_nan() {
+                    1.0
+                } else {
+                    v
+                }
+            });
+            // An order is its order_id; without one, its timestamp.
+            let new_order = r == rows.start
+                || match c.order_id {
+                    Some(o) if !tx.str_at(o, r).is_empty() => !tx.same_text(o, r, r - 1),
+                    _ => tx.ts[r] != tx.ts[r - 1],
+                };
+            s.cum_amount.push(s.cum_amount.last().copied().unwrap_or(0.0) + amount);
+            s.cum_units.push(s.cum_units.last().copied().unwrap_or(0.0) + units);
+            s.cum_orders.push(s.cum_orders.last().copied().unwrap_or(0) + u32::from(new_order));
+            s.order_start.push(new_order);
+        }
+    }
+
+    /// Does the purchase `rel` rows into the customer's history start an order?
+    pub fn starts_order(&self, rel: usize) -> bool {
+        self.order_start[rel]
+    }
+
+    /// The ordinal (1-based) of the order of the row `rel` rows into the customer's history.
+    pub fn order_no(&self, rel: usize) -> u32 {
+        self.cum_orders[rel + 1]
+    }
+
+    /// Record an order starting at `t`: its time and the gap it closes.
+    pub fn record_order(&mut self, t: i64) {
+        if let Some(&last) = self.order_ts.last() {
+            let gap = t - last;
+            let pos = self.sorted_gaps.partition_point(|&g| g < gap);
+            self.sorted_gaps.insert(pos, gap);
+        }
+        self.order_ts.push(t);
+    }
+
+    /// The history view: purchases in `tx_rows`, events in `ev_rows`.
+    pub fn view<'a>(
+        &'a self,
+        data: &'a Data,
+        c: &Cols,
+        first_row: usize,
+        tx_rows: Range<usize>,
+        ev_rows: Range<usize>,
+    ) -> History<'a> {
+        History {
+            tx: &data.tx,
+            rows: tx_rows,
+            cum_amount: &self.cum_amount,
+            cum_units: &self.cum_units,
+            cum_orders: &self.cum_orders,
+            order_start: &self.order_start,
+            first_row,
+            events: data.events.as_ref(),
+            ev_rows,
+            ev_type_col: c.ev_type,
+            sorted_gaps: &self.sorted_gaps,
+            order_ts: &self.order_ts,
+            amount_col: c.amount,
+            quantity_col: c.quantity,
+        }
+    }
+}

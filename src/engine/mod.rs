@@ -1,0 +1,715 @@
+//! The engine: replays one customer's events in time order through the compiled dialogues, as
+//! a keyed event-time process (Flink's `KeyedProcessFunction`): one loop merges the customer's
+//! sorted purchases and events with their due timers (`timers`), hands each element to the
+//! triggers (`triggers`), the live conversations (`conversation`, answers routed by
+//! `responses`) and the contact policy (`crate::policy`), and records instances, messages and
+//! counts (`result`), optionally an explanation (`trace`). Pure and deterministic: same
+//! timeline, same result.
+
+pub mod conversation;
+pub mod history;
+pub mod responses;
+pub mod result;
+pub mod timers;
+pub mod trace;
+pub mod triggers;
+
+use crate::dialogue::plan::{Branch, Dialogue, Matcher, Reentry, Trigger};
+use crate::dialogue::Plan;
+use crate::expr::eval::eval_bool;
+use crate::expr::{Ctx, History};
+use crate::input::{CustomerRows, Data, Table};
+use crate::policy::{Contact, Decision, Policy, ProfileCells, Request, Suppression, Tiers};
+
+use conversation::{Effect, Live};
+use history::{Cols, Scratch};
+use responses::Target;
+use timers::{TimerKind, Timers};
+use trace::{Skip, Trace};
+
+pub use result::{status, BranchAt, CustomerResult, Instance, Message, Stats, Status, StepExit, Warning};
+
+/// Settings of one evaluation.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub policy: Policy,
+    pub tz: chrono_tz::Tz,
+    pub as_of: i64,
+    /// How far past `as_of` live conversations are projected ("scheduled" messages).
+    pub horizon: i64,
+    pub response_type: String,
+}
+
+/// Profile columns the policy reads, resolved once.
+#[derive(Debug, Clone, Default)]
+struct PolicyCols {
+    tier: Option<usize>,
+    dnc: Option<usize>,
+    timezone: Option<usize>,
+    preferred: Option<usize>,
+    max_per_week: Option<usize>,
+    /// (channel, customer column holding its consent)
+    consent: Vec<(String, Option<usize>)>,
+}
+
+/// A plan and data ready to be replayed customer by customer (shared by all workers).
+pub struct Evaluator<'a> {
+    pub data: &'a Data,
+    pub plan: &'a Plan,
+    pub settings: Settings,
+    cols: Cols,
+    pcols: PolicyCols,
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(data: &'a Data, plan: &'a Plan, settings: Settings) -> Self {
+        let tx = &data.tx;
+        let ev = data.events.as_ref();
+        let ecol = |n: &str| ev.and_then(|e| e.col(n));
+        let ccol = |n: &str| data.customers.as_ref().and_then(|c| c.col(n));
+        let cols = Cols {
+            amount: tx.col("amount"),
+            quantity: tx.col("quantity"),
+            order_id: tx.col("order_id"),
+            category: tx.col("category"),
+            product: tx.col("product"),
+            ev_type: ecol("type"),
+            ev_dialogue: ecol("dialogue"),
+            ev_step: ecol("step"),
+            ev_message: ecol("message_id"),
+            ev_answer: ecol("answer"),
+            ev_channel: ecol("channel"),
+            frequent_of: plan
+                .dialogues
+                .iter()
+                .map(|d| match &d.trigger {
+                    Some(Trigger::Frequent { of, .. }) => tx.col(of),
+                    _ => None,
+                })
+                .collect(),
+        };
+        let p = &settings.policy;
+        let pcols = PolicyCols {
+            tier: match &p.tiers {
+                Some(Tiers::Column(c)) => ccol(c),
+                _ => None,
+            },
+            dnc: p.do_not_contact.as_deref().and_then(ccol),
+            timezone: p.timezone_column.as_deref().and_then(ccol),
+            preferred: p.preferred_column.as_deref().and_then(ccol),
+            max_per_week: p.max_per_week_column.as_deref().and_then(ccol),
+            consent: p.consent.iter().map(|(ch, c)| (ch.clone(), c.column.as_deref().and_then(ccol))).collect(),
+        };
+        Self { data, plan, settings, cols, pcols }
+    }
+
+    /// Replay one customer. `trace` collects an explanation when given.
+    pub fn run_customer(
+        &self,
+        person_idx: usize,
+        scratch: &mut Scratch,
+        stats: &mut Stats,
+        trace: trace::Sink<'_>,
+    ) -> CustomerResult {
+        let person = &self.data.people[person_idx];
+        let profile = match (&self.data.customers, person.profile) {
+            (Some(t), Some(r)) => Some((t, r)),
+            _ => None,
+        };
+        let cell = |col: Option<usize>| match (profile, col) {
+            (Some((t, r)), Some(c)) => Some(t.str_at(c, r)),
+            _ => None,
+        };
+        let pc = &self.pcols;
+        let cells = ProfileCells {
+            do_not_contact: cell(pc.dnc),
+            timezone: cell(pc.timezone),
+            preferred: cell(pc.preferred),
+            max_per_week: cell(pc.max_per_week),
+        };
+        let contact = Contact::new(&self.settings.policy, self.settings.tz, cells, |ch| {
+            cell(pc.consent.iter().find(|(c, _)| c == ch).and_then(|(_, col)| *col))
+        });
+        scratch.prepare(&self.data.tx, person.tx.clone(), &self.cols);
+        let n = self.plan.dialogues.len();
+        let mut run = Run {
+            ev: self,
+            person,
+            profile,
+            s: scratch,
+            states: vec![DialogueState::default(); n],
+            timers: Timers::new(n),
+            out: CustomerResult { person: person_idx, ..Default::default() },
+            stats,
+            trace,
+            tx_end: person.tx.start,
+            ev_end: person.events.start,
+            projecting: false,
+            sent: Vec::new(),
+            seq: 0,
+            seen_categories: Vec::new(),
+            contact,
+        };
+        run.replay();
+        run.out
+    }
+}
+
+/// What the engine keeps per dialogue for one customer.
+#[derive(Debug, Clone, Default)]
+struct DialogueState {
+    live: Option<Live>,
+    runs: u32,
+    last_end: Option<i64>,
+    /// When the pending absence timer was armed.
+    absence_since: i64,
+    memory: triggers::Memory,
+}
+
+/// The element being handled.
+#[derive(Debug, Clone, Copy)]
+enum Ev {
+    Purchase(usize),
+    Other(usize),
+}
+
+/// One customer's replay in progress.
+struct Run<'e, 'a> {
+    ev: &'e Evaluator<'a>,
+    person: &'a CustomerRows,
+    profile: Option<(&'a Table, usize)>,
+    s: &'e mut Scratch,
+    states: Vec<DialogueState>,
+    timers: Timers,
+    out: CustomerResult,
+    stats: &'e mut Stats,
+    trace: trace::Sink<'e>,
+    /// Transaction rows processed so far end here.
+    tx_end: usize,
+    ev_end: usize,
+    projecting: bool,
+    /// Messages handed to the policy so far (instance, step, attempt), for quoted ids.
+    sent: Vec<(usize, usize, usize)>,
+    seq: u32,
+    /// Categories bought so far.
+    seen_categories: Vec<&'a str>,
+    contact: Contact<'a>,
+}
+
+impl<'e, 'a> Run<'e, 'a> {
+    fn data(&self) -> &'a Data {
+        self.ev.data
+    }
+    fn plan(&self) -> &'a Plan {
+        self.ev.plan
+    }
+
+    fn note(&mut self, at: i64, t: impl FnOnce() -> Trace) {
+        if let Some(sink) = self.trace.as_deref_mut() {
+            sink.push((at, t()));
+        }
+    }
+
+    fn history(&self) -> History<'_> {
+        self.history_to(self.tx_end)
+    }
+
+    fn history_to(&self, tx_end: usize) -> History<'_> {
+        let p = self.person;
+        self.s.view(self.data(), &self.ev.cols, p.tx.start, p.tx.start..tx_end, p.events.start..self.ev_end)
+    }
+
+    fn event_ref(&self, e: Option<Ev>) -> Option<(&'a Table, usize)> {
+        let data = self.data();
+        match e {
+            Some(Ev::Purchase(r)) => Some((&data.tx, r)),
+            Some(Ev::Other(r)) => data.events.as_ref().map(|t| (t, r)),
+            None => None,
+        }
+    }
+
+    /// The loop: purchases and events in time order, each preceded by the timers due before it.
+    fn replay(&mut self) {
+        let data = self.data();
+        let as_of = self.ev.settings.as_of;
+        let tx_rows = self.person.tx.clone();
+        let ev_rows = self.person.events.clone();
+        let (mut i, mut j) = (tx_rows.start, ev_rows.start);
+        loop {
+            // Non-purchase events go first at the same instant: an opt-out or a complaint
+            // logged at the moment of an order is known when the order is handled.
+            let next_tx = (i < tx_rows.end).then(|| data.tx.ts[i]);
+            let next_ev = (j < ev_rows.end).then(|| data.events.as_ref().map_or(i64::MAX, |e| e.ts[j]));
+            let (t, e) = match (next_tx, next_ev) {
+                (Some(a), Some(b)) if b <= a => (b, Ev::Other(j)),
+                (Some(a), _) => (a, Ev::Purchase(i)),
+                (None, Some(b)) => (b, Ev::Other(j)),
+                (None, None) => break,
+            };
+            if t > as_of {
+                break;
+            }
+            self.fire_timers(t, false);
+            match e {
+                Ev::Purchase(r) => {
+                    i += 1;
+                    self.tx_end = r + 1;
+                    self.stats.transactions += 1;
+                    self.on_purchase(r, t);
+                }
+                Ev::Other(r) => {
+                    j += 1;
+                    self.ev_end = r + 1;
+                    self.stats.events += 1;
+                    self.on_event(r, t);
+                }
+            }
+        }
+        self.fire_timers(as_of, true);
+        // Project live conversations forward as if nothing else happens.
+        self.projecting = true;
+        self.fire_timers(as_of.saturating_add(self.ev.settings.horizon), true);
+    }
+
+    /// Fire every timer due before `t` (or at `t` when `inclusive`), earliest first.
+    fn fire_timers(&mut self, t: i64, inclusive: bool) {
+        while let Some((due, kind, d)) = self.timers.next_due(&self.plan().order, t, inclusive, self.projecting) {
+            match kind {
+                TimerKind::Conversation => self.on_conversation_timer(d, due),
+                TimerKind::Absence => self.on_absence_timer(d, due),
+            }
+        }
+    }
+
+    fn on_conversation_timer(&mut self, d: usize, due: i64) {
+        let dialogue = &self.plan().dialogues[d];
+        let Some(mut live) = self.states[d].live else {
+            self.timers.conversation[d] = None;
+            return;
+        };
+        let mut fx = Vec::new();
+        let alive = live.on_timer(dialogue, due, &mut self.timers.conversation[d], &mut fx);
+        self.states[d].live = alive.then_some(live);
+        self.apply(d, live.rec, fx);
+    }
+
+    fn on_absence_timer(&mut self, d: usize, due: i64) {
+        self.timers.absence[d] = None;
+        let since = self.states[d].absence_since;
+        let reason = triggers::absence_reason(self.plan().dialogues[d].trigger.as_ref(), since, due, &self.history());
+        self.note(due, || Trace::AbsenceFired { dialogue: d, reason: reason.clone() });
+        self.try_start(d, due, None, reason, None);
+    }
+
+    /// Carry out what a conversation did, in order.
+    fn apply(&mut self, d: usize, rec: usize, fx: Vec<Effect<'a>>) {
+        let dialogue = &self.plan().dialogues[d];
+        for e in fx {
+            match e {
+                Effect::Entered { step, at } => self.out.instances[rec].path.push((step, at)),
+                Effect::Send { step, attempt, at } => self.send(d, rec, step, attempt, at),
+                Effect::TimedOut { step, at } => {
+                    if !self.projecting {
+                        *self.stats.branches.entry((d, BranchAt::Step(step, StepExit::Timeout))).or_default() += 1;
+                    }
+                    let number = self.out.instances[rec].number;
+                    self.note(at, || Trace::TimedOut { dialogue: d, number, step });
+                }
+                Effect::Ended { outcome, start, at } => {
+                    self.end(d, rec, outcome, at);
+                    if let Some(next) = start {
+                        let from = format!("{}:{outcome}", dialogue.id);
+                        let reason = format!("follows `{}` ending {outcome}", dialogue.id);
+                        self.try_start(next, at, None, reason, Some(from));
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_purchase(&mut self, r: usize, t: i64) {
+        let data = self.data();
+        let tx = &data.tx;
+        let rel = r - self.person.tx.start;
+        let starts_order = self.s.starts_order(rel);
+        if starts_order {
+            self.s.record_order(t);
+        }
+        self.note(t, || Trace::Purchase(r));
+        self.route(Ev::Purchase(r), t);
+        let plan = self.plan();
+        let category: &'a str = self.ev.cols.category.map_or("", |c| tx.str_at(c, r));
+        let is_new_category = !category.is_empty() && !self.seen_categories.contains(&category);
+        for &d in &plan.order {
+            let Some(trigger) = &plan.dialogues[d].trigger else { continue };
+            let detection = {
+                let hist = self.history();
+                let before = self.history_to(r);
+                let describe = || self.describe_row(r);
+                let p = triggers::Purchase {
+                    tx,
+                    row: r,
+                    at: t,
+                    hist: &hist,
+                    before: &before,
+                    customer: self.profile,
+                    order_no: self.s.order_no(rel),
+                    starts_order,
+                    category,
+                    new_category: is_new_category,
+                    frequent_col: self.ev.cols.frequent_of[d],
+                    order_id_col: self.ev.cols.order_id,
+                    describe: &describe,
+                };
+                let mut memory = self.states[d].memory;
+                let det = triggers::on_purchase(trigger, &mut memory, &p);
+                (det, memory)
+            };
+            self.states[d].memory = detection.1;
+            match detection.0 {
+                triggers::Detection::Quiet => {}
+                triggers::Detection::Arm(due) => {
+                    // A purchase cancels any pending absence timer and arms the next one.
+                    self.timers.absence[d] = due;
+                    self.states[d].absence_since = t;
+                }
+                triggers::Detection::Fired(reason) => {
+                    self.note(t, || Trace::Triggered { dialogue: d, reason: reason.clone() });
+                    self.try_start(d, t, Some(Ev::Purchase(r)), reason, None);
+                }
+            }
+        }
+        if is_new_category {
+            self.seen_categories.push(category);
+        }
+    }
+
+    fn describe_row(&self, r: usize) -> String {
+        let tx = &self.data().tx;
+        let c = &self.ev.cols;
+        let mut parts = Vec::new();
+        for (col, what) in [(c.product, "product"), (c.category, "category"), (c.order_id, "order")] {
+            if let Some(p) = col {
+                let v = tx.str_at(p, r);
+                if !v.is_empty() {
+                    parts.push(format!("{what} `{v}`"));
+                }
+            }
+        }
+        if parts.is_empty() {
+            "purchase".to_owned()
+        } else {
+            format!("purchase of {}", parts.join(", "))
+        }
+    }
+
+    fn on_event(&mut self, r: usize, t: i64) {
+        let data = self.data();
+        let Some(evt) = data.events.as_ref() else { return };
+        let kind: &'a str = self.ev.cols.ev_type.map_or("", |c| evt.str_at(c, r));
+        self.note(t, || Trace::Event(r));
+        let policy = &self.ev.settings.policy;
+        if kind == policy.opt_out_event || kind == policy.opt_in_event {
+            let channel: &'a str = self.ev.cols.ev_channel.map_or("", |c| evt.str_at(c, r));
+            self.contact.events.push((channel, kind == policy.opt_in_event));
+            if kind == policy.opt_out_event {
+                self.withdraw(channel, t);
+            }
+        }
+        self.route(Ev::Other(r), t);
+        let plan = self.plan();
+        for &d in &plan.order {
+            let Some(trigger) = &plan.dialogues[d].trigger else { continue };
+            let fired = {
+                let h = self.history();
+                let ctx = Ctx { now: t, event: Some((evt, r)), row: Some((evt, r)), customer: self.profile, hist: &h };
+                triggers::on_event(trigger, kind, &ctx)
+            };
+            if let Some(reason) = fired {
+                self.note(t, || Trace::Triggered { dialogue: d, reason: reason.clone() });
+                self.try_start(d, t, Some(Ev::Other(r)), reason, None);
+            }
+        }
+    }
+
+    /// An opt-out reaches messages already planned for later (deferred ones): they are
+    /// suppressed, since consent must hold when a message goes out.
+    fn withdraw(&mut self, channel: &str, t: i64) {
+        let plan = self.plan();
+        for m in &mut self.out.messages {
+            if m.suppressed.is_some() || m.send_at < t {
+                continue;
+            }
+            let inst = &self.out.instances[m.instance];
+            let d = &plan.dialogues[inst.dialogue];
+            let ch = d.steps[m.step].ladder[m.attempt].variants[m.variant].channels[m.channel].as_str();
+            if channel.is_empty() || channel == ch {
+                let why = Suppression::NoConsentAtSendTime(ch.to_owned());
+                self.stats.suppression(inst.dialogue, &why);
+                m.suppressed = Some(why);
+                self.contact.unplan(m.send_at, ch);
+                *self.stats.messages.entry((inst.dialogue, m.step, m.attempt)).or_default() -= 1;
+            }
+        }
+    }
+
+    /// Offer the element to every live instance: goals first, then the current step's branches.
+    fn route(&mut self, e: Ev, t: i64) {
+        let data = self.data();
+        let is_response = match e {
+            Ev::Other(r) => {
+                let kind = self.ev.cols.ev_type.map_or("", |c| data.events.as_ref().map_or("", |ev| ev.str_at(c, r)));
+                kind == self.ev.settings.response_type
+            }
+            Ev::Purchase(_) => false,
+        };
+        let target = match e {
+            Ev::Other(r) if is_response => self.response_target(r),
+            _ => None,
+        };
+        let mut answered = false;
+        let plan = self.plan();
+        for &d in &plan.order {
+            let Some(mut live) = self.states[d].live else { continue };
+            let addressed = matches!(target, Some(Target::Dialogue { dialogue, step }) if dialogue == d && step.is_none_or(|s| s == live.step));
+            let dialogue = &plan.dialogues[d];
+            let step = &dialogue.steps[live.step];
+            let taken = dialogue
+                .goals
+                .iter()
+                .enumerate()
+                .find(|(_, b)| self.branch_matches(b, e, t, addressed, live.started_by_order))
+                .map(|(k, b)| (b, BranchAt::Goal(k)))
+                .or_else(|| {
+                    step.on
+                        .iter()
+                        .enumerate()
+                        .find(|(_, b)| self.branch_matches(b, e, t, addressed, live.started_by_order))
+                        .map(|(k, b)| (b, BranchAt::Step(live.step, StepExit::Branch(k))))
+                });
+            let Some((b, at)) = taken else { continue };
+            if addressed && matches!(b.matcher, Matcher::Answer(_)) {
+                answered = true;
+            }
+            *self.stats.branches.entry((d, at)).or_default() += 1;
+            let number = self.out.instances[live.rec].number;
+            let at_step = match at {
+                BranchAt::Goal(_) => None,
+                BranchAt::Step(s, _) => Some(s),
+            };
+            self.note(t, || Trace::Branch { dialogue: d, number, step: at_step, label: b.label.clone() });
+            let mut fx = Vec::new();
+            let alive = live.take(dialogue, &b.exit, t, &mut self.timers.conversation[d], &mut fx);
+            self.states[d].live = alive.then_some(live);
+            self.apply(d, live.rec, fx);
+        }
+        if is_response && !answered && target.is_some() {
+            self.stats.unmatched_responses += 1;
+            self.note(t, || Trace::Unmatched);
+        }
+    }
+
+    /// Which live instance a response addresses, if any, warning about unknown names.
+    fn response_target(&mut self, r: usize) -> Option<Target> {
+        let evt = self.data().events.as_ref()?;
+        let states = &self.states;
+        let is_live = |rec: usize| states.iter().any(|s| s.live.is_some_and(|l| l.rec == rec));
+        let known = responses::Known {
+            customer: &self.person.id,
+            instances: &self.out.instances,
+            sent: &self.sent,
+            is_live: &is_live,
+        };
+        match responses::target(self.plan(), evt, r, &self.ev.cols, &known) {
+            Ok(t) => Some(t),
+            Err(w) => {
+                self.out.warnings.push(w);
+                None
+            }
+        }
+    }
+
+    fn branch_matches(&self, b: &Branch, e: Ev, t: i64, addressed: bool, own_order: Option<u32>) -> bool {
+        let data = self.data();
+        let row = match (&b.matcher, e) {
+            (Matcher::Purchase, Ev::Purchase(r)) => {
+                if own_order.is_some_and(|o| o == self.s.order_no(r - self.person.tx.start)) {
+                    return false;
+                }
+                (&data.tx, r)
+            }
+            (Matcher::Event(kind), Ev::Other(r)) => {
+                let Some(evt) = data.events.as_ref() else { return false };
+                if self.ev.cols.ev_type.map_or("", |c| evt.str_at(c, r)) != kind {
+                    return false;
+                }
+                (evt, r)
+            }
+            (Matcher::Answer(want), Ev::Other(r)) => {
+                let Some(evt) = data.events.as_ref() else { return false };
+                let got = self.ev.cols.ev_answer.map_or("", |c| evt.str_at(c, r));
+                if !addressed || !got.eq_ignore_ascii_case(want) {
+                    return false;
+                }
+                (evt, r)
+            }
+            _ => return false,
+        };
+        match &b.cond {
+            None => true,
+            Some(c) => {
+                let h = self.history();
+                let ctx = Ctx { now: t, event: Some(row), row: Some(row), customer: self.profile, hist: &h };
+                eval_bool(&c.ir, &ctx)
+            }
+        }
+    }
+
+    /// Why dialogue `d` may not start at `t`, if it may not.
+    fn blocked(&self, dialogue: &Dialogue, st: &DialogueState, t: i64) -> Option<Skip> {
+        if st.live.is_some() {
+            return Some(Skip::AlreadyLive);
+        }
+        match (dialogue.reentry, st.last_end) {
+            (Reentry::Never, _) if st.runs > 0 => Some(Skip::RanOnce),
+            (Reentry::After(w), Some(end)) if t < end + w => Some(Skip::ReentryNotBefore(end + w, w)),
+            _ => dialogue.quiet_while.iter().find(|&&q| self.states[q].live.is_some()).map(|&q| Skip::Quiet(q)),
+        }
+    }
+
+    fn try_start(&mut self, d: usize, t: i64, e: Option<Ev>, reason: String, follow_from: Option<String>) {
+        let plan = self.plan();
+        let dialogue = &plan.dialogues[d];
+        if let Some(why) = self.blocked(dialogue, &self.states[d], t) {
+            self.note(t, || Trace::NotStarted { dialogue: d, why });
+            return;
+        }
+        if let Some(w) = &dialogue.when {
+            let h = self.history();
+            let ctx = Ctx { now: t, event: self.event_ref(e), row: None, customer: self.profile, hist: &h };
+            if !eval_bool(&w.ir, &ctx) {
+                self.note(t, || Trace::NotStarted { dialogue: d, why: Skip::WhenFalse });
+                return;
+            }
+        }
+        let st = &mut self.states[d];
+        st.runs += 1;
+        let number = st.runs;
+        let rec = self.out.instances.len();
+        let trigger = match &follow_from {
+            Some(from) => format!("follow_on:{from}"),
+            None => dialogue.trigger_kind.to_owned(),
+        };
+        self.out.instances.push(Instance {
+            dialogue: d,
+            number,
+            trigger,
+            triggered_at: t,
+            reason,
+            outcome: None,
+            ended_at: None,
+            projected: false,
+            path: Vec::new(),
+        });
+        *self.stats.entered.entry(d).or_default() += 1;
+        let started_by_order = match e {
+            Some(Ev::Purchase(r)) => Some(self.s.order_no(r - self.person.tx.start)),
+            _ => None,
+        };
+        self.note(t, || Trace::Started { dialogue: d, number });
+        let mut fx = Vec::new();
+        let live = Live::start(dialogue, rec, started_by_order, t, &mut self.timers.conversation[d], &mut fx);
+        self.states[d].live = live;
+        self.apply(d, rec, fx);
+    }
+
+    /// The customer's value tier now, if tiers are configured.
+    fn tier(&self, now: i64) -> Option<&'e str> {
+        match &self.ev.settings.policy.tiers {
+            Some(Tiers::Column(_)) => match (self.profile, self.ev.pcols.tier) {
+                (Some((t, r)), Some(c)) => Some(t.str_at(c, r)).filter(|s| !s.is_empty()),
+                _ => None,
+            },
+            Some(Tiers::Computed { measure, within, levels }) => {
+                let v = self.history().measure(*measure, now, *within);
+                Tiers::level(levels, v)
+            }
+            None => None,
+        }
+    }
+
+    /// Pass a message through the contact policy and record it, planned or suppressed.
+    fn send(&mut self, d: usize, rec: usize, step: usize, attempt: usize, at: i64) {
+        let plan = self.plan();
+        let dialogue = &plan.dialogues[d];
+        let msg = &dialogue.steps[step].ladder[attempt];
+        let tier = self.tier(at);
+        let variant = tier.and_then(|t| msg.variants.iter().position(|v| v.tier.as_deref() == Some(t))).unwrap_or(0);
+        let v = &msg.variants[variant];
+        let holdout =
+            dialogue.holdout > 0.0 && crate::ids::unit_interval(&self.person.id, &dialogue.id) < dialogue.holdout;
+        let quiet = dialogue
+            .quiet_while
+            .iter()
+            .find(|&&q| self.states[q].live.is_some())
+            .map(|&q| plan.dialogues[q].id.as_str());
+        let req = Request { at, channels: &v.channels, holdout, quiet_while_live: quiet };
+        let decision = crate::policy::decide(&self.ev.settings.policy, &mut self.contact, req);
+        let (send_at, channel, suppressed, note) = match decision {
+            Decision::Send { at: send_at, channel, note } => (send_at, channel, None, note),
+            Decision::Suppress { channel, why } => (at, channel, Some(why), None),
+        };
+        let number = self.out.instances[rec].number;
+        self.note(at, || Trace::Message {
+            dialogue: d,
+            number,
+            step,
+            attempt,
+            variant,
+            channel,
+            tier: tier.map(str::to_owned),
+            suppressed: suppressed.clone(),
+            note: note.clone(),
+        });
+        match &suppressed {
+            None => {
+                *self.stats.messages.entry((d, step, attempt)).or_default() += 1;
+                if note.as_ref().is_some_and(|n| n.is_deferral()) {
+                    self.stats.deferred += 1;
+                }
+            }
+            Some(why) => self.stats.suppression(d, why),
+        }
+        self.sent.push((rec, step, attempt));
+        self.out.messages.push(Message {
+            instance: rec,
+            step,
+            attempt,
+            send_at,
+            variant,
+            channel,
+            suppressed,
+            note,
+            seq: self.seq,
+        });
+        self.seq += 1;
+    }
+
+    fn end(&mut self, d: usize, rec: usize, outcome: &str, t: i64) {
+        let inst = &mut self.out.instances[rec];
+        inst.outcome = Some(outcome.to_owned());
+        inst.ended_at = Some(t);
+        inst.projected = self.projecting;
+        let number = inst.number;
+        let st = &mut self.states[d];
+        st.live = None;
+        st.last_end = Some(t);
+        if !self.projecting {
+            self.stats.outcome(d, outcome);
+        }
+        self.note(t, || Trace::Ended { dialogue: d, number, outcome: outcome.to_owned() });
+    }
+}
+
+#[cfg(test)]
+mod tests;

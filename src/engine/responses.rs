@@ -1,0 +1,64 @@
+//! Which live dialogue instance a response addresses: by a quoted `message_id`, or by the
+//! `dialogue` (and optional `step`) it names. Unknown names become data warnings.
+
+use crate::dialogue::Plan;
+use crate::input::Table;
+
+use super::history::Cols;
+use super::result::{Instance, Warning};
+
+/// Whom a response is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The live instance of this dialogue, at this step (None: whatever step it is in).
+    Dialogue { dialogue: usize, step: Option<usize> },
+    /// It quotes a message of an instance that is no longer live: nothing can take it.
+    Gone,
+}
+
+/// What the resolver needs to know of the customer so far.
+pub struct Known<'a> {
+    pub customer: &'a str,
+    pub instances: &'a [Instance],
+    /// Messages handed to the policy so far: (instance, step, attempt).
+    pub sent: &'a [(usize, usize, usize)],
+    /// Is this instance record the live one of its dialogue?
+    pub is_live: &'a dyn Fn(usize) -> bool,
+}
+
+/// Resolve the response on row `r` of `events`; `Err` carries a warning.
+pub fn target(plan: &Plan, events: &Table, r: usize, c: &Cols, known: &Known<'_>) -> Result<Target, Warning> {
+    let get = |col: Option<usize>| col.map_or("", |c| events.str_at(c, r));
+    let line = events.line[r];
+    let warn = |message: String| Warning { line, message };
+    let (msg, dlg, step) = (get(c.ev_message), get(c.ev_dialogue), get(c.ev_step));
+    if !msg.is_empty() {
+        // Ids are derived on demand: most customers never quote one.
+        let found = known.sent.iter().find(|&&(rec, step, attempt)| {
+            let inst = &known.instances[rec];
+            let d = &plan.dialogues[inst.dialogue];
+            crate::ids::message_id(known.customer, &d.id, inst.number, &d.steps[step].id, attempt as u32) == msg
+        });
+        return match found.copied() {
+            // A quoted message addresses its own run only, not a later run of the dialogue.
+            Some((rec, step, _)) if (known.is_live)(rec) => {
+                Ok(Target::Dialogue { dialogue: known.instances[rec].dialogue, step: Some(step) })
+            }
+            Some(_) => Ok(Target::Gone),
+            None => Err(warn(format!("response quotes unknown message_id `{msg}`"))),
+        };
+    }
+    if dlg.is_empty() {
+        return Err(warn("response names no dialogue or message_id; it cannot be matched".to_owned()));
+    }
+    let Some(d) = plan.find(dlg) else {
+        return Err(warn(format!("response names unknown dialogue `{dlg}`")));
+    };
+    if step.is_empty() {
+        return Ok(Target::Dialogue { dialogue: d, step: None });
+    }
+    match plan.dialogues[d].steps.iter().position(|s| s.id == step) {
+        Some(s) => Ok(Target::Dialogue { dialogue: d, step: Some(s) }),
+        None => Err(warn(format!("response names unknown step `{step}` of dialogue `{dlg}`"))),
+    }
+}

@@ -1,0 +1,162 @@
+//! What replaying one customer produces: dialogue instances, messages (planned or suppressed,
+//! with the policy's decision as values), data warnings, and counts for the summary.
+
+use std::collections::BTreeMap;
+
+use crate::policy::{Note, Suppression, SuppressionKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    Sent,
+    Due,
+    Scheduled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Sent => "sent",
+            Status::Due => "due",
+            Status::Scheduled => "scheduled",
+        }
+    }
+}
+
+/// The status of a message sent at `send_at`, seen from `as_of`.
+pub fn status(send_at: i64, as_of: i64, tz: chrono_tz::Tz) -> Status {
+    use crate::input::time::local_day;
+    if send_at > as_of {
+        Status::Scheduled
+    } else if local_day(send_at, tz) == local_day(as_of, tz) {
+        Status::Due
+    } else {
+        Status::Sent
+    }
+}
+
+/// One planned message.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// Index into the customer's instances.
+    pub instance: usize,
+    pub step: usize,
+    pub attempt: usize,
+    pub send_at: i64,
+    /// Which variant (0 = default, else a tier's) and which of its channels was chosen.
+    pub variant: usize,
+    pub channel: usize,
+    /// Why it will not go out, when it will not.
+    pub suppressed: Option<Suppression>,
+    /// What the policy changed: a fallback channel, a deferral.
+    pub note: Option<Note>,
+    /// Evaluation order, the last tie-breaker.
+    pub seq: u32,
+}
+
+impl Message {
+    /// The `policy_note` column: the suppression reason, else what the policy changed.
+    pub fn policy_note(&self) -> String {
+        match (&self.suppressed, &self.note) {
+            (Some(s), _) => s.to_string(),
+            (None, Some(n)) => n.to_string(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// One run of a dialogue for a customer.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub dialogue: usize,
+    /// 1-based run number of this dialogue for this customer.
+    pub number: u32,
+    pub trigger: String,
+    pub triggered_at: i64,
+    pub reason: String,
+    pub outcome: Option<String>,
+    pub ended_at: Option<i64>,
+    /// The outcome is what happens after as-of if nothing else does (a projection).
+    pub projected: bool,
+    /// Steps entered, with when.
+    pub path: Vec<(usize, i64)>,
+}
+
+/// A problem with one row of the events file, found while replaying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub line: u32,
+    pub message: String,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct CustomerResult {
+    pub person: usize,
+    pub instances: Vec<Instance>,
+    pub messages: Vec<Message>,
+    pub warnings: Vec<Warning>,
+}
+
+/// How a step was left other than by its own plain exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StepExit {
+    /// The step's `on:` branch with this index.
+    Branch(usize),
+    Timeout,
+}
+
+/// Where a branch was taken: a step's branch or timeout, or a dialogue goal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BranchAt {
+    Step(usize, StepExit),
+    Goal(usize),
+}
+
+/// Counts for the stderr summary, merged across workers.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub customers: u64,
+    pub transactions: u64,
+    pub events: u64,
+    pub entered: BTreeMap<usize, u64>,
+    /// (dialogue, step, attempt)
+    pub messages: BTreeMap<(usize, usize, usize), u64>,
+    pub branches: BTreeMap<(usize, BranchAt), u64>,
+    pub outcomes: BTreeMap<(usize, String), u64>,
+    pub suppressed: BTreeMap<(usize, SuppressionKind), u64>,
+    pub unmatched_responses: u64,
+    pub deferred: u64,
+}
+
+impl Stats {
+    pub fn merge(&mut self, o: Stats) {
+        self.customers += o.customers;
+        self.transactions += o.transactions;
+        self.events += o.events;
+        self.unmatched_responses += o.unmatched_responses;
+        self.deferred += o.deferred;
+        fn add<K: Ord>(into: &mut BTreeMap<K, u64>, from: BTreeMap<K, u64>) {
+            for (k, v) in from {
+                *into.entry(k).or_default() += v;
+            }
+        }
+        add(&mut self.entered, o.entered);
+        add(&mut self.messages, o.messages);
+        add(&mut self.branches, o.branches);
+        add(&mut self.outcomes, o.outcomes);
+        add(&mut self.suppressed, o.suppressed);
+    }
+
+    pub fn outcome(&mut self, d: usize, outcome: &str) {
+        // Look up before inserting: the key is only allocated the first time it is seen.
+        match self.outcomes.iter_mut().find(|((k, s), _)| *k == d && s == outcome) {
+            Some((_, n)) => *n += 1,
+            None => {
+                self.outcomes.insert((d, outcome.to_owned()), 1);
+            }
+        }
+    }
+
+    pub fn suppression(&mut self, d: usize, why: &Suppression) {
+        *self.suppressed.entry((d, why.kind())).or_default() += 1;
+    }
+}

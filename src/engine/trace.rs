@@ -1,0 +1,75 @@
+//! Explain tracing as typed events: the engine records what it saw and decided, the `explain`
+//! report renders them. Recording costs nothing unless a sink is given.
+
+use crate::policy::{Note, Suppression};
+
+/// Why a triggered dialogue did not start.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Skip {
+    AlreadyLive,
+    RanOnce,
+    /// Re-entry is allowed from this instant (after this long).
+    ReentryNotBefore(i64, i64),
+    /// Quiet while this dialogue is live.
+    Quiet(usize),
+    /// The dialogue's `when:` is false.
+    WhenFalse,
+}
+
+/// One thing that happened in a customer's replay.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trace {
+    /// A purchase line (transactions row).
+    Purchase(usize),
+    /// An event (events row).
+    Event(usize),
+    Triggered {
+        dialogue: usize,
+        reason: String,
+    },
+    AbsenceFired {
+        dialogue: usize,
+        reason: String,
+    },
+    NotStarted {
+        dialogue: usize,
+        why: Skip,
+    },
+    Started {
+        dialogue: usize,
+        number: u32,
+    },
+    Message {
+        dialogue: usize,
+        number: u32,
+        step: usize,
+        attempt: usize,
+        variant: usize,
+        channel: usize,
+        tier: Option<String>,
+        suppressed: Option<Suppression>,
+        note: Option<Note>,
+    },
+    /// A branch or goal taken (`step` None: a goal).
+    Branch {
+        dialogue: usize,
+        number: u32,
+        step: Option<usize>,
+        label: String,
+    },
+    TimedOut {
+        dialogue: usize,
+        number: u32,
+        step: usize,
+    },
+    Ended {
+        dialogue: usize,
+        number: u32,
+        outcome: String,
+    },
+    /// A response that reached a dialogue but matched no open question.
+    Unmatched,
+}
+
+/// Where trace events go.
+pub type Sink<'t> = Option<&'t mut Vec<(i64, Trace)>>;

@@ -1,0 +1,280 @@
+//! Leaf vocabulary shared by every stage: table kinds, column types, measures, RFM cut
+//! points, durations (one grammar for YAML, flags and conditions) and closed sets of names.
+//! Imports nothing from the crate.
+
+use std::fmt;
+
+pub const MINUTE: i64 = 60;
+pub const HOUR: i64 = 60 * MINUTE;
+pub const DAY: i64 = 24 * HOUR;
+pub const WEEK: i64 = 7 * DAY;
+/// A year in durations (`1y`) is 365 days.
+pub const YEAR: i64 = 365 * DAY;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TableKind {
+    Transactions,
+    Customers,
+    Events,
+}
+
+impl TableKind {
+    pub const ALL: [TableKind; 3] = [TableKind::Transactions, TableKind::Customers, TableKind::Events];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TableKind::Transactions => "transactions",
+            TableKind::Customers => "customers",
+            TableKind::Events => "events",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<TableKind> {
+        TableKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// A dense index for per-table arrays.
+    pub fn slot(self) -> usize {
+        self as usize
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColType {
+    Str,
+    Num,
+}
+
+/// A closed set of names read from YAML or flags: one parser, one error text, one hint rule.
+pub trait Closed: Sized + Copy + 'static {
+    /// What a value is called in messages ("measure", "field type").
+    const WHAT: &'static str;
+    const NAMES: &'static [(&'static str, Self)];
+
+    fn parse(s: &str) -> Result<Self, ClosedError> {
+        Self::NAMES.iter().find(|(n, _)| *n == s).map(|(_, v)| *v).ok_or_else(|| ClosedError {
+            message: format!("unknown {} `{s}`", Self::WHAT),
+            hint: match crate::diag::did_you_mean(s, Self::NAMES.iter().map(|(n, _)| *n)) {
+                Some(x) => format!("did you mean `{x}`?"),
+                None => format!("a {} is one of: {}", Self::WHAT, Self::list()),
+            },
+        })
+    }
+
+    fn name(self) -> &'static str
+    where
+        Self: PartialEq,
+    {
+        Self::NAMES.iter().find(|(_, v)| *v == self).map_or("?", |(n, _)| n)
+    }
+
+    fn list() -> String {
+        Self::NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// A value outside a closed set, with a did-you-mean or the list of accepted names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedError {
+    pub message: String,
+    pub hint: String,
+}
+
+/// What a threshold, a tier or a history function adds up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    Purchases,
+    Orders,
+    Spend,
+    Units,
+}
+
+impl Closed for Measure {
+    const WHAT: &'static str = "measure";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("spend", Measure::Spend),
+        ("orders", Measure::Orders),
+        ("purchases", Measure::Purchases),
+        ("units", Measure::Units),
+    ];
+}
+
+/// A column's declared type in kairos.yaml `fields:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Number,
+    Text,
+}
+
+impl Closed for FieldType {
+    const WHAT: &'static str = "field type";
+    const NAMES: &'static [(&'static str, Self)] =
+        &[("number", FieldType::Number), ("string", FieldType::Text), ("text", FieldType::Text)];
+}
+
+/// Days of the week, Monday first (index = days from Monday).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Weekday(pub u8);
+
+impl Closed for Weekday {
+    const WHAT: &'static str = "day";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("mon", Weekday(0)),
+        ("tue", Weekday(1)),
+        ("wed", Weekday(2)),
+        ("thu", Weekday(3)),
+        ("fri", Weekday(4)),
+        ("sat", Weekday(5)),
+        ("sun", Weekday(6)),
+    ];
+
+    /// Also accepts full names and any capitalisation (`Monday`, `TUE`).
+    fn parse(s: &str) -> Result<Self, ClosedError> {
+        let lower = s.to_ascii_lowercase();
+        Self::NAMES.iter().find(|(n, _)| lower.starts_with(n)).map(|(_, v)| *v).ok_or_else(|| ClosedError {
+            message: format!("unknown day `{s}`"),
+            hint: "days are mon, tue, wed, thu, fri, sat, sun".to_owned(),
+        })
+    }
+}
+
+/// Cut points for RFM scores: a value beyond k cut points scores k + 1 (recency: fewer days
+/// is better). Frequency counts orders and monetary sums spend, both over the last 365 days.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RfmCuts {
+    pub recency_days: [f64; 4],
+    pub frequency: [f64; 4],
+    pub monetary: [f64; 4],
+}
+
+impl Default for RfmCuts {
+    fn default() -> Self {
+        Self {
+            recency_days: [30.0, 90.0, 180.0, 365.0],
+            frequency: [2.0, 4.0, 8.0, 16.0],
+            monetary: [100.0, 300.0, 1000.0, 3000.0],
+        }
+    }
+}
+
+/// A length of time in whole seconds. Written `90d`, `12w`, `36h`, `1y`, `1.5d`, `90 days`:
+/// the same grammar in dialogues, kairos.yaml, flags and conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Duration(i64);
+
+/// The longest duration kairos accepts anywhere (1000 years): far past any real schedule,
+/// far from overflowing time arithmetic.
+pub const MAX_DURATION: i64 = 1000 * YEAR;
+
+impl Duration {
+    pub const ZERO: Duration = Duration(0);
+
+    pub fn from_secs(secs: i64) -> Duration {
+        Duration(secs)
+    }
+
+    pub fn secs(self) -> i64 {
+        self.0
+    }
+
+    /// Seconds per unit for the unit words the grammar knows.
+    pub fn unit(unit: &str) -> Option<f64> {
+        Some(match unit {
+            "h" | "hour" | "hours" => HOUR as f64,
+            "d" | "day" | "days" => DAY as f64,
+            "w" | "week" | "weeks" => WEEK as f64,
+            "y" | "year" | "years" => YEAR as f64,
+            _ => return None,
+        })
+    }
+
+    /// A number (digits, optional fraction) and a unit word.
+    pub fn from_parts(number: &str, unit: &str) -> Option<Duration> {
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return None;
+        }
+        let value: f64 = number.parse().ok()?;
+        let secs = (value * Self::unit(unit)?).round();
+        if !secs.is_finite() || !(0.0..=MAX_DURATION as f64).contains(&secs) {
+            return None;
+        }
+        Some(Duration(secs as i64))
+    }
+}
+
+impl std::str::FromStr for Duration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let bad = || format!("`{s}` is not a duration");
+        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+        let (num, unit) = t.split_at(split);
+        Duration::from_parts(num, unit.trim()).ok_or_else(bad)
+    }
+}
+
+impl fmt::Display for Duration {
+    /// The shortest exact text: `90d`, `36h`, `45s`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        if s % DAY == 0 {
+            write!(f, "{}d", s / DAY)
+        } else if s % HOUR == 0 {
+            write!(f, "{}h", s / HOUR)
+        } else {
+            write!(f, "{s}s")
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Duration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(|e: String| serde::de::Error::custom(format!("{e} (e.g. 36h, 90d, 12w, 1y)")))
+    }
+}
+
+/// `90d` for whole-day seconds, `36h`, or seconds: for reasons and explanations.
+pub fn format_duration(secs: i64) -> String {
+    Duration(secs).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_duration_grammar() {
+        let p = |s: &str| s.parse::<Duration>().map(Duration::secs);
+        assert_eq!(p("90d"), Ok(90 * DAY));
+        assert_eq!(p("2w"), Ok(14 * DAY));
+        assert_eq!(p("36h"), Ok(36 * HOUR));
+        assert_eq!(p("1.5d"), Ok(129_600));
+        assert_eq!(p("90 days"), Ok(90 * DAY));
+        assert_eq!(p("0d"), Ok(0));
+        assert!(p("90").is_err());
+        assert!(p("soon").is_err());
+        assert!(p("-1d").is_err());
+        assert!(p("99999999999999999999y").is_err(), "overflowing durations are rejected");
+        assert!(p("1001y").is_err());
+        assert_eq!(Duration::from_parts("30", "d"), Some(Duration(30 * DAY)));
+        assert_eq!(format_duration(90 * DAY), "90d");
+        assert_eq!(format_duration(36 * HOUR), "36h");
+        assert_eq!(format_duration(45), "45s");
+    }
+
+    #[test]
+    fn closed_sets_parse_and_hint() {
+        assert_eq!(Measure::parse("spend"), Ok(Measure::Spend));
+        let e = Measure::parse("spnd").unwrap_err();
+        assert_eq!(e.message, "unknown measure `spnd`");
+        assert_eq!(e.hint, "did you mean `spend`?");
+        let e = Measure::parse("zzzzzzzz").unwrap_err();
+        assert_eq!(e.hint, "a measure is one of: spend, orders, purchases, units");
+        assert_eq!(Weekday::parse("Monday"), Ok(Weekday(0)));
+        assert!(Weekday::parse("someday").is_err());
+        assert_eq!(FieldType::parse("text"), Ok(FieldType::Text));
+        assert_eq!(Measure::Units.name(), "units");
+    }
+}

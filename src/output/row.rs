@@ -1,0 +1,163 @@
+//! The one definition of an output row: its columns, in order, and each column's value. CSV,
+//! JSON and JSONL all write rows through `Row::cell`, so they cannot disagree.
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::input::time::{format_utc, utc_bytes};
+
+/// The fixed columns of the plan, in output order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Col {
+    MessageId,
+    CustomerId,
+    Dialogue,
+    Instance,
+    Step,
+    Attempt,
+    Channel,
+    Template,
+    SendAt,
+    Status,
+    Trigger,
+    TriggeredAt,
+    Reason,
+    Contact,
+    /// Why the message is suppressed, or what the contact policy changed (fallback, deferral).
+    PolicyNote,
+}
+
+impl Col {
+    pub const ALL: [Col; 15] = [
+        Col::MessageId,
+        Col::CustomerId,
+        Col::Dialogue,
+        Col::Instance,
+        Col::Step,
+        Col::Attempt,
+        Col::Channel,
+        Col::Template,
+        Col::SendAt,
+        Col::Status,
+        Col::Trigger,
+        Col::TriggeredAt,
+        Col::Reason,
+        Col::Contact,
+        Col::PolicyNote,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Col::MessageId => "message_id",
+            Col::CustomerId => "customer_id",
+            Col::Dialogue => "dialogue",
+            Col::Instance => "instance",
+            Col::Step => "step",
+            Col::Attempt => "attempt",
+            Col::Channel => "channel",
+            Col::Template => "template",
+            Col::SendAt => "send_at",
+            Col::Status => "status",
+            Col::Trigger => "trigger",
+            Col::TriggeredAt => "triggered_at",
+            Col::Reason => "reason",
+            Col::Contact => "contact",
+            Col::PolicyNote => "policy_note",
+        }
+    }
+}
+
+/// The fixed column names, in order.
+pub const COLUMNS: [&str; 15] = {
+    let mut names = [""; 15];
+    let mut i = 0;
+    while i < 15 {
+        names[i] = Col::ALL[i].name();
+        i += 1;
+    }
+    names
+};
+
+/// One value of a row, in the form each writer needs.
+pub enum Cell<'a> {
+    Text(&'a str),
+    /// A 32-digit hex id, formatted without allocating.
+    Hex(&'a [u8; 32]),
+    Count(u64),
+    /// A UTC instant, written `2025-03-01T10:00:00Z`.
+    Time(i64),
+}
+
+/// One message with everything a mail tool needs.
+#[derive(Debug, Clone)]
+pub struct Row<'a> {
+    pub message_id: [u8; 32],
+    pub customer_id: &'a str,
+    pub dialogue: &'a str,
+    pub instance: u32,
+    pub step: &'a str,
+    pub attempt: usize,
+    pub channel: &'a str,
+    pub template: &'a str,
+    pub send_at: i64,
+    pub status: &'static str,
+    pub trigger: &'a str,
+    pub triggered_at: i64,
+    pub reason: &'a str,
+    pub contact: &'a str,
+    pub policy_note: String,
+}
+
+impl Row<'_> {
+    pub fn cell(&self, c: Col) -> Cell<'_> {
+        match c {
+            Col::MessageId => Cell::Hex(&self.message_id),
+            Col::CustomerId => Cell::Text(self.customer_id),
+            Col::Dialogue => Cell::Text(self.dialogue),
+            Col::Instance => Cell::Count(u64::from(self.instance)),
+            Col::Step => Cell::Text(self.step),
+            Col::Attempt => Cell::Count(self.attempt as u64),
+            Col::Channel => Cell::Text(self.channel),
+            Col::Template => Cell::Text(self.template),
+            Col::SendAt => Cell::Time(self.send_at),
+            Col::Status => Cell::Text(self.status),
+            Col::Trigger => Cell::Text(self.trigger),
+            Col::TriggeredAt => Cell::Time(self.triggered_at),
+            Col::Reason => Cell::Text(self.reason),
+            Col::Contact => Cell::Text(self.contact),
+            Col::PolicyNote => Cell::Text(&self.policy_note),
+        }
+    }
+
+    pub fn message_id(&self) -> &str {
+        std::str::from_utf8(&self.message_id).unwrap_or_default()
+    }
+
+    /// Write the fixed columns as CSV fields (the record is ended by the caller).
+    pub fn write_csv<W: std::io::Write>(&self, w: &mut csv::Writer<W>) -> csv::Result<()> {
+        let mut num = itoa::Buffer::new();
+        for c in Col::ALL {
+            match self.cell(c) {
+                Cell::Text(s) => w.write_field(s)?,
+                Cell::Hex(h) => w.write_field(h)?,
+                Cell::Count(n) => w.write_field(num.format(n))?,
+                Cell::Time(t) => w.write_field(utc_bytes(t))?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Row<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(Col::ALL.len()))?;
+        for c in Col::ALL {
+            match self.cell(c) {
+                Cell::Text(v) => m.serialize_entry(c.name(), v)?,
+                Cell::Hex(h) => m.serialize_entry(c.name(), std::str::from_utf8(h).unwrap_or_default())?,
+                Cell::Count(n) => m.serialize_entry(c.name(), &n)?,
+                Cell::Time(t) => m.serialize_entry(c.name(), &format_utc(t))?,
+            }
+        }
+        m.end()
+    }
+}

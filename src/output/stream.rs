@@ -1,0 +1,119 @@
+//! Evaluate every customer and stream the rendered plan: workers own their buffers, results
+//! are written in customer order (as ripgrep's parallel search), so the bytes never depend on
+//! the number of threads.
+
+use std::io::{IsTerminal, Write};
+
+use rayon::prelude::*;
+
+use crate::engine::history::Scratch;
+use crate::engine::{Evaluator, Stats, Warning};
+
+use super::{Format, Writer};
+
+/// One task's rendered bytes, counts, data warnings and number of messages.
+type TaskOutput = (Vec<u8>, Stats, Vec<Warning>, u64);
+
+/// Customers evaluated together before their output is written: bounds memory whatever the
+/// number of customers.
+const BATCH: usize = 1 << 16;
+/// Customers per parallel task; each task owns its buffers and output chunk.
+const TASK: usize = 512;
+
+/// Evaluate every customer and stream the rendered plan to `out`. Workers render into their
+/// own chunks; chunks are written in customer order, so the bytes never depend on threads.
+pub fn evaluate_and_write(
+    ev: &Evaluator<'_>,
+    writer: &Writer<'_>,
+    format: Format,
+    progress: bool,
+    out: &mut (dyn Write + Send),
+) -> std::io::Result<(Stats, Vec<Warning>, u64)> {
+    out.write_all(&writer.header(format)?)?;
+    let n = ev.data.people.len();
+    let mut stats = Stats::default();
+    let mut warnings = Vec::new();
+    let mut written = 0u64;
+    // A writer thread drains finished batches while the pool evaluates the next one; the
+    // bounded channel keeps at most two batches of output in memory.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+    // Drawn only when stderr is a terminal; cron logs stay clean.
+    let progress = if !progress || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let pb = indicatif::ProgressBar::with_draw_target(Some(n as u64), indicatif::ProgressDrawTarget::stderr());
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} customers {wide_bar} {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    };
+    std::thread::scope(|scope| {
+        let writer_thread = scope.spawn(move || -> std::io::Result<()> {
+            let mut any = false;
+            for batch in rx {
+                for bytes in batch {
+                    if format == Format::Json && !any && !bytes.is_empty() {
+                        // The first customer of the array has no comma before it.
+                        out.write_all(&bytes[1..])?;
+                        any = true;
+                    } else {
+                        any |= !bytes.is_empty();
+                        out.write_all(&bytes)?;
+                    }
+                }
+            }
+            out.write_all(writer.footer(format, any))?;
+            out.flush()
+        });
+        let mut start = 0;
+        let mut failed = None;
+        while start < n {
+            let end = (start + BATCH).min(n);
+            let idx: Vec<usize> = (start..end).collect();
+            let parts: Vec<std::io::Result<TaskOutput>> = idx
+                .par_chunks(TASK)
+                .map(|chunk| {
+                    let mut scratch = Scratch::default();
+                    let mut stats = Stats::default();
+                    let mut warnings = Vec::new();
+                    let mut out = writer.chunk(format);
+                    let mut count = 0;
+                    for &p in chunk {
+                        stats.customers += 1;
+                        let r = ev.run_customer(p, &mut scratch, &mut stats, None);
+                        count += writer.render(&r, format, &mut out)?;
+                        warnings.extend(r.warnings);
+                    }
+                    Ok((out.into_bytes()?, stats, warnings, count))
+                })
+                .collect();
+            let mut batch = Vec::with_capacity(parts.len());
+            for part in parts {
+                match part {
+                    Ok((bytes, s, w, count)) => {
+                        written += count;
+                        stats.merge(s);
+                        warnings.extend(w);
+                        batch.push(bytes);
+                    }
+                    Err(e) => failed = Some(e),
+                }
+            }
+            progress.inc((end - start) as u64);
+            if failed.is_some() || tx.send(batch).is_err() {
+                // The writer stopped (e.g. a closed pipe); its error is reported below.
+                break;
+            }
+            start = end;
+        }
+        drop(tx);
+        progress.finish_and_clear();
+        let written_ok = writer_thread.join().unwrap_or_else(|_| Err(std::io::Error::other("output thread panicked")));
+        match failed {
+            Some(e) => Err(e),
+            None => written_ok,
+        }
+    })?;
+    Ok((stats, warnings, written))
+}
