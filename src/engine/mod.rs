@@ -149,6 +149,7 @@ impl<'a> Evaluator<'a> {
             seq: 0,
             seen_categories: Vec::new(),
             contact,
+            fx_pool: Vec::new(),
         };
         run.replay();
         run.out
@@ -194,6 +195,8 @@ struct Run<'e, 'a> {
     /// Categories bought so far.
     seen_categories: Vec<&'a str>,
     contact: Contact<'a>,
+    /// Empty effect buffers for reuse (nested starts need more than one).
+    fx_pool: Vec<Vec<Effect<'a>>>,
 }
 
 impl<'e, 'a> Run<'e, 'a> {
@@ -287,7 +290,7 @@ impl<'e, 'a> Run<'e, 'a> {
             self.timers.conversation[d] = None;
             return;
         };
-        let mut fx = Vec::new();
+        let mut fx = self.fx_pool.pop().unwrap_or_default();
         let alive = live.on_timer(dialogue, due, &mut self.timers.conversation[d], &mut fx);
         self.states[d].live = alive.then_some(live);
         self.apply(d, live.rec, fx);
@@ -302,9 +305,9 @@ impl<'e, 'a> Run<'e, 'a> {
     }
 
     /// Carry out what a conversation did, in order.
-    fn apply(&mut self, d: usize, rec: usize, fx: Vec<Effect<'a>>) {
+    fn apply(&mut self, d: usize, rec: usize, mut fx: Vec<Effect<'a>>) {
         let dialogue = &self.plan().dialogues[d];
-        for e in fx {
+        for e in fx.drain(..) {
             match e {
                 Effect::Entered { step, at } => self.out.instances[rec].path.push((step, at)),
                 Effect::Send { step, attempt, at } => self.send(d, rec, step, attempt, at),
@@ -325,6 +328,8 @@ impl<'e, 'a> Run<'e, 'a> {
                 }
             }
         }
+        // Effect buffers are reused: a replay makes millions of these calls.
+        self.fx_pool.push(fx);
     }
 
     fn on_purchase(&mut self, r: usize, t: i64) {
@@ -498,7 +503,7 @@ impl<'e, 'a> Run<'e, 'a> {
                 BranchAt::Step(s, _) => Some(s),
             };
             self.note(t, || Trace::Branch { dialogue: d, number, step: at_step, label: b.label.clone() });
-            let mut fx = Vec::new();
+            let mut fx = self.fx_pool.pop().unwrap_or_default();
             let alive = live.take(dialogue, &b.exit, t, &mut self.timers.conversation[d], &mut fx);
             self.states[d].live = alive.then_some(live);
             self.apply(d, live.rec, fx);
@@ -617,7 +622,7 @@ impl<'e, 'a> Run<'e, 'a> {
             _ => None,
         };
         self.note(t, || Trace::Started { dialogue: d, number });
-        let mut fx = Vec::new();
+        let mut fx = self.fx_pool.pop().unwrap_or_default();
         let live = Live::start(dialogue, rec, started_by_order, t, &mut self.timers.conversation[d], &mut fx);
         self.states[d].live = live;
         self.apply(d, rec, fx);

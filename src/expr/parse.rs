@@ -85,7 +85,127 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// The longest condition accepted, in bytes.
+pub const MAX_LEN: usize = 4096;
+/// The deepest nesting of brackets and parentheses accepted.
+pub const MAX_BRACKETS: usize = 32;
+/// The deepest expression tree accepted (a chain of 100 `or`s is 100 deep). Parsing, type
+/// checking and evaluation all recurse over the tree, so this bounds their stack use.
+pub const MAX_DEPTH: usize = 100;
+
+/// Refuse conditions too long or too deeply nested before parsing them, so no input can
+/// exhaust the stack of the parser (as rustc and CEL bound their expressions).
+fn check_bounds(src: &str) -> Result<(), ParseError> {
+    if src.len() > MAX_LEN {
+        return Err(ParseError {
+            offset: MAX_LEN,
+            message: format!("this condition is {} bytes long; at most {MAX_LEN} are allowed", src.len()),
+        });
+    }
+    let (mut depth, mut quote) = (0usize, None);
+    let mut escaped = false;
+    // A run of prefix operators (`not not -x`) recurses once per operator while parsing.
+    let (mut run, mut after_value) = (0usize, false);
+    let bytes = src.as_bytes();
+    let mut word_end = 0;
+    for (i, c) in src.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+                after_value = true;
+            }
+            continue;
+        }
+        if i < word_end || c.is_whitespace() {
+            continue;
+        }
+        let mut prefix = false;
+        match c {
+            '"' | '\'' => {
+                quote = Some(c);
+                run = 0;
+            }
+            '(' | '[' => {
+                depth += 1;
+                if depth > MAX_BRACKETS {
+                    return Err(ParseError {
+                        offset: i,
+                        message: format!("brackets nest more than {MAX_BRACKETS} levels deep here"),
+                    });
+                }
+                after_value = false;
+            }
+            ')' | ']' => {
+                depth = depth.saturating_sub(1);
+                after_value = true;
+            }
+            '!' if bytes.get(i + 1) != Some(&b'=') => prefix = true,
+            '-' if !after_value => prefix = true,
+            c if c.is_ascii_alphanumeric() || c == '_' || c == '.' => {
+                let end = src[i..].find(|x: char| !(x.is_ascii_alphanumeric() || x == '_' || x == '.')).map_or(src.len(), |k| i + k);
+                word_end = end;
+                match &src[i..end] {
+                    "not" if !after_value => prefix = true,
+                    "and" | "or" | "not" | "in" => after_value = false,
+                    _ => {
+                        after_value = true;
+                        run = 0;
+                    }
+                }
+            }
+            _ => after_value = false,
+        }
+        if prefix {
+            run += 1;
+            after_value = false;
+            if run > MAX_DEPTH {
+                return Err(ParseError {
+                    offset: i,
+                    message: format!("more than {MAX_DEPTH} `not`/`!`/`-` in a row here"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The depth of a parsed tree, without recursion; the first node past `MAX_DEPTH` is returned.
+fn too_deep(root: &Node) -> Option<&Node> {
+    let mut stack = vec![(root, 1usize)];
+    while let Some((n, d)) = stack.pop() {
+        if d > MAX_DEPTH {
+            return Some(n);
+        }
+        match &n.ast {
+            Ast::List(items) | Ast::Call(_, items) => stack.extend(items.iter().map(|c| (c, d + 1))),
+            Ast::Not(x) | Ast::Neg(x) => stack.push((x, d + 1)),
+            Ast::Binary(_, l, r) => stack.extend([(&**l, d + 1), (&**r, d + 1)]),
+            Ast::In { value, list, .. } => stack.extend([(&**value, d + 1), (&**list, d + 1)]),
+            Ast::Num(_) | Ast::Str(_) | Ast::Bool(_) | Ast::Duration(_) | Ast::Path(_) => {}
+        }
+    }
+    None
+}
+
 pub fn parse(src: &str) -> Result<Node, ParseError> {
+    check_bounds(src)?;
+    let node = parse_unbounded(src)?;
+    if let Some(n) = too_deep(&node) {
+        return Err(ParseError {
+            offset: n.span.start,
+            message: format!(
+                "this condition nests more than {MAX_DEPTH} levels deep (a long chain of operators counts one level per operator); split it or use `in [...]`"
+            ),
+        });
+    }
+    Ok(node)
+}
+
+fn parse_unbounded(src: &str) -> Result<Node, ParseError> {
     let input = LocatingSlice::new(src);
     delimited(multispace0, expr, (multispace0, eof.context(expected("an operator or the end of the condition"))))
         .parse(input)
@@ -438,5 +558,30 @@ mod tests {
         assert_eq!(e.offset, 6);
         assert!(parse("\"open").is_err());
         assert!(parse("12x").is_err());
+    }
+}
+
+#[cfg(test)]
+mod bounds {
+    use super::*;
+
+    #[test]
+    fn deep_and_long_conditions_are_refused_not_overflowed() {
+        // Each of these aborted the process before bounds existed.
+        let nested = format!("{}a{}", "(".repeat(600), ")".repeat(600));
+        let e = parse(&nested).unwrap_err();
+        assert_eq!(e.offset, MAX_BRACKETS);
+        assert!(e.message.contains("nest more than 32"), "{}", e.message);
+        let chain = vec!["a"; 1000].join(" + ") + " > 1";
+        let e = parse(&chain).unwrap_err();
+        assert!(e.message.contains("more than 100 levels"), "{}", e.message);
+        let long = "a == 1 or ".repeat(500) + "a == 1";
+        assert!(parse(&long).unwrap_err().message.contains("at most 4096"));
+        let nots = format!("{}a", "!".repeat(4000));
+        assert!(parse(&nots).is_err());
+        // Quoted brackets do not count.
+        assert!(parse(&format!("a == \"{}\"", "(".repeat(100))).is_ok());
+        // A chain within the bound parses.
+        assert!(parse(&(vec!["a == 1"; 90].join(" or "))).is_ok());
     }
 }
