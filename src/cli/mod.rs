@@ -17,6 +17,7 @@ use crate::dialogue::{self, Plan, Schemas};
 use crate::engine::{Evaluator, Settings, Stats};
 use crate::expr::Schema;
 use crate::input::{self, table, Data, TableKind};
+use crate::output::sink::Protected;
 use crate::output::{stream, Selection, Sink, Writer};
 use crate::report;
 
@@ -217,10 +218,7 @@ fn engine_settings(r: &Replay, data: &Data) -> Result<Settings> {
 fn run(s: RunSettings) -> Result<ExitCode> {
     let pool = s.replay.pool()?;
     pool.install(|| {
-        let sink = Sink::open(s.output.as_deref()).map_err(|e| {
-            anyhow::Error::new(e)
-                .context(format!("cannot write to {}", s.output.as_deref().unwrap_or(Path::new("-")).display()))
-        })?;
+        let sink = open_sink(&s)?;
         let (plan, data) = prepare(&s.replay, s.quiet)?;
         let settings = engine_settings(&s.replay, &data)?;
         let as_of = settings.as_of;
@@ -257,6 +255,30 @@ fn run(s: RunSettings) -> Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The output, refusing to replace any file the run reads.
+fn open_sink(s: &RunSettings) -> Result<Sink> {
+    let paths = &s.replay.spec.paths;
+    let mut protected = vec![Protected { what: "the transactions input", path: &paths.transactions }];
+    if let Some(c) = &paths.customers {
+        protected.push(Protected { what: "the customers input", path: c });
+    }
+    if let Some(e) = &paths.events {
+        protected.push(Protected { what: "the events input", path: e });
+    }
+    if let Some(c) = &s.replay.project.cfg.path {
+        protected.push(Protected { what: "the config", path: c });
+    }
+    let dialogue_files = dialogue::load::dialogue_files(&s.replay.project.dialogues).unwrap_or_default();
+    protected.extend(dialogue_files.iter().map(|p| Protected { what: "a dialogue file", path: p }));
+    let name = match s.output.as_deref() {
+        None => "stdout".to_owned(),
+        Some(p) if p == Path::new("-") => "stdout".to_owned(),
+        Some(p) => p.display().to_string(),
+    };
+    Sink::open(s.output.as_deref(), &protected)
+        .map_err(|e| anyhow::Error::new(e).context(format!("cannot write to {name}")))
 }
 
 fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {

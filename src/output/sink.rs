@@ -1,53 +1,225 @@
-//! Where output goes: stdout, or a file that appears atomically, complete or not at all.
+//! Where output goes: stdout, or a file that appears atomically, complete or not at all. The
+//! plan never replaces one of the run's own inputs, never renames over a device or pipe, and
+//! leaves no temp file behind when the run fails or is interrupted (SIGINT, SIGTERM, SIGHUP).
 
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, Once};
 
-/// Where output goes: stdout, or a file replaced atomically.
+/// Where output goes.
 pub enum Sink {
-    Stdout,
+    /// Standard output, checked to be open.
+    Stdout(File),
+    /// An existing file that is not a regular file (a device, a FIFO): written as a stream.
+    Stream { path: PathBuf, file: File },
+    /// A regular file, replaced atomically.
     File { path: PathBuf, tmp: tempfile::NamedTempFile },
 }
 
-impl Sink {
-    /// Prepare the destination before any work, so a bad path fails fast.
-    pub fn open(path: Option<&Path>) -> io::Result<Sink> {
-        match path {
-            None => Ok(Sink::Stdout),
-            Some(p) if p == Path::new("-") => Ok(Sink::Stdout),
-            Some(p) => {
-                let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-                let tmp = tempfile::Builder::new().prefix(".kairos-").suffix(".tmp").tempfile_in(dir)?;
-                Ok(Sink::File { path: p.to_path_buf(), tmp })
+/// A file the run reads, named for the error when `-o` points at it.
+pub struct Protected<'a> {
+    pub what: &'a str,
+    pub path: &'a Path,
+}
+
+/// Is `a` the same file as `b` (by identity, not by name)?
+fn same_file(a: &std::fs::Metadata, b: &Path) -> bool {
+    let Ok(mb) = std::fs::metadata(b) else { return false };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        a.dev() == mb.dev() && a.ino() == mb.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, mb);
+        false
+    }
+}
+
+/// Temp files not yet committed, removed if a signal ends the process.
+static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static HANDLER: Once = Once::new();
+
+fn pending() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    PENDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: remove pending temp files, then exit as the signal would.
+fn install_signal_cleanup() {
+    HANDLER.call_once(|| {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else { return };
+        let _ = std::thread::Builder::new().name("kairos-signals".into()).spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                for p in pending().drain(..) {
+                    let _ = std::fs::remove_file(p);
+                }
+                std::process::exit(128 + sig);
             }
+        });
+    });
+}
+
+/// Rust opens `/dev/null` read-write on a standard descriptor that was closed at start
+/// (`>&-`); a shell redirection to `/dev/null` opens it write-only. Telling them apart keeps a
+/// closed stdout from silently swallowing the plan.
+#[cfg(unix)]
+fn stdout_was_closed(file: &File) -> bool {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(m), Ok(null)) = (file.metadata(), std::fs::metadata("/dev/null")) else { return false };
+    if m.dev() != null.dev() || m.ino() != null.ino() {
+        return false;
+    }
+    // SAFETY: F_GETFL only reads the flags of a descriptor we own.
+    let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+    flags >= 0 && flags & libc::O_ACCMODE == libc::O_RDWR
+}
+
+impl Sink {
+    /// Prepare the destination before any work, so a bad path fails fast. `protected` are
+    /// the run's inputs (data, dialogues, config): the plan never replaces one of them.
+    pub fn open(path: Option<&Path>, protected: &[Protected<'_>]) -> io::Result<Sink> {
+        let p = match path {
+            None => return Self::stdout(),
+            Some(p) if p == Path::new("-") => return Self::stdout(),
+            Some(p) => p,
+        };
+        if let Ok(meta) = std::fs::metadata(p) {
+            if let Some(x) = protected.iter().find(|x| same_file(&meta, x.path)) {
+                return Err(io::Error::other(format!(
+                    "it is {} ({}); refusing to replace an input with the plan",
+                    x.what,
+                    x.path.display()
+                )));
+            }
+            if meta.is_dir() {
+                return Err(io::Error::other("it is a folder; give a file name"));
+            }
+            if !meta.is_file() {
+                let file = std::fs::OpenOptions::new().write(true).open(p)?;
+                return Ok(Sink::Stream { path: p.to_path_buf(), file });
+            }
+        }
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        install_signal_cleanup();
+        let tmp = tempfile::Builder::new().prefix(".kairos-").suffix(".tmp").tempfile_in(dir)?;
+        pending().push(tmp.path().to_path_buf());
+        Ok(Sink::File { path: p.to_path_buf(), tmp })
+    }
+
+    /// Standard output, failing if it is closed (`>&-`) rather than discarding the plan.
+    fn stdout() -> io::Result<Sink> {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsFd;
+            let fd = io::stdout().as_fd().try_clone_to_owned()?;
+            let file = File::from(fd);
+            if stdout_was_closed(&file) {
+                return Err(io::Error::other("standard output is closed"));
+            }
+            Ok(Sink::Stdout(file))
+        }
+        #[cfg(not(unix))]
+        {
+            Err(io::Error::other("writing to stdout needs a Unix platform; use --output"))
         }
     }
 
     /// Write, then (for files) rename into place. On error the temp file is removed.
     pub fn write_with(self, f: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<u64>) -> io::Result<u64> {
         match self {
-            Sink::Stdout => {
-                let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout());
+            Sink::Stdout(file) | Sink::Stream { file, .. } => {
+                let mut out = io::BufWriter::with_capacity(1 << 16, file);
                 let n = f(&mut out)?;
                 out.flush()?;
                 Ok(n)
             }
             Sink::File { path, tmp } => {
-                let mut w = io::BufWriter::with_capacity(1 << 20, tmp);
-                let n = f(&mut w)?;
-                let tmp = w.into_inner().map_err(|e| e.into_error())?;
-                // A temp file is private (0600); the plan gets the permissions of the file it
-                // replaces, or the usual 0644.
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::PermissionsExt;
-                    let mode = std::fs::metadata(&path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
-                    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
-                }
-                tmp.as_file().sync_all()?;
-                tmp.persist(&path).map_err(|e| e.error)?;
-                Ok(n)
+                let tmp_path = tmp.path().to_path_buf();
+                let result = Self::commit(&path, tmp, f);
+                pending().retain(|p| *p != tmp_path);
+                result
             }
+        }
+    }
+
+    fn commit(
+        path: &Path,
+        tmp: tempfile::NamedTempFile,
+        f: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<u64>,
+    ) -> io::Result<u64> {
+        let mut w = io::BufWriter::with_capacity(1 << 20, tmp);
+        let n = f(&mut w)?;
+        let tmp = w.into_inner().map_err(|e| e.into_error())?;
+        // A temp file is private (0600); the plan gets the permissions of the file it
+        // replaces, or the usual 0644.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+            tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(n)
+    }
+
+    /// What the output is called in messages.
+    pub fn name(&self) -> String {
+        match self {
+            Sink::Stdout(_) => "stdout".to_owned(),
+            Sink::Stream { path, .. } | Sink::File { path, .. } => path.display().to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_to_replace_an_input_by_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("tx.csv");
+        std::fs::write(&input, "customer_id,timestamp\n").unwrap();
+        // Another name for the same file.
+        let alias = dir.path().join(".").join("tx.csv");
+        let e = Sink::open(Some(&alias), &[Protected { what: "the transactions input", path: &input }])
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("the transactions input"), "{e}");
+        assert_eq!(std::fs::read_to_string(&input).unwrap(), "customer_id,timestamp\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+    }
+
+    #[test]
+    fn a_device_is_written_as_a_stream_and_a_file_atomically() {
+        let s = Sink::open(Some(Path::new("/dev/null")), &[]).unwrap();
+        assert!(matches!(s, Sink::Stream { .. }));
+        assert_eq!(s.write_with(|w| w.write_all(b"x").map(|_| 1)).unwrap(), 1);
+        assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device_like());
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("plan.csv");
+        let s = Sink::open(Some(&out), &[]).unwrap();
+        let e = s.write_with(|_| Err(io::Error::other("boom"))).unwrap_err();
+        assert_eq!(e.to_string(), "boom");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "a failed write leaves nothing");
+        let s = Sink::open(Some(&out), &[]).unwrap();
+        s.write_with(|w| w.write_all(b"plan\n").map(|_| 1)).unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "plan\n");
+        assert!(pending().is_empty());
+    }
+
+    trait CharDevice {
+        fn is_char_device_like(&self) -> bool;
+    }
+    impl CharDevice for std::fs::FileType {
+        fn is_char_device_like(&self) -> bool {
+            use std::os::unix::fs::FileTypeExt;
+            self.is_char_device()
         }
     }
 }
