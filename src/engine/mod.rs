@@ -345,12 +345,18 @@ impl<'e, 'a> Run<'e, 'a> {
         let plan = self.plan();
         let category: &'a str = self.ev.cols.category.map_or("", |c| tx.str_at(c, r));
         let is_new_category = !category.is_empty() && !self.seen_categories.contains(&category);
-        for &d in &plan.order {
-            let Some(trigger) = &plan.dialogues[d].trigger else { continue };
-            let detection = {
-                let hist = self.history();
-                let before = self.history_to(r);
-                let describe = || self.describe_row(r);
+        // Detection only reads the history, so every dialogue is asked first with one view of
+        // it; starting dialogues (which changes the engine's state) follows, in priority order.
+        let mut fired = Vec::new();
+        {
+            let hist = self.history();
+            let before = self.history_to(r);
+            let describe = || self.describe_row(r);
+            for &d in &plan.order {
+                let Some(trigger) = &plan.dialogues[d].trigger else { continue };
+                if matches!(trigger, Trigger::Event { .. }) {
+                    continue;
+                }
                 let p = triggers::Purchase {
                     tx,
                     row: r,
@@ -368,10 +374,14 @@ impl<'e, 'a> Run<'e, 'a> {
                 };
                 let mut memory = self.states[d].memory;
                 let det = triggers::on_purchase(trigger, &mut memory, &p);
-                (det, memory)
-            };
-            self.states[d].memory = detection.1;
-            match detection.0 {
+                if det != triggers::Detection::Quiet || memory != self.states[d].memory {
+                    fired.push((d, det, memory));
+                }
+            }
+        }
+        for (d, detection, memory) in fired {
+            self.states[d].memory = memory;
+            match detection {
                 triggers::Detection::Quiet => {}
                 triggers::Detection::Arm(due) => {
                     // A purchase cancels any pending absence timer and arms the next one.
