@@ -80,6 +80,15 @@ pub enum Window {
     Since(i64),
 }
 
+/// More worker threads than this only cost memory and start-up time.
+pub const MAX_THREADS: usize = 256;
+/// How far past as-of a run may project.
+pub const MAX_HORIZON: i64 = 100 * crate::model::YEAR;
+
+fn available_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Inputs and evaluation settings shared by `run` and `explain`.
 pub struct Replay {
     pub project: Project,
@@ -111,8 +120,15 @@ impl Replay {
             .parse::<Duration>()
             .map_err(|_| anyhow!("--horizon {:?}: expected a duration such as 365d", i.horizon))?
             .secs();
-        if i.threads == Some(0) {
-            bail!("--threads must be at least 1");
+        match i.threads {
+            Some(0) => bail!("--threads must be at least 1"),
+            Some(n) if n > MAX_THREADS => {
+                bail!("--threads {n}: at most {MAX_THREADS} worker threads (this machine has {})", available_threads())
+            }
+            _ => {}
+        }
+        if horizon > MAX_HORIZON {
+            bail!("--horizon {}: at most 100 years past as-of", i.horizon);
         }
         let spec = project.input_spec(paths);
         Ok(Replay { project, spec, as_of, horizon, threads: i.threads })

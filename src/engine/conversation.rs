@@ -24,6 +24,8 @@ pub struct Live {
     /// The order whose purchase started this instance (its ordinal for the customer): the
     /// other lines of that order are not "the next purchase".
     pub started_by_order: Option<u32>,
+    /// Steps entered so far: bounds what a looping dialogue can make one instance do.
+    pub visits: u32,
 }
 
 /// What the machine did, in order.
@@ -58,6 +60,10 @@ fn loop_limit(d: &Dialogue) -> usize {
 
 pub const ABORTED_LOOP: &str = "aborted_loop";
 
+/// The most steps one instance may enter, however long its waits: a loop with a tiny wait
+/// cannot make millions of messages.
+pub const MAX_VISITS: u32 = 1000;
+
 impl Live {
     /// A new instance entering its first step at `at`.
     pub fn start<'p>(
@@ -68,7 +74,7 @@ impl Live {
         due: &mut Option<i64>,
         fx: &mut Vec<Effect<'p>>,
     ) -> Option<Live> {
-        let mut live = Live { rec, step: 0, attempt: 0, phase: Phase::Sending, started_by_order };
+        let mut live = Live { rec, step: 0, attempt: 0, phase: Phase::Sending, started_by_order, visits: 0 };
         live.enter(d, 0, at, 0, due, fx).then_some(live)
     }
 
@@ -99,6 +105,12 @@ impl Live {
         due: &mut Option<i64>,
         fx: &mut Vec<Effect<'p>>,
     ) -> bool {
+        self.visits += 1;
+        if self.visits > MAX_VISITS {
+            *due = None;
+            fx.push(Effect::Ended { outcome: ABORTED_LOOP, start: None, at: t });
+            return false;
+        }
         self.step = step;
         self.attempt = 0;
         fx.push(Effect::Entered { step, at: t });
@@ -286,5 +298,27 @@ steps:
         let sends = fx.iter().filter(|e| matches!(e, Effect::Send { .. })).count();
         assert!(sends > 1 && sends < 30, "{sends}");
         assert_eq!(fx.last(), Some(&Effect::Ended { outcome: ABORTED_LOOP, start: None, at: 0 }));
+    }
+
+    #[test]
+    fn a_loop_with_a_tiny_wait_stops_after_max_visits() {
+        let plan = test_plan(&[(
+            "loop",
+            "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: email, template: a}\n    wait: 0.001h\n    next: a\n",
+        )]);
+        let d = &plan.dialogues[0];
+        let (mut fx, mut due) = (Vec::new(), None);
+        let mut live = Live::start(d, 0, None, 0, &mut due, &mut fx).unwrap();
+        let mut fired = 0;
+        while let Some(at) = due {
+            if !live.on_timer(d, at, &mut due, &mut fx) {
+                break;
+            }
+            fired += 1;
+            assert!(fired < 10 * MAX_VISITS as usize, "the loop was not cut");
+        }
+        let sends = fx.iter().filter(|e| matches!(e, Effect::Send { .. })).count();
+        assert_eq!(sends, MAX_VISITS as usize);
+        assert!(matches!(fx.last(), Some(Effect::Ended { outcome: ABORTED_LOOP, .. })));
     }
 }
