@@ -5,6 +5,7 @@
 use std::ops::Range;
 
 use crate::expr::eval::nan0;
+use crate::expr::eval::FilterCache;
 use crate::expr::History;
 use crate::input::{Data, Table};
 
@@ -35,6 +36,8 @@ pub struct Scratch {
     order_start: Vec<bool>,
     order_ts: Vec<i64>,
     sorted_gaps: Vec<i64>,
+    filters: FilterCache,
+    all_rows: Range<usize>,
 }
 
 impl Scratch {
@@ -47,6 +50,8 @@ impl Scratch {
         s.order_start.clear();
         s.order_ts.clear();
         s.sorted_gaps.clear();
+        s.filters.clear();
+        s.all_rows = rows.clone();
         s.cum_amount.push(0.0);
         s.cum_units.push(0.0);
         s.cum_orders.push(0);
@@ -117,6 +122,8 @@ impl Scratch {
             order_ts: &self.order_ts,
             amount_col: c.amount,
             quantity_col: c.quantity,
+            filters: &self.filters,
+            all_rows: self.all_rows.clone(),
         }
     }
 }

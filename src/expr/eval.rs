@@ -57,6 +57,49 @@ pub struct History<'a> {
     /// The `amount` and `quantity` columns of `tx`, resolved once by the evaluator.
     pub amount_col: Option<usize>,
     pub quantity_col: Option<usize>,
+    /// Prefix sums of filtered history functions, built on first use for this customer.
+    pub filters: &'a FilterCache,
+    /// The customer's rows (all of them, processed or not), for building those sums.
+    pub all_rows: Range<usize>,
+}
+
+/// Per customer: for each history filter that reads only the past purchase and the profile
+/// (not the current event), prefix sums over the customer's rows, so `spend(3650d, category
+/// == "wine")` costs O(log n) per evaluation instead of a scan of the window.
+#[derive(Debug, Default)]
+pub struct FilterCache(std::cell::RefCell<Vec<(usize, Option<FilterSums>)>>);
+
+impl FilterCache {
+    pub fn clear(&mut self) {
+        self.0.get_mut().clear();
+    }
+}
+
+/// Cumulative totals over the rows matching one filter, indexed from the customer's first row.
+#[derive(Debug)]
+pub struct FilterSums {
+    lines: Vec<u32>,
+    /// Rows that are the first matching row of their order.
+    orders: Vec<u32>,
+    spend: Vec<f64>,
+    units: Vec<f64>,
+}
+
+/// Does the filter read the current event? Then it cannot be summed ahead of time.
+fn reads_event(ir: &Ir) -> bool {
+    let mut stack = vec![ir];
+    while let Some(n) = stack.pop() {
+        match n {
+            Ir::Field { scope: Scope::Event, .. } => return true,
+            Ir::Hist { .. } | Ir::Events { .. } | Ir::Fact(_) | Ir::Rfm(..) => return true,
+            Ir::Call(_, args) => stack.extend(args),
+            Ir::Not(x) | Ir::Neg(x) => stack.push(x),
+            Ir::And(a, b) | Ir::Or(a, b) | Ir::Cmp(_, a, b) | Ir::Arith(_, a, b) => stack.extend([&**a, &**b]),
+            Ir::InNum(v, _, _) | Ir::InStr(v, _, _) => stack.push(v),
+            Ir::Num(_) | Ir::Str(_) | Ir::Bool(_) | Ir::Field { .. } => {}
+        }
+    }
+    false
 }
 
 impl History<'_> {
@@ -243,10 +286,103 @@ fn rfm(f: Fact, cuts: &RfmCuts, ctx: &Ctx<'_>) -> f64 {
 
 fn filtered(ctx: &Ctx<'_>, m: Measure, window: Option<i64>, f: &Ir) -> f64 {
     let h = ctx.hist;
+    let key = f as *const Ir as usize;
+    let mut cache = h.filters.0.borrow_mut();
+    let pos = match cache.iter().position(|(k, _)| *k == key) {
+        Some(p) => p,
+        None => {
+            let sums = (!reads_event(f)).then(|| build_sums(ctx, f));
+            cache.push((key, sums));
+            cache.len() - 1
+        }
+    };
+    match &cache[pos].1 {
+        Some(sums) => summed(h, sums, ctx.now, m, window),
+        None => {
+            drop(cache);
+            scanned(ctx, m, window, f)
+        }
+    }
+}
+
+fn unit_count(h: &History<'_>, r: usize) -> f64 {
+    h.quantity_col.map_or(1.0, |c| {
+        let q = h.tx.num_at(c, r);
+        if q.is_nan() {
+            1.0
+        } else {
+            q
+        }
+    })
+}
+
+fn build_sums(ctx: &Ctx<'_>, f: &Ir) -> FilterSums {
+    let h = ctx.hist;
+    let rows = h.all_rows.clone();
+    let n = rows.len();
+    let mut s = FilterSums {
+        lines: Vec::with_capacity(n + 1),
+        orders: Vec::with_capacity(n + 1),
+        spend: Vec::with_capacity(n + 1),
+        units: Vec::with_capacity(n + 1),
+    };
+    let (mut lines, mut orders, mut spend, mut units) = (0u32, 0u32, 0.0, 0.0);
+    s.lines.push(0);
+    s.orders.push(0);
+    s.spend.push(0.0);
+    s.units.push(0.0);
+    let mut last_order = None;
+    for r in rows {
+        let rc = Ctx { now: ctx.now, event: None, row: Some((h.tx, r)), customer: ctx.customer, hist: h };
+        if eval_bool(f, &rc) {
+            lines += 1;
+            let order = order_index(h, r);
+            if last_order != Some(order) {
+                orders += 1;
+                last_order = Some(order);
+            }
+            spend += h.amount_col.map_or(0.0, |c| nan0(h.tx.num_at(c, r)));
+            units += unit_count(h, r);
+        }
+        s.lines.push(lines);
+        s.orders.push(orders);
+        s.spend.push(spend);
+        s.units.push(units);
+    }
+    s
+}
+
+fn summed(h: &History<'_>, s: &FilterSums, now: i64, m: Measure, window: Option<i64>) -> f64 {
+    let lo = h.window_start(now, window) - h.first_row;
+    let hi = h.rows.end - h.first_row;
+    match m {
+        Measure::Purchases => f64::from(s.lines[hi] - s.lines[lo]),
+        Measure::Spend => s.spend[hi] - s.spend[lo],
+        Measure::Units => s.units[hi] - s.units[lo],
+        Measure::Orders => {
+            let mut n = f64::from(s.orders[hi] - s.orders[lo]);
+            // A window that starts inside an order whose first match lies before the window
+            // still counts that order once if it matches inside the window.
+            if lo < hi && !h.order_start[lo] {
+                let matched = |k: usize| s.lines[k + 1] > s.lines[k];
+                let order = h.cum_orders[lo + 1];
+                let before = (0..lo).rev().take_while(|&k| h.cum_orders[k + 1] == order).any(matched);
+                let inside = (lo..hi).take_while(|&k| h.cum_orders[k + 1] == order).any(matched);
+                if before && inside {
+                    n += 1.0;
+                }
+            }
+            n
+        }
+    }
+}
+
+/// A filter that reads the current event is evaluated row by row over the window.
+fn scanned(ctx: &Ctx<'_>, m: Measure, window: Option<i64>, f: &Ir) -> f64 {
+    let h = ctx.hist;
     let lo = h.window_start(ctx.now, window);
     let mut total = 0.0;
     let mut last_order: Option<usize> = None;
-    let (amount, qty) = (h.amount_col, h.quantity_col);
     for r in lo..h.rows.end {
         let rc = Ctx { now: ctx.now, event: ctx.event, row: Some((h.tx, r)), customer: ctx.customer, hist: h };
         if !eval_bool(f, &rc) {
@@ -265,15 +401,8 @@ fn filtered(ctx: &Ctx<'_>, m: Measure, window: Option<i64>, f: &Ir) -> f64 {
                     0.0
                 }
             }
-            Measure::Spend => amount.map_or(0.0, |c| nan0(h.tx.num_at(c, r))),
-            Measure::Units => qty.map_or(1.0, |c| {
-                let q = h.tx.num_at(c, r);
-                if q.is_nan() {
-                    1.0
-                } else {
-                    q
-                }
-            }),
+            Measure::Spend => h.amount_col.map_or(0.0, |c| nan0(h.tx.num_at(c, r))),
+            Measure::Units => unit_count(h, r),
         };
     }
     total

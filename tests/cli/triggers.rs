@@ -226,3 +226,38 @@ fn priority_orders_dialogues_and_as_of_limits_history() {
         "A a_low#1 hello/0 email:hi 2025-01-01 due\nA b_high#1 hello/0 email:hi 2025-01-01 due\n"
     );
 }
+
+#[test]
+fn filtered_history_summed_ahead_equals_a_scan_of_the_window() {
+    // `category == "wine"` reads only the past row: answered from prefix sums. The same
+    // filter written against the current event (`category == event.category`) is scanned row
+    // by row. Both must give the same firings, including windows that start inside an order
+    // (o2's lines straddle the 2-day window start of o4).
+    let f = Fixture::new();
+    let cond = |filter: &str| {
+        format!(
+            "purchase: {{where: 'event.category == \"wine\" and orders(2d, {filter}) >= 2 and spend(2d, {filter}) > 50 and units(30d, {filter}) >= 3 and purchases(30d, {filter}) >= 3'}}"
+        )
+    };
+    f.dialogue("summed", &one_step(&cond("category == \"wine\"")));
+    f.dialogue("scanned", &one_step(&cond("category == event.category")));
+    let mut body = super::TX_HEADER.to_owned();
+    for line in [
+        "A,2025-01-01T10:00:00Z,o1,p1,wine,1,30,web",
+        "A,2025-01-02T09:00:00Z,o2,p2,wine,1,20,web",
+        "A,2025-01-02T11:00:00Z,o2,p3,wine,1,20,web",
+        "A,2025-01-02T12:00:00Z,o3,p4,beer,1,99,web",
+        "A,2025-01-04T10:30:00Z,o4,p1,wine,1,30,web",
+        "A,2025-01-04T10:30:00Z,o4,p5,wine,1,5,web",
+        "A,2025-01-05T08:00:00Z,o5,p1,wine,1,1,web",
+    ] {
+        body.push_str(line);
+        body.push('\n');
+    }
+    f.file("tx.csv", &body);
+    let plan = f.plan(&[]);
+    let by =
+        |d: &str| plan.lines().filter(|l| l.contains(&format!(" {d}#"))).map(|l| l.replace(d, "D")).collect::<Vec<_>>();
+    assert!(!by("summed").is_empty(), "{plan}");
+    assert_eq!(by("summed"), by("scanned"), "{plan}");
+}
