@@ -157,6 +157,25 @@ impl Default for RfmCuts {
     }
 }
 
+/// Money and quantities are summed exactly, in millionths (micro-units): an amount read from
+/// a file as `333.33` is the integer 333_330_000, so 333.33 + 333.33 + 333.34 is exactly 1000.
+/// Values with up to six decimals and below 9 trillion in magnitude convert without loss.
+pub const MICROS: f64 = 1e6;
+
+/// An amount in micro-units (saturating at the i64 range; NaN counts as 0).
+pub fn to_micros(v: f64) -> i64 {
+    if v.is_nan() {
+        0
+    } else {
+        (v * MICROS).round() as i64
+    }
+}
+
+/// Micro-units back to a number, for comparison with thresholds.
+pub fn from_micros(m: i64) -> f64 {
+    m as f64 / MICROS
+}
+
 /// A length of time in whole seconds. Written `90d`, `12w`, `36h`, `1y`, `1.5d`, `90 days`:
 /// the same grammar in dialogues, kairos.yaml, flags and conditions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -262,6 +281,31 @@ mod tests {
         assert_eq!(format_duration(90 * DAY), "90d");
         assert_eq!(format_duration(36 * HOUR), "36h");
         assert_eq!(format_duration(45), "45s");
+    }
+
+    #[test]
+    fn money_sums_exactly() {
+        // A window over prefix sums: spend after an earlier 0.07 purchase.
+        let parts = [0.07, 333.33, 333.33, 333.34];
+        let float: Vec<f64> = parts
+            .iter()
+            .scan(0.0, |acc, v| {
+                *acc += v;
+                Some(*acc)
+            })
+            .collect();
+        assert!(float[3] - float[0] < 1000.0, "floating point misses the threshold");
+        let exact: Vec<i64> = parts
+            .iter()
+            .scan(0, |acc, &v| {
+                *acc += to_micros(v);
+                Some(*acc)
+            })
+            .collect();
+        assert_eq!(from_micros(exact[3] - exact[0]), 1000.0);
+        assert_eq!(from_micros(to_micros(0.1) + to_micros(0.2)), 0.3);
+        assert_eq!(to_micros(f64::NAN), 0);
+        assert_eq!(to_micros(-12.5), -12_500_000);
     }
 
     #[test]

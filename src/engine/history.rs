@@ -8,6 +8,7 @@ use crate::expr::eval::nan0;
 use crate::expr::eval::FilterCache;
 use crate::expr::History;
 use crate::input::{Data, Table};
+use crate::model::to_micros;
 
 /// Columns the engine reads directly, resolved once per run.
 #[derive(Debug, Clone, Default)]
@@ -30,8 +31,8 @@ pub struct Cols {
 /// Buffers reused from customer to customer by one worker.
 #[derive(Default)]
 pub struct Scratch {
-    cum_amount: Vec<f64>,
-    cum_units: Vec<f64>,
+    cum_amount: Vec<i64>,
+    cum_units: Vec<i64>,
     cum_orders: Vec<u32>,
     order_start: Vec<bool>,
     order_ts: Vec<i64>,
@@ -52,8 +53,8 @@ impl Scratch {
         s.sorted_gaps.clear();
         s.filters.clear();
         s.all_rows = rows.clone();
-        s.cum_amount.push(0.0);
-        s.cum_units.push(0.0);
+        s.cum_amount.push(0);
+        s.cum_units.push(0);
         s.cum_orders.push(0);
         for r in rows.clone() {
             let amount = c.amount.map_or(0.0, |a| nan0(tx.num_at(a, r)));
@@ -71,8 +72,8 @@ impl Scratch {
                     Some(o) if !tx.str_at(o, r).is_empty() => !tx.same_text(o, r, r - 1),
                     _ => tx.ts[r] != tx.ts[r - 1],
                 };
-            s.cum_amount.push(s.cum_amount.last().copied().unwrap_or(0.0) + amount);
-            s.cum_units.push(s.cum_units.last().copied().unwrap_or(0.0) + units);
+            s.cum_amount.push(s.cum_amount.last().copied().unwrap_or(0).saturating_add(to_micros(amount)));
+            s.cum_units.push(s.cum_units.last().copied().unwrap_or(0).saturating_add(to_micros(units)));
             s.cum_orders.push(s.cum_orders.last().copied().unwrap_or(0) + u32::from(new_order));
             s.order_start.push(new_order);
         }

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::input::Table;
+use crate::model::{from_micros, to_micros};
 
 use super::compile::{Fact, Func, Ir, Measure, RfmCuts, Scope};
 use super::parse::BinOp;
@@ -41,8 +42,9 @@ pub struct History<'a> {
     /// Rows of the customer processed so far.
     pub rows: Range<usize>,
     /// Prefix sums over the customer's rows, indexed from the customer's first row.
-    pub cum_amount: &'a [f64],
-    pub cum_units: &'a [f64],
+    /// Exact sums in micro-units (`crate::model::to_micros`).
+    pub cum_amount: &'a [i64],
+    pub cum_units: &'a [i64],
     pub cum_orders: &'a [u32],
     /// Per row (from the customer's first): does it start a new order?
     pub order_start: &'a [bool],
@@ -81,8 +83,8 @@ pub struct FilterSums {
     lines: Vec<u32>,
     /// Rows that are the first matching row of their order.
     orders: Vec<u32>,
-    spend: Vec<f64>,
-    units: Vec<f64>,
+    spend: Vec<i64>,
+    units: Vec<i64>,
 }
 
 /// Does the filter read the current event? Then it cannot be summed ahead of time.
@@ -124,8 +126,8 @@ impl History<'_> {
                 let partial = usize::from(lo < hi && !self.order_start[lo]);
                 f64::from(self.cum_orders[hi] - self.cum_orders[lo]) + partial as f64
             }
-            Measure::Spend => self.cum_amount[hi] - self.cum_amount[lo],
-            Measure::Units => self.cum_units[hi] - self.cum_units[lo],
+            Measure::Spend => from_micros(self.cum_amount[hi] - self.cum_amount[lo]),
+            Measure::Units => from_micros(self.cum_units[hi] - self.cum_units[lo]),
         }
     }
 
@@ -326,11 +328,11 @@ fn build_sums(ctx: &Ctx<'_>, f: &Ir) -> FilterSums {
         spend: Vec::with_capacity(n + 1),
         units: Vec::with_capacity(n + 1),
     };
-    let (mut lines, mut orders, mut spend, mut units) = (0u32, 0u32, 0.0, 0.0);
+    let (mut lines, mut orders, mut spend, mut units) = (0u32, 0u32, 0i64, 0i64);
     s.lines.push(0);
     s.orders.push(0);
-    s.spend.push(0.0);
-    s.units.push(0.0);
+    s.spend.push(0);
+    s.units.push(0);
     let mut last_order = None;
     for r in rows {
         let rc = Ctx { now: ctx.now, event: None, row: Some((h.tx, r)), customer: ctx.customer, hist: h };
@@ -341,8 +343,8 @@ fn build_sums(ctx: &Ctx<'_>, f: &Ir) -> FilterSums {
                 orders += 1;
                 last_order = Some(order);
             }
-            spend += h.amount_col.map_or(0.0, |c| nan0(h.tx.num_at(c, r)));
-            units += unit_count(h, r);
+            spend = spend.saturating_add(to_micros(h.amount_col.map_or(0.0, |c| h.tx.num_at(c, r))));
+            units = units.saturating_add(to_micros(unit_count(h, r)));
         }
         s.lines.push(lines);
         s.orders.push(orders);
@@ -357,8 +359,8 @@ fn summed(h: &History<'_>, s: &FilterSums, now: i64, m: Measure, window: Option<
     let hi = h.rows.end - h.first_row;
     match m {
         Measure::Purchases => f64::from(s.lines[hi] - s.lines[lo]),
-        Measure::Spend => s.spend[hi] - s.spend[lo],
-        Measure::Units => s.units[hi] - s.units[lo],
+        Measure::Spend => from_micros(s.spend[hi] - s.spend[lo]),
+        Measure::Units => from_micros(s.units[hi] - s.units[lo]),
         Measure::Orders => {
             let mut n = f64::from(s.orders[hi] - s.orders[lo]);
             // A window that starts inside an order whose first match lies before the window
@@ -381,14 +383,15 @@ fn summed(h: &History<'_>, s: &FilterSums, now: i64, m: Measure, window: Option<
 fn scanned(ctx: &Ctx<'_>, m: Measure, window: Option<i64>, f: &Ir) -> f64 {
     let h = ctx.hist;
     let lo = h.window_start(ctx.now, window);
-    let mut total = 0.0;
+    // Counted in micro-units, exactly, like the prefix sums.
+    let mut total: i64 = 0;
     let mut last_order: Option<usize> = None;
     for r in lo..h.rows.end {
         let rc = Ctx { now: ctx.now, event: ctx.event, row: Some((h.tx, r)), customer: ctx.customer, hist: h };
         if !eval_bool(f, &rc) {
             continue;
         }
-        total += match m {
+        let add = match m {
             Measure::Purchases => 1.0,
             Measure::Orders => {
                 // Rows of one order are adjacent; count an order at its first matching row.
@@ -404,8 +407,9 @@ fn scanned(ctx: &Ctx<'_>, m: Measure, window: Option<i64>, f: &Ir) -> f64 {
             Measure::Spend => h.amount_col.map_or(0.0, |c| nan0(h.tx.num_at(c, r))),
             Measure::Units => unit_count(h, r),
         };
+        total = total.saturating_add(to_micros(add));
     }
-    total
+    from_micros(total)
 }
 
 fn order_index(h: &History<'_>, r: usize) -> usize {

@@ -261,3 +261,41 @@ fn filtered_history_summed_ahead_equals_a_scan_of_the_window() {
     assert!(!by("summed").is_empty(), "{plan}");
     assert_eq!(by("summed"), by("scanned"), "{plan}");
 }
+
+#[test]
+fn money_is_summed_exactly_to_the_cent() {
+    // In floating point 333.33 + 333.33 + 333.34 is 999.9999…, short of 1000.
+    let f = Fixture::new();
+    f.dialogue("big", &one_step("threshold: {measure: spend, reaches: 1000, within: 30d}")).tx(&[
+        "A,2024-01-01,o0,p1,books,0.07",
+        "A,2025-01-01,o1,p1,books,333.33",
+        "A,2025-01-02,o2,p1,books,333.33",
+        "A,2025-01-03,o3,p1,books,333.34",
+        "B,2025-01-01,o4,p1,books,0.1",
+        "B,2025-01-02,o5,p1,books,0.2",
+    ]);
+    f.dialogue("tiny", &one_step("threshold: {measure: spend, reaches: 0.3}"));
+    let out = f.run(&["--format", "jsonl"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let reasons: Vec<String> = out
+        .stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!(
+                "{} {} {}",
+                v["customer_id"].as_str().unwrap(),
+                v["dialogue"].as_str().unwrap(),
+                v["reason"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "A tiny spend reached 333.4 (threshold 0.3, was 0.07)",
+            "A big spend reached 1000 (threshold 1000, was 666.66)",
+            "B tiny spend reached 0.3 (threshold 0.3, was 0.1)",
+        ],
+    );
+}
