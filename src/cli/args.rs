@@ -106,6 +106,10 @@ pub struct RunArgs {
     /// Also write suppressed messages (status `suppressed`), with the reason in the `policy_note` column.
     #[arg(long)]
     pub include_suppressed: bool,
+    /// Write CSV text cells exactly as they are. By default a cell starting with =, +, -, @, tab
+    /// or CR gets a leading ' so spreadsheets show it as text (OWASP); machine consumers may not want that.
+    #[arg(long)]
+    pub raw_csv: bool,
 }
 
 #[derive(Debug, Args)]

@@ -57,9 +57,10 @@ impl Project {
     }
 
     /// What the output writer needs from the config.
-    pub fn layout(&self) -> Layout {
+    pub fn layout(&self, escape_formulas: bool) -> Layout {
         Layout {
             tz: self.cfg.tz,
+            escape_formulas,
             contact_fields: self
                 .cfg
                 .channels
@@ -151,6 +152,8 @@ pub struct RunSettings {
     pub output: Option<PathBuf>,
     pub window: Window,
     pub include_suppressed: bool,
+    /// CSV text exactly as it is, formulas and all.
+    pub raw_csv: bool,
     pub quiet: bool,
 }
 
@@ -179,6 +182,7 @@ impl RunSettings {
             output: a.output.clone(),
             window,
             include_suppressed: a.include_suppressed,
+            raw_csv: a.raw_csv,
             quiet,
         })
     }

@@ -7,6 +7,8 @@ pub mod load;
 pub mod lower;
 pub mod plan;
 pub mod raw;
+#[cfg(test)]
+mod tests;
 
 pub use load::{load, Known, Schemas};
 pub use plan::{Dialogue, Plan};

@@ -191,3 +191,364 @@ pub fn on_event(trigger: &Trigger, kind: &str, ctx: &Ctx<'_>) -> Option<String> 
     let ok = cond.as_ref().is_none_or(|c| eval_bool(&c.ir, ctx));
     ok.then(|| format!("event `{kind}` on {}", &crate::input::time::format_utc(ctx.now)[..10]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::history::{Cols, Scratch};
+    use crate::engine::tests::{load_data, plan_for, ts};
+    use crate::input::time::format_utc;
+    use crate::input::Data;
+
+    fn cols(data: &Data) -> Cols {
+        let tx = &data.tx;
+        let ev = |n: &str| data.events.as_ref().and_then(|e| e.col(n));
+        Cols {
+            amount: tx.col("amount"),
+            quantity: tx.col("quantity"),
+            order_id: tx.col("order_id"),
+            category: tx.col("category"),
+            product: tx.col("product"),
+            ev_type: ev("type"),
+            ..Cols::default()
+        }
+    }
+
+    /// The compiled trigger of a one-step dialogue, checked against the data's columns.
+    fn trigger(data: &Data, yaml: &str) -> Trigger {
+        let d = format!("trigger:\n  {yaml}\nsteps:\n  - id: s\n    send: {{channel: email, template: t}}\n");
+        plan_for(data, &[("d", &d)]).dialogues[0].trigger.clone().unwrap()
+    }
+
+    fn day(t: i64) -> String {
+        format_utc(t)[..10].to_owned()
+    }
+
+    /// Hand the single customer's purchase lines to `on_purchase` in order, as the engine does,
+    /// with one memory. One line per detection that is not quiet: `date product: reason` or
+    /// `date product: arm date`.
+    fn feed(data: &Data, t: &Trigger) -> (Vec<String>, Memory) {
+        let tx = &data.tx;
+        let c = cols(data);
+        let rows = data.people[0].tx.clone();
+        let mut s = Scratch::default();
+        s.prepare(tx, rows.clone(), &c);
+        let mut seen: Vec<&str> = Vec::new();
+        let mut memory = Memory::default();
+        let mut out = Vec::new();
+        for r in rows.clone() {
+            let rel = r - rows.start;
+            let starts_order = s.starts_order(rel);
+            if starts_order {
+                s.record_order(tx.ts[r]);
+            }
+            let category = tx.str_at(c.category.unwrap(), r);
+            let product = tx.str_at(c.product.unwrap(), r);
+            let det = {
+                let hist = s.view(data, &c, rows.start, rows.start..r + 1, 0..0);
+                let before = s.view(data, &c, rows.start, rows.start..r, 0..0);
+                let describe = || format!("row {r}");
+                let p = Purchase {
+                    tx,
+                    row: r,
+                    at: tx.ts[r],
+                    hist: &hist,
+                    before: &before,
+                    customer: None,
+                    order_no: s.order_no(rel),
+                    starts_order,
+                    category,
+                    new_category: !category.is_empty() && !seen.contains(&category),
+                    frequent_col: match t {
+                        Trigger::Frequent { of, .. } => tx.col(of),
+                        _ => None,
+                    },
+                    order_id_col: c.order_id,
+                    describe: &describe,
+                };
+                on_purchase(t, &mut memory, &p)
+            };
+            if !seen.contains(&category) {
+                seen.push(category);
+            }
+            let at = day(tx.ts[r]);
+            match det {
+                Detection::Quiet => {}
+                Detection::Fired(reason) => out.push(format!("{at} {product}: {reason}")),
+                Detection::Arm(due) => out.push(format!("{at} {product}: arm {}", due.map_or("none".to_owned(), day))),
+            }
+        }
+        (out, memory)
+    }
+
+    fn fired(tx: &[&str], yaml: &str) -> Vec<String> {
+        let data = load_data(tx, &[], None);
+        let t = trigger(&data, yaml);
+        feed(&data, &t).0
+    }
+
+    #[test]
+    fn purchase_fires_on_every_line_passing_where() {
+        let tx = [
+            "C1,2025-01-01,o1,p1,books,50,web",
+            "C1,2025-01-02,o2,p2,books,150,store",
+            "C1,2025-01-03,o3,p3,books,150,web",
+        ];
+        assert_eq!(fired(&tx, "purchase: {where: amount >= 100 and channel == \"web\"}"), ["2025-01-03 p3: row 2"]);
+        assert_eq!(fired(&tx, "purchase: {}").len(), 3);
+    }
+
+    const CATEGORIES: [&str; 5] = [
+        "C1,2025-01-01,o1,p1,books,10",
+        "C1,2025-01-01,o1,p2,garden,10",
+        "C1,2025-01-05,o2,p3,books,10",
+        "C1,2025-01-05,o2,p4,toys,10",
+        "C1,2025-01-09,o3,p5,toys,10",
+    ];
+
+    #[test]
+    fn new_category_skips_the_first_order_unless_asked() {
+        assert_eq!(
+            fired(&CATEGORIES, "new_category: {}"),
+            ["2025-01-05 p4: first purchase in category `toys` (row 3)"]
+        );
+        assert_eq!(
+            fired(&CATEGORIES, "new_category: {include_first_order: true}"),
+            [
+                "2025-01-01 p1: first purchase in category `books` (row 0)",
+                "2025-01-01 p2: first purchase in category `garden` (row 1)",
+                "2025-01-05 p4: first purchase in category `toys` (row 3)",
+            ]
+        );
+        // `garden` is new only in the first order.
+        assert!(fired(&CATEGORIES, "new_category: {categories: [garden]}").is_empty());
+        assert_eq!(
+            fired(&CATEGORIES, "new_category: {categories: [garden], include_first_order: true}"),
+            ["2025-01-01 p2: first purchase in category `garden` (row 1)"]
+        );
+    }
+
+    #[test]
+    fn life_change_counts_the_first_order() {
+        assert_eq!(
+            fired(&CATEGORIES, "life_change: {categories: [garden, toys]}"),
+            [
+                "2025-01-01 p2: first purchase in category `garden` (row 1)",
+                "2025-01-05 p4: first purchase in category `toys` (row 3)",
+            ]
+        );
+    }
+
+    #[test]
+    fn frequent_buyer_fires_when_the_count_within_the_window_is_reached() {
+        let tx = [
+            "C1,2025-01-01,o1,k1,coffee,10",
+            "C1,2025-01-10,o2,k2,coffee,10",
+            "C1,2025-01-15,o3,t1,tea,10",
+            "C1,2025-02-20,o4,k3,coffee,10",
+            "C1,2025-02-25,o5,k4,coffee,10",
+            "C1,2025-03-01,o6,t2,tea,10",
+            "C1,2025-03-02,o7,k5,coffee,10",
+            "C1,2025-03-03,o8,k6,coffee,10",
+        ];
+        // 02-20 starts a new count (01-10 is 41 days back); 03-02 is the third within 30 days;
+        // 03-03 (the fourth) does not fire again.
+        assert_eq!(
+            fired(&tx, "frequent_buyer: {of: category, count: 3, within: 30d}"),
+            ["2025-03-02 k5: 3 purchases of category `coffee` within 30d"]
+        );
+        // Without a window the third coffee ever fires.
+        assert_eq!(
+            fired(&tx, "frequent_buyer: {of: category, count: 3}"),
+            ["2025-02-20 k3: 3 purchases of category `coffee`"]
+        );
+        assert!(fired(&tx, "frequent_buyer: {of: category, values: [tea], count: 3}").is_empty());
+        assert_eq!(fired(&tx, "frequent_buyer: {of: category, values: [tea], count: 2}").len(), 1);
+    }
+
+    #[test]
+    fn a_purchase_exactly_within_ago_is_outside_the_window() {
+        let tx = ["C1,2025-01-01,o1,k1,coffee,10", "C1,2025-01-15,o2,k2,coffee,10", "C1,2025-01-31,o3,k3,coffee,10"];
+        assert!(fired(&tx, "frequent_buyer: {of: category, count: 3, within: 30d}").is_empty());
+        assert_eq!(fired(&tx, "frequent_buyer: {of: category, count: 3, within: 31d}").len(), 1);
+    }
+
+    #[test]
+    fn vip_counts_a_product_within_a_year_by_default() {
+        let tx = [
+            "C1,2025-01-01,o1,P1,wine,10",
+            "C1,2025-01-02,o2,P2,wine,10",
+            "C1,2026-01-02,o3,P1,wine,10",
+            "C1,2026-02-01,o4,P1,wine,10",
+        ];
+        assert_eq!(
+            fired(&tx, "vip: {of: product, values: [P1], count: 2}"),
+            ["2026-02-01 P1: 2 purchases of product `P1` within 365d"]
+        );
+    }
+
+    #[test]
+    fn threshold_fires_on_the_crossing_only() {
+        let tx = [
+            "C1,2025-01-01,o1,p1,books,60",
+            "C1,2025-01-02,o2,p2,books,30",
+            "C1,2025-01-03,o3,p3,books,20",
+            "C1,2025-01-04,o4,p4,books,50",
+        ];
+        assert_eq!(
+            fired(&tx, "threshold: {measure: spend, reaches: 100}"),
+            ["2025-01-03 p3: spend reached 110 (threshold 100, was 90)"]
+        );
+        assert_eq!(
+            fired(&tx, "threshold: {measure: spend, reaches: 90}"),
+            ["2025-01-02 p2: spend reached 90 (threshold 90, was 60)"],
+            "reaching the level exactly is a crossing"
+        );
+        assert!(fired(&tx, "threshold: {measure: spend, reaches: 1000}").is_empty(), "never reached");
+        assert!(fired(&tx, "threshold: {measure: spend, reaches: 50}").len() == 1, "the first purchase crosses from 0");
+    }
+
+    #[test]
+    fn a_windowed_threshold_can_fall_back_and_cross_again() {
+        let tx = [
+            "C1,2025-01-01,o1,p1,books,60",
+            "C1,2025-01-10,o2,p2,books,50",
+            "C1,2025-02-20,o3,p3,books,40",
+            "C1,2025-02-25,o4,p4,books,70",
+        ];
+        assert_eq!(
+            fired(&tx, "threshold: {measure: spend, reaches: 100, within: 30d}"),
+            [
+                "2025-01-10 p2: spend reached 110 (threshold 100, was 60)",
+                "2025-02-25 p4: spend reached 110 (threshold 100, was 40)",
+            ]
+        );
+        let orders = fired(&tx, "threshold: {measure: orders, reaches: 2, where: amount >= 50}");
+        assert_eq!(orders, ["2025-01-10 p2: orders reached 2 (threshold 2, was 1)"]);
+    }
+
+    #[test]
+    fn one_away_fires_one_short_and_not_past_the_target() {
+        let tx = [
+            "C1,2025-01-01,o1,p1,books,10",
+            "C1,2025-01-02,o2,p2,books,10",
+            "C1,2025-01-02,o2,p3,books,10",
+            "C1,2025-01-03,o3,p4,books,10",
+        ];
+        assert_eq!(
+            fired(&tx, "one_away: {measure: orders, target: 3}"),
+            ["2025-01-02 p2: orders reached 2 (1 away from 3)"]
+        );
+        // A jump straight past the target is not "one away".
+        let jump = ["C1,2025-01-01,o1,p1,books,50", "C1,2025-01-02,o2,p2,books,60"];
+        assert!(fired(&jump, "one_away: {measure: spend, target: 100, away: 20}").is_empty());
+        let near = ["C1,2025-01-01,o1,p1,books,50", "C1,2025-01-02,o2,p2,books,40"];
+        assert_eq!(
+            fired(&near, "one_away: {measure: spend, target: 100, away: 20}"),
+            ["2025-01-02 p2: spend reached 90 (10 away from 100)"]
+        );
+    }
+
+    #[test]
+    fn nth_order_counts_matching_orders_once_per_order() {
+        let tx = [
+            "C1,2025-01-01,o1,p1,books,10,web",
+            "C1,2025-01-02,o2,p2,books,10,store",
+            "C1,2025-01-03,o3,p3,books,10,web",
+            "C1,2025-01-03,o3,p4,books,10,web",
+            "C1,2025-01-04,o4,p5,books,10,web",
+        ];
+        let data = load_data(&tx, &[], None);
+        let t = trigger(&data, "nth_order: {n: [2], where: channel == \"web\"}");
+        let (out, memory) = feed(&data, &t);
+        assert_eq!(out, ["2025-01-03 p3: order #2 (o3)"]);
+        assert_eq!(memory, Memory { nth_count: 3, nth_last_order: 4 });
+        assert_eq!(
+            fired(&tx, "nth_order: {n: [1, 3]}"),
+            ["2025-01-01 p1: order #1 (o1)", "2025-01-03 p3: order #3 (o3)"]
+        );
+        assert_eq!(fired(&tx, "nth_order: {n: 5}"), Vec::<String>::new(), "four orders, no fifth");
+    }
+
+    #[test]
+    fn fixed_absence_arms_on_each_order_start() {
+        let tx = ["C1,2025-01-01,o1,p1,books,10", "C1,2025-01-01,o1,p2,books,10", "C1,2025-02-10,o2,p3,books,10"];
+        assert_eq!(
+            fired(&tx, "absence: {after: 30d}"),
+            ["2025-01-01 p1: arm 2025-01-31", "2025-02-10 p3: arm 2025-03-12"],
+            "the second line of an order re-arms nothing"
+        );
+    }
+
+    #[test]
+    fn usual_absence_waits_for_enough_orders_and_scales_the_median_gap() {
+        let tx = ["C1,2025-01-01,o1,p1,books,10", "C1,2025-01-11,o2,p2,books,10", "C1,2025-01-31,o3,p3,books,10"];
+        // Gaps 10 and 20 days: median 15, twice that is 30 days.
+        assert_eq!(
+            fired(&tx, "absence: {usual_gap: 2.0, min_orders: 3}"),
+            ["2025-01-01 p1: arm none", "2025-01-11 p2: arm none", "2025-01-31 p3: arm 2025-03-02"]
+        );
+        // Daily orders: 2 x 1 day is below at_least (7 days by default).
+        let daily = ["C1,2025-01-01,o1,p1,books,10", "C1,2025-01-02,o2,p2,books,10", "C1,2025-01-03,o3,p3,books,10"];
+        assert_eq!(fired(&daily, "absence: {usual_gap: 2.0}").last().unwrap(), "2025-01-03 p3: arm 2025-01-10");
+        assert_eq!(
+            fired(&daily, "absence: {usual_gap: 2.0, at_least: 1d}").last().unwrap(),
+            "2025-01-03 p3: arm 2025-01-05"
+        );
+    }
+
+    #[test]
+    fn absence_reasons_name_the_days_and_the_usual_gap() {
+        let tx = ["C1,2025-01-01,o1,p1,books,10", "C1,2025-01-11,o2,p2,books,10", "C1,2025-01-31,o3,p3,books,10"];
+        let data = load_data(&tx, &[], None);
+        let c = cols(&data);
+        let rows = data.people[0].tx.clone();
+        let mut s = Scratch::default();
+        s.prepare(&data.tx, rows.clone(), &c);
+        for r in rows.clone() {
+            s.record_order(data.tx.ts[r]);
+        }
+        let hist = s.view(&data, &c, rows.start, rows.clone(), 0..0);
+        let (since, due) = (ts("2025-01-31"), ts("2025-03-02"));
+        let usual = trigger(&data, "absence: {usual_gap: 2.0}");
+        assert_eq!(
+            absence_reason(Some(&usual), since, due, &hist),
+            "no purchase for 30 days since 2025-01-31 (usual gap 15 days, x2)"
+        );
+        let fixed = trigger(&data, "absence: {after: 30d}");
+        assert_eq!(absence_reason(Some(&fixed), since, due, &hist), "no purchase for 30 days since 2025-01-31");
+        assert_eq!(absence_due(Absence::Fixed { after: 30 * DAY }, since, &hist), Some(due));
+        let Trigger::Absence(a) = usual else { panic!("{usual:?}") };
+        assert_eq!(absence_due(a, since, &hist), Some(due));
+    }
+
+    #[test]
+    fn event_triggers_match_type_and_where() {
+        let data = load_data(
+            &["C1,2025-01-01,o1,p1,books,10"],
+            &["C1,2025-01-02,complaint,,,,,low", "C1,2025-01-03,complaint,,,,,high", "C1,2025-01-04,visit,,,,,high"],
+            None,
+        );
+        let c = cols(&data);
+        let t = trigger(&data, "event: {type: complaint, where: severity == \"high\"}");
+        let ev = data.events.as_ref().unwrap();
+        let mut s = Scratch::default();
+        s.prepare(&data.tx, data.people[0].tx.clone(), &c);
+        let mut out = Vec::new();
+        for r in data.people[0].events.clone() {
+            let hist = s.view(&data, &c, 0, 0..1, 0..r + 1);
+            let ctx = Ctx { now: ev.ts[r], event: Some((ev, r)), row: Some((ev, r)), customer: None, hist: &hist };
+            let kind = ev.str_at(c.ev_type.unwrap(), r);
+            out.push(on_event(&t, kind, &ctx));
+        }
+        assert_eq!(out, [None, Some("event `complaint` on 2025-01-03".to_owned()), None]);
+        // Purchase triggers ignore events; event triggers ignore purchases.
+        let p = trigger(&data, "purchase: {}");
+        let hist = s.view(&data, &c, 0, 0..1, 0..1);
+        let ctx = Ctx { now: ev.ts[0], event: Some((ev, 0)), row: Some((ev, 0)), customer: None, hist: &hist };
+        assert_eq!(on_event(&p, "complaint", &ctx), None);
+        assert!(feed(&data, &t).0.is_empty());
+        let a = trigger(&data, "address_change: {}");
+        assert_eq!(on_event(&a, "address_change", &ctx), Some("event `address_change` on 2025-01-02".to_owned()));
+    }
+}

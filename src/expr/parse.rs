@@ -146,7 +146,9 @@ fn check_bounds(src: &str) -> Result<(), ParseError> {
             '!' if bytes.get(i + 1) != Some(&b'=') => prefix = true,
             '-' if !after_value => prefix = true,
             c if c.is_ascii_alphanumeric() || c == '_' || c == '.' => {
-                let end = src[i..].find(|x: char| !(x.is_ascii_alphanumeric() || x == '_' || x == '.')).map_or(src.len(), |k| i + k);
+                let end = src[i..]
+                    .find(|x: char| !(x.is_ascii_alphanumeric() || x == '_' || x == '.'))
+                    .map_or(src.len(), |k| i + k);
                 word_end = end;
                 match &src[i..end] {
                     "not" if !after_value => prefix = true,

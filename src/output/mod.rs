@@ -41,6 +41,8 @@ pub struct Layout {
     pub tz: chrono_tz::Tz,
     /// Per channel: the customer-file column holding its address.
     pub contact_fields: Vec<(String, String)>,
+    /// Neutralise spreadsheet formulas in CSV text cells (`--raw-csv` turns it off).
+    pub escape_formulas: bool,
 }
 
 pub struct Writer<'a> {
@@ -48,6 +50,7 @@ pub struct Writer<'a> {
     pub plan: &'a Plan,
     pub sel: Selection,
     tz: chrono_tz::Tz,
+    escape: bool,
     /// Per channel used in the plan: the profile column holding its address.
     contact_cols: Vec<(String, Option<usize>)>,
 }
@@ -84,7 +87,7 @@ impl<'a> Writer<'a> {
                 }
             }
         }
-        Self { data, plan, sel, tz: layout.tz, contact_cols }
+        Self { data, plan, sel, tz: layout.tz, escape: layout.escape_formulas, contact_cols }
     }
 
     /// The selected messages of a customer, in output order.
@@ -185,8 +188,16 @@ impl<'a> Writer<'a> {
         match format {
             Format::Csv => {
                 let mut w = csv::Writer::from_writer(Vec::new());
-                let mut header: Vec<&str> = COLUMNS.to_vec();
-                header.extend(self.profile_cols().iter().map(String::as_str));
+                let mut header: Vec<String> = COLUMNS.iter().map(|c| (*c).to_owned()).collect();
+                for name in self.profile_cols() {
+                    // A profile column named like a fixed column (`status`, `contact`) gets a
+                    // `profile_` prefix, so every header is unique.
+                    let mut h = name.clone();
+                    while header.contains(&h) {
+                        h = format!("profile_{h}");
+                    }
+                    header.push(h);
+                }
                 w.write_record(&header)?;
                 w.into_inner().map_err(|e| e.into_error())
             }
@@ -226,13 +237,13 @@ impl<'a> Writer<'a> {
                     _ => None,
                 };
                 for m in &msgs {
-                    self.row(r, m).write_csv(w)?;
+                    self.row(r, m).write_csv(w, self.escape)?;
                     match profile {
                         Some((t, row)) => {
                             for c in 0..t.names.len() {
                                 match t.num_col(c) {
                                     Some(_) => w.write_field(t.text_at(c, row))?,
-                                    None => w.write_field(t.str_at(c, row))?,
+                                    None => row::write_text(w, t.str_at(c, row), self.escape)?,
                                 }
                             }
                         }

@@ -132,12 +132,13 @@ impl Row<'_> {
         std::str::from_utf8(&self.message_id).unwrap_or_default()
     }
 
-    /// Write the fixed columns as CSV fields (the record is ended by the caller).
-    pub fn write_csv<W: std::io::Write>(&self, w: &mut csv::Writer<W>) -> csv::Result<()> {
+    /// Write the fixed columns as CSV fields (the record is ended by the caller); text is
+    /// neutralised against spreadsheet formulas when `escape` is set.
+    pub fn write_csv<W: std::io::Write>(&self, w: &mut csv::Writer<W>, escape: bool) -> csv::Result<()> {
         let mut num = itoa::Buffer::new();
         for c in Col::ALL {
             match self.cell(c) {
-                Cell::Text(s) => w.write_field(s)?,
+                Cell::Text(s) => write_text(w, s, escape)?,
                 Cell::Hex(h) => w.write_field(h)?,
                 Cell::Count(n) => w.write_field(num.format(n))?,
                 Cell::Time(t) => w.write_field(utc_bytes(t))?,
@@ -159,5 +160,48 @@ impl Serialize for Row<'_> {
             }
         }
         m.end()
+    }
+}
+
+/// Would a spreadsheet read this cell as a formula? (OWASP: a leading `=`, `+`, `-`, `@`, tab
+/// or carriage return.)
+pub fn looks_like_formula(s: &str) -> bool {
+    matches!(s.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
+}
+
+/// A text cell, with a leading `'` when it would start a formula and `escape` is set, so a
+/// customer named `=HYPERLINK(...)` stays text when a marketer opens the plan.
+pub fn write_text<W: std::io::Write>(w: &mut csv::Writer<W>, s: &str, escape: bool) -> csv::Result<()> {
+    if escape && looks_like_formula(s) {
+        let mut b = Vec::with_capacity(s.len() + 1);
+        b.push(b'\'');
+        b.extend_from_slice(s.as_bytes());
+        w.write_field(b)
+    } else {
+        w.write_field(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised_only_when_asked() {
+        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+        for s in ["=HYPERLINK(\"x\")", "+1 555", "-3", "@SUM(A1)", "\tx", "plain", ""] {
+            write_text(&mut w, s, true).unwrap();
+        }
+        write_text(&mut w, "=raw", false).unwrap();
+        w.write_record(None::<&[u8]>).unwrap();
+        let out = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        assert_eq!(out, "\"'=HYPERLINK(\"\"x\"\")\",'+1 555,'-3,'@SUM(A1),'\tx,plain,,=raw\n");
+    }
+
+    #[test]
+    fn column_names_are_fixed() {
+        assert_eq!(COLUMNS[0], "message_id");
+        assert_eq!(COLUMNS[14], "policy_note");
+        assert_eq!(COLUMNS.len(), Col::ALL.len());
     }
 }

@@ -298,3 +298,391 @@ pub fn truthy(s: &str) -> bool {
 pub fn zone(cell: &str, default: Tz) -> Tz {
     cell.trim().parse().unwrap_or(default)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::time::parse_iso;
+    use crate::model::HOUR;
+
+    fn t(s: &str) -> i64 {
+        parse_iso(s, Tz::UTC).unwrap()
+    }
+
+    fn chans(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn contact(policy: &Policy) -> Contact<'_> {
+        Contact::new(policy, Tz::UTC, ProfileCells::default(), |_| None)
+    }
+
+    fn req(at: i64, channels: &[String]) -> Request<'_> {
+        Request { at, channels, holdout: false, quiet_while_live: None }
+    }
+
+    fn consent(default_in: bool, column: Option<&str>) -> ChannelConsent {
+        ChannelConsent { default_in, column: column.map(str::to_owned) }
+    }
+
+    /// Email: every day 09:00-17:00.
+    fn office_hours() -> Window {
+        Window { days: [true; 7], from: 9 * HOUR as u32, to: 17 * HOUR as u32 }
+    }
+
+    fn day_cap() -> Cap {
+        Cap { max: 1, per: DAY, channel: None }
+    }
+
+    #[test]
+    fn a_plain_message_goes_out_at_once_and_is_recorded_for_caps() {
+        let p = Policy::default();
+        let mut c = contact(&p);
+        let ch = chans(&["email", "sms"]);
+        let at = t("2025-01-06T11:00:00Z");
+        assert_eq!(decide(&p, &mut c, req(at, &ch)), Decision::Send { at, channel: 0, note: None });
+        assert_eq!(c.planned, [(at, "email")]);
+    }
+
+    #[test]
+    fn holdout_then_quiet_then_do_not_contact_suppress_in_that_order() {
+        let p = Policy::default();
+        let ch = chans(&["email"]);
+        let at = t("2025-01-06T11:00:00Z");
+        let mut c =
+            Contact::new(&p, Tz::UTC, ProfileCells { do_not_contact: Some("yes"), ..Default::default() }, |_| None);
+        assert!(c.do_not_contact);
+        let all = Request { at, channels: &ch, holdout: true, quiet_while_live: Some("support") };
+        assert_eq!(decide(&p, &mut c, all), Decision::Suppress { channel: 0, why: Suppression::Holdout });
+        let quiet = Request { holdout: false, ..all };
+        assert_eq!(
+            decide(&p, &mut c, quiet),
+            Decision::Suppress { channel: 0, why: Suppression::Quiet("support".into()) }
+        );
+        assert_eq!(decide(&p, &mut c, req(at, &ch)), Decision::Suppress { channel: 0, why: Suppression::DoNotContact });
+        assert!(c.planned.is_empty(), "suppressed messages take no room under caps");
+    }
+
+    #[test]
+    fn do_not_contact_reads_truthy_cells() {
+        let p = Policy::default();
+        for (cell, dnc) in
+            [("yes", true), ("TRUE", true), (" x ", true), ("1", true), ("no", false), ("", false), ("0", false)]
+        {
+            let c =
+                Contact::new(&p, Tz::UTC, ProfileCells { do_not_contact: Some(cell), ..Default::default() }, |_| None);
+            assert_eq!(c.do_not_contact, dnc, "{cell:?}");
+        }
+        assert!(!contact(&p).do_not_contact, "no column, no profile: contact allowed");
+    }
+
+    fn consent_policy() -> Policy {
+        let mut p = Policy::default();
+        p.consent.insert("email".into(), consent(true, Some("email_ok")));
+        p.consent.insert("sms".into(), consent(true, Some("sms_ok")));
+        p.consent.insert("letter".into(), consent(false, None));
+        p
+    }
+
+    #[test]
+    fn consent_comes_from_the_profile_cell_else_the_default() {
+        let p = consent_policy();
+        let cells = |ch: &str| match ch {
+            "email" => Some("no"),
+            "sms" => Some("  "),
+            "letter" => Some("yes"),
+            _ => None,
+        };
+        let c = Contact::new(&p, Tz::UTC, ProfileCells::default(), cells);
+        // letter has no consent column: its cell is never read.
+        assert_eq!(c.initial, [("email", false), ("letter", false), ("sms", true)]);
+        assert!(!c.consents("email"));
+        assert!(c.consents("sms"), "a blank cell falls back to the default");
+        assert!(c.consents("phone"), "a channel without consent settings is open");
+    }
+
+    #[test]
+    fn without_consent_on_the_first_channel_the_next_is_used_with_a_note() {
+        let p = consent_policy();
+        let mut c = Contact::new(&p, Tz::UTC, ProfileCells::default(), |ch| (ch == "email").then_some("no"));
+        let ch = chans(&["email", "sms"]);
+        let at = t("2025-01-06T11:00:00Z");
+        let d = decide(&p, &mut c, req(at, &ch));
+        assert_eq!(d, Decision::Send { at, channel: 1, note: Some(Note::Fallback("email".into())) });
+        let Decision::Send { note: Some(n), .. } = d else { unreachable!() };
+        assert_eq!(n.to_string(), "fallback: no consent for email");
+        assert_eq!(c.planned, [(at, "sms")]);
+    }
+
+    #[test]
+    fn without_any_consent_the_message_is_suppressed_naming_every_channel() {
+        let p = consent_policy();
+        let mut c = Contact::new(&p, Tz::UTC, ProfileCells::default(), |_| Some("no"));
+        let ch = chans(&["email", "sms"]);
+        let d = decide(&p, &mut c, req(t("2025-01-06T11:00:00Z"), &ch));
+        assert_eq!(d, Decision::Suppress { channel: 0, why: Suppression::NoConsent(ch.clone()) });
+        let Decision::Suppress { why, .. } = d else { unreachable!() };
+        assert_eq!(why.to_string(), "no consent for email, sms");
+        assert_eq!(why.kind(), SuppressionKind::NoConsent);
+    }
+
+    #[test]
+    fn preferred_channels_reorder_the_steps_channels() {
+        let p = consent_policy();
+        let ch = chans(&["email", "sms", "letter"]);
+        let at = t("2025-01-06T11:00:00Z");
+        let cells = ProfileCells { preferred: Some("sms; email"), ..Default::default() };
+        let mut c = Contact::new(&p, Tz::UTC, cells, |_| None);
+        assert_eq!(c.preferred, ["sms", "email"]);
+        assert_eq!(decide(&p, &mut c, req(at, &ch)), Decision::Send { at, channel: 1, note: None });
+        // The preferred channel without consent: the next in the customer's order, with a note.
+        let mut c = Contact::new(&p, Tz::UTC, cells, |ch| (ch == "sms").then_some("no"));
+        assert_eq!(
+            decide(&p, &mut c, req(at, &ch)),
+            Decision::Send { at, channel: 0, note: Some(Note::Fallback("sms".into())) }
+        );
+        let c = Contact::new(&p, Tz::UTC, ProfileCells { preferred: Some("sms|email , letter"), ..cells }, |_| None);
+        assert_eq!(c.preferred, ["sms", "email", "letter"]);
+    }
+
+    #[test]
+    fn a_send_window_defers_with_a_note() {
+        let mut p = Policy::default();
+        p.windows.insert("email".into(), office_hours());
+        let mut c = contact(&p);
+        let ch = chans(&["email"]);
+        let at = t("2025-01-06T20:00:00Z");
+        let d = decide(&p, &mut c, req(at, &ch));
+        let next = t("2025-01-07T09:00:00Z");
+        assert_eq!(
+            d,
+            Decision::Send {
+                at: next,
+                channel: 0,
+                note: Some(Note::Deferred { fallback: None, from: at, by: vec![DeferReason::Window] })
+            }
+        );
+        let Decision::Send { note: Some(n), .. } = d else { unreachable!() };
+        assert!(n.is_deferral());
+        assert_eq!(n.to_string(), "deferred from 2025-01-06T20:00:00Z by send window");
+        assert_eq!(c.planned, [(next, "email")], "the deferred time is what caps see");
+    }
+
+    #[test]
+    fn a_cap_defers_to_the_first_instant_with_room() {
+        let p = Policy { caps: vec![day_cap()], ..Policy::default() };
+        let mut c = contact(&p);
+        let ch = chans(&["email"]);
+        let first = t("2025-01-06T11:00:00Z");
+        assert_eq!(decide(&p, &mut c, req(first, &ch)), Decision::Send { at: first, channel: 0, note: None });
+        let second = t("2025-01-06T12:00:00Z");
+        let d = decide(&p, &mut c, req(second, &ch));
+        let Decision::Send { at, note: Some(n), .. } = d else { panic!("{d:?}") };
+        assert_eq!(at, t("2025-01-07T11:00:00Z"));
+        assert_eq!(n.to_string(), "deferred from 2025-01-06T12:00:00Z by cap 1 per 1d");
+    }
+
+    #[test]
+    fn window_and_cap_together_name_both_reasons() {
+        let mut p = Policy { caps: vec![day_cap()], ..Policy::default() };
+        p.windows.insert("email".into(), office_hours());
+        let mut c = contact(&p);
+        let ch = chans(&["email"]);
+        let first = t("2025-01-07T09:00:00Z");
+        assert_eq!(decide(&p, &mut c, req(first, &ch)), Decision::Send { at: first, channel: 0, note: None });
+        let d = decide(&p, &mut c, req(t("2025-01-06T20:00:00Z"), &ch));
+        let Decision::Send { at, note: Some(n), .. } = d else { panic!("{d:?}") };
+        assert_eq!(at, t("2025-01-08T09:00:00Z"));
+        assert_eq!(n.to_string(), "deferred from 2025-01-06T20:00:00Z by send window, cap 1 per 1d");
+    }
+
+    #[test]
+    fn on_cap_drop_drops_what_a_cap_would_defer_but_not_what_a_window_would() {
+        let mut p = Policy { caps: vec![day_cap()], on_cap: OnCap::Drop, ..Policy::default() };
+        p.windows.insert("email".into(), office_hours());
+        let mut c = contact(&p);
+        let ch = chans(&["email"]);
+        let evening = t("2025-01-06T20:00:00Z");
+        let d = decide(&p, &mut c, req(evening, &ch));
+        assert!(matches!(d, Decision::Send { at, .. } if at == t("2025-01-07T09:00:00Z")), "{d:?}");
+        let d = decide(&p, &mut c, req(t("2025-01-07T10:00:00Z"), &ch));
+        assert_eq!(d, Decision::Suppress { channel: 0, why: Suppression::Dropped(vec![DeferReason::Cap(day_cap())]) });
+        let Decision::Suppress { why, .. } = d else { unreachable!() };
+        assert_eq!(why.to_string(), "dropped: cap 1 per 1d");
+        assert_eq!(why.kind(), SuppressionKind::Dropped);
+        assert_eq!(c.planned.len(), 1, "a dropped message is not planned");
+    }
+
+    #[test]
+    fn a_deferral_longer_than_max_defer_is_dropped() {
+        let mut p = Policy { max_defer: DAY, ..Policy::default() };
+        // Mondays only.
+        p.windows.insert(
+            "email".into(),
+            Window { days: [true, false, false, false, false, false, false], ..office_hours() },
+        );
+        let mut c = contact(&p);
+        let ch = chans(&["email"]);
+        let tuesday = t("2025-01-07T10:00:00Z");
+        let d = decide(&p, &mut c, req(tuesday, &ch));
+        assert_eq!(d, Decision::Suppress { channel: 0, why: Suppression::Dropped(vec![DeferReason::Window]) });
+        let Decision::Suppress { why, .. } = d else { unreachable!() };
+        assert_eq!(why.to_string(), "dropped: send window");
+        // The default (14 days) lets it wait for Monday.
+        let p = Policy { max_defer: 14 * DAY, ..p.clone() };
+        let mut c = contact(&p);
+        let d = decide(&p, &mut c, req(tuesday, &ch));
+        assert!(matches!(d, Decision::Send { at, .. } if at == t("2025-01-13T09:00:00Z")), "{d:?}");
+    }
+
+    #[test]
+    fn a_customers_own_weekly_maximum_is_one_more_cap() {
+        let p = Policy { caps: vec![Cap { max: 5, per: DAY, channel: None }], ..Policy::default() };
+        let cells = ProfileCells { max_per_week: Some(" 2 "), ..Default::default() };
+        let mut c = Contact::new(&p, Tz::UTC, cells, |_| None);
+        assert_eq!(c.caps, [Cap { max: 5, per: DAY, channel: None }, Cap { max: 2, per: WEEK, channel: None }]);
+        let ch = chans(&["email"]);
+        let at = t("2025-01-06T11:00:00Z");
+        assert!(matches!(decide(&p, &mut c, req(at, &ch)), Decision::Send { note: None, .. }));
+        assert!(matches!(decide(&p, &mut c, req(at + HOUR, &ch)), Decision::Send { note: None, .. }));
+        let d = decide(&p, &mut c, req(at + 2 * HOUR, &ch));
+        let Decision::Send { at: when, note: Some(n), .. } = d else { panic!("{d:?}") };
+        assert_eq!(when, at + WEEK);
+        assert_eq!(n.to_string(), "deferred from 2025-01-06T13:00:00Z by cap 2 per 7d");
+        for bad in ["0", "two", "", "-1"] {
+            let c = Contact::new(&p, Tz::UTC, ProfileCells { max_per_week: Some(bad), ..Default::default() }, |_| None);
+            assert_eq!(c.caps.len(), 1, "{bad:?} adds no cap");
+        }
+    }
+
+    #[test]
+    fn opt_in_and_opt_out_events_apply_in_order_over_the_profile() {
+        let p = consent_policy();
+        let mut c = Contact::new(&p, Tz::UTC, ProfileCells::default(), |_| None);
+        assert!(c.consents("email") && c.consents("sms"));
+        c.events.push(("email", false));
+        assert!(!c.consents("email") && c.consents("sms"), "a channel's opt-out leaves the others");
+        c.events.push(("", false));
+        assert!(!c.consents("sms") && !c.consents("phone"), "an empty channel means all channels");
+        c.events.push(("sms", true));
+        assert!(c.consents("sms") && !c.consents("email"));
+        c.events.push(("", true));
+        assert!(c.consents("email") && c.consents("letter"), "an opt-in overrides a default of out");
+        c.events.push(("email", false));
+        let ch = chans(&["email"]);
+        let d = decide(&p, &mut c, req(t("2025-01-06T11:00:00Z"), &ch));
+        assert_eq!(d, Decision::Suppress { channel: 0, why: Suppression::NoConsent(ch.clone()) });
+    }
+
+    #[test]
+    fn the_customers_time_zone_comes_from_the_profile_or_the_default() {
+        let p = Policy::default();
+        let ny: Tz = "America/New_York".parse().unwrap();
+        let c = Contact::new(
+            &p,
+            Tz::UTC,
+            ProfileCells { timezone: Some(" America/New_York "), ..Default::default() },
+            |_| None,
+        );
+        assert_eq!(c.tz, ny);
+        let c = Contact::new(&p, ny, ProfileCells { timezone: Some("Mars/Olympus"), ..Default::default() }, |_| None);
+        assert_eq!(c.tz, ny);
+        // A send window applies in the customer's zone: 20:00 UTC is 15:00 in New York, inside 9-17.
+        let mut p = Policy::default();
+        p.windows.insert("email".into(), office_hours());
+        let mut c = Contact::new(&p, ny, ProfileCells::default(), |_| None);
+        let at = t("2025-01-06T20:00:00Z");
+        assert_eq!(decide(&p, &mut c, req(at, &chans(&["email"]))), Decision::Send { at, channel: 0, note: None });
+    }
+
+    #[test]
+    fn unplan_forgets_one_planned_message() {
+        let p = Policy::default();
+        let mut c = contact(&p);
+        c.planned = vec![(10, "email"), (10, "email"), (20, "sms")];
+        c.unplan(10, "email");
+        assert_eq!(c.planned, [(10, "email"), (20, "sms")]);
+        c.unplan(20, "email");
+        assert_eq!(c.planned.len(), 2, "nothing planned at that time on that channel");
+    }
+
+    #[test]
+    fn suppression_texts_are_the_output_format() {
+        let cap = Cap { max: 2, per: WEEK, channel: Some("sms".into()) };
+        let cases = [
+            (Suppression::Holdout, "holdout"),
+            (Suppression::Quiet("support".into()), "blocked: quiet while `support` is live"),
+            (Suppression::DoNotContact, "do not contact"),
+            (Suppression::NoConsent(chans(&["email"])), "no consent for email"),
+            (Suppression::NoConsentAtSendTime("email".into()), "no consent for email at send time"),
+            (
+                Suppression::Dropped(vec![DeferReason::Window, DeferReason::Cap(cap)]),
+                "dropped: send window, cap 2 sms per 7d",
+            ),
+        ];
+        for (s, text) in cases {
+            assert_eq!(s.to_string(), text);
+        }
+        assert_eq!(Suppression::NoConsentAtSendTime("email".into()).kind(), SuppressionKind::NoConsent);
+    }
+
+    #[test]
+    fn suppression_kinds_read_and_sort_as_their_labels() {
+        let kinds = [
+            SuppressionKind::Quiet("support".into()),
+            SuppressionKind::DoNotContact,
+            SuppressionKind::Dropped,
+            SuppressionKind::Holdout,
+            SuppressionKind::NoConsent,
+        ];
+        let labels: Vec<String> = kinds.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            labels,
+            [
+                "blocked: quiet while `support` is live",
+                "do not contact",
+                "dropped by cap or send window",
+                "holdout",
+                "no consent"
+            ]
+        );
+        let mut by_kind = kinds.to_vec();
+        by_kind.reverse();
+        by_kind.sort();
+        let mut by_label = labels.clone();
+        by_label.sort();
+        assert_eq!(by_kind.iter().map(ToString::to_string).collect::<Vec<_>>(), by_label);
+    }
+
+    #[test]
+    fn note_texts_are_the_output_format() {
+        let from = t("2025-01-06T20:00:00Z");
+        assert_eq!(Note::Fallback("email".into()).to_string(), "fallback: no consent for email");
+        let n = Note::Deferred {
+            fallback: Some("email".into()),
+            from,
+            by: vec![DeferReason::Window, DeferReason::Cap(day_cap())],
+        };
+        assert_eq!(
+            n.to_string(),
+            "fallback: no consent for email; deferred from 2025-01-06T20:00:00Z by send window, cap 1 per 1d"
+        );
+        assert!(n.is_deferral());
+        assert!(!Note::Fallback("email".into()).is_deferral());
+    }
+
+    #[test]
+    fn computed_tiers_pick_the_highest_level_reached() {
+        let levels = vec![("gold".to_owned(), 1000.0), ("silver".to_owned(), 200.0), ("base".to_owned(), 0.0)];
+        assert_eq!(Tiers::level(&levels, 1500.0), Some("gold"));
+        assert_eq!(Tiers::level(&levels, 200.0), Some("silver"));
+        assert_eq!(Tiers::level(&levels, 10.0), Some("base"));
+        assert_eq!(Tiers::level(&levels, -5.0), None);
+        let p = Policy {
+            tiers: Some(Tiers::Computed { measure: Measure::Spend, within: None, levels }),
+            ..Policy::default()
+        };
+        assert_eq!(p.tier_names(), ["gold", "silver", "base"]);
+        assert!(Policy { tiers: Some(Tiers::Column("tier".into())), ..Policy::default() }.tier_names().is_empty());
+    }
+}

@@ -152,6 +152,8 @@ fn csv_and_jsonl_carry_the_same_fields() {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
+            // CSV text that a spreadsheet would take for a formula carries a leading `'`.
+            let json = if kairos::output::row::looks_like_formula(&json) { format!("'{json}") } else { json };
             assert_eq!(cell, json, "column {name}");
         }
     }
@@ -240,4 +242,27 @@ fn shipped_examples() {
     let out = f.cmd(&args);
     assert_eq!(out.code, 0, "{}", out.stderr);
     insta::assert_snapshot!("shipped_examples_explain_airline_saved", out.stdout);
+}
+
+#[test]
+fn csv_neutralises_formulas_and_keeps_headers_unique() {
+    let f = Fixture::new();
+    f.dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: s\n    send: {channel: email, template: t}\n")
+        .tx(&["C1,2025-01-01,o1,p1,books,10"])
+        .file("customers.csv", "customer_id,name,email,status\nC1,=HYPERLINK(\"http://x\"),c1@example.com,vip\n");
+    let out = f.run(&[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut r = csv::Reader::from_reader(out.stdout.as_bytes());
+    let h = r.headers().unwrap().clone();
+    assert_eq!(&h.iter().skip(15).collect::<Vec<_>>(), &["name", "email", "profile_status"]);
+    let row = r.records().next().unwrap().unwrap();
+    assert_eq!(&row[15], "'=HYPERLINK(\"http://x\")");
+    assert_eq!(&row[9], "due", "the fixed status column is kairos's");
+    assert_eq!(&row[17], "vip");
+    let raw = f.run(&["--raw-csv"]);
+    let row = csv::Reader::from_reader(raw.stdout.as_bytes()).records().next().unwrap().unwrap();
+    assert_eq!(&row[15], "=HYPERLINK(\"http://x\")");
+    // JSON stays raw.
+    let json = f.run(&["--format", "json"]);
+    assert!(json.stdout.contains("\"name\":\"=HYPERLINK(\\\"http://x\\\")\""), "{}", json.stdout);
 }
