@@ -293,7 +293,7 @@ impl<'e, 'a> Run<'e, 'a> {
         let mut fx = self.fx_pool.pop().unwrap_or_default();
         let alive = live.on_timer(dialogue, due, &mut self.timers.conversation[d], &mut fx);
         self.states[d].live = alive.then_some(live);
-        self.apply(d, live.rec, fx);
+        self.apply(d, live.rec, fx, None);
     }
 
     fn on_absence_timer(&mut self, d: usize, due: i64) {
@@ -305,7 +305,9 @@ impl<'e, 'a> Run<'e, 'a> {
     }
 
     /// Carry out what a conversation did, in order.
-    fn apply(&mut self, d: usize, rec: usize, mut fx: Vec<Effect<'a>>) {
+    /// `cause` is the purchase or event that set the conversation moving (None: a timer); a
+    /// follow-on it starts counts from it, so the rest of a starting order is not its answer.
+    fn apply(&mut self, d: usize, rec: usize, mut fx: Vec<Effect<'a>>, cause: Option<Ev>) {
         let dialogue = &self.plan().dialogues[d];
         for e in fx.drain(..) {
             match e {
@@ -323,7 +325,7 @@ impl<'e, 'a> Run<'e, 'a> {
                     if let Some(next) = start {
                         let from = format!("{}:{outcome}", dialogue.id);
                         let reason = format!("follows `{}` ending {outcome}", dialogue.id);
-                        self.try_start(next, at, None, reason, Some(from));
+                        self.try_start(next, at, cause, reason, Some(from));
                     }
                 }
             }
@@ -516,7 +518,7 @@ impl<'e, 'a> Run<'e, 'a> {
             let mut fx = self.fx_pool.pop().unwrap_or_default();
             let alive = live.take(dialogue, &b.exit, t, &mut self.timers.conversation[d], &mut fx);
             self.states[d].live = alive.then_some(live);
-            self.apply(d, live.rec, fx);
+            self.apply(d, live.rec, fx, Some(e));
         }
         if is_response && !answered && target.is_some() {
             self.stats.unmatched_responses += 1;
@@ -635,7 +637,7 @@ impl<'e, 'a> Run<'e, 'a> {
         let mut fx = self.fx_pool.pop().unwrap_or_default();
         let live = Live::start(dialogue, rec, started_by_order, t, &mut self.timers.conversation[d], &mut fx);
         self.states[d].live = live;
-        self.apply(d, rec, fx);
+        self.apply(d, rec, fx, e);
     }
 
     /// The customer's value tier now, if tiers are configured.

@@ -801,7 +801,6 @@ C1 welcome#1 follow_on:win:saved 2025-02-10 -> quiet 2025-03-12
 }
 
 #[test]
-#[ignore = "bug: a follow-on started by a purchase goal treats the other lines of that same order as its next purchase (Run::apply starts it with no starting order), so it ends at once when the order has two lines"]
 fn a_follow_on_started_by_a_purchase_is_not_ended_by_the_rest_of_that_order() {
     // The same as above with a second line in o2: the outcome should not change.
     let r = replay(
