@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use clap::Parser;
 
-use crate::diag::{did_you_mean, Diagnostics};
+use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
 use crate::dialogue::{self, Plan, Schemas};
 use crate::engine::{Evaluator, Settings, Stats};
 use crate::expr::Schema;
@@ -41,11 +41,7 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            if e.downcast_ref::<Reported>().is_some() {
-                eprintln!("{e}");
-            } else {
-                eprintln!("error: {e:#}");
-            }
+            eprintln!("{}", failure_text(&e));
             ExitCode::from(2)
         }
     }
@@ -62,7 +58,21 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Problems in the user's definitions, already located; printed as they are.
+/// A failure as the user sees it: located problems through the diagnostic renderer, anything
+/// else as `error: …` with its causes.
+fn failure_text(e: &anyhow::Error) -> String {
+    if let Some(r) = e.downcast_ref::<Reported>() {
+        return r.to_string();
+    }
+    // A bad input file (and nothing was added to it on the way up).
+    if let Some(ie) = e.chain().next().and_then(|c| c.downcast_ref::<input::InputError>()) {
+        return Diagnostic::from(ie).to_string();
+    }
+    format!("error: {e:#}")
+}
+
+/// Problems in the user's definitions, already located; printed through the one renderer
+/// (`Display for Diagnostic`), then the counts.
 #[derive(Debug)]
 pub struct Reported(pub Diagnostics);
 
@@ -241,17 +251,7 @@ fn run(s: RunSettings) -> Result<ExitCode> {
         })?;
         let Some((stats, warnings, written)) = result else { bail!("no output was produced") };
         if !s.quiet {
-            let events_path = s.replay.spec.paths.events.clone().unwrap_or_default();
-            report::summary::print(
-                &mut std::io::stderr(),
-                &data,
-                &plan,
-                &stats,
-                &warnings,
-                as_of,
-                written,
-                &events_path,
-            )?;
+            report::summary::print(&mut std::io::stderr(), &data, &plan, &stats, &warnings, as_of, written)?;
         }
         Ok(ExitCode::SUCCESS)
     })

@@ -1,7 +1,9 @@
 //! From kairos.yaml and command-line overrides to a checked `Config`: every bad value is
 //! reported at its location, all at once, before any data is read.
 
+use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{NaiveTime, Timelike};
 use chrono_tz::Tz;
@@ -18,21 +20,24 @@ use super::{Channel, Config, Overrides};
 /// Locates problems in one config file.
 struct At<'a> {
     path: &'a Path,
-    src: &'a str,
+    src: &'a Arc<str>,
 }
 
 impl At<'_> {
+    /// An error underlining a node's text (a collection: its first character).
+    fn node<T>(&self, s: &Spanned<T>, msg: impl Into<String>) -> Diagnostic {
+        let span = yaml::first_line(self.src, yaml::span(self.src, s));
+        Diagnostic::error(self.path, msg).at(self.src, span)
+    }
     fn text(&self, s: &Spanned<String>, msg: impl Into<String>) -> Diagnostic {
-        let (l, c) = yaml::pos(s);
-        Diagnostic::error(self.path, l, c, msg).with_width(s.value.chars().count()).with_source(self.src)
+        self.node(s, msg)
     }
     fn typed<T>(&self, s: &Spanned<Typed<T>>, msg: impl Into<String>) -> Diagnostic {
-        let (l, c) = yaml::pos(s);
-        Diagnostic::error(self.path, l, c, msg).with_width(s.value.text.chars().count()).with_source(self.src)
+        self.node(s, msg)
     }
-    /// For problems with a whole mapping rather than one value.
-    fn map(&self, pos: (usize, usize), msg: impl Into<String>) -> Diagnostic {
-        Diagnostic::error(self.path, pos.0, pos.1, msg).with_source(self.src)
+    /// For problems with a whole mapping rather than one value: at its start.
+    fn map(&self, at: &Range<usize>, msg: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(self.path, msg).at(self.src, at.clone())
     }
     /// A closed-set value, or its error at its location.
     fn closed<T: Copy>(&self, s: &Spanned<Typed<T>>, what: &str, diags: &mut Diagnostics) -> Option<T> {
@@ -67,13 +72,16 @@ impl Config {
             cfg.path = Some(path.to_path_buf());
             match std::fs::read_to_string(path) {
                 Err(e) => {
-                    diags.push(Diagnostic::error(path, 0, 0, format!("cannot read config: {e}")));
+                    diags.push(Diagnostic::error(path, format!("cannot read config: {e}")));
                     return Err(diags);
                 }
-                Ok(src) => match yaml::parse::<RawConfig>(path, &src) {
-                    Err(d) => diags.push(*d),
-                    Ok(raw) => cfg.apply_raw(raw, &At { path, src: &src }, &mut diags),
-                },
+                Ok(src) => {
+                    let src: Arc<str> = src.into();
+                    match yaml::parse::<RawConfig>(path, &src) {
+                        Err(d) => diags.push(*d),
+                        Ok(raw) => cfg.apply_raw(raw, &At { path, src: &src }, &mut diags),
+                    }
+                }
             }
         }
         let cli = Path::new("<command line>");
@@ -81,14 +89,14 @@ impl Config {
             match tz.parse::<Tz>() {
                 Ok(t) => cfg.tz = t,
                 Err(_) => diags.push(
-                    Diagnostic::error(cli, 0, 0, format!("--timezone: unknown time zone `{tz}`"))
+                    Diagnostic::error(cli, format!("--timezone: unknown time zone `{tz}`"))
                         .with_hint("use an IANA name such as `Europe/London` or `America/New_York`"),
                 ),
             }
         }
         if let Some(f) = &overrides.date_format {
             if let Err(m) = check_date_format(f) {
-                diags.push(Diagnostic::error(cli, 0, 0, format!("--date-format: {m}")));
+                diags.push(Diagnostic::error(cli, format!("--date-format: {m}")));
             }
             cfg.date_format = Some(f.clone());
         }
@@ -98,7 +106,7 @@ impl Config {
                     cfg.columns[kind.slot()].insert(column.clone(), header.clone());
                 }
                 None => diags.push(
-                    Diagnostic::error(cli, 0, 0, format!("--column: unknown table `{table}`"))
+                    Diagnostic::error(cli, format!("--column: unknown table `{table}`"))
                         .with_hint("expected `transactions.COLUMN=HEADER`, `customers.…` or `events.…`"),
                 ),
             }
@@ -135,13 +143,9 @@ impl Config {
             for (col, ty) in map {
                 let numeric = &mut self.numeric[kind.slot()];
                 match at.closed(ty, "", diags) {
-                    Some(FieldType::Number) => {
-                        if !numeric.contains(col) {
-                            numeric.push(col.clone());
-                        }
-                    }
+                    Some(FieldType::Number) if !numeric.contains(col) => numeric.push(col.clone()),
                     Some(FieldType::Text) => numeric.retain(|c| c != col),
-                    None => {}
+                    _ => {}
                 }
             }
         }
@@ -154,7 +158,7 @@ impl Config {
         self.policy = check_policy(raw.policy, raw.tiers, at, diags);
         self.templates = raw.templates;
         if let Some(spanned) = raw.rfm {
-            let pos = yaml::pos(&spanned);
+            let pos = yaml::first_line(at.src, yaml::span(at.src, &spanned));
             let r = spanned.value;
             let mut cuts = RfmCuts::default();
             for (name, given, slot) in [
@@ -164,8 +168,9 @@ impl Config {
             ] {
                 if let Some(v) = given {
                     if v.windows(2).any(|w| w[0] > w[1]) {
-                        diags
-                            .push(at.map(pos, format!("rfm.{name}: the four cut points must be ascending, not {v:?}")));
+                        diags.push(
+                            at.map(&pos, format!("rfm.{name}: the four cut points must be ascending, not {v:?}")),
+                        );
                     }
                     *slot = v;
                 }
@@ -200,7 +205,7 @@ fn check_policy(raw: RawPolicy, tiers: Option<Spanned<RawTiers>>, at: &At<'_>, d
         }
     }
     for (channel, spanned) in raw.send_windows {
-        let w_pos = yaml::pos(&spanned);
+        let w_pos = yaml::first_line(at.src, yaml::span(at.src, &spanned));
         let w = spanned.value;
         let mut days = [true; 7];
         if !w.days.is_empty() {
@@ -229,14 +234,14 @@ fn check_policy(raw: RawPolicy, tiers: Option<Spanned<RawTiers>>, at: &At<'_>, d
             (None, Some(f), Some(t)) => (time(f, diags), time(t, diags)),
             _ => {
                 diags.push(
-                    at.map(w_pos, format!("send window for `{channel}`: give `at: HH:MM`, or `from:` and `to:`")),
+                    at.map(&w_pos, format!("send window for `{channel}`: give `at: HH:MM`, or `from:` and `to:`")),
                 );
                 (None, None)
             }
         };
         if let (Some(from), Some(to)) = (from, to) {
             if to < from {
-                diags.push(at.map(w_pos, format!("send window for `{channel}` ends before it starts")));
+                diags.push(at.map(&w_pos, format!("send window for `{channel}` ends before it starts")));
             }
             p.windows.insert(channel, Window { days, from, to });
         }
@@ -257,7 +262,7 @@ fn check_policy(raw: RawPolicy, tiers: Option<Spanned<RawTiers>>, at: &At<'_>, d
     p.preferred_column = raw.preferences.channels_column;
     p.max_per_week_column = raw.preferences.max_per_week_column;
     if let Some(spanned) = tiers {
-        let t_pos = yaml::pos(&spanned);
+        let t_pos = yaml::first_line(at.src, yaml::span(at.src, &spanned));
         let t = spanned.value;
         p.tiers = match (t.column, t.measure) {
             (Some(c), None) if t.levels.is_empty() => Some(Tiers::Column(c)),
@@ -272,7 +277,7 @@ fn check_policy(raw: RawPolicy, tiers: Option<Spanned<RawTiers>>, at: &At<'_>, d
                 measure.map(|measure| Tiers::Computed { measure, within, levels })
             }
             _ => {
-                diags.push(at.map(t_pos, "tiers: give either `column:` or `measure:` with `levels:`"));
+                diags.push(at.map(&t_pos, "tiers: give either `column:` or `measure:` with `levels:`"));
                 None
             }
         };
@@ -312,7 +317,7 @@ mod tests {
         std::fs::write(&p, "timezone: Mars/Olympus\nfields:\n  customers:\n    ltv: numbr\n").unwrap();
         let d = Config::load(Some(&p), &Overrides::default()).unwrap_err();
         assert_eq!(d.error_count(), 2);
-        assert_eq!((d.0[0].line, d.0[0].col), (1, 11));
+        assert_eq!(d.0[0].line_col(), Some((1, 11)));
         assert!(d.0[1].to_string().contains("did you mean `number`?"), "{}", d.0[1]);
     }
 
@@ -326,7 +331,7 @@ mod tests {
         )
         .unwrap();
         let d = Config::load(Some(&p), &Overrides::default()).unwrap_err();
-        let got: Vec<(usize, String)> = d.0.iter().map(|x| (x.line, x.message.clone())).collect();
+        let got: Vec<(usize, String)> = d.0.iter().map(|x| (x.line().unwrap_or(0), x.message.clone())).collect();
         assert_eq!(
             got,
             [

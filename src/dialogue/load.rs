@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::{Diagnostic, Diagnostics, Severity};
 use crate::expr::compile::Schema;
 use crate::model::{ColType, RfmCuts, TableKind};
 use crate::yaml;
@@ -45,7 +46,7 @@ impl Schemas {
 
 struct Source {
     path: PathBuf,
-    text: String,
+    text: Arc<str>,
     raw: RawDialogue,
     id: String,
 }
@@ -56,7 +57,7 @@ pub fn dialogue_files(path: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
         return Ok(vec![path.to_path_buf()]);
     }
     let entries = std::fs::read_dir(path)
-        .map_err(|e| Box::new(Diagnostic::error(path, 0, 0, format!("cannot read the dialogues folder: {e}"))))?;
+        .map_err(|e| Box::new(Diagnostic::error(path, format!("cannot read the dialogues folder: {e}"))))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -64,7 +65,7 @@ pub fn dialogue_files(path: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(Box::new(Diagnostic::error(path, 0, 0, "no dialogue files (*.yaml) in this folder")));
+        return Err(Box::new(Diagnostic::error(path, "no dialogue files (*.yaml) in this folder")));
     }
     Ok(files)
 }
@@ -93,10 +94,10 @@ pub fn load(path: &Path, schemas: &Schemas, known: &Known) -> (Plan, Diagnostics
     };
     let mut sources = Vec::new();
     for file in files {
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => t,
+        let text: Arc<str> = match std::fs::read_to_string(&file) {
+            Ok(t) => t.into(),
             Err(e) => {
-                diags.push(Diagnostic::error(&file, 0, 0, format!("cannot read: {e}")));
+                diags.push(Diagnostic::error(&file, format!("cannot read: {e}")));
                 continue;
             }
         };
@@ -119,9 +120,8 @@ pub fn load(path: &Path, schemas: &Schemas, known: &Known) -> (Plan, Diagnostics
             let f = FileCtx { path: &s.path, src: &s.text };
             let d = match &s.raw.id {
                 Some(id) => f.at(id, format!("duplicate dialogue id `{}`", s.id)),
-                None => {
-                    Diagnostic::error(&s.path, 1, 1, format!("duplicate dialogue id `{}` (from the file name)", s.id))
-                }
+                // The id is the file's name: point at the file's start.
+                None => f.at_span(0..0, format!("duplicate dialogue id `{}` (from the file name)", s.id)),
             };
             diags.push(d.with_hint(format!("`{}` is already defined in {}", s.id, prev.display())));
             false
@@ -145,16 +145,16 @@ pub fn load(path: &Path, schemas: &Schemas, known: &Known) -> (Plan, Diagnostics
         };
         dialogues.push(c.dialogue(&s.id, &s.raw));
     }
-    // Dialogues that nothing can start.
+    // Dialogues that nothing can start, reported at the file's start (where a trigger goes).
     for (i, d) in dialogues.iter().enumerate() {
         if d.trigger_kind == "follow_on" && !dialogues.iter().any(|o| super::analyze::starts(o, i)) {
+            let f = FileCtx { path: &sources[i].path, src: &sources[i].text };
             diags.push(
-                Diagnostic::warning(
-                    &d.file,
-                    1,
-                    1,
+                f.at_span(
+                    0..0,
                     format!("dialogue `{}` has no trigger and no other dialogue starts it, so it can never run", d.id),
                 )
+                .with_severity(Severity::Warning)
                 .with_hint("add a `trigger:` or start it from another dialogue with `start:`"),
             );
         }

@@ -561,7 +561,6 @@ fn condition_errors_in_single_and_double_quotes_point_at_the_character() {
 }
 
 #[test]
-#[ignore = "bug: FileCtx::inside counts characters of the unescaped value, so after an escape (`\\\"` or `''`) in a quoted condition the column is too small by the escapes' extra characters"]
 fn condition_errors_after_escapes_point_at_the_character() {
     let at = |w: &str| {
         let b = format!("trigger:\n  purchase: {{where: {w}}}\nsteps:\n  - id: a\n    {SEND}\n");

@@ -130,6 +130,16 @@ impl<'a> Evaluator<'a> {
         let contact = Contact::new(&self.settings.policy, self.settings.tz, cells, |ch| {
             cell(pc.consent.iter().find(|(c, _)| c == ch).and_then(|(_, col)| *col))
         });
+        let mut warnings = Vec::new();
+        if let (Some((t, r)), false) = (profile, contact.problems.is_empty()) {
+            for message in &contact.problems {
+                warnings.push(Warning {
+                    table: crate::model::TableKind::Customers,
+                    line: t.line[r],
+                    message: message.clone(),
+                });
+            }
+        }
         scratch.prepare(&self.data.tx, person.tx.clone(), &self.cols);
         let n = self.plan.dialogues.len();
         let mut run = Run {
@@ -139,7 +149,7 @@ impl<'a> Evaluator<'a> {
             s: scratch,
             states: vec![DialogueState::default(); n],
             timers: Timers::new(n),
-            out: CustomerResult { person: person_idx, ..Default::default() },
+            out: CustomerResult { person: person_idx, warnings, ..Default::default() },
             stats,
             trace,
             tx_end: person.tx.start,

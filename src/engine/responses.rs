@@ -30,7 +30,7 @@ pub struct Known<'a> {
 pub fn target(plan: &Plan, events: &Table, r: usize, c: &Cols, known: &Known<'_>) -> Result<Target, Warning> {
     let get = |col: Option<usize>| col.map_or("", |c| events.str_at(c, r));
     let line = events.line[r];
-    let warn = |message: String| Warning { line, message };
+    let warn = |message: String| Warning { table: crate::model::TableKind::Events, line, message };
     let (msg, dlg, step) = (get(c.ev_message), get(c.ev_dialogue), get(c.ev_step));
     if !msg.is_empty() {
         // Ids are derived on demand: most customers never quote one.

@@ -81,9 +81,11 @@ pub struct Instance {
     pub path: Vec<(usize, i64)>,
 }
 
-/// A problem with one row of the events file, found while replaying.
+/// A problem with one row of an input (the events or the customers file), found while
+/// replaying.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
+    pub table: crate::model::TableKind,
     pub line: u32,
     pub message: String,
 }

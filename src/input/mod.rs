@@ -10,31 +10,101 @@ use rayon::prelude::*;
 
 use rustc_hash::FxHashMap;
 
+use crate::diag::Diagnostic;
 pub use crate::model::{ColType, TableKind};
 pub use table::{Table, TableSpec};
 
-#[derive(Debug, thiserror::Error)]
+/// A problem with an input file. It becomes a located `Diagnostic` (`From`), which is how the
+/// command line prints it; `Display` is the same on one line per part.
+#[derive(Debug)]
 pub enum InputError {
-    #[error("cannot read {}: {source}", path.display())]
     Open { path: PathBuf, source: std::io::Error },
-    #[error("{}: the {} file has no `{column}` column{}\n  found columns: {}\n  = help: name a header with `--column {}.{column}=HEADER` or under `columns:` in kairos.yaml",
-        path.display(), table.name(),
-        header.as_ref().map(|h| format!(" (looked for header `{h}`)")).unwrap_or_default(),
-        if found.is_empty() { "(none)".to_owned() } else { found.join(", ") },
-        table.name())]
     MissingColumn { path: PathBuf, table: TableKind, column: String, header: Option<String>, found: Vec<String> },
-    #[error("{}:{line}: column `{column}`: cannot read {value:?} as a timestamp\n  = help: expected {expected}", path.display())]
     BadTimestamp { path: PathBuf, line: u64, column: String, value: String, expected: String },
-    #[error("{}:{line}: column `{column}`: {value:?} is not a number\n  = help: expected a plain decimal number such as 12.50 (`.` as decimal point, no thousands separator)", path.display())]
     BadNumber { path: PathBuf, line: u64, column: String, value: String },
-    #[error("{}:{line}: {message}", path.display())]
     Csv { path: PathBuf, line: u64, message: String },
-    #[error("{}:{line}: `customer_id` is empty", path.display())]
     EmptyCustomerId { path: PathBuf, line: u64 },
-    #[error("{}:{line}: customer `{id}` is listed twice (also on line {first})", path.display())]
     DuplicateCustomer { path: PathBuf, line: u64, first: u64, id: String },
-    #[error("only one input can be read from stdin (`-`)")]
     StdinTwice,
+}
+
+impl From<&InputError> for Diagnostic {
+    fn from(e: &InputError) -> Self {
+        let at = |path: &Path, line: u64, message: String| {
+            Diagnostic::error(path, message).at_line(usize::try_from(line).unwrap_or(usize::MAX))
+        };
+        match e {
+            InputError::Open { path, source } => {
+                Diagnostic::error(path, format!("cannot read {}: {source}", path.display()))
+            }
+            InputError::MissingColumn { path, table, column, header, found } => Diagnostic::error(
+                path,
+                format!(
+                    "the {} file has no `{column}` column{}",
+                    table.name(),
+                    header.as_ref().map(|h| format!(" (looked for header `{h}`)")).unwrap_or_default()
+                ),
+            )
+            .with_note(format!(
+                "found columns: {}",
+                if found.is_empty() { "(none)".to_owned() } else { found.join(", ") }
+            ))
+            .with_hint(format!(
+                "name a header with `--column {}.{column}=HEADER` or under `columns:` in kairos.yaml",
+                table.name()
+            )),
+            InputError::BadTimestamp { path, line, column, value, expected } => {
+                at(path, *line, format!("column `{column}`: cannot read {value:?} as a timestamp"))
+                    .with_hint(format!("expected {expected}"))
+            }
+            InputError::BadNumber { path, line, column, value } => {
+                at(path, *line, format!("column `{column}`: {value:?} is not a number")).with_hint(
+                    "expected a plain decimal number such as 12.50 (`.` as decimal point, no thousands separator)",
+                )
+            }
+            InputError::Csv { path, line, message } => at(path, *line, message.clone()),
+            InputError::EmptyCustomerId { path, line } => at(path, *line, "`customer_id` is empty".to_owned()),
+            InputError::DuplicateCustomer { path, line, first, id } => {
+                at(path, *line, format!("customer `{id}` is listed twice (also on line {first})"))
+            }
+            InputError::StdinTwice => {
+                Diagnostic::error(Path::new("<command line>"), "only one input can be read from stdin (`-`)")
+            }
+        }
+    }
+}
+
+impl From<InputError> for Diagnostic {
+    fn from(e: InputError) -> Self {
+        Diagnostic::from(&e)
+    }
+}
+
+impl std::fmt::Display for InputError {
+    /// `file:line: message`, then notes and help on their own lines.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = Diagnostic::from(self);
+        match self {
+            InputError::Open { .. } | InputError::StdinTwice => write!(f, "{}", d.message)?,
+            _ => write!(f, "{}: {}", d.location(), d.message)?,
+        }
+        for n in &d.notes {
+            write!(f, "\n  {n}")?;
+        }
+        if let Some(h) = &d.hint {
+            write!(f, "\n  = help: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InputError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            InputError::Open { source, .. } => Some(source),
+            _ => None,
+        }
+    }
 }
 
 /// Where the inputs are.

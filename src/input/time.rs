@@ -4,6 +4,12 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 
+/// The earliest instant accepted in an input, 1000-01-01T00:00:00Z: year-0 and negative years
+/// are typos, and every accepted instant prints as `YYYY-MM-DDTHH:MM:SSZ`.
+pub const MIN_TS: i64 = -30_610_224_000;
+/// The latest instant accepted, 9999-12-31T23:59:59Z.
+pub const MAX_TS: i64 = 253_402_300_799;
+
 /// Parses timestamps of one column; remembers the last value because exports repeat the same
 /// timestamp on every line of an order.
 pub struct TimeParser {
@@ -38,7 +44,7 @@ impl TimeParser {
                 return Some(*ts);
             }
         }
-        let ts = self.parse_uncached(raw)?;
+        let ts = self.parse_uncached(raw).filter(|t| (MIN_TS..=MAX_TS).contains(t))?;
         match &mut self.last {
             Some((prev, t)) => {
                 prev.clear();
@@ -186,6 +192,17 @@ mod tests {
         assert_eq!(p.parse("1970-01-02"), None);
         let mut p = TimeParser::new(Some("%d/%m/%Y %H:%M"), Tz::UTC);
         assert_eq!(p.parse("02/01/1970 00:01"), Some(86_460));
+    }
+
+    #[test]
+    fn years_outside_1000_to_9999_are_rejected() {
+        let mut p = TimeParser::new(None, Tz::UTC);
+        assert_eq!(p.parse("1000-01-01"), Some(MIN_TS));
+        assert_eq!(p.parse("9999-12-31T23:59:59Z"), Some(MAX_TS));
+        assert_eq!(p.parse("0000-01-01"), None);
+        let mut p = TimeParser::new(Some("%Y-%m-%d"), Tz::UTC);
+        assert_eq!(p.parse("-0001-01-01"), None);
+        assert_eq!(format_utc(MIN_TS), "1000-01-01T00:00:00Z");
     }
 
     #[test]

@@ -139,6 +139,8 @@ pub struct Contact<'a> {
     pub events: Vec<(&'a str, bool)>,
     /// Planned (not suppressed) messages: when and on which channel.
     pub planned: Vec<(i64, &'a str)>,
+    /// Profile cells that could not be read (reported as data warnings, never guessed at).
+    pub problems: Vec<String>,
 }
 
 /// The profile cells the policy reads, already looked up (None: no column or no profile).
@@ -161,19 +163,32 @@ impl<'a> Contact<'a> {
     ) -> Self {
         let mut c = Contact {
             do_not_contact: cells.do_not_contact.is_some_and(truthy),
-            tz: cells.timezone.map_or(default_tz, |z| zone(z, default_tz)),
+            tz: default_tz,
             preferred: Vec::new(),
             caps: policy.caps.clone(),
             initial: Vec::new(),
             events: Vec::new(),
             planned: Vec::new(),
+            problems: Vec::new(),
         };
+        if let Some(z) = cells.timezone.filter(|z| !z.trim().is_empty()) {
+            match z.trim().parse::<Tz>() {
+                Ok(tz) => c.tz = tz,
+                Err(_) => c
+                    .problems
+                    .push(format!("time zone `{z}` is not an IANA name (such as Europe/London); using {default_tz}")),
+            }
+        }
         if let Some(cell) = cells.preferred {
             c.preferred = cell.split([';', ',', ' ', '|']).map(str::trim).filter(|s| !s.is_empty()).collect();
         }
-        if let Some(n) = cells.max_per_week.and_then(|s| s.trim().parse::<u32>().ok()) {
-            if n > 0 {
-                c.caps.push(Cap { max: n, per: WEEK, channel: None });
+        if let Some(cell) = cells.max_per_week.filter(|s| !s.trim().is_empty()) {
+            match cell.trim().parse::<u32>() {
+                Ok(0) => {}
+                Ok(n) => c.caps.push(Cap { max: n, per: WEEK, channel: None }),
+                Err(_) => {
+                    c.problems.push(format!("weekly maximum `{cell}` is not a whole number; no personal cap applies"))
+                }
             }
         }
         for (channel, cc) in &policy.consent {

@@ -1,12 +1,12 @@
 //! The run summary on stderr: what was read, what each dialogue did, and data warnings.
 
 use std::io::{self, Write};
-use std::path::Path;
 
 use crate::dialogue::Plan;
 use crate::engine::{BranchAt, Stats, StepExit, Warning};
 use crate::input::time::format_utc;
 use crate::input::Data;
+use crate::model::TableKind;
 
 const MAX_WARNINGS: usize = 20;
 
@@ -19,12 +19,20 @@ pub fn print(
     warnings: &[Warning],
     as_of: i64,
     written: u64,
-    events_path: &Path,
 ) -> io::Result<()> {
-    let mut warnings: Vec<(u32, &str)> = warnings.iter().map(|w| (w.line, w.message.as_str())).collect();
+    let mut warnings: Vec<(TableKind, u32, &str)> =
+        warnings.iter().map(|w| (w.table, w.line, w.message.as_str())).collect();
     warnings.sort();
-    for (line, msg) in warnings.iter().take(MAX_WARNINGS) {
-        writeln!(w, "warning: {}:{line}: {msg}", events_path.display())?;
+    let path = |t: TableKind| {
+        let table = match t {
+            TableKind::Events => data.events.as_ref(),
+            TableKind::Customers => data.customers.as_ref(),
+            TableKind::Transactions => Some(&data.tx),
+        };
+        table.map_or_else(|| t.name().to_owned(), |t| t.path.display().to_string())
+    };
+    for (table, line, msg) in warnings.iter().take(MAX_WARNINGS) {
+        writeln!(w, "warning: {}:{line}: {msg}", path(*table))?;
     }
     if warnings.len() > MAX_WARNINGS {
         writeln!(w, "warning: … and {} more data warnings", warnings.len() - MAX_WARNINGS)?;

@@ -42,7 +42,7 @@ fn missing_column_lists_the_columns_found() {
     let err = fails(&f, &[]);
     assert_eq!(
         err,
-        "error: tx.csv: the transactions file has no `customer_id` column\n  found columns: cust, timestamp, amount\n  = help: name a header with `--column transactions.customer_id=HEADER` or under `columns:` in kairos.yaml\n"
+        "error: the transactions file has no `customer_id` column\n  --> tx.csv\n  = note: found columns: cust, timestamp, amount\n  = help: name a header with `--column transactions.customer_id=HEADER` or under `columns:` in kairos.yaml\n"
     );
 }
 
@@ -76,7 +76,7 @@ fn unparseable_date_names_file_line_column_value() {
     let err = fails(&f, &[]);
     assert_eq!(
         err,
-        "error: tx.csv:3: column `timestamp`: cannot read \"01/02/2025\" as a timestamp\n  = help: expected an ISO 8601 date (2025-03-01) or date-time (2025-03-01T10:00:00Z, 2025-03-01 10:00:00+02:00); set --date-format for other layouts\n"
+        "error: column `timestamp`: cannot read \"01/02/2025\" as a timestamp\n  --> tx.csv:3\n  = help: expected an ISO 8601 date (2025-03-01) or date-time (2025-03-01T10:00:00Z, 2025-03-01 10:00:00+02:00); set --date-format for other layouts\n"
     );
 }
 
@@ -87,7 +87,7 @@ fn unparseable_number_names_file_line_column_value() {
     let err = fails(&f, &[]);
     assert_eq!(
         err,
-        "error: tx.csv:2: column `amount`: \"12,50\" is not a number\n  = help: expected a plain decimal number such as 12.50 (`.` as decimal point, no thousands separator)\n"
+        "error: column `amount`: \"12,50\" is not a number\n  --> tx.csv:2\n  = help: expected a plain decimal number such as 12.50 (`.` as decimal point, no thousands separator)\n"
     );
 }
 
@@ -96,7 +96,7 @@ fn ragged_rows_are_reported_with_their_line() {
     let f = base();
     f.file("tx.csv", &format!("{}A,2025-01-01,o1\n", super::TX_HEADER));
     let err = fails(&f, &[]);
-    assert_eq!(err, "error: tx.csv:2: this row has 3 fields but the header has 8\n");
+    assert_eq!(err, "error: this row has 3 fields but the header has 8\n  --> tx.csv:2\n");
 }
 
 #[test]

@@ -412,3 +412,33 @@ A b email:b 2025-01-01T00:00:00Z suppressed [dropped: cap 1 per 7d]
 "
     );
 }
+
+#[test]
+fn unreadable_profile_settings_are_warnings_with_their_line_not_silent_defaults() {
+    let f = Fixture::new();
+    f.file("kairos.yaml", "policy:\n  timezone_column: timezone\n  preferences:\n    max_per_week_column: max_week\n")
+        .dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: email, template: t}\n")
+        .tx(&["A,2025-01-01,o1,p,c,1", "B,2025-01-01,o2,p,c,1"])
+        .file("customers.csv", "customer_id,timezone,max_week\nA,Mars/Olympus,two\nB,Europe/Paris,2\n");
+    let out = f.run(&[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let warnings: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(
+        warnings,
+        [
+            "warning: customers.csv:2: time zone `Mars/Olympus` is not an IANA name (such as Europe/London); using UTC",
+            "warning: customers.csv:2: weekly maximum `two` is not a whole number; no personal cap applies",
+        ]
+    );
+}
+
+#[test]
+fn timestamps_outside_years_1000_to_9999_are_input_errors() {
+    let f = Fixture::new();
+    f.dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: email, template: t}\n")
+        .tx(&["A,0000-01-01,o1,p,c,1"]);
+    let out = f.run(&[]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("tx.csv:2") && out.stderr.contains("0000-01-01"), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+}

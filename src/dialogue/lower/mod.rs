@@ -5,11 +5,13 @@
 mod step;
 mod trigger;
 
+use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_saphyr::Spanned;
 
-use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
+use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Severity};
 use crate::expr::compile::Scopes;
 use crate::expr::{self, parse, Ir};
 use crate::model::{Closed, Duration, Measure, RfmCuts};
@@ -21,33 +23,32 @@ use super::raw::*;
 
 pub(super) struct FileCtx<'a> {
     pub(super) path: &'a Path,
-    pub(super) src: &'a str,
+    pub(super) src: &'a Arc<str>,
 }
 
 impl FileCtx<'_> {
-    pub(super) fn at_pos(&self, (line, col): (usize, usize), width: usize, msg: impl Into<String>) -> Diagnostic {
-        Diagnostic::error(self.path, line, col, msg).with_width(width).with_source(self.src)
+    /// An error at a byte range of the file.
+    pub(super) fn at_span(&self, span: Range<usize>, msg: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(self.path, msg).at(self.src, span)
     }
+    /// An error underlining a scalar's text (its first line).
     pub(super) fn at(&self, s: &S, msg: impl Into<String>) -> Diagnostic {
-        self.at_pos(yaml::pos(s), s.value.chars().count(), msg)
+        self.at_any(s, msg)
     }
+    /// An error at any node: a scalar's text, or the first character of a collection.
     pub(super) fn at_any<T>(&self, s: &Spanned<T>, msg: impl Into<String>) -> Diagnostic {
-        self.at_pos(yaml::pos(s), 1, msg)
+        self.at_span(self.start(s), msg)
     }
-    /// The position of byte `offset` inside a scalar's text, allowing for an opening quote.
-    pub(super) fn inside(&self, s: &S, offset: usize) -> (usize, usize) {
-        let (line, col) = yaml::pos(s);
-        if s.value.contains('\n') || line == 0 {
-            return (line, col);
-        }
-        let quoted = self
-            .src
-            .lines()
-            .nth(line - 1)
-            .and_then(|l| l.chars().nth(col.saturating_sub(1)))
-            .is_some_and(|c| c == '"' || c == '\'');
-        let chars = s.value[..offset.min(s.value.len())].chars().count();
-        (line, col + usize::from(quoted) + chars)
+    /// Where a node is, for problems with the node as a whole: its first line (for a
+    /// collection, its first character).
+    pub(super) fn start<T>(&self, s: &Spanned<T>) -> Range<usize> {
+        yaml::first_line(self.src, yaml::span(self.src, s))
+    }
+    /// The file bytes of the bytes `range` of a scalar's value, exact through quotes, escapes
+    /// and folded lines; the whole scalar if its text cannot be followed.
+    pub(super) fn inside(&self, s: &S, range: Range<usize>) -> Range<usize> {
+        let node = yaml::loc_span(self.src, &s.defined);
+        yaml::scalar_range(self.src, node.start, &s.value, range).unwrap_or_else(|| yaml::first_line(self.src, node))
     }
 }
 
@@ -116,8 +117,10 @@ impl Checker<'_, '_> {
         let node = match parse::parse(&s.value) {
             Ok(n) => n,
             Err(pe) => {
-                let pos = self.f.inside(s, pe.offset);
-                let e = self.f.at_pos(pos, 1, format!("invalid condition: {}", pe.message));
+                // One character at the offset (none at the end of the text).
+                let end = s.value.get(pe.offset..).and_then(|r| r.chars().next()).map_or(0, char::len_utf8);
+                let span = self.f.inside(s, pe.offset..pe.offset + end);
+                let e = self.f.at_span(span, format!("invalid condition: {}", pe.message));
                 self.err(e);
                 return None;
             }
@@ -142,9 +145,8 @@ impl Checker<'_, '_> {
         match expr::compile(&node, &mut scopes) {
             Ok(ir) => Some(Cond { src: s.value.clone(), ir }),
             Err(ce) => {
-                let pos = self.f.inside(s, ce.span.start);
-                let width = s.value.get(ce.span.clone()).map_or(1, |t| t.chars().count());
-                let e = self.f.at_pos(pos, width, ce.message).with_hint_opt(ce.hint);
+                let span = self.f.inside(s, ce.span.clone());
+                let e = self.f.at_span(span, ce.message).with_hint_opt(ce.hint);
                 self.err(e);
                 None
             }
@@ -270,12 +272,8 @@ impl Checker<'_, '_> {
         }
         let hint = did_you_mean(&t.value, known.iter().map(String::as_str))
             .map_or_else(|| "add it under `templates:` in kairos.yaml".to_owned(), |x| format!("did you mean `{x}`?"));
-        let (l, c) = yaml::pos(t);
-        let d = Diagnostic::warning(self.f.path, l, c, format!("template `{}` is not defined", t.value))
-            .with_width(t.value.chars().count())
-            .with_hint(hint)
-            .with_source(self.f.src);
-        self.err(d);
+        let d = self.f.at(t, format!("template `{}` is not defined", t.value)).with_hint(hint);
+        self.err(d.with_severity(Severity::Warning));
     }
 
     pub(super) fn unreachable_steps(&mut self, raw: &RawDialogue, steps: &[Step]) {
@@ -285,7 +283,7 @@ impl Checker<'_, '_> {
                 let d = self
                     .f
                     .at(&s.value.id, format!("step `{}` is never reached: no step leads to it", s.value.id.value));
-                self.err(Diagnostic { severity: crate::diag::Severity::Warning, ..d });
+                self.err(d.with_severity(Severity::Warning));
             }
         }
     }

@@ -1,11 +1,11 @@
 //! Lowering steps: ladders of messages, branches, waits, timeouts and exits.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use serde_saphyr::Spanned;
 
 use crate::diag::did_you_mean;
-use crate::yaml;
 
 use super::super::plan::*;
 use super::super::raw::*;
@@ -18,7 +18,7 @@ impl Checker<'_, '_> {
         end: &Option<S>,
         start: &Option<S>,
         steps: &[String],
-        at: (usize, usize),
+        at: Range<usize>,
         default: Option<Exit>,
     ) -> Option<Exit> {
         let start_idx = match start {
@@ -45,7 +45,7 @@ impl Checker<'_, '_> {
                 }
                 Some(d) => Some(d),
                 None => {
-                    let e = self.f.at_pos(at, 1, "this needs `goto: STEP` or `end: OUTCOME`");
+                    let e = self.f.at_span(at, "this needs `goto: STEP` or `end: OUTCOME`");
                     self.err(e);
                     None
                 }
@@ -69,15 +69,14 @@ impl Checker<'_, '_> {
 
     pub(super) fn branch(&mut self, b: &Spanned<RawBranch>, steps: &[String], goal: bool) -> Option<Branch> {
         let r = &b.value;
-        let at = yaml::pos(b);
+        let at = self.f.start(b);
         let (matcher, kind, label) = match (&r.event, &r.answer) {
             (Some(e), None) if e.value == "purchase" => (Matcher::Purchase, EventKind::Purchase, "purchase".to_owned()),
             (Some(e), None) => (Matcher::Event(e.value.clone()), EventKind::Other, format!("event {}", e.value)),
             (None, Some(a)) => (Matcher::Answer(a.value.clone()), EventKind::Other, format!("answer {}", a.value)),
             _ => {
-                let e = self.f.at_pos(
-                    at,
-                    1,
+                let e = self.f.at_span(
+                    at.clone(),
                     "say what this waits for: `event: TYPE` (e.g. purchase, complaint) or `answer: VALUE`, not both",
                 );
                 self.err(e);
@@ -96,7 +95,7 @@ impl Checker<'_, '_> {
             }
             let outcome = r.outcome.as_ref().or(r.end.as_ref());
             let Some(outcome) = outcome else {
-                let e = self.f.at_pos(at, 1, "a goal needs an `outcome:` (e.g. saved, converted, declined)");
+                let e = self.f.at_span(at, "a goal needs an `outcome:` (e.g. saved, converted, declined)");
                 self.err(e);
                 return None;
             };
@@ -158,7 +157,7 @@ impl Checker<'_, '_> {
 
     pub(super) fn step(&mut self, i: usize, s: &Spanned<RawStep>, step_ids: &[String]) -> Option<Step> {
         let r = &s.value;
-        let at = yaml::pos(s);
+        let at = self.f.start(s);
         let mut ok = true;
         let mut ladder = Vec::new();
         if let Some(send) = &r.send {
@@ -223,7 +222,7 @@ impl Checker<'_, '_> {
                     self.err(e);
                 }
                 let d = self.duration(&t.value.after, "timeout after");
-                let tx = self.exit(&t.value.goto, &t.value.end, &t.value.start, step_ids, yaml::pos(t), None);
+                let tx = self.exit(&t.value.goto, &t.value.end, &t.value.start, step_ids, self.f.start(t), None);
                 match (d, tx) {
                     (Some(d), Some(x)) => Some(After::Timeout(d, x)),
                     _ => None,
