@@ -45,6 +45,18 @@ pub enum ColType {
     Num,
 }
 
+/// The channels every project has, with the customer-file column holding each one's address.
+/// kairos.yaml `channels:` adds more (or changes the column); any other name is an error.
+pub const DEFAULT_CHANNELS: &[(&str, &str)] = &[
+    ("email", "email"),
+    ("sms", "phone"),
+    ("phone", "phone"),
+    ("call", "phone"),
+    ("letter", "address"),
+    ("postcard", "address"),
+    ("mail", "address"),
+];
+
 /// A closed set of names read from YAML or flags: one parser, one error text, one hint rule.
 pub trait Closed: Sized + Copy + 'static {
     /// What a value is called in messages ("measure", "field type").

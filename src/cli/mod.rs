@@ -175,6 +175,17 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data)> {
         let data = input::load(&r.spec)?;
         let schemas = schemas_of_data(&data, &r.project);
         let plan = plan(&r.project, &schemas, quiet)?;
+        let names = |t: Option<&input::Table>| {
+            t.map(|t| {
+                ["customer_id".to_owned(), "timestamp".to_owned()].into_iter().chain(t.names.iter().cloned()).collect()
+            })
+        };
+        let headers = |k: TableKind| match k {
+            TableKind::Transactions => names(Some(&data.tx)),
+            TableKind::Events => names(data.events.as_ref()),
+            TableKind::Customers => names(data.customers.as_ref()),
+        };
+        report_columns(r.project.cfg.column_problems(&headers, true), quiet)?;
         return Ok((plan, data));
     }
     let mut schemas = open_schemas(&r.project);
@@ -188,6 +199,7 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data)> {
         None => Schema::new(TableKind::Customers, Vec::new(), false),
     };
     let plan = plan(&r.project, &schemas, quiet)?;
+    check_columns(&r.project, &r.spec, true, quiet)?;
     let data = input::load(&r.spec)?;
     Ok((plan, data))
 }
@@ -205,6 +217,36 @@ fn schemas_of_data(data: &Data, project: &Project) -> Schemas {
             .as_ref()
             .map_or_else(|| Schema::new(TableKind::Customers, Vec::new(), false), schema_of),
     }
+}
+
+/// Every column kairos.yaml names must be in its file's header (`strict`: also when that file
+/// is not given, for settings that cannot fall back, such as consent and do-not-contact).
+fn check_columns(project: &Project, spec: &input::InputSpec, strict: bool, quiet: bool) -> Result<()> {
+    let paths = &spec.paths;
+    let mut headers: [Option<Vec<String>>; 3] = [None, None, None];
+    for (kind, path) in [
+        (TableKind::Transactions, Some(&paths.transactions).filter(|p| !p.as_os_str().is_empty())),
+        (TableKind::Customers, paths.customers.as_ref()),
+        (TableKind::Events, paths.events.as_ref()),
+    ] {
+        if let Some(p) = path {
+            headers[kind.slot()] = Some(table::read_headers(p, &spec.table(kind))?);
+        }
+    }
+    report_columns(project.cfg.column_problems(&|k| headers[k.slot()].clone(), strict), quiet)
+}
+
+/// Fail with every column error; print column warnings.
+fn report_columns(diags: Diagnostics, quiet: bool) -> Result<()> {
+    if diags.has_errors() {
+        return Err(Reported(diags).into());
+    }
+    if !quiet {
+        for d in &diags.0 {
+            eprintln!("{d}");
+        }
+    }
+    Ok(())
 }
 
 /// The engine's settings once the data is known (as-of defaults to its latest timestamp).
@@ -298,7 +340,17 @@ fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {
     if let Some(c) = &args.customers {
         schemas.customers = schema_from_headers(&spec, TableKind::Customers, c)?;
     }
-    let (plan, diags) = dialogue::load(&project.dialogues, &schemas, &project.known());
+    let (plan, mut diags) = dialogue::load(&project.dialogues, &schemas, &project.known());
+    // Columns kairos.yaml names, against the files given.
+    let headers = |k: TableKind| {
+        let p = match k {
+            TableKind::Transactions => args.transactions.as_ref(),
+            TableKind::Customers => args.customers.as_ref(),
+            TableKind::Events => args.events.as_ref(),
+        }?;
+        table::read_headers(p, &spec.table(k)).ok()
+    };
+    diags.0.extend(project.cfg.column_problems(&headers, false).0);
     let mut err = std::io::stderr().lock();
     for d in &diags.0 {
         writeln!(err, "{d}\n")?;

@@ -41,7 +41,12 @@ impl Project {
 
     /// What dialogue checking needs to know from the config.
     pub fn known(&self) -> Known {
-        Known { tiers: self.cfg.policy.tier_names(), templates: self.cfg.templates.clone(), rfm: self.cfg.rfm.clone() }
+        Known {
+            tiers: self.cfg.policy.tier_names(),
+            templates: self.cfg.templates.clone(),
+            rfm: self.cfg.rfm.clone(),
+            channels: self.cfg.channel_names(),
+        }
     }
 
     /// How to read the inputs at `paths`.

@@ -15,7 +15,7 @@ use crate::policy::{Cap, ChannelConsent, ConsentDefault, Policy, Tiers, Window};
 use crate::yaml::{self, Typed};
 
 use super::raw::{RawConfig, RawPolicy, RawTiers};
-use super::{Channel, Config, Overrides};
+use super::{Channel, ColumnRef, Config, Overrides};
 
 /// Locates problems in one config file.
 struct At<'a> {
@@ -104,6 +104,14 @@ impl Config {
             match TableKind::from_name(table) {
                 Some(kind) => {
                     cfg.columns[kind.slot()].insert(column.clone(), header.clone());
+                    cfg.column_refs.push(ColumnRef {
+                        table: kind,
+                        column: column.clone(),
+                        what: format!("--column {table}.{column}={header}"),
+                        header: Some(header.clone()),
+                        at: Diagnostic::error(cli, ""),
+                        required: true,
+                    });
                 }
                 None => diags.push(
                     Diagnostic::error(cli, format!("--column: unknown table `{table}`"))
@@ -111,6 +119,7 @@ impl Config {
                 ),
             }
         }
+        diags.sort();
         if diags.has_errors() {
             Err(diags)
         } else {
@@ -137,6 +146,15 @@ impl Config {
         for (kind, map) in raw.columns.tables() {
             for (col, header) in map {
                 self.columns[kind.slot()].insert(col.clone(), header.value.clone());
+                // The mapped header must exist: the column is then known by its canonical name.
+                self.column_refs.push(ColumnRef {
+                    table: kind,
+                    column: col.clone(),
+                    what: format!("columns.{}.{col}", kind.name()),
+                    header: Some(header.value.clone()),
+                    at: at.text(header, ""),
+                    required: true,
+                });
             }
         }
         for (kind, map) in raw.fields.tables() {
@@ -150,12 +168,18 @@ impl Config {
             }
         }
         for (name, ch) in raw.channels {
-            self.channels.insert(name, Channel { contact: ch.contact });
+            if let Some(c) = &ch.contact {
+                self.column_refs.push(customer_ref(at, c, format!("channels.{name}.contact")));
+            }
+            self.channels.insert(name, Channel { contact: ch.contact.map(|c| c.value) });
         }
         if let Some(t) = raw.response_type {
             self.response_type = t;
         }
-        self.policy = check_policy(raw.policy, raw.tiers, at, diags);
+        let channels = self.channel_names();
+        let (policy, refs) = check_policy(raw.policy, raw.tiers, &channels, at, diags);
+        self.policy = policy;
+        self.column_refs.extend(refs);
         self.templates = raw.templates;
         if let Some(spanned) = raw.rfm {
             let pos = yaml::first_line(at.src, yaml::span(at.src, &spanned));
@@ -180,9 +204,40 @@ impl Config {
     }
 }
 
-/// Check the raw policy; report every problem at its location.
-fn check_policy(raw: RawPolicy, tiers: Option<Spanned<RawTiers>>, at: &At<'_>, diags: &mut Diagnostics) -> Policy {
+/// A customer-file column named at `s`; it must exist.
+fn customer_ref(at: &At<'_>, s: &Spanned<String>, what: String) -> ColumnRef {
+    ColumnRef {
+        table: TableKind::Customers,
+        column: s.value.clone(),
+        what,
+        header: None,
+        at: at.text(s, ""),
+        required: true,
+    }
+}
+
+/// A channel name the policy uses must be a declared channel.
+fn known_channel(name: &str, where_: Diagnostic, what: &str, channels: &[String], diags: &mut Diagnostics) {
+    if channels.iter().any(|c| c == name) {
+        return;
+    }
+    let hint = crate::diag::did_you_mean(name, channels.iter().map(String::as_str))
+        .map(|x| format!("did you mean `{x}`?"))
+        .unwrap_or_else(|| format!("the channels are {}; declare others under `channels:`", channels.join(", ")));
+    diags.push(where_.with_message(format!("{what}: unknown channel `{name}`")).with_hint(hint));
+}
+
+/// Check the raw policy; report every problem at its location. Also returns the customer
+/// columns it names, to be checked against the customers file.
+fn check_policy(
+    raw: RawPolicy,
+    tiers: Option<Spanned<RawTiers>>,
+    channels: &[String],
+    at: &At<'_>,
+    diags: &mut Diagnostics,
+) -> (Policy, Vec<ColumnRef>) {
     let mut p = Policy::default();
+    let mut refs = Vec::new();
     for c in raw.caps {
         if let Some(per) = at.period(&c.per, "per", diags) {
             if c.max == 0 {
@@ -191,7 +246,10 @@ fn check_policy(raw: RawPolicy, tiers: Option<Spanned<RawTiers>>, at: &At<'_>, d
                     "a cap of 0 messages would suppress everything; remove the channel's consent instead",
                 ));
             }
-            p.caps.push(Cap { max: c.max, per, channel: c.channel });
+            if let Some(ch) = &c.channel {
+                known_channel(&ch.value, at.text(ch, ""), "caps", channels, diags);
+            }
+            p.caps.push(Cap { max: c.max, per, channel: c.channel.map(|c| c.value) });
         }
     }
     if let Some(o) = &raw.on_cap {
@@ -205,6 +263,7 @@ fn check_policy(raw: RawPolicy, tiers: Option<Spanned<RawTiers>>, at: &At<'_>, d
         }
     }
     for (channel, spanned) in raw.send_windows {
+        known_channel(&channel, at.node(&spanned, ""), "send_windows", channels, diags);
         let w_pos = yaml::first_line(at.src, yaml::span(at.src, &spanned));
         let w = spanned.value;
         let mut days = [true; 7];
@@ -246,12 +305,23 @@ fn check_policy(raw: RawPolicy, tiers: Option<Spanned<RawTiers>>, at: &At<'_>, d
             p.windows.insert(channel, Window { days, from, to });
         }
     }
-    p.timezone_column = raw.timezone_column;
-    p.do_not_contact = raw.consent.do_not_contact;
-    for (channel, c) in raw.consent.channels {
+    let mut column = |s: Option<Spanned<String>>, what: &str| {
+        s.map(|s| {
+            refs.push(customer_ref(at, &s, what.to_owned()));
+            s.value
+        })
+    };
+    p.timezone_column = column(raw.timezone_column, "policy.timezone_column");
+    p.do_not_contact = column(raw.consent.do_not_contact, "policy.consent.do_not_contact");
+    p.preferred_column = column(raw.preferences.channels_column, "policy.preferences.channels_column");
+    p.max_per_week_column = column(raw.preferences.max_per_week_column, "policy.preferences.max_per_week_column");
+    for (channel, spanned) in raw.consent.channels {
+        known_channel(&channel, at.node(&spanned, ""), "consent", channels, diags);
+        let c = spanned.value;
         let default = c.default.as_ref().and_then(|d| at.closed(d, "consent default", diags));
         let default_in = default.is_none_or(|d| d == ConsentDefault::In);
-        p.consent.insert(channel, ChannelConsent { default_in, column: c.column });
+        let col = column(c.column, &format!("policy.consent.channels.{channel}.column"));
+        p.consent.insert(channel, ChannelConsent { default_in, column: col });
     }
     if let Some(e) = raw.consent.opt_in_event {
         p.opt_in_event = e;
@@ -259,13 +329,14 @@ fn check_policy(raw: RawPolicy, tiers: Option<Spanned<RawTiers>>, at: &At<'_>, d
     if let Some(e) = raw.consent.opt_out_event {
         p.opt_out_event = e;
     }
-    p.preferred_column = raw.preferences.channels_column;
-    p.max_per_week_column = raw.preferences.max_per_week_column;
     if let Some(spanned) = tiers {
         let t_pos = yaml::first_line(at.src, yaml::span(at.src, &spanned));
         let t = spanned.value;
         p.tiers = match (t.column, t.measure) {
-            (Some(c), None) if t.levels.is_empty() => Some(Tiers::Column(c)),
+            (Some(c), None) if t.levels.is_empty() => {
+                refs.push(customer_ref(at, &c, "tiers.column".to_owned()));
+                Some(Tiers::Column(c.value))
+            }
             (None, Some(m)) => {
                 let measure = at.closed(&m, "", diags);
                 let within = t.within.as_ref().and_then(|w| at.period(w, "within", diags));
@@ -282,7 +353,7 @@ fn check_policy(raw: RawPolicy, tiers: Option<Spanned<RawTiers>>, at: &At<'_>, d
             }
         };
     }
-    p
+    (p, refs)
 }
 
 fn check_date_format(f: &str) -> Result<(), String> {
@@ -335,10 +406,10 @@ mod tests {
         assert_eq!(
             got,
             [
-                (9, "send window for `email`: give `at: HH:MM`, or `from:` and `to:`".to_owned()),
-                (8, "send window for `phone` ends before it starts".to_owned()),
-                (4, "tiers: give either `column:` or `measure:` with `levels:`".to_owned()),
                 (2, "rfm.frequency: the four cut points must be ascending, not [8.0, 4.0, 2.0, 1.0]".to_owned()),
+                (4, "tiers: give either `column:` or `measure:` with `levels:`".to_owned()),
+                (8, "send window for `phone` ends before it starts".to_owned()),
+                (9, "send window for `email`: give `at: HH:MM`, or `from:` and `to:`".to_owned()),
             ]
         );
     }

@@ -86,7 +86,8 @@ pub struct RawRfm {
 #[serde(deny_unknown_fields)]
 pub struct RawChannel {
     /// The customer-file column holding this channel's address.
-    pub contact: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub contact: Option<S>,
 }
 
 /// `policy:` in kairos.yaml, as written.
@@ -107,7 +108,8 @@ pub struct RawPolicy {
     #[schemars(with = "BTreeMap<String, RawWindow>")]
     pub send_windows: BTreeMap<String, Spanned<RawWindow>>,
     /// Customer-file column with the customer's IANA time zone.
-    pub timezone_column: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub timezone_column: Option<S>,
     #[serde(default)]
     pub consent: RawConsent,
     #[serde(default)]
@@ -120,7 +122,8 @@ pub struct RawCap {
     pub max: u32,
     #[schemars(with = "String")]
     pub per: T<Duration>,
-    pub channel: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub channel: Option<S>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -145,10 +148,12 @@ pub struct RawWindow {
 #[serde(deny_unknown_fields)]
 pub struct RawConsent {
     /// Customer column: a true value (yes/true/1/y/x) means never contact.
-    pub do_not_contact: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub do_not_contact: Option<S>,
     /// Per channel: `default: in|out` and an optional customer column holding the initial consent.
     #[serde(default)]
-    pub channels: BTreeMap<String, RawChannelConsent>,
+    #[schemars(with = "BTreeMap<String, RawChannelConsent>")]
+    pub channels: BTreeMap<String, Spanned<RawChannelConsent>>,
     /// Event types that grant and withdraw consent; their `channel` column names the channel
     /// (empty: every channel). Defaults: opt_in, opt_out.
     pub opt_in_event: Option<String>,
@@ -160,16 +165,19 @@ pub struct RawConsent {
 pub struct RawChannelConsent {
     #[schemars(with = "Option<String>")]
     pub default: Option<T<ConsentDefault>>,
-    pub column: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub column: Option<S>,
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPreferences {
     /// Customer column listing preferred channels, e.g. "sms;email" (separated by ; , or space).
-    pub channels_column: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub channels_column: Option<S>,
     /// Customer column with the customer's own maximum number of messages per week.
-    pub max_per_week_column: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub max_per_week_column: Option<S>,
 }
 
 /// `tiers:` in kairos.yaml: from a customer column, or computed from history.
@@ -177,7 +185,8 @@ pub struct RawPreferences {
 #[serde(deny_unknown_fields)]
 pub struct RawTiers {
     /// Take the tier from this customer column.
-    pub column: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub column: Option<S>,
     /// Or compute it: spend, orders, purchases or units ...
     #[schemars(with = "Option<String>")]
     pub measure: Option<T<Measure>>,

@@ -96,6 +96,12 @@ impl Diagnostic {
         self
     }
 
+    /// The same location with another message (for problems found later than the parse).
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
@@ -181,9 +187,14 @@ fn clamp(src: &str, span: Range<usize>) -> Range<usize> {
 /// neighbours such as `teir` for `tier` is one edit), if it is close enough to be a likely typo.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
+    let lower = word.to_lowercase();
+    // A name that differs only in case (`DNC` for `dnc`) is the likeliest mistake of all.
     candidates
         .into_iter()
-        .map(|c| (strsim::osa_distance(word, c), c))
+        .map(|c| {
+            let d = if c.to_lowercase() == lower { 0 } else { strsim::osa_distance(word, c) };
+            (d, c)
+        })
         .filter(|(d, _)| *d <= limit)
         .min()
         .map(|(_, c)| c)

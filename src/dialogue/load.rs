@@ -71,13 +71,26 @@ pub fn dialogue_files(path: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
 }
 
 /// What the project config tells the checker.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Known {
     /// Tier names (empty: tiers are not configured; any name is accepted).
     pub tiers: Vec<String>,
     /// Template keys the mail tool has (None: not declared; not checked).
     pub templates: Option<Vec<String>>,
     pub rfm: RfmCuts,
+    /// The declared channels: a message on any other is an error.
+    pub channels: Vec<String>,
+}
+
+impl Default for Known {
+    fn default() -> Self {
+        Known {
+            tiers: Vec::new(),
+            templates: None,
+            rfm: RfmCuts::default(),
+            channels: crate::model::DEFAULT_CHANNELS.iter().map(|(c, _)| (*c).to_owned()).collect(),
+        }
+    }
 }
 
 /// Load, check and compile every dialogue. Returns the plan (possibly partial) and every
@@ -139,6 +152,7 @@ pub fn load(path: &Path, schemas: &Schemas, known: &Known) -> (Plan, Diagnostics
             ids: &ids,
             tiers,
             templates: known.templates.as_deref(),
+            channels: &known.channels,
             rfm: known.rfm.clone(),
             schemas: schemas.clone(),
             diags: &mut diags,

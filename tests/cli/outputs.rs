@@ -179,7 +179,9 @@ fn contact_comes_from_the_profile_field_for_the_channel() {
     let f = Fixture::new();
     f.dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: email, template: a}\n  - id: b\n    send: {channel: sms, template: b}\n  - id: c\n    send: {channel: letter, template: c}\n  - id: d\n    send: {channel: pigeon, template: d}\n")
         .tx(&["A,2025-01-01,o1,p,c,1"])
-        .file("customers.csv", "customer_id,email,phone,address\nA,a@x.com,+1555,\"1 Main St, Town\"\n");
+        .file("customers.csv", "customer_id,email,phone,address\nA,a@x.com,+1555,\"1 Main St, Town\"\n")
+        // A declared channel without a contact column.
+        .file("kairos.yaml", "channels:\n  pigeon: {}\n");
     let out = f.run(&["--format", "jsonl"]);
     let contacts: Vec<String> = out
         .stdout

@@ -442,3 +442,96 @@ fn timestamps_outside_years_1000_to_9999_are_input_errors() {
     assert!(out.stderr.contains("tx.csv:2") && out.stderr.contains("0000-01-01"), "{}", out.stderr);
     assert_eq!(out.stdout, "");
 }
+
+#[test]
+fn every_column_and_channel_the_config_names_is_checked() {
+    let f = Fixture::new();
+    f.file(
+        "kairos.yaml",
+        "channels:\n  fax: {contact: fax_number}\npolicy:\n  consent:\n    channels:\n      emial: {default: out}\n  send_windows:\n    phnoe: {at: \"09:00\"}\n",
+    )
+    .dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: [sms, emial], template: t}\n")
+    .tx(&["A,2025-01-01,o1,p,c,1"])
+    .file("customers.csv", "customer_id,dnc,phone\nA,yes,+1555\n");
+    let errors = |out: &super::Output| -> Vec<String> {
+        out.stderr
+            .lines()
+            .filter(|l| l.starts_with("error:") || l.starts_with(" -->") || l.contains("help:"))
+            .map(str::to_owned)
+            .collect()
+    };
+    // The config first: channels the policy names must be declared.
+    let out = f.run(&["-o", "plan.csv"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(!f.path("plan.csv").exists());
+    assert_eq!(
+        errors(&out),
+        [
+            "error: consent: unknown channel `emial`",
+            " --> kairos.yaml:6:14",
+            "  = help: did you mean `email`?",
+            "error: send_windows: unknown channel `phnoe`",
+            " --> kairos.yaml:8:12",
+            "  = help: did you mean `phone`?",
+        ],
+        "{}",
+        out.stderr
+    );
+    // Then the dialogues: a message on an undeclared channel.
+    f.file("kairos.yaml", "channels:\n  fax: {contact: fax_number}\n");
+    let out = f.run(&[]);
+    assert_eq!(
+        errors(&out),
+        ["error: unknown channel `emial`", " --> dialogues/hi.yaml:5:27", "  = help: did you mean `email`?"],
+        "{}",
+        out.stderr
+    );
+    // Then the columns the config names, against the headers.
+    f.dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: [fax, email], template: t}\n");
+    let out = f.run(&[]);
+    assert_eq!(
+        errors(&out),
+        [
+            "error: channels.fax.contact: the customers file has no column `fax_number`",
+            " --> kairos.yaml:2:18",
+            "  = help: the customers columns are: customer_id, dnc, phone",
+        ],
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn policy_columns_missing_from_the_customers_file_are_errors_in_check_and_run() {
+    let f = Fixture::new();
+    f.file("kairos.yaml", "policy:\n  consent:\n    do_not_contact: DNC\n  timezone_column: tz\n")
+        .dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: email, template: t}\n")
+        .tx(&["A,2025-01-01,o1,p,c,1"])
+        .file("customers.csv", "customer_id,dnc,timezone\nA,yes,UTC\n");
+    let out = f.run(&[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let errors: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("error:") || l.contains("help:")).collect();
+    assert_eq!(
+        errors,
+        [
+            "error: policy.consent.do_not_contact: the customers file has no column `DNC`",
+            "  = help: did you mean `dnc`?",
+            "error: policy.timezone_column: the customers file has no column `tz`",
+            "  = help: the customers columns are: customer_id, dnc, timezone",
+        ],
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("kairos.yaml:3:21"), "{}", out.stderr);
+    let check = f.cmd(&["check", "-d", "dialogues", "-c", "customers.csv"]);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    assert!(check.stderr.contains("the customers file has no column `DNC`"), "{}", check.stderr);
+    // Without a customers file, `run` cannot honour do-not-contact: an error, not a default.
+    let out = f.cmd(&["run", "-d", "dialogues", "-t", "tx.csv"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("names column `DNC` of the customers file, but no customers file was given"),
+        "{}",
+        out.stderr
+    );
+}

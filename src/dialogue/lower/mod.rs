@@ -66,6 +66,7 @@ pub(super) struct Checker<'a, 'd> {
     /// Tier names from the config (empty: tiers are not configured, any name is accepted).
     pub(super) tiers: &'a [String],
     pub(super) templates: Option<&'a [String]>,
+    pub(super) channels: &'a [String],
     pub(super) rfm: RfmCuts,
     pub(super) schemas: Schemas,
     pub(super) diags: &'d mut Diagnostics,

@@ -123,7 +123,30 @@ impl Checker<'_, '_> {
             self.err(e);
             return None;
         }
-        Some(v)
+        let mut ok = true;
+        for ch in &v {
+            if !self.channels.contains(ch) {
+                // Underline the name itself inside `channel: [sms, emial]`.
+                // A collection's span may be only its first token: look to the end of its line.
+                let start = crate::yaml::span(self.f.src, c).start;
+                let end = self.f.src[start..].find('\n').map_or(self.f.src.len(), |i| start + i);
+                let node = start..end;
+                let text = &self.f.src[node.clone()];
+                let span = text.find(ch.as_str()).map_or(start..start + 1, |i| start + i..start + i + ch.len());
+                let hint = did_you_mean(ch, self.channels.iter().map(String::as_str))
+                    .map(|x| format!("did you mean `{x}`?"))
+                    .unwrap_or_else(|| {
+                        format!(
+                            "the channels are {}; declare others under `channels:` in kairos.yaml",
+                            self.channels.join(", ")
+                        )
+                    });
+                let e = self.f.at_span(span, format!("unknown channel `{ch}`")).with_hint(hint);
+                self.err(e);
+                ok = false;
+            }
+        }
+        ok.then_some(v)
     }
 
     pub(super) fn variants(
