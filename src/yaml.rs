@@ -25,9 +25,15 @@ pub fn parse<T: DeserializeOwned>(path: &Path, src: &Arc<str>) -> Result<T, Box<
         let message = e.render_with_formatter(&serde_saphyr::UserMessageFormatter);
         let message = clean_message(&message);
         let (message, hint) = hint_for(&message);
+        let span = e.location().map(|l| first_line(src, loc_span(src, &l)));
+        let text = span.clone().map_or("", |r| src.get(r).unwrap_or(""));
+        let (message, hint) = match type_problem(&message, text) {
+            Some((m, h)) => (m, Some(h.to_owned())),
+            None => (message, hint),
+        };
         let d = Diagnostic::error(path, message).with_hint_opt(hint);
-        Box::new(match e.location() {
-            Some(l) => d.at(src, first_line(src, loc_span(src, &l))),
+        Box::new(match span {
+            Some(r) => d.at(src, r),
             None => d,
         })
     })
@@ -44,6 +50,32 @@ fn clean_message(m: &str) -> String {
 }
 
 /// serde names the accepted keys; turn a near miss into a suggestion.
+/// serde's terse type errors (`invalid i64`) as what the user wrote and what was expected.
+fn type_problem(message: &str, text: &str) -> Option<(String, &'static str)> {
+    let shown = if text.chars().count() > 40 {
+        format!("{}…", text.chars().take(40).collect::<String>())
+    } else {
+        text.to_owned()
+    };
+    let (what, hint) = match message {
+        "invalid i64" | "invalid u64" | "invalid u32" | "invalid i32" | "invalid usize" => {
+            ("is not a whole number (or is too large)", "write a whole number such as 3")
+        }
+        "invalid floating point" | "invalid f64" | "invalid f32" => {
+            ("is not a number (or is out of range)", "write a decimal number such as 12.5")
+        }
+        "invalid bool" | "invalid boolean" => ("is not true or false", "write true or false"),
+        m if m.contains("untagged enum OneOrManyStr") => {
+            ("is not a name or a list of names", "e.g. `email` or `[sms, email]`")
+        }
+        m if m.contains("untagged enum OneOrMany") => {
+            ("is not a whole number or a list of whole numbers", "e.g. `4` or `[1, 2, 3, 4]`")
+        }
+        _ => return None,
+    };
+    Some((format!("`{shown}` {what}"), hint))
+}
+
 fn hint_for(message: &str) -> (String, Option<String>) {
     for (prefix, what) in [("unknown variant ", "trigger"), ("unknown field ", "field")] {
         if let Some(rest) = message.strip_prefix(prefix) {

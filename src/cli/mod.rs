@@ -324,7 +324,17 @@ fn open_sink(s: &RunSettings) -> Result<Sink> {
 }
 
 fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {
-    let project = Project::from_args(&args.project)?;
+    let project = match Project::from_args(&args.project) {
+        Ok(p) => p,
+        // Problems in kairos.yaml are what `check` looks for: exit 1, like the dialogues'.
+        Err(e) => match e.downcast::<Reported>() {
+            Ok(r) => {
+                eprintln!("{r}");
+                return Ok(ExitCode::from(1));
+            }
+            Err(e) => return Err(e),
+        },
+    };
     let spec = project.input_spec(input::InputPaths {
         transactions: args.transactions.clone().unwrap_or_default(),
         customers: args.customers.clone(),

@@ -267,9 +267,15 @@ fn check_policy(
         let w_pos = yaml::first_line(at.src, yaml::span(at.src, &spanned));
         let w = spanned.value;
         let mut days = [true; 7];
-        if !w.days.is_empty() {
+        if let Some(list) = &w.days {
+            if list.value.is_empty() {
+                diags.push(
+                    at.node(list, format!("send window for `{channel}`: `days: []` never opens"))
+                        .with_hint("leave `days` out to allow every day"),
+                );
+            }
             days = [false; 7];
-            for d in &w.days {
+            for d in &list.value {
                 if let Some(day) = at.closed(d, "", diags) {
                     days[day.0 as usize] = true;
                 }
@@ -342,6 +348,11 @@ fn check_policy(
                 let within = t.within.as_ref().and_then(|w| at.period(w, "within", diags));
                 if t.levels.is_empty() {
                     diags.push(at.typed(&m, "computed tiers need `levels`, e.g. {gold: 1000, silver: 300, bronze: 0}"));
+                }
+                for (name, min) in &t.levels {
+                    if !min.is_finite() {
+                        diags.push(at.map(&t_pos, format!("tiers: level `{name}` needs a number, not {min}")));
+                    }
                 }
                 let mut levels: Vec<(String, f64)> = t.levels.into_iter().collect();
                 levels.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

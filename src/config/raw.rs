@@ -130,9 +130,8 @@ pub struct RawCap {
 #[serde(deny_unknown_fields)]
 pub struct RawWindow {
     /// Days allowed (mon..sun); default every day.
-    #[serde(default)]
-    #[schemars(with = "Vec<String>")]
-    pub days: Vec<T<Weekday>>,
+    #[schemars(with = "Option<Vec<String>>")]
+    pub days: Option<Spanned<Vec<T<Weekday>>>>,
     /// Exact local time to send at, e.g. "09:00".
     #[schemars(with = "Option<String>")]
     pub at: Option<S>,

@@ -176,3 +176,62 @@ fn check_warns_about_undefined_templates_and_unknown_tiers() {
     assert_eq!(out.code, 1);
     insta::assert_snapshot!("check_templates_tiers", out.stderr);
 }
+
+#[test]
+fn bad_scalar_values_say_what_was_written_and_what_was_expected() {
+    let step = "steps:\n  - id: s\n    send: {channel: email, template: t}\n";
+    let cases = [
+        ("priority: high\n", "`high` is not a whole number (or is too large)", "d.yaml:1:11"),
+        (
+            "trigger:\n  nth_order: {n: 99999999999999999999}\n",
+            "`99999999999999999999` is not a whole number or a list of whole numbers",
+            "d.yaml:2:18",
+        ),
+        (
+            "trigger:\n  threshold: {measure: spend, reaches: 1e400}\n",
+            "`1e400` is not a number (or is out of range)",
+            "d.yaml:2:40",
+        ),
+        (
+            "trigger:\n  threshold: {measure: spend, reaches: .nan}\n",
+            "`reaches` must be a number above 0 (a measure starts at 0), not NaN",
+            "d.yaml:2:40",
+        ),
+        (
+            "trigger:\n  one_away: {measure: spend, target: 100, away: .nan}\n",
+            "`away` must be more than 0 and less than the target (100)",
+            "d.yaml:2:49",
+        ),
+    ];
+    for (head, message, at) in cases {
+        let f = Fixture::new();
+        f.dialogue("d", &format!("{head}{step}"));
+        let out = f.cmd(&["check", "-d", "dialogues"]);
+        assert_eq!(out.code, 1, "{head}: {}", out.stderr);
+        assert!(out.stderr.starts_with(&format!("error: {message}\n")), "{head}: {}", out.stderr);
+        assert!(out.stderr.contains(&format!("dialogues/{at}")), "{head}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn config_values_that_would_silently_do_nothing_are_errors() {
+    let f = Fixture::new();
+    f.dialogue("d", "trigger:\n  purchase: {}\nsteps:\n  - id: s\n    send: {channel: email, template: t}\n")
+        .file("kairos.yaml", "tiers:\n  measure: spend\n  levels: {gold: .nan, basic: 0}\npolicy:\n  send_windows:\n    email: {days: [], at: \"09:00\"}\n");
+    let out = f.cmd(&["check", "-d", "dialogues"]);
+    assert_eq!(out.code, 1, "check found problems: {}", out.stderr);
+    f.tx(&["A,2025-01-01,o1,p,c,1"]);
+    let run = f.run(&[]);
+    assert_eq!(run.code, 2, "run cannot do its job");
+    assert!(run.stderr.contains("`days: []` never opens"), "{}", run.stderr);
+    let errors: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(
+        errors,
+        [
+            "error: tiers: level `gold` needs a number, not NaN",
+            "error: send window for `email`: `days: []` never opens"
+        ],
+        "{}",
+        out.stderr
+    );
+}

@@ -95,7 +95,15 @@ impl Checker<'_, '_> {
                 (trig, p)
             }
             RawTrigger::Threshold(th) => {
-                let m = self.measure(&th.measure);
+                let mut m = self.measure(&th.measure);
+                if !(th.reaches.value.is_finite() && th.reaches.value > 0.0) {
+                    let e = self.f.at_any(
+                        &th.reaches,
+                        format!("`reaches` must be a number above 0 (a measure starts at 0), not {}", th.reaches.value),
+                    );
+                    self.err(e);
+                    m = None;
+                }
                 let within = th.within.as_ref().map(|w| self.duration(w, "within"));
                 let filter = self.filter(&th.cond);
                 let trig = match (m, within, filter) {
@@ -116,7 +124,7 @@ impl Checker<'_, '_> {
             RawTrigger::OneAway(o) => {
                 let m = self.measure(&o.measure);
                 let away = o.away.as_ref().map_or(1.0, |a| a.value);
-                if away <= 0.0 || away >= o.target.value {
+                if !o.target.value.is_finite() || !away.is_finite() || away <= 0.0 || away >= o.target.value {
                     let e = match &o.away {
                         Some(a) => self.f.at_any(
                             a,
