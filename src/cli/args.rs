@@ -32,16 +32,23 @@ pub enum Command {
     Graph(GraphArgs),
     /// Print the JSON Schema of dialogue files or of kairos.yaml, for editor completion and validation.
     Schema {
+        /// Which file's schema: a dialogue or kairos.yaml.
         #[arg(value_enum)]
         kind: SchemaKind,
     },
     /// Print shell completions.
     Completions {
+        /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print the man page (roff), or with --out DIR write one page per command (kairos.1,
+    /// kairos-run.1, ...): install with `kairos man --out ~/.local/share/man/man1`.
+    Man {
+        /// Folder to write kairos.1 and one kairos-COMMAND.1 per command into.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -116,11 +123,13 @@ pub struct RunArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
-    /// Check conditions against this transactions file's header.
+    /// Check conditions and config columns against this transactions file's header.
     #[arg(long, short = 't', value_name = "FILE")]
     pub transactions: Option<PathBuf>,
+    /// Check `customer.*` fields and the policy's customer columns against this profile file's header.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub customers: Option<PathBuf>,
+    /// Check `event.*` fields against this events file's header.
     #[arg(long, short = 'e', value_name = "FILE")]
     pub events: Option<PathBuf>,
 }
@@ -157,6 +166,7 @@ pub struct GraphArgs {
     pub dialogue: String,
     #[command(flatten)]
     pub project: ProjectArgs,
+    /// Graph language: Mermaid (renders on GitHub and in many editors) or Graphviz DOT.
     #[arg(long, short = 'f', value_enum, default_value = "mermaid")]
     pub format: GraphFormat,
 }
@@ -165,4 +175,23 @@ pub struct GraphArgs {
 pub enum SchemaKind {
     Dialogue,
     Config,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_argument_of_every_command_has_help() {
+        let cmd = <Cli as clap::CommandFactory>::command();
+        let mut missing = Vec::new();
+        for sub in std::iter::once(&cmd).chain(cmd.get_subcommands()) {
+            for arg in sub.get_arguments() {
+                if arg.get_help().is_none() && !["help", "version"].contains(&arg.get_id().as_str()) {
+                    missing.push(format!("{} {}", sub.get_name(), arg.get_id()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
+    }
 }

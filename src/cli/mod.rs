@@ -107,9 +107,17 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
             clap_complete::generate(shell, &mut cmd, "kairos", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Man => {
+        Command::Man { out } => {
             let cmd = <Cli as clap::CommandFactory>::command();
-            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+            match out {
+                None => clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?,
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir)
+                        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+                    clap_mangen::generate_to(cmd, &dir)
+                        .map_err(|e| anyhow::anyhow!("cannot write man pages to {}: {e}", dir.display()))?;
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -47,27 +47,59 @@ fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
 }
 
-fn trigger_label(t: &Option<Trigger>, kind: &str) -> String {
-    match t {
+/// The start node: the trigger with its parameters, and the dialogue's `when:`.
+fn trigger_label(d: &crate::dialogue::plan::Dialogue) -> String {
+    use crate::dialogue::plan::Absence;
+    use crate::input::table::format_num;
+    use crate::model::Closed;
+    let filter =
+        |c: &Option<crate::dialogue::plan::Cond>| c.as_ref().map(|c| format!(" where {}", c.src)).unwrap_or_default();
+    let window = |v: &crate::expr::Ir| match v {
+        crate::expr::Ir::Hist { window: Some(w), .. } => format!(" within {}", format_duration(*w)),
+        _ => String::new(),
+    };
+    let mut label = match &d.trigger {
         None => "started by another dialogue".to_owned(),
-        Some(Trigger::Absence(crate::dialogue::plan::Absence::Fixed { after })) => {
-            format!("absence {}", format_duration(*after))
+        Some(Trigger::Absence(Absence::Fixed { after })) => format!("absence {}", format_duration(*after)),
+        Some(Trigger::Absence(Absence::Usual { factor, min_orders, at_least })) => format!(
+            "absence > {factor}x usual gap (at least {}, after {min_orders} orders)",
+            format_duration(*at_least)
+        ),
+        Some(Trigger::Event { kind, cond }) => format!("event {kind}{}", filter(cond)),
+        Some(Trigger::NthOrder { n, cond }) => {
+            format!("order #{}{}", n.iter().map(u32::to_string).collect::<Vec<_>>().join(", #"), filter(cond))
         }
-        Some(Trigger::Absence(crate::dialogue::plan::Absence::Usual { factor, .. })) => {
-            format!("absence > {factor}x usual gap")
+        Some(Trigger::Purchase { cond }) => format!("purchase{}", filter(cond)),
+        Some(Trigger::NewCategory { categories, cond, .. }) => {
+            let cats = if categories.is_empty() { String::new() } else { format!(" in {}", categories.join(", ")) };
+            format!("{}{cats}{}", d.trigger_kind, filter(cond))
         }
-        Some(Trigger::Event { kind: k, .. }) => format!("event {k}"),
-        Some(Trigger::NthOrder { n, .. }) => {
-            format!("order #{}", n.iter().map(u32::to_string).collect::<Vec<_>>().join(", #"))
+        Some(Trigger::Frequent { of, values, count, within, cond }) => {
+            let vals = if values.is_empty() { String::new() } else { format!(" ({})", values.join(", ")) };
+            let w = within.map(|w| format!(" within {}", format_duration(w))).unwrap_or_default();
+            format!("{}: {count} purchases of one {of}{vals}{w}{}", d.trigger_kind, filter(cond))
         }
-        Some(_) => kind.to_owned(),
+        Some(Trigger::Crossing { measure, value, level, cap: None, .. }) => {
+            format!("threshold: {} reaches {}{}", measure.name(), format_num(*level), window(value))
+        }
+        Some(Trigger::Crossing { measure, value, level, target, .. }) => format!(
+            "one_away: {} within {} of {}{}",
+            measure.name(),
+            format_num(target - level),
+            format_num(*target),
+            window(value)
+        ),
+    };
+    if let Some(w) = &d.when {
+        label.push_str(&format!("\nwhen {}", w.src));
     }
+    label
 }
 
 pub fn render(plan: &Plan, d: usize, format: Format) -> String {
     let dlg = &plan.dialogues[d];
     let mut nodes: Vec<(String, String, &'static str)> =
-        vec![("start".into(), format!("trigger: {}", trigger_label(&dlg.trigger, dlg.trigger_kind)), "start")];
+        vec![("start".into(), format!("trigger: {}", trigger_label(dlg)), "start")];
     let mut edges = vec![Edge { from: "start".into(), to: "s0".into(), label: String::new() }];
     for (i, s) in dlg.steps.iter().enumerate() {
         let mut label = s.id.clone();

@@ -311,3 +311,19 @@ fn the_order_that_starts_a_dialogue_is_not_its_next_purchase() {
     assert_eq!(v[0]["instances"][0]["outcome"], "ordered_again");
     assert_eq!(v[0]["instances"][0]["ended_at"], "2025-01-05T00:00:00Z");
 }
+
+#[test]
+fn graph_start_node_shows_the_trigger_parameters_and_when() {
+    let f = Fixture::new();
+    f.dialogue(
+        "gold",
+        "trigger:\n  threshold: {measure: spend, reaches: 1000, within: 365d}\nwhen: orders() >= 2\nsteps:\n  - id: s\n    send: {channel: email, template: t}\n",
+    );
+    let out = f.cmd(&["graph", "gold", "-d", "dialogues"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("start([\"trigger: threshold: spend reaches 1000 within 365d<br/>when orders() >= 2\"])"),
+        "{}",
+        out.stdout
+    );
+}

@@ -82,3 +82,39 @@ fn completions_and_man_page_are_generated() {
     assert_eq!(out.code, 0);
     assert!(out.stdout.contains(".TH kairos"), "{}", &out.stdout[..200.min(out.stdout.len())]);
 }
+
+#[test]
+fn man_writes_one_page_per_command() {
+    let f = Fixture::new();
+    let out = f.cmd(&["man", "--out", "man1"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut pages: Vec<String> = std::fs::read_dir(f.path("man1"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    assert_eq!(
+        pages,
+        [
+            "kairos-check.1",
+            "kairos-completions.1",
+            "kairos-explain.1",
+            "kairos-graph.1",
+            "kairos-man.1",
+            "kairos-run.1",
+            "kairos-schema.1",
+            "kairos.1"
+        ]
+    );
+    let run = std::fs::read_to_string(f.path("man1/kairos-run.1")).unwrap();
+    assert!(run.contains("include\\-suppressed") && run.contains("policy_note"), "{run}");
+}
+
+#[test]
+fn help_texts_match_the_behaviour() {
+    let f = Fixture::new();
+    let check = f.cmd(&["check", "--help"]).stdout;
+    assert!(check.contains("profile file's header") && check.contains("events file's header"), "{check}");
+    let run = f.cmd(&["run", "--help"]).stdout;
+    assert!(!run.contains("suppressed_reason") && run.contains("policy_note"), "{run}");
+}
