@@ -117,6 +117,10 @@ pub struct RunArgs {
     /// or CR gets a leading ' so spreadsheets show it as text (OWASP); machine consumers may not want that.
     #[arg(long)]
     pub raw_csv: bool,
+    /// Leave the customer's profile columns out of CSV and JSONL rows (they are most of the
+    /// bytes at scale; mail tools that join on customer_id do not need them).
+    #[arg(long)]
+    pub no_profile: bool,
 }
 
 #[derive(Debug, Args)]

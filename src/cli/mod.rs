@@ -289,7 +289,7 @@ fn run(s: RunSettings) -> Result<ExitCode> {
             Window::All => None,
         };
         let ev = Evaluator::new(&data, &plan, settings);
-        let layout = s.replay.project.layout(!s.raw_csv);
+        let layout = s.replay.project.layout(!s.raw_csv, !s.no_profile);
         let writer =
             Writer::new(&data, &plan, &layout, Selection { as_of, since, include_suppressed: s.include_suppressed });
         let mut result = None;
@@ -402,7 +402,7 @@ fn explain(args: &ExplainArgs) -> Result<ExitCode> {
         let mut trace = Vec::new();
         let mut stats = Stats::default();
         let result = ev.run_customer(person, &mut Default::default(), &mut stats, Some(&mut trace));
-        let layout = replay.project.layout(false);
+        let layout = replay.project.layout(false, true);
         let writer = Writer::new(&data, &plan, &layout, Selection { as_of, since: None, include_suppressed: true });
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());

@@ -62,10 +62,11 @@ impl Project {
     }
 
     /// What the output writer needs from the config.
-    pub fn layout(&self, escape_formulas: bool) -> Layout {
+    pub fn layout(&self, escape_formulas: bool, with_profile: bool) -> Layout {
         Layout {
             tz: self.cfg.tz,
             escape_formulas,
+            with_profile,
             contact_fields: self
                 .cfg
                 .channels
@@ -159,6 +160,8 @@ pub struct RunSettings {
     pub include_suppressed: bool,
     /// CSV text exactly as it is, formulas and all.
     pub raw_csv: bool,
+    /// Leave the profile columns out of CSV and JSONL.
+    pub no_profile: bool,
     pub quiet: bool,
 }
 
@@ -188,6 +191,7 @@ impl RunSettings {
             window,
             include_suppressed: a.include_suppressed,
             raw_csv: a.raw_csv,
+            no_profile: a.no_profile,
             quiet,
         })
     }

@@ -43,6 +43,8 @@ pub struct Layout {
     pub contact_fields: Vec<(String, String)>,
     /// Neutralise spreadsheet formulas in CSV text cells (`--raw-csv` turns it off).
     pub escape_formulas: bool,
+    /// Carry the customer's profile columns after the fixed ones (`--no-profile` leaves them out).
+    pub with_profile: bool,
 }
 
 pub struct Writer<'a> {
@@ -51,6 +53,9 @@ pub struct Writer<'a> {
     pub sel: Selection,
     tz: chrono_tz::Tz,
     escape: bool,
+    /// The profile columns' output names (a name taken by a fixed column gets `profile_`),
+    /// empty without profile output.
+    profile_headers: Vec<String>,
     /// Per channel used in the plan: the profile column holding its address.
     contact_cols: Vec<(String, Option<usize>)>,
 }
@@ -87,7 +92,19 @@ impl<'a> Writer<'a> {
                 }
             }
         }
-        Self { data, plan, sel, tz: layout.tz, escape: layout.escape_formulas, contact_cols }
+        let mut profile_headers: Vec<String> = Vec::new();
+        if layout.with_profile {
+            for name in data.customers.as_ref().map_or(&[][..], |t| &t.names[..]) {
+                // A profile column named like a fixed column (`status`, `contact`) gets a
+                // `profile_` prefix, so every field name is unique.
+                let mut h = name.clone();
+                while COLUMNS.contains(&h.as_str()) || profile_headers.contains(&h) {
+                    h = format!("profile_{h}");
+                }
+                profile_headers.push(h);
+            }
+        }
+        Self { data, plan, sel, tz: layout.tz, escape: layout.escape_formulas, profile_headers, contact_cols }
     }
 
     /// The selected messages of a customer, in output order.
@@ -171,8 +188,17 @@ impl<'a> Writer<'a> {
         o
     }
 
-    fn profile_cols(&self) -> &[String] {
-        self.data.customers.as_ref().map_or(&[], |t| &t.names)
+    /// The profile fields of a customer under their output names (empty without profile output).
+    fn profile_fields(&self, r: &CustomerResult) -> Vec<(&str, String)> {
+        if self.profile_headers.is_empty() {
+            return Vec::new();
+        }
+        let values = self.profile(r);
+        self.profile_headers
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.as_str(), values.get(i).map(|(_, v)| v.clone()).unwrap_or_default()))
+            .collect()
     }
 
     /// The customer's profile as (column, text) pairs.
@@ -188,16 +214,8 @@ impl<'a> Writer<'a> {
         match format {
             Format::Csv => {
                 let mut w = csv::Writer::from_writer(Vec::new());
-                let mut header: Vec<String> = COLUMNS.iter().map(|c| (*c).to_owned()).collect();
-                for name in self.profile_cols() {
-                    // A profile column named like a fixed column (`status`, `contact`) gets a
-                    // `profile_` prefix, so every header is unique.
-                    let mut h = name.clone();
-                    while header.contains(&h) {
-                        h = format!("profile_{h}");
-                    }
-                    header.push(h);
-                }
+                let mut header: Vec<&str> = COLUMNS.to_vec();
+                header.extend(self.profile_headers.iter().map(String::as_str));
                 w.write_record(&header)?;
                 w.into_inner().map_err(|e| e.into_error())
             }
@@ -238,7 +256,7 @@ impl<'a> Writer<'a> {
                 };
                 for m in &msgs {
                     self.row(r, m).write_csv(w, self.escape)?;
-                    match profile {
+                    match profile.filter(|_| !self.profile_headers.is_empty()) {
                         Some((t, row)) => {
                             for c in 0..t.names.len() {
                                 match t.num_col(c) {
@@ -248,7 +266,7 @@ impl<'a> Writer<'a> {
                             }
                         }
                         None => {
-                            for _ in self.profile_cols() {
+                            for _ in &self.profile_headers {
                                 w.write_field("")?;
                             }
                         }
@@ -257,8 +275,9 @@ impl<'a> Writer<'a> {
                 }
             }
             (Format::Jsonl, Chunk::Bytes(out)) => {
+                let profile = self.profile_fields(r);
                 for m in &msgs {
-                    serde_json::to_writer(&mut *out, &self.row(r, m))?;
+                    serde_json::to_writer(&mut *out, &row::WithProfile(&self.row(r, m), &profile))?;
                     out.push(b'\n');
                 }
             }
@@ -277,8 +296,11 @@ impl<'a> Writer<'a> {
                     o.insert("messages".into(), Value::Array(inst_msgs));
                     instances.push(Value::Object(o));
                 }
-                let profile: Map<String, Value> =
-                    self.profile(r).into_iter().map(|(k, v)| (k.to_owned(), Value::String(v))).collect();
+                let profile: Map<String, Value> = if self.profile_headers.is_empty() {
+                    Map::new()
+                } else {
+                    self.profile(r).into_iter().map(|(k, v)| (k.to_owned(), Value::String(v))).collect()
+                };
                 let mut c = Map::new();
                 c.insert("customer_id".into(), self.data.people[r.person].id.to_string().into());
                 c.insert("profile".into(), Value::Object(profile));

@@ -150,14 +150,28 @@ impl Row<'_> {
 
 impl Serialize for Row<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(Col::ALL.len()))?;
+        WithProfile(self, &[]).serialize(s)
+    }
+}
+
+/// A row followed by the customer's profile columns (header name, text), as JSONL writes it:
+/// the same fields as a CSV row.
+pub struct WithProfile<'r>(pub &'r Row<'r>, pub &'r [(&'r str, String)]);
+
+impl Serialize for WithProfile<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(Col::ALL.len() + self.1.len()))?;
+        let row = self.0;
         for c in Col::ALL {
-            match self.cell(c) {
+            match row.cell(c) {
                 Cell::Text(v) => m.serialize_entry(c.name(), v)?,
                 Cell::Hex(h) => m.serialize_entry(c.name(), std::str::from_utf8(h).unwrap_or_default())?,
                 Cell::Count(n) => m.serialize_entry(c.name(), &n)?,
                 Cell::Time(t) => m.serialize_entry(c.name(), &format_utc(t))?,
             }
+        }
+        for (k, v) in self.1 {
+            m.serialize_entry(k, v)?;
         }
         m.end()
     }

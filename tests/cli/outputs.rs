@@ -147,7 +147,8 @@ fn csv_and_jsonl_carry_the_same_fields() {
     assert!(rows.len() > 50);
     for (row, line) in rows.iter().zip(lines) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        for (name, cell) in header.iter().zip(row.iter()).take(kairos::output::COLUMNS.len()) {
+        assert_eq!(v.as_object().unwrap().len(), header.len(), "the same fields, profile included");
+        for (name, cell) in header.iter().zip(row.iter()) {
             let json = match &v[name] {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
@@ -267,4 +268,21 @@ fn csv_neutralises_formulas_and_keeps_headers_unique() {
     // JSON stays raw.
     let json = f.run(&["--format", "json"]);
     assert!(json.stdout.contains("\"name\":\"=HYPERLINK(\\\"http://x\\\")\""), "{}", json.stdout);
+}
+
+#[test]
+fn no_profile_leaves_the_profile_columns_out_of_csv_and_jsonl() {
+    let f = Fixture::new();
+    f.dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: s\n    send: {channel: email, template: t}\n")
+        .tx(&["C1,2025-01-01,o1,p1,books,10"])
+        .file("customers.csv", "customer_id,name,email\nC1,Ann,c1@example.com\n");
+    let csv_out = f.run(&["--no-profile"]).stdout;
+    assert_eq!(csv_out.lines().next().unwrap(), kairos::output::COLUMNS.join(","));
+    assert!(csv_out.contains(",c1@example.com,"), "the contact column stays: {csv_out}");
+    let jsonl = f.run(&["--no-profile", "--format", "jsonl"]).stdout;
+    let v: serde_json::Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    assert_eq!(v.as_object().unwrap().len(), kairos::output::COLUMNS.len());
+    let with = f.run(&["--format", "jsonl"]).stdout;
+    let v: serde_json::Value = serde_json::from_str(with.lines().next().unwrap()).unwrap();
+    assert_eq!(v["name"], "Ann");
 }
