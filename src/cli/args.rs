@@ -53,9 +53,9 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct ProjectArgs {
-    /// Folder of dialogue YAML files (or one file).
-    #[arg(long, short = 'd', value_name = "DIR")]
-    pub dialogues: PathBuf,
+    /// Dialogue YAML files or folders of them; repeat (-d a/ -d b.yaml) to combine several.
+    #[arg(long, short = 'd', value_name = "PATH", required = true)]
+    pub dialogues: Vec<PathBuf>,
     /// Project config (time zone, column mappings, field types, channels). Default: ./kairos.yaml if present.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

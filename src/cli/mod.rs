@@ -321,6 +321,7 @@ fn open_sink(s: &RunSettings) -> Result<Sink> {
         protected.push(Protected { what: "the config", path: c });
     }
     let dialogue_files = dialogue::load::dialogue_files(&s.replay.project.dialogues).unwrap_or_default();
+    let dialogue_files: Vec<std::path::PathBuf> = dialogue_files;
     protected.extend(dialogue_files.iter().map(|p| Protected { what: "a dialogue file", path: p }));
     let name = match s.output.as_deref() {
         None => "stdout".to_owned(),

@@ -17,7 +17,8 @@ use super::Reported;
 /// The project: kairos.yaml merged with flags, and where the dialogues are.
 pub struct Project {
     pub cfg: Config,
-    pub dialogues: PathBuf,
+    /// Dialogue files and folders, as given.
+    pub dialogues: Vec<PathBuf>,
 }
 
 impl Project {

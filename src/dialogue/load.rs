@@ -2,7 +2,7 @@
 //! lower every dialogue (collecting every problem, not just the first) into the plan.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::diag::{Diagnostic, Diagnostics, Severity};
@@ -52,22 +52,35 @@ struct Source {
 }
 
 /// The dialogue files in `path` (a folder, read in name order, or one file).
-pub fn dialogue_files(path: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
-    if path.is_file() {
-        return Ok(vec![path.to_path_buf()]);
+pub fn dialogue_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
+    let mut all: Vec<PathBuf> = Vec::new();
+    for path in paths {
+        if path.is_file() {
+            all.push(path.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(path)
+            .map_err(|e| Box::new(Diagnostic::error(path, format!("cannot read the dialogues folder: {e}"))))?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+            .collect();
+        if files.is_empty() {
+            return Err(Box::new(Diagnostic::error(path, "no dialogue files (*.yaml) in this folder")));
+        }
+        files.sort();
+        all.extend(files);
     }
-    let entries = std::fs::read_dir(path)
-        .map_err(|e| Box::new(Diagnostic::error(path, format!("cannot read the dialogues folder: {e}"))))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(Box::new(Diagnostic::error(path, "no dialogue files (*.yaml) in this folder")));
-    }
-    Ok(files)
+    // The same file given twice (a folder and a file in it) is read once.
+    let mut seen = Vec::new();
+    all.retain(|p| {
+        let key = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+        let new = !seen.contains(&key);
+        seen.push(key);
+        new
+    });
+    Ok(all)
 }
 
 /// What the project config tells the checker.
@@ -95,10 +108,10 @@ impl Default for Known {
 
 /// Load, check and compile every dialogue. Returns the plan (possibly partial) and every
 /// diagnostic; the plan is only usable when there are no errors.
-pub fn load(path: &Path, schemas: &Schemas, known: &Known) -> (Plan, Diagnostics) {
+pub fn load(paths: &[PathBuf], schemas: &Schemas, known: &Known) -> (Plan, Diagnostics) {
     let tiers = known.tiers.as_slice();
     let mut diags = Diagnostics::default();
-    let files = match dialogue_files(path) {
+    let files = match dialogue_files(paths) {
         Ok(f) => f,
         Err(d) => {
             diags.push(*d);

@@ -27,7 +27,7 @@ pub fn test_plan(files: &[(&str, &str)]) -> Plan {
             Vec::new()
         }
     });
-    let (plan, diags) = load(dir.path(), &schemas, &Known::default());
+    let (plan, diags) = load(&[dir.path().to_path_buf()], &schemas, &Known::default());
     assert!(!diags.has_errors(), "{}", diags.0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"));
     plan
 }

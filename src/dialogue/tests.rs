@@ -48,7 +48,7 @@ fn load_with(files: &[(&str, &str)], schemas: &Schemas, known: &Known) -> (Plan,
     for (name, body) in files {
         std::fs::write(dir.path().join(name), body).unwrap();
     }
-    let (plan, diags) = load(dir.path(), schemas, known);
+    let (plan, diags) = load(&[dir.path().to_path_buf()], schemas, known);
     (plan, diags.0)
 }
 
@@ -117,7 +117,7 @@ fn unknown_dialogues_in_quiet_while_and_start() {
     assert_eq!(
         check_all(&files, &open_schemas(), &Known::default()),
         [
-            "error promo.yaml:3:15 unknown dialogue `supprt` [help: did you mean `support`?]",
+            "warning promo.yaml:3:15 quiet_while names `supprt`, which is not among the loaded dialogues; it is ignored [help: did you mean `support`?]",
             "error promo.yaml:5:44 unknown dialogue `nope` [help: the dialogues are: promo, support]",
             "error promo.yaml:9:46 unknown dialogue `suport` [help: did you mean `support`?]",
         ]

@@ -134,7 +134,7 @@ pub(crate) fn plan_for(data: &Data, dialogues: &[(&str, &str)]) -> Plan {
     for (id, body) in dialogues {
         std::fs::write(dir.path().join(format!("{id}.yaml")), body).unwrap();
     }
-    let (plan, diags) = load(dir.path(), &schemas, &Known::default());
+    let (plan, diags) = load(&[dir.path().to_path_buf()], &schemas, &Known::default());
     assert!(!diags.has_errors(), "{}", diags.0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"));
     plan
 }

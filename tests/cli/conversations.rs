@@ -327,3 +327,29 @@ fn graph_start_node_shows_the_trigger_parameters_and_when() {
         out.stdout
     );
 }
+
+#[test]
+fn several_dialogue_paths_combine_and_a_library_dialogue_can_be_tried_alone() {
+    let f = Fixture::new();
+    f.file(
+        "library/promo.yaml",
+        "trigger:\n  purchase: {}\nquiet_while: [care]\nsteps:\n  - id: s\n    send: {channel: email, template: promo}\n",
+    )
+    .file("library/care.yaml", "trigger:\n  event: {type: complaint}\nsteps:\n  - id: s\n    send: {channel: email, template: sorry}\n")
+    .tx(&["A,2025-01-01,o1,p1,books,10"]);
+    // Alone: runs, with a note about the name it refers to that is not loaded.
+    let out = f.cmd(&["run", "-d", "library/promo.yaml", "-t", "tx.csv"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("warning: quiet_while names `care`, which is not among the loaded dialogues; it is ignored"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(super::brief(&out.stdout), "A promo#1 s/0 email:promo 2025-01-01 due\n");
+    // Together (a file and a folder holding it: read once), no warning.
+    let out = f.cmd(&["run", "-d", "library/promo.yaml", "-d", "library", "-t", "tx.csv"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+    assert!(!out.stderr.contains("duplicate"), "{}", out.stderr);
+}

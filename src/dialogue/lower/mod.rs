@@ -212,8 +212,25 @@ impl Checker<'_, '_> {
                 let e =
                     self.f.at(q, "a dialogue cannot be quiet while itself is live (it already runs once at a time)");
                 self.err(e);
-            } else if let Some(i) = self.dialogue_ref(q) {
+            } else if let Ok(i) = self.ids.binary_search(&q.value) {
                 quiet_while.push(i);
+            } else {
+                // A library dialogue tried alone: the dialogues it is quiet for are not loaded.
+                let hint = did_you_mean(&q.value, self.ids.iter().map(String::as_str))
+                    .map(|x| format!("did you mean `{x}`?"))
+                    .unwrap_or_else(|| "load it with another -d to honour it".to_owned());
+                let w = self
+                    .f
+                    .at(
+                        q,
+                        format!(
+                            "quiet_while names `{}`, which is not among the loaded dialogues; it is ignored",
+                            q.value
+                        ),
+                    )
+                    .with_hint(hint)
+                    .with_severity(crate::diag::Severity::Warning);
+                self.err(w);
             }
         }
         let step_ids: Vec<String> = raw.steps.value.iter().map(|s| s.value.id.value.clone()).collect();
