@@ -14,23 +14,26 @@ pub fn stable_hash(parts: &[&[u8]]) -> u128 {
     xxh3_128(&buf)
 }
 
-/// The id of one message: customer, dialogue, instance, step and attempt (0 = the step's
-/// message, 1.. = its escalations).
-pub fn message_id(customer: &str, dialogue: &str, instance: u32, step: &str, attempt: u32) -> String {
-    let hex = hex32(message_hash(customer, dialogue, instance, step, attempt));
+/// The id of one message: customer, dialogue, instance, step, the visit of that step in the
+/// instance (1 = first time entered) and attempt (0 = the step's message, 1.. = its
+/// escalations).
+pub fn message_id(customer: &str, dialogue: &str, instance: u32, step: &str, visit: u32, attempt: u32) -> String {
+    let hex = hex32(message_hash(customer, dialogue, instance, step, visit, attempt));
     String::from_utf8_lossy(&hex).into_owned()
 }
 
-/// The 128-bit hash behind a message id.
-pub fn message_hash(customer: &str, dialogue: &str, instance: u32, step: &str, attempt: u32) -> u128 {
-    stable_hash(&[
-        b"kairos.message.v1",
-        customer.as_bytes(),
-        dialogue.as_bytes(),
-        &instance.to_le_bytes(),
-        step.as_bytes(),
-        &attempt.to_le_bytes(),
-    ])
+/// The 128-bit hash behind a message id. A first visit hashes exactly as before visits were
+/// counted, so the ids of every message of a step entered once are unchanged; a revisit (a
+/// loop back to a step) adds the visit number, so each visit's messages have their own ids.
+pub fn message_hash(customer: &str, dialogue: &str, instance: u32, step: &str, visit: u32, attempt: u32) -> u128 {
+    let (instance, attempt, visit) = (instance.to_le_bytes(), attempt.to_le_bytes(), visit.to_le_bytes());
+    let mut parts: Vec<&[u8]> =
+        vec![b"kairos.message.v1", customer.as_bytes(), dialogue.as_bytes(), &instance, step.as_bytes(), &attempt];
+    if u32::from_le_bytes(visit) > 1 {
+        parts.push(b"visit");
+        parts.push(&visit);
+    }
+    stable_hash(&parts)
 }
 
 /// Lower-case hex, 32 digits, without allocating.
@@ -57,12 +60,17 @@ mod tests {
     #[test]
     fn message_ids_are_pinned() {
         // Pinned: if this changes, every id a mail tool has stored changes with it.
-        let id = message_id("C1", "win_back", 1, "call", 0);
+        let id = message_id("C1", "win_back", 1, "call", 1, 0);
         assert_eq!(id, "4dba22998c4355ffbe43dd82d343af1d");
         assert_eq!(id.len(), 32);
-        assert_eq!(id, format!("{:032x}", message_hash("C1", "win_back", 1, "call", 0)));
-        assert_ne!(id, message_id("C1", "win_back", 2, "call", 0));
-        assert_ne!(id, message_id("C1", "win_back", 1, "call", 1));
+        assert_eq!(id, format!("{:032x}", message_hash("C1", "win_back", 1, "call", 1, 0)));
+        assert_ne!(id, message_id("C1", "win_back", 2, "call", 1, 0));
+        assert_ne!(id, message_id("C1", "win_back", 1, "call", 1, 1));
+        // A second visit of the step in the same instance is another message.
+        let again = message_id("C1", "win_back", 1, "call", 2, 0);
+        assert_eq!(again, "67b1c4c052ebe6d5662e989c123c6376");
+        assert_ne!(again, id);
+        assert_ne!(again, message_id("C1", "win_back", 1, "call", 3, 0));
         assert_ne!(stable_hash(&[b"ab", b"c"]), stable_hash(&[b"a", b"bc"]));
     }
 

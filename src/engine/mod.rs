@@ -199,8 +199,8 @@ struct Run<'e, 'a> {
     tx_end: usize,
     ev_end: usize,
     projecting: bool,
-    /// Messages handed to the policy so far (instance, step, attempt), for quoted ids.
-    sent: Vec<(usize, usize, usize)>,
+    /// Messages handed to the policy so far (instance, step, visit, attempt), for quoted ids.
+    sent: Vec<(usize, usize, u32, usize)>,
     seq: u32,
     /// Categories bought so far.
     seen_categories: Vec<&'a str>,
@@ -707,10 +707,12 @@ impl<'e, 'a> Run<'e, 'a> {
             }
             Some(why) => self.stats.suppression(d, why),
         }
-        self.sent.push((rec, step, attempt));
+        let visit = self.out.instances[rec].path.iter().filter(|(s, _)| *s == step).count().max(1) as u32;
+        self.sent.push((rec, step, visit, attempt));
         self.out.messages.push(Message {
             instance: rec,
             step,
+            visit,
             attempt,
             send_at,
             variant,

@@ -20,8 +20,8 @@ pub enum Target {
 pub struct Known<'a> {
     pub customer: &'a str,
     pub instances: &'a [Instance],
-    /// Messages handed to the policy so far: (instance, step, attempt).
-    pub sent: &'a [(usize, usize, usize)],
+    /// Messages handed to the policy so far: (instance, step, visit, attempt).
+    pub sent: &'a [(usize, usize, u32, usize)],
     /// Is this instance record the live one of its dialogue?
     pub is_live: &'a dyn Fn(usize) -> bool,
 }
@@ -34,14 +34,14 @@ pub fn target(plan: &Plan, events: &Table, r: usize, c: &Cols, known: &Known<'_>
     let (msg, dlg, step) = (get(c.ev_message), get(c.ev_dialogue), get(c.ev_step));
     if !msg.is_empty() {
         // Ids are derived on demand: most customers never quote one.
-        let found = known.sent.iter().find(|&&(rec, step, attempt)| {
+        let found = known.sent.iter().find(|&&(rec, step, visit, attempt)| {
             let inst = &known.instances[rec];
             let d = &plan.dialogues[inst.dialogue];
-            crate::ids::message_id(known.customer, &d.id, inst.number, &d.steps[step].id, attempt as u32) == msg
+            crate::ids::message_id(known.customer, &d.id, inst.number, &d.steps[step].id, visit, attempt as u32) == msg
         });
         return match found.copied() {
             // A quoted message addresses its own run only, not a later run of the dialogue.
-            Some((rec, step, _)) if (known.is_live)(rec) => {
+            Some((rec, step, _, _)) if (known.is_live)(rec) => {
                 Ok(Target::Dialogue { dialogue: known.instances[rec].dialogue, step: Some(step) })
             }
             Some(_) => Ok(Target::Gone),

@@ -40,6 +40,8 @@ pub struct Message {
     /// Index into the customer's instances.
     pub instance: usize,
     pub step: usize,
+    /// Which visit of the step in its instance (1 = the first time it was entered).
+    pub visit: u32,
     pub attempt: usize,
     pub send_at: i64,
     /// Which variant (0 = default, else a tier's) and which of its channels was chosen.

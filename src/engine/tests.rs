@@ -463,8 +463,8 @@ steps:
 
 #[test]
 fn an_answer_quoting_a_message_id_reaches_that_run_only() {
-    let first = crate::ids::message_id("C1", "ask", 1, "ask", 0);
-    let second = crate::ids::message_id("C1", "ask", 2, "ask", 0);
+    let first = crate::ids::message_id("C1", "ask", 1, "ask", 1, 0);
+    let second = crate::ids::message_id("C1", "ask", 2, "ask", 1, 0);
     let tx = ["C1,2025-01-01,o1,p,books,10", "C1,2025-01-10,o2,p,books,10"];
     // Run 1 timed out on 01-04; quoting its message on 01-11 does not answer run 2.
     let gone = format!("C1,2025-01-11,response,,,yes,{first}");

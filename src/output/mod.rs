@@ -149,7 +149,7 @@ impl<'a> Writer<'a> {
         let v = &step.ladder[m.attempt].variants[m.variant];
         let channel = &v.channels[m.channel];
         Row {
-            message_id: hex32(message_hash(&person.id, &d.id, inst.number, &step.id, m.attempt as u32)),
+            message_id: hex32(message_hash(&person.id, &d.id, inst.number, &step.id, m.visit, m.attempt as u32)),
             customer_id: &person.id,
             dialogue: &d.id,
             instance: inst.number,

@@ -353,3 +353,27 @@ fn several_dialogue_paths_combine_and_a_library_dialogue_can_be_tried_alone() {
     assert!(!out.stderr.contains("warning"), "{}", out.stderr);
     assert!(!out.stderr.contains("duplicate"), "{}", out.stderr);
 }
+
+#[test]
+fn a_revisited_step_sends_messages_with_their_own_ids() {
+    let f = Fixture::new();
+    f.dialogue(
+        "ask",
+        "trigger:\n  purchase: {}\nsteps:\n  - id: ask\n    send: {channel: email, template: ask}\n    timeout: {after: 3d, goto: nudge}\n    on:\n      - {answer: yes, end: agreed}\n  - id: nudge\n    send: {channel: sms, template: nudge}\n    wait: 2d\n    next: again\n  - id: again\n    timeout: {after: 1d, goto: ask}\n    on:\n      - {answer: yes, end: agreed}\n",
+    )
+    .tx(&["A,2025-01-01,o1,p1,books,10"]);
+    let out = f.run(&["--as-of", "2025-01-15", "--format", "jsonl"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let rows: Vec<serde_json::Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let asks: Vec<&str> =
+        rows.iter().filter(|r| r["step"] == "ask").map(|r| r["message_id"].as_str().unwrap()).collect();
+    assert!(asks.len() >= 2, "{}", out.stdout);
+    let mut unique = asks.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), asks.len(), "every visit of `ask` has its own id: {asks:?}");
+    // An answer quoting the second visit's id is taken by that visit.
+    f.file("events.csv", &format!("{}A,2025-01-08T12:00:00Z,response,,,yes,{},\n", super::EV_HEADER, asks[1]));
+    let out = f.run(&["--as-of", "2025-01-15", "--format", "json"]);
+    assert!(out.stdout.contains("\"outcome\":\"agreed\""), "{}", out.stdout);
+}
