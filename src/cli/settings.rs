@@ -47,6 +47,7 @@ impl Project {
             templates: self.cfg.templates.clone(),
             rfm: self.cfg.rfm.clone(),
             channels: self.cfg.channel_names(),
+            tiers_configured: self.cfg.policy.tiers.is_some(),
         }
     }
 

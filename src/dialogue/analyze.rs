@@ -21,6 +21,47 @@ pub fn reachable(steps: &[Step]) -> Vec<bool> {
     seen
 }
 
+/// A cycle of steps that follow each other with no time passing (no delay, no escalation
+/// offset, no wait or timeout longer than zero), as step indices from the first step of the
+/// cycle back to it; None if there is none. Such a loop would send without end at one instant.
+pub fn instant_cycle(steps: &[Step]) -> Option<Vec<usize>> {
+    // The step each step moves on to at once, if it does.
+    let next: Vec<Option<usize>> = steps
+        .iter()
+        .map(|s| {
+            if s.ladder.iter().any(|m| m.offset > 0) {
+                return None;
+            }
+            let exit = match &s.after {
+                After::Now(e) => e,
+                After::Wait(w, e) | After::Timeout(w, e) if *w == 0 => e,
+                _ => return None,
+            };
+            match exit {
+                Exit::Goto(t) => Some(*t),
+                Exit::End { .. } => None,
+            }
+        })
+        .collect();
+    // Each step has at most one instant successor: follow the chain from every start.
+    for start in 0..steps.len() {
+        let mut path = vec![start];
+        let mut at = start;
+        while let Some(n) = next[at] {
+            if n == start {
+                path.push(start);
+                return Some(path);
+            }
+            if path.contains(&n) || path.len() > steps.len() {
+                break;
+            }
+            path.push(n);
+            at = n;
+        }
+    }
+    None
+}
+
 /// Does dialogue `d` start dialogue `target` as a follow-on anywhere?
 pub fn starts(d: &Dialogue, target: usize) -> bool {
     let hit = |e: &Exit| matches!(e, Exit::End { start: Some(t), .. } if *t == target);
@@ -60,5 +101,6 @@ mod tests {
         assert_eq!(reachable(&plan.dialogues[1].steps), [true, true]);
         assert!(starts(&plan.dialogues[1], 2));
         assert!(!starts(&plan.dialogues[0], 2));
+        assert_eq!(instant_cycle(&plan.dialogues[1].steps), None);
     }
 }

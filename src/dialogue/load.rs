@@ -93,6 +93,8 @@ pub struct Known {
     pub rfm: RfmCuts,
     /// The declared channels: a message on any other is an error.
     pub channels: Vec<String>,
+    /// Whether kairos.yaml configures `tiers:` at all (a `by_tier:` without them never applies).
+    pub tiers_configured: bool,
 }
 
 impl Default for Known {
@@ -102,6 +104,7 @@ impl Default for Known {
             templates: None,
             rfm: RfmCuts::default(),
             channels: crate::model::DEFAULT_CHANNELS.iter().map(|(c, _)| (*c).to_owned()).collect(),
+            tiers_configured: false,
         }
     }
 }
@@ -166,6 +169,7 @@ pub fn load(paths: &[PathBuf], schemas: &Schemas, known: &Known) -> (Plan, Diagn
             tiers,
             templates: known.templates.as_deref(),
             channels: &known.channels,
+            tiers_configured: known.tiers_configured,
             rfm: known.rfm.clone(),
             schemas: schemas.clone(),
             diags: &mut diags,

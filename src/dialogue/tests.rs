@@ -225,6 +225,7 @@ fn tiers_and_templates_are_checked_against_the_config() {
     let known = Known {
         tiers: vec!["gold".into(), "silver".into()],
         templates: Some(vec!["welcome".into()]),
+        tiers_configured: true,
         ..Known::default()
     };
     assert_eq!(
@@ -235,8 +236,14 @@ fn tiers_and_templates_are_checked_against_the_config() {
             "warning d.yaml:10:44 template `zzzzzzzz` is not defined [help: add it under `templates:` in kairos.yaml]",
         ]
     );
-    // Without tiers or templates in the config, nothing is checked.
-    assert_eq!(check(&body), Vec::<String>::new());
+    // Without tiers in the config, a by_tier never applies: say so.
+    assert_eq!(
+        check(&body),
+        [
+            "warning d.yaml:9:41 by_tier `gld`: no tiers are configured, so this variant never applies [help: add `tiers:` to kairos.yaml (from a customer column or computed from history)]",
+            "warning d.yaml:10:44 by_tier `silver`: no tiers are configured, so this variant never applies [help: add `tiers:` to kairos.yaml (from a customer column or computed from history)]",
+        ]
+    );
 }
 
 fn trigger(t: &str) -> Vec<String> {
@@ -569,4 +576,20 @@ fn condition_errors_after_escapes_point_at_the_character() {
     // The second `>` is column 52 in both; today both report column 50 (the space before `>>`).
     assert_eq!(at("\"category == \\\"x\\\" and amount >> 3\""), "d.yaml:2:52");
     assert_eq!(at("'category == ''x'' and amount >> 3'"), "d.yaml:2:52");
+}
+
+#[test]
+fn steps_that_loop_without_a_wait_are_rejected() {
+    let body = with_steps(
+        "  - id: a\n    send: {channel: email, template: t}\n    next: b\n  - id: b\n    wait: 0d\n    next: a\n",
+    );
+    assert_eq!(
+        check(&body),
+        ["error d.yaml:4:9 steps `a` → `b` → `a` loop without any wait [help: a customer would be sent messages without end at one instant: add a `wait:`, a `delay:` or a `timeout:` to one of them]"]
+    );
+    // A wait anywhere in the loop makes it a legitimate series.
+    let body = with_steps(
+        "  - id: a\n    send: {channel: email, template: t}\n    next: b\n  - id: b\n    wait: 30d\n    next: a\n",
+    );
+    assert_eq!(check(&body), Vec::<String>::new());
 }

@@ -67,6 +67,7 @@ pub(super) struct Checker<'a, 'd> {
     pub(super) tiers: &'a [String],
     pub(super) templates: Option<&'a [String]>,
     pub(super) channels: &'a [String],
+    pub(super) tiers_configured: bool,
     pub(super) rfm: RfmCuts,
     pub(super) schemas: Schemas,
     pub(super) diags: &'d mut Diagnostics,
@@ -265,6 +266,14 @@ impl Checker<'_, '_> {
         }
         if steps.len() == raw.steps.value.len() {
             self.unreachable_steps(raw, &steps);
+            if let Some(cycle) = super::analyze::instant_cycle(&steps) {
+                let names: Vec<&str> = cycle.iter().map(|&i| steps[i].id.as_str()).collect();
+                let e = self
+                    .f
+                    .at(&raw.steps.value[cycle[0]].value.id, format!("steps {} loop without any wait", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" → ")))
+                    .with_hint("a customer would be sent messages without end at one instant: add a `wait:`, a `delay:` or a `timeout:` to one of them");
+                self.err(e);
+            }
         }
         Dialogue {
             id: id.to_owned(),

@@ -161,6 +161,17 @@ impl Checker<'_, '_> {
         }
         let mut out = vec![Variant { tier: None, channels: self.channels(channel)?, template: template.value.clone() }];
         for (tier, v) in by_tier {
+            if !self.tiers_configured {
+                let w = self
+                    .f
+                    .at(
+                        &v.template,
+                        format!("by_tier `{tier}`: no tiers are configured, so this variant never applies"),
+                    )
+                    .with_hint("add `tiers:` to kairos.yaml (from a customer column or computed from history)")
+                    .with_severity(crate::diag::Severity::Warning);
+                self.err(w);
+            }
             if !self.tiers.is_empty() && !self.tiers.contains(tier) {
                 let hint = did_you_mean(tier, self.tiers.iter().map(String::as_str))
                     .map(|x| format!("did you mean `{x}`?"))
