@@ -301,7 +301,13 @@ fn run(s: RunSettings) -> Result<ExitCode> {
         })?;
         let Some((stats, warnings, written)) = result else { bail!("no output was produced") };
         if !s.quiet {
-            report::summary::print(&mut std::io::stderr(), &data, &plan, &stats, &warnings, as_of, written)?;
+            let mut err = std::io::stderr().lock();
+            // A cron job run from another folder must not lose its config without a word.
+            match &s.replay.project.cfg.path {
+                Some(p) => writeln!(err, "kairos: config {}", p.display())?,
+                None => writeln!(err, "kairos: no kairos.yaml beside the dialogues folder or here; using defaults")?,
+            }
+            report::summary::print(&mut err, &data, &plan, &stats, &warnings, as_of, written)?;
         }
         Ok(ExitCode::SUCCESS)
     })

@@ -14,6 +14,19 @@ use crate::output::{Format, Layout};
 use super::args::{self, InputArgs, ProjectArgs, RunArgs};
 use super::Reported;
 
+/// Where kairos.yaml is when `--config` is not given: beside the (first) dialogues folder,
+/// that is in the folder that holds it (for a dialogue file: beside the file), so a cron job
+/// started from any directory finds the same config; else in the working directory.
+pub fn find_config(dialogues: &[PathBuf]) -> Option<PathBuf> {
+    let first = dialogues.first()?;
+    let beside = first.parent().map(|h| h.join("kairos.yaml"));
+    if let Some(b) = beside.filter(|b| b.is_file()) {
+        return Some(b);
+    }
+    let here = Path::new("kairos.yaml");
+    here.is_file().then(|| here.to_path_buf())
+}
+
 /// The project: kairos.yaml merged with flags, and where the dialogues are.
 pub struct Project {
     pub cfg: Config,
@@ -34,9 +47,8 @@ impl Project {
                 _ => bail!("--column {c:?}: expected TABLE.COLUMN=HEADER, e.g. transactions.customer_id=CustNo"),
             }
         }
-        let default = Path::new("kairos.yaml");
-        let path = p.config.as_deref().or_else(|| default.is_file().then_some(default));
-        let cfg = Config::load(path, &overrides).map_err(Reported)?;
+        let path = p.config.clone().or_else(|| find_config(&p.dialogues));
+        let cfg = Config::load(path.as_deref(), &overrides).map_err(Reported)?;
         Ok(Project { cfg, dialogues: p.dialogues.clone() })
     }
 

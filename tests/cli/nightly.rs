@@ -118,3 +118,26 @@ fn help_texts_match_the_behaviour() {
     let run = f.cmd(&["run", "--help"]).stdout;
     assert!(!run.contains("suppressed_reason") && run.contains("policy_note"), "{run}");
 }
+
+#[test]
+fn the_config_beside_the_dialogues_is_found_from_any_working_directory() {
+    let f = Fixture::new();
+    f.file("kairos.yaml", "policy:\n  send_windows:\n    email: {at: \"09:00\"}\n")
+        .dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: s\n    send: {channel: email, template: t}\n")
+        .tx(&["A,2025-01-01T15:00:00Z,o1,p1,books,10"]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::cargo_bin("kairos")
+        .unwrap()
+        .current_dir(elsewhere.path())
+        .args(["run", "-d"])
+        .arg(f.path("dialogues"))
+        .arg("-t")
+        .arg(f.path("tx.csv"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap());
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.starts_with(&format!("kairos: config {}\n", f.path("kairos.yaml").display())), "{stderr}");
+    // The send window applied: 09:00 the next day, not 15:00 the same day.
+    assert!(stdout.contains(",2025-01-02T09:00:00Z,"), "{stdout}");
+}

@@ -171,7 +171,13 @@ fn output_file_is_written_whole_and_stdout_stays_empty() {
     assert_eq!(to_file.stdout, "");
     assert_eq!(super::read(&f.path("plan.csv")), to_stdout.stdout);
     // The summary goes to stderr, and --quiet silences it.
-    assert!(to_stdout.stderr.starts_with("kairos: 20 customers"), "{}", to_stdout.stderr);
+    assert!(
+        to_stdout.stderr.starts_with(
+            "kairos: no kairos.yaml beside the dialogues folder or here; using defaults\nkairos: 20 customers"
+        ),
+        "{}",
+        to_stdout.stderr
+    );
     assert_eq!(f.run(&["--quiet"]).stderr, "");
 }
 
