@@ -16,6 +16,7 @@ pub mod engine;
 pub mod expr;
 pub mod ids;
 pub mod input;
+pub mod ledger;
 pub mod model;
 pub mod output;
 pub mod policy;

@@ -113,6 +113,18 @@ pub struct RunArgs {
     /// Also write suppressed messages (status `suppressed`), with the reason in the `policy_note` column.
     #[arg(long)]
     pub include_suppressed: bool,
+    /// The sent ledger (also `ledger:` in kairos.yaml): emit every message due by the end of
+    /// the as-of day that it does not hold yet, then record them. See README "Nightly runs".
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["due", "since"])]
+    pub ledger: Option<PathBuf>,
+    /// With a ledger: messages due longer than this before the as-of day are not sent but
+    /// reported as `expired`.
+    #[arg(long, value_name = "DURATION", default_value = "7d")]
+    pub max_late: String,
+    /// With a ledger: write again the messages it recorded on this night (an as-of date), as
+    /// JSONL, recording nothing (for a downstream that lost a night's file).
+    #[arg(long, value_name = "DATE")]
+    pub reemit: Option<String>,
     /// Write CSV text cells exactly as they are. By default a cell starting with =, +, -, @, tab
     /// or CR gets a leading ' so spreadsheets show it as text (OWASP); machine consumers may not want that.
     #[arg(long)]

@@ -276,6 +276,22 @@ fn engine_settings(r: &Replay, data: &Data) -> Result<Settings> {
 }
 
 fn run(s: RunSettings) -> Result<ExitCode> {
+    // The ledger is locked first and held to the end: a second run fails at once.
+    let mut ledger_file = match &s.ledger {
+        Some(p) => Some(crate::ledger::Ledger::open(p)?),
+        None => None,
+    };
+    let mut ledger = match ledger_file.as_mut() {
+        Some(l) => Some(l.lock()?),
+        None => None,
+    };
+    let held = match ledger.as_mut() {
+        Some(l) => Some(l.read()?),
+        None => None,
+    };
+    if let (Some(night), Some(held)) = (&s.reemit, &held) {
+        return reemit(&s, night, held);
+    }
     let pool = s.replay.pool()?;
     pool.install(|| {
         let sink = open_sink(&s)?;
@@ -288,18 +304,36 @@ fn run(s: RunSettings) -> Result<ExitCode> {
             Window::Due => Some(crate::input::time::day_start(as_of, tz) - 1),
             Window::All => None,
         };
+        let ledger_sel = held.as_ref().map(|h| {
+            let day_start = crate::input::time::day_start(as_of, tz);
+            crate::output::LedgerSel {
+                held: std::sync::Arc::new(h.ids.clone()),
+                day_start,
+                oldest: day_start.saturating_sub(s.max_late),
+                max_late: s.max_late,
+                night: crate::input::time::local_date(as_of, tz),
+            }
+        });
         let ev = Evaluator::new(&data, &plan, settings);
         let layout = s.replay.project.layout(!s.raw_csv, !s.no_profile);
-        let writer =
-            Writer::new(&data, &plan, &layout, Selection { as_of, since, include_suppressed: s.include_suppressed });
+        let selection = Selection { as_of, since, include_suppressed: s.include_suppressed, ledger: ledger_sel };
+        let writer = Writer::new(&data, &plan, &layout, selection);
         let mut result = None;
         sink.write_with(|out| {
             let r = stream::evaluate_and_write(&ev, &writer, s.format, !s.quiet, out)?;
-            let n = r.2;
+            let n = r.2.messages;
             result = Some(r);
             Ok(n)
         })?;
-        let Some((stats, warnings, written)) = result else { bail!("no output was produced") };
+        let Some((stats, warnings, emitted)) = result else { bail!("no output was produced") };
+        // Only now that the output is in place are its messages recorded.
+        if let (Some(l), Some(h)) = (ledger.as_mut(), held.as_ref()) {
+            l.append(h, &emitted.ledger).map_err(|e| {
+                anyhow::anyhow!(
+                    "{e}\n  = note: the plan was written; the next run emits its messages again, with the same ids"
+                )
+            })?;
+        }
         if !s.quiet {
             let mut err = std::io::stderr().lock();
             // A cron job run from another folder must not lose its config without a word.
@@ -307,10 +341,39 @@ fn run(s: RunSettings) -> Result<ExitCode> {
                 Some(p) => writeln!(err, "kairos: config {}", p.display())?,
                 None => writeln!(err, "kairos: no kairos.yaml beside the dialogues folder or here; using defaults")?,
             }
-            report::summary::print(&mut err, &data, &plan, &stats, &warnings, as_of, written)?;
+            report::summary::print(&mut err, &data, &plan, &stats, &warnings, as_of, emitted.messages)?;
+            if let (Some(p), Some(h)) = (&s.ledger, &held) {
+                let recorded = emitted.ledger.iter().filter(|&&b| b == b'\n').count();
+                writeln!(
+                    err,
+                    "  ledger {}: {recorded} messages recorded now ({} late), {} expired (due more than {} before this night, not sent), {} held from earlier nights",
+                    p.display(),
+                    emitted.late,
+                    emitted.expired,
+                    crate::model::format_duration(s.max_late),
+                    h.ids.len()
+                )?;
+            }
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Write again what the ledger recorded on `night`, as JSONL, recording nothing.
+fn reemit(s: &RunSettings, night: &str, held: &crate::ledger::Held) -> Result<ExitCode> {
+    let sink = open_sink(s)?;
+    let lines: Vec<&str> = held.lines.iter().filter(|(n, _)| n == night).map(|(_, l)| l.as_str()).collect();
+    sink.write_with(|out| {
+        for l in &lines {
+            out.write_all(l.as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+        Ok(lines.len() as u64)
+    })?;
+    if !s.quiet {
+        eprintln!("kairos: re-emitted {} messages the ledger recorded on {night}; nothing recorded", lines.len());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The output, refusing to replace any file the run reads.
@@ -410,7 +473,12 @@ fn explain(args: &ExplainArgs) -> Result<ExitCode> {
         let mut stats = Stats::default();
         let result = ev.run_customer(person, &mut Default::default(), &mut stats, Some(&mut trace));
         let layout = replay.project.layout(false, true);
-        let writer = Writer::new(&data, &plan, &layout, Selection { as_of, since: None, include_suppressed: true });
+        let writer = Writer::new(
+            &data,
+            &plan,
+            &layout,
+            Selection { as_of, since: None, include_suppressed: true, ledger: None },
+        );
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
         report::explain::write(&mut out, &writer, &result, &trace, args.json, &data.people[person].id)?;

@@ -176,6 +176,11 @@ pub struct RunSettings {
     pub raw_csv: bool,
     /// Leave the profile columns out of CSV and JSONL.
     pub no_profile: bool,
+    /// The sent ledger, if the run uses one.
+    pub ledger: Option<PathBuf>,
+    pub max_late: i64,
+    /// Re-emit the ledger's entries of this night (an as-of date) instead of running.
+    pub reemit: Option<String>,
     pub quiet: bool,
 }
 
@@ -193,6 +198,18 @@ impl RunSettings {
             (None, true) => Window::Due,
             (None, false) => Window::All,
         };
+        let ledger = a.ledger.clone().or_else(|| replay.project.cfg.ledger.clone());
+        if a.reemit.is_some() && ledger.is_none() {
+            bail!("--reemit needs a ledger (--ledger FILE or `ledger:` in kairos.yaml)");
+        }
+        if ledger.is_some() && (a.due || a.since.is_some()) {
+            bail!("--due and --since choose a window by date; with a ledger the run emits what the ledger does not hold yet: use one or the other");
+        }
+        let max_late = a
+            .max_late
+            .parse::<Duration>()
+            .map_err(|_| anyhow!("--max-late {:?}: expected a duration such as 7d", a.max_late))?
+            .secs();
         let format = match a.format {
             args::Format::Csv => Format::Csv,
             args::Format::Json => Format::Json,
@@ -206,6 +223,9 @@ impl RunSettings {
             include_suppressed: a.include_suppressed,
             raw_csv: a.raw_csv,
             no_profile: a.no_profile,
+            ledger,
+            max_late,
+            reemit: a.reemit.clone(),
             quiet,
         })
     }

@@ -79,7 +79,13 @@ impl Config {
                     let src: Arc<str> = src.into();
                     match yaml::parse::<RawConfig>(path, &src) {
                         Err(d) => diags.push(*d),
-                        Ok(raw) => cfg.apply_raw(raw, &At { path, src: &src }, &mut diags),
+                        Ok(raw) => {
+                            if let Some(l) = &raw.ledger {
+                                let dir = path.parent().unwrap_or(Path::new(""));
+                                cfg.ledger = Some(dir.join(l));
+                            }
+                            cfg.apply_raw(raw, &At { path, src: &src }, &mut diags)
+                        }
                     }
                 }
             }

@@ -41,6 +41,8 @@ pub struct Config {
     /// Every input column the config names, with where it names it: checked against the
     /// files' headers before a run (`column_problems`).
     pub column_refs: Vec<ColumnRef>,
+    /// `ledger:` from kairos.yaml, resolved against the config's folder.
+    pub ledger: Option<PathBuf>,
 }
 
 /// A column of an input that kairos.yaml or a flag names.
@@ -77,6 +79,7 @@ impl Default for Config {
             templates: None,
             rfm: Default::default(),
             column_refs: Vec::new(),
+            ledger: None,
         }
     }
 }
@@ -102,7 +105,7 @@ impl Config {
         for r in &self.column_refs {
             let file = r.table.name();
             let d = match headers(r.table) {
-                Some(h) if h.iter().any(|c| *c == r.column) => continue,
+                Some(h) if h.contains(&r.column) => continue,
                 Some(h) => {
                     let hint = crate::diag::did_you_mean(&r.column, h.iter().map(String::as_str))
                         .map(|x| format!("did you mean `{x}`?"))

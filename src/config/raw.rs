@@ -42,6 +42,8 @@ pub struct RawConfig {
     /// Contact policy: consent, caps, send windows, preferences.
     #[serde(default)]
     pub policy: RawPolicy,
+    /// The sent ledger for nightly runs (relative to this file's folder); `--ledger` overrides it.
+    pub ledger: Option<String>,
 }
 
 /// Per table, a value per column (a header name under `columns:`, a type under `fields:`).

@@ -152,6 +152,11 @@ pub fn day_start(t: i64, tz: Tz) -> i64 {
     local_to_utc(day, tz)
 }
 
+/// The local calendar date (in `tz`) of an instant, `YYYY-MM-DD`.
+pub fn local_date(t: i64, tz: Tz) -> String {
+    DateTime::from_timestamp(t, 0).map_or_else(String::new, |u| u.with_timezone(&tz).date_naive().to_string())
+}
+
 /// `--as-of`: a date means the end of that day in `tz`; a date-time means that instant.
 pub fn parse_as_of(raw: &str, tz: Tz) -> Option<i64> {
     if raw.len() == 10 {

@@ -33,6 +33,33 @@ pub struct Selection {
     /// Only messages sent after this instant (and not after `as_of`): the nightly window.
     pub since: Option<i64>,
     pub include_suppressed: bool,
+    /// A nightly run against the sent ledger.
+    pub ledger: Option<LedgerSel>,
+}
+
+/// A run with a ledger emits what is due by the end of the as-of day and not recorded yet.
+#[derive(Debug, Clone)]
+pub struct LedgerSel {
+    /// The ids the ledger holds (128-bit message hashes).
+    pub held: std::sync::Arc<std::collections::HashSet<u128>>,
+    /// The first instant of the as-of day: earlier messages are `late`.
+    pub day_start: i64,
+    /// Messages due before this are `expired`, not sent.
+    pub oldest: i64,
+    pub max_late: i64,
+    /// The night recorded with each emitted message (the as-of date).
+    pub night: String,
+}
+
+/// Where a message stands in a run with a ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// Recorded already, or not due yet: not written.
+    Skip,
+    Due,
+    Late,
+    Expired,
+    Suppressed,
 }
 
 /// What the writer needs besides the data and the plan.
@@ -107,11 +134,44 @@ impl<'a> Writer<'a> {
         Self { data, plan, sel, tz: layout.tz, escape: layout.escape_formulas, profile_headers, contact_cols }
     }
 
+    fn hash(&self, r: &CustomerResult, m: &Message) -> u128 {
+        let inst = &r.instances[m.instance];
+        let d = &self.plan.dialogues[inst.dialogue];
+        message_hash(&self.data.people[r.person].id, &d.id, inst.number, &d.steps[m.step].id, m.visit, m.attempt as u32)
+    }
+
+    fn fate(&self, l: &LedgerSel, r: &CustomerResult, m: &Message) -> Fate {
+        if m.send_at > self.sel.as_of {
+            return Fate::Skip;
+        }
+        if m.suppressed.is_some() {
+            return if m.send_at >= l.oldest { Fate::Suppressed } else { Fate::Skip };
+        }
+        if l.held.contains(&self.hash(r, m)) {
+            return Fate::Skip;
+        }
+        if m.send_at < l.oldest {
+            Fate::Expired
+        } else if m.send_at < l.day_start {
+            Fate::Late
+        } else {
+            Fate::Due
+        }
+    }
+
     /// The selected messages of a customer, in output order.
     pub fn selected<'r>(&self, r: &'r CustomerResult) -> Vec<&'r Message> {
         let mut msgs: Vec<&Message> = r
             .messages
             .iter()
+            .filter(|m| match &self.sel.ledger {
+                None => true,
+                Some(l) => match self.fate(l, r, m) {
+                    Fate::Skip => false,
+                    Fate::Due | Fate::Late => true,
+                    Fate::Expired | Fate::Suppressed => self.sel.include_suppressed,
+                },
+            })
             .filter(|m| self.sel.include_suppressed || m.suppressed.is_none())
             .filter(|m| match self.sel.since {
                 Some(since) => m.send_at > since && m.send_at <= self.sel.as_of,
@@ -125,9 +185,17 @@ impl<'a> Writer<'a> {
         msgs
     }
 
-    fn status(&self, m: &Message) -> &'static str {
+    fn status(&self, r: &CustomerResult, m: &Message) -> &'static str {
         if m.suppressed.is_some() {
             return "suppressed";
+        }
+        if let Some(l) = &self.sel.ledger {
+            return match self.fate(l, r, m) {
+                Fate::Late => "late",
+                Fate::Expired => "expired",
+                Fate::Skip => "sent",
+                _ => "due",
+            };
         }
         status(m.send_at, self.sel.as_of, self.tz).as_str()
     }
@@ -158,12 +226,19 @@ impl<'a> Writer<'a> {
             channel,
             template: &v.template,
             send_at: m.send_at,
-            status: self.status(m),
+            status: self.status(r, m),
             trigger: &inst.trigger,
             triggered_at: inst.triggered_at,
             reason: &inst.reason,
             contact: self.contact(r, channel),
-            policy_note: m.policy_note(),
+            policy_note: match &self.sel.ledger {
+                Some(l) if m.suppressed.is_none() && m.send_at < l.oldest && m.send_at <= self.sel.as_of => format!(
+                    "expired: due {}, more than {} before this run (--max-late)",
+                    format_utc(m.send_at),
+                    crate::model::format_duration(l.max_late)
+                ),
+                _ => m.policy_note(),
+            },
         }
     }
 
@@ -241,11 +316,41 @@ impl<'a> Writer<'a> {
     }
 
     /// Render one customer's selected messages into `out`. JSON customers are written as
-    /// `,\n  {...}`; the caller drops the very first comma.
-    pub fn render(&self, r: &CustomerResult, format: Format, out: &mut Chunk) -> io::Result<u64> {
+    /// `,\n  {...}`; the caller drops the very first comma. With a ledger, the lines to record
+    /// for the messages emitted come back with the counts.
+    pub fn render(&self, r: &CustomerResult, format: Format, out: &mut Chunk) -> io::Result<stream::Emitted> {
         let msgs = self.selected(r);
+        let mut emitted = stream::Emitted { messages: msgs.len() as u64, ..Default::default() };
         if msgs.is_empty() {
-            return Ok(0);
+            return Ok(emitted);
+        }
+        if let Some(l) = &self.sel.ledger {
+            for m in &msgs {
+                match self.fate(l, r, m) {
+                    Fate::Due | Fate::Late => {
+                        if self.fate(l, r, m) == Fate::Late {
+                            emitted.late += 1;
+                        }
+                        let row = self.row(r, m);
+                        let entry = serde_json::json!({
+                            "message_id": row.message_id(),
+                            "customer_id": row.customer_id,
+                            "dialogue": row.dialogue,
+                            "instance": row.instance,
+                            "step": row.step,
+                            "attempt": row.attempt,
+                            "channel": row.channel,
+                            "send_at": format_utc(row.send_at),
+                            "status": row.status,
+                            "night": l.night,
+                        });
+                        serde_json::to_writer(&mut emitted.ledger, &entry)?;
+                        emitted.ledger.push(b'\n');
+                    }
+                    Fate::Expired => emitted.expired += 1,
+                    Fate::Skip | Fate::Suppressed => {}
+                }
+            }
         }
         match (format, out) {
             (Format::Csv, Chunk::Csv(w)) => {
@@ -310,6 +415,6 @@ impl<'a> Writer<'a> {
             }
             _ => unreachable!("chunk made for another format"),
         }
-        Ok(msgs.len() as u64)
+        Ok(emitted)
     }
 }

@@ -11,8 +11,27 @@ use crate::engine::{Evaluator, Stats, Warning};
 
 use super::{Format, Writer};
 
-/// One task's rendered bytes, counts, data warnings and number of messages.
-type TaskOutput = (Vec<u8>, Stats, Vec<Warning>, u64);
+/// One task's rendered bytes, counts, data warnings and what it emitted.
+type TaskOutput = (Vec<u8>, Stats, Vec<Warning>, Emitted);
+
+/// What a run emitted: messages written, and for a run with a ledger how many were late or
+/// expired, and the ledger lines to record once the output is in place.
+#[derive(Debug, Default)]
+pub struct Emitted {
+    pub messages: u64,
+    pub late: u64,
+    pub expired: u64,
+    pub ledger: Vec<u8>,
+}
+
+impl Emitted {
+    fn add(&mut self, o: Emitted) {
+        self.messages += o.messages;
+        self.late += o.late;
+        self.expired += o.expired;
+        self.ledger.extend_from_slice(&o.ledger);
+    }
+}
 
 /// Customers evaluated together before their output is written: bounds memory whatever the
 /// number of customers.
@@ -28,12 +47,12 @@ pub fn evaluate_and_write(
     format: Format,
     progress: bool,
     out: &mut (dyn Write + Send),
-) -> std::io::Result<(Stats, Vec<Warning>, u64)> {
+) -> std::io::Result<(Stats, Vec<Warning>, Emitted)> {
     out.write_all(&writer.header(format)?)?;
     let n = ev.data.people.len();
     let mut stats = Stats::default();
     let mut warnings = Vec::new();
-    let mut written = 0u64;
+    let mut written = Emitted::default();
     // A writer thread drains finished batches while the pool evaluates the next one; the
     // bounded channel keeps at most two batches of output in memory.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
@@ -78,11 +97,11 @@ pub fn evaluate_and_write(
                     let mut stats = Stats::default();
                     let mut warnings = Vec::new();
                     let mut out = writer.chunk(format);
-                    let mut count = 0;
+                    let mut count = Emitted::default();
                     for &p in chunk {
                         stats.customers += 1;
                         let r = ev.run_customer(p, &mut scratch, &mut stats, None);
-                        count += writer.render(&r, format, &mut out)?;
+                        count.add(writer.render(&r, format, &mut out)?);
                         warnings.extend(r.warnings);
                     }
                     Ok((out.into_bytes()?, stats, warnings, count))
@@ -92,7 +111,7 @@ pub fn evaluate_and_write(
             for part in parts {
                 match part {
                     Ok((bytes, s, w, count)) => {
-                        written += count;
+                        written.add(count);
                         stats.merge(s);
                         warnings.extend(w);
                         batch.push(bytes);

@@ -1,0 +1,172 @@
+//! The sent ledger: the record of every message kairos has handed off, one JSON line per
+//! message, appended after the run's output is safely in place. A nightly run emits every
+//! message that is due by the end of its as-of day and not in the ledger yet (today's, and
+//! earlier ones that late data or a skipped night produced), then records them.
+//!
+//! Exactly once, through crashes: the output is written and committed (atomically) first,
+//! then the emitted ids are appended to the ledger and synced. A crash before the commit
+//! leaves no output and no record (the next night emits the messages, `late`); a crash
+//! between commit and append means the next night emits the same messages again, with the
+//! same ids, so a downstream that de-duplicates by `message_id` sees each message once. No
+//! message is ever lost. A file lock keeps two runs from sharing one ledger.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// The default for `--max-late`: messages that should have gone out more than this long
+/// before the as-of day are not sent any more (reported `expired`).
+pub const DEFAULT_MAX_LATE: i64 = 7 * crate::model::DAY;
+
+/// An open, locked ledger file.
+pub struct Ledger {
+    path: PathBuf,
+    lock: fd_lock::RwLock<File>,
+}
+
+/// What the ledger holds, read once at the start of a run.
+#[derive(Debug, Default, Clone)]
+pub struct Held {
+    /// The 128-bit message ids recorded.
+    pub ids: HashSet<u128>,
+    /// Recorded lines by night (as-of date), in file order, for re-emitting a night.
+    pub lines: Vec<(String, String)>,
+    /// Bytes of complete lines; anything after is a torn last line from a crash.
+    complete: u64,
+}
+
+/// A problem with the ledger file.
+#[derive(Debug)]
+pub struct LedgerError(pub String);
+
+impl std::fmt::Display for LedgerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LedgerError {}
+
+fn parse_hex(s: &str) -> Option<u128> {
+    (s.len() == 32).then(|| u128::from_str_radix(s, 16).ok()).flatten()
+}
+
+impl Ledger {
+    /// Open (or create) the ledger at `path`.
+    pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| LedgerError(format!("cannot open the ledger {}: {e}", path.display())))?;
+        Ok(Ledger { path: path.to_path_buf(), lock: fd_lock::RwLock::new(file) })
+    }
+
+    /// Lock the ledger for this run, failing at once if another run holds it.
+    pub fn lock(&mut self) -> Result<LockedLedger<'_>, LedgerError> {
+        let path = self.path.clone();
+        let guard = self.lock.try_write().map_err(|_| {
+            LedgerError(format!(
+                "another kairos run is using the ledger {} (it is locked); nothing was emitted",
+                path.display()
+            ))
+        })?;
+        Ok(LockedLedger { path, guard })
+    }
+}
+
+/// A ledger held by this run until it ends.
+pub struct LockedLedger<'l> {
+    path: PathBuf,
+    guard: fd_lock::RwLockWriteGuard<'l, File>,
+}
+
+impl LockedLedger<'_> {
+    /// Read every recorded message. A line that is not a ledger entry is an error naming its
+    /// line; a torn last line (no newline: a crash mid-append) is ignored and dropped on the
+    /// next append.
+    pub fn read(&mut self) -> Result<Held, LedgerError> {
+        let err = |e: io::Error| LedgerError(format!("cannot read the ledger {}: {e}", self.path.display()));
+        let file: &mut File = &mut self.guard;
+        file.seek(SeekFrom::Start(0)).map_err(err)?;
+        let mut text = String::new();
+        file.read_to_string(&mut text).map_err(err)?;
+        let mut held = Held::default();
+        let complete = text.rfind('\n').map_or(0, |i| i + 1);
+        held.complete = complete as u64;
+        for (n, line) in text[..complete].lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let bad = || {
+                LedgerError(format!(
+                    "{}:{}: not a ledger entry (expected a JSON object with `message_id` and `night`)",
+                    self.path.display(),
+                    n + 1
+                ))
+            };
+            let v: serde_json::Value = serde_json::from_str(line).map_err(|_| bad())?;
+            let id = v.get("message_id").and_then(|x| x.as_str()).and_then(parse_hex).ok_or_else(bad)?;
+            let night = v.get("night").and_then(|x| x.as_str()).ok_or_else(bad)?.to_owned();
+            held.ids.insert(id);
+            held.lines.push((night, line.to_owned()));
+        }
+        Ok(held)
+    }
+
+    /// Append the emitted messages' lines and sync them to disk.
+    pub fn append(&mut self, held: &Held, lines: &[u8]) -> Result<(), LedgerError> {
+        let err = |e: io::Error| LedgerError(format!("cannot write the ledger {}: {e}", self.path.display()));
+        let file: &mut File = &mut self.guard;
+        // Drop a torn last line left by a crash before adding complete ones.
+        file.set_len(held.complete).map_err(err)?;
+        file.seek(SeekFrom::End(0)).map_err(err)?;
+        file.write_all(lines).map_err(err)?;
+        file.sync_data().map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_run_cannot_take_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sent.jsonl");
+        let mut a = Ledger::open(&p).unwrap();
+        let _held = a.lock().unwrap();
+        let mut b = Ledger::open(&p).unwrap();
+        let e = b.lock().err().expect("locked");
+        assert!(e.0.contains("is locked"), "{e}");
+    }
+
+    #[test]
+    fn entries_round_trip_and_a_torn_line_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sent.jsonl");
+        let id = "0123456789abcdef0123456789abcdef";
+        std::fs::write(&p, format!("{{\"message_id\":\"{id}\",\"night\":\"2025-01-01\"}}\n{{\"message_id\":\"ab"))
+            .unwrap();
+        let mut l = Ledger::open(&p).unwrap();
+        let mut g = l.lock().unwrap();
+        let held = g.read().unwrap();
+        assert_eq!(held.ids.len(), 1);
+        assert!(held.ids.contains(&u128::from_str_radix(id, 16).unwrap()));
+        g.append(&held, b"{\"message_id\":\"ffffffffffffffffffffffffffffffff\",\"night\":\"2025-01-02\"}\n").unwrap();
+        drop(g);
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(!text.contains("\"ab"), "the torn line is gone: {text}");
+        std::fs::write(&p, "not json\n").unwrap();
+        let mut l = Ledger::open(&p).unwrap();
+        let e = l.lock().unwrap().read().unwrap_err();
+        assert!(
+            e.0.ends_with("sent.jsonl:1: not a ledger entry (expected a JSON object with `message_id` and `night`)"),
+            "{e}"
+        );
+    }
+}

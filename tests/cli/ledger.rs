@@ -1,0 +1,159 @@
+//! Nightly runs with the sent ledger: late data, skipped nights, re-runs, crashes, the lock.
+
+use std::collections::BTreeSet;
+
+use super::{Fixture, EV_HEADER, TX_HEADER};
+
+const ASK: &str = "trigger:\n  purchase: {}\nreentry: always\nsteps:\n  - id: ask\n    send: {channel: email, template: ask}\n    timeout: {after: 4d, end: no_reply}\n    on:\n      - {answer: yes, goto: thanks}\n  - id: thanks\n    send: {channel: email, template: thanks}\n";
+
+fn day(n: u32) -> String {
+    let d = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap() + chrono::Duration::days(i64::from(n));
+    d.format("%Y-%m-%d").to_string()
+}
+
+/// CSV lines with the day (from 2025-03-01) they happen on.
+type Dated = Vec<(u32, String)>;
+
+/// Purchases every few days per customer; answers one day after some asks.
+fn history() -> (Dated, Dated) {
+    let mut tx = Vec::new();
+    let mut ev = Vec::new();
+    for c in 0..6u32 {
+        for k in 0..6u32 {
+            let d = 1 + c + k * 5;
+            if d > 32 {
+                continue;
+            }
+            tx.push((d, format!("C{c},{}T10:00:00Z,o{c}_{k},p,books,1,10,web", day(d))));
+            if (c + k) % 2 == 0 {
+                ev.push((d + 1, format!("C{c},{}T12:00:00Z,response,ask,ask,yes,,", day(d + 1))));
+            }
+        }
+    }
+    (tx, ev)
+}
+
+fn write_known(f: &Fixture, night: u32, events_delay: u32) {
+    let (tx, ev) = history();
+    let mut t = TX_HEADER.to_owned();
+    for (d, l) in tx.iter().filter(|(d, _)| *d <= night) {
+        let _ = d;
+        t.push_str(l);
+        t.push('\n');
+    }
+    let mut e = EV_HEADER.to_owned();
+    for (_, l) in ev.iter().filter(|(d, _)| *d + events_delay <= night) {
+        e.push_str(l);
+        e.push('\n');
+    }
+    f.file("tx.csv", &t).file("events.csv", &e);
+}
+
+fn ids(jsonl: &str) -> Vec<(String, String, String)> {
+    jsonl
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let s = |k: &str| v[k].as_str().unwrap().to_owned();
+            (s("message_id"), s("send_at"), s("status"))
+        })
+        .collect()
+}
+
+#[test]
+fn thirty_nights_with_late_events_and_a_skipped_night_emit_every_message_exactly_once() {
+    let f = Fixture::new();
+    f.dialogue("ask", ASK);
+    let mut emitted = Vec::new();
+    let mut statuses = BTreeSet::new();
+    for night in 1..=30 {
+        if night == 12 {
+            continue; // the cron job did not run
+        }
+        write_known(&f, night, 3);
+        let out = f.run(&["--as-of", &day(night), "--ledger", "sent.jsonl", "--format", "jsonl", "-o", "night.jsonl"]);
+        assert_eq!(out.code, 0, "night {night}: {}", out.stderr);
+        for (id, send_at, status) in ids(&super::read(&f.path("night.jsonl"))) {
+            assert!(send_at.as_str() <= format!("{}T23:59:59Z", day(night)).as_str(), "nothing from the future");
+            statuses.insert(status);
+            emitted.push((id, send_at));
+        }
+    }
+    let unique: BTreeSet<&String> = emitted.iter().map(|(id, _)| id).collect();
+    assert_eq!(unique.len(), emitted.len(), "no message emitted twice");
+    assert!(statuses.contains("late") && statuses.contains("due"), "{statuses:?}");
+    // Everything a full replay of what the last night knew plans up to that night.
+    let full = f.run(&["--as-of", &day(30), "--format", "jsonl"]);
+    let planned: BTreeSet<String> = ids(&full.stdout).into_iter().map(|(id, _, _)| id).collect();
+    let got: BTreeSet<String> = emitted.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(planned.difference(&got).collect::<Vec<_>>(), Vec::<&String>::new(), "nothing lost");
+    assert!(got.is_subset(&planned));
+    // Re-running the last night emits nothing new.
+    let again = f.run(&["--as-of", &day(30), "--ledger", "sent.jsonl", "--format", "jsonl"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.stdout, "");
+    // A lost night's file can be written again from the ledger, recording nothing.
+    let before = super::read(&f.path("sent.jsonl"));
+    let re = f.run(&["--ledger", "sent.jsonl", "--reemit", &day(20)]);
+    assert_eq!(re.code, 0, "{}", re.stderr);
+    assert!(!re.stdout.is_empty());
+    assert!(re.stdout.lines().all(|l| l.contains(&format!("\"night\":\"{}\"", day(20)))));
+    assert_eq!(super::read(&f.path("sent.jsonl")), before);
+}
+
+#[test]
+fn messages_older_than_max_late_are_expired_not_sent() {
+    let f = Fixture::new();
+    f.dialogue("ask", ASK);
+    write_known(&f, 30, 0);
+    // First run with a ledger ever, at night 30: the early asks are weeks old.
+    let out = f.run(&["--as-of", &day(30), "--ledger", "sent.jsonl", "--format", "jsonl", "--include-suppressed"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let rows = ids(&out.stdout);
+    let expired: Vec<_> = rows.iter().filter(|(_, _, s)| s == "expired").collect();
+    assert!(!expired.is_empty());
+    assert!(out.stdout.contains("expired: due "), "{}", out.stdout);
+    assert!(out.stderr.contains("expired (due more than 7d before this night, not sent)"), "{}", out.stderr);
+    // Expired messages are not recorded: the ledger holds only what was emitted to be sent.
+    let recorded = super::read(&f.path("sent.jsonl"));
+    for (id, _, _) in &expired {
+        assert!(!recorded.contains(id.as_str()));
+    }
+}
+
+#[test]
+fn a_second_run_on_the_same_ledger_fails_at_once() {
+    let f = Fixture::new();
+    f.dialogue("ask", ASK);
+    write_known(&f, 5, 0);
+    let mut ledger = kairos::ledger::Ledger::open(&f.path("sent.jsonl")).unwrap();
+    let _held = ledger.lock().unwrap();
+    let out = f.run(&["--as-of", &day(5), "--ledger", "sent.jsonl", "-o", "plan.csv"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("another kairos run is using the ledger") && out.stderr.contains("nothing was emitted"),
+        "{}",
+        out.stderr
+    );
+    assert!(!f.path("plan.csv").exists());
+}
+
+#[test]
+fn a_crash_after_the_output_and_before_the_ledger_emits_the_same_ids_again() {
+    let f = Fixture::new();
+    f.dialogue("ask", ASK);
+    write_known(&f, 8, 0);
+    let first = f.run(&["--as-of", &day(8), "--ledger", "sent.jsonl", "--format", "jsonl"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    // Simulate the crash: the output went out but the ledger append was lost (and a torn
+    // half line was left behind).
+    std::fs::write(f.path("sent.jsonl"), "{\"message_id\":\"0123").unwrap();
+    let again = f.run(&["--as-of", &day(8), "--ledger", "sent.jsonl", "--format", "jsonl"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let a: Vec<String> = ids(&first.stdout).into_iter().map(|(id, _, _)| id).collect();
+    let b: Vec<String> = ids(&again.stdout).into_iter().map(|(id, _, _)| id).collect();
+    assert_eq!(a, b, "the same messages, with the same ids");
+    // And now they are recorded: a third run emits nothing.
+    let third = f.run(&["--as-of", &day(8), "--ledger", "sent.jsonl", "--format", "jsonl"]);
+    assert_eq!(third.stdout, "");
+}
