@@ -7,7 +7,9 @@ use crate::policy::{Note, Suppression, SuppressionKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {
-    Sent,
+    /// Past (before the as-of day). Only the ledger knows whether it was sent: without one a
+    /// replay can only say it was planned.
+    Planned,
     Due,
     Scheduled,
 }
@@ -15,7 +17,7 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
-            Status::Sent => "sent",
+            Status::Planned => "planned",
             Status::Due => "due",
             Status::Scheduled => "scheduled",
         }
@@ -30,7 +32,7 @@ pub fn status(send_at: i64, as_of: i64, tz: chrono_tz::Tz) -> Status {
     } else if local_day(send_at, tz) == local_day(as_of, tz) {
         Status::Due
     } else {
-        Status::Sent
+        Status::Planned
     }
 }
 

@@ -235,7 +235,7 @@ fn a_threshold_crossing_fires_once_even_when_reentry_allows_more() {
         &[],
         "2025-01-31",
     );
-    assert_eq!(r.messages(), "C1 loyal#1 thanks/0 email:thanks 2025-01-02 sent\n");
+    assert_eq!(r.messages(), "C1 loyal#1 thanks/0 email:thanks 2025-01-02 planned\n");
     assert_eq!(r.instances(), "C1 loyal#1 threshold 2025-01-02 -> completed 2025-01-02\n");
     assert_eq!(r.reasons(), ["spend reached 110 (threshold 100, was 60)"]);
 }
@@ -252,7 +252,7 @@ fn a_purchase_at_the_instant_an_absence_timer_is_due_cancels_it() {
     assert!(r.trace.iter().all(|(_, e)| !matches!(e, Trace::AbsenceFired { .. })), "{:?}", r.trace);
     // The re-armed timer fires 30 days after the second purchase.
     let r = replay(&[("awol", AWOL)], &tx, &[], "2025-03-10");
-    assert_eq!(r.messages(), "C1 awol#1 miss_you/0 email:miss_you 2025-03-02 sent\n");
+    assert_eq!(r.messages(), "C1 awol#1 miss_you/0 email:miss_you 2025-03-02 planned\n");
     assert_eq!(r.instances(), "C1 awol#1 absence 2025-03-02 -> completed 2025-03-02\n");
     assert_eq!(r.reasons(), ["no purchase for 30 days since 2025-01-31"]);
 }
@@ -306,8 +306,8 @@ fn a_goal_mid_ladder_cancels_the_remaining_reminders() {
     assert_eq!(
         r.messages(),
         "\
-C1 ladder#1 nudge/0 email:first 2025-01-01 sent
-C1 ladder#1 nudge/1 email:second 2025-01-08 sent
+C1 ladder#1 nudge/0 email:first 2025-01-01 planned
+C1 ladder#1 nudge/1 email:second 2025-01-08 planned
 "
     );
     assert_eq!(r.instances(), "C1 ladder#1 nth_order 2025-01-01 -> converted 2025-01-10\n");
@@ -317,9 +317,9 @@ C1 ladder#1 nudge/1 email:second 2025-01-08 sent
     assert_eq!(
         r.messages(),
         "\
-C1 ladder#1 nudge/0 email:first 2025-01-01 sent
-C1 ladder#1 nudge/1 email:second 2025-01-08 sent
-C1 ladder#1 nudge/2 sms:third 2025-01-15 sent
+C1 ladder#1 nudge/0 email:first 2025-01-01 planned
+C1 ladder#1 nudge/1 email:second 2025-01-08 planned
+C1 ladder#1 nudge/2 sms:third 2025-01-15 planned
 "
     );
     assert_eq!(r.instances(), "C1 ladder#1 nth_order 2025-01-01 -> lapsed 2025-01-22\n");
@@ -396,9 +396,9 @@ fn quiet_while_blocks_starts_and_suppresses_messages_while_the_other_is_live() {
     assert_eq!(
         r.messages(),
         "\
-C1 support#1 sorry/0 phone:sorry 2025-01-03 sent
+C1 support#1 sorry/0 phone:sorry 2025-01-03 planned
 C1 promo#1 offer/0 email:offer 2025-01-06 suppressed(blocked: quiet while `support` is live)
-C1 promo#2 offer/0 email:offer 2025-02-20 sent
+C1 promo#2 offer/0 email:offer 2025-02-20 planned
 "
     );
     assert_eq!(r.skips(), [("2025-01-10".to_owned(), Skip::Quiet(r.d("support")))]);
@@ -432,8 +432,8 @@ fn a_goal_with_start_begins_the_follow_on_dialogue_at_once() {
     assert_eq!(
         r.messages(),
         "\
-C1 win#1 call/0 phone:call 2025-01-31 sent
-C1 welcome#1 hi/0 email:welcome_back 2025-02-10 sent
+C1 win#1 call/0 phone:call 2025-01-31 planned
+C1 welcome#1 hi/0 email:welcome_back 2025-02-10 planned
 "
     );
     assert_eq!(
@@ -523,7 +523,7 @@ fn projection_marks_messages_after_as_of_scheduled_and_outcomes_projected() {
     assert_eq!(
         r.messages(),
         "\
-C1 ladder#1 nudge/0 email:first 2025-01-01 sent
+C1 ladder#1 nudge/0 email:first 2025-01-01 planned
 C1 ladder#1 nudge/1 email:second 2025-01-08 due
 C1 ladder#1 nudge/2 sms:third 2025-01-15 scheduled
 "
@@ -559,7 +559,7 @@ fn the_order_that_starts_a_dialogue_is_not_its_next_purchase() {
         "2025-03-01",
     );
     assert_eq!(r.instances(), "C1 ladder#1 nth_order 2025-01-01 -> converted 2025-01-05\n");
-    assert_eq!(r.messages(), "C1 ladder#1 nudge/0 email:first 2025-01-01 sent\n");
+    assert_eq!(r.messages(), "C1 ladder#1 nudge/0 email:first 2025-01-01 planned\n");
 }
 
 #[test]
@@ -655,7 +655,7 @@ fn customers_are_replayed_independently() {
         &[],
         "2025-01-31",
     );
-    assert_eq!(r.messages(), "A second#1 thanks/0 email:thanks 2025-01-03 sent\n");
+    assert_eq!(r.messages(), "A second#1 thanks/0 email:thanks 2025-01-03 planned\n");
     assert_eq!(r.results.len(), 2);
     assert_eq!(r.stats.transactions, 3);
 }
@@ -682,7 +682,7 @@ steps:
     assert_eq!(
         r.messages(),
         "\
-C1 hi#1 hi/0 email:hi 2025-01-01T08:00:00Z sent
+C1 hi#1 hi/0 email:hi 2025-01-01T08:00:00Z planned
 C1 hi#2 hi/0 email:hi 2025-01-02T08:00:00Z suppressed(no consent for email at send time)
 "
     );
@@ -705,8 +705,8 @@ fn profile_columns_feed_the_policy_do_not_contact_and_preferred_channel() {
         r.messages(),
         "\
 C1 hi#1 hi/0 email:hi 2025-01-01 suppressed(do not contact)
-C2 hi#1 hi/0 sms:hi 2025-01-01 sent
-C3 hi#1 hi/0 email:hi 2025-01-01 sent
+C2 hi#1 hi/0 sms:hi 2025-01-01 planned
+C3 hi#1 hi/0 email:hi 2025-01-01 planned
 "
     );
 }
@@ -738,8 +738,8 @@ steps:
     assert_eq!(
         r.messages(),
         "\
-C1 hi#1 hi/0 email:hi 2025-01-01 sent
-C1 hi#2 hi/0 phone:hi_gold 2025-01-02 sent
+C1 hi#1 hi/0 email:hi 2025-01-01 planned
+C1 hi#2 hi/0 phone:hi_gold 2025-01-02 planned
 "
     );
     let tiers: Vec<Option<String>> = r
@@ -850,8 +850,8 @@ fn at_one_instant_higher_priority_dialogues_go_first() {
     assert_eq!(
         r.messages(),
         "\
-C1 a#1 miss_you/0 email:miss_you 2025-01-31 sent
-C1 b#1 miss_you/0 email:miss_you 2025-01-31 sent
+C1 a#1 miss_you/0 email:miss_you 2025-01-31 planned
+C1 b#1 miss_you/0 email:miss_you 2025-01-31 planned
 "
     );
     let b = format!("priority: 5\n{AWOL}");
@@ -859,8 +859,8 @@ C1 b#1 miss_you/0 email:miss_you 2025-01-31 sent
     assert_eq!(
         r.messages(),
         "\
-C1 b#1 miss_you/0 email:miss_you 2025-01-31 sent
-C1 a#1 miss_you/0 email:miss_you 2025-01-31 sent
+C1 b#1 miss_you/0 email:miss_you 2025-01-31 planned
+C1 a#1 miss_you/0 email:miss_you 2025-01-31 planned
 "
     );
 }
@@ -882,8 +882,8 @@ fn an_opt_in_before_the_deferred_send_time_keeps_the_message() {
     assert_eq!(
         r.messages(),
         "\
-C1 hi#1 hi/0 email:hi 2025-01-01T08:00:00Z sent
-C1 hi#2 hi/0 email:hi 2025-01-02T08:00:00Z sent [deferred from 2025-01-01T09:00:00Z by cap 1 per 1d]
+C1 hi#1 hi/0 email:hi 2025-01-01T08:00:00Z planned
+C1 hi#2 hi/0 email:hi 2025-01-02T08:00:00Z planned [deferred from 2025-01-01T09:00:00Z by cap 1 per 1d]
 "
     );
 }

@@ -19,6 +19,11 @@ pub use table::{Table, TableSpec};
 #[derive(Debug)]
 pub enum InputError {
     Open { path: PathBuf, source: std::io::Error },
+    /// The path is a folder.
+    Folder { path: PathBuf },
+    /// Two header cells with the same (canonical) name: positions are 1-based, with the header
+    /// as written.
+    DuplicateColumn { path: PathBuf, line: u64, column: String, first: (usize, String), second: (usize, String) },
     MissingColumn { path: PathBuf, table: TableKind, column: String, header: Option<String>, found: Vec<String> },
     BadTimestamp { path: PathBuf, line: u64, column: String, value: String, expected: String },
     BadNumber { path: PathBuf, line: u64, column: String, value: String },
@@ -37,6 +42,26 @@ impl From<&InputError> for Diagnostic {
             InputError::Open { path, source } => {
                 Diagnostic::error(path, format!("cannot read {}: {source}", path.display()))
             }
+            InputError::Folder { path } => {
+                Diagnostic::error(path, format!("cannot read {}: it is a folder, not a CSV file", path.display()))
+            }
+            InputError::DuplicateColumn { path, line, column, first, second } => {
+                let mut d = at(
+                    path,
+                    *line,
+                    format!("column {} appears twice in the header: columns {} and {}", ticked(column), first.0, second.0),
+                );
+                for (pos, header) in [first, second] {
+                    if header != column {
+                        d = d.with_note(format!(
+                            "column {pos} is headed {}, mapped to {} (--column / columns:)",
+                            ticked(header),
+                            ticked(column)
+                        ));
+                    }
+                }
+                d.with_hint("rename or remove one of them (or map another header)")
+            }
             InputError::MissingColumn { path, table, column, header, found } => Diagnostic::error(
                 path,
                 format!(
@@ -47,25 +72,29 @@ impl From<&InputError> for Diagnostic {
             )
             .with_note(format!(
                 "found columns: {}",
-                if found.is_empty() { "(none)".to_owned() } else { found.join(", ") }
+                if found.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    found.iter().map(|h| shortened(h, "", "")).collect::<Vec<_>>().join(", ")
+                }
             ))
             .with_hint(format!(
                 "name a header with `--column {}.{column}=HEADER` or under `columns:` in kairos.yaml",
                 table.name()
             )),
             InputError::BadTimestamp { path, line, column, value, expected } => {
-                at(path, *line, format!("column `{column}`: cannot read {value:?} as a timestamp"))
+                at(path, *line, format!("column {}: cannot read {} as a timestamp", ticked(column), quoted(value)))
                     .with_hint(format!("expected {expected}"))
             }
             InputError::BadNumber { path, line, column, value } => {
-                at(path, *line, format!("column `{column}`: {value:?} is not a number")).with_hint(
+                at(path, *line, format!("column {}: {} is not a number", ticked(column), quoted(value))).with_hint(
                     "expected a plain decimal number such as 12.50 (`.` as decimal point, no thousands separator)",
                 )
             }
             InputError::Csv { path, line, message } => at(path, *line, message.clone()),
             InputError::EmptyCustomerId { path, line } => at(path, *line, "`customer_id` is empty".to_owned()),
             InputError::DuplicateCustomer { path, line, first, id } => {
-                at(path, *line, format!("customer `{id}` is listed twice (also on line {first})"))
+                at(path, *line, format!("customer {} is listed twice (also on line {first})", ticked(id)))
             }
             InputError::StdinTwice => {
                 Diagnostic::error(Path::new("<command line>"), "only one input can be read from stdin (`-`)")
@@ -85,7 +114,7 @@ impl std::fmt::Display for InputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let d = Diagnostic::from(self);
         match self {
-            InputError::Open { .. } | InputError::StdinTwice => write!(f, "{}", d.message)?,
+            InputError::Open { .. } | InputError::Folder { .. } | InputError::StdinTwice => write!(f, "{}", d.message)?,
             _ => write!(f, "{}: {}", d.location(), d.message)?,
         }
         for n in &d.notes {
@@ -98,13 +127,38 @@ impl std::fmt::Display for InputError {
     }
 }
 
-impl std::error::Error for InputError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            InputError::Open { source, .. } => Some(source),
-            _ => None,
+/// The message already says what the I/O error was (`cannot read FILE: REASON`), so it is not
+/// also a `source()`: printing the error with its causes (`{:#}`) would say it twice.
+impl std::error::Error for InputError {}
+
+/// Longest value from a file echoed in a message, in characters.
+const SHOWN: usize = 80;
+
+/// `value` between `open` and `close`, cut to `SHOWN` characters ending in `…` if longer,
+/// followed by how long it was.
+fn shortened(value: &str, open: &str, close: &str) -> String {
+    match value.char_indices().nth(SHOWN - 1) {
+        Some((end, _)) if value.chars().nth(SHOWN).is_some() => {
+            format!("{open}{}…{close} ({} characters)", &value[..end], value.chars().count())
         }
+        _ => format!("{open}{value}{close}"),
     }
+}
+
+/// A value from a file in a message: quoted and escaped like `{:?}`, cut to 80 characters.
+pub(crate) fn quoted(value: &str) -> String {
+    match value.char_indices().nth(SHOWN - 1) {
+        Some((end, _)) if value.chars().nth(SHOWN).is_some() => {
+            format!("\"{}…\" ({} characters)", value[..end].escape_debug(), value.chars().count())
+        }
+        _ => format!("{value:?}"),
+    }
+}
+
+/// A name from a file (a header cell, a customer id) in a message: in backticks, cut to 80
+/// characters.
+pub(crate) fn ticked(name: &str) -> String {
+    shortened(name, "`", "`")
 }
 
 /// Where the inputs are.

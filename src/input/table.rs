@@ -133,42 +133,118 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, InputError> {
     if path == Path::new("-") {
         return Ok(Box::new(io::stdin()));
     }
+    let folder = || InputError::Folder { path: path.to_path_buf() };
     match File::open(path) {
+        // A folder opens on Unix and fails only when read, with a bare "Is a directory".
+        Ok(f) if f.metadata().is_ok_and(|m| m.is_dir()) => Err(folder()),
         Ok(f) => Ok(Box::new(BufReader::with_capacity(1 << 20, f))),
+        Err(_) if path.is_dir() => Err(folder()),
         Err(source) => Err(InputError::Open { path: path.to_path_buf(), source }),
     }
 }
 
+/// Append up to `chunk` more bytes of the file to `buf`; `eof` once nothing more comes.
+fn fill(path: &Path, reader: &mut dyn Read, buf: &mut Vec<u8>, eof: &mut bool, chunk: usize) -> Result<(), InputError> {
+    // Small files stay small: the buffer grows with what is read, never zero-filled ahead.
+    let n = reader
+        .take(chunk as u64)
+        .read_to_end(buf)
+        .map_err(|source| InputError::Open { path: path.to_path_buf(), source })?;
+    if n == 0 {
+        *eof = true;
+    }
+    Ok(())
+}
+
+/// The end of the whole lines in `buf`: all of it at the end of the file, else just after its
+/// last newline (a record can end nowhere else, except at the end of the file).
+fn whole_lines(buf: &[u8], eof: bool) -> usize {
+    if eof {
+        buf.len()
+    } else {
+        memchr::memrchr(b'\n', buf).map_or(0, |i| i + 1)
+    }
+}
+
+/// The header row: the file's first record.
+struct Header {
+    /// Header cells, trimmed (and without a byte-order mark).
+    raw: Vec<String>,
+    /// The line it starts on.
+    line: u64,
+    /// The offset just after it, and the line there.
+    end: usize,
+    end_line: u64,
+}
+
+/// Read the first record of the file into `buf`, reading `chunk` bytes at a time until it is
+/// whole. `None` for a file without one (empty, or blank lines only).
+fn read_header(
+    path: &Path,
+    reader: &mut dyn Read,
+    buf: &mut Vec<u8>,
+    eof: &mut bool,
+    chunk: usize,
+) -> Result<Option<Header>, InputError> {
+    loop {
+        let lines = whole_lines(buf, *eof);
+        // The first read of a file drops a byte-order mark, as the csv crate does.
+        let mut recs = Records::new(&buf[..lines], 1, *eof, true);
+        match recs.next() {
+            Next::Record => {
+                let raw = (0..recs.len)
+                    .map(|i| String::from_utf8_lossy(recs.field(i)).trim().trim_start_matches('\u{feff}').to_owned())
+                    .collect();
+                return Ok(Some(Header { raw, line: recs.line, end: recs.pos, end_line: recs.core.line() }));
+            }
+            Next::End if *eof => return Ok(None),
+            Next::Unterminated if buf.len() > 8 * BLOCK => return Err(never_closed(path, recs.line)),
+            _ => fill(path, reader, buf, eof, chunk)?,
+        }
+    }
+}
+
+fn never_closed(path: &Path, line: u64) -> InputError {
+    InputError::Csv { path: path.to_path_buf(), line, message: "a quoted field is never closed".to_owned() }
+}
+
 /// The header row of a CSV, mapped to canonical names.
 pub fn read_headers(path: &Path, spec: &TableSpec<'_>) -> Result<Vec<String>, InputError> {
-    let mut rdr = csv::ReaderBuilder::new().from_reader(open(path)?);
-    let headers = rdr
-        .byte_headers()
-        .map_err(|e| csv_error(path, &e))?
-        .iter()
-        .map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_owned())
-        .collect::<Vec<_>>();
-    Ok(canonical_names(&headers, spec))
+    let mut reader = open(path)?;
+    let (mut buf, mut eof) = (Vec::new(), false);
+    let header = read_header(path, &mut reader, &mut buf, &mut eof, 64 << 10)?;
+    match header {
+        Some(h) => canonical_names(path, &h, spec),
+        None => Ok(Vec::new()),
+    }
 }
 
-fn canonical_names(headers: &[String], spec: &TableSpec<'_>) -> Vec<String> {
-    headers
+/// Header cells mapped to canonical names; two columns with the same name are an error (which
+/// one would count?).
+fn canonical_names(path: &Path, header: &Header, spec: &TableSpec<'_>) -> Result<Vec<String>, InputError> {
+    let names: Vec<String> = header
+        .raw
         .iter()
         .map(|h| spec.rename.iter().find(|(_, from)| *from == h).map_or_else(|| h.clone(), |(to, _)| to.clone()))
-        .collect()
-}
-
-fn csv_error(path: &Path, e: &csv::Error) -> InputError {
-    let line = e.position().map_or(0, |p| p.line());
-    let message = match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-            format!("this row has {len} fields but the header has {expected_len}")
+        .collect();
+    let mut seen: FxHashMap<&str, usize> = FxHashMap::default();
+    for (j, name) in names.iter().enumerate() {
+        // Unnamed columns (`a,b,,`) cannot be referred to, so they cannot be mixed up.
+        if name.is_empty() {
+            continue;
         }
-        csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".to_owned(),
-        csv::ErrorKind::Io(io) => io.to_string(),
-        _ => e.to_string(),
-    };
-    InputError::Csv { path: path.to_path_buf(), line, message }
+        if let Some(&i) = seen.get(name.as_str()) {
+            return Err(InputError::DuplicateColumn {
+                path: path.to_path_buf(),
+                line: header.line,
+                column: name.clone(),
+                first: (i + 1, header.raw[i].clone()),
+                second: (j + 1, header.raw[j].clone()),
+            });
+        }
+        seen.insert(name, j);
+    }
+    Ok(names)
 }
 
 /// Strings stored once in an arena, found again by hash. Ids are provisional until
@@ -244,10 +320,119 @@ struct Layout<'a> {
     tz: chrono_tz::Tz,
 }
 
-fn parse_piece(bytes: &[u8], first_line: u64, lay: &Layout<'_>) -> Result<Piece, InputError> {
+
+/// What `Records::next` found.
+#[derive(Debug, PartialEq, Eq)]
+enum Next {
+    /// A record, in `fields`/`ends`.
+    Record,
+    /// A record the end of the bytes cuts off (only when they do not end the file): from
+    /// `start`, on `line`.
+    Unterminated,
+    /// No more records.
+    End,
+}
+
+/// The records of some bytes of a CSV, read with csv-core's state machine: the grammar of the
+/// csv crate (the header, `kairos check`) and of every piece, so splitting a file into pieces
+/// cannot change how it reads. csv-core counts lines by `\n` and skips the terminators between
+/// records (blank lines, the `\n` of a `\r\n`); they are skipped here instead, so `line` is the
+/// line a record starts on.
+struct Records<'a> {
+    bytes: &'a [u8],
+    /// Do the bytes end the file? Then a record cut off by their end is still a record.
+    at_eof: bool,
+    pos: usize,
+    core: csv_core::Reader,
+    fields: Vec<u8>,
+    ends: Vec<usize>,
+    /// Fields in the current record.
+    len: usize,
+    /// Offset and line where the current record starts.
+    start: usize,
+    line: u64,
+}
+
+impl<'a> Records<'a> {
+    /// `first_line`: the line of `bytes[0]`. `file_start`: the bytes begin the file, where a
+    /// byte-order mark is dropped (anywhere else it is data, as when the file is read whole).
+    fn new(bytes: &'a [u8], first_line: u64, at_eof: bool, file_start: bool) -> Self {
+        let mut r = Self {
+            bytes,
+            at_eof,
+            pos: 0,
+            core: csv_core::Reader::new(),
+            fields: vec![0; 1024],
+            ends: vec![0; 32],
+            len: 0,
+            start: 0,
+            line: first_line,
+        };
+        if !file_start {
+            // csv-core drops a byte-order mark on its first read only: make that a newline.
+            r.core.read_record(b"\n", &mut r.fields, &mut r.ends);
+        }
+        r.core.set_line(first_line);
+        r
+    }
+
+    fn next(&mut self) -> Next {
+        let mut newlines = 0;
+        while let Some(&b) = self.bytes.get(self.pos) {
+            match b {
+                b'\n' => newlines += 1,
+                b'\r' => {}
+                _ => break,
+            }
+            self.pos += 1;
+        }
+        if newlines > 0 {
+            self.core.set_line(self.core.line() + newlines);
+        }
+        self.start = self.pos;
+        self.line = self.core.line();
+        if self.pos == self.bytes.len() {
+            return Next::End;
+        }
+        let (mut nout, mut nend) = (0, 0);
+        loop {
+            let (res, nin, o, e) =
+                self.core.read_record(&self.bytes[self.pos..], &mut self.fields[nout..], &mut self.ends[nend..]);
+            self.pos += nin;
+            nout += o;
+            nend += e;
+            match res {
+                csv_core::ReadRecordResult::Record => {
+                    self.len = nend;
+                    return Next::Record;
+                }
+                csv_core::ReadRecordResult::End => return Next::End,
+                csv_core::ReadRecordResult::OutputFull => self.fields.resize(self.fields.len() * 2, 0),
+                csv_core::ReadRecordResult::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                // At the end of the file the next round, with no input, ends the record.
+                csv_core::ReadRecordResult::InputEmpty if self.at_eof => {}
+                csv_core::ReadRecordResult::InputEmpty => return Next::Unterminated,
+            }
+        }
+    }
+
+    fn field(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.fields[start..self.ends[i]]
+    }
+}
+
+/// One piece's rows, and where its last record starts if the piece's end cuts it off.
+struct Parsed {
+    piece: Piece,
+    cut_off: Option<(usize, u64)>,
+}
+
+/// Parse the records of `bytes`, which start a record on `first_line`. `at_eof`: the bytes end
+/// the file; otherwise a record their end cuts off is left out and reported in `cut_off`.
+fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) -> Result<Parsed, InputError> {
     let path = lay.path;
     let mut time = TimeParser::new(lay.format, lay.tz);
-    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
     let mut piece = Piece {
         interner: Interner::new(),
         customer: Vec::new(),
@@ -263,36 +448,29 @@ fn parse_piece(bytes: &[u8], first_line: u64, lay: &Layout<'_>) -> Result<Piece,
             })
             .collect(),
     };
-    let mut rec = csv::ByteRecord::new();
+    let mut rec = Records::new(bytes, first_line, at_eof, false);
     loop {
-        match rdr.read_byte_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let mut err = csv_error(path, &e);
-                if let InputError::Csv { line, .. } = &mut err {
-                    *line += first_line - 1;
-                }
-                return Err(err);
-            }
+        match rec.next() {
+            Next::Record => {}
+            Next::End => break,
+            Next::Unterminated => return Ok(Parsed { piece, cut_off: Some((rec.start, rec.line)) }),
         }
-        let ln = rec.position().map_or(0, |p| p.line()) + first_line - 1;
-        if rec.len() == 1 && rec.get(0).is_some_and(<[u8]>::is_empty) {
+        let ln = rec.line;
+        if rec.len == 1 && rec.field(0).is_empty() {
             continue;
         }
-        if rec.len() != lay.headers.len() {
+        if rec.len != lay.headers.len() {
             return Err(InputError::Csv {
                 path: path.to_path_buf(),
                 line: ln,
-                message: format!("this row has {} fields but the header has {}", rec.len(), lay.headers.len()),
+                message: format!("this row has {} fields but the header has {}", rec.len, lay.headers.len()),
             });
         }
         let field = |i: usize| -> Result<&str, InputError> {
-            let b = rec.get(i).unwrap_or_default();
-            std::str::from_utf8(b).map(str::trim).map_err(|_| InputError::Csv {
+            std::str::from_utf8(rec.field(i)).map(str::trim).map_err(|_| InputError::Csv {
                 path: path.to_path_buf(),
                 line: ln,
-                message: format!("column `{}` is not valid UTF-8", lay.headers[i]),
+                message: format!("column {} is not valid UTF-8", super::ticked(&lay.headers[i])),
             })
         };
         let cid = field(lay.cust_idx)?;
@@ -324,6 +502,8 @@ fn parse_piece(bytes: &[u8], first_line: u64, lay: &Layout<'_>) -> Result<Piece,
                     let n = if raw.is_empty() {
                         f64::NAN
                     } else {
+                        // `nan`, `inf` and numbers too large for a float (`1e400`) are not
+                        // amounts either.
                         match raw.parse::<f64>() {
                             Ok(n) if n.is_finite() => n,
                             _ => {
@@ -341,53 +521,108 @@ fn parse_piece(bytes: &[u8], first_line: u64, lay: &Layout<'_>) -> Result<Piece,
             }
         }
     }
-    Ok(piece)
+    Ok(Parsed { piece, cut_off: None })
 }
 
-/// Offsets just after each record-ending newline outside quotes, from `from`, tracking quote
-/// parity (RFC 4180 escapes quotes by doubling, which keeps parity).
-fn record_ends(bytes: &[u8], mut in_quotes: bool) -> (Vec<usize>, bool) {
-    let mut ends = Vec::new();
-    for i in memchr::memchr2_iter(b'"', b'\n', bytes) {
-        if bytes[i] == b'"' {
-            in_quotes = !in_quotes;
-        } else if !in_quotes {
-            ends.push(i + 1);
+/// Where to split `bytes` (whole lines) into about `parts` pieces: just after a newline, one
+/// that quote parity puts outside quotes where there is one near. Only a guess: the parser
+/// confirms every cut (see `parse_block`).
+fn cut_points(bytes: &[u8], parts: usize) -> Vec<usize> {
+    let len = bytes.len();
+    let targets: Vec<usize> = (0..=parts).map(|k| len * k / parts).collect();
+    let quotes: Vec<usize> =
+        targets.par_windows(2).map(|w| memchr::memchr_iter(b'"', &bytes[w[0]..w[1]]).count()).collect();
+    let mut cuts = vec![0];
+    let mut quotes_before = 0;
+    for k in 1..parts {
+        quotes_before += quotes[k - 1];
+        let (t, next) = (targets[k], targets[k + 1]);
+        let last = cuts[cuts.len() - 1];
+        if last >= next {
+            continue;
+        }
+        let (from, mut in_quotes) = if last >= t { (last, false) } else { (t, quotes_before % 2 == 1) };
+        let window = &bytes[from..next];
+        let mut cut = None;
+        for i in memchr::memchr2_iter(b'"', b'\n', window) {
+            if window[i] == b'"' {
+                in_quotes = !in_quotes;
+            } else if !in_quotes {
+                cut = Some(i);
+                break;
+            }
+        }
+        if let Some(i) = cut.or_else(|| memchr::memchr(b'\n', window)) {
+            if from + i + 1 < len {
+                cuts.push(from + i + 1);
+            }
         }
     }
-    (ends, in_quotes)
+    cuts.push(len);
+    cuts
 }
 
-const BLOCK: usize = 32 << 20;
+/// `bytes` (whole lines, from a record start on `first_line`) parsed in pieces in parallel.
+/// A piece is kept only where the parser confirms its start: where the records before it end.
+/// Where a guessed cut falls inside a record (a quoted field over several lines), the part from
+/// that record on is parsed again. Returns the pieces, and the offset and line up to which they
+/// hold every record: the rest is a record not yet read to its end (never at the end of file).
+fn parse_block(
+    bytes: &[u8],
+    first_line: u64,
+    at_eof: bool,
+    parts: usize,
+    lay: &Layout<'_>,
+) -> Result<(Vec<Piece>, usize, u64), InputError> {
+    let cuts = cut_points(bytes, parts);
+    let n = cuts.len() - 1;
+    let newlines: Vec<u64> =
+        cuts.par_windows(2).map(|w| memchr::memchr_iter(b'\n', &bytes[w[0]..w[1]]).count() as u64).collect();
+    let mut lines = vec![first_line];
+    for c in &newlines {
+        lines.push(lines[lines.len() - 1] + c);
+    }
+    let last = |k: usize| at_eof && k == n - 1;
+    let mut guessed: Vec<Option<Result<Parsed, InputError>>> = (0..n)
+        .into_par_iter()
+        .map(|k| Some(parse_piece(&bytes[cuts[k]..cuts[k + 1]], lines[k], last(k), lay)))
+        .collect();
+    let mut pieces = Vec::with_capacity(n);
+    let (mut at, mut line) = (0, first_line);
+    for k in 0..n {
+        let parsed = match guessed[k].take() {
+            Some(p) if cuts[k] == at => p,
+            _ => parse_piece(&bytes[at..cuts[k + 1]], line, last(k), lay),
+        }?;
+        pieces.push(parsed.piece);
+        (at, line) = parsed.cut_off.unwrap_or((cuts[k + 1], lines[k + 1]));
+    }
+    Ok((pieces, at, line))
+}
+
+pub(crate) const BLOCK: usize = 32 << 20;
 
 /// Read a whole table. Blocks of the file are split at record boundaries and parsed in
 /// parallel; every bad cell is an error naming file, line, column and value.
 pub fn load(path: &Path, spec: &TableSpec<'_>, format: Option<&str>, tz: chrono_tz::Tz) -> Result<Table, InputError> {
+    load_in_blocks(path, spec, format, tz, BLOCK, rayon::current_num_threads().max(1) * 2)
+}
+
+/// `load`, reading `block` bytes at a time and parsing each in about `parts` pieces.
+fn load_in_blocks(
+    path: &Path,
+    spec: &TableSpec<'_>,
+    format: Option<&str>,
+    tz: chrono_tz::Tz,
+    block: usize,
+    parts: usize,
+) -> Result<Table, InputError> {
     let mut reader = open(path)?;
-    let mut buf: Vec<u8> = Vec::new();
-    let mut eof = false;
-    let fill = |reader: &mut Box<dyn Read + Send>, buf: &mut Vec<u8>, eof: &mut bool| -> Result<(), InputError> {
-        // Small files stay small: the buffer grows with what is read, never zero-filled ahead.
-        let n = reader
-            .by_ref()
-            .take(BLOCK as u64)
-            .read_to_end(buf)
-            .map_err(|source| InputError::Open { path: path.to_path_buf(), source })?;
-        if n == 0 {
-            *eof = true;
-        }
-        Ok(())
-    };
-    fill(&mut reader, &mut buf, &mut eof)?;
-    // The header: the first record.
-    let mut hdr = csv::ReaderBuilder::new().has_headers(false).from_reader(buf.as_slice());
-    let mut first = csv::ByteRecord::new();
-    let has_header = hdr.read_byte_record(&mut first).map_err(|e| csv_error(path, &e))?;
-    let header_end = if has_header { first.position().map_or(0, |_| hdr.position().byte() as usize) } else { 0 };
-    drop(hdr);
-    let raw_headers: Vec<String> =
-        first.iter().map(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').to_owned()).collect();
-    let names = canonical_names(&raw_headers, spec);
+    let (mut buf, mut eof) = (Vec::new(), false);
+    let header = read_header(path, &mut reader, &mut buf, &mut eof, block)?;
+    let header = header.unwrap_or(Header { raw: Vec::new(), line: 1, end: 0, end_line: 1 });
+    let names = canonical_names(path, &header, spec)?;
+    let raw_headers = &header.raw;
     let find = |name: &str| names.iter().position(|n| n == name);
     let missing = |column: &str| InputError::MissingColumn {
         path: path.to_path_buf(),
@@ -406,7 +641,7 @@ pub fn load(path: &Path, spec: &TableSpec<'_>, format: Option<&str>, tz: chrono_
         data_idx.iter().map(|&i| if spec.numeric.contains(&names[i]) { ColType::Num } else { ColType::Str }).collect();
     let mut lay = Layout {
         path,
-        headers: &raw_headers,
+        headers: raw_headers,
         cust_idx,
         ts_idx,
         data_idx: data_idx.clone(),
@@ -414,49 +649,26 @@ pub fn load(path: &Path, spec: &TableSpec<'_>, format: Option<&str>, tz: chrono_
         format,
         tz,
     };
-    let header_lines = buf[..header_end].iter().filter(|&&b| b == b'\n').count() as u64;
-    buf.drain(..header_end);
-    let mut next_line = 1 + header_lines;
+    buf.drain(..header.end);
+    // The line `buf` starts on.
+    let mut next_line = header.end_line;
     let mut pieces: Vec<Piece> = Vec::new();
     let mut decided = false;
-    let parts = rayon::current_num_threads().max(1) * 2;
     loop {
-        let (ends, open_quote) = record_ends(&buf, false);
-        let complete = if eof { buf.len() } else { ends.last().copied().unwrap_or(0) };
-        if complete == 0 && !eof {
-            if open_quote && buf.len() > 8 * BLOCK {
-                return Err(InputError::Csv {
-                    path: path.to_path_buf(),
-                    line: next_line,
-                    message: "a quoted field is never closed".to_owned(),
-                });
+        let lines = whole_lines(&buf, eof);
+        if lines == 0 {
+            if eof {
+                break;
             }
-            fill(&mut reader, &mut buf, &mut eof)?;
+            fill(path, &mut reader, &mut buf, &mut eof, block)?;
             continue;
-        }
-        // Split the complete part into pieces at record boundaries.
-        let mut cuts = vec![0usize];
-        for k in 1..parts {
-            let target = complete * k / parts;
-            let i = ends.partition_point(|&e| e < target);
-            if let Some(&e) = ends.get(i) {
-                if e < complete && e > *cuts.last().unwrap_or(&0) {
-                    cuts.push(e);
-                }
-            }
-        }
-        cuts.push(complete);
-        let mut starts = Vec::new();
-        for w in cuts.windows(2) {
-            starts.push((w[0], w[1], next_line));
-            next_line += memchr::memchr_iter(b'\n', &buf[w[0]..w[1]]).count() as u64;
         }
         if !decided {
             // Columns where most values differ (order ids, names, emails) are stored as text
             // rather than interned: hashing millions of unique strings buys nothing.
             decided = true;
-            let (a, b, l) = starts[0];
-            let sample = parse_piece(&buf[a..b], l, &lay)?;
+            let first = cut_points(&buf[..lines], parts)[1];
+            let sample = parse_piece(&buf[..first], next_line, eof && first == buf.len(), &lay)?.piece;
             for (k, col) in sample.cols.iter().enumerate() {
                 if let Column::Str(v) = col {
                     let mut distinct: Vec<u32> = v.clone();
@@ -468,18 +680,18 @@ pub fn load(path: &Path, spec: &TableSpec<'_>, format: Option<&str>, tz: chrono_
                 }
             }
         }
-        let parsed: Vec<Result<Piece, InputError>> =
-            starts.par_iter().map(|&(a, b, l)| parse_piece(&buf[a..b], l, &lay)).collect();
-        for p in parsed {
-            pieces.push(p?);
-        }
-        buf.drain(..complete);
+        let (parsed, done, line) = parse_block(&buf[..lines], next_line, eof, parts, &lay)?;
+        pieces.extend(parsed);
+        buf.drain(..done);
+        next_line = line;
         if eof && buf.is_empty() {
             break;
         }
-        if !eof {
-            fill(&mut reader, &mut buf, &mut eof)?;
+        if done == 0 && buf.len() > 8 * block {
+            // Nothing ends the first record: a quote is never closed.
+            return Err(never_closed(path, next_line));
         }
+        fill(path, &mut reader, &mut buf, &mut eof, block)?;
     }
     let mut table =
         merge(path, spec.kind, data_idx.iter().map(|&i| names[i].clone()).collect(), types, &lay.storage, pieces);

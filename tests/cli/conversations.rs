@@ -51,12 +51,12 @@ fn airline_saved_and_never_answered_paths() {
     assert_eq!(
         f.plan(&["--as-of", "2025-06-30"]),
         "\
-N win_back#1 rep_call/0 phone:rep_call 2025-03-02 sent
-S win_back#1 rep_call/0 phone:rep_call 2025-03-02 sent
-S win_back#1 apology/0 letter:apology 2025-03-05 sent
-S win_back#1 apology/1 email:reminder 2025-04-04 sent
-S win_back#1 apology/2 phone:manager_call 2025-05-04 sent
-S special#1 welcome_back/0 email:vip_treatment 2025-05-10 sent
+N win_back#1 rep_call/0 phone:rep_call 2025-03-02 planned
+S win_back#1 rep_call/0 phone:rep_call 2025-03-02 planned
+S win_back#1 apology/0 letter:apology 2025-03-05 planned
+S win_back#1 apology/1 email:reminder 2025-04-04 planned
+S win_back#1 apology/2 phone:manager_call 2025-05-04 planned
+S special#1 welcome_back/0 email:vip_treatment 2025-05-10 planned
 "
     );
 }
@@ -128,18 +128,18 @@ fn answers_branch_reminders_escalate_goals_cancel_and_answers_win_ties() {
     assert_eq!(
         f.plan(&["--as-of", "2025-04-30"]),
         "\
-G trunk#1 invite/0 postcard:invite 2025-03-01 sent
-G trunk#1 invite/1 email:reminder 2025-03-08 sent
-NO trunk#1 invite/0 postcard:invite 2025-03-01 sent
-T trunk#1 invite/0 postcard:invite 2025-03-01 sent
-T trunk#1 invite/1 email:reminder 2025-03-08 sent
-T trunk#1 invite/2 phone:call 2025-03-15 sent
-T trunk#1 sizes/0 email:sizes 2025-03-22 sent
-U trunk#1 invite/0 postcard:invite 2025-03-01 sent
-U trunk#1 invite/1 email:reminder 2025-03-08 sent
-U trunk#1 invite/2 phone:call 2025-03-15 sent
-Y trunk#1 invite/0 postcard:invite 2025-03-01 sent
-Y trunk#1 sizes/0 email:sizes 2025-03-03 sent
+G trunk#1 invite/0 postcard:invite 2025-03-01 planned
+G trunk#1 invite/1 email:reminder 2025-03-08 planned
+NO trunk#1 invite/0 postcard:invite 2025-03-01 planned
+T trunk#1 invite/0 postcard:invite 2025-03-01 planned
+T trunk#1 invite/1 email:reminder 2025-03-08 planned
+T trunk#1 invite/2 phone:call 2025-03-15 planned
+T trunk#1 sizes/0 email:sizes 2025-03-22 planned
+U trunk#1 invite/0 postcard:invite 2025-03-01 planned
+U trunk#1 invite/1 email:reminder 2025-03-08 planned
+U trunk#1 invite/2 phone:call 2025-03-15 planned
+Y trunk#1 invite/0 postcard:invite 2025-03-01 planned
+Y trunk#1 sizes/0 email:sizes 2025-03-03 planned
 "
     );
     let out = f.run(&["--as-of", "2025-04-30", "--format", "json"]);
@@ -160,7 +160,7 @@ Y trunk#1 sizes/0 email:sizes 2025-03-03 sent
 fn live_conversations_are_projected_as_scheduled() {
     let f = trunk();
     let plan = f.plan(&["--as-of", "2025-03-09"]);
-    assert!(plan.contains("U trunk#1 invite/1 email:reminder 2025-03-08 sent\n"), "{plan}");
+    assert!(plan.contains("U trunk#1 invite/1 email:reminder 2025-03-08 planned\n"), "{plan}");
     assert!(plan.contains("U trunk#1 invite/2 phone:call 2025-03-15 scheduled\n"), "{plan}");
     // G's purchase on 03-10 is after as-of, so its call is still planned.
     assert!(plan.contains("G trunk#1 invite/2 phone:call 2025-03-15 scheduled\n"), "{plan}");
@@ -198,7 +198,7 @@ fn responses_can_quote_the_message_id() {
     let first = f.run(&["--as-of", "2025-03-01"]);
     let id = first.stdout.lines().nth(1).unwrap().split(',').next().unwrap().to_owned();
     f.events(&["Y,2025-03-01,invite", &format!("Y,2025-03-02,response,,,no,{id}")]);
-    assert_eq!(f.plan(&["--as-of", "2025-04-30"]), "Y trunk#1 invite/0 postcard:invite 2025-03-01 sent\n");
+    assert_eq!(f.plan(&["--as-of", "2025-04-30"]), "Y trunk#1 invite/0 postcard:invite 2025-03-01 planned\n");
 }
 
 #[test]
@@ -226,9 +226,9 @@ fn reentry_applies_after_the_instance_ends_and_quiet_while_blocks() {
     assert_eq!(
         f.plan(&[]),
         "\
-A care#1 sorry/0 email:sorry 2025-01-01 sent
-A promo#1 offer/0 email:offer 2025-01-20 sent
-A care#2 sorry/0 email:sorry 2025-02-20 sent
+A care#1 sorry/0 email:sorry 2025-01-01 planned
+A promo#1 offer/0 email:offer 2025-01-20 planned
+A care#2 sorry/0 email:sorry 2025-02-20 planned
 A promo#2 offer/0 email:offer 2025-03-01 due
 "
     );

@@ -210,7 +210,7 @@ fn message_ids_are_stable_across_runs_and_as_of() {
     let later = f.run(&["--format", "jsonl", "--as-of", "2026-01-01"]);
     let w: serde_json::Value = serde_json::from_str(later.stdout.lines().next().unwrap()).unwrap();
     assert_eq!(v["message_id"], w["message_id"]);
-    assert_eq!(w["status"], "sent");
+    assert_eq!(w["status"], "planned");
 }
 
 /// The shipped dialogues over the shipped example data: clean check, every dialogue fires,

@@ -50,9 +50,9 @@ fn a_tiered_step_calls_top_customers_and_emails_the_others() {
     assert_eq!(
         brief_policy(&out.stdout),
         "\
-HIGH reach_out phone:rep_call 2025-03-02T00:00:00Z sent
-LOW reach_out email:stock_winback 2025-03-02T00:00:00Z sent
-MID reach_out email:personal_winback 2025-03-02T00:00:00Z sent
+HIGH reach_out phone:rep_call 2025-03-02T00:00:00Z planned
+LOW reach_out email:stock_winback 2025-03-02T00:00:00Z planned
+MID reach_out email:personal_winback 2025-03-02T00:00:00Z planned
 "
     );
 }
@@ -95,9 +95,9 @@ fn consent_fallback_opt_out_events_and_do_not_contact() {
     assert_eq!(
         brief_policy(&out.stdout),
         "\
-A a sms:t 2025-01-01T00:00:00Z sent
-B a email:t 2025-01-01T00:00:00Z sent [fallback: no consent for sms]
-C a email:t 2025-01-01T00:00:00Z sent [fallback: no consent for sms]
+A a sms:t 2025-01-01T00:00:00Z planned
+B a email:t 2025-01-01T00:00:00Z planned [fallback: no consent for sms]
+C a email:t 2025-01-01T00:00:00Z planned [fallback: no consent for sms]
 C a sms:t 2025-02-01T00:00:00Z suppressed [no consent for sms, email]
 D a sms:t 2025-01-01T00:00:00Z suppressed [do not contact]
 "
@@ -125,8 +125,8 @@ fn caps_let_the_higher_priority_dialogue_win_and_defer_or_drop_the_other() {
     assert_eq!(
         brief_policy(&f.run(&["--as-of", "2025-01-05"]).stdout),
         "\
-A t email:thanks 2025-01-01T10:00:00Z sent
-A p email:promo 2025-01-02T10:00:00Z sent [deferred from 2025-01-01T10:00:00Z by cap 1 per 1d]
+A t email:thanks 2025-01-01T10:00:00Z planned
+A p email:promo 2025-01-02T10:00:00Z planned [deferred from 2025-01-01T10:00:00Z by cap 1 per 1d]
 "
     );
     f.file("kairos.yaml", "policy:\n  caps:\n    - {max: 1, per: 1d}\n  on_cap: drop\n");
@@ -134,7 +134,7 @@ A p email:promo 2025-01-02T10:00:00Z sent [deferred from 2025-01-01T10:00:00Z by
         brief_policy(&f.run(&["--include-suppressed", "--as-of", "2025-01-05"]).stdout),
         "\
 A p email:promo 2025-01-01T10:00:00Z suppressed [dropped: cap 1 per 1d]
-A t email:thanks 2025-01-01T10:00:00Z sent
+A t email:thanks 2025-01-01T10:00:00Z planned
 "
     );
 }
@@ -153,10 +153,10 @@ fn send_windows_use_the_customers_time_zone() {
     assert_eq!(
         brief_policy(&f.run(&["--as-of", "2025-01-31"]).stdout),
         "\
-NY mail email:m 2025-01-05T14:00:00Z sent [deferred from 2025-01-04T15:00:00Z by send window]
-NY call phone:c 2025-01-06T14:00:00Z sent [deferred from 2025-01-04T15:00:00Z by send window]
-UTC mail email:m 2025-01-05T09:00:00Z sent [deferred from 2025-01-04T15:00:00Z by send window]
-UTC call phone:c 2025-01-06T09:00:00Z sent [deferred from 2025-01-04T15:00:00Z by send window]
+NY mail email:m 2025-01-05T14:00:00Z planned [deferred from 2025-01-04T15:00:00Z by send window]
+NY call phone:c 2025-01-06T14:00:00Z planned [deferred from 2025-01-04T15:00:00Z by send window]
+UTC mail email:m 2025-01-05T09:00:00Z planned [deferred from 2025-01-04T15:00:00Z by send window]
+UTC call phone:c 2025-01-06T09:00:00Z planned [deferred from 2025-01-04T15:00:00Z by send window]
 "
     );
 }
@@ -370,7 +370,7 @@ fn rfm_scores_in_conditions() {
         "B,2025-01-01,o5,p,c,30",
         "B,2025-06-01,o6,p,c,30",
     ]);
-    assert_eq!(brief_policy(&f.run(&[]).stdout), "A a email:best 2025-01-15T00:00:00Z sent\n");
+    assert_eq!(brief_policy(&f.run(&[]).stdout), "A a email:best 2025-01-15T00:00:00Z planned\n");
 }
 
 #[test]
@@ -383,9 +383,9 @@ fn preferred_channels_and_personal_weekly_maximum() {
     assert_eq!(
         brief_policy(&f.run(&["--include-suppressed"]).stdout),
         "\
-A a sms:t 2025-01-01T00:00:00Z sent
+A a sms:t 2025-01-01T00:00:00Z planned
 A a sms:t 2025-01-02T00:00:00Z suppressed [dropped: cap 1 per 7d]
-B a email:t 2025-01-01T00:00:00Z sent
+B a email:t 2025-01-01T00:00:00Z planned
 B a email:t 2025-01-02T00:00:00Z due
 "
     );

@@ -18,7 +18,7 @@ fn threshold_fires_once_on_the_crossing() {
         "B,2025-01-01,o4,p1,books,99",
     ]);
     // A crosses 100 on 01-05 and stays above: one message, even with reentry: always.
-    assert_eq!(f.plan(&[]), "A gold#1 hello/0 email:hi 2025-01-05 sent\n");
+    assert_eq!(f.plan(&[]), "A gold#1 hello/0 email:hi 2025-01-05 planned\n");
 }
 
 #[test]
@@ -49,7 +49,7 @@ fn new_category_ignores_categories_already_bought() {
         "B,2025-01-01,o5,p1,books,10",
     ]);
     // The first order is not "new"; books again is not new; garden is, once.
-    assert_eq!(f.plan(&[]), "A cross_sell#1 hello/0 email:hi 2025-03-01 sent\n");
+    assert_eq!(f.plan(&[]), "A cross_sell#1 hello/0 email:hi 2025-03-01 planned\n");
 }
 
 #[test]
@@ -63,7 +63,7 @@ fn life_change_counts_the_first_order_too() {
     ]);
     assert_eq!(
         f.plan(&[]),
-        "A new_parents#1 hello/0 email:hi 2025-01-01 sent\nB new_parents#1 hello/0 email:hi 2025-05-01 due\n"
+        "A new_parents#1 hello/0 email:hi 2025-01-01 planned\nB new_parents#1 hello/0 email:hi 2025-05-01 due\n"
     );
 }
 
@@ -85,7 +85,7 @@ fn frequent_buyer_fires_when_the_count_is_reached_within_the_window() {
     );
     // Jan: only 2 in 30 days. 02-20, 03-01, 03-05: third within 30 days fires; 03-06 is the
     // 4th, not a new crossing. B buys tea, which is not counted.
-    assert_eq!(f.plan(&[]), "A coffee_fan#1 hello/0 email:hi 2025-03-05 sent\n");
+    assert_eq!(f.plan(&[]), "A coffee_fan#1 hello/0 email:hi 2025-03-05 planned\n");
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn one_away_fires_one_short_of_the_target() {
         "B,2025-01-01,o4,p1,books,10",
     ]);
     // Two lines of o1 are one order; the second order makes 2 = one away from 3.
-    assert_eq!(f.plan(&[]), "A almost_gold#1 hello/0 email:hi 2025-01-02 sent\n");
+    assert_eq!(f.plan(&[]), "A almost_gold#1 hello/0 email:hi 2025-01-02 planned\n");
 }
 
 #[test]
@@ -127,7 +127,7 @@ fn nth_order_counts_matching_orders_only() {
     // Web orders: o1 (1st), o3 (2nd, two lines), o4 (3rd), o5 (4th, not listed).
     assert_eq!(
         f.plan(&[]),
-        "A web_orders#1 hello/0 email:hi 2025-01-03 sent\nA web_orders#2 hello/0 email:hi 2025-01-04 sent\n"
+        "A web_orders#1 hello/0 email:hi 2025-01-03 planned\nA web_orders#2 hello/0 email:hi 2025-01-04 planned\n"
     );
 }
 
@@ -164,7 +164,7 @@ fn unprecedented_absence_uses_the_customers_own_rhythm() {
         "B,2025-01-05,o5,p1,books,10",
         "Z,2025-06-01,o6,p1,books,10",
     ]);
-    assert_eq!(f.plan(&[]), "A awol#1 hello/0 email:hi 2025-02-10 sent\n");
+    assert_eq!(f.plan(&[]), "A awol#1 hello/0 email:hi 2025-02-10 planned\n");
 }
 
 #[test]
@@ -177,7 +177,7 @@ fn event_triggers_filter_on_attributes_and_address_change() {
             "events.csv",
             "customer_id,timestamp,type,detail\nA,2025-02-01,address_change,\nA,2025-02-02,complaint,rude\nA,2025-02-03,complaint,late\n",
         );
-    assert_eq!(f.plan(&[]), "A moved#1 hello/0 email:hi 2025-02-01 sent\nA angry#1 hello/0 email:hi 2025-02-03 due\n");
+    assert_eq!(f.plan(&[]), "A moved#1 hello/0 email:hi 2025-02-01 planned\nA angry#1 hello/0 email:hi 2025-02-03 due\n");
 }
 
 #[test]
@@ -195,7 +195,7 @@ fn purchase_trigger_with_when_condition_on_profile_and_history() {
         "B,2025-01-02,o5,p1,books,150",
     ])
     .file("customers.csv", "customer_id,tier,email\nA,gold,a@x.com\nB,silver,b@x.com\n");
-    assert_eq!(f.plan(&[]), "A big_basket#1 thanks/0 email:thanks 2025-01-02 sent\n");
+    assert_eq!(f.plan(&[]), "A big_basket#1 thanks/0 email:thanks 2025-01-02 planned\n");
 }
 
 #[test]
@@ -211,7 +211,7 @@ fn reentry_after_a_duration() {
         "A,2025-02-01,o3,p1,books,150",
     ]);
     // The first run ends at once on 01-01; 01-20 is too soon, 02-01 is 31 days later.
-    assert_eq!(f.plan(&[]), "A big#1 thanks/0 email:t 2025-01-01 sent\nA big#2 thanks/0 email:t 2025-02-01 due\n");
+    assert_eq!(f.plan(&[]), "A big#1 thanks/0 email:t 2025-01-01 planned\nA big#2 thanks/0 email:t 2025-02-01 due\n");
 }
 
 #[test]
