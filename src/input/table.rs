@@ -422,15 +422,16 @@ impl<'a> Records<'a> {
     }
 }
 
-/// One piece's rows, and where its last record starts if the piece's end cuts it off.
-struct Parsed {
-    piece: Piece,
+/// One piece's rows, and where its last record starts (offset, line) if the end of the piece
+/// cuts it off.
+struct Parsed<P> {
+    piece: P,
     cut_off: Option<(usize, u64)>,
 }
 
 /// Parse the records of `bytes`, which start a record on `first_line`. `at_eof`: the bytes end
 /// the file; otherwise a record their end cuts off is left out and reported in `cut_off`.
-fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) -> Result<Parsed, InputError> {
+fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) -> Result<Parsed<Piece>, InputError> {
     let path = lay.path;
     let mut time = TimeParser::new(lay.format, lay.tz);
     let mut piece = Piece {
@@ -562,18 +563,22 @@ fn cut_points(bytes: &[u8], parts: usize) -> Vec<usize> {
     cuts
 }
 
+/// How one piece of a file is parsed: its bytes (from a record start), the line they start on
+/// and whether they end the file.
+type ParseFn<'f, P> = dyn Fn(&[u8], u64, bool) -> Result<Parsed<P>, InputError> + Sync + 'f;
+
 /// `bytes` (whole lines, from a record start on `first_line`) parsed in pieces in parallel.
 /// A piece is kept only where the parser confirms its start: where the records before it end.
 /// Where a guessed cut falls inside a record (a quoted field over several lines), the part from
 /// that record on is parsed again. Returns the pieces, and the offset and line up to which they
 /// hold every record: the rest is a record not yet read to its end (never at the end of file).
-fn parse_block(
+fn parse_block<P: Send>(
     bytes: &[u8],
     first_line: u64,
     at_eof: bool,
     parts: usize,
-    lay: &Layout<'_>,
-) -> Result<(Vec<Piece>, usize, u64), InputError> {
+    parse: &ParseFn<'_, P>,
+) -> Result<(Vec<P>, usize, u64), InputError> {
     let cuts = cut_points(bytes, parts);
     let n = cuts.len() - 1;
     let newlines: Vec<u64> =
@@ -583,16 +588,14 @@ fn parse_block(
         lines.push(lines[lines.len() - 1] + c);
     }
     let last = |k: usize| at_eof && k == n - 1;
-    let mut guessed: Vec<Option<Result<Parsed, InputError>>> = (0..n)
-        .into_par_iter()
-        .map(|k| Some(parse_piece(&bytes[cuts[k]..cuts[k + 1]], lines[k], last(k), lay)))
-        .collect();
+    let mut guessed: Vec<Option<Result<Parsed<P>, InputError>>> =
+        (0..n).into_par_iter().map(|k| Some(parse(&bytes[cuts[k]..cuts[k + 1]], lines[k], last(k)))).collect();
     let mut pieces = Vec::with_capacity(n);
     let (mut at, mut line) = (0, first_line);
     for k in 0..n {
         let parsed = match guessed[k].take() {
             Some(p) if cuts[k] == at => p,
-            _ => parse_piece(&bytes[at..cuts[k + 1]], line, last(k), lay),
+            _ => parse(&bytes[at..cuts[k + 1]], line, last(k)),
         }?;
         pieces.push(parsed.piece);
         (at, line) = parsed.cut_off.unwrap_or((cuts[k + 1], lines[k + 1]));
@@ -600,12 +603,46 @@ fn parse_block(
     Ok((pieces, at, line))
 }
 
+/// Every record after the header: `buf` holds the start of the file from a record start on
+/// `first_line`, the rest comes from `reader`, `block` bytes at a time, each block parsed in
+/// about `parts` pieces.
+fn read_records<P: Send>(
+    path: &Path,
+    reader: &mut dyn Read,
+    mut buf: Vec<u8>,
+    mut eof: bool,
+    first_line: u64,
+    (block, parts): (usize, usize),
+    parse: &ParseFn<'_, P>,
+) -> Result<Vec<P>, InputError> {
+    let mut pieces = Vec::new();
+    // The line `buf` starts on.
+    let mut next_line = first_line;
+    loop {
+        let lines = whole_lines(&buf, eof);
+        if lines > 0 {
+            let (parsed, done, line) = parse_block(&buf[..lines], next_line, eof, parts, parse)?;
+            pieces.extend(parsed);
+            buf.drain(..done);
+            next_line = line;
+            if done == 0 && buf.len() > 8 * block {
+                // Nothing ends the first record: a quote is never closed.
+                return Err(never_closed(path, next_line));
+            }
+        }
+        if eof && buf.is_empty() {
+            return Ok(pieces);
+        }
+        fill(path, reader, &mut buf, &mut eof, block)?;
+    }
+}
+
 pub(crate) const BLOCK: usize = 32 << 20;
 
 /// Read a whole table. Blocks of the file are split at record boundaries and parsed in
 /// parallel; every bad cell is an error naming file, line, column and value.
 pub fn load(path: &Path, spec: &TableSpec<'_>, format: Option<&str>, tz: chrono_tz::Tz) -> Result<Table, InputError> {
-    load_in_blocks(path, spec, format, tz, BLOCK, rayon::current_num_threads().max(1) * 2)
+    load_in_blocks(path, spec, format, tz, (BLOCK, rayon::current_num_threads().max(1) * 2))
 }
 
 /// `load`, reading `block` bytes at a time and parsing each in about `parts` pieces.
@@ -614,8 +651,7 @@ fn load_in_blocks(
     spec: &TableSpec<'_>,
     format: Option<&str>,
     tz: chrono_tz::Tz,
-    block: usize,
-    parts: usize,
+    (block, parts): (usize, usize),
 ) -> Result<Table, InputError> {
     let mut reader = open(path)?;
     let (mut buf, mut eof) = (Vec::new(), false);
@@ -650,49 +686,29 @@ fn load_in_blocks(
         tz,
     };
     buf.drain(..header.end);
-    // The line `buf` starts on.
-    let mut next_line = header.end_line;
-    let mut pieces: Vec<Piece> = Vec::new();
-    let mut decided = false;
-    loop {
-        let lines = whole_lines(&buf, eof);
-        if lines == 0 {
-            if eof {
-                break;
-            }
-            fill(path, &mut reader, &mut buf, &mut eof, block)?;
-            continue;
-        }
-        if !decided {
-            // Columns where most values differ (order ids, names, emails) are stored as text
-            // rather than interned: hashing millions of unique strings buys nothing.
-            decided = true;
-            let first = cut_points(&buf[..lines], parts)[1];
-            let sample = parse_piece(&buf[..first], next_line, eof && first == buf.len(), &lay)?.piece;
-            for (k, col) in sample.cols.iter().enumerate() {
-                if let Column::Str(v) = col {
-                    let mut distinct: Vec<u32> = v.clone();
-                    distinct.sort_unstable();
-                    distinct.dedup();
-                    if v.len() >= 1000 && distinct.len() * 4 > v.len() {
-                        lay.storage[k] = Storage::Text;
-                    }
+    while whole_lines(&buf, eof) == 0 && !eof {
+        fill(path, &mut reader, &mut buf, &mut eof, block)?;
+    }
+    let lines = whole_lines(&buf, eof);
+    if lines > 0 {
+        // Columns where most values differ (order ids, names, emails) are stored as text
+        // rather than interned: hashing millions of unique strings buys nothing. Decided on the
+        // first piece.
+        let first = cut_points(&buf[..lines], parts)[1];
+        let sample = parse_piece(&buf[..first], header.end_line, eof && first == buf.len(), &lay)?.piece;
+        for (k, col) in sample.cols.iter().enumerate() {
+            if let Column::Str(v) = col {
+                let mut distinct: Vec<u32> = v.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                if v.len() >= 1000 && distinct.len() * 4 > v.len() {
+                    lay.storage[k] = Storage::Text;
                 }
             }
         }
-        let (parsed, done, line) = parse_block(&buf[..lines], next_line, eof, parts, &lay)?;
-        pieces.extend(parsed);
-        buf.drain(..done);
-        next_line = line;
-        if eof && buf.is_empty() {
-            break;
-        }
-        if done == 0 && buf.len() > 8 * block {
-            // Nothing ends the first record: a quote is never closed.
-            return Err(never_closed(path, next_line));
-        }
-        fill(path, &mut reader, &mut buf, &mut eof, block)?;
     }
+    let parse = |bytes: &[u8], line: u64, at_eof: bool| parse_piece(bytes, line, at_eof, &lay);
+    let pieces = read_records(path, &mut reader, buf, eof, header.end_line, (block, parts), &parse)?;
     let mut table =
         merge(path, spec.kind, data_idx.iter().map(|&i| names[i].clone()).collect(), types, &lay.storage, pieces);
     sort_rows(&mut table, spec.tie_first);

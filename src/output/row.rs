@@ -187,10 +187,15 @@ pub fn looks_like_formula(s: &str) -> bool {
 /// customer named `=HYPERLINK(...)` stays text when a marketer opens the plan.
 pub fn write_text<W: std::io::Write>(w: &mut csv::Writer<W>, s: &str, escape: bool) -> csv::Result<()> {
     if escape && looks_like_formula(s) {
-        let mut b = Vec::with_capacity(s.len() + 1);
-        b.push(b'\'');
-        b.extend_from_slice(s.as_bytes());
-        w.write_field(b)
+        // Reused per thread: phone numbers (`+1 555…`) make this the common case.
+        thread_local!(static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) });
+        BUF.with(|b| {
+            let mut b = b.borrow_mut();
+            b.clear();
+            b.push(b'\'');
+            b.extend_from_slice(s.as_bytes());
+            w.write_field(&*b)
+        })
     } else {
         w.write_field(s)
     }
