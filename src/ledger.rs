@@ -94,27 +94,7 @@ impl LockedLedger<'_> {
         file.seek(SeekFrom::Start(0)).map_err(err)?;
         let mut text = String::new();
         file.read_to_string(&mut text).map_err(err)?;
-        let mut held = Held::default();
-        let complete = text.rfind('\n').map_or(0, |i| i + 1);
-        held.complete = complete as u64;
-        for (n, line) in text[..complete].lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let bad = || {
-                LedgerError(format!(
-                    "{}:{}: not a ledger entry (expected a JSON object with `message_id` and `night`)",
-                    self.path.display(),
-                    n + 1
-                ))
-            };
-            let v: serde_json::Value = serde_json::from_str(line).map_err(|_| bad())?;
-            let id = v.get("message_id").and_then(|x| x.as_str()).and_then(parse_hex).ok_or_else(bad)?;
-            let night = v.get("night").and_then(|x| x.as_str()).ok_or_else(bad)?.to_owned();
-            held.ids.insert(id);
-            held.lines.push((night, line.to_owned()));
-        }
-        Ok(held)
+        parse(&self.path, &text)
     }
 
     /// Append the emitted messages' lines and sync them to disk.
@@ -127,6 +107,38 @@ impl LockedLedger<'_> {
         file.write_all(lines).map_err(err)?;
         file.sync_data().map_err(err)
     }
+}
+
+/// Read a ledger's entries without taking its lock (for `explain`, which changes nothing).
+pub fn read_unlocked(path: &Path) -> Result<Held, LedgerError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| LedgerError(format!("cannot read the ledger {}: {e}", path.display())))?;
+    parse(path, &text)
+}
+
+fn parse(path: &Path, text: &str) -> Result<Held, LedgerError> {
+    let mut held = Held::default();
+    let complete = text.rfind('\n').map_or(0, |i| i + 1);
+    held.complete = complete as u64;
+
+    for (n, line) in text[..complete].lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = || {
+            LedgerError(format!(
+                "{}:{}: not a ledger entry (expected a JSON object with `message_id` and `night`)",
+                path.display(),
+                n + 1
+            ))
+        };
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|_| bad())?;
+        let id = v.get("message_id").and_then(|x| x.as_str()).and_then(parse_hex).ok_or_else(bad)?;
+        let night = v.get("night").and_then(|x| x.as_str()).ok_or_else(bad)?.to_owned();
+        held.ids.insert(id);
+        held.lines.push((night, line.to_owned()));
+    }
+    Ok(held)
 }
 
 #[cfg(test)]

@@ -353,6 +353,13 @@ fn run(s: RunSettings) -> Result<ExitCode> {
                     crate::model::format_duration(s.max_late),
                     h.ids.len()
                 )?;
+                let gone = (h.ids.len() as u64).saturating_sub(emitted.held_seen);
+                if gone > 0 {
+                    writeln!(
+                        err,
+                        "  ledger: {gone} recorded messages are not produced by today's replay (dialogues or data changed); they are never emitted again; `kairos explain CUSTOMER --ledger FILE` shows which"
+                    )?;
+                }
             }
         }
         Ok(ExitCode::SUCCESS)
@@ -481,7 +488,24 @@ fn explain(args: &ExplainArgs) -> Result<ExitCode> {
         );
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
-        report::explain::write(&mut out, &writer, &result, &trace, args.json, &data.people[person].id)?;
+        let ledger = match &args.ledger {
+            None => Vec::new(),
+            Some(p) => {
+                let held = crate::ledger::read_unlocked(p)?;
+                let produced: std::collections::HashSet<String> =
+                    result.messages.iter().map(|m| writer.row(&result, m).message_id().to_owned()).collect();
+                held.lines
+                    .iter()
+                    .filter_map(|(_, l)| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .filter(|v| v["customer_id"] == data.people[person].id.as_ref())
+                    .map(|v| {
+                        let here = v["message_id"].as_str().is_some_and(|id| produced.contains(id));
+                        (v, here)
+                    })
+                    .collect()
+            }
+        };
+        report::explain::write(&mut out, &writer, &result, &trace, args.json, &data.people[person].id, &ledger)?;
         out.flush()?;
         Ok(ExitCode::SUCCESS)
     })

@@ -321,6 +321,11 @@ impl<'a> Writer<'a> {
     pub fn render(&self, r: &CustomerResult, format: Format, out: &mut Chunk) -> io::Result<stream::Emitted> {
         let msgs = self.selected(r);
         let mut emitted = stream::Emitted { messages: msgs.len() as u64, ..Default::default() };
+        if let Some(l) = &self.sel.ledger {
+            emitted.held_seen =
+                r.messages.iter().filter(|m| m.suppressed.is_none() && l.held.contains(&self.hash(r, m))).count()
+                    as u64;
+        }
         if msgs.is_empty() {
             return Ok(emitted);
         }

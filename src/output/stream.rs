@@ -22,6 +22,9 @@ pub struct Emitted {
     pub late: u64,
     pub expired: u64,
     pub ledger: Vec<u8>,
+    /// Messages of today's replay that the ledger holds (the rest of the ledger is messages
+    /// the replay no longer produces: the dialogues or data changed).
+    pub held_seen: u64,
 }
 
 impl Emitted {
@@ -29,6 +32,7 @@ impl Emitted {
         self.messages += o.messages;
         self.late += o.late;
         self.expired += o.expired;
+        self.held_seen += o.held_seen;
         self.ledger.extend_from_slice(&o.ledger);
     }
 }

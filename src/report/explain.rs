@@ -100,6 +100,7 @@ pub fn write(
     trace: &[(i64, Trace)],
     json: bool,
     customer: &str,
+    ledger: &[(serde_json::Value, bool)],
 ) -> io::Result<()> {
     let profile = writer.profile(result);
     let lines: Vec<TraceLine> = trace.iter().map(|(at, t)| line(writer, *at, t)).collect();
@@ -120,6 +121,11 @@ pub fn write(
             "timeline": lines,
             "instances": instances,
             "messages": messages,
+            "ledger": ledger.iter().map(|(v, here)| {
+                let mut v = v.clone();
+                v["in_todays_plan"] = (*here).into();
+                v
+            }).collect::<Vec<_>>(),
         });
         serde_json::to_writer_pretty(&mut *out, &doc)?;
         writeln!(out)?;
@@ -174,6 +180,24 @@ pub fn write(
             r.message_id(),
             if r.policy_note.is_empty() { String::new() } else { format!(" — {}", r.policy_note) }
         )?;
+    }
+    if !ledger.is_empty() {
+        writeln!(out, "\nledger:")?;
+        for (v, here) in ledger {
+            let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
+            writeln!(
+                out,
+                "  {}  recorded {}  {}#{} {} ({}) id {}{}",
+                s("send_at"),
+                s("night"),
+                s("dialogue"),
+                v["instance"],
+                s("step"),
+                v["attempt"],
+                s("message_id"),
+                if *here { "" } else { " — not produced by today's replay (the dialogues or data changed)" }
+            )?;
+        }
     }
     Ok(())
 }

@@ -157,3 +157,40 @@ fn a_crash_after_the_output_and_before_the_ledger_emits_the_same_ids_again() {
     let third = f.run(&["--as-of", &day(8), "--ledger", "sent.jsonl", "--format", "jsonl"]);
     assert_eq!(third.stdout, "");
 }
+
+#[test]
+fn recorded_messages_the_replay_no_longer_produces_are_reported_never_resent() {
+    let f = Fixture::new();
+    f.dialogue("ask", ASK);
+    write_known(&f, 8, 0);
+    let first = f.run(&["--as-of", &day(8), "--ledger", "sent.jsonl", "--format", "jsonl"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let recorded = ids(&first.stdout).len();
+    // The dialogue changes mid-flight: its first step is renamed, so its ids change.
+    f.dialogue("ask", &ASK.replace("id: ask", "id: question"));
+    let out = f.run(&["--as-of", &day(9), "--ledger", "sent.jsonl", "--format", "jsonl"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("recorded messages are not produced by today's replay (dialogues or data changed)"),
+        "{}",
+        out.stderr
+    );
+    assert!(recorded > 0);
+    let explain = f.cmd(&[
+        "explain",
+        "C0",
+        "-d",
+        "dialogues",
+        "-t",
+        "tx.csv",
+        "-e",
+        "events.csv",
+        "--as-of",
+        &day(9),
+        "--ledger",
+        "sent.jsonl",
+    ]);
+    assert_eq!(explain.code, 0, "{}", explain.stderr);
+    assert!(explain.stdout.contains("\nledger:\n"), "{}", explain.stdout);
+    assert!(explain.stdout.contains("not produced by today's replay"), "{}", explain.stdout);
+}
