@@ -177,7 +177,10 @@ fn event_triggers_filter_on_attributes_and_address_change() {
             "events.csv",
             "customer_id,timestamp,type,detail\nA,2025-02-01,address_change,\nA,2025-02-02,complaint,rude\nA,2025-02-03,complaint,late\n",
         );
-    assert_eq!(f.plan(&[]), "A moved#1 hello/0 email:hi 2025-02-01 planned\nA angry#1 hello/0 email:hi 2025-02-03 due\n");
+    assert_eq!(
+        f.plan(&[]),
+        "A moved#1 hello/0 email:hi 2025-02-01 planned\nA angry#1 hello/0 email:hi 2025-02-03 due\n"
+    );
 }
 
 #[test]
