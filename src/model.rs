@@ -1,6 +1,6 @@
 //! Leaf vocabulary shared by every stage: table kinds, column types, measures, RFM cut
-//! points, durations (one grammar for YAML, flags and conditions) and closed sets of names.
-//! Imports nothing from the crate.
+//! points, durations (one grammar for YAML, flags and conditions), closed sets of names and
+//! exact money. Imports nothing from the crate but `diag`'s did-you-mean.
 
 use std::fmt;
 
