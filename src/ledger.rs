@@ -36,6 +36,21 @@ pub struct Held {
     complete: u64,
 }
 
+impl Held {
+    /// Each recorded message's (dialogue, instance number, step), by message id.
+    pub fn by_id(&self) -> std::collections::HashMap<String, (String, u32, String)> {
+        self.lines
+            .iter()
+            .filter_map(|(_, l)| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| {
+                let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+                let n = v.get("instance").and_then(|x| x.as_u64()).and_then(|n| u32::try_from(n).ok());
+                Some((s("message_id")?, (s("dialogue")?, n?, s("step")?)))
+            })
+            .collect()
+    }
+}
+
 /// A problem with the ledger file.
 #[derive(Debug)]
 pub struct LedgerError(pub String);

@@ -272,6 +272,7 @@ fn engine_settings(r: &Replay, data: &Data) -> Result<Settings> {
         as_of,
         horizon: r.horizon,
         response_type: cfg.response_type.clone(),
+        ledger: None,
     })
 }
 
@@ -296,7 +297,8 @@ fn run(s: RunSettings) -> Result<ExitCode> {
     pool.install(|| {
         let sink = open_sink(&s)?;
         let (plan, data) = prepare(&s.replay, s.quiet)?;
-        let settings = engine_settings(&s.replay, &data)?;
+        let mut settings = engine_settings(&s.replay, &data)?;
+        settings.ledger = held.as_ref().map(|h| std::sync::Arc::new(h.by_id()));
         let as_of = settings.as_of;
         let tz = s.replay.project.cfg.tz;
         let since = match s.window {

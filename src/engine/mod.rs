@@ -38,6 +38,8 @@ pub struct Settings {
     /// How far past `as_of` live conversations are projected ("scheduled" messages).
     pub horizon: i64,
     pub response_type: String,
+    /// The sent ledger's messages by id, for answers that quote one.
+    pub ledger: Option<std::sync::Arc<responses::LedgerIds>>,
 }
 
 /// Profile columns the policy reads, resolved once.
@@ -546,6 +548,7 @@ impl<'e, 'a> Run<'e, 'a> {
             instances: &self.out.instances,
             sent: &self.sent,
             is_live: &is_live,
+            ledger: self.ev.settings.ledger.as_deref(),
         };
         match responses::target(self.plan(), evt, r, &self.ev.cols, &known) {
             Ok(t) => Some(t),

@@ -24,7 +24,14 @@ pub struct Known<'a> {
     pub sent: &'a [(usize, usize, u32, usize)],
     /// Is this instance record the live one of its dialogue?
     pub is_live: &'a dyn Fn(usize) -> bool,
+    /// Messages the sent ledger holds, by id: (dialogue, instance number, step) — so an
+    /// answer quoting a message that was really sent is matched even when today's replay
+    /// produces it under another id.
+    pub ledger: Option<&'a LedgerIds>,
 }
+
+/// The ledger's messages by id: (dialogue id, instance number, step id).
+pub type LedgerIds = std::collections::HashMap<String, (String, u32, String)>;
 
 /// Resolve the response on row `r` of `events`; `Err` carries a warning.
 pub fn target(plan: &Plan, events: &Table, r: usize, c: &Cols, known: &Known<'_>) -> Result<Target, Warning> {
@@ -45,7 +52,26 @@ pub fn target(plan: &Plan, events: &Table, r: usize, c: &Cols, known: &Known<'_>
                 Ok(Target::Dialogue { dialogue: known.instances[rec].dialogue, step: Some(step) })
             }
             Some(_) => Ok(Target::Gone),
-            None => Err(warn(format!("response quotes unknown message_id `{msg}`"))),
+            None => match known.ledger.and_then(|l| l.get(msg)) {
+                // A message the ledger says went out: its dialogue's run, if still live.
+                Some((dlg, number, step)) => {
+                    let live = plan.find(dlg).and_then(|d| {
+                        known
+                            .instances
+                            .iter()
+                            .enumerate()
+                            .find(|(rec, i)| i.dialogue == d && i.number == *number && (known.is_live)(*rec))
+                    });
+                    Ok(match live {
+                        Some((_, i)) => Target::Dialogue {
+                            dialogue: i.dialogue,
+                            step: plan.dialogues[i.dialogue].steps.iter().position(|s| s.id == *step),
+                        },
+                        None => Target::Gone,
+                    })
+                }
+                None => Err(warn(format!("response quotes unknown message_id `{msg}`"))),
+            },
         };
     }
     if dlg.is_empty() {

@@ -248,3 +248,21 @@ fn killed_at_any_point_a_nightly_run_loses_nothing_and_repeats_only_same_ids() {
     assert_eq!(unique.len(), recorded.len(), "each id recorded once");
     assert_eq!(f.run(&["--as-of", &day(10), "--ledger", "sent.jsonl", "--format", "jsonl"]).stdout, "");
 }
+
+#[test]
+fn an_answer_quoting_a_recorded_message_reaches_its_dialogue_after_a_change() {
+    let f = Fixture::new();
+    f.dialogue("ask", ASK);
+    f.file("tx.csv", &format!("{TX_HEADER}C1,{}T10:00:00Z,o1,p,books,1,10,web\n", day(1)))
+        .file("events.csv", EV_HEADER);
+    let first = f.run(&["--as-of", &day(1), "--ledger", "sent.jsonl", "--format", "jsonl"]);
+    let (id, _, _) = ids(&first.stdout).remove(0);
+    // The step is renamed (today's replay gives the message another id); the customer
+    // answers the message they really got.
+    f.dialogue("ask", &ASK.replace("id: ask", "id: question"));
+    f.file("events.csv", &format!("{EV_HEADER}C1,{}T09:00:00Z,response,,,yes,{id},\n", day(2)));
+    let out = f.run(&["--as-of", &day(2), "--ledger", "sent.jsonl", "--format", "jsonl"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("unknown message_id"), "{}", out.stderr);
+    assert!(out.stdout.contains("\"step\":\"thanks\""), "the answer was taken: {}", out.stdout);
+}
