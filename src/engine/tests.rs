@@ -77,6 +77,7 @@ fn settings(as_of: &str, policy: Policy) -> Settings {
         as_of: parse_as_of(as_of, Tz::UTC).unwrap(),
         horizon: YEAR,
         response_type: "response".to_owned(),
+        ledger: None,
     }
 }
 
