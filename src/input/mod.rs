@@ -18,18 +18,58 @@ pub use table::{Table, TableSpec};
 /// command line prints it; `Display` is the same on one line per part.
 #[derive(Debug)]
 pub enum InputError {
-    Open { path: PathBuf, source: std::io::Error },
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The path is a folder.
-    Folder { path: PathBuf },
+    Folder {
+        path: PathBuf,
+    },
     /// Two header cells with the same (canonical) name: positions are 1-based, with the header
     /// as written.
-    DuplicateColumn { path: PathBuf, line: u64, column: String, first: (usize, String), second: (usize, String) },
-    MissingColumn { path: PathBuf, table: TableKind, column: String, header: Option<String>, found: Vec<String> },
-    BadTimestamp { path: PathBuf, line: u64, column: String, value: String, expected: String },
-    BadNumber { path: PathBuf, line: u64, column: String, value: String },
-    Csv { path: PathBuf, line: u64, message: String },
-    EmptyCustomerId { path: PathBuf, line: u64 },
-    DuplicateCustomer { path: PathBuf, line: u64, first: u64, id: String },
+    DuplicateColumn {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        first: (usize, String),
+        second: (usize, String),
+    },
+    MissingColumn {
+        path: PathBuf,
+        table: TableKind,
+        column: String,
+        header: Option<String>,
+        found: Vec<String>,
+    },
+    BadTimestamp {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        value: String,
+        expected: String,
+    },
+    BadNumber {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        value: String,
+    },
+    Csv {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+    EmptyCustomerId {
+        path: PathBuf,
+        line: u64,
+    },
+    DuplicateCustomer {
+        path: PathBuf,
+        line: u64,
+        first: u64,
+        id: String,
+    },
     StdinTwice,
 }
 
@@ -49,7 +89,12 @@ impl From<&InputError> for Diagnostic {
                 let mut d = at(
                     path,
                     *line,
-                    format!("column {} appears twice in the header: columns {} and {}", ticked(column), first.0, second.0),
+                    format!(
+                        "column {} appears twice in the header: columns {} and {}",
+                        ticked(column),
+                        first.0,
+                        second.0
+                    ),
                 );
                 for (pos, header) in [first, second] {
                     if header != column {

@@ -320,7 +320,6 @@ struct Layout<'a> {
     tz: chrono_tz::Tz,
 }
 
-
 /// What `Records::next` found.
 #[derive(Debug, PartialEq, Eq)]
 enum Next {
@@ -368,10 +367,12 @@ impl<'a> Records<'a> {
             start: 0,
             line: first_line,
         };
-        if !file_start {
-            // csv-core drops a byte-order mark on its first read only: make that a newline.
-            r.core.read_record(b"\n", &mut r.fields, &mut r.ends);
+        // A UTF-8 byte-order mark is dropped at the start of the file (as csv-core does on its
+        // first read); anywhere else it is data, so csv-core's first read here is a newline.
+        if file_start && bytes.starts_with(b"\xef\xbb\xbf") {
+            r.pos = 3;
         }
+        r.core.read_record(b"\n", &mut r.fields, &mut r.ends);
         r.core.set_line(first_line);
         r
     }
@@ -593,12 +594,13 @@ fn parse_block<P: Send>(
     let mut pieces = Vec::with_capacity(n);
     let (mut at, mut line) = (0, first_line);
     for k in 0..n {
+        let from = at;
         let parsed = match guessed[k].take() {
-            Some(p) if cuts[k] == at => p,
-            _ => parse(&bytes[at..cuts[k + 1]], line, last(k)),
+            Some(p) if cuts[k] == from => p,
+            _ => parse(&bytes[from..cuts[k + 1]], line, last(k)),
         }?;
         pieces.push(parsed.piece);
-        (at, line) = parsed.cut_off.unwrap_or((cuts[k + 1], lines[k + 1]));
+        (at, line) = parsed.cut_off.map_or((cuts[k + 1], lines[k + 1]), |(s, l)| (from + s, l));
     }
     Ok((pieces, at, line))
 }
@@ -894,5 +896,259 @@ mod tests {
         let text = e.to_string();
         assert!(text.contains("a.csv:3"), "{text}");
         assert!(text.contains("`amount`") && text.contains("12;50"), "{text}");
+    }
+
+    fn spec_of(kind: TableKind) -> TableSpec<'static> {
+        static RENAME: std::sync::OnceLock<FxHashMap<String, String>> = std::sync::OnceLock::new();
+        static NUMERIC: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        TableSpec {
+            kind,
+            rename: RENAME.get_or_init(FxHashMap::default),
+            numeric: NUMERIC.get_or_init(|| vec!["amount".to_owned()]),
+            has_time: kind != TableKind::Customers,
+            tie_first: &[],
+        }
+    }
+
+    /// The table's rows as `line customer product amount`, in line order.
+    fn rows(t: &Table) -> Vec<String> {
+        let mut rows: Vec<(u32, String)> = (0..t.len())
+            .map(|r| {
+                let cells: Vec<String> = (0..t.cols.len()).map(|c| t.text_at(c, r)).collect();
+                (t.line[r], format!("{} {} {}", t.line[r], t.customer_id(r), cells.join(" ")))
+            })
+            .collect();
+        rows.sort();
+        rows.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Load `body` whole and in small blocks and pieces: always the same rows.
+    fn load_every_way(body: &str) -> Result<Vec<String>, String> {
+        load_ways(body, &[16, 40, 100, 1 << 20])
+    }
+
+    fn load_ways(body: &str, blocks: &[usize]) -> Result<Vec<String>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "t.csv", body);
+        let spec = spec_of(TableKind::Transactions);
+        let dir_prefix = dir.path().join("").display().to_string();
+        let text = |e: InputError| e.to_string().replace(&dir_prefix, "");
+        let whole = load(&p, &spec, None, Tz::UTC).map(|t| rows(&t)).map_err(text);
+        for &block in blocks {
+            for parts in [1, 2, 3, 7] {
+                let got = load_in_blocks(&p, &spec, None, Tz::UTC, (block, parts)).map(|t| rows(&t)).map_err(text);
+                assert_eq!(got, whole, "block {block}, {parts} parts");
+            }
+        }
+        whole
+    }
+
+    #[test]
+    fn a_stray_quote_before_a_quoted_multiline_field_reads_like_the_csv_crate() {
+        // Quote parity takes the `"` of `55"` as opening a field, and then the newline inside
+        // `"two\nlines"` for the end of a record.
+        let mut body = "customer_id,timestamp,product,amount\nA,2025-01-01,TV 55\" screen,10\n".to_owned();
+        for i in 0..6 {
+            body.push_str(&format!("B,2025-01-0{},plain,{i}\n", i + 2));
+        }
+        body.push_str("C,2025-01-03,\"two\nlines, \"\"quoted\"\"\",5\nD,2025-01-04,after,6\n");
+        let got = load_every_way(&body).unwrap();
+        assert_eq!(got[0], "2 A TV 55\" screen 10");
+        assert_eq!(got[7..], ["9 C two\nlines, \"quoted\" 5", "11 D after 6"]);
+        // The csv crate reads the same records.
+        let mut r = csv::Reader::from_reader(body.as_bytes());
+        let products: Vec<String> = r.records().map(|r| r.unwrap()[2].to_owned()).collect();
+        assert_eq!(products[0], "TV 55\" screen");
+        assert_eq!(products[7], "two\nlines, \"quoted\"");
+    }
+
+    #[test]
+    fn lines_are_counted_the_same_with_crlf_blank_lines_and_multiline_fields() {
+        let lf =
+            "customer_id,timestamp,product,amount\nA,2025-01-01,p,1\n\nA,2025-01-02,\"x\ny\",2\nA,2025-01-03,p,3\n";
+        let lines = |t: Vec<String>| t.iter().map(|r| r.split(' ').next().unwrap().to_owned()).collect::<Vec<_>>();
+        assert_eq!(lines(load_every_way(lf).unwrap()), ["2", "4", "6"]);
+        assert_eq!(lines(load_every_way(&lf.replace('\n', "\r\n")).unwrap()), ["2", "4", "6"]);
+        // A header over two lines.
+        let hdr = "customer_id,timestamp,\"pro\r\nduct\",amount\r\nA,2025-01-01,p,1\r\n";
+        assert_eq!(lines(load_every_way(hdr).unwrap()), ["3"]);
+    }
+
+    #[test]
+    fn errors_name_the_same_line_with_lf_and_crlf() {
+        let cases = [
+            ("A,someday,p,1\n", "t.csv:2: column `timestamp`: cannot read \"someday\" as a timestamp"),
+            (
+                "A,2025-01-01,p,1\nA,2025-01-02,\"x\ny\",2\nA,2025-01-03,p,x\n",
+                "t.csv:5: column `amount`: \"x\" is not a number",
+            ),
+            ("A,2025-01-01,p\n", "t.csv:2: this row has 3 fields but the header has 4"),
+            ("\n\n,2025-01-01,p,1\n", "t.csv:4: `customer_id` is empty"),
+        ];
+        for (rows, expected) in cases {
+            for eol in ["\n", "\r\n"] {
+                let body = format!("customer_id,timestamp,product,amount\n{rows}").replace('\n', eol);
+                let err = load_every_way(&body).unwrap_err();
+                assert_eq!(err.lines().next().unwrap(), expected, "{body:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn duplicate_header_names_are_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "t.csv", "customer_id,timestamp,amount,product,amount\nA,2025-01-01,1,p,2\n");
+        let tx = spec_of(TableKind::Transactions);
+        let expected = "t.csv:1: column `amount` appears twice in the header: columns 3 and 5\n  = help: rename or remove one of them (or map another header)";
+        let err = load(&p, &tx, None, Tz::UTC).unwrap_err().to_string();
+        assert_eq!(err.replace(&dir.path().join("").display().to_string(), ""), expected);
+        let err = read_headers(&p, &tx).unwrap_err().to_string();
+        assert_eq!(err.replace(&dir.path().join("").display().to_string(), ""), expected);
+        // A mapped header that collides with a column of that name.
+        let p = write(dir.path(), "m.csv", "customer_id,timestamp,amount,total\nA,2025-01-01,1,2\n");
+        let rename: FxHashMap<String, String> = [("amount".to_owned(), "total".to_owned())].into_iter().collect();
+        let numeric = vec!["amount".to_owned()];
+        let err = load(&p, &spec(&rename, &numeric), None, Tz::UTC).unwrap_err().to_string();
+        assert!(
+            err.ends_with("m.csv:1: column `amount` appears twice in the header: columns 3 and 4\n  column 4 is headed `total`, mapped to `amount` (--column / columns:)\n  = help: rename or remove one of them (or map another header)"),
+            "{err}"
+        );
+        // Unnamed columns cannot be mixed up.
+        let p = write(dir.path(), "e.csv", "customer_id,timestamp,,\nA,2025-01-01,,\n");
+        assert_eq!(load(&p, &tx, None, Tz::UTC).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_folder_or_a_missing_file_is_said_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec_of(TableKind::Transactions);
+        let d = dir.path().join("d");
+        std::fs::create_dir(&d).unwrap();
+        for err in [load(&d, &spec, None, Tz::UTC).unwrap_err(), read_headers(&d, &spec).unwrap_err()] {
+            assert_eq!(err.to_string(), format!("cannot read {}: it is a folder, not a CSV file", d.display()));
+        }
+        let m = dir.path().join("missing.csv");
+        let err = load(&m, &spec, None, Tz::UTC).unwrap_err();
+        let text = format!("{:#}", anyhow::Error::new(err).context("loading"));
+        assert_eq!(text, format!("loading: cannot read {}: No such file or directory (os error 2)", m.display()));
+    }
+
+    #[test]
+    fn nan_inf_and_out_of_range_numbers_are_not_numbers() {
+        for bad in ["nan", "NaN", "inf", "-inf", "infinity", "1e400", "-1e400"] {
+            let body = format!("customer_id,timestamp,product,amount\nA,2025-01-01,p,{bad}\n");
+            let err = load_every_way(&body).unwrap_err();
+            assert_eq!(err.lines().next().unwrap(), format!("t.csv:2: column `amount`: \"{bad}\" is not a number"));
+        }
+        let ok = load_every_way("customer_id,timestamp,product,amount\nA,2025-01-01,p,1e3\nA,2025-01-02,p,\n");
+        assert_eq!(ok.unwrap(), ["2 A p 1000", "3 A p "]);
+    }
+
+    #[test]
+    fn long_values_are_cut_in_messages() {
+        let long = "9".repeat(10_000_000);
+        let body = format!("customer_id,timestamp,product,amount\nA,2025-01-01,p,{long}\n");
+        let err = load_ways(&body, &[1 << 20]).unwrap_err();
+        let shown = format!("\"{}…\" (10000000 characters)", "9".repeat(79));
+        assert_eq!(err.lines().next().unwrap(), format!("t.csv:2: column `amount`: {shown} is not a number"));
+        let body = format!("customer_id,timestamp,product,amount\nA,{}2025,p,1\n", "é".repeat(100));
+        let err = load_ways(&body, &[1 << 20]).unwrap_err();
+        let shown = format!("\"{}…\" (104 characters)", "é".repeat(79));
+        assert_eq!(
+            err.lines().next().unwrap(),
+            format!("t.csv:2: column `timestamp`: cannot read {shown} as a timestamp")
+        );
+        // Exactly 80 characters are shown whole.
+        assert_eq!(super::super::quoted(&"x".repeat(80)), format!("{:?}", "x".repeat(80)));
+        assert_eq!(super::super::ticked(&"x".repeat(81)), format!("`{}…` (81 characters)", "x".repeat(79)));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped_at_the_start_only() {
+        let body = "\u{feff}customer_id,timestamp,product,amount\nA,2025-01-01,\u{feff}p,1\n\u{feff}B,2025-01-01,p,2\n";
+        assert_eq!(load_every_way(body).unwrap(), ["2 A \u{feff}p 1", "3 \u{feff}B p 2"]);
+    }
+
+    #[test]
+    fn a_quote_never_closed_is_reported_where_it_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = format!(
+            "customer_id,timestamp,product,amount\nA,2025-01-01,p,1\nB,2025-01-01,\"open{}\n",
+            "\nx".repeat(600)
+        );
+        let p = write(dir.path(), "t.csv", &body);
+        let err = load_in_blocks(&p, &spec_of(TableKind::Transactions), None, Tz::UTC, (100, 3)).unwrap_err();
+        assert!(err.to_string().ends_with("t.csv:3: a quoted field is never closed"), "{err}");
+    }
+
+    /// Raw records with the line each starts on, as the block reader splits and reads them.
+    fn raw_records(body: &[u8], block: usize, parts: usize) -> Vec<(u64, Vec<Vec<u8>>)> {
+        let path = Path::new("t.csv");
+        let mut reader: &[u8] = body;
+        let (mut buf, mut eof) = (Vec::new(), false);
+        let Some(header) = read_header(path, &mut reader, &mut buf, &mut eof, block).unwrap() else {
+            return Vec::new();
+        };
+        let mut first = Records::new(&buf[..header.end], 1, true, true);
+        assert_eq!(first.next(), Next::Record);
+        let mut out = vec![(header.line, (0..first.len).map(|i| first.field(i).to_vec()).collect())];
+        buf.drain(..header.end);
+        type Rows = Vec<(u64, Vec<Vec<u8>>)>;
+        let parse = |bytes: &[u8], line: u64, at_eof: bool| -> Result<Parsed<Rows>, InputError> {
+            let mut rec = Records::new(bytes, line, at_eof, false);
+            let mut piece = Vec::new();
+            loop {
+                match rec.next() {
+                    Next::Record => piece.push((rec.line, (0..rec.len).map(|i| rec.field(i).to_vec()).collect())),
+                    Next::End => return Ok(Parsed { piece, cut_off: None }),
+                    Next::Unterminated => return Ok(Parsed { piece, cut_off: Some((rec.start, rec.line)) }),
+                }
+            }
+        };
+        let pieces = read_records(path, &mut reader, buf, eof, header.end_line, (block, parts), &parse).unwrap();
+        out.extend(pieces.into_iter().flatten());
+        out
+    }
+
+    /// The csv crate's reading of the whole file, each record with the line of its first byte.
+    fn csv_crate_records(body: &[u8]) -> Vec<(u64, Vec<Vec<u8>>)> {
+        let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(body);
+        let mut out = Vec::new();
+        let mut rec = csv::ByteRecord::new();
+        while r.read_byte_record(&mut rec).unwrap() {
+            let mut at = rec.position().unwrap().byte() as usize;
+            if at == 0 && body.starts_with(b"\xef\xbb\xbf") {
+                at = 3;
+            }
+            while matches!(body.get(at), Some(b'\n' | b'\r')) {
+                at += 1;
+            }
+            let line = 1 + memchr::memchr_iter(b'\n', &body[..at]).count() as u64;
+            out.push((line, rec.iter().map(<[u8]>::to_vec).collect()));
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 2000,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// However a file is cut into blocks and pieces, its records and their lines are the
+        /// csv crate's reading of the whole file.
+        #[test]
+        fn blocks_and_pieces_read_like_the_whole_file(
+            tokens in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "b c", ",", "\"", "\"\"", "\n", "\r", "\r\n", "\u{feff}"]),
+                0..60,
+            ),
+            block in 24usize..120,
+            parts in 1usize..6,
+        ) {
+            let body = tokens.concat();
+            proptest::prop_assert_eq!(raw_records(body.as_bytes(), block, parts), csv_crate_records(body.as_bytes()));
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 mod conversations;
 mod errors;
+mod inputs;
 mod ledger;
 mod nightly;
 mod outputs;
