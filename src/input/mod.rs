@@ -15,61 +15,19 @@ pub use crate::model::{ColType, TableKind};
 pub use table::{Table, TableSpec};
 
 /// A problem with an input file. It becomes a located `Diagnostic` (`From`), which is how the
-/// command line prints it; `Display` is the same on one line per part.
+/// command line prints it; `Display` is the same on one line per part. `DuplicateColumn` holds
+/// the 1-based positions of the two columns and their headers as written (before mapping).
 #[derive(Debug)]
 pub enum InputError {
-    Open {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// The path is a folder.
-    Folder {
-        path: PathBuf,
-    },
-    /// Two header cells with the same (canonical) name: positions are 1-based, with the header
-    /// as written.
-    DuplicateColumn {
-        path: PathBuf,
-        line: u64,
-        column: String,
-        first: (usize, String),
-        second: (usize, String),
-    },
-    MissingColumn {
-        path: PathBuf,
-        table: TableKind,
-        column: String,
-        header: Option<String>,
-        found: Vec<String>,
-    },
-    BadTimestamp {
-        path: PathBuf,
-        line: u64,
-        column: String,
-        value: String,
-        expected: String,
-    },
-    BadNumber {
-        path: PathBuf,
-        line: u64,
-        column: String,
-        value: String,
-    },
-    Csv {
-        path: PathBuf,
-        line: u64,
-        message: String,
-    },
-    EmptyCustomerId {
-        path: PathBuf,
-        line: u64,
-    },
-    DuplicateCustomer {
-        path: PathBuf,
-        line: u64,
-        first: u64,
-        id: String,
-    },
+    Open { path: PathBuf, source: std::io::Error },
+    Folder { path: PathBuf },
+    DuplicateColumn { path: PathBuf, line: u64, column: String, columns: [(usize, String); 2] },
+    MissingColumn { path: PathBuf, table: TableKind, column: String, header: Option<String>, found: Vec<String> },
+    BadTimestamp { path: PathBuf, line: u64, column: String, value: String, expected: String },
+    BadNumber { path: PathBuf, line: u64, column: String, value: String },
+    Csv { path: PathBuf, line: u64, message: String },
+    EmptyCustomerId { path: PathBuf, line: u64 },
+    DuplicateCustomer { path: PathBuf, line: u64, first: u64, id: String },
     StdinTwice,
 }
 
@@ -85,7 +43,7 @@ impl From<&InputError> for Diagnostic {
             InputError::Folder { path } => {
                 Diagnostic::error(path, format!("cannot read {}: it is a folder, not a CSV file", path.display()))
             }
-            InputError::DuplicateColumn { path, line, column, first, second } => {
+            InputError::DuplicateColumn { path, line, column, columns: [first, second] } => {
                 let mut d = at(
                     path,
                     *line,
@@ -120,7 +78,11 @@ impl From<&InputError> for Diagnostic {
                 if found.is_empty() {
                     "(none)".to_owned()
                 } else {
-                    found.iter().map(|h| shortened(h, "", "")).collect::<Vec<_>>().join(", ")
+                    found
+                        .iter()
+                        .map(|h| cut(h).map_or_else(|| h.clone(), |(head, n)| format!("{head}… ({n} characters)")))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 }
             ))
             .with_hint(format!(
@@ -179,31 +141,27 @@ impl std::error::Error for InputError {}
 /// Longest value from a file echoed in a message, in characters.
 const SHOWN: usize = 80;
 
-/// `value` between `open` and `close`, cut to `SHOWN` characters ending in `…` if longer,
-/// followed by how long it was.
-fn shortened(value: &str, open: &str, close: &str) -> String {
-    match value.char_indices().nth(SHOWN - 1) {
-        Some((end, _)) if value.chars().nth(SHOWN).is_some() => {
-            format!("{open}{}…{close} ({} characters)", &value[..end], value.chars().count())
-        }
-        _ => format!("{open}{value}{close}"),
-    }
+/// A longer value's first `SHOWN - 1` characters (shown with `…`) and its length in characters.
+fn cut(value: &str) -> Option<(&str, usize)> {
+    let (end, _) = value.char_indices().nth(SHOWN - 1)?;
+    value[end..].chars().nth(1).map(|_| (&value[..end], value.chars().count()))
 }
 
 /// A value from a file in a message: quoted and escaped like `{:?}`, cut to 80 characters.
 pub(crate) fn quoted(value: &str) -> String {
-    match value.char_indices().nth(SHOWN - 1) {
-        Some((end, _)) if value.chars().nth(SHOWN).is_some() => {
-            format!("\"{}…\" ({} characters)", value[..end].escape_debug(), value.chars().count())
-        }
-        _ => format!("{value:?}"),
+    match cut(value) {
+        Some((head, n)) => format!("\"{}…\" ({n} characters)", head.escape_debug()),
+        None => format!("{value:?}"),
     }
 }
 
 /// A name from a file (a header cell, a customer id) in a message: in backticks, cut to 80
 /// characters.
 pub(crate) fn ticked(name: &str) -> String {
-    shortened(name, "`", "`")
+    match cut(name) {
+        Some((head, n)) => format!("`{head}…` ({n} characters)"),
+        None => format!("`{name}`"),
+    }
 }
 
 /// Where the inputs are.

@@ -238,8 +238,7 @@ fn canonical_names(path: &Path, header: &Header, spec: &TableSpec<'_>) -> Result
                 path: path.to_path_buf(),
                 line: header.line,
                 column: name.clone(),
-                first: (i + 1, header.raw[i].clone()),
-                second: (j + 1, header.raw[j].clone()),
+                columns: [(i + 1, header.raw[i].clone()), (j + 1, header.raw[j].clone())],
             });
         }
         seen.insert(name, j);
@@ -332,11 +331,11 @@ enum Next {
     End,
 }
 
-/// The records of some bytes of a CSV, read with csv-core's state machine: the grammar of the
-/// csv crate (the header, `kairos check`) and of every piece, so splitting a file into pieces
-/// cannot change how it reads. csv-core counts lines by `\n` and skips the terminators between
-/// records (blank lines, the `\n` of a `\r\n`); they are skipped here instead, so `line` is the
-/// line a record starts on.
+/// The records of some bytes of a CSV, read with csv-core's state machine (the parser inside the
+/// csv crate, default dialect), for the header and every piece: a file reads as the csv crate
+/// reads it whole, however it is cut. csv-core skips the terminators between records (blank
+/// lines, the `\n` of a `\r\n`) when it reads the next one; they are skipped here instead, so
+/// `line` (counted by `\n`, as csv-core does) is the line a record starts on.
 struct Records<'a> {
     bytes: &'a [u8],
     /// Do the bytes end the file? Then a record cut off by their end is still a record.
@@ -639,7 +638,7 @@ fn read_records<P: Send>(
     }
 }
 
-pub(crate) const BLOCK: usize = 32 << 20;
+const BLOCK: usize = 32 << 20;
 
 /// Read a whole table. Blocks of the file are split at record boundaries and parsed in
 /// parallel; every bad cell is an error naming file, line, column and value.
@@ -898,14 +897,15 @@ mod tests {
         assert!(text.contains("`amount`") && text.contains("12;50"), "{text}");
     }
 
-    fn spec_of(kind: TableKind) -> TableSpec<'static> {
+    /// Transactions with a numeric `amount`.
+    fn tx_spec() -> TableSpec<'static> {
         static RENAME: std::sync::OnceLock<FxHashMap<String, String>> = std::sync::OnceLock::new();
         static NUMERIC: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
         TableSpec {
-            kind,
+            kind: TableKind::Transactions,
             rename: RENAME.get_or_init(FxHashMap::default),
             numeric: NUMERIC.get_or_init(|| vec!["amount".to_owned()]),
-            has_time: kind != TableKind::Customers,
+            has_time: true,
             tie_first: &[],
         }
     }
@@ -930,7 +930,7 @@ mod tests {
     fn load_ways(body: &str, blocks: &[usize]) -> Result<Vec<String>, String> {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "t.csv", body);
-        let spec = spec_of(TableKind::Transactions);
+        let spec = tx_spec();
         let dir_prefix = dir.path().join("").display().to_string();
         let text = |e: InputError| e.to_string().replace(&dir_prefix, "");
         let whole = load(&p, &spec, None, Tz::UTC).map(|t| rows(&t)).map_err(text);
@@ -998,7 +998,7 @@ mod tests {
     fn duplicate_header_names_are_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "t.csv", "customer_id,timestamp,amount,product,amount\nA,2025-01-01,1,p,2\n");
-        let tx = spec_of(TableKind::Transactions);
+        let tx = tx_spec();
         let expected = "t.csv:1: column `amount` appears twice in the header: columns 3 and 5\n  = help: rename or remove one of them (or map another header)";
         let err = load(&p, &tx, None, Tz::UTC).unwrap_err().to_string();
         assert_eq!(err.replace(&dir.path().join("").display().to_string(), ""), expected);
@@ -1021,7 +1021,7 @@ mod tests {
     #[test]
     fn a_folder_or_a_missing_file_is_said_once() {
         let dir = tempfile::tempdir().unwrap();
-        let spec = spec_of(TableKind::Transactions);
+        let spec = tx_spec();
         let d = dir.path().join("d");
         std::fs::create_dir(&d).unwrap();
         for err in [load(&d, &spec, None, Tz::UTC).unwrap_err(), read_headers(&d, &spec).unwrap_err()] {
@@ -1077,7 +1077,7 @@ mod tests {
             "\nx".repeat(600)
         );
         let p = write(dir.path(), "t.csv", &body);
-        let err = load_in_blocks(&p, &spec_of(TableKind::Transactions), None, Tz::UTC, (100, 3)).unwrap_err();
+        let err = load_in_blocks(&p, &tx_spec(), None, Tz::UTC, (100, 3)).unwrap_err();
         assert!(err.to_string().ends_with("t.csv:3: a quoted field is never closed"), "{err}");
     }
 
