@@ -134,10 +134,6 @@ pub fn schema(kind: args::SchemaKind) -> String {
     text
 }
 
-fn schema_of(t: &input::Table) -> Schema {
-    Schema::new(t.kind, t.names.iter().cloned().zip(t.types.iter().copied()).collect(), false)
-}
-
 fn schema_from_headers(spec: &input::InputSpec, kind: TableKind, path: &Path) -> Result<Schema> {
     let spec = spec.table(kind);
     let names = table::read_headers(path, &spec)?;
@@ -181,7 +177,7 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data)> {
     if uses_stdin {
         // stdin can be read once: load first, then check the dialogues against what came.
         let data = input::load(&r.spec)?;
-        let schemas = schemas_of_data(&data, &r.project);
+        let schemas = Schemas::of_data(&data, &open_schemas(&r.project));
         let plan = plan(&r.project, &schemas, quiet)?;
         let names = |t: Option<&input::Table>| {
             t.map(|t| {
@@ -210,21 +206,6 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data)> {
     check_columns(&r.project, &r.spec, true, quiet)?;
     let data = input::load(&r.spec)?;
     Ok((plan, data))
-}
-
-fn schemas_of_data(data: &Data, project: &Project) -> Schemas {
-    let open = open_schemas(project);
-    Schemas {
-        tx: schema_of(&data.tx),
-        events: data
-            .events
-            .as_ref()
-            .map_or_else(|| Schema::new(TableKind::Events, open.events.fields.clone(), false), schema_of),
-        customers: data
-            .customers
-            .as_ref()
-            .map_or_else(|| Schema::new(TableKind::Customers, Vec::new(), false), schema_of),
-    }
 }
 
 /// Every column kairos.yaml names must be in its file's header (`strict`: also when that file

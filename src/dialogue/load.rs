@@ -44,6 +44,24 @@ impl Schemas {
     }
 }
 
+impl Schemas {
+    /// The schemas of loaded data; a table not given keeps `open`'s standard event columns
+    /// (closed) or, for customers, none.
+    pub fn of_data(data: &crate::input::Data, open: &Schemas) -> Self {
+        Schemas {
+            tx: Schema::of_table(&data.tx),
+            events: data
+                .events
+                .as_ref()
+                .map_or_else(|| Schema::new(TableKind::Events, open.events.fields.clone(), false), Schema::of_table),
+            customers: data
+                .customers
+                .as_ref()
+                .map_or_else(|| Schema::new(TableKind::Customers, Vec::new(), false), Schema::of_table),
+        }
+    }
+}
+
 struct Source {
     path: PathBuf,
     text: Arc<str>,

@@ -115,22 +115,7 @@ fn replay(dialogues: &[(&str, &str)], tx: &[&str], events: &[&str], as_of: &str)
 /// the standard order; conditions on other columns would read the wrong cells.)
 pub(crate) fn plan_for(data: &Data, dialogues: &[(&str, &str)]) -> Plan {
     use crate::dialogue::{load, Known, Schemas};
-    use crate::expr::Schema;
-    use crate::model::TableKind;
-    let schema_of =
-        |t: &Table| Schema::new(t.kind, t.names.iter().cloned().zip(t.types.iter().copied()).collect(), false);
-    let open = Schemas::open(|_| Vec::new());
-    let schemas = Schemas {
-        tx: schema_of(&data.tx),
-        events: data
-            .events
-            .as_ref()
-            .map_or_else(|| Schema::new(TableKind::Events, open.events.fields.clone(), false), schema_of),
-        customers: data
-            .customers
-            .as_ref()
-            .map_or_else(|| Schema::new(TableKind::Customers, Vec::new(), false), schema_of),
-    };
+    let schemas = Schemas::of_data(data, &Schemas::open(|_| Vec::new()));
     let dir = tempfile::tempdir().unwrap();
     for (id, body) in dialogues {
         std::fs::write(dir.path().join(format!("{id}.yaml")), body).unwrap();

@@ -44,6 +44,11 @@ impl Schema {
     pub fn new(table: TableKind, fields: Vec<(String, ColType)>, open: bool) -> Self {
         Self { table, fields, open, assumed: Vec::new() }
     }
+
+    /// The closed schema of a loaded table: exactly its columns.
+    pub fn of_table(t: &crate::input::Table) -> Self {
+        Self::new(t.kind, t.names.iter().cloned().zip(t.types.iter().copied()).collect(), false)
+    }
     fn resolve(&mut self, name: &str) -> Option<(usize, ColType)> {
         if let Some(i) = self.fields.iter().position(|(n, _)| n == name) {
             return Some((i, self.fields[i].1));

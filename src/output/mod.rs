@@ -332,8 +332,8 @@ impl<'a> Writer<'a> {
         if let Some(l) = &self.sel.ledger {
             for m in &msgs {
                 match self.fate(l, r, m) {
-                    Fate::Due | Fate::Late => {
-                        if self.fate(l, r, m) == Fate::Late {
+                    fate @ (Fate::Due | Fate::Late) => {
+                        if fate == Fate::Late {
                             emitted.late += 1;
                         }
                         let row = self.row(r, m);

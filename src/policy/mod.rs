@@ -309,11 +309,6 @@ pub fn truthy(s: &str) -> bool {
     matches!(s.trim().to_ascii_lowercase().as_str(), "yes" | "y" | "true" | "1" | "x" | "t")
 }
 
-/// A time zone from a customer cell, falling back to the default.
-pub fn zone(cell: &str, default: Tz) -> Tz {
-    cell.trim().parse().unwrap_or(default)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
