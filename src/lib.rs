@@ -21,6 +21,7 @@ pub mod model;
 pub mod output;
 pub mod policy;
 pub mod report;
+pub mod template;
 pub mod yaml;
 
 pub use cli::main;

@@ -1,0 +1,312 @@
+//! Filling a template for one message: the variables (`Vars`), the formatting filters users
+//! need (money, dates in the customer's zone, first names), and the bounded render.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
+use minijinja::value::Value;
+use minijinja::{Error, ErrorKind};
+
+use super::{sms, Field, Form, Templates, MAX_OUTPUT};
+
+/// What `trigger.*` holds.
+#[derive(Debug, Clone, Default)]
+pub struct TriggerVars<'a> {
+    pub kind: &'a str,
+    pub reason: &'a str,
+    pub at: i64,
+}
+
+/// Everything one message offers its template. Records hold only the fields the template
+/// reads (see `Needs`); an empty cell is left out, so `default` applies to it.
+#[derive(Debug, Clone, Default)]
+pub struct Vars<'a> {
+    pub customer_id: &'a str,
+    pub dialogue: &'a str,
+    pub instance: u32,
+    pub step: &'a str,
+    pub attempt: usize,
+    pub channel: &'a str,
+    pub contact: &'a str,
+    pub template: &'a str,
+    pub message_id: &'a str,
+    pub send_at: i64,
+    /// The customer's time zone: every instant is shown in it.
+    pub tz: Option<chrono_tz::Tz>,
+    pub customer: Vec<(&'a str, Value)>,
+    pub event: Vec<(&'a str, Value)>,
+    pub trigger: TriggerVars<'a>,
+    pub history: Vec<(&'static str, Value)>,
+    pub facts: Vec<(&'a str, &'a str)>,
+}
+
+/// A message's rendered content.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: Option<String>,
+    /// The text a channel sends: the email's text body, the SMS, the letter (address block,
+    /// blank line, body), the call script.
+    pub body: String,
+    pub html: Option<String>,
+    /// For SMS: its length on the wire.
+    pub sms: Option<sms::Length>,
+}
+
+/// A render that failed, with the template and field named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderError {
+    pub message: String,
+}
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RenderError {}
+
+/// An instant as RFC 3339 in `tz` (UTC when none is known).
+pub fn local_time(t: i64, tz: Option<chrono_tz::Tz>) -> Value {
+    let Some(utc) = DateTime::from_timestamp(t, 0) else { return Value::UNDEFINED };
+    let fixed: DateTime<FixedOffset> = match tz {
+        Some(tz) => utc.with_timezone(&tz).fixed_offset(),
+        None => utc.fixed_offset(),
+    };
+    Value::from(fixed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+impl Vars<'_> {
+    fn context(&self) -> Value {
+        let record = |fields: &[(&str, Value)]| {
+            let m: BTreeMap<String, Value> =
+                fields.iter().filter(|(_, v)| !v.is_undefined() && v.as_str() != Some("")).map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+            Value::from_object(m)
+        };
+        let mut c: BTreeMap<&str, Value> = BTreeMap::new();
+        c.insert("customer_id", Value::from(self.customer_id));
+        c.insert("dialogue", Value::from(self.dialogue));
+        c.insert("instance", Value::from(self.instance));
+        c.insert("step", Value::from(self.step));
+        c.insert("attempt", Value::from(self.attempt));
+        c.insert("channel", Value::from(self.channel));
+        c.insert("contact", Value::from(self.contact));
+        c.insert("template", Value::from(self.template));
+        c.insert("message_id", Value::from(self.message_id));
+        c.insert("send_at", local_time(self.send_at, self.tz));
+        c.insert("customer", record(&self.customer));
+        c.insert("event", record(&self.event));
+        let trigger: BTreeMap<&str, Value> = [
+            ("kind", Value::from(self.trigger.kind)),
+            ("reason", Value::from(self.trigger.reason)),
+            ("at", local_time(self.trigger.at, self.tz)),
+        ]
+        .into_iter()
+        .collect();
+        c.insert("trigger", Value::from_iter(trigger));
+        c.insert("history", record(&self.history));
+        let facts: BTreeMap<String, Value> =
+            self.facts.iter().map(|(k, v)| ((*k).to_owned(), Value::from(*v))).collect();
+        c.insert("fact", Value::from_object(facts));
+        Value::from_iter(c)
+    }
+}
+
+/// A writer that refuses more than `MAX_OUTPUT` bytes.
+struct Capped(Vec<u8>);
+
+impl Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_OUTPUT {
+            return Err(std::io::Error::other(format!("the output passed {} KiB", MAX_OUTPUT / 1024)));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Templates {
+    /// Render `key`'s part for `channel` for one message. A template without that part (the
+    /// checks report it) renders nothing.
+    pub fn render(&self, key: &str, channel: &str, vars: &Vars<'_>) -> Result<Option<Rendered>, RenderError> {
+        let Some(t) = self.keys.get(key) else { return Ok(None) };
+        let Some(part) = t.parts.get(channel) else { return Ok(None) };
+        let ctx = vars.context();
+        let mut out = Rendered::default();
+        let mut address = None;
+        for (field, c) in &part.fields {
+            let tpl = self.env.get_template(&c.name).map_err(|e| self.error(t, c, vars, &e))?;
+            let mut w = Capped(Vec::new());
+            tpl.render_captured_to(&ctx, &mut w).map_err(|e| self.error(t, c, vars, &e))?;
+            let text = String::from_utf8(w.0).unwrap_or_default();
+            match field {
+                Field::Subject => out.subject = Some(text.trim().replace(['\r', '\n'], " ")),
+                Field::Html => out.html = Some(text),
+                Field::Address => address = Some(text),
+                Field::Text | Field::Body | Field::Script => {
+                    if out.body.is_empty() {
+                        out.body = text
+                    }
+                }
+            }
+        }
+        if let Some(a) = address.filter(|a| !a.trim().is_empty()) {
+            out.body = format!("{}\n\n{}", a.trim_end(), out.body);
+        }
+        if part.form == Form::Sms {
+            out.sms = Some(sms::length(&out.body));
+        }
+        Ok(Some(out))
+    }
+
+    fn error(&self, t: &super::Template, c: &super::Compiled, vars: &Vars<'_>, e: &Error) -> RenderError {
+        let line = e.line().map_or_else(String::new, |l| {
+            let (file_line, _) = crate::diag::line_col(&t.src, c.node);
+            // A block scalar's text starts on the line after its indicator.
+            let first = if t.src[c.node..].starts_with(['|', '>']) { file_line + 1 } else { file_line };
+            format!(":{}", first + l - 1)
+        });
+        let what = match e.kind() {
+            ErrorKind::OutOfFuel => "it ran too long (out of fuel: a loop that does not end?)".to_owned(),
+            ErrorKind::WriteFailure => format!("the output passed {} KiB", MAX_OUTPUT / 1024),
+            _ => e.detail().map_or_else(|| e.kind().to_string(), |d| format!("{}: {d}", e.kind())),
+        };
+        RenderError {
+            message: format!(
+                "{}{line}: rendering `{}` for customer {} ({} step {}) stopped: {what}",
+                t.file.display(),
+                c.name,
+                vars.customer_id,
+                vars.dialogue,
+                vars.step
+            ),
+        }
+    }
+}
+
+/// The formatting filters: `money`, `date`, `first_name` (minijinja's own `title`, `default`,
+/// `upper`, `round`, ... stay available).
+pub fn add_filters(env: &mut minijinja::Environment<'static>) {
+    env.add_filter("money", money);
+    env.add_filter("date", date);
+    env.add_filter("first_name", first_name);
+}
+
+/// A number read from a value: numbers as they are, text parsed (`"13.99"`).
+fn number(v: &Value) -> Result<Option<f64>, Error> {
+    if v.is_undefined() || v.is_none() {
+        return Ok(None);
+    }
+    if let Some(s) = v.as_str() {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(None);
+        }
+        return s
+            .parse::<f64>()
+            .map(Some)
+            .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("money: {s:?} is not a number")));
+    }
+    f64::try_from(v.clone())
+        .map(Some)
+        .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("money: {v} is not a number")))
+}
+
+/// `{{ amount | money }}` → `1,110.62`; `{{ amount | money("$") }}` → `$1,110.62`. Exact: the
+/// amount is rounded to cents in integer micro-units.
+fn money(v: Value, symbol: Option<String>) -> Result<Value, Error> {
+    let Some(x) = number(&v)? else { return Ok(Value::UNDEFINED) };
+    if !x.is_finite() {
+        return Err(Error::new(ErrorKind::InvalidOperation, format!("money: {x} is not an amount")));
+    }
+    let micros = crate::model::to_micros(x);
+    let cents = (i128::from(micros) + if micros < 0 { -5_000 } else { 5_000 }) / 10_000;
+    let (neg, cents) = (cents < 0, cents.unsigned_abs());
+    let whole = (cents / 100).to_string();
+    let mut grouped = String::new();
+    for (i, ch) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    let sign = if neg { "-" } else { "" };
+    Ok(Value::from(format!("{sign}{}{grouped}.{:02}", symbol.unwrap_or_default(), cents % 100)))
+}
+
+/// `{{ send_at | date }}` → `5 March 2025`; `{{ send_at | date("%d/%m/%Y") }}` (strftime).
+/// Instants are already in the customer's zone; a plain `2025-03-05` is a date.
+fn date(v: Value, format: Option<String>) -> Result<Value, Error> {
+    if v.is_undefined() || v.is_none() {
+        return Ok(Value::UNDEFINED);
+    }
+    let s = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+    let fmt = format.unwrap_or_else(|| "%-d %B %Y".to_owned());
+    let items: Vec<chrono::format::Item<'_>> = chrono::format::StrftimeItems::new(&fmt).collect();
+    if items.iter().any(|i| matches!(i, chrono::format::Item::Error)) {
+        return Err(Error::new(ErrorKind::InvalidOperation, format!("date: {fmt:?} is not a strftime format")));
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(&s) {
+        return Ok(Value::from(t.format_with_items(items.into_iter()).to_string()));
+    }
+    match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+        Ok(d) => {
+            let midnight = d.and_hms_opt(0, 0, 0).map(|n| chrono::Utc.from_utc_datetime(&n));
+            match midnight {
+                Some(m) => Ok(Value::from(m.format_with_items(items.into_iter()).to_string())),
+                None => Ok(Value::from(s)),
+            }
+        }
+        Err(_) => Err(Error::new(ErrorKind::InvalidOperation, format!("date: {s:?} is not a date"))),
+    }
+}
+
+/// `{{ customer.name | first_name }}` → the first word.
+fn first_name(v: Value) -> Value {
+    match v.as_str() {
+        Some(s) => Value::from(s.split_whitespace().next().unwrap_or("")),
+        None => v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(v: Value, s: Option<&str>) -> String {
+        money(v, s.map(str::to_owned)).unwrap().to_string()
+    }
+
+    #[test]
+    fn money_groups_thousands_and_rounds_exactly_to_cents() {
+        assert_eq!(m(Value::from(1110.62), None), "1,110.62");
+        assert_eq!(m(Value::from(1234567.005), Some("$")), "$1,234,567.01");
+        assert_eq!(m(Value::from("13.9"), Some("€")), "€13.90");
+        assert_eq!(m(Value::from(-2.5), None), "-2.50");
+        assert_eq!(m(Value::from(0.125), None), "0.13", "half a cent rounds away from zero");
+        assert_eq!(m(Value::from(999.999), None), "1,000.00");
+        assert!(money(Value::UNDEFINED, None).unwrap().is_undefined(), "a missing amount stays missing for `default`");
+        assert!(money(Value::from("abc"), None).is_err());
+    }
+
+    #[test]
+    fn dates_keep_the_zone_they_carry_and_check_the_format() {
+        let v = local_time(1_741_168_800, Some(chrono_tz::America::Los_Angeles)); // 2025-03-05T10:00:00Z
+        assert_eq!(v.as_str(), Some("2025-03-05T02:00:00-08:00"));
+        assert_eq!(date(v.clone(), None).unwrap().to_string(), "5 March 2025");
+        assert_eq!(date(v, Some("%d/%m/%Y %H:%M".into())).unwrap().to_string(), "05/03/2025 02:00");
+        assert_eq!(date(Value::from("2025-12-24"), Some("%A".into())).unwrap().to_string(), "Wednesday");
+        assert!(date(Value::from("2025-12-24"), Some("%Q".into())).is_err(), "a bad strftime is an error, not a panic");
+        assert!(date(Value::from("soon"), None).is_err());
+    }
+
+    #[test]
+    fn first_name_is_the_first_word() {
+        assert_eq!(first_name(Value::from("Emily  Williams")).to_string(), "Emily");
+        assert_eq!(first_name(Value::from("")).to_string(), "");
+    }
+}

@@ -1,0 +1,99 @@
+//! How long an SMS is on the wire: GSM 03.38 (7-bit, with the extension table's characters
+//! costing two) when every character is in it, else UCS-2 (UTF-16 code units). A single
+//! message holds 160 septets or 70 units; a concatenated one 153 or 67 per part (the rest is
+//! the user data header).
+
+/// The encoding an SMS text needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Gsm7,
+    Ucs2,
+}
+
+impl Encoding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Gsm7 => "GSM-7",
+            Encoding::Ucs2 => "UCS-2",
+        }
+    }
+}
+
+/// The length of a text as an SMS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Length {
+    pub encoding: Encoding,
+    /// Septets (GSM-7) or UTF-16 code units (UCS-2).
+    pub units: usize,
+    pub segments: usize,
+}
+
+const GSM_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const GSM_EXTENSION: &str = "\u{c}^{}\\[~]|€";
+
+/// Septets of `c` in GSM-7, or None if it has none.
+fn gsm_septets(c: char) -> Option<usize> {
+    if GSM_BASIC.contains(c) {
+        Some(1)
+    } else if GSM_EXTENSION.contains(c) {
+        Some(2)
+    } else {
+        None
+    }
+}
+
+/// The length of `text` as an SMS. An empty text is one (empty) segment.
+pub fn length(text: &str) -> Length {
+    let gsm: Option<usize> = text.chars().map(gsm_septets).sum();
+    let (encoding, units, single, multi) = match gsm {
+        Some(n) => (Encoding::Gsm7, n, 160, 153),
+        None => (Encoding::Ucs2, text.encode_utf16().count(), 70, 67),
+    };
+    let segments = if units <= single { 1 } else { units.div_ceil(multi) };
+    Length { encoding, units, segments }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_ascii_fits_160_septets_in_one_segment() {
+        let l = length(&"a".repeat(160));
+        assert_eq!(l, Length { encoding: Encoding::Gsm7, units: 160, segments: 1 });
+        assert_eq!(length(&"a".repeat(161)).segments, 2, "past 160, parts of 153");
+        assert_eq!(length(&"a".repeat(306)).segments, 2);
+        assert_eq!(length(&"a".repeat(307)).segments, 3);
+    }
+
+    #[test]
+    fn extension_characters_cost_two_septets() {
+        let l = length("€5 off [today]");
+        assert_eq!(l.encoding, Encoding::Gsm7);
+        assert_eq!(l.units, 14 + 3, "€, [ and ] take two septets each");
+        assert_eq!(length(&"€".repeat(80)).segments, 1);
+        assert_eq!(length(&"€".repeat(81)).segments, 2);
+    }
+
+    #[test]
+    fn one_character_outside_gsm_makes_the_whole_text_ucs2() {
+        let l = length("Thanks Zoë — see you soon");
+        assert_eq!(l.encoding, Encoding::Ucs2, "the em dash is not in GSM 03.38 (ë is not either)");
+        assert_eq!(l.units, 25);
+        assert_eq!(length(&"ж".repeat(70)).segments, 1);
+        assert_eq!(length(&"ж".repeat(71)).segments, 2);
+        assert_eq!(length(&"ж".repeat(135)).segments, 3, "67 per part");
+    }
+
+    #[test]
+    fn characters_outside_the_bmp_take_two_units() {
+        let l = length("🎉");
+        assert_eq!((l.encoding, l.units, l.segments), (Encoding::Ucs2, 2, 1));
+    }
+
+    #[test]
+    fn accented_letters_in_the_gsm_table_stay_gsm7() {
+        assert_eq!(length("é à ü Ñ").encoding, Encoding::Gsm7);
+        assert_eq!(length("").segments, 1);
+    }
+}
