@@ -68,6 +68,13 @@ pub struct ProjectArgs {
     /// Map a column: TABLE.COLUMN=HEADER, e.g. transactions.customer_id=CustNo (repeatable).
     #[arg(long = "column", value_name = "TABLE.COLUMN=HEADER")]
     pub columns: Vec<String>,
+    /// Message templates folder (one KEY.yaml per template key). Default: `content.templates`
+    /// in kairos.yaml, else a `templates` folder beside the dialogues folder.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_templates")]
+    pub templates: Option<std::path::PathBuf>,
+    /// Render no content: the plan carries template keys only.
+    #[arg(long)]
+    pub no_templates: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -20,6 +20,7 @@ use crate::input::{self, table, Data, TableKind};
 use crate::output::sink::Protected;
 use crate::output::{stream, Selection, Sink, Writer};
 use crate::report;
+use crate::template::Templates;
 
 use args::{CheckArgs, Cli, Command, ExplainArgs, GraphArgs};
 use settings::{Project, Replay, RunSettings, Window};
@@ -162,13 +163,61 @@ fn plan(project: &Project, schemas: &Schemas, quiet: bool) -> Result<Plan> {
     Ok(plan)
 }
 
+/// Compile the project's templates (if it has a templates folder) and check every template
+/// key and channel the dialogues send against them. Every problem is returned.
+fn load_templates(project: &Project, schemas: &Schemas, plan: &Plan) -> (Option<Templates>, Diagnostics) {
+    let Some(dir) = &project.templates else { return (None, Diagnostics::default()) };
+    let known = crate::template::Known {
+        channels: project.cfg.channels.iter().map(|(n, c)| (n.clone(), c.contact.clone())).collect(),
+        customers: &schemas.customers,
+        tx: &schemas.tx,
+        events: &schemas.events,
+        facts: plan.facts.iter().cloned().collect(),
+    };
+    let (templates, mut diags) = crate::template::load(dir, &known, project.cfg.sms_max_segments);
+    if let Some(t) = &templates {
+        let uses = plan.dialogues.iter().flat_map(|d| {
+            d.steps.iter().flat_map(move |s| {
+                s.ladder.iter().enumerate().flat_map(move |(attempt, m)| {
+                    m.variants.iter().flat_map(move |v| {
+                        v.channels.iter().map(move |ch| {
+                            let at = if attempt == 0 {
+                                format!("dialogue `{}` step `{}`", d.id, s.id)
+                            } else {
+                                format!("dialogue `{}` step `{}` escalation {attempt}", d.id, s.id)
+                            };
+                            (v.template.as_str(), ch.as_str(), d.file.as_path(), at)
+                        })
+                    })
+                })
+            })
+        });
+        diags.0.extend(t.missing(uses));
+    }
+    (templates, diags)
+}
+
+/// `load_templates` for a run: fail with every error; print warnings.
+fn templates(project: &Project, schemas: &Schemas, plan: &Plan, quiet: bool) -> Result<Option<Templates>> {
+    let (t, diags) = load_templates(project, schemas, plan);
+    if diags.has_errors() {
+        return Err(Reported(diags).into());
+    }
+    if !quiet {
+        for d in &diags.0 {
+            eprintln!("{d}");
+        }
+    }
+    Ok(t)
+}
+
 fn open_schemas(project: &Project) -> Schemas {
     Schemas::open(|k| project.cfg.numeric(k).to_vec())
 }
 
 /// Dialogues and data, checked in the cheapest order: headers and dialogues before reading
 /// millions of rows.
-fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data)> {
+fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
     let paths = &r.spec.paths;
     let uses_stdin = [Some(&paths.transactions), paths.customers.as_ref(), paths.events.as_ref()]
         .into_iter()
@@ -190,7 +239,8 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data)> {
             TableKind::Customers => names(data.customers.as_ref()),
         };
         report_columns(r.project.cfg.column_problems(&headers, true), quiet)?;
-        return Ok((plan, data));
+        let templates = templates(&r.project, &schemas, &plan, quiet)?;
+        return Ok((plan, data, templates));
     }
     let mut schemas = open_schemas(&r.project);
     schemas.tx = schema_from_headers(&r.spec, TableKind::Transactions, &paths.transactions)?;
@@ -203,9 +253,10 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data)> {
         None => Schema::new(TableKind::Customers, Vec::new(), false),
     };
     let plan = plan(&r.project, &schemas, quiet)?;
+    let templates = templates(&r.project, &schemas, &plan, quiet)?;
     check_columns(&r.project, &r.spec, true, quiet)?;
     let data = input::load(&r.spec)?;
-    Ok((plan, data))
+    Ok((plan, data, templates))
 }
 
 /// Every column kairos.yaml names must be in its file's header (`strict`: also when that file
@@ -277,7 +328,7 @@ fn run(s: RunSettings) -> Result<ExitCode> {
     let pool = s.replay.pool()?;
     pool.install(|| {
         let sink = open_sink(&s)?;
-        let (plan, data) = prepare(&s.replay, s.quiet)?;
+        let (plan, data, templates) = prepare(&s.replay, s.quiet)?;
         let mut settings = engine_settings(&s.replay, &data)?;
         settings.ledger = held.as_ref().map(|h| std::sync::Arc::new(h.by_id()));
         let as_of = settings.as_of;
@@ -300,7 +351,7 @@ fn run(s: RunSettings) -> Result<ExitCode> {
         let ev = Evaluator::new(&data, &plan, settings);
         let layout = s.replay.project.layout(!s.raw_csv, !s.no_profile);
         let selection = Selection { as_of, since, include_suppressed: s.include_suppressed, ledger: ledger_sel };
-        let writer = Writer::new(&data, &plan, &layout, selection);
+        let writer = Writer::new(&data, &plan, &layout, selection).with_templates(templates.as_ref());
         let mut result = None;
         sink.write_with(|out| {
             let r = stream::evaluate_and_write(&ev, &writer, s.format, !s.quiet, out)?;
@@ -429,6 +480,7 @@ fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {
         table::read_headers(p, &spec.table(k)).ok()
     };
     diags.0.extend(project.cfg.column_problems(&headers, false).0);
+    diags.0.extend(load_templates(&project, &schemas, &plan).1 .0);
     let mut err = std::io::stderr().lock();
     for d in &diags.0 {
         writeln!(err, "{d}\n")?;
@@ -449,7 +501,7 @@ fn explain(args: &ExplainArgs) -> Result<ExitCode> {
     let replay = Replay::from_args(&args.project, &args.input)?;
     let pool = replay.pool()?;
     pool.install(|| {
-        let (plan, data) = prepare(&replay, true)?;
+        let (plan, data, templates) = prepare(&replay, true)?;
         let settings = engine_settings(&replay, &data)?;
         let Ok(person) = data.people.binary_search_by(|p| p.id.as_ref().cmp(args.customer.as_str())) else {
             let hint = did_you_mean(&args.customer, data.people.iter().map(|p| p.id.as_ref()))
@@ -468,7 +520,8 @@ fn explain(args: &ExplainArgs) -> Result<ExitCode> {
             &plan,
             &layout,
             Selection { as_of, since: None, include_suppressed: true, ledger: None },
-        );
+        )
+        .with_templates(templates.as_ref());
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
         let ledger = match &args.ledger {

@@ -32,6 +32,22 @@ pub struct Project {
     pub cfg: Config,
     /// Dialogue files and folders, as given.
     pub dialogues: Vec<PathBuf>,
+    /// The templates folder, if content is rendered.
+    pub templates: Option<PathBuf>,
+}
+
+/// Where the templates are: `--templates`, else `content.templates` in kairos.yaml, else a
+/// `templates` folder beside the (first) dialogues folder, found as kairos.yaml is.
+pub fn find_templates(p: &ProjectArgs, cfg: &Config) -> Option<PathBuf> {
+    if p.no_templates {
+        return None;
+    }
+    if let Some(t) = p.templates.clone().or_else(|| cfg.templates_dir.clone()) {
+        return Some(t);
+    }
+    let beside = p.dialogues.first()?.parent()?.join("templates");
+    let beside = if beside.as_os_str() == "templates" { PathBuf::from("templates") } else { beside };
+    beside.is_dir().then_some(beside)
 }
 
 impl Project {
@@ -49,7 +65,8 @@ impl Project {
         }
         let path = p.config.clone().or_else(|| find_config(&p.dialogues));
         let cfg = Config::load(path.as_deref(), &overrides).map_err(Reported)?;
-        Ok(Project { cfg, dialogues: p.dialogues.clone() })
+        let templates = find_templates(p, &cfg);
+        Ok(Project { cfg, dialogues: p.dialogues.clone(), templates })
     }
 
     /// What dialogue checking needs to know from the config.
@@ -81,6 +98,7 @@ impl Project {
             tz: self.cfg.tz,
             escape_formulas,
             with_profile,
+            timezone_column: self.cfg.policy.timezone_column.clone(),
             contact_fields: self
                 .cfg
                 .channels

@@ -84,6 +84,10 @@ impl Config {
                                 let dir = path.parent().unwrap_or(Path::new(""));
                                 cfg.ledger = Some(dir.join(l));
                             }
+                            if let Some(t) = &raw.content.templates {
+                                let dir = path.parent().unwrap_or(Path::new(""));
+                                cfg.templates_dir = Some(dir.join(t));
+                            }
                             cfg.apply_raw(raw, &At { path, src: &src }, &mut diags)
                         }
                     }
@@ -187,6 +191,13 @@ impl Config {
         self.policy = policy;
         self.column_refs.extend(refs);
         self.templates = raw.templates;
+        self.mail_from = raw.content.from;
+        if let Some(n) = raw.content.sms_max_segments {
+            if n.value == 0 {
+                diags.push(at.node(&n, "content.sms_max_segments must be at least 1"));
+            }
+            self.sms_max_segments = n.value.max(1);
+        }
         if let Some(spanned) = raw.rfm {
             let pos = yaml::first_line(at.src, yaml::span(at.src, &spanned));
             let r = spanned.value;

@@ -43,6 +43,11 @@ pub struct Config {
     pub column_refs: Vec<ColumnRef>,
     /// `ledger:` from kairos.yaml, resolved against the config's folder.
     pub ledger: Option<PathBuf>,
+    /// `content.templates`, resolved against the config's folder.
+    pub templates_dir: Option<PathBuf>,
+    /// `content.from`: the sender of email messages.
+    pub mail_from: Option<String>,
+    pub sms_max_segments: u32,
 }
 
 /// A column of an input that kairos.yaml or a flag names.
@@ -80,6 +85,9 @@ impl Default for Config {
             rfm: Default::default(),
             column_refs: Vec::new(),
             ledger: None,
+            templates_dir: None,
+            mail_from: None,
+            sms_max_segments: crate::template::DEFAULT_SMS_MAX_SEGMENTS,
         }
     }
 }

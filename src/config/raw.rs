@@ -44,6 +44,24 @@ pub struct RawConfig {
     pub policy: RawPolicy,
     /// The sent ledger for nightly runs (relative to this file's folder); `--ledger` overrides it.
     pub ledger: Option<String>,
+    /// Message content: the templates folder, the email sender, SMS length.
+    #[serde(default)]
+    pub content: RawContent,
+}
+
+/// `content:` in kairos.yaml.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawContent {
+    /// The templates folder (relative to this file's folder); `--templates` overrides it.
+    /// Default: a `templates` folder beside the dialogues folder, if there is one.
+    pub templates: Option<String>,
+    /// The sender of email messages (`From:` of `--format eml`/`mbox`), e.g.
+    /// `"Kairos Stores <hello@example.com>"`.
+    pub from: Option<String>,
+    /// Report SMS messages longer than this many segments (default 2).
+    #[schemars(with = "Option<u32>")]
+    pub sms_max_segments: Option<Spanned<u32>>,
 }
 
 /// Per table, a value per column (a header name under `columns:`, a type under `fields:`).

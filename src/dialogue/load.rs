@@ -213,5 +213,5 @@ pub fn load(paths: &[PathBuf], schemas: &Schemas, known: &Known) -> (Plan, Diagn
         dialogues[b].priority.cmp(&dialogues[a].priority).then_with(|| dialogues[a].id.cmp(&dialogues[b].id))
     });
     diags.sort();
-    (Plan { dialogues, order }, diags)
+    (Plan { dialogues, order, facts: Default::default() }, diags)
 }

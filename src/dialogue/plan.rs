@@ -162,6 +162,8 @@ pub struct Plan {
     pub dialogues: Vec<Dialogue>,
     /// Indices in trigger evaluation order: priority high to low, then id.
     pub order: Vec<usize>,
+    /// The names of the facts dialogues remember (`remember:`), for `fact.*`.
+    pub facts: std::collections::BTreeSet<String>,
 }
 
 impl Plan {

@@ -27,7 +27,7 @@ use responses::Target;
 use timers::{TimerKind, Timers};
 use trace::{Skip, Trace};
 
-pub use result::{status, BranchAt, CustomerResult, Instance, Message, Stats, Status, StepExit, Warning};
+pub use result::{status, BranchAt, CustomerResult, EventRef, Instance, Message, Stats, Status, StepExit, Warning};
 
 /// Settings of one evaluation.
 #[derive(Debug, Clone)]
@@ -186,6 +186,15 @@ enum Ev {
     Other(usize),
 }
 
+impl From<Ev> for EventRef {
+    fn from(e: Ev) -> EventRef {
+        match e {
+            Ev::Purchase(r) => EventRef::Purchase(r),
+            Ev::Other(r) => EventRef::Other(r),
+        }
+    }
+}
+
 /// One customer's replay in progress.
 struct Run<'e, 'a> {
     ev: &'e Evaluator<'a>,
@@ -323,7 +332,13 @@ impl<'e, 'a> Run<'e, 'a> {
         let dialogue = &self.plan().dialogues[d];
         for e in fx.drain(..) {
             match e {
-                Effect::Entered { step, at } => self.out.instances[rec].path.push((step, at)),
+                Effect::Entered { step, at } => {
+                    let inst = &mut self.out.instances[rec];
+                    inst.path.push((step, at));
+                    // The first step is entered by what started the run; later ones by an answer.
+                    let by = if inst.path.len() == 1 { None } else { cause.map(EventRef::from) };
+                    inst.entered_by.push(by);
+                }
                 Effect::Send { step, attempt, at } => self.send(d, rec, step, attempt, at),
                 Effect::TimedOut { step, at } => {
                     if !self.projecting {
@@ -640,6 +655,8 @@ impl<'e, 'a> Run<'e, 'a> {
             ended_at: None,
             projected: false,
             path: Vec::new(),
+            entered_by: Vec::new(),
+            event: e.map(EventRef::from),
         });
         *self.stats.entered.entry(d).or_default() += 1;
         let started_by_order = match e {
@@ -710,7 +727,14 @@ impl<'e, 'a> Run<'e, 'a> {
             }
             Some(why) => self.stats.suppression(d, why),
         }
-        let visit = self.out.instances[rec].path.iter().filter(|(s, _)| *s == step).count().max(1) as u32;
+        let inst = &self.out.instances[rec];
+        let visit = inst.path.iter().filter(|(s, _)| *s == step).count().max(1) as u32;
+        let event = inst
+            .path
+            .iter()
+            .rposition(|(s, _)| *s == step)
+            .and_then(|i| inst.entered_by.get(i).copied().flatten())
+            .or(inst.event);
         self.sent.push((rec, step, visit, attempt));
         self.out.messages.push(Message {
             instance: rec,
@@ -723,6 +747,7 @@ impl<'e, 'a> Run<'e, 'a> {
             suppressed,
             note,
             seq: self.seq,
+            event,
         });
         self.seq += 1;
     }

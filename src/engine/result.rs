@@ -36,6 +36,15 @@ pub fn status(send_at: i64, as_of: i64, tz: chrono_tz::Tz) -> Status {
     }
 }
 
+/// A row of the inputs that caused something: a purchase line or an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventRef {
+    /// A row of the transactions table.
+    Purchase(usize),
+    /// A row of the events table.
+    Other(usize),
+}
+
 /// One planned message.
 #[derive(Debug, Clone)]
 pub struct Message {
@@ -55,6 +64,9 @@ pub struct Message {
     pub note: Option<Note>,
     /// Evaluation order, the last tie-breaker.
     pub seq: u32,
+    /// The event its template sees as `event`: the answer that entered the step, else the
+    /// event that started the dialogue.
+    pub event: Option<EventRef>,
 }
 
 impl Message {
@@ -83,6 +95,10 @@ pub struct Instance {
     pub projected: bool,
     /// Steps entered, with when.
     pub path: Vec<(usize, i64)>,
+    /// Per entry of `path`: the event that entered the step (an answer), if one did.
+    pub entered_by: Vec<Option<EventRef>>,
+    /// The event that started this run (none for an absence or a follow-on without one).
+    pub event: Option<EventRef>,
 }
 
 /// A problem with one row of an input (the events or the customers file), found while

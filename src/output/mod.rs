@@ -2,6 +2,7 @@
 //! Every format writes the rows defined once in `row`; `stream` drives evaluation and writing
 //! in parallel with deterministic order; `sink` makes files appear atomically.
 
+pub mod content;
 pub mod row;
 pub mod sink;
 pub mod stream;
@@ -11,7 +12,9 @@ use std::io;
 use serde_json::{Map, Value};
 
 use crate::dialogue::Plan;
-use crate::engine::{status, CustomerResult, Instance, Message};
+use crate::engine::{status, CustomerResult, EventRef, Instance, Message};
+use crate::template::render::TriggerVars;
+use crate::template::{Rendered, Templates, Vars};
 use crate::ids::{hex32, message_hash};
 use crate::input::time::format_utc;
 use crate::input::Data;
@@ -72,6 +75,8 @@ pub struct Layout {
     pub escape_formulas: bool,
     /// Carry the customer's profile columns after the fixed ones (`--no-profile` leaves them out).
     pub with_profile: bool,
+    /// The customer column holding each customer's time zone (content shows times in it).
+    pub timezone_column: Option<String>,
 }
 
 pub struct Writer<'a> {
@@ -85,6 +90,9 @@ pub struct Writer<'a> {
     profile_headers: Vec<String>,
     /// Per channel used in the plan: the profile column holding its address.
     contact_cols: Vec<(String, Option<usize>)>,
+    /// Message content, when the project has templates.
+    templates: Option<&'a Templates>,
+    tz_col: Option<usize>,
 }
 
 /// A worker's output for a run of consecutive customers, in the chosen format.
@@ -131,7 +139,89 @@ impl<'a> Writer<'a> {
                 profile_headers.push(h);
             }
         }
-        Self { data, plan, sel, tz: layout.tz, escape: layout.escape_formulas, profile_headers, contact_cols }
+        let tz_col = match (&data.customers, &layout.timezone_column) {
+            (Some(t), Some(c)) => t.col(c),
+            _ => None,
+        };
+        Self {
+            data,
+            plan,
+            sel,
+            tz: layout.tz,
+            escape: layout.escape_formulas,
+            profile_headers,
+            contact_cols,
+            templates: None,
+            tz_col,
+        }
+    }
+
+    /// Render message content with these templates.
+    pub fn with_templates(mut self, templates: Option<&'a Templates>) -> Self {
+        self.templates = templates;
+        self
+    }
+
+    pub fn has_content(&self) -> bool {
+        self.templates.is_some()
+    }
+
+    /// The customer's time zone: their profile's, else the project's.
+    fn customer_tz(&self, r: &CustomerResult) -> chrono_tz::Tz {
+        match (&self.data.customers, self.data.people[r.person].profile, self.tz_col) {
+            (Some(t), Some(row), Some(c)) => t.str_at(c, row).parse().unwrap_or(self.tz),
+            _ => self.tz,
+        }
+    }
+
+    /// The rendered content of a message, when templates are configured.
+    pub fn content(&self, r: &CustomerResult, m: &Message, row: &Row<'_>) -> io::Result<Option<Rendered>> {
+        let Some(ts) = self.templates else { return Ok(None) };
+        let Some(t) = ts.get(row.template) else { return Ok(None) };
+        let needs = &t.needs;
+        let person = &self.data.people[r.person];
+        let customer = match (&self.data.customers, person.profile) {
+            (Some(tab), Some(at)) => content::fields(tab, at, needs.customer.as_ref()),
+            _ => Vec::new(),
+        };
+        let event = match m.event {
+            Some(EventRef::Purchase(x)) => content::fields(&self.data.tx, x, needs.event.as_ref()),
+            Some(EventRef::Other(x)) => match &self.data.events {
+                Some(tab) => content::fields(tab, x, needs.event.as_ref()),
+                None => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        let tz = self.customer_tz(r);
+        let history =
+            if needs.history { content::history(&self.data.tx, person.tx.clone(), m.send_at, tz) } else { Vec::new() };
+        let inst = &r.instances[m.instance];
+        let vars = Vars {
+            customer_id: row.customer_id,
+            dialogue: row.dialogue,
+            instance: row.instance,
+            step: row.step,
+            attempt: row.attempt,
+            channel: row.channel,
+            contact: row.contact,
+            template: row.template,
+            message_id: row.message_id(),
+            send_at: row.send_at,
+            tz: Some(tz),
+            customer,
+            event,
+            trigger: TriggerVars { kind: &inst.trigger, reason: &inst.reason, at: inst.triggered_at },
+            history,
+            facts: Vec::new(),
+        };
+        ts.render(row.template, row.channel, &vars).map_err(io::Error::other)
+    }
+
+    /// The output row of message `m` with its content.
+    pub fn full_row<'r>(&'r self, r: &'r CustomerResult, m: &'r Message) -> io::Result<Row<'r>> {
+        let mut row = self.row(r, m);
+        row.content = self.content(r, m, &row)?;
+        Ok(row)
     }
 
     fn hash(&self, r: &CustomerResult, m: &Message) -> u128 {
@@ -239,6 +329,7 @@ impl<'a> Writer<'a> {
                 ),
                 _ => m.policy_note(),
             },
+            content: None,
         }
     }
 
@@ -290,6 +381,9 @@ impl<'a> Writer<'a> {
             Format::Csv => {
                 let mut w = csv::Writer::from_writer(Vec::new());
                 let mut header: Vec<&str> = COLUMNS.to_vec();
+                if self.has_content() {
+                    header.extend(row::CONTENT_COLUMNS);
+                }
                 header.extend(self.profile_headers.iter().map(String::as_str));
                 w.write_record(&header)?;
                 w.into_inner().map_err(|e| e.into_error())
@@ -365,7 +459,11 @@ impl<'a> Writer<'a> {
                     _ => None,
                 };
                 for m in &msgs {
-                    self.row(r, m).write_csv(w, self.escape)?;
+                    let row = self.full_row(r, m)?;
+                    row.write_csv(w, self.escape)?;
+                    if self.has_content() {
+                        row.write_content_csv(w, self.escape)?;
+                    }
                     match profile.filter(|_| !self.profile_headers.is_empty()) {
                         Some((t, row)) => {
                             for c in 0..t.names.len() {
@@ -387,18 +485,17 @@ impl<'a> Writer<'a> {
             (Format::Jsonl, Chunk::Bytes(out)) => {
                 let profile = self.profile_fields(r);
                 for m in &msgs {
-                    serde_json::to_writer(&mut *out, &row::WithProfile(&self.row(r, m), &profile))?;
+                    serde_json::to_writer(&mut *out, &row::WithProfile(&self.full_row(r, m)?, &profile))?;
                     out.push(b'\n');
                 }
             }
             (Format::Json, Chunk::Bytes(out)) => {
                 let mut instances = Vec::new();
                 for (k, inst) in r.instances.iter().enumerate() {
-                    let inst_msgs: Vec<Value> = msgs
-                        .iter()
-                        .filter(|m| m.instance == k)
-                        .map(|m| serde_json::to_value(self.row(r, m)).unwrap_or(Value::Null))
-                        .collect();
+                    let mut inst_msgs: Vec<Value> = Vec::new();
+                    for m in msgs.iter().filter(|m| m.instance == k) {
+                        inst_msgs.push(serde_json::to_value(self.full_row(r, m)?).unwrap_or(Value::Null));
+                    }
                     if inst_msgs.is_empty() && self.sel.since.is_some() {
                         continue;
                     }

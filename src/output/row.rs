@@ -105,7 +105,13 @@ pub struct Row<'a> {
     pub reason: &'a str,
     pub contact: &'a str,
     pub policy_note: String,
+    /// The rendered message, when templates are configured (`None` otherwise, or for a
+    /// message whose template has no part for its channel).
+    pub content: Option<crate::template::Rendered>,
 }
+
+/// The content columns, after the fixed ones, when templates are configured.
+pub const CONTENT_COLUMNS: [&str; 2] = ["subject", "body"];
 
 impl Row<'_> {
     pub fn cell(&self, c: Col) -> Cell<'_> {
@@ -126,6 +132,13 @@ impl Row<'_> {
             Col::Contact => Cell::Text(self.contact),
             Col::PolicyNote => Cell::Text(&self.policy_note),
         }
+    }
+
+    /// Write the content columns (`subject`, `body`) as CSV fields.
+    pub fn write_content_csv<W: std::io::Write>(&self, w: &mut csv::Writer<W>, escape: bool) -> csv::Result<()> {
+        let c = self.content.as_ref();
+        write_text(w, c.and_then(|c| c.subject.as_deref()).unwrap_or(""), escape)?;
+        write_text(w, c.map_or("", |c| c.body.as_str()), escape)
     }
 
     pub fn message_id(&self) -> &str {
@@ -155,7 +168,8 @@ impl Serialize for Row<'_> {
 }
 
 /// A row followed by the customer's profile columns (header name, text), as JSONL writes it:
-/// the same fields as a CSV row.
+/// the same fields as a CSV row. With content: `subject` and `body` after the fixed fields,
+/// then `html` (email with an HTML part) and `sms_segments`/`sms_encoding` (SMS).
 pub struct WithProfile<'r>(pub &'r Row<'r>, pub &'r [(&'r str, String)]);
 
 impl Serialize for WithProfile<'_> {
@@ -168,6 +182,17 @@ impl Serialize for WithProfile<'_> {
                 Cell::Hex(h) => m.serialize_entry(c.name(), std::str::from_utf8(h).unwrap_or_default())?,
                 Cell::Count(n) => m.serialize_entry(c.name(), &n)?,
                 Cell::Time(t) => m.serialize_entry(c.name(), &format_utc(t))?,
+            }
+        }
+        if let Some(c) = &row.content {
+            m.serialize_entry("subject", &c.subject)?;
+            m.serialize_entry("body", &c.body)?;
+            if let Some(h) = &c.html {
+                m.serialize_entry("html", h)?;
+            }
+            if let Some(l) = &c.sms {
+                m.serialize_entry("sms_segments", &l.segments)?;
+                m.serialize_entry("sms_encoding", l.encoding.as_str())?;
             }
         }
         for (k, v) in self.1 {

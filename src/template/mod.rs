@@ -545,31 +545,32 @@ impl Templates {
     }
 
     /// Every (template key, channel) the dialogues send that has no template or no part for
-    /// the channel. `uses` yields (key, channel, where it is used).
-    pub fn missing<'u>(&self, uses: impl IntoIterator<Item = (&'u str, &'u str, String)>) -> Vec<String> {
-        let mut out = BTreeSet::new();
-        for (key, channel, at) in uses {
-            match self.keys.get(key) {
+    /// the channel, as errors in the dialogue file. `uses` yields (key, channel, dialogue
+    /// file, which step).
+    pub fn missing<'u>(&self, uses: impl IntoIterator<Item = (&'u str, &'u str, &'u Path, String)>) -> Vec<Diagnostic> {
+        let mut out: BTreeMap<(PathBuf, String), Diagnostic> = BTreeMap::new();
+        for (key, channel, file, at) in uses {
+            let problem = match self.keys.get(key) {
                 None => {
                     let hint = did_you_mean(key, self.keys.keys().map(String::as_str))
-                        .map_or_else(String::new, |k| format!("; did you mean `{k}`?"));
-                    out.insert(format!(
-                        "{at}: template `{key}` has no file in {} (expected {key}.yaml){hint}",
-                        self.dir.display()
-                    ));
+                        .map_or_else(|| format!("add {}", self.dir.join(format!("{key}.yaml")).display()), |k| format!("did you mean `{k}`?"));
+                    Some((format!("{at}: template `{key}` has no file in {}", self.dir.display()), hint))
                 }
                 Some(t) if !t.parts.contains_key(channel) => {
                     let has: Vec<&str> = t.parts.keys().map(String::as_str).collect();
-                    out.insert(format!(
-                        "{at}: template `{key}` ({}) has no `{channel}` part (it has {})",
-                        t.file.display(),
-                        has.join(", ")
-                    ));
+                    Some((
+                        format!("{at}: template `{key}` has no `{channel}` part (it has {})", has.join(", ")),
+                        format!("add a `{channel}:` part to {}", t.file.display()),
+                    ))
                 }
-                Some(_) => {}
+                Some(_) => None,
+            };
+            if let Some((message, hint)) = problem {
+                out.entry((file.to_path_buf(), message.clone()))
+                    .or_insert_with(|| Diagnostic::error(file, message).with_hint(hint));
             }
         }
-        out.into_iter().collect()
+        out.into_values().collect()
     }
 }
 

@@ -1,7 +1,6 @@
 //! Template checking and rendering rules.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use super::*;
 use crate::expr::compile::Schema;
@@ -172,18 +171,20 @@ fn missing_keys_and_parts_are_listed() {
     let f = Fixture::new(&[("welcome.yaml", "sms:\n  text: hi\n")]);
     let (t, _) = f.load();
     let t = t.unwrap();
+    let d = std::path::Path::new("d.yaml");
     let m = t.missing([
-        ("welcome", "sms", "d.yaml step a".to_owned()),
-        ("welcome", "email", "d.yaml step b".to_owned()),
-        ("welcom", "sms", "d.yaml step c".to_owned()),
+        ("welcome", "sms", d, "step a".to_owned()),
+        ("welcome", "email", d, "step b".to_owned()),
+        ("welcome", "email", d, "step b".to_owned()),
+        ("welcom", "sms", d, "step c".to_owned()),
     ]);
-    let dir = PathBuf::from(t.dir.clone()).display().to_string();
-    let m: Vec<String> = m.into_iter().map(|s| s.replace(&dir, "T")).collect();
+    let dir = t.dir.display().to_string();
+    let m: Vec<String> = m.into_iter().map(|d| format!("{} ({})", d.message, d.hint.unwrap_or_default()).replace(&dir, "T")).collect();
     assert_eq!(
         m,
         vec![
-            "d.yaml step b: template `welcome` (T/welcome.yaml) has no `email` part (it has sms)",
-            "d.yaml step c: template `welcom` has no file in T (expected welcom.yaml); did you mean `welcome`?",
+            "step b: template `welcome` has no `email` part (it has sms) (add a `email:` part to T/welcome.yaml)",
+            "step c: template `welcom` has no file in T (did you mean `welcome`?)",
         ]
     );
 }
