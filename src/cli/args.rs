@@ -108,9 +108,13 @@ pub struct RunArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "csv")]
     pub format: Format,
-    /// Write here (atomically) instead of stdout.
+    /// Write here (atomically) instead of stdout; with `--format eml`, a new or empty folder.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// The sender of `eml`/`mbox` messages, e.g. "Kairos Stores <hello@example.com>"
+    /// (default: `content.from` in kairos.yaml).
+    #[arg(long, value_name = "ADDRESS")]
+    pub mail_from: Option<String>,
     /// Nightly mode: only messages due on the as-of day (requires --as-of).
     #[arg(long, conflicts_with = "since")]
     pub due: bool,
@@ -179,6 +183,10 @@ pub enum Format {
     Csv,
     Json,
     Jsonl,
+    /// One RFC 5322 file per email message (`--output DIR`), for `sendmail -t` or msmtp.
+    Eml,
+    /// Email messages as an mbox (mboxrd), for mutt or formail.
+    Mbox,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

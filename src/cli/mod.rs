@@ -351,7 +351,9 @@ fn run(s: RunSettings) -> Result<ExitCode> {
         let ev = Evaluator::new(&data, &plan, settings);
         let layout = s.replay.project.layout(!s.raw_csv, !s.no_profile);
         let selection = Selection { as_of, since, include_suppressed: s.include_suppressed, ledger: ledger_sel };
-        let writer = Writer::new(&data, &plan, &layout, selection).with_templates(templates.as_ref());
+        let writer = Writer::new(&data, &plan, &layout, selection)
+            .with_templates(templates.as_ref())
+            .with_sender(s.sender.clone());
         let mut result = None;
         sink.write_with(|out| {
             let r = stream::evaluate_and_write(&ev, &writer, s.format, !s.quiet, out)?;
@@ -376,6 +378,20 @@ fn run(s: RunSettings) -> Result<ExitCode> {
                 None => writeln!(err, "kairos: no kairos.yaml beside the dialogues folder or here; using defaults")?,
             }
             report::summary::print(&mut err, &data, &plan, &stats, &warnings, as_of, emitted.messages)?;
+            if s.format.is_mail() {
+                let what = match (s.format, s.output.as_deref()) {
+                    (crate::output::Format::Eml, Some(d)) => format!("as .eml files in {}", d.display()),
+                    _ => "as mbox".to_owned(),
+                };
+                writeln!(err, "  {} email messages written {what}", emitted.messages)?;
+                if emitted.not_mail > 0 {
+                    writeln!(
+                        err,
+                        "  {} messages are not email (another channel, or no address) and are not in this output: write them with --format jsonl",
+                        emitted.not_mail
+                    )?;
+                }
+            }
             if let (Some(p), Some(h)) = (&s.ledger, &held) {
                 let recorded = emitted.ledger.iter().filter(|&&b| b == b'\n').count();
                 writeln!(
@@ -438,7 +454,11 @@ fn open_sink(s: &RunSettings) -> Result<Sink> {
         Some(p) if p == Path::new("-") => "stdout".to_owned(),
         Some(p) => p.display().to_string(),
     };
-    Sink::open(s.output.as_deref(), &protected)
+    let opened = match (s.format, s.output.as_deref()) {
+        (crate::output::Format::Eml, Some(dir)) => Sink::open_dir(dir, &protected),
+        (_, path) => Sink::open(path, &protected),
+    };
+    opened
         .map_err(|e| anyhow::Error::new(e).context(format!("cannot write to {name}")))
 }
 

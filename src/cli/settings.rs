@@ -200,6 +200,8 @@ pub struct RunSettings {
     /// Re-emit the ledger's entries of this night (an as-of date) instead of running.
     pub reemit: Option<String>,
     pub quiet: bool,
+    /// The sender of `eml`/`mbox` messages.
+    pub sender: Option<crate::output::mail::Sender>,
 }
 
 impl RunSettings {
@@ -232,7 +234,27 @@ impl RunSettings {
             args::Format::Csv => Format::Csv,
             args::Format::Json => Format::Json,
             args::Format::Jsonl => Format::Jsonl,
+            args::Format::Eml => Format::Eml,
+            args::Format::Mbox => Format::Mbox,
         };
+        let mut sender = None;
+        if format.is_mail() {
+            let name = if format == Format::Eml { "eml" } else { "mbox" };
+            if replay.project.templates.is_none() {
+                bail!("--format {name} writes message content, and there are no templates: give --templates DIR (or content.templates in kairos.yaml)");
+            }
+            if format == Format::Eml && a.output.as_deref().is_none_or(|p| p == Path::new("-")) {
+                bail!("--format eml writes one file per message: give a new or empty folder with --output DIR");
+            }
+            if a.reemit.is_some() {
+                bail!("--reemit writes the ledger's JSONL lines; it takes no --format {name}");
+            }
+            let from = a.mail_from.clone().or_else(|| replay.project.cfg.mail_from.clone()).ok_or_else(|| {
+                anyhow!("--format {name} needs a sender: set content.from in kairos.yaml or pass --mail-from ADDRESS")
+            })?;
+            let what = if a.mail_from.is_some() { "--mail-from" } else { "content.from" };
+            sender = Some(from.parse::<crate::output::mail::Sender>().map_err(|e| anyhow!("{what}: {e}"))?);
+        }
         Ok(RunSettings {
             replay,
             format,
@@ -245,6 +267,7 @@ impl RunSettings {
             max_late,
             reemit: a.reemit.clone(),
             quiet,
+            sender,
         })
     }
 }

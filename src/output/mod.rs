@@ -3,6 +3,7 @@
 //! in parallel with deterministic order; `sink` makes files appear atomically.
 
 pub mod content;
+pub mod mail;
 pub mod row;
 pub mod sink;
 pub mod stream;
@@ -27,6 +28,17 @@ pub enum Format {
     Csv,
     Json,
     Jsonl,
+    /// One RFC 5322 file per email message, in a folder.
+    Eml,
+    /// Email messages as one mbox stream.
+    Mbox,
+}
+
+impl Format {
+    /// Formats that carry email messages only.
+    pub fn is_mail(self) -> bool {
+        matches!(self, Format::Eml | Format::Mbox)
+    }
 }
 
 /// Which messages to write.
@@ -93,6 +105,8 @@ pub struct Writer<'a> {
     /// Message content, when the project has templates.
     templates: Option<&'a Templates>,
     tz_col: Option<usize>,
+    /// The sender of `eml`/`mbox` messages.
+    sender: Option<mail::Sender>,
 }
 
 /// A worker's output for a run of consecutive customers, in the chosen format.
@@ -153,7 +167,22 @@ impl<'a> Writer<'a> {
             contact_cols,
             templates: None,
             tz_col,
+            sender: None,
         }
+    }
+
+    /// The sender of `eml`/`mbox` messages.
+    pub fn with_sender(mut self, sender: Option<mail::Sender>) -> Self {
+        self.sender = sender;
+        self
+    }
+
+    /// Can message `m` go out as an email: its channel's part is an email part, and the
+    /// customer has an address?
+    fn is_mail(&self, r: &CustomerResult, m: &Message) -> bool {
+        let row = self.row(r, m);
+        let part = self.templates.and_then(|t| t.get(row.template)).and_then(|t| t.parts.get(row.channel));
+        part.is_some_and(|p| p.form == crate::template::Form::Email) && !row.contact.trim().is_empty()
     }
 
     /// Render message content with these templates.
@@ -389,7 +418,7 @@ impl<'a> Writer<'a> {
                 w.into_inner().map_err(|e| e.into_error())
             }
             Format::Json => Ok(b"[".to_vec()),
-            Format::Jsonl => Ok(Vec::new()),
+            Format::Jsonl | Format::Eml | Format::Mbox => Ok(Vec::new()),
         }
     }
 
@@ -413,8 +442,14 @@ impl<'a> Writer<'a> {
     /// `,\n  {...}`; the caller drops the very first comma. With a ledger, the lines to record
     /// for the messages emitted come back with the counts.
     pub fn render(&self, r: &CustomerResult, format: Format, out: &mut Chunk) -> io::Result<stream::Emitted> {
-        let msgs = self.selected(r);
-        let mut emitted = stream::Emitted { messages: msgs.len() as u64, ..Default::default() };
+        let mut msgs = self.selected(r);
+        let mut not_mail = 0;
+        if format.is_mail() {
+            let before = msgs.len();
+            msgs.retain(|m| self.is_mail(r, m));
+            not_mail = (before - msgs.len()) as u64;
+        }
+        let mut emitted = stream::Emitted { messages: msgs.len() as u64, not_mail, ..Default::default() };
         if let Some(l) = &self.sel.ledger {
             emitted.held_seen =
                 r.messages.iter().filter(|m| m.suppressed.is_none() && l.held.contains(&self.hash(r, m))).count()
@@ -514,6 +549,21 @@ impl<'a> Writer<'a> {
                 c.insert("instances".into(), Value::Array(instances));
                 out.extend_from_slice(b",\n  ");
                 serde_json::to_writer(&mut *out, &Value::Object(c))?;
+            }
+            (Format::Eml | Format::Mbox, Chunk::Bytes(out)) => {
+                let Some(from) = &self.sender else {
+                    return Err(io::Error::other("email output needs a sender (content.from or --mail-from)"));
+                };
+                for m in &msgs {
+                    let row = self.full_row(r, m)?;
+                    let Some(content) = &row.content else { continue };
+                    let bytes = mail::eml(row.contact.trim(), from, row.message_id(), row.send_at, content)?;
+                    if format == Format::Eml {
+                        mail::frame(&format!("{}.eml", row.message_id()), &bytes, out);
+                    } else {
+                        out.extend_from_slice(&mail::mbox_entry(&bytes, from, row.send_at));
+                    }
+                }
             }
             _ => unreachable!("chunk made for another format"),
         }

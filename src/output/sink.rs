@@ -15,6 +15,8 @@ pub enum Sink {
     Stream { path: PathBuf, file: File },
     /// A regular file, replaced atomically.
     File { path: PathBuf, tmp: tempfile::NamedTempFile },
+    /// A folder of files (`--format eml`), built beside its place and renamed into it.
+    Dir { path: PathBuf, tmp: tempfile::TempDir },
 }
 
 /// A file the run reads, named for the error when `-o` points at it.
@@ -54,7 +56,9 @@ fn install_signal_cleanup() {
         let _ = std::thread::Builder::new().name("kairos-signals".into()).spawn(move || {
             if let Some(sig) = signals.forever().next() {
                 for p in pending().drain(..) {
-                    let _ = std::fs::remove_file(p);
+                    if std::fs::remove_file(&p).is_err() {
+                        let _ = std::fs::remove_dir_all(&p);
+                    }
                 }
                 std::process::exit(128 + sig);
             }
@@ -111,6 +115,28 @@ impl Sink {
     }
 
     /// Standard output, failing if it is closed (`>&-`) rather than discarding the plan.
+    /// A folder to fill with one file per message: it must be new or empty (nothing in it is
+    /// ever replaced). The files go into a temporary folder beside it, renamed into place at
+    /// the end, so a failed run leaves nothing.
+    pub fn open_dir(path: &Path, protected: &[Protected<'_>]) -> io::Result<Sink> {
+        if let Ok(meta) = std::fs::metadata(path) {
+            if let Some(x) = protected.iter().find(|x| same_file(&meta, x.path)) {
+                return Err(io::Error::other(format!("it is {} ({})", x.what, x.path.display())));
+            }
+            if !meta.is_dir() {
+                return Err(io::Error::other("it is not a folder: --format eml writes one file per message into a folder"));
+            }
+            if std::fs::read_dir(path)?.next().is_some() {
+                return Err(io::Error::other("the folder is not empty: give a new or empty folder"));
+            }
+        }
+        let parent = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        install_signal_cleanup();
+        let tmp = tempfile::Builder::new().prefix(".kairos-").suffix(".tmp").tempdir_in(parent)?;
+        pending().push(tmp.path().to_path_buf());
+        Ok(Sink::Dir { path: path.to_path_buf(), tmp })
+    }
+
     fn stdout() -> io::Result<Sink> {
         #[cfg(unix)]
         {
@@ -143,6 +169,26 @@ impl Sink {
                 pending().retain(|p| *p != tmp_path);
                 result
             }
+            Sink::Dir { path, tmp } => {
+                let tmp_path = tmp.path().to_path_buf();
+                let result = (|| {
+                    let mut w = super::mail::FolderWriter::new(tmp_path.clone());
+                    let n = f(&mut w)?;
+                    w.finish()?;
+                    if path.is_dir() {
+                        // Empty, as checked when opened.
+                        std::fs::remove_dir(&path)?;
+                    }
+                    std::fs::rename(&tmp_path, &path)?;
+                    Ok(n)
+                })();
+                if result.is_ok() {
+                    // Renamed into place: nothing is left to remove.
+                    let _ = tmp.keep();
+                }
+                pending().retain(|p| *p != tmp_path);
+                result
+            }
         }
     }
 
@@ -171,7 +217,7 @@ impl Sink {
     pub fn name(&self) -> String {
         match self {
             Sink::Stdout(_) => "stdout".to_owned(),
-            Sink::Stream { path, .. } | Sink::File { path, .. } => path.display().to_string(),
+            Sink::Stream { path, .. } | Sink::File { path, .. } | Sink::Dir { path, .. } => path.display().to_string(),
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct Emitted {
     /// Messages of today's replay that the ledger holds (the rest of the ledger is messages
     /// the replay no longer produces: the dialogues or data changed).
     pub held_seen: u64,
+    /// Messages an email format left out: another channel, or no address.
+    pub not_mail: u64,
 }
 
 impl Emitted {
@@ -33,6 +35,7 @@ impl Emitted {
         self.late += o.late;
         self.expired += o.expired;
         self.held_seen += o.held_seen;
+        self.not_mail += o.not_mail;
         self.ledger.extend_from_slice(&o.ledger);
     }
 }

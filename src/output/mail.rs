@@ -1,0 +1,228 @@
+//! Email messages as mail tools take them: RFC 5322 (built by `mail-builder`, never by hand),
+//! one `.eml` file per message (`--format eml --output DIR`, for `sendmail -t`/`msmtp`), or
+//! an mbox stream (`--format mbox`, for mutt and formail).
+//!
+//! The bytes depend only on the message: Message-ID from the message id, Date from `send_at`,
+//! and the MIME boundary of a text + HTML message derived from the message id (mail-builder
+//! would draw a random one).
+
+use std::io;
+
+use mail_builder::headers::content_type::ContentType;
+use mail_builder::mime::MimePart;
+use mail_builder::MessageBuilder;
+
+use crate::template::Rendered;
+
+/// The sender of email messages (`content.from`, `--mail-from`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sender {
+    pub name: Option<String>,
+    pub address: String,
+}
+
+impl std::str::FromStr for Sender {
+    type Err = String;
+
+    /// `hello@example.com` or `Kairos Stores <hello@example.com>`.
+    fn from_str(s: &str) -> Result<Sender, String> {
+        let s = s.trim();
+        let (name, address) = match (s.find('<'), s.ends_with('>')) {
+            (Some(i), true) => {
+                let name = s[..i].trim().trim_matches('"').trim();
+                (Some(name).filter(|n| !n.is_empty()).map(str::to_owned), s[i + 1..s.len() - 1].trim().to_owned())
+            }
+            _ => (None, s.to_owned()),
+        };
+        let valid = address.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && !d.is_empty() && !address.contains(|c: char| c.is_whitespace() || c == '<' || c == '>')
+        });
+        if !valid {
+            return Err(format!("{s:?} is not an email address: expected `name@example.com` or `Name <name@example.com>`"));
+        }
+        Ok(Sender { name, address })
+    }
+}
+
+/// The domain of Message-IDs: the sender's.
+fn id_domain(from: &Sender) -> &str {
+    from.address.rsplit_once('@').map_or("kairos.invalid", |(_, d)| d)
+}
+
+/// One email message as RFC 5322 bytes (CRLF line ends).
+pub fn eml(to: &str, from: &Sender, message_id: &str, send_at: i64, content: &Rendered) -> io::Result<Vec<u8>> {
+    let subject = content.subject.clone().unwrap_or_default();
+    let mut b = MessageBuilder::new()
+        .message_id(format!("{message_id}@{}", id_domain(from)))
+        .date(send_at)
+        .to(to.to_owned())
+        .subject(subject);
+    b = match &from.name {
+        Some(n) => b.from((n.clone(), from.address.clone())),
+        None => b.from(from.address.clone()),
+    };
+    b = match &content.html {
+        None => b.text_body(content.body.clone()),
+        Some(html) => {
+            let boundary = format!("kairos-{message_id}");
+            let alt = MimePart::new(
+                ContentType::new("multipart/alternative").attribute("boundary", boundary),
+                vec![MimePart::new("text/plain", content.body.clone()), MimePart::new("text/html", html.clone())],
+            );
+            b.body(alt)
+        }
+    };
+    b.write_to_vec()
+}
+
+/// One mbox entry (mboxrd): the `From ` separator line, the message with LF line ends and
+/// `From ` lines quoted, and a blank line.
+pub fn mbox_entry(eml: &[u8], from: &Sender, send_at: i64) -> Vec<u8> {
+    let when = chrono::DateTime::from_timestamp(send_at, 0)
+        .map_or_else(String::new, |t| t.format("%a %b %e %H:%M:%S %Y").to_string());
+    let mut out = format!("From {} {when}\n", from.address).into_bytes();
+    let text = String::from_utf8_lossy(eml);
+    for line in text.split("\r\n") {
+        let unquoted = line.trim_start_matches('>');
+        if unquoted.starts_with("From ") {
+            out.push(b'>');
+        }
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    // The message ends with a line break: one more makes the blank line between entries.
+    if !out.ends_with(b"\n\n") {
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Frames of `--format eml` between the workers and the folder writer: each file as
+/// `\0EML <name> <length>\n` then its bytes. Internal only: the user sees the files.
+pub fn frame(name: &str, bytes: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(format!("\0EML {name} {}\n", bytes.len()).as_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// Writes framed files into a folder.
+pub struct FolderWriter {
+    dir: std::path::PathBuf,
+    buf: Vec<u8>,
+    pub files: u64,
+}
+
+impl FolderWriter {
+    pub fn new(dir: std::path::PathBuf) -> FolderWriter {
+        FolderWriter { dir, buf: Vec::new(), files: 0 }
+    }
+
+    fn drain(&mut self) -> io::Result<()> {
+        loop {
+            let Some(nl) = memchr::memchr(b'\n', &self.buf) else { return Ok(()) };
+            let head = std::str::from_utf8(&self.buf[..nl]).map_err(io::Error::other)?;
+            let mut it = head.strip_prefix("\0EML ").ok_or_else(|| io::Error::other("bad eml frame"))?.rsplitn(2, ' ');
+            let len: usize = it.next().and_then(|l| l.parse().ok()).ok_or_else(|| io::Error::other("bad eml frame"))?;
+            let name = it.next().ok_or_else(|| io::Error::other("bad eml frame"))?.to_owned();
+            if self.buf.len() < nl + 1 + len {
+                return Ok(());
+            }
+            std::fs::write(self.dir.join(&name), &self.buf[nl + 1..nl + 1 + len])?;
+            self.files += 1;
+            self.buf.drain(..nl + 1 + len);
+        }
+    }
+
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.drain()?;
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(io::Error::other("an eml frame was cut short"))
+        }
+    }
+}
+
+impl io::Write for FolderWriter {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(b);
+        self.drain()?;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sender() -> Sender {
+        "Kairos Stores <hello@example.com>".parse().unwrap()
+    }
+
+    fn content(html: bool) -> Rendered {
+        Rendered {
+            subject: Some("Zoë, your order".into()),
+            body: "Hello\nFrom all of us\n".into(),
+            html: html.then(|| "<p>Hello</p>".into()),
+            sms: None,
+        }
+    }
+
+    #[test]
+    fn senders_are_parsed_or_refused() {
+        assert_eq!(sender(), Sender { name: Some("Kairos Stores".into()), address: "hello@example.com".into() });
+        assert_eq!("a@b.c".parse::<Sender>().unwrap().name, None);
+        assert!("Kairos Stores".parse::<Sender>().is_err());
+        assert!("<@x>".parse::<Sender>().is_err());
+    }
+
+    #[test]
+    fn an_email_parses_back_with_its_headers() {
+        let bytes = eml("emily@example.com", &sender(), "181aff8f", 1_741_168_800, &content(false)).unwrap();
+        let m = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+        assert_eq!(m.subject(), Some("Zoë, your order"));
+        assert_eq!(m.message_id(), Some("181aff8f@example.com"));
+        assert_eq!(m.to().and_then(|a| a.first()).and_then(|a| a.address()), Some("emily@example.com"));
+        assert_eq!(m.from().and_then(|a| a.first()).and_then(|a| a.name()), Some("Kairos Stores"));
+        assert_eq!(m.date().map(|d| d.to_timestamp()), Some(1_741_168_800));
+        assert_eq!(m.body_text(0).as_deref().map(str::trim_end), Some("Hello\nFrom all of us"));
+    }
+
+    #[test]
+    fn text_and_html_make_a_multipart_with_a_boundary_from_the_id() {
+        let a = eml("e@example.com", &sender(), "abc", 0, &content(true)).unwrap();
+        let b = eml("e@example.com", &sender(), "abc", 0, &content(true)).unwrap();
+        assert_eq!(a, b, "same message, same bytes");
+        let text = String::from_utf8_lossy(&a);
+        assert!(text.contains("boundary=\"kairos-abc\""), "{text}");
+        let m = mail_parser::MessageParser::default().parse(&a).unwrap();
+        assert_eq!(m.body_html(0).as_deref(), Some("<p>Hello</p>"));
+    }
+
+    #[test]
+    fn mbox_quotes_from_lines() {
+        let bytes = eml("e@example.com", &sender(), "abc", 0, &content(false)).unwrap();
+        let entry = String::from_utf8(mbox_entry(&bytes, &sender(), 0)).unwrap();
+        assert!(entry.starts_with("From hello@example.com Thu Jan  1 00:00:00 1970\n"), "{entry}");
+        assert!(entry.contains("\n>From all of us\n"), "{entry}");
+        assert!(entry.ends_with("\n\n") && !entry.contains('\r'));
+    }
+
+    #[test]
+    fn frames_become_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = FolderWriter::new(dir.path().to_path_buf());
+        let mut buf = Vec::new();
+        frame("a.eml", b"one\n", &mut buf);
+        frame("b.eml", b"", &mut buf);
+        use std::io::Write;
+        for piece in buf.chunks(3) {
+            w.write_all(piece).unwrap();
+        }
+        w.finish().unwrap();
+        assert_eq!(w.files, 2);
+        assert_eq!(std::fs::read(dir.path().join("a.eml")).unwrap(), b"one\n");
+    }
+}
