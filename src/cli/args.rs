@@ -28,6 +28,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Show one customer's timeline: events, triggers, dialogue states and messages, with reasons.
     Explain(ExplainArgs),
+    /// Render one customer's messages (subject and text) as they would go out, to check copy
+    /// before launch.
+    Preview(PreviewArgs),
     /// Draw a dialogue as a Mermaid flowchart or Graphviz DOT graph.
     Graph(GraphArgs),
     /// Print the JSON Schema of dialogue files or of kairos.yaml, for editor completion and validation.
@@ -176,6 +179,25 @@ pub struct ExplainArgs {
     /// no longer produces (read without locking; nothing is recorded).
     #[arg(long, value_name = "FILE")]
     pub ledger: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// The customer whose messages to render.
+    pub customer: String,
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Only this dialogue's messages.
+    #[arg(long, value_name = "ID")]
+    pub dialogue: Option<String>,
+    /// Only this step's messages (with --dialogue).
+    #[arg(long, value_name = "ID", requires = "dialogue")]
+    pub step: Option<String>,
+    /// Also render suppressed messages (marked as such).
+    #[arg(long)]
+    pub include_suppressed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

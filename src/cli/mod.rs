@@ -22,7 +22,7 @@ use crate::output::{stream, Selection, Sink, Writer};
 use crate::report;
 use crate::template::Templates;
 
-use args::{CheckArgs, Cli, Command, ExplainArgs, GraphArgs};
+use args::{CheckArgs, Cli, Command, ExplainArgs, GraphArgs, PreviewArgs};
 use settings::{Project, Replay, RunSettings, Window};
 
 /// Parse arguments, run, and map the outcome to an exit code: 0 success, 1 problems found
@@ -97,6 +97,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => run(RunSettings::from_args(&args, quiet)?),
         Command::Check(args) => check(&args, quiet),
         Command::Explain(args) => explain(&args),
+        Command::Preview(args) => preview(&args),
         Command::Graph(args) => graph(&args),
         Command::Schema { kind } => {
             let mut out = std::io::stdout().lock();
@@ -562,6 +563,60 @@ fn explain(args: &ExplainArgs) -> Result<ExitCode> {
             }
         };
         report::explain::write(&mut out, &writer, &result, &trace, args.json, &data.people[person].id, &ledger)?;
+        out.flush()?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The index of a customer in the data, or an error with a did-you-mean.
+fn find_customer(data: &Data, id: &str) -> Result<usize> {
+    data.people.binary_search_by(|p| p.id.as_ref().cmp(id)).map_err(|_| {
+        let hint = did_you_mean(id, data.people.iter().map(|p| p.id.as_ref()))
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_default();
+        anyhow::anyhow!("customer `{id}` has no transactions or events in the inputs{hint}")
+    })
+}
+
+fn preview(args: &PreviewArgs) -> Result<ExitCode> {
+    let replay = Replay::from_args(&args.project, &args.input)?;
+    if replay.project.templates.is_none() {
+        bail!("preview renders message content, and there are no templates: give --templates DIR (or content.templates in kairos.yaml)");
+    }
+    let pool = replay.pool()?;
+    pool.install(|| {
+        let (plan, data, templates) = prepare(&replay, true)?;
+        let settings = engine_settings(&replay, &data)?;
+        let person = find_customer(&data, &args.customer)?;
+        let dialogue = match &args.dialogue {
+            None => None,
+            Some(d) => Some(plan.find(d).ok_or_else(|| {
+                let hint = did_you_mean(d, plan.dialogues.iter().map(|d| d.id.as_str()))
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                anyhow::anyhow!("unknown dialogue `{d}`{hint}")
+            })?),
+        };
+        if let (Some(d), Some(step)) = (dialogue, &args.step) {
+            let steps = &plan.dialogues[d].steps;
+            if !steps.iter().any(|s| &s.id == step) {
+                let hint = did_you_mean(step, steps.iter().map(|s| s.id.as_str()))
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                bail!("dialogue `{}` has no step `{step}`{hint}", plan.dialogues[d].id);
+            }
+        }
+        let as_of = settings.as_of;
+        let ev = Evaluator::new(&data, &plan, settings);
+        let mut stats = Stats::default();
+        let result = ev.run_customer(person, &mut Default::default(), &mut stats, None);
+        let layout = replay.project.layout(false, false);
+        let selection = Selection { as_of, since: None, include_suppressed: args.include_suppressed, ledger: None };
+        let writer = Writer::new(&data, &plan, &layout, selection).with_templates(templates.as_ref());
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        let filter = report::preview::Filter { dialogue, step: args.step.as_deref() };
+        report::preview::write(&mut out, &writer, &result, &filter)?;
         out.flush()?;
         Ok(ExitCode::SUCCESS)
     })
