@@ -532,6 +532,9 @@ fn unknown_column(f: &str, schema: &Schema, record: &str, file: &str) -> Option<
     if schema.open || schema.fields.iter().any(|(n, _)| n == f) {
         return None;
     }
+    if schema.fields.is_empty() {
+        return Some((format!("unknown variable `{record}.{f}`: no {file} is given"), None));
+    }
     Some((
         format!("unknown variable `{record}.{f}`: {file} has no column `{f}`"),
         did_you_mean(f, schema.fields.iter().map(|(n, _)| n.as_str())).map(|x| format!("did you mean `{record}.{x}`?")),

@@ -1,0 +1,218 @@
+//! Message content: templates rendered into the plan, checked like dialogues, handed over as
+//! RFC 5322 files or an mbox.
+
+use super::Fixture;
+
+const CUSTOMERS: &str = "customer_id,name,email,phone,address,timezone
+C1,emily williams,emily@example.com,+1 555 0100,\"1 Main St, Springfield\",America/Los_Angeles
+C2,Zoë Okafor,,+1 555 0101,\"2 Oak Rd, Shelbyville\",Europe/London
+";
+
+const DIALOGUE: &str = r#"trigger:
+  purchase: {}
+reentry: never
+steps:
+  - id: thanks
+    send: {channel: email, template: thanks}
+    wait: 1d
+  - id: text
+    send: {channel: sms, template: thanks}
+    wait: 1d
+  - id: card
+    send: {channel: letter, template: thanks}
+    wait: 1d
+  - id: call
+    send: {channel: phone, template: thanks}
+"#;
+
+const TEMPLATE: &str = r#"email:
+  subject: "Thanks, {{ customer.name | first_name | title }}"
+  text: |
+    You bought {{ event.product | replace("_", " ") }} for {{ event.amount | money("$") }} on {{ trigger.at | date }}.
+    Orders so far: {{ history.orders }}.
+  html: "<p>Thanks for {{ event.product }} {{ '<3' }}</p>"
+sms:
+  text: "Thanks {{ customer.name | first_name | title }}! {{ message_id[:8] }}"
+letter:
+  address: |
+    {{ customer.name | title }}
+    {{ customer.address }}
+  body: "Dear {{ customer.name | first_name | title }}, thank you."
+phone:
+  script: "Call {{ customer.name }} ({{ customer.phone }}): spent {{ history.spend | money }} in {{ history.lines }} lines."
+"#;
+
+fn fixture() -> Fixture {
+    let f = Fixture::new();
+    f.dialogue("thanks", DIALOGUE)
+        .file("templates/thanks.yaml", TEMPLATE)
+        .file("customers.csv", CUSTOMERS)
+        .file("kairos.yaml", "content:\n  from: \"Kairos Stores <hello@example.com>\"\n")
+        .tx(&["C1,2025-03-05T18:00:00Z,o1,red_kettle,home,1110.62", "C2,2025-03-06T09:00:00Z,o2,tea,food,3.5"]);
+    f
+}
+
+fn jsonl(out: &str) -> Vec<serde_json::Value> {
+    out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn every_channel_renders_its_part() {
+    let f = fixture();
+    let out = f.run(&["-f", "jsonl", "--no-profile"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let rows = jsonl(&out.stdout);
+    let got: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} | {} | {}",
+                r["customer_id"].as_str().unwrap(),
+                r["channel"].as_str().unwrap(),
+                r["subject"].as_str().unwrap_or("-"),
+                r["body"].as_str().unwrap().replace('\n', "⏎")
+            )
+        })
+        .collect();
+    let id8 = |c: &str| {
+        let r = rows.iter().find(|r| r["customer_id"] == c && r["channel"] == "sms").unwrap();
+        r["message_id"].as_str().unwrap()[..8].to_owned()
+    };
+    assert_eq!(
+        got,
+        vec![
+            "C1 email | Thanks, Emily | You bought red kettle for $1,110.62 on 5 March 2025.⏎Orders so far: 1.".to_owned(),
+            format!("C1 sms | - | Thanks Emily! {}", id8("C1")),
+            "C1 letter | - | Emily Williams⏎1 Main St, Springfield⏎⏎Dear Emily, thank you.".to_owned(),
+            "C1 phone | - | Call emily williams (+1 555 0100): spent 1,110.62 in 1 lines.".to_owned(),
+            "C2 email | Thanks, Zoë | You bought tea for $3.50 on 6 March 2025.⏎Orders so far: 1.".to_owned(),
+            format!("C2 sms | - | Thanks Zoë! {}", id8("C2")),
+            "C2 letter | - | Zoë Okafor⏎2 Oak Rd, Shelbyville⏎⏎Dear Zoë, thank you.".to_owned(),
+            "C2 phone | - | Call Zoë Okafor (+1 555 0101): spent 3.50 in 1 lines.".to_owned(),
+        ]
+    );
+    assert_eq!(rows[0]["html"], "<p>Thanks for red_kettle &lt;3</p>", "HTML parts are escaped");
+    assert_eq!((rows[1]["sms_segments"].as_u64(), rows[1]["sms_encoding"].as_str()), (Some(1), Some("GSM-7")));
+    assert_eq!(rows[5]["sms_encoding"], "UCS-2", "ë is not in GSM 03.38");
+    // CSV carries the same two columns after the fixed ones.
+    let csv = f.run(&["--no-profile"]);
+    let header = csv.stdout.lines().next().unwrap();
+    assert!(header.ends_with(",policy_note,subject,body"), "{header}");
+    // --no-templates goes back to keys only.
+    let bare = f.run(&["--no-profile", "--no-templates"]);
+    assert!(bare.stdout.lines().next().unwrap().ends_with(",policy_note"));
+}
+
+#[test]
+fn eml_files_parse_back_with_to_subject_and_message_id() {
+    let f = fixture();
+    let out = f.run(&["-f", "eml", "-o", "mail"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("  1 email messages written as .eml files in mail\n"), "{}", out.stderr);
+    assert!(out.stderr.contains("  7 messages are not email (another channel, or no address)"), "{}", out.stderr);
+    let files: Vec<_> = std::fs::read_dir(f.path("mail")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "C2 has no email address");
+    let bytes = std::fs::read(&files[0]).unwrap();
+    let m = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+    let id = files[0].file_stem().unwrap().to_string_lossy().into_owned();
+    assert_eq!(m.message_id(), Some(format!("{id}@example.com").as_str()));
+    assert_eq!(m.to().and_then(|a| a.first()).and_then(|a| a.address()), Some("emily@example.com"));
+    assert_eq!(m.subject(), Some("Thanks, Emily"));
+    assert_eq!(m.from().and_then(|a| a.first()).and_then(|a| a.address()), Some("hello@example.com"));
+    assert!(m.body_text(0).is_some_and(|b| b.contains("$1,110.62")));
+    assert!(m.body_html(0).is_some_and(|b| b.contains("&lt;3")));
+    // The folder must be new or empty; nothing is left beside it.
+    let again = f.run(&["-f", "eml", "-o", "mail"]);
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("cannot write to mail: the folder is not empty"), "{}", again.stderr);
+    let stray: Vec<_> = std::fs::read_dir(f.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".kairos-"))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+}
+
+#[test]
+fn eml_needs_a_folder_and_a_sender() {
+    let f = fixture();
+    let out = f.run(&["-f", "eml"]);
+    assert_eq!((out.code, out.stderr.as_str()), (2, "error: --format eml writes one file per message: give a new or empty folder with --output DIR\n"));
+    f.file("kairos.yaml", "content: {}\n");
+    let out = f.run(&["-f", "mbox"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (2, "error: --format mbox needs a sender: set content.from in kairos.yaml or pass --mail-from ADDRESS\n")
+    );
+    let out = f.run(&["-f", "mbox", "--mail-from", "Kairos Stores"]);
+    assert!(out.stderr.contains("--mail-from: \"Kairos Stores\" is not an email address"), "{}", out.stderr);
+    let out = f.run(&["-f", "mbox", "--mail-from", "news@example.org"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.lines().filter(|l| l.starts_with("From news@example.org ")).count(), 1);
+    assert!(out.stdout.contains("Subject: Thanks, Emily\n"), "{}", out.stdout);
+}
+
+#[test]
+fn check_reports_unknown_variables_and_syntax_errors_in_place() {
+    let f = fixture();
+    f.file(
+        "templates/thanks.yaml",
+        "email:\n  subject: \"Hi {{ customer.nmae }}\"\n  text: |\n    Hello\n    {% if event.product %}no end\n",
+    );
+    let out = f.cmd(&["check", "-d", "dialogues", "-c", "customers.csv"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    insta::assert_snapshot!("check_template_errors", out.stderr);
+}
+
+#[test]
+fn a_dialogue_naming_a_template_that_does_not_exist_is_an_error() {
+    let f = fixture();
+    f.dialogue("other", "trigger:\n  purchase: {}\nsteps:\n  - id: s\n    send: {channel: sms, template: thank}\n");
+    let out = f.cmd(&["check", "-d", "dialogues"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("dialogue `other` step `s`: template `thank` has no file in templates"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("did you mean `thanks`?"), "{}", out.stderr);
+    let run = f.run(&[]);
+    assert_eq!(run.code, 2, "run refuses what check reports");
+}
+
+#[test]
+fn a_template_that_runs_forever_stops_the_run_naming_it() {
+    let f = fixture();
+    f.file(
+        "templates/thanks.yaml",
+        &TEMPLATE.replace(
+            "text: \"Thanks {{ customer.name | first_name | title }}! {{ message_id[:8] }}\"",
+            "text: \"{% for i in range(100000) %}{% for j in range(100000) %}.{% endfor %}{% endfor %}\"",
+        ),
+    );
+    let out = f.run(&["-o", "plan.csv"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("templates/thanks.yaml:8: rendering `thanks/sms.text` for customer C1"), "{}", out.stderr);
+    assert!(out.stderr.contains("out of fuel"), "{}", out.stderr);
+    assert!(!f.path("plan.csv").exists(), "no half-written plan");
+}
+
+#[test]
+fn preview_shows_a_customers_messages() {
+    let f = fixture();
+    let out = f.cmd(&["preview", "C1", "-d", "dialogues", "-t", "tx.csv", "-c", "customers.csv", "--dialogue", "thanks", "--step", "card"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = out.stdout.lines().filter(|l| !l.contains("message ")).collect::<Vec<_>>().join("\n");
+    assert_eq!(
+        text,
+        "── 2025-03-07T18:00:00Z · letter → 1 Main St, Springfield · thanks #1 step card · scheduled
+
+   Emily Williams
+   1 Main St, Springfield
+
+   Dear Emily, thank you.
+"
+    );
+    let out = f.cmd(&["preview", "C1", "-d", "dialogues", "-t", "tx.csv", "-c", "customers.csv", "--dialogue", "thanks", "--step", "crd"]);
+    assert_eq!((out.code, out.stderr.as_str()), (2, "error: dialogue `thanks` has no step `crd`; did you mean `card`?\n"));
+}
