@@ -110,6 +110,7 @@ fn condition(src: &str) {
             transactions: &mut tx,
             no_event_reason: "an absence trigger fires on a timer, not on an event",
             rfm: RfmCuts::default(),
+            remembered: &[],
         };
         let _ = expr::compile(&node, &mut scopes);
     }

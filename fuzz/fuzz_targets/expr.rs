@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
             transactions: &mut tx,
             no_event_reason: "an absence trigger fires on a timer, not on an event",
             rfm: RfmCuts::default(),
+            remembered: &[],
         };
         let _ = expr::compile(&node, &mut scopes);
     }

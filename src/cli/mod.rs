@@ -459,8 +459,7 @@ fn open_sink(s: &RunSettings) -> Result<Sink> {
         (crate::output::Format::Eml, Some(dir)) => Sink::open_dir(dir, &protected),
         (_, path) => Sink::open(path, &protected),
     };
-    opened
-        .map_err(|e| anyhow::Error::new(e).context(format!("cannot write to {name}")))
+    opened.map_err(|e| anyhow::Error::new(e).context(format!("cannot write to {name}")))
 }
 
 fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {

@@ -178,6 +178,19 @@ pub fn load(paths: &[PathBuf], schemas: &Schemas, known: &Known) -> (Plan, Diagn
         }
     });
     let ids: Vec<String> = sources.iter().map(|s| s.id.clone()).collect();
+    // Facts any dialogue remembers: every dialogue may read them.
+    let mut facts: Vec<String> = sources
+        .iter()
+        .flat_map(|s| {
+            let steps = s.raw.steps.value.iter().map(|st| &st.value);
+            let step_facts = steps.clone().flat_map(|st| st.remember.keys());
+            let branch_facts = steps.flat_map(|st| st.on.iter().flat_map(|b| b.value.remember.keys()));
+            let goal_facts = s.raw.goals.iter().flat_map(|g| g.value.remember.keys());
+            step_facts.chain(branch_facts).chain(goal_facts).cloned().collect::<Vec<_>>()
+        })
+        .collect();
+    facts.sort();
+    facts.dedup();
     let mut dialogues = Vec::new();
     for s in &sources {
         let f = FileCtx { path: &s.path, src: &s.text };
@@ -190,6 +203,7 @@ pub fn load(paths: &[PathBuf], schemas: &Schemas, known: &Known) -> (Plan, Diagn
             tiers_configured: known.tiers_configured,
             rfm: known.rfm.clone(),
             schemas: schemas.clone(),
+            facts: &facts,
             diags: &mut diags,
         };
         dialogues.push(c.dialogue(&s.id, &s.raw));
@@ -213,5 +227,5 @@ pub fn load(paths: &[PathBuf], schemas: &Schemas, known: &Known) -> (Plan, Diagn
         dialogues[b].priority.cmp(&dialogues[a].priority).then_with(|| dialogues[a].id.cmp(&dialogues[b].id))
     });
     diags.sort();
-    (Plan { dialogues, order, facts: Default::default() }, diags)
+    (Plan { dialogues, order, facts }, diags)
 }

@@ -115,6 +115,8 @@ pub struct Branch {
     pub exit: Exit,
     /// `answer: yes` / `event: complaint`: how summaries and explanations name the branch.
     pub label: String,
+    /// Facts remembered when the branch is taken: (index into `Plan::facts`, value).
+    pub remember: Vec<(usize, Cond)>,
 }
 
 /// What a step does once its messages are out.
@@ -137,6 +139,8 @@ pub struct Step {
     pub ladder: Vec<Msg>,
     pub on: Vec<Branch>,
     pub after: After,
+    /// Facts remembered when the step is entered.
+    pub remember: Vec<(usize, Cond)>,
 }
 
 #[derive(Debug, Clone)]
@@ -162,8 +166,8 @@ pub struct Plan {
     pub dialogues: Vec<Dialogue>,
     /// Indices in trigger evaluation order: priority high to low, then id.
     pub order: Vec<usize>,
-    /// The names of the facts dialogues remember (`remember:`), for `fact.*`.
-    pub facts: std::collections::BTreeSet<String>,
+    /// The names of the facts dialogues remember (`remember:`), sorted, for `fact.*`.
+    pub facts: Vec<String>,
 }
 
 impl Plan {

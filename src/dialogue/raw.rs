@@ -1,5 +1,7 @@
 //! Dialogue files as written: serde structs with source spans, before any checking.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -279,6 +281,11 @@ pub struct RawBranch {
     pub outcome: Option<S>,
     #[schemars(with = "Option<String>")]
     pub start: Option<S>,
+    /// Facts to remember when this branch is taken: `size: event.size`. Per customer, from
+    /// that instant; read as `fact.NAME` in conditions and templates of every dialogue.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub remember: BTreeMap<String, S>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -315,6 +322,11 @@ pub struct RawStep {
     pub end: Option<S>,
     #[schemars(with = "Option<String>")]
     pub start: Option<S>,
+    /// Facts to remember when the step is entered (from the profile or history:
+    /// `tier_then: customer.tier`); see a branch's `remember:` for answers.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub remember: BTreeMap<String, S>,
 }
 
 /// `n: 4` or `n: [1, 2, 3, 4]`.

@@ -24,6 +24,9 @@ pub struct Cols {
     pub ev_message: Option<usize>,
     pub ev_answer: Option<usize>,
     pub ev_channel: Option<usize>,
+    /// `profile_update` events: the customers column and its new value.
+    pub ev_update_column: Option<usize>,
+    pub ev_update_value: Option<usize>,
     /// Per dialogue: the column a frequent-buyer trigger counts.
     pub frequent_of: Vec<Option<usize>>,
 }

@@ -29,6 +29,10 @@ use trace::{Skip, Trace};
 
 pub use result::{status, BranchAt, CustomerResult, EventRef, Instance, Message, Stats, Status, StepExit, Warning};
 
+/// The event type that changes a profile field from its instant on: its `column` names a
+/// customers column, `value` the new text.
+pub const PROFILE_UPDATE: &str = "profile_update";
+
 /// Settings of one evaluation.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -81,6 +85,8 @@ impl<'a> Evaluator<'a> {
             ev_message: ecol("message_id"),
             ev_answer: ecol("answer"),
             ev_channel: ecol("channel"),
+            ev_update_column: ecol("column"),
+            ev_update_value: ecol("value"),
             frequent_of: plan
                 .dialogues
                 .iter()
@@ -162,6 +168,7 @@ impl<'a> Evaluator<'a> {
             seen_categories: Vec::new(),
             contact,
             fx_pool: Vec::new(),
+            mem: crate::expr::eval::Memory { facts: vec![None; self.plan.facts.len()], profile: Vec::new() },
         };
         run.replay();
         run.out
@@ -218,6 +225,8 @@ struct Run<'e, 'a> {
     contact: Contact<'a>,
     /// Empty effect buffers for reuse (nested starts need more than one).
     fx_pool: Vec<Vec<Effect<'a>>>,
+    /// Remembered facts and profile updates so far.
+    mem: crate::expr::eval::Memory,
 }
 
 impl<'e, 'a> Run<'e, 'a> {
@@ -333,6 +342,7 @@ impl<'e, 'a> Run<'e, 'a> {
         for e in fx.drain(..) {
             match e {
                 Effect::Entered { step, at } => {
+                    self.remember(&dialogue.steps[step].remember, None, at);
                     let inst = &mut self.out.instances[rec];
                     inst.path.push((step, at));
                     // The first step is entered by what started the run; later ones by an answer.
@@ -393,6 +403,7 @@ impl<'e, 'a> Run<'e, 'a> {
                     hist: &hist,
                     before: &before,
                     customer: self.profile,
+                    mem: &self.mem,
                     order_no: self.s.order_no(rel),
                     starts_order,
                     category,
@@ -460,13 +471,23 @@ impl<'e, 'a> Run<'e, 'a> {
                 self.withdraw(channel, t);
             }
         }
+        if kind == PROFILE_UPDATE {
+            self.profile_update(r, t);
+        }
         self.route(Ev::Other(r), t);
         let plan = self.plan();
         for &d in &plan.order {
             let Some(trigger) = &plan.dialogues[d].trigger else { continue };
             let fired = {
                 let h = self.history();
-                let ctx = Ctx { now: t, event: Some((evt, r)), row: Some((evt, r)), customer: self.profile, hist: &h };
+                let ctx = Ctx {
+                    now: t,
+                    event: Some((evt, r)),
+                    row: Some((evt, r)),
+                    customer: self.profile,
+                    hist: &h,
+                    mem: &self.mem,
+                };
                 triggers::on_event(trigger, kind, &ctx)
             };
             if let Some(reason) = fired {
@@ -532,6 +553,7 @@ impl<'e, 'a> Run<'e, 'a> {
                         .map(|(k, b)| (b, BranchAt::Step(live.step, StepExit::Branch(k))))
                 });
             let Some((b, at)) = taken else { continue };
+            self.remember(&b.remember, Some(e), t);
             if addressed && matches!(b.matcher, Matcher::Answer(_)) {
                 answered = true;
             }
@@ -604,7 +626,8 @@ impl<'e, 'a> Run<'e, 'a> {
             None => true,
             Some(c) => {
                 let h = self.history();
-                let ctx = Ctx { now: t, event: Some(row), row: Some(row), customer: self.profile, hist: &h };
+                let ctx =
+                    Ctx { now: t, event: Some(row), row: Some(row), customer: self.profile, hist: &h, mem: &self.mem };
                 eval_bool(&c.ir, &ctx)
             }
         }
@@ -631,7 +654,8 @@ impl<'e, 'a> Run<'e, 'a> {
         }
         if let Some(w) = &dialogue.when {
             let h = self.history();
-            let ctx = Ctx { now: t, event: self.event_ref(e), row: None, customer: self.profile, hist: &h };
+            let ctx =
+                Ctx { now: t, event: self.event_ref(e), row: None, customer: self.profile, hist: &h, mem: &self.mem };
             if !eval_bool(&w.ir, &ctx) {
                 self.note(t, || Trace::NotStarted { dialogue: d, why: Skip::WhenFalse });
                 return;
@@ -671,17 +695,83 @@ impl<'e, 'a> Run<'e, 'a> {
     }
 
     /// The customer's value tier now, if tiers are configured.
-    fn tier(&self, now: i64) -> Option<&'e str> {
+    fn tier(&self, now: i64) -> Option<std::borrow::Cow<'e, str>> {
+        use std::borrow::Cow;
         match &self.ev.settings.policy.tiers {
             Some(Tiers::Column(_)) => match (self.profile, self.ev.pcols.tier) {
-                (Some((t, r)), Some(c)) => Some(t.str_at(c, r)).filter(|s| !s.is_empty()),
+                // A profile update since the history began wins: a backtest sees the tier then.
+                (Some(_), Some(c)) if self.mem.profile_field(c).is_some() => {
+                    self.mem.profile_field(c).filter(|s| !s.is_empty()).map(|s| Cow::Owned(s.to_owned()))
+                }
+                (Some((t, r)), Some(c)) => Some(t.str_at(c, r)).filter(|s| !s.is_empty()).map(Cow::Borrowed),
                 _ => None,
             },
             Some(Tiers::Computed { measure, within, levels }) => {
                 let v = self.history().measure(*measure, now, *within);
-                Tiers::level(levels, v)
+                Tiers::level(levels, v).map(Cow::Borrowed)
             }
             None => None,
+        }
+    }
+
+    /// Remember facts (a branch taken, a step entered) at `t`, reading the event `e`.
+    fn remember(&mut self, list: &'a [(usize, crate::dialogue::plan::Cond)], e: Option<Ev>, t: i64) {
+        if list.is_empty() {
+            return;
+        }
+        let mut set: Vec<(usize, String)> = Vec::with_capacity(list.len());
+        {
+            let h = self.history();
+            let ctx =
+                Ctx { now: t, event: self.event_ref(e), row: None, customer: self.profile, hist: &h, mem: &self.mem };
+            for (i, c) in list {
+                let text = match crate::expr::eval::eval(&c.ir, &ctx) {
+                    crate::expr::Val::Num(x) if x.is_nan() => String::new(),
+                    crate::expr::Val::Num(x) => crate::input::table::format_num(x),
+                    crate::expr::Val::Str(s) => s.into_owned(),
+                    crate::expr::Val::Bool(b) => b.to_string(),
+                };
+                set.push((*i, text));
+            }
+        }
+        for (i, text) in set {
+            // An answer without the value (an empty cell) does not erase what was said before.
+            if text.is_empty() {
+                continue;
+            }
+            let name = &self.plan().facts[i];
+            self.note(t, || Trace::Remembered { name: name.clone(), value: text.clone() });
+            self.out.facts.push((t, i, text.clone().into()));
+            self.mem.facts[i] = Some(text.into());
+        }
+    }
+
+    /// A `profile_update` event: customers column `column` holds `value` from now on.
+    fn profile_update(&mut self, r: usize, t: i64) {
+        let data = self.data();
+        let (Some(evt), Some(cust)) = (data.events.as_ref(), data.customers.as_ref()) else { return };
+        let column = self.ev.cols.ev_update_column.map_or("", |c| evt.str_at(c, r));
+        let value = self.ev.cols.ev_update_value.map_or("", |c| evt.str_at(c, r));
+        let warn = |message: String| Warning { table: crate::model::TableKind::Events, line: evt.line[r], message };
+        match cust.col(column) {
+            Some(c) => {
+                if cust.num_col(c).is_some() && !value.trim().is_empty() && value.trim().parse::<f64>().is_err() {
+                    self.out.warnings.push(warn(format!(
+                        "profile_update: column `{column}` holds numbers, but the value is {value:?}; update ignored"
+                    )));
+                    return;
+                }
+                self.note(t, || Trace::ProfileUpdate { column: column.to_owned(), value: value.to_owned() });
+                self.out.profile_updates.push((t, c, value.into()));
+                self.mem.set_profile(c, value);
+            }
+            None => {
+                let hint = crate::diag::did_you_mean(column, cust.names.iter().map(String::as_str))
+                    .map_or_else(String::new, |s| format!("; did you mean `{s}`?"));
+                self.out.warnings.push(warn(format!(
+                    "profile_update: the customers file has no column {column:?}{hint}; update ignored"
+                )));
+            }
         }
     }
 
@@ -691,7 +781,8 @@ impl<'e, 'a> Run<'e, 'a> {
         let dialogue = &plan.dialogues[d];
         let msg = &dialogue.steps[step].ladder[attempt];
         let tier = self.tier(at);
-        let variant = tier.and_then(|t| msg.variants.iter().position(|v| v.tier.as_deref() == Some(t))).unwrap_or(0);
+        let variant =
+            tier.as_deref().and_then(|t| msg.variants.iter().position(|v| v.tier.as_deref() == Some(t))).unwrap_or(0);
         let v = &msg.variants[variant];
         let holdout =
             dialogue.holdout > 0.0 && crate::ids::unit_interval(&self.person.id, &dialogue.id) < dialogue.holdout;
@@ -714,7 +805,7 @@ impl<'e, 'a> Run<'e, 'a> {
             attempt,
             variant,
             channel,
-            tier: tier.map(str::to_owned),
+            tier: tier.map(|t| t.into_owned()),
             suppressed: suppressed.clone(),
             note: note.clone(),
         });

@@ -116,6 +116,30 @@ pub struct CustomerResult {
     pub instances: Vec<Instance>,
     pub messages: Vec<Message>,
     pub warnings: Vec<Warning>,
+    /// Facts remembered, in time order: (when, index into the plan's facts, value).
+    pub facts: Vec<(i64, usize, Box<str>)>,
+    /// Profile fields changed by `profile_update` events: (when, customers column, value).
+    pub profile_updates: Vec<(i64, usize, Box<str>)>,
+}
+
+impl CustomerResult {
+    /// The facts as they stood at `t` (the latest value of each, up to and including `t`).
+    pub fn facts_at(&self, t: i64) -> Vec<(usize, &str)> {
+        let mut out: Vec<(usize, &str)> = Vec::new();
+        for (at, i, v) in self.facts.iter().filter(|(at, _, _)| *at <= t) {
+            let _ = at;
+            match out.iter_mut().find(|(k, _)| k == i) {
+                Some(slot) => slot.1 = v,
+                None => out.push((*i, v)),
+            }
+        }
+        out
+    }
+
+    /// The profile column `col` as updated by `t`, if an update changed it by then.
+    pub fn profile_at(&self, col: usize, t: i64) -> Option<&str> {
+        self.profile_updates.iter().rev().find(|(at, c, _)| *c == col && *at <= t).map(|(_, _, v)| &**v)
+    }
 }
 
 /// How a step was left other than by its own plain exit.

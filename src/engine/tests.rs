@@ -873,3 +873,70 @@ C1 hi#2 hi/0 email:hi 2025-01-02T08:00:00Z planned [deferred from 2025-01-01T09:
 "
     );
 }
+
+const ASK_SIZE: &str = "\
+trigger:
+  nth_order: {n: 1}
+steps:
+  - id: ask
+    send: {channel: email, template: which_size}
+    on:
+      - {answer: small, remember: {size: '\"S\"', answered: event.severity}, end: told}
+      - {answer: medium, remember: {size: '\"M\"'}, end: told}
+    timeout: {after: 30d, end: no_reply}
+";
+
+const SIZE_M_OFFER: &str = "\
+trigger:
+  purchase: {}
+when: 'fact.size == \"M\"'
+reentry: always
+steps:
+  - id: offer
+    send: {channel: email, template: medium_offer}
+";
+
+#[test]
+fn a_remembered_answer_is_read_by_another_dialogue_from_its_instant() {
+    let tx = [
+        "C1,2025-01-01,o1,p,books,10",
+        // Before the answer: no fact yet, no offer.
+        "C1,2025-01-03,o2,p,books,10",
+        // After it: the other dialogue sees fact.size.
+        "C1,2025-01-10,o3,p,books,10",
+    ];
+    let r = replay(
+        &[("ask_size", ASK_SIZE), ("size_m_offer", SIZE_M_OFFER)],
+        &tx,
+        &["C1,2025-01-05,response,ask_size,ask,medium"],
+        "2025-01-31",
+    );
+    assert_eq!(r.plan.facts, vec!["answered", "size"]);
+    assert_eq!(
+        r.messages(),
+        "\
+C1 ask_size#1 ask/0 email:which_size 2025-01-01 planned
+C1 size_m_offer#1 offer/0 email:medium_offer 2025-01-10 planned
+"
+    );
+    let res = &r.results[0];
+    assert_eq!(res.facts, vec![(ts("2025-01-05"), 1, "M".into())]);
+    assert_eq!(res.facts_at(ts("2025-01-04")), vec![]);
+    assert_eq!(res.facts_at(ts("2025-01-06")), vec![(1, "M")]);
+    assert!(r
+        .trace
+        .iter()
+        .any(|(_, t)| matches!(t, Trace::Remembered { name, value } if name == "size" && value == "M")));
+}
+
+#[test]
+fn an_empty_answer_value_does_not_erase_a_fact() {
+    let r = replay(
+        &[("ask_size", ASK_SIZE)],
+        &["C1,2025-01-01,o1,p,books,10"],
+        // `answered: severity` reads an empty cell: nothing is remembered for it.
+        &["C1,2025-01-05,response,ask_size,ask,small"],
+        "2025-01-31",
+    );
+    assert_eq!(r.results[0].facts, vec![(ts("2025-01-05"), 1, "S".into())]);
+}

@@ -19,6 +19,16 @@ pub enum Skip {
 /// One thing that happened in a customer's replay.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Trace {
+    /// A fact remembered (`remember:`).
+    Remembered {
+        name: String,
+        value: String,
+    },
+    /// A profile field changed by a `profile_update` event.
+    ProfileUpdate {
+        column: String,
+        value: String,
+    },
     /// A purchase line (transactions row).
     Purchase(usize),
     /// An event (events row).

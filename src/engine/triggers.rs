@@ -26,6 +26,8 @@ pub struct Purchase<'a> {
     /// History up to (not including) this row, for crossings.
     pub before: &'a History<'a>,
     pub customer: Option<(&'a Table, usize)>,
+    /// Remembered facts and profile updates so far.
+    pub mem: &'a crate::expr::eval::Memory,
     /// The ordinal of this row's order for the customer (1-based).
     pub order_no: u32,
     /// This row is the first line of its order.
@@ -59,6 +61,7 @@ fn holds(cond: &Option<Cond>, p: &Purchase<'_>) -> bool {
                 row: Some((p.tx, p.row)),
                 customer: p.customer,
                 hist: p.hist,
+                mem: p.mem,
             };
             eval_bool(&c.ir, &ctx)
         }
@@ -105,7 +108,8 @@ pub fn on_purchase(trigger: &Trigger, memory: &mut Memory, p: &Purchase<'_>) -> 
             }))
         }
         Trigger::Crossing { measure, value, level, cap, target } => {
-            let ctx = Ctx { now: p.at, event: Some((tx, r)), row: None, customer: p.customer, hist: p.hist };
+            let ctx =
+                Ctx { now: p.at, event: Some((tx, r)), row: None, customer: p.customer, hist: p.hist, mem: p.mem };
             let after = num(&eval(value, &ctx));
             let ctx_b = Ctx { hist: p.before, ..ctx };
             let before = num(&eval(value, &ctx_b));
@@ -255,6 +259,7 @@ mod tests {
                     hist: &hist,
                     before: &before,
                     customer: None,
+                    mem: crate::expr::eval::NO_MEMORY,
                     order_no: s.order_no(rel),
                     starts_order,
                     category,
@@ -537,7 +542,14 @@ mod tests {
         let mut out = Vec::new();
         for r in data.people[0].events.clone() {
             let hist = s.view(&data, &c, 0, 0..1, 0..r + 1);
-            let ctx = Ctx { now: ev.ts[r], event: Some((ev, r)), row: Some((ev, r)), customer: None, hist: &hist };
+            let ctx = Ctx {
+                now: ev.ts[r],
+                event: Some((ev, r)),
+                row: Some((ev, r)),
+                customer: None,
+                hist: &hist,
+                mem: crate::expr::eval::NO_MEMORY,
+            };
             let kind = ev.str_at(c.ev_type.unwrap(), r);
             out.push(on_event(&t, kind, &ctx));
         }
@@ -545,7 +557,14 @@ mod tests {
         // Purchase triggers ignore events; event triggers ignore purchases.
         let p = trigger(&data, "purchase: {}");
         let hist = s.view(&data, &c, 0, 0..1, 0..1);
-        let ctx = Ctx { now: ev.ts[0], event: Some((ev, 0)), row: Some((ev, 0)), customer: None, hist: &hist };
+        let ctx = Ctx {
+            now: ev.ts[0],
+            event: Some((ev, 0)),
+            row: Some((ev, 0)),
+            customer: None,
+            hist: &hist,
+            mem: crate::expr::eval::NO_MEMORY,
+        };
         assert_eq!(on_event(&p, "complaint", &ctx), None);
         assert!(feed(&data, &t).0.is_empty());
         let a = trigger(&data, "address_change: {}");

@@ -82,6 +82,8 @@ pub struct Scopes<'s> {
     /// Why there is no event here (e.g. "an absence trigger fires on a timer").
     pub no_event_reason: &'static str,
     pub rfm: RfmCuts,
+    /// The names of the facts dialogues remember (sorted), for `fact.NAME`.
+    pub remembered: &'s [String],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,10 +117,23 @@ pub enum Ir {
     Num(f64),
     Str(Box<str>),
     Bool(bool),
-    Field { scope: Scope, col: usize, ty: ColType },
-    Hist { measure: Measure, window: Option<i64>, filter: Option<Box<Ir>> },
-    Events { kind: Box<str>, window: Option<i64> },
+    Field {
+        scope: Scope,
+        col: usize,
+        ty: ColType,
+    },
+    Hist {
+        measure: Measure,
+        window: Option<i64>,
+        filter: Option<Box<Ir>>,
+    },
+    Events {
+        kind: Box<str>,
+        window: Option<i64>,
+    },
     Fact(Fact),
+    /// `fact.NAME`: a fact a dialogue remembered, by index into the plan's fact names.
+    Remembered(usize),
     Rfm(Fact, Box<RfmCuts>),
     Call(Func, Vec<Ir>),
     Not(Box<Ir>),
@@ -178,6 +193,11 @@ pub fn compile(node: &Node, scopes: &mut Scopes<'_>) -> Result<Ir, CompileError>
         });
     }
     Ok(ir)
+}
+
+/// Compile an expression of any type (a value to remember, not a condition).
+pub fn compile_value(node: &Node, scopes: &mut Scopes<'_>) -> Result<Ir, CompileError> {
+    Ok(Compiler { scopes }.expr(node)?.0)
 }
 
 struct Compiler<'a, 's> {
@@ -297,9 +317,22 @@ impl Compiler<'_, '_> {
             [name] => (Scope::Row, name.as_str()),
             [scope, name] if scope == "event" => (Scope::Event, name.as_str()),
             [scope, name] if scope == "customer" => (Scope::Customer, name.as_str()),
+            [scope, name] if scope == "fact" => {
+                return match self.scopes.remembered.binary_search(name) {
+                    Ok(i) => Ok((Ir::Remembered(i), Ty::Str)),
+                    Err(_) => {
+                        let hint = did_you_mean(name, self.scopes.remembered.iter().map(String::as_str)).map_or_else(
+                            || "facts are set with `remember:` on a step or an answer branch".to_owned(),
+                            |s| format!("did you mean `fact.{s}`?"),
+                        );
+                        Err(err(&n.span, format!("no dialogue remembers `{name}`")).with_hint(hint))
+                    }
+                };
+            }
             [scope, ..] => {
-                return Err(err(&n.span, format!("unknown name `{}`", path.join(".")))
-                    .with_hint(format!("fields are written `event.NAME` or `customer.NAME`, not `{scope}.…`")))
+                return Err(err(&n.span, format!("unknown name `{}`", path.join("."))).with_hint(format!(
+                    "fields are written `event.NAME`, `customer.NAME` or `fact.NAME`, not `{scope}.…`"
+                )))
             }
             [] => return Err(err(&n.span, "empty name")),
         };
@@ -462,6 +495,7 @@ impl Compiler<'_, '_> {
             transactions: &mut nested,
             no_event_reason: self.scopes.no_event_reason,
             rfm: self.scopes.rfm.clone(),
+            remembered: self.scopes.remembered,
         };
         let ir = {
             let mut c = Compiler { scopes: &mut inner };
@@ -508,6 +542,7 @@ mod tests {
             transactions: &mut tx,
             no_event_reason: "",
             rfm: RfmCuts::default(),
+            remembered: &[],
         };
         compile(&parse(src).unwrap(), &mut scopes)
     }

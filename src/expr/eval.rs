@@ -87,13 +87,14 @@ pub struct FilterSums {
     units: Vec<i64>,
 }
 
-/// Does the filter read the current event? Then it cannot be summed ahead of time.
+/// Does the filter read the current event (or a remembered fact, which changes as the replay
+/// goes)? Then it cannot be summed ahead of time.
 fn reads_event(ir: &Ir) -> bool {
     let mut stack = vec![ir];
     while let Some(n) = stack.pop() {
         match n {
             Ir::Field { scope: Scope::Event, .. } => return true,
-            Ir::Hist { .. } | Ir::Events { .. } | Ir::Fact(_) | Ir::Rfm(..) => return true,
+            Ir::Hist { .. } | Ir::Events { .. } | Ir::Fact(_) | Ir::Rfm(..) | Ir::Remembered(_) => return true,
             Ir::Call(_, args) => stack.extend(args),
             Ir::Not(x) | Ir::Neg(x) => stack.push(x),
             Ir::And(a, b) | Ir::Or(a, b) | Ir::Cmp(_, a, b) | Ir::Arith(_, a, b) => stack.extend([&**a, &**b]),
@@ -148,6 +149,34 @@ pub struct Ctx<'a> {
     pub row: Option<(&'a Table, usize)>,
     pub customer: Option<(&'a Table, usize)>,
     pub hist: &'a History<'a>,
+    /// What the customer said and changed so far: remembered facts, updated profile fields.
+    pub mem: &'a Memory,
+}
+
+/// What a customer's replay has learnt so far.
+#[derive(Debug, Default, Clone)]
+pub struct Memory {
+    /// Remembered facts, by index into the plan's fact names; None until remembered.
+    pub facts: Vec<Option<Box<str>>>,
+    /// Profile fields changed by `profile_update` events: (customers column, new text).
+    pub profile: Vec<(usize, Box<str>)>,
+}
+
+/// A memory that holds nothing (no facts, no profile updates).
+pub const NO_MEMORY: &Memory = &Memory { facts: Vec::new(), profile: Vec::new() };
+
+impl Memory {
+    /// The updated text of profile column `col`, if an update changed it.
+    pub fn profile_field(&self, col: usize) -> Option<&str> {
+        self.profile.iter().rev().find(|(c, _)| *c == col).map(|(_, v)| &**v)
+    }
+
+    pub fn set_profile(&mut self, col: usize, value: &str) {
+        match self.profile.iter_mut().find(|(c, _)| *c == col) {
+            Some((_, v)) => *v = value.into(),
+            None => self.profile.push((col, value.into())),
+        }
+    }
 }
 
 pub fn eval_bool(ir: &Ir, ctx: &Ctx<'_>) -> bool {
@@ -165,6 +194,14 @@ pub fn eval<'a>(ir: &'a Ir, ctx: &Ctx<'a>) -> Val<'a> {
                 Scope::Row => ctx.row,
                 Scope::Customer => ctx.customer,
             };
+            if *scope == Scope::Customer {
+                if let Some(v) = ctx.mem.profile_field(*col) {
+                    return match ty {
+                        crate::input::ColType::Num => Val::Num(v.trim().parse().unwrap_or(f64::NAN)),
+                        crate::input::ColType::Str => Val::Str(Cow::Borrowed(v)),
+                    };
+                }
+            }
             match (at, ty) {
                 (Some((t, r)), crate::input::ColType::Num) => Val::Num(t.num_at(*col, r)),
                 (Some((t, r)), crate::input::ColType::Str) if *col < t.cols.len() => {
@@ -185,6 +222,7 @@ pub fn eval<'a>(ir: &'a Ir, ctx: &Ctx<'a>) -> Val<'a> {
             let n = h.ev_rows.clone().filter(|&r| t.ts[r] > from && t.str_at(col, r) == kind.as_ref()).count();
             Val::Num(n as f64)
         }
+        Ir::Remembered(i) => Val::Str(Cow::Borrowed(ctx.mem.facts.get(*i).and_then(|v| v.as_deref()).unwrap_or(""))),
         Ir::Fact(f) => {
             let h = ctx.hist;
             let day = 86_400.0;
@@ -293,7 +331,8 @@ fn filtered(ctx: &Ctx<'_>, m: Measure, window: Option<i64>, f: &Ir) -> f64 {
     let pos = match cache.iter().position(|(k, _)| *k == key) {
         Some(p) => p,
         None => {
-            let sums = (!reads_event(f)).then(|| build_sums(ctx, f));
+            // A profile changed mid-history makes `customer.*` change too: scan instead.
+            let sums = (!reads_event(f) && ctx.mem.profile.is_empty()).then(|| build_sums(ctx, f));
             cache.push((key, sums));
             cache.len() - 1
         }
@@ -335,7 +374,7 @@ fn build_sums(ctx: &Ctx<'_>, f: &Ir) -> FilterSums {
     s.units.push(0);
     let mut last_order = None;
     for r in rows {
-        let rc = Ctx { now: ctx.now, event: None, row: Some((h.tx, r)), customer: ctx.customer, hist: h };
+        let rc = Ctx { now: ctx.now, event: None, row: Some((h.tx, r)), customer: ctx.customer, hist: h, mem: ctx.mem };
         if eval_bool(f, &rc) {
             lines += 1;
             let order = order_index(h, r);
@@ -387,7 +426,8 @@ fn scanned(ctx: &Ctx<'_>, m: Measure, window: Option<i64>, f: &Ir) -> f64 {
     let mut total: i64 = 0;
     let mut last_order: Option<usize> = None;
     for r in lo..h.rows.end {
-        let rc = Ctx { now: ctx.now, event: ctx.event, row: Some((h.tx, r)), customer: ctx.customer, hist: h };
+        let rc =
+            Ctx { now: ctx.now, event: ctx.event, row: Some((h.tx, r)), customer: ctx.customer, hist: h, mem: ctx.mem };
         if !eval_bool(f, &rc) {
             continue;
         }

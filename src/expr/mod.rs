@@ -6,5 +6,5 @@ pub mod compile;
 pub mod eval;
 pub mod parse;
 
-pub use compile::{compile, CompileError, Ir, Schema, Scope, Scopes, Ty};
+pub use compile::{compile, compile_value, CompileError, Ir, Schema, Scope, Scopes, Ty};
 pub use eval::{Ctx, History, Val};

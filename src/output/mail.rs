@@ -38,7 +38,9 @@ impl std::str::FromStr for Sender {
             !l.is_empty() && !d.is_empty() && !address.contains(|c: char| c.is_whitespace() || c == '<' || c == '>')
         });
         if !valid {
-            return Err(format!("{s:?} is not an email address: expected `name@example.com` or `Name <name@example.com>`"));
+            return Err(format!(
+                "{s:?} is not an email address: expected `name@example.com` or `Name <name@example.com>`"
+            ));
         }
         Ok(Sender { name, address })
     }

@@ -14,11 +14,11 @@ use serde_json::{Map, Value};
 
 use crate::dialogue::Plan;
 use crate::engine::{status, CustomerResult, EventRef, Instance, Message};
-use crate::template::render::TriggerVars;
-use crate::template::{Rendered, Templates, Vars};
 use crate::ids::{hex32, message_hash};
 use crate::input::time::format_utc;
 use crate::input::Data;
+use crate::template::render::TriggerVars;
+use crate::template::{Rendered, Templates, Vars};
 
 pub use row::{Col, Row, COLUMNS};
 pub use sink::Sink;
@@ -209,10 +209,28 @@ impl<'a> Writer<'a> {
         let Some(t) = ts.get(row.template) else { return Ok(None) };
         let needs = &t.needs;
         let person = &self.data.people[r.person];
-        let customer = match (&self.data.customers, person.profile) {
+        let mut customer = match (&self.data.customers, person.profile) {
             (Some(tab), Some(at)) => content::fields(tab, at, needs.customer.as_ref()),
             _ => Vec::new(),
         };
+        // Profile fields as `profile_update` events left them by the send time.
+        if let Some(tab) = &self.data.customers {
+            for (_, col, _) in &r.profile_updates {
+                let name = tab.names[*col].as_str();
+                if needs.customer.as_ref().is_some_and(|n| !n.contains(name)) {
+                    continue;
+                }
+                let Some(v) = r.profile_at(*col, m.send_at) else { continue };
+                let value = match tab.num_col(*col) {
+                    Some(_) => v.trim().parse::<f64>().map_or(minijinja::Value::UNDEFINED, minijinja::Value::from),
+                    None => minijinja::Value::from(v),
+                };
+                match customer.iter_mut().find(|(n, _)| *n == name) {
+                    Some(slot) => slot.1 = value,
+                    None => customer.push((name, value)),
+                }
+            }
+        }
         let event = match m.event {
             Some(EventRef::Purchase(x)) => content::fields(&self.data.tx, x, needs.event.as_ref()),
             Some(EventRef::Other(x)) => match &self.data.events {
@@ -241,7 +259,11 @@ impl<'a> Writer<'a> {
             event,
             trigger: TriggerVars { kind: &inst.trigger, reason: &inst.reason, at: inst.triggered_at },
             history,
-            facts: Vec::new(),
+            facts: if needs.facts {
+                r.facts_at(m.send_at).into_iter().map(|(i, v)| (self.plan.facts[i].as_str(), v)).collect()
+            } else {
+                Vec::new()
+            },
         };
         ts.render(row.template, row.channel, &vars).map_err(io::Error::other)
     }

@@ -124,7 +124,9 @@ impl Sink {
                 return Err(io::Error::other(format!("it is {} ({})", x.what, x.path.display())));
             }
             if !meta.is_dir() {
-                return Err(io::Error::other("it is not a folder: --format eml writes one file per message into a folder"));
+                return Err(io::Error::other(
+                    "it is not a folder: --format eml writes one file per message into a folder",
+                ));
             }
             if std::fs::read_dir(path)?.next().is_some() {
                 return Err(io::Error::other("the folder is not empty: give a new or empty folder"));

@@ -33,6 +33,8 @@ pub fn line(w: &Writer<'_>, at: i64, t: &Trace) -> TraceLine {
     let plan = w.plan;
     let id = |d: usize| plan.dialogues[d].id.as_str();
     let (kind, text) = match t {
+        Trace::Remembered { name, value } => ("remember", format!("fact.{name} = {value:?}")),
+        Trace::ProfileUpdate { column, value } => ("profile", format!("customer.{column} = {value:?} from now on")),
         Trace::Purchase(r) => ("purchase", fields(&w.data.tx, *r, "")),
         Trace::Event(r) => {
             let evt = w.data.events.as_ref().expect("an event row comes from the events file");

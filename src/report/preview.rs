@@ -50,7 +50,13 @@ pub fn write(out: &mut dyn Write, w: &Writer<'_>, r: &CustomerResult, f: &Filter
                     writeln!(out, "   Subject: {s}")?;
                 }
                 if let Some(l) = &c.sms {
-                    writeln!(out, "   SMS: {} characters, {} segment(s), {}", l.units, l.segments, l.encoding.as_str())?;
+                    writeln!(
+                        out,
+                        "   SMS: {} characters, {} segment(s), {}",
+                        l.units,
+                        l.segments,
+                        l.encoding.as_str()
+                    )?;
                 }
                 writeln!(out)?;
                 for line in c.body.lines() {

@@ -243,7 +243,9 @@ pub fn load(dir: &Path, known: &Known<'_>, sms_max_segments: u32) -> (Option<Tem
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            let what = if dir.exists() { format!("cannot read the templates folder: {e}") } else {
+            let what = if dir.exists() {
+                format!("cannot read the templates folder: {e}")
+            } else {
                 "the templates folder does not exist".to_owned()
             };
             diags.push(Diagnostic::error(dir, what));
@@ -329,8 +331,10 @@ fn compile_file(
     for (channel, part) in raw {
         let ch_span = yaml::span(src, &channel);
         let Some((_, contact)) = known.channels.iter().find(|(c, _)| *c == channel.value) else {
-            let hint = did_you_mean(&channel.value, known.channels.iter().map(|(c, _)| c.as_str()))
-                .map_or_else(|| "declare it under `channels:` in kairos.yaml".to_owned(), |c| format!("did you mean `{c}`?"));
+            let hint = did_you_mean(&channel.value, known.channels.iter().map(|(c, _)| c.as_str())).map_or_else(
+                || "declare it under `channels:` in kairos.yaml".to_owned(),
+                |c| format!("did you mean `{c}`?"),
+            );
             diags.push(
                 Diagnostic::error(file, format!("unknown channel `{}`", channel.value))
                     .at(src, ch_span)
@@ -359,7 +363,10 @@ fn compile_file(
             );
         }
         if form == Form::Other && !given.iter().any(|(f, _)| matches!(f, Field::Text | Field::Body)) {
-            diags.push(Diagnostic::error(file, format!("the `{}` part needs text or body", channel.value)).at(src, ch_span.clone()));
+            diags.push(
+                Diagnostic::error(file, format!("the `{}` part needs text or body", channel.value))
+                    .at(src, ch_span.clone()),
+            );
         }
         let mut fields = BTreeMap::new();
         for (field, value) in given {
@@ -395,7 +402,11 @@ fn template_error(file: &Path, src: &Arc<str>, c: &Compiled, e: &minijinja::Erro
     let d = Diagnostic::error(file, format!("{what} in `{}`: {detail}", c.name));
     match e.range().and_then(|r| yaml::scalar_range(src, c.node, &c.value, r)) {
         Some(r) => d.at(src, yaml::first_line(src, r)),
-        None => match e.line().and_then(|l| line_range(&c.value, l)).and_then(|r| yaml::scalar_range(src, c.node, &c.value, r)) {
+        None => match e
+            .line()
+            .and_then(|l| line_range(&c.value, l))
+            .and_then(|r| yaml::scalar_range(src, c.node, &c.value, r))
+        {
             Some(r) => d.at(src, yaml::first_line(src, r)),
             None => d.at(src, yaml::first_line(src, c.node..c.node + 1)),
         },
@@ -492,7 +503,8 @@ fn check_vars(
                 match f {
                     Some(f) if !known.facts.contains(f) => Some((
                         format!("unknown variable `fact.{f}`: no dialogue remembers `{f}`"),
-                        did_you_mean(f, known.facts.iter().map(String::as_str)).map(|x| format!("did you mean `fact.{x}`?")),
+                        did_you_mean(f, known.facts.iter().map(String::as_str))
+                            .map(|x| format!("did you mean `fact.{x}`?")),
                     )),
                     _ => None,
                 }
@@ -555,8 +567,10 @@ impl Templates {
         for (key, channel, file, at) in uses {
             let problem = match self.keys.get(key) {
                 None => {
-                    let hint = did_you_mean(key, self.keys.keys().map(String::as_str))
-                        .map_or_else(|| format!("add {}", self.dir.join(format!("{key}.yaml")).display()), |k| format!("did you mean `{k}`?"));
+                    let hint = did_you_mean(key, self.keys.keys().map(String::as_str)).map_or_else(
+                        || format!("add {}", self.dir.join(format!("{key}.yaml")).display()),
+                        |k| format!("did you mean `{k}`?"),
+                    );
                     Some((format!("{at}: template `{key}` has no file in {}", self.dir.display()), hint))
                 }
                 Some(t) if !t.parts.contains_key(channel) => {

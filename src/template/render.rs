@@ -80,8 +80,11 @@ pub fn local_time(t: i64, tz: Option<chrono_tz::Tz>) -> Value {
 impl Vars<'_> {
     fn context(&self) -> Value {
         let record = |fields: &[(&str, Value)]| {
-            let m: BTreeMap<String, Value> =
-                fields.iter().filter(|(_, v)| !v.is_undefined() && v.as_str() != Some("")).map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+            let m: BTreeMap<String, Value> = fields
+                .iter()
+                .filter(|(_, v)| !v.is_undefined() && v.as_str() != Some(""))
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect();
             Value::from_object(m)
         };
         let mut c: BTreeMap<&str, Value> = BTreeMap::new();

@@ -179,7 +179,8 @@ fn missing_keys_and_parts_are_listed() {
         ("welcom", "sms", d, "step c".to_owned()),
     ]);
     let dir = t.dir.display().to_string();
-    let m: Vec<String> = m.into_iter().map(|d| format!("{} ({})", d.message, d.hint.unwrap_or_default()).replace(&dir, "T")).collect();
+    let m: Vec<String> =
+        m.into_iter().map(|d| format!("{} ({})", d.message, d.hint.unwrap_or_default()).replace(&dir, "T")).collect();
     assert_eq!(
         m,
         vec![

@@ -81,7 +81,8 @@ fn every_channel_renders_its_part() {
     assert_eq!(
         got,
         vec![
-            "C1 email | Thanks, Emily | You bought red kettle for $1,110.62 on 5 March 2025.⏎Orders so far: 1.".to_owned(),
+            "C1 email | Thanks, Emily | You bought red kettle for $1,110.62 on 5 March 2025.⏎Orders so far: 1."
+                .to_owned(),
             format!("C1 sms | - | Thanks Emily! {}", id8("C1")),
             "C1 letter | - | Emily Williams⏎1 Main St, Springfield⏎⏎Dear Emily, thank you.".to_owned(),
             "C1 phone | - | Call emily williams (+1 555 0100): spent 1,110.62 in 1 lines.".to_owned(),
@@ -137,7 +138,10 @@ fn eml_files_parse_back_with_to_subject_and_message_id() {
 fn eml_needs_a_folder_and_a_sender() {
     let f = fixture();
     let out = f.run(&["-f", "eml"]);
-    assert_eq!((out.code, out.stderr.as_str()), (2, "error: --format eml writes one file per message: give a new or empty folder with --output DIR\n"));
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (2, "error: --format eml writes one file per message: give a new or empty folder with --output DIR\n")
+    );
     f.file("kairos.yaml", "content: {}\n");
     let out = f.run(&["-f", "mbox"]);
     assert_eq!(
@@ -192,7 +196,11 @@ fn a_template_that_runs_forever_stops_the_run_naming_it() {
     );
     let out = f.run(&["-o", "plan.csv"]);
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("templates/thanks.yaml:8: rendering `thanks/sms.text` for customer C1"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("templates/thanks.yaml:8: rendering `thanks/sms.text` for customer C1"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("out of fuel"), "{}", out.stderr);
     assert!(!f.path("plan.csv").exists(), "no half-written plan");
 }
@@ -200,7 +208,20 @@ fn a_template_that_runs_forever_stops_the_run_naming_it() {
 #[test]
 fn preview_shows_a_customers_messages() {
     let f = fixture();
-    let out = f.cmd(&["preview", "C1", "-d", "dialogues", "-t", "tx.csv", "-c", "customers.csv", "--dialogue", "thanks", "--step", "card"]);
+    let out = f.cmd(&[
+        "preview",
+        "C1",
+        "-d",
+        "dialogues",
+        "-t",
+        "tx.csv",
+        "-c",
+        "customers.csv",
+        "--dialogue",
+        "thanks",
+        "--step",
+        "card",
+    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let text = out.stdout.lines().filter(|l| !l.contains("message ")).collect::<Vec<_>>().join("\n");
     assert_eq!(
@@ -213,6 +234,81 @@ fn preview_shows_a_customers_messages() {
    Dear Emily, thank you.
 "
     );
-    let out = f.cmd(&["preview", "C1", "-d", "dialogues", "-t", "tx.csv", "-c", "customers.csv", "--dialogue", "thanks", "--step", "crd"]);
-    assert_eq!((out.code, out.stderr.as_str()), (2, "error: dialogue `thanks` has no step `crd`; did you mean `card`?\n"));
+    let out = f.cmd(&[
+        "preview",
+        "C1",
+        "-d",
+        "dialogues",
+        "-t",
+        "tx.csv",
+        "-c",
+        "customers.csv",
+        "--dialogue",
+        "thanks",
+        "--step",
+        "crd",
+    ]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (2, "error: dialogue `thanks` has no step `crd`; did you mean `card`?\n")
+    );
+}
+
+#[test]
+fn a_profile_update_changes_the_tier_from_its_instant_and_templates_see_facts() {
+    let f = Fixture::new();
+    f.file("kairos.yaml", "tiers: {column: tier}\n")
+        .dialogue(
+            "hi",
+            "trigger:\n  purchase: {}\nreentry: always\nsteps:\n  - id: a\n    send:\n      channel: email\n      template: stock\n      by_tier:\n        gold: {channel: email, template: gold}\n",
+        )
+        .dialogue(
+            "ask",
+            "trigger:\n  nth_order: {n: 1}\nsteps:\n  - id: size\n    send: {channel: email, template: ask}\n    on:\n      - {answer: given, remember: {size: event.detail}, end: told}\n    timeout: {after: 30d, end: no_reply}\n",
+        )
+        .file("templates/stock.yaml", "email:\n  subject: \"Hello {{ customer.tier }}\"\n  text: \"Size {{ fact.size | default('not given') }}\"\n")
+        .file("templates/gold.yaml", "email:\n  subject: \"Gold {{ customer.tier }}\"\n  text: \"Size {{ fact.size | default('not given') }}\"\n")
+        .file("templates/ask.yaml", "email:\n  subject: \"Your size?\"\n  text: \"Reply with your size\"\n")
+        .file("customers.csv", "customer_id,tier,email\nA,silver,a@example.com\n")
+        .file(
+            "events.csv",
+            "customer_id,timestamp,type,dialogue,step,answer,detail,column,value\n\
+A,2025-01-02,response,ask,size,given,M,,\n\
+A,2025-01-05,profile_update,,,,,tier,gold\n\
+A,2025-01-06,profile_update,,,,,tiers,x\n",
+        )
+        .tx(&["A,2025-01-01,o1,p,c,1", "A,2025-01-03,o2,p,c,1", "A,2025-01-08,o3,p,c,1"]);
+    let out = f.run(&["-f", "jsonl", "--no-profile"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let got: Vec<String> = jsonl(&out.stdout)
+        .iter()
+        .map(|r| {
+            format!("{} {} {} | {}", &r["send_at"].as_str().unwrap()[..10], r["template"], r["subject"], r["body"])
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            r#"2025-01-01 "ask" "Your size?" | "Reply with your size""#,
+            r#"2025-01-01 "stock" "Hello silver" | "Size not given""#,
+            r#"2025-01-03 "stock" "Hello silver" | "Size M""#,
+            r#"2025-01-08 "gold" "Gold gold" | "Size M""#,
+        ]
+    );
+    assert!(
+        out.stderr.contains("events.csv:4: profile_update: the customers file has no column \"tiers\"; did you mean `tier`?; update ignored"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn an_unknown_fact_is_a_check_error() {
+    let f = fixture();
+    f.dialogue("x", "trigger:\n  purchase: {}\nwhen: 'fact.sise == \"M\"'\nsteps:\n  - id: s\n    send: {channel: email, template: thanks}\n");
+    f.dialogue("y", "trigger:\n  purchase: {}\nsteps:\n  - id: s\n    remember: {size: customer.name}\n    send: {channel: email, template: thanks}\n");
+    let out = f.cmd(&["check", "-d", "dialogues"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("error: no dialogue remembers `sise`"), "{}", out.stderr);
+    assert!(out.stderr.contains("did you mean `fact.size`?"), "{}", out.stderr);
 }

@@ -70,6 +70,8 @@ pub(super) struct Checker<'a, 'd> {
     pub(super) tiers_configured: bool,
     pub(super) rfm: RfmCuts,
     pub(super) schemas: Schemas,
+    /// Every fact any dialogue remembers (sorted), for `fact.NAME`.
+    pub(super) facts: &'a [String],
     pub(super) diags: &'d mut Diagnostics,
 }
 
@@ -116,6 +118,15 @@ impl Checker<'_, '_> {
 
     /// Compile a condition in the given context, reporting problems at their exact column.
     pub(super) fn cond(&mut self, s: &S, event: EventKind, row: EventKind) -> Option<Cond> {
+        self.expression(s, event, row, true)
+    }
+
+    /// A value to remember: an expression of any type.
+    pub(super) fn value(&mut self, s: &S, event: EventKind) -> Option<Cond> {
+        self.expression(s, event, EventKind::None, false)
+    }
+
+    fn expression(&mut self, s: &S, event: EventKind, row: EventKind, condition: bool) -> Option<Cond> {
         let node = match parse::parse(&s.value) {
             Ok(n) => n,
             Err(pe) => {
@@ -143,8 +154,11 @@ impl Checker<'_, '_> {
             transactions: &mut tx,
             no_event_reason: "an absence trigger fires on a timer, not on an event",
             rfm: self.rfm.clone(),
+            remembered: self.facts,
         };
-        match expr::compile(&node, &mut scopes) {
+        let compiled =
+            if condition { expr::compile(&node, &mut scopes) } else { expr::compile_value(&node, &mut scopes) };
+        match compiled {
             Ok(ir) => Some(Cond { src: s.value.clone(), ir }),
             Err(ce) => {
                 let span = self.f.inside(s, ce.span.clone());

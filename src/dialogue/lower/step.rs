@@ -112,7 +112,8 @@ impl Checker<'_, '_> {
             }
             self.exit(&r.goto, &r.end, &r.start, steps, at, None)?
         };
-        Some(Branch { matcher, cond, exit, label })
+        let remember = self.remember(&r.remember, kind)?;
+        Some(Branch { matcher, cond, exit, label, remember })
     }
 
     pub(super) fn channels(&mut self, c: &Spanned<OneOrManyStr>) -> Option<Vec<String>> {
@@ -187,6 +188,32 @@ impl Checker<'_, '_> {
             });
         }
         Some(out)
+    }
+
+    /// `remember:` facts: each name a plain identifier, each value an expression.
+    pub(super) fn remember(
+        &mut self,
+        m: &std::collections::BTreeMap<String, S>,
+        event: EventKind,
+    ) -> Option<Vec<(usize, crate::dialogue::plan::Cond)>> {
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (name, value) in m {
+            let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+                && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !valid {
+                let e = self.f.at(value, format!("fact name `{name}`: use lower-case letters, digits and `_`"));
+                self.err(e);
+                ok = false;
+                continue;
+            }
+            let Ok(idx) = self.facts.binary_search(name) else { continue };
+            match self.value(value, event) {
+                Some(c) => out.push((idx, c)),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
     }
 
     pub(super) fn step(&mut self, i: usize, s: &Spanned<RawStep>, step_ids: &[String]) -> Option<Step> {
@@ -273,9 +300,10 @@ impl Checker<'_, '_> {
             }
             (None, None) => own.map(After::Now),
         };
+        let remember = self.remember(&r.remember, EventKind::None);
         if !ok || after.is_none() {
             return None;
         }
-        Some(Step { id: r.id.value.clone(), ladder, on, after: after? })
+        Some(Step { id: r.id.value.clone(), ladder, on, after: after?, remember: remember? })
     }
 }
