@@ -205,12 +205,38 @@ impl<'a> Writer<'a> {
 
     /// The rendered content of a message, when templates are configured.
     pub fn content(&self, r: &CustomerResult, m: &Message, row: &Row<'_>) -> io::Result<Option<Rendered>> {
+        self.content_with(r, m, row, None, true)
+    }
+
+    /// The customer's profile as one template value, built once for all their messages
+    /// (None when there are no templates, or `profile_update` events change it over time).
+    fn customer_value(&self, r: &CustomerResult) -> Option<minijinja::Value> {
+        self.templates?;
+        if !r.profile_updates.is_empty() {
+            return None;
+        }
+        let fields = match (&self.data.customers, self.data.people[r.person].profile) {
+            (Some(tab), Some(at)) => content::fields(tab, at, None),
+            _ => Vec::new(),
+        };
+        Some(crate::template::render::record(fields))
+    }
+
+    fn content_with(
+        &self,
+        r: &CustomerResult,
+        m: &Message,
+        row: &Row<'_>,
+        customer_value: Option<&minijinja::Value>,
+        html: bool,
+    ) -> io::Result<Option<Rendered>> {
         let Some(ts) = self.templates else { return Ok(None) };
         let Some(t) = ts.get(row.template) else { return Ok(None) };
         let needs = &t.needs;
         let person = &self.data.people[r.person];
-        let mut customer = match (&self.data.customers, person.profile) {
-            (Some(tab), Some(at)) => content::fields(tab, at, needs.customer.as_ref()),
+        let mut customer = match (&self.data.customers, person.profile, customer_value) {
+            (_, _, Some(_)) => Vec::new(),
+            (Some(tab), Some(at), None) => content::fields(tab, at, needs.customer.as_ref()),
             _ => Vec::new(),
         };
         // Profile fields as `profile_update` events left them by the send time.
@@ -256,6 +282,7 @@ impl<'a> Writer<'a> {
             send_at: row.send_at,
             tz: Some(tz),
             customer,
+            customer_value: customer_value.cloned(),
             event,
             trigger: TriggerVars { kind: &inst.trigger, reason: &inst.reason, at: inst.triggered_at },
             history,
@@ -265,13 +292,23 @@ impl<'a> Writer<'a> {
                 Vec::new()
             },
         };
-        ts.render(row.template, row.channel, &vars).map_err(io::Error::other)
+        ts.render_parts(row.template, row.channel, &vars, html).map_err(io::Error::other)
     }
 
     /// The output row of message `m` with its content.
     pub fn full_row<'r>(&'r self, r: &'r CustomerResult, m: &'r Message) -> io::Result<Row<'r>> {
+        self.full_row_with(r, m, None, true)
+    }
+
+    fn full_row_with<'r>(
+        &'r self,
+        r: &'r CustomerResult,
+        m: &'r Message,
+        customer_value: Option<&minijinja::Value>,
+        html: bool,
+    ) -> io::Result<Row<'r>> {
         let mut row = self.row(r, m);
-        row.content = self.content(r, m, &row)?;
+        row.content = self.content_with(r, m, &row, customer_value, html)?;
         Ok(row)
     }
 
@@ -508,6 +545,8 @@ impl<'a> Writer<'a> {
                 }
             }
         }
+        let cv = self.customer_value(r);
+        let cv = cv.as_ref();
         match (format, out) {
             (Format::Csv, Chunk::Csv(w)) => {
                 let person = &self.data.people[r.person];
@@ -516,7 +555,7 @@ impl<'a> Writer<'a> {
                     _ => None,
                 };
                 for m in &msgs {
-                    let row = self.full_row(r, m)?;
+                    let row = self.full_row_with(r, m, cv, false)?;
                     row.write_csv(w, self.escape)?;
                     if self.has_content() {
                         row.write_content_csv(w, self.escape)?;
@@ -542,7 +581,10 @@ impl<'a> Writer<'a> {
             (Format::Jsonl, Chunk::Bytes(out)) => {
                 let profile = self.profile_fields(r);
                 for m in &msgs {
-                    serde_json::to_writer(&mut *out, &row::WithProfile(&self.full_row(r, m)?, &profile))?;
+                    serde_json::to_writer(
+                        &mut *out,
+                        &row::WithProfile(&self.full_row_with(r, m, cv, true)?, &profile),
+                    )?;
                     out.push(b'\n');
                 }
             }
@@ -551,7 +593,8 @@ impl<'a> Writer<'a> {
                 for (k, inst) in r.instances.iter().enumerate() {
                     let mut inst_msgs: Vec<Value> = Vec::new();
                     for m in msgs.iter().filter(|m| m.instance == k) {
-                        inst_msgs.push(serde_json::to_value(self.full_row(r, m)?).unwrap_or(Value::Null));
+                        inst_msgs
+                            .push(serde_json::to_value(self.full_row_with(r, m, cv, true)?).unwrap_or(Value::Null));
                     }
                     if inst_msgs.is_empty() && self.sel.since.is_some() {
                         continue;
@@ -577,7 +620,7 @@ impl<'a> Writer<'a> {
                     return Err(io::Error::other("email output needs a sender (content.from or --mail-from)"));
                 };
                 for m in &msgs {
-                    let row = self.full_row(r, m)?;
+                    let row = self.full_row_with(r, m, cv, true)?;
                     let Some(content) = &row.content else { continue };
                     let bytes = mail::eml(row.contact.trim(), from, row.message_id(), row.send_at, content)?;
                     if format == Format::Eml {

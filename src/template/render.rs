@@ -1,8 +1,8 @@
 //! Filling a template for one message: the variables (`Vars`), the formatting filters users
 //! need (money, dates in the customer's zone, first names), and the bounded render.
 
-use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
 use minijinja::value::Value;
@@ -35,6 +35,9 @@ pub struct Vars<'a> {
     /// The customer's time zone: every instant is shown in it.
     pub tz: Option<chrono_tz::Tz>,
     pub customer: Vec<(&'a str, Value)>,
+    /// `customer` built already (once per customer, shared by their messages); wins over
+    /// `customer` when given.
+    pub customer_value: Option<Value>,
     pub event: Vec<(&'a str, Value)>,
     pub trigger: TriggerVars<'a>,
     pub history: Vec<(&'static str, Value)>,
@@ -77,42 +80,93 @@ pub fn local_time(t: i64, tz: Option<chrono_tz::Tz>) -> Value {
     Value::from(fixed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
+/// A record (`customer`, `event`, `history`, `fact`) as a template value: fields looked up
+/// by name, in a vector (a handful of fields: faster to build than a map, per message).
+#[derive(Debug)]
+struct Record(Vec<(String, Value)>);
+
+impl minijinja::value::Object for Record {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let k = key.as_str()?;
+        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(self.0.iter().map(|(k, _)| Value::from(k.as_str())).collect())
+    }
+}
+
+/// A record of fields as a template value; empty cells are left out.
+pub fn record<'k>(fields: impl IntoIterator<Item = (&'k str, Value)>) -> Value {
+    let v: Vec<(String, Value)> = fields
+        .into_iter()
+        .filter(|(_, v)| !v.is_undefined() && v.as_str() != Some(""))
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    Value::from_object(Record(v))
+}
+
+/// The variables of one message, looked up by name without building a map.
+#[derive(Debug)]
+struct Root {
+    scalars: [(&'static str, Value); 10],
+    customer: Value,
+    event: Value,
+    trigger: Value,
+    history: Value,
+    fact: Value,
+}
+
+impl minijinja::value::Object for Root {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let k = key.as_str()?;
+        match k {
+            "customer" => Some(self.customer.clone()),
+            "event" => Some(self.event.clone()),
+            "trigger" => Some(self.trigger.clone()),
+            "history" => Some(self.history.clone()),
+            "fact" => Some(self.fact.clone()),
+            _ => self.scalars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()),
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        let mut keys: Vec<Value> = self.scalars.iter().map(|(k, _)| Value::from(*k)).collect();
+        keys.extend(super::RECORDS.iter().map(|k| Value::from(*k)));
+        minijinja::value::Enumerator::Values(keys)
+    }
+}
+
 impl Vars<'_> {
     fn context(&self) -> Value {
-        let record = |fields: &[(&str, Value)]| {
-            let m: BTreeMap<String, Value> = fields
-                .iter()
-                .filter(|(_, v)| !v.is_undefined() && v.as_str() != Some(""))
-                .map(|(k, v)| ((*k).to_owned(), v.clone()))
-                .collect();
-            Value::from_object(m)
+        let customer = match &self.customer_value {
+            Some(v) => v.clone(),
+            None => record(self.customer.iter().map(|(k, v)| (*k, v.clone()))),
         };
-        let mut c: BTreeMap<&str, Value> = BTreeMap::new();
-        c.insert("customer_id", Value::from(self.customer_id));
-        c.insert("dialogue", Value::from(self.dialogue));
-        c.insert("instance", Value::from(self.instance));
-        c.insert("step", Value::from(self.step));
-        c.insert("attempt", Value::from(self.attempt));
-        c.insert("channel", Value::from(self.channel));
-        c.insert("contact", Value::from(self.contact));
-        c.insert("template", Value::from(self.template));
-        c.insert("message_id", Value::from(self.message_id));
-        c.insert("send_at", local_time(self.send_at, self.tz));
-        c.insert("customer", record(&self.customer));
-        c.insert("event", record(&self.event));
-        let trigger: BTreeMap<&str, Value> = [
+        let trigger = record([
             ("kind", Value::from(self.trigger.kind)),
             ("reason", Value::from(self.trigger.reason)),
             ("at", local_time(self.trigger.at, self.tz)),
-        ]
-        .into_iter()
-        .collect();
-        c.insert("trigger", Value::from_iter(trigger));
-        c.insert("history", record(&self.history));
-        let facts: BTreeMap<String, Value> =
-            self.facts.iter().map(|(k, v)| ((*k).to_owned(), Value::from(*v))).collect();
-        c.insert("fact", Value::from_object(facts));
-        Value::from_iter(c)
+        ]);
+        Value::from_object(Root {
+            scalars: [
+                ("customer_id", Value::from(self.customer_id)),
+                ("dialogue", Value::from(self.dialogue)),
+                ("instance", Value::from(self.instance)),
+                ("step", Value::from(self.step)),
+                ("attempt", Value::from(self.attempt)),
+                ("channel", Value::from(self.channel)),
+                ("contact", Value::from(self.contact)),
+                ("template", Value::from(self.template)),
+                ("message_id", Value::from(self.message_id)),
+                ("send_at", local_time(self.send_at, self.tz)),
+            ],
+            customer,
+            event: record(self.event.iter().map(|(k, v)| (*k, v.clone()))),
+            trigger,
+            history: record(self.history.iter().map(|(k, v)| (*k, v.clone()))),
+            fact: record(self.facts.iter().map(|(k, v)| (*k, Value::from(*v)))),
+        })
     }
 }
 
@@ -136,12 +190,26 @@ impl Templates {
     /// Render `key`'s part for `channel` for one message. A template without that part (the
     /// checks report it) renders nothing.
     pub fn render(&self, key: &str, channel: &str, vars: &Vars<'_>) -> Result<Option<Rendered>, RenderError> {
+        self.render_parts(key, channel, vars, true)
+    }
+
+    /// `render`, leaving the HTML part out unless `html` (CSV has no column for it).
+    pub fn render_parts(
+        &self,
+        key: &str,
+        channel: &str,
+        vars: &Vars<'_>,
+        html: bool,
+    ) -> Result<Option<Rendered>, RenderError> {
         let Some(t) = self.keys.get(key) else { return Ok(None) };
         let Some(part) = t.parts.get(channel) else { return Ok(None) };
         let ctx = vars.context();
         let mut out = Rendered::default();
         let mut address = None;
         for (field, c) in &part.fields {
+            if *field == Field::Html && !html {
+                continue;
+            }
             let tpl = self.env.get_template(&c.name).map_err(|e| self.error(t, c, vars, &e))?;
             let mut w = Capped(Vec::new());
             tpl.render_captured_to(&ctx, &mut w).map_err(|e| self.error(t, c, vars, &e))?;

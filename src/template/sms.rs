@@ -31,9 +31,27 @@ pub struct Length {
 const GSM_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 const GSM_EXTENSION: &str = "\u{c}^{}\\[~]|€";
 
+/// ASCII characters in the GSM 03.38 basic table (the rest of it is outside ASCII).
+const GSM_ASCII: [bool; 128] = {
+    let mut t = [false; 128];
+    let basic = GSM_BASIC.as_bytes();
+    let mut i = 0;
+    while i < basic.len() {
+        if basic[i] < 128 {
+            t[basic[i] as usize] = true;
+        }
+        i += 1;
+    }
+    t
+};
+
 /// Septets of `c` in GSM-7, or None if it has none.
 fn gsm_septets(c: char) -> Option<usize> {
-    if GSM_BASIC.contains(c) {
+    if c.is_ascii() && GSM_ASCII[c as usize] {
+        Some(1)
+    } else if c.is_ascii() && !GSM_EXTENSION.contains(c) {
+        None
+    } else if GSM_BASIC.contains(c) {
         Some(1)
     } else if GSM_EXTENSION.contains(c) {
         Some(2)
