@@ -125,4 +125,63 @@ mod tests {
         }
         assert!(counts.iter().all(|&c| (850..1150).contains(&c)), "{counts:?}");
     }
+
+    #[test]
+    fn loading_a_shard_keeps_its_customers_rows_only() {
+        use crate::input::table::{load_sharded, TableSpec};
+        use crate::model::TableKind;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tx.csv");
+        let mut body = "customer_id,timestamp,amount\n".to_owned();
+        for i in 0..60 {
+            body.push_str(&format!("C{i},2025-01-0{},{i}\n", 1 + i % 9));
+        }
+        let bad = (0..).map(|i| format!("X{i}")).find(|id| !Shard { k: 1, n: 3 }.keeps(id.as_bytes())).unwrap();
+        body.push_str(&format!("{bad},2025-01-01,12;50\n"));
+        std::fs::write(&p, body).unwrap();
+        let rename = Default::default();
+        let numeric = vec!["amount".to_owned()];
+        let spec = TableSpec {
+            kind: TableKind::Transactions,
+            rename: &rename,
+            numeric: &numeric,
+            has_time: true,
+            tie_first: &[],
+        };
+        let mut seen = Vec::new();
+        for k in 1..=3 {
+            let shard = Shard { k, n: 3 };
+            match load_sharded(&p, &spec, None, chrono_tz::Tz::UTC, shard) {
+                Ok(t) => {
+                    // Other shards never parse the bad amount.
+                    assert!(!shard.keeps(bad.as_bytes()), "{bad} is in shard {k}");
+                    for r in 0..t.len() {
+                        assert!(shard.keeps(t.customer_id(r).as_bytes()));
+                        seen.push(t.customer_id(r).to_owned());
+                    }
+                }
+                Err(e) => {
+                    assert!(shard.keeps(bad.as_bytes()), "{e}");
+                    assert!(e.to_string().contains("\"12;50\" is not a number"), "{e}");
+                    let good = body_without(&p, &bad);
+                    let t = load_sharded(&good, &spec, None, chrono_tz::Tz::UTC, shard).unwrap();
+                    seen.extend((0..t.len()).map(|r| t.customer_id(r).to_owned()));
+                }
+            }
+        }
+        seen.sort();
+        let mut all: Vec<String> = (0..60).map(|i| format!("C{i}")).collect();
+        all.sort();
+        assert_eq!(seen, all, "every customer in exactly one shard");
+    }
+
+    /// A copy of the file without the rows of `id`.
+    fn body_without(p: &std::path::Path, id: &str) -> std::path::PathBuf {
+        let text = std::fs::read_to_string(p).unwrap();
+        let kept: String =
+            text.lines().filter(|l| !l.starts_with(&format!("{id},"))).map(|l| format!("{l}\n")).collect();
+        let out = p.with_file_name("good.csv");
+        std::fs::write(&out, kept).unwrap();
+        out
+    }
 }
