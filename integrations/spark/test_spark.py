@@ -128,9 +128,34 @@ def main():
             args += ["--partitions", "3", "--out", out2]
             kairos_spark.write_plan(spark, kairos_spark.parse_args(args))
             check(spark_output(out2) == single, "Parquet inputs in 3 partitions give the same plan")
+
+            # Nightly with ledgers: one per partition (shard), emitting what one run with one
+            # ledger emits; the same night again emits nothing.
+            ledgers = os.path.join(tmp, "ledgers")
+            os.mkdir(ledgers)
+            one_ledger = subprocess.run(
+                [kairos, "run", "--quiet", "-d", dialogues, "-t", tx, "-c", cu, "-e", ev, "--as-of", AS_OF]
+                + ["--ledger", os.path.join(tmp, "all.jsonl")],
+                capture_output=True,
+                check=True,
+            )
+            expected = records(one_ledger.stdout.decode("utf-8"))
+            args = ["--kairos", kairos, "--dialogues", dialogues, "--transactions", tx, "--customers", cu]
+            args += ["--events", ev, "--as-of", AS_OF, "--partitions", "2", "--ledger-dir", ledgers]
+            kairos_spark.write_plan(spark, kairos_spark.parse_args(args + ["--out", os.path.join(tmp, "n1")]))
+            check(spark_output(os.path.join(tmp, "n1")) == expected, f"with ledgers: {len(expected) - 1} messages, as one run with one ledger")
+            held = []
+            for k in (1, 2):
+                with open(os.path.join(ledgers, f"sent-{k}-of-2.jsonl"), encoding="utf-8") as f:
+                    lines = f.read().splitlines()
+                check(all(f'"shard":"{k}/2"' in l for l in lines), f"ledger {k} of 2 records its shard")
+                held += lines
+            check(len(held) == len(expected) - 1, "every emitted message is recorded once")
+            kairos_spark.write_plan(spark, kairos_spark.parse_args(args + ["--out", os.path.join(tmp, "n2")]))
+            check(len(spark_output(os.path.join(tmp, "n2"))) <= 1, "the same night again emits nothing")
     finally:
         spark.stop()
-    print("2 passed, 0 failed")
+    print("3 passed, 0 failed")
 
 
 if __name__ == "__main__":
