@@ -34,9 +34,28 @@ pub struct Held {
     pub lines: Vec<(String, String)>,
     /// Bytes of complete lines; anything after is a torn last line from a crash.
     complete: u64,
+    /// Each shard split the entries were written under (`K/N`, None: an unsharded run), with
+    /// the first line that says so.
+    pub shards: Vec<(Option<String>, usize)>,
 }
 
 impl Held {
+    /// A ledger belongs to one shard split: entries written by an unsharded run, or by another
+    /// shard, are an error (their customers are not in this run, so every message of theirs
+    /// would look gone, and this shard's would be mixed into their ledger).
+    pub fn check_shard(&self, path: &Path, shard: Option<&str>) -> Result<(), LedgerError> {
+        let Some((other, line)) = self.shards.iter().find(|(s, _)| s.as_deref() != shard) else {
+            return Ok(());
+        };
+        let by = |s: Option<&str>| s.map_or_else(|| "an unsharded run".to_owned(), |s| format!("shard {s}"));
+        Err(LedgerError(format!(
+            "{}:{line}: this ledger holds messages recorded by {}, and this run is {}; nothing was emitted\n  = help: give every shard its own ledger, e.g. `--ledger sent-{{shard}}.jsonl` (`{{shard}}` becomes K-of-N), and keep the same N from night to night",
+            path.display(),
+            by(other.as_deref()),
+            by(shard),
+        )))
+    }
+
     /// Each recorded message's (dialogue, instance number, step), by message id.
     pub fn by_id(&self) -> std::collections::HashMap<String, (String, u32, String)> {
         self.lines
@@ -150,6 +169,10 @@ fn parse(path: &Path, text: &str) -> Result<Held, LedgerError> {
         let v: serde_json::Value = serde_json::from_str(line).map_err(|_| bad())?;
         let id = v.get("message_id").and_then(|x| x.as_str()).and_then(parse_hex).ok_or_else(bad)?;
         let night = v.get("night").and_then(|x| x.as_str()).ok_or_else(bad)?.to_owned();
+        let shard = v.get("shard").and_then(|x| x.as_str()).map(str::to_owned);
+        if !held.shards.iter().any(|(s, _)| *s == shard) {
+            held.shards.push((shard, n + 1));
+        }
         held.ids.insert(id);
         held.lines.push((night, line.to_owned()));
     }
@@ -195,5 +218,30 @@ mod tests {
             e.0.ends_with("sent.jsonl:1: not a ledger entry (expected a JSON object with `message_id` and `night`)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_ledger_belongs_to_one_shard_split() {
+        let p = Path::new("sent.jsonl");
+        let line = |id: char, shard: Option<&str>| {
+            let shard = shard.map(|s| format!(",\"shard\":\"{s}\"")).unwrap_or_default();
+            format!("{{\"message_id\":\"{}\",\"night\":\"2025-01-01\"{shard}}}\n", id.to_string().repeat(32))
+        };
+        let empty = parse(p, "").unwrap();
+        assert!(empty.check_shard(p, None).is_ok() && empty.check_shard(p, Some("2/4")).is_ok());
+        let unsharded = parse(p, &line('a', None)).unwrap();
+        assert!(unsharded.check_shard(p, None).is_ok());
+        let e = unsharded.check_shard(p, Some("2/4")).unwrap_err().0;
+        assert!(
+            e.starts_with("sent.jsonl:1: this ledger holds messages recorded by an unsharded run, and this run is shard 2/4; nothing was emitted"),
+            "{e}"
+        );
+        let two = parse(p, &(line('a', Some("2/4")) + &line('b', Some("2/4")))).unwrap();
+        assert!(two.check_shard(p, Some("2/4")).is_ok());
+        let e = two.check_shard(p, None).unwrap_err().0;
+        assert!(e.contains("recorded by shard 2/4, and this run is an unsharded run"), "{e}");
+        let mixed = parse(p, &(line('a', Some("2/4")) + &line('b', Some("2/8")))).unwrap();
+        let e = mixed.check_shard(p, Some("2/4")).unwrap_err().0;
+        assert!(e.starts_with("sent.jsonl:2: this ledger holds messages recorded by shard 2/8"), "{e}");
     }
 }

@@ -147,6 +147,11 @@ pub struct RunArgs {
     /// bytes at scale; mail tools that join on customer_id do not need them).
     #[arg(long)]
     pub no_profile: bool,
+    /// Process only shard K of N (1 <= K <= N <= 65536): the customers whose xxh3-64 hash of
+    /// the id, mod N, is K-1. The N shard outputs merged in customer order are one run's
+    /// output. Needs --as-of; with a ledger, one ledger per shard (`{shard}` in its path).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -323,6 +323,11 @@ fn run(s: RunSettings) -> Result<ExitCode> {
         Some(l) => Some(l.read()?),
         None => None,
     };
+    let shard = s.replay.spec.shard;
+    let shard_name = (!shard.is_all()).then(|| shard.to_string());
+    if let (Some(p), Some(h)) = (&s.ledger, &held) {
+        h.check_shard(p, shard_name.as_deref())?;
+    }
     if let (Some(night), Some(held)) = (&s.reemit, &held) {
         return reemit(&s, night, held);
     }
@@ -347,6 +352,7 @@ fn run(s: RunSettings) -> Result<ExitCode> {
                 oldest: day_start.saturating_sub(s.max_late),
                 max_late: s.max_late,
                 night: crate::input::time::local_date(as_of, tz),
+                shard: shard_name.clone(),
             }
         });
         let ev = Evaluator::new(&data, &plan, settings);
@@ -377,6 +383,14 @@ fn run(s: RunSettings) -> Result<ExitCode> {
             match &s.replay.project.cfg.path {
                 Some(p) => writeln!(err, "kairos: config {}", p.display())?,
                 None => writeln!(err, "kairos: no kairos.yaml beside the dialogues folder or here; using defaults")?,
+            }
+            if let Some(name) = &shard_name {
+                writeln!(
+                    err,
+                    "kairos: shard {name}: only the customers whose id's xxh3-64 hash mod {} is {}; the counts below are this shard's",
+                    shard.n,
+                    shard.k - 1
+                )?;
             }
             report::summary::print(&mut err, &data, &plan, &stats, &warnings, as_of, emitted.messages)?;
             if s.format.is_mail() {

@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::config::{Config, Overrides};
 use crate::dialogue::Known;
-use crate::input::{InputPaths, InputSpec};
+use crate::input::{InputPaths, InputSpec, Shard};
 use crate::model::Duration;
 use crate::output::{Format, Layout};
 
@@ -89,6 +89,7 @@ impl Project {
             numeric: kinds.map(|k| self.cfg.numeric(k).to_vec()),
             date_format: self.cfg.date_format.clone(),
             tz: self.cfg.tz,
+            shard: crate::input::Shard::ALL,
         }
     }
 
@@ -209,7 +210,16 @@ impl RunSettings {
         if a.due && a.input.as_of.is_none() {
             bail!("--due needs --as-of: the day whose messages to emit");
         }
-        let replay = Replay::from_args(&a.project, &a.input)?;
+        let mut replay = Replay::from_args(&a.project, &a.input)?;
+        if let Some(s) = &a.shard {
+            replay.spec.shard = s.parse::<Shard>().map_err(|e| anyhow!("--shard {s:?}: {e}"))?;
+        }
+        let shard = replay.spec.shard;
+        if !shard.is_all() && replay.as_of.is_none() && a.reemit.is_none() {
+            bail!(
+                "--shard {shard} needs --as-of: a shard sees only its customers, so its latest timestamp is not the whole data's; every shard must replay up to the same moment"
+            );
+        }
         let window = match (&a.since, a.due) {
             (Some(s), _) => Window::Since(
                 crate::input::time::parse_as_of(s, replay.project.cfg.tz)
@@ -218,7 +228,7 @@ impl RunSettings {
             (None, true) => Window::Due,
             (None, false) => Window::All,
         };
-        let ledger = a.ledger.clone().or_else(|| replay.project.cfg.ledger.clone());
+        let ledger = a.ledger.clone().or_else(|| replay.project.cfg.ledger.clone()).map(|p| shard_path(&p, shard));
         if a.reemit.is_some() && ledger.is_none() {
             bail!("--reemit needs a ledger (--ledger FILE or `ledger:` in kairos.yaml)");
         }
@@ -269,5 +279,27 @@ impl RunSettings {
             quiet,
             sender,
         })
+    }
+}
+
+/// A ledger path with `{shard}` replaced by `K-of-N` (`1-of-1` unsharded), so one kairos.yaml
+/// gives every shard its own ledger.
+pub fn shard_path(path: &Path, shard: Shard) -> PathBuf {
+    match path.to_str() {
+        Some(s) if s.contains("{shard}") => PathBuf::from(s.replace("{shard}", &format!("{}-of-{}", shard.k, shard.n))),
+        _ => path.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ledger_path_names_its_shard() {
+        let s = Shard::new(3, 8).unwrap();
+        assert_eq!(shard_path(Path::new("state/sent-{shard}.jsonl"), s), PathBuf::from("state/sent-3-of-8.jsonl"));
+        assert_eq!(shard_path(Path::new("sent-{shard}.jsonl"), Shard::ALL), PathBuf::from("sent-1-of-1.jsonl"));
+        assert_eq!(shard_path(Path::new("sent.jsonl"), s), PathBuf::from("sent.jsonl"));
     }
 }

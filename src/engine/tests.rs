@@ -56,6 +56,7 @@ pub(crate) fn load_data(tx: &[&str], events: &[&str], customers: Option<&str>) -
         numeric: [vec!["quantity".to_owned(), "amount".to_owned()], Vec::new(), Vec::new()],
         date_format: None,
         tz: Tz::UTC,
+        shard: Default::default(),
     };
     crate::input::load(&spec).unwrap()
 }

@@ -1,6 +1,8 @@
 //! Input stage: read the transactions, customers and events CSVs into columnar tables and
 //! join them into one list of customers, each with its rows in time order.
 
+pub mod parquet;
+pub mod shard;
 pub mod table;
 pub mod time;
 
@@ -12,6 +14,7 @@ use rustc_hash::FxHashMap;
 
 use crate::diag::Diagnostic;
 pub use crate::model::{ColType, TableKind};
+pub use shard::Shard;
 pub use table::{Table, TableSpec};
 
 /// A problem with an input file. It becomes a located `Diagnostic` (`From`), which is how the
@@ -34,6 +37,9 @@ pub enum InputError {
 impl From<&InputError> for Diagnostic {
     fn from(e: &InputError) -> Self {
         let at = |path: &Path, line: u64, message: String| {
+            if parquet::is_parquet(path) {
+                return parquet::located_at(path, line, message);
+            }
             Diagnostic::error(path, message).at_line(usize::try_from(line).unwrap_or(usize::MAX))
         };
         match e {
@@ -101,7 +107,12 @@ impl From<&InputError> for Diagnostic {
             InputError::Csv { path, line, message } => at(path, *line, message.clone()),
             InputError::EmptyCustomerId { path, line } => at(path, *line, "`customer_id` is empty".to_owned()),
             InputError::DuplicateCustomer { path, line, first, id } => {
-                at(path, *line, format!("customer {} is listed twice (also on line {first})", ticked(id)))
+                let also = if parquet::is_parquet(path) {
+                    format!("row {}", first.saturating_sub(1))
+                } else {
+                    format!("line {first}")
+                };
+                at(path, *line, format!("customer {} is listed twice (also on {also})", ticked(id)))
             }
             InputError::StdinTwice => {
                 Diagnostic::error(Path::new("<command line>"), "only one input can be read from stdin (`-`)")
@@ -224,6 +235,8 @@ pub struct InputSpec {
     pub numeric: [Vec<String>; 3],
     pub date_format: Option<String>,
     pub tz: chrono_tz::Tz,
+    /// Only this shard's customers are read (`--shard K/N`; `Shard::ALL` for everyone).
+    pub shard: Shard,
 }
 
 impl InputSpec {
@@ -265,7 +278,8 @@ pub fn load(spec: &InputSpec) -> Result<Data, InputError> {
     let paths = &spec.paths;
     paths.check_stdin()?;
     let load_one = |path: &Path, kind| {
-        table::load(path, &spec.table(kind), spec.date_format.as_deref(), spec.tz).map_err(|e| spec.with_expected(e))
+        table::load_sharded(path, &spec.table(kind), spec.date_format.as_deref(), spec.tz, spec.shard)
+            .map_err(|e| parquet::locate(spec.with_expected(e)))
     };
     let (tx, (events, customers)) = rayon::join(
         || load_one(&paths.transactions, TableKind::Transactions),
@@ -282,12 +296,12 @@ pub fn load(spec: &InputSpec) -> Result<Data, InputError> {
             if range.len() > 1 {
                 let mut lines: Vec<u32> = c.line[range.clone()].to_vec();
                 lines.sort_unstable();
-                return Err(InputError::DuplicateCustomer {
+                return Err(parquet::locate(InputError::DuplicateCustomer {
                     path: c.path.clone(),
                     line: u64::from(lines[1]),
                     first: u64::from(lines[0]),
                     id: c.customer_id(range.start).to_owned(),
-                });
+                }));
             }
         }
     }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+use super::shard::Shard;
 use super::time::TimeParser;
 use super::InputError;
 pub use crate::model::{ColType, TableKind};
@@ -132,6 +133,9 @@ pub fn format_num(v: f64) -> String {
 pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, InputError> {
     if path == Path::new("-") {
         return Ok(Box::new(io::stdin()));
+    }
+    if super::parquet::is_parquet(path) {
+        return Ok(Box::new(super::parquet::open(path)?));
     }
     let folder = || InputError::Folder { path: path.to_path_buf() };
     match File::open(path) {
@@ -317,6 +321,8 @@ struct Layout<'a> {
     storage: Vec<Storage>,
     format: Option<&'a str>,
     tz: chrono_tz::Tz,
+    /// Rows of other shards' customers are dropped as they are read.
+    shard: Shard,
 }
 
 /// What `Records::next` found.
@@ -477,6 +483,9 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
         let cid = field(lay.cust_idx)?;
         if cid.is_empty() {
             return Err(InputError::EmptyCustomerId { path: path.to_path_buf(), line: ln });
+        }
+        if !lay.shard.keeps(cid.as_bytes()) {
+            continue;
         }
         piece.customer.push(piece.interner.intern(cid));
         if let Some(t) = lay.ts_idx {
@@ -643,16 +652,40 @@ const BLOCK: usize = 32 << 20;
 /// Read a whole table. Blocks of the file are split at record boundaries and parsed in
 /// parallel; every bad cell is an error naming file, line, column and value.
 pub fn load(path: &Path, spec: &TableSpec<'_>, format: Option<&str>, tz: chrono_tz::Tz) -> Result<Table, InputError> {
-    load_in_blocks(path, spec, format, tz, (BLOCK, rayon::current_num_threads().max(1) * 2))
+    load_sharded(path, spec, format, tz, Shard::ALL)
+}
+
+/// `load`, keeping only the rows of `shard`'s customers (`--shard`): the others are dropped
+/// as soon as their customer id is read, so memory scales down with the shard.
+pub fn load_sharded(
+    path: &Path,
+    spec: &TableSpec<'_>,
+    format: Option<&str>,
+    tz: chrono_tz::Tz,
+    shard: Shard,
+) -> Result<Table, InputError> {
+    load_in_blocks_sharded(path, spec, format, tz, (BLOCK, rayon::current_num_threads().max(1) * 2), shard)
 }
 
 /// `load`, reading `block` bytes at a time and parsing each in about `parts` pieces.
+#[cfg(test)]
 fn load_in_blocks(
     path: &Path,
     spec: &TableSpec<'_>,
     format: Option<&str>,
     tz: chrono_tz::Tz,
+    blocks: (usize, usize),
+) -> Result<Table, InputError> {
+    load_in_blocks_sharded(path, spec, format, tz, blocks, Shard::ALL)
+}
+
+fn load_in_blocks_sharded(
+    path: &Path,
+    spec: &TableSpec<'_>,
+    format: Option<&str>,
+    tz: chrono_tz::Tz,
     (block, parts): (usize, usize),
+    shard: Shard,
 ) -> Result<Table, InputError> {
     let mut reader = open(path)?;
     let (mut buf, mut eof) = (Vec::new(), false);
@@ -685,6 +718,7 @@ fn load_in_blocks(
         storage: types.iter().map(|t| if *t == ColType::Num { Storage::Num } else { Storage::Sym }).collect(),
         format,
         tz,
+        shard,
     };
     buf.drain(..header.end);
     while whole_lines(&buf, eof) == 0 && !eof {

@@ -64,6 +64,8 @@ pub struct LedgerSel {
     pub max_late: i64,
     /// The night recorded with each emitted message (the as-of date).
     pub night: String,
+    /// A sharded run's `K/N`, recorded with each entry so a ledger never mixes shard splits.
+    pub shard: Option<String>,
 }
 
 /// Where a message stands in a run with a ledger.
@@ -525,7 +527,7 @@ impl<'a> Writer<'a> {
                             emitted.late += 1;
                         }
                         let row = self.row(r, m);
-                        let entry = serde_json::json!({
+                        let mut entry = serde_json::json!({
                             "message_id": row.message_id(),
                             "customer_id": row.customer_id,
                             "dialogue": row.dialogue,
@@ -537,6 +539,9 @@ impl<'a> Writer<'a> {
                             "status": row.status,
                             "night": l.night,
                         });
+                        if let Some(s) = &l.shard {
+                            entry["shard"] = s.as_str().into();
+                        }
                         serde_json::to_writer(&mut emitted.ledger, &entry)?;
                         emitted.ledger.push(b'\n');
                     }

@@ -9,6 +9,7 @@ mod ledger;
 mod nightly;
 mod outputs;
 mod policy;
+mod scale;
 mod triggers;
 
 use std::path::{Path, PathBuf};
