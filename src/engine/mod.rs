@@ -27,7 +27,7 @@ use responses::Target;
 use timers::{TimerKind, Timers};
 use trace::{Skip, Trace};
 
-pub use result::{status, BranchAt, CustomerResult, Instance, Message, Stats, Status, StepExit, Warning};
+pub use result::{status, BranchAt, CustomerResult, Instance, Message, Reach, Sent, Stats, Status, StepExit, Warning};
 
 /// Settings of one evaluation.
 #[derive(Debug, Clone)]
@@ -478,6 +478,13 @@ impl<'e, 'a> Run<'e, 'a> {
                 m.suppressed = Some(why);
                 self.contact.unplan(m.send_at, ch);
                 *self.stats.messages.entry((inst.dialogue, m.step, m.attempt)).or_default() -= 1;
+                let key = sent_key(&self.ev.settings, inst.dialogue, m);
+                if let Some(n) = self.stats.sent.get_mut(&key) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.stats.sent.remove(&key);
+                    }
+                }
             }
         }
     }
@@ -521,6 +528,11 @@ impl<'e, 'a> Run<'e, 'a> {
                 answered = true;
             }
             *self.stats.branches.entry((d, at)).or_default() += 1;
+            if matches!(at, BranchAt::Goal(_)) && self.out.instances[live.rec].goal.is_none() {
+                let prompted =
+                    self.out.messages.iter().any(|m| m.instance == live.rec && m.suppressed.is_none() && m.send_at <= t);
+                self.out.instances[live.rec].goal = Some(prompted);
+            }
             let number = self.out.instances[live.rec].number;
             let at_step = match at {
                 BranchAt::Goal(_) => None,
@@ -626,6 +638,8 @@ impl<'e, 'a> Run<'e, 'a> {
         st.runs += 1;
         let number = st.runs;
         let rec = self.out.instances.len();
+        let held_out =
+            dialogue.holdout > 0.0 && crate::ids::unit_interval(&self.person.id, &dialogue.id) < dialogue.holdout;
         let trigger = match &follow_from {
             Some(from) => format!("follow_on:{from}"),
             None => dialogue.trigger_kind.to_owned(),
@@ -640,8 +654,11 @@ impl<'e, 'a> Run<'e, 'a> {
             ended_at: None,
             projected: false,
             path: Vec::new(),
+            held_out,
+            goal: None,
         });
         *self.stats.entered.entry(d).or_default() += 1;
+        self.stats.reach.entry((d, held_out)).or_default().entered += 1;
         let started_by_order = match e {
             Some(Ev::Purchase(r)) => Some(self.s.order_no(r - self.person.tx.start)),
             _ => None,
@@ -676,8 +693,7 @@ impl<'e, 'a> Run<'e, 'a> {
         let tier = self.tier(at);
         let variant = tier.and_then(|t| msg.variants.iter().position(|v| v.tier.as_deref() == Some(t))).unwrap_or(0);
         let v = &msg.variants[variant];
-        let holdout =
-            dialogue.holdout > 0.0 && crate::ids::unit_interval(&self.person.id, &dialogue.id) < dialogue.holdout;
+        let holdout = self.out.instances[rec].held_out;
         let quiet = dialogue
             .quiet_while
             .iter()
@@ -705,14 +721,14 @@ impl<'e, 'a> Run<'e, 'a> {
             None => {
                 *self.stats.messages.entry((d, step, attempt)).or_default() += 1;
                 if note.as_ref().is_some_and(|n| n.is_deferral()) {
-                    self.stats.deferred += 1;
+                    *self.stats.deferred.entry(d).or_default() += 1;
                 }
             }
             Some(why) => self.stats.suppression(d, why),
         }
         let visit = self.out.instances[rec].path.iter().filter(|(s, _)| *s == step).count().max(1) as u32;
         self.sent.push((rec, step, visit, attempt));
-        self.out.messages.push(Message {
+        let m = Message {
             instance: rec,
             step,
             visit,
@@ -723,7 +739,11 @@ impl<'e, 'a> Run<'e, 'a> {
             suppressed,
             note,
             seq: self.seq,
-        });
+        };
+        if m.suppressed.is_none() {
+            *self.stats.sent.entry(sent_key(&self.ev.settings, d, &m)).or_default() += 1;
+        }
+        self.out.messages.push(m);
         self.seq += 1;
     }
 
@@ -738,8 +758,22 @@ impl<'e, 'a> Run<'e, 'a> {
         st.last_end = Some(t);
         if !self.projecting {
             self.stats.outcome(d, outcome);
+            self.stats.concluded(d, &self.out.instances[rec], outcome);
         }
         self.note(t, || Trace::Ended { dialogue: d, number, outcome: outcome.to_owned() });
+    }
+}
+
+/// Where a message that goes out is counted in `Stats::sent`.
+fn sent_key(s: &Settings, dialogue: usize, m: &Message) -> result::Sent {
+    result::Sent {
+        dialogue,
+        day: crate::input::time::local_day(m.send_at, s.tz),
+        scheduled: m.send_at > s.as_of,
+        step: m.step,
+        attempt: m.attempt,
+        variant: m.variant,
+        channel: m.channel,
     }
 }
 
