@@ -3,4 +3,5 @@
 
 pub mod explain;
 pub mod graph;
+pub mod stats;
 pub mod summary;
