@@ -22,7 +22,7 @@ use crate::output::{stream, Selection, Sink, Writer};
 use crate::report;
 
 use args::{CheckArgs, Cli, Command, ExplainArgs, GraphArgs};
-use settings::{Project, Replay, RunSettings, Window};
+use settings::{Project, Replay, ReportSettings, RunSettings, Window};
 
 /// Parse arguments, run, and map the outcome to an exit code: 0 success, 1 problems found
 /// (`check`), 2 kairos could not do its job. A closed stdout pipe is not a failure.
@@ -97,6 +97,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => check(&args, quiet),
         Command::Explain(args) => explain(&args),
         Command::Graph(args) => graph(&args),
+        Command::Report(args) => report(ReportSettings::from_args(&args, quiet)?),
         Command::Schema { kind } => {
             let mut out = std::io::stdout().lock();
             out.write_all(schema(kind).as_bytes())?;
@@ -276,7 +277,7 @@ fn run(s: RunSettings) -> Result<ExitCode> {
     }
     let pool = s.replay.pool()?;
     pool.install(|| {
-        let sink = open_sink(&s)?;
+        let sink = open_sink(&s.replay, s.output.as_deref())?;
         let (plan, data) = prepare(&s.replay, s.quiet)?;
         let mut settings = engine_settings(&s.replay, &data)?;
         settings.ledger = held.as_ref().map(|h| std::sync::Arc::new(h.by_id()));
@@ -324,8 +325,8 @@ fn run(s: RunSettings) -> Result<ExitCode> {
                 Some(p) => writeln!(err, "kairos: config {}", p.display())?,
                 None => writeln!(err, "kairos: no kairos.yaml beside the dialogues folder or here; using defaults")?,
             }
-            report::summary::print(&mut err, &data, &plan, &stats, &warnings, as_of, emitted.messages)?;
-            if let (Some(p), Some(h)) = (&s.ledger, &held) {
+            report::summary::print(&mut err, &data, &plan, &stats, &warnings, as_of, &emitted.by_status, s.summary)?;
+            if let (Some(p), Some(h), true) = (&s.ledger, &held, s.summary != report::summary::Detail::None) {
                 let recorded = emitted.ledger.iter().filter(|&&b| b == b'\n').count();
                 writeln!(
                     err,
@@ -351,7 +352,7 @@ fn run(s: RunSettings) -> Result<ExitCode> {
 
 /// Write again what the ledger recorded on `night`, as JSONL, recording nothing.
 fn reemit(s: &RunSettings, night: &str, held: &crate::ledger::Held) -> Result<ExitCode> {
-    let sink = open_sink(s)?;
+    let sink = open_sink(&s.replay, s.output.as_deref())?;
     let lines: Vec<&str> = held.lines.iter().filter(|(n, _)| n == night).map(|(_, l)| l.as_str()).collect();
     sink.write_with(|out| {
         for l in &lines {
@@ -367,8 +368,8 @@ fn reemit(s: &RunSettings, night: &str, held: &crate::ledger::Held) -> Result<Ex
 }
 
 /// The output, refusing to replace any file the run reads.
-fn open_sink(s: &RunSettings) -> Result<Sink> {
-    let paths = &s.replay.spec.paths;
+fn open_sink(replay: &Replay, output: Option<&Path>) -> Result<Sink> {
+    let paths = &replay.spec.paths;
     let mut protected = vec![Protected { what: "the transactions input", path: &paths.transactions }];
     if let Some(c) = &paths.customers {
         protected.push(Protected { what: "the customers input", path: c });
@@ -376,19 +377,68 @@ fn open_sink(s: &RunSettings) -> Result<Sink> {
     if let Some(e) = &paths.events {
         protected.push(Protected { what: "the events input", path: e });
     }
-    if let Some(c) = &s.replay.project.cfg.path {
+    if let Some(c) = &replay.project.cfg.path {
         protected.push(Protected { what: "the config", path: c });
     }
-    let dialogue_files = dialogue::load::dialogue_files(&s.replay.project.dialogues).unwrap_or_default();
+    let dialogue_files = dialogue::load::dialogue_files(&replay.project.dialogues).unwrap_or_default();
     let dialogue_files: Vec<std::path::PathBuf> = dialogue_files;
     protected.extend(dialogue_files.iter().map(|p| Protected { what: "a dialogue file", path: p }));
-    let name = match s.output.as_deref() {
+    let name = match output {
         None => "stdout".to_owned(),
         Some(p) if p == Path::new("-") => "stdout".to_owned(),
         Some(p) => p.display().to_string(),
     };
-    Sink::open(s.output.as_deref(), &protected)
+    Sink::open(output, &protected)
         .map_err(|e| anyhow::Error::new(e).context(format!("cannot write to {name}")))
+}
+
+/// `kairos report`: replay as `run` does, keep the counts, write one HTML file.
+fn report(s: ReportSettings) -> Result<ExitCode> {
+    let pool = s.replay.pool()?;
+    pool.install(|| {
+        let sink = open_sink(&s.replay, Some(&s.output))?;
+        let (plan, data) = prepare(&s.replay, s.quiet)?;
+        let settings = engine_settings(&s.replay, &data)?;
+        let as_of = settings.as_of;
+        let ev = Evaluator::new(&data, &plan, settings);
+        let (stats, warnings) = stream::evaluate(&ev);
+        let cfg = &s.replay.project.cfg;
+        let inputs = report::html::Inputs {
+            data: &data,
+            plan: &plan,
+            stats: &stats,
+            warnings: warnings.len(),
+            as_of,
+            tz: cfg.tz,
+            horizon: s.replay.horizon,
+            config: cfg.path.as_deref(),
+            dialogues: &s.replay.project.dialogues,
+        };
+        let html = report::html::render(&inputs);
+        sink.write_with(|out| {
+            out.write_all(html.as_bytes())?;
+            Ok(0)
+        })?;
+        if !s.quiet {
+            let mut err = std::io::stderr().lock();
+            match &cfg.path {
+                Some(p) => writeln!(err, "kairos: config {}", p.display())?,
+                None => writeln!(err, "kairos: no kairos.yaml beside the dialogues folder or here; using defaults")?,
+            }
+            report::summary::warnings(&mut err, &data, &warnings)?;
+            if s.output != Path::new("-") {
+                writeln!(
+                    err,
+                    "kairos: report of {} dialogues over {} customers up to {} written to {}",
+                    plan.dialogues.len(),
+                    stats.customers,
+                    crate::input::time::format_utc(as_of),
+                    s.output.display()
+                )?;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {

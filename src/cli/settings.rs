@@ -11,7 +11,7 @@ use crate::input::{InputPaths, InputSpec};
 use crate::model::Duration;
 use crate::output::{Format, Layout};
 
-use super::args::{self, InputArgs, ProjectArgs, RunArgs};
+use super::args::{self, InputArgs, ProjectArgs, ReportArgs, RunArgs};
 use super::Reported;
 
 /// Where kairos.yaml is when `--config` is not given: beside the (first) dialogues folder,
@@ -182,6 +182,7 @@ pub struct RunSettings {
     /// Re-emit the ledger's entries of this night (an as-of date) instead of running.
     pub reemit: Option<String>,
     pub quiet: bool,
+    pub summary: crate::report::summary::Detail,
 }
 
 impl RunSettings {
@@ -227,6 +228,32 @@ impl RunSettings {
             max_late,
             reemit: a.reemit.clone(),
             quiet,
+            summary: match a.summary {
+                args::SummaryArg::Short => crate::report::summary::Detail::Short,
+                args::SummaryArg::Full => crate::report::summary::Detail::Full,
+                args::SummaryArg::None => crate::report::summary::Detail::None,
+            },
         })
+    }
+}
+
+/// `kairos report`, checked.
+pub struct ReportSettings {
+    pub replay: Replay,
+    /// Where the HTML goes (`-`: stdout).
+    pub output: PathBuf,
+    pub quiet: bool,
+}
+
+impl ReportSettings {
+    pub fn from_args(a: &ReportArgs, quiet: bool) -> Result<ReportSettings> {
+        let replay = Replay::from_args(&a.project, &a.input)?;
+        if a.output.as_os_str().is_empty() {
+            bail!("--output: expected a file name such as report.html");
+        }
+        if a.output.is_dir() {
+            bail!("--output {}: is a folder; expected a file name such as report.html", a.output.display());
+        }
+        Ok(ReportSettings { replay, output: a.output.clone(), quiet })
     }
 }

@@ -25,6 +25,8 @@ pub struct Emitted {
     /// Messages of today's replay that the ledger holds (the rest of the ledger is messages
     /// the replay no longer produces: the dialogues or data changed).
     pub held_seen: u64,
+    /// Messages written, by dialogue and status.
+    pub by_status: std::collections::BTreeMap<(usize, &'static str), u64>,
 }
 
 impl Emitted {
@@ -34,6 +36,9 @@ impl Emitted {
         self.expired += o.expired;
         self.held_seen += o.held_seen;
         self.ledger.extend_from_slice(&o.ledger);
+        for (k, n) in o.by_status {
+            *self.by_status.entry(k).or_default() += n;
+        }
     }
 }
 
@@ -139,4 +144,31 @@ pub fn evaluate_and_write(
         }
     })?;
     Ok((stats, warnings, written))
+}
+
+/// Evaluate every customer for their counts only (the report): nothing is rendered. Counts
+/// are sums, so they do not depend on the number of threads either.
+pub fn evaluate(ev: &Evaluator<'_>) -> (Stats, Vec<Warning>) {
+    let idx: Vec<usize> = (0..ev.data.people.len()).collect();
+    let parts: Vec<(Stats, Vec<Warning>)> = idx
+        .par_chunks(TASK)
+        .map(|chunk| {
+            let mut scratch = Scratch::default();
+            let mut stats = Stats::default();
+            let mut warnings = Vec::new();
+            for &p in chunk {
+                stats.customers += 1;
+                let r = ev.run_customer(p, &mut scratch, &mut stats, None);
+                warnings.extend(r.warnings);
+            }
+            (stats, warnings)
+        })
+        .collect();
+    let mut stats = Stats::default();
+    let mut warnings = Vec::new();
+    for (s, w) in parts {
+        stats.merge(s);
+        warnings.extend(w);
+    }
+    (stats, warnings)
 }
