@@ -186,7 +186,8 @@ fn draw(w: &Weekly, title: &str, buf: &mut String) -> Result<(), String> {
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .light_line_style(RGBColor(236, 239, 244))
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(RGBColor(226, 230, 237))
         .x_labels(7)
         .y_labels(6)
         .x_label_formatter(&x_fmt)

@@ -184,21 +184,31 @@ pub fn place(g: &Graph) -> Placed {
     let height = y - 46.0 + MARGIN;
     // Edges: forward ones leave the bottom and enter the top, spread over the node's width;
     // back and same-layer ones go round on the right.
-    let mut out_k = vec![0usize; n];
-    let mut in_k = vec![0usize; n];
-    let outs: Vec<usize> = (0..n).map(|v| edges.iter().filter(|&&(a, _)| a == v).count()).collect();
-    let ins: Vec<usize> = (0..n).map(|v| edges.iter().filter(|&&(_, b)| b == v).count()).collect();
-    let spread = |r: &Rect, k: usize, of: usize| r.x + r.w * (k as f64 + 1.0) / (of as f64 + 1.0);
+    // Ports in the order of the other ends, left to right, so a node's edges do not cross.
+    let forward = |k: usize| !back[k] && rank[edges[k].1] > rank[edges[k].0];
+    let mut port_out = vec![(0usize, 1usize); edges.len()];
+    let mut port_in = vec![(0usize, 1usize); edges.len()];
+    for v in 0..n {
+        let mut outs: Vec<usize> = (0..edges.len()).filter(|&k| forward(k) && edges[k].0 == v).collect();
+        outs.sort_by(|&a, &b| nodes[edges[a].1].cx().total_cmp(&nodes[edges[b].1].cx()).then(a.cmp(&b)));
+        for (i, &k) in outs.iter().enumerate() {
+            port_out[k] = (i, outs.len());
+        }
+        let mut ins: Vec<usize> = (0..edges.len()).filter(|&k| forward(k) && edges[k].1 == v).collect();
+        ins.sort_by(|&a, &b| nodes[edges[a].0].cx().total_cmp(&nodes[edges[b].0].cx()).then(a.cmp(&b)));
+        for (i, &k) in ins.iter().enumerate() {
+            port_in[k] = (i, ins.len());
+        }
+    }
+    let spread = |r: &Rect, (k, of): (usize, usize)| r.x + r.w * (k as f64 + 1.0) / (of as f64 + 1.0);
     let mut placed_labels: Vec<Rect> = Vec::new();
     let mut around = 0.0;
     let mut paths = Vec::with_capacity(edges.len());
     for (k, &(a, b)) in edges.iter().enumerate() {
         let (ra, rb) = (nodes[a], nodes[b]);
-        let pts = if !back[k] && rank[b] > rank[a] {
-            out_k[a] += 1;
-            in_k[b] += 1;
-            let s = (spread(&ra, out_k[a] - 1, outs[a]), ra.y + ra.h);
-            let t = (spread(&rb, in_k[b] - 1, ins[b]), rb.y);
+        let pts = if forward(k) {
+            let s = (spread(&ra, port_out[k]), ra.y + ra.h);
+            let t = (spread(&rb, port_in[k]), rb.y);
             let dy = (t.1 - s.1).max(20.0) / 2.0;
             [s, (s.0, s.1 + dy), (t.0, t.1 - dy), t]
         } else {
