@@ -138,7 +138,7 @@ pub struct RunArgs {
     pub no_profile: bool,
     /// How much to say on stderr: `short` totals by status and what each dialogue wrote,
     /// `full` also each dialogue's steps, exits, goals, outcomes and suppressions over the
-    /// whole replay, `none` only warnings.
+    /// whole replay, `none` only the config used and warnings.
     #[arg(long, value_enum, default_value = "short")]
     pub summary: SummaryArg,
 }

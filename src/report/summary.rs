@@ -45,6 +45,11 @@ pub fn warnings(w: &mut dyn Write, data: &Data, warnings: &[Warning]) -> io::Res
     Ok(())
 }
 
+/// `1 message`, `2 messages`.
+fn messages(n: u64) -> String {
+    format!("{n} message{}", if n == 1 { "" } else { "s" })
+}
+
 /// Counts by status, in the order a reader expects.
 fn by_status(counts: &BTreeMap<&'static str, u64>) -> String {
     const ORDER: [&str; 8] = ["due", "late", "planned", "scheduled", "sent", "expired", "suppressed", ""];
@@ -90,27 +95,34 @@ pub fn print(
     if total == 0 {
         writeln!(w, "kairos: wrote 0 messages")?;
     } else {
-        writeln!(w, "kairos: wrote {total} messages: {}", by_status(&totals))?;
+        writeln!(w, "kairos: wrote {}: {}", messages(total), by_status(&totals))?;
     }
     let width = plan.dialogues.iter().map(|d| d.id.len()).max().unwrap_or(0);
     for (d, counts) in &per_dialogue {
-        let n: u64 = counts.values().sum();
-        writeln!(w, "  {:<width$}  {n:>7}: {}", plan.dialogues[*d].id, by_status(counts))?;
+        writeln!(w, "  {:<width$}  {}", plan.dialogues[*d].id, by_status(counts))?;
     }
     let entered: u64 = stats.entered.values().sum();
     let ended: u64 = stats.outcomes.values().sum();
     let suppressed: u64 = stats.suppressed.values().sum();
     write!(
         w,
-        "kairos: {} dialogues entered {entered} times over the whole replay, {} still live at as-of, {suppressed} messages suppressed",
+        "kairos: {} dialogues entered {entered} times over the whole replay, {} still live at as-of, {} suppressed",
         plan.dialogues.len(),
-        entered.saturating_sub(ended)
+        entered.saturating_sub(ended),
+        messages(suppressed)
     )?;
     if detail == Detail::Short {
         writeln!(w, " (`--summary full` shows each dialogue; `kairos report` draws them)")?;
     } else {
         writeln!(w)?;
         full(w, plan, stats)?;
+    }
+    if stats.unmatched_responses > 0 {
+        writeln!(
+            w,
+            "kairos: {} responses matched no open question (the dialogue had moved on or ended)",
+            stats.unmatched_responses
+        )?;
     }
     Ok(())
 }
@@ -128,7 +140,7 @@ fn full(w: &mut dyn Write, plan: &Plan, stats: &Stats) -> io::Result<()> {
         if live > 0 {
             outcomes.push(format!("still live {live}"));
         }
-        write!(w, "  {}: entered {entered}, {msgs} messages", dialogue.id)?;
+        write!(w, "  {}: entered {entered}, {}", dialogue.id, messages(msgs))?;
         if !outcomes.is_empty() {
             write!(w, "; ended {}", outcomes.join(", "))?;
         }
@@ -140,7 +152,7 @@ fn full(w: &mut dyn Write, plan: &Plan, stats: &Stats) -> io::Result<()> {
             let per_attempt: Vec<String> = stats
                 .messages
                 .range((d, s, 0)..(d, s + 1, 0))
-                .map(|((_, _, a), n)| if *a == 0 { format!("{n} messages") } else { format!("{n} escalation {a}") })
+                .map(|((_, _, a), n)| if *a == 0 { messages(*n) } else { format!("{n} escalation {a}") })
                 .collect();
             let exits: Vec<String> = stats
                 .branches
@@ -189,13 +201,6 @@ fn full(w: &mut dyn Write, plan: &Plan, stats: &Stats) -> io::Result<()> {
         if let Some(n) = stats.deferred.get(&d) {
             writeln!(w, "    deferred {n} (send window or cap)")?;
         }
-    }
-    if stats.unmatched_responses > 0 {
-        writeln!(
-            w,
-            "  {} responses matched no open question (the dialogue had moved on or ended)",
-            stats.unmatched_responses
-        )?;
     }
     Ok(())
 }
