@@ -429,8 +429,9 @@ fn report(s: ReportSettings) -> Result<ExitCode> {
             if s.output != Path::new("-") {
                 writeln!(
                     err,
-                    "kairos: report of {} dialogues over {} customers up to {} written to {}",
+                    "kairos: report of {} dialogue{} over {} customers up to {} written to {}",
                     plan.dialogues.len(),
+                    if plan.dialogues.len() == 1 { "" } else { "s" },
                     stats.customers,
                     crate::input::time::format_utc(as_of),
                     s.output.display()

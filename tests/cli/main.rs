@@ -8,6 +8,7 @@ mod ledger;
 mod nightly;
 mod outputs;
 mod policy;
+mod report;
 mod triggers;
 
 use std::path::{Path, PathBuf};
