@@ -180,19 +180,30 @@ fn the_report_renders_in_chromium_with_the_plans_numbers() {
             };
             assert_eq!(from_plan.copied().unwrap_or(0), *n, "{id}: {key}");
         }
-        let chart = between(section, &format!("data-chart=\"{id}\""), "</svg>").unwrap_or_else(|| panic!("no chart for {id}"));
+        let chart =
+            between(section, &format!("data-chart=\"{id}\""), "</svg>").unwrap_or_else(|| panic!("no chart for {id}"));
         assert!(chart.contains("<svg") && chart.contains("<rect"), "{id}: the chart has no bars");
-        assert!(between(section, &format!("data-graph=\"{id}\""), "</svg>").is_some_and(|g| g.contains("data-node=\"start\"")), "{id}: no graph");
+        assert!(
+            between(section, &format!("data-graph=\"{id}\""), "</svg>")
+                .is_some_and(|g| g.contains("data-node=\"start\"")),
+            "{id}: no graph"
+        );
         let yaml = std::fs::read_to_string(Path::new(&d).join(format!("{id}.yaml"))).unwrap();
         let has_holdout = yaml.lines().any(|l| l.starts_with("holdout:"));
         assert_eq!(section.contains(&format!("data-holdout=\"{id}\"")), has_holdout, "{id}: holdout section");
     }
-    assert!(dialogues.iter().any(|id| dom.contains(&format!("data-holdout=\"{id}\""))), "a shipped dialogue has a holdout");
+    assert!(
+        dialogues.iter().any(|id| dom.contains(&format!("data-holdout=\"{id}\""))),
+        "a shipped dialogue has a holdout"
+    );
 
     // The screenshot: the full page drawn, not blank.
     let png = dir.path().join("report.png");
     let (ok, _, log) = run_bounded(
-        flags(&dir.path().join("profile2")).arg(format!("--screenshot={}", png.display())).arg("--window-size=1280,4000").arg(&url),
+        flags(&dir.path().join("profile2"))
+            .arg(format!("--screenshot={}", png.display()))
+            .arg("--window-size=1280,4000")
+            .arg(&url),
         Duration::from_secs(180),
     );
     assert!(ok, "chromium --screenshot failed:\n{log}");

@@ -388,8 +388,7 @@ fn open_sink(replay: &Replay, output: Option<&Path>) -> Result<Sink> {
         Some(p) if p == Path::new("-") => "stdout".to_owned(),
         Some(p) => p.display().to_string(),
     };
-    Sink::open(output, &protected)
-        .map_err(|e| anyhow::Error::new(e).context(format!("cannot write to {name}")))
+    Sink::open(output, &protected).map_err(|e| anyhow::Error::new(e).context(format!("cannot write to {name}")))
 }
 
 /// `kairos report`: replay as `run` does, keep the counts, write one HTML file.

@@ -529,8 +529,11 @@ impl<'e, 'a> Run<'e, 'a> {
             }
             *self.stats.branches.entry((d, at)).or_default() += 1;
             if matches!(at, BranchAt::Goal(_)) && self.out.instances[live.rec].goal.is_none() {
-                let prompted =
-                    self.out.messages.iter().any(|m| m.instance == live.rec && m.suppressed.is_none() && m.send_at <= t);
+                let prompted = self
+                    .out
+                    .messages
+                    .iter()
+                    .any(|m| m.instance == live.rec && m.suppressed.is_none() && m.send_at <= t);
                 self.out.instances[live.rec].goal = Some(prompted);
             }
             let number = self.out.instances[live.rec].number;
@@ -728,18 +731,8 @@ impl<'e, 'a> Run<'e, 'a> {
         }
         let visit = self.out.instances[rec].path.iter().filter(|(s, _)| *s == step).count().max(1) as u32;
         self.sent.push((rec, step, visit, attempt));
-        let m = Message {
-            instance: rec,
-            step,
-            visit,
-            attempt,
-            send_at,
-            variant,
-            channel,
-            suppressed,
-            note,
-            seq: self.seq,
-        };
+        let m =
+            Message { instance: rec, step, visit, attempt, send_at, variant, channel, suppressed, note, seq: self.seq };
         if m.suppressed.is_none() {
             *self.stats.sent.entry(sent_key(&self.ev.settings, d, &m)).or_default() += 1;
         }

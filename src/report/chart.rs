@@ -102,7 +102,14 @@ impl Weekly {
             counts[b][c].0 += past;
             counts[b][c].1 += sched;
         }
-        Weekly { weeks, bucket, channels: channels.into_iter().map(str::to_owned).collect(), counts, as_of_day, colours }
+        Weekly {
+            weeks,
+            bucket,
+            channels: channels.into_iter().map(str::to_owned).collect(),
+            counts,
+            as_of_day,
+            colours,
+        }
     }
 
     /// Whether bar `first_day`'s weeks hold scheduled messages.
@@ -133,10 +140,7 @@ pub fn legend(w: &Weekly) -> String {
     let mut s = String::from("<div class=\"legend\">");
     for (c, ch) in w.channels.iter().enumerate() {
         let RGBColor(r, g, b) = PALETTE[w.colours[c]];
-        s.push_str(&format!(
-            "<span><i style=\"background:rgb({r},{g},{b})\"></i>{}</span>",
-            super::html::esc(ch)
-        ));
+        s.push_str(&format!("<span><i style=\"background:rgb({r},{g},{b})\"></i>{}</span>", super::html::esc(ch)));
     }
     if w.counts.iter().flatten().any(|c| c.1 > 0) {
         s.push_str("<span><i class=\"light\"></i>lighter, right of the as-of line: scheduled</span>");
@@ -227,7 +231,11 @@ fn draw(w: &Weekly, title: &str, buf: &mut String) -> Result<(), String> {
             if x > bars as f64 * 0.7 { "as of " } else { " as of" },
             (x, top),
             ("sans-serif", 12).into_font().color(&ink).pos(plotters::style::text_anchor::Pos::new(
-                if x > bars as f64 * 0.7 { plotters::style::text_anchor::HPos::Right } else { plotters::style::text_anchor::HPos::Left },
+                if x > bars as f64 * 0.7 {
+                    plotters::style::text_anchor::HPos::Right
+                } else {
+                    plotters::style::text_anchor::HPos::Left
+                },
                 plotters::style::text_anchor::VPos::Top,
             )),
         )))
@@ -243,12 +251,18 @@ mod tests {
     #[test]
     fn weeks_start_on_monday_and_scale_nicely() {
         // 2025-01-06 was a Monday.
-        let mon = chrono::NaiveDate::from_ymd_opt(2025, 1, 6).unwrap().signed_duration_since(chrono::NaiveDate::default()).num_days();
+        let mon = chrono::NaiveDate::from_ymd_opt(2025, 1, 6)
+            .unwrap()
+            .signed_duration_since(chrono::NaiveDate::default())
+            .num_days();
         for k in 0..7 {
             assert_eq!(monday(mon + k), mon);
         }
         assert_eq!(monday(mon - 1), mon - 7);
         assert_eq!(day_label(mon), "2025-01-06");
-        assert_eq!([nice_top(0), nice_top(1), nice_top(3), nice_top(7), nice_top(11), nice_top(250)], [1, 1, 5, 10, 20, 500]);
+        assert_eq!(
+            [nice_top(0), nice_top(1), nice_top(3), nice_top(7), nice_top(11), nice_top(250)],
+            [1, 1, 5, 10, 20, 500]
+        );
     }
 }

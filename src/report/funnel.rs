@@ -32,7 +32,12 @@ pub fn build(stats: &Stats, d: usize, dialogue: &Dialogue) -> Funnel {
     for (s, step) in dialogue.steps.iter().enumerate() {
         let first = stats.messages.get(&(d, s, 0)).copied().unwrap_or(0);
         let what = step.ladder.first().map(|m| m.label()).unwrap_or_else(|| "no message".into());
-        rows.push(Row { depth: 1, key: format!("msg:{}:0", step.id), label: format!("step {}: {what}", step.id), n: first });
+        rows.push(Row {
+            depth: 1,
+            key: format!("msg:{}:0", step.id),
+            label: format!("step {}: {what}", step.id),
+            n: first,
+        });
         for (a, m) in step.ladder.iter().enumerate().skip(1) {
             let n = stats.messages.get(&(d, s, a)).copied().unwrap_or(0);
             rows.push(Row {
@@ -44,7 +49,12 @@ pub fn build(stats: &Stats, d: usize, dialogue: &Dialogue) -> Funnel {
         }
         for (k, b) in step.on.iter().enumerate() {
             let n = stats.branches.get(&(d, BranchAt::Step(s, StepExit::Branch(k)))).copied().unwrap_or(0);
-            rows.push(Row { depth: 2, key: format!("exit:{}:{}", step.id, b.label), label: format!("→ {}", b.label), n });
+            rows.push(Row {
+                depth: 2,
+                key: format!("exit:{}:{}", step.id, b.label),
+                label: format!("→ {}", b.label),
+                n,
+            });
         }
         if let After::Timeout(w, _) = step.after {
             let n = stats.branches.get(&(d, BranchAt::Step(s, StepExit::Timeout))).copied().unwrap_or(0);

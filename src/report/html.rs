@@ -52,7 +52,8 @@ pub fn esc(s: &str) -> String {
 
 /// An id usable in `id=` and `href="#…"`.
 fn anchor(id: &str) -> String {
-    let s: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+    let s: String =
+        id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
     format!("d-{s}")
 }
 
@@ -134,7 +135,9 @@ fn header(h: &mut String, i: &Inputs<'_>) {
     let row = |h: &mut String, k: &str, v: String| {
         let _ = writeln!(h, "<tr><th>{}</th><td>{v}</td></tr>", esc(k));
     };
-    let file = |t: &crate::input::Table, rows: u64| format!("<code>{}</code> ({rows} rows)", esc(&t.path.display().to_string()));
+    let file = |t: &crate::input::Table, rows: u64| {
+        format!("<code>{}</code> ({rows} rows)", esc(&t.path.display().to_string()))
+    };
     row(h, "transactions", file(&i.data.tx, i.data.tx.ts.len() as u64));
     if let Some(c) = &i.data.customers {
         row(h, "customers", file(c, i.data.profile_count as u64));
@@ -142,7 +145,8 @@ fn header(h: &mut String, i: &Inputs<'_>) {
     if let Some(e) = &i.data.events {
         row(h, "events", file(e, e.ts.len() as u64));
     }
-    let dl: Vec<String> = i.dialogues.iter().map(|p| format!("<code>{}</code>", esc(&p.display().to_string()))).collect();
+    let dl: Vec<String> =
+        i.dialogues.iter().map(|p| format!("<code>{}</code>", esc(&p.display().to_string()))).collect();
     row(h, "dialogues", dl.join(", "));
     row(
         h,
@@ -154,11 +158,7 @@ fn header(h: &mut String, i: &Inputs<'_>) {
     );
     row(h, "as of", format!("{} (time zone {})", esc(&format_utc(i.as_of)), esc(i.tz.name())));
     row(h, "projected ahead", esc(&format_duration(i.horizon)));
-    row(
-        h,
-        "replayed",
-        format!("{} customers, {} transactions, {} events", s.customers, s.transactions, s.events),
-    );
+    row(h, "replayed", format!("{} customers, {} transactions, {} events", s.customers, s.transactions, s.events));
     if i.warnings > 0 {
         row(h, "data warnings", format!("{} (listed by <code>kairos run</code> on stderr)", i.warnings));
     }
@@ -263,7 +263,9 @@ fn dialogue(h: &mut String, i: &Inputs<'_>, d: usize) {
     h.push_str("<h3>Funnel</h3>\n");
     h.push_str("<p class=\"note\">Rates are shares of the customers who entered. Messages count those that go out (planned, due and scheduled); exits, goals and outcomes count what happened by as-of.</p>\n");
     let _ = writeln!(h, "<table class=\"funnel\" data-funnel=\"{}\">", esc(&dl.id));
-    h.push_str("<tr><th>stage</th><th></th><th class=\"n\">customers / messages</th><th class=\"n\">of entered</th></tr>\n");
+    h.push_str(
+        "<tr><th>stage</th><th></th><th class=\"n\">customers / messages</th><th class=\"n\">of entered</th></tr>\n",
+    );
     for r in &f.rows {
         let share = if f.entered == 0 { 0.0 } else { r.n as f64 / f.entered as f64 };
         let width = (share.min(1.0) * 100.0 * 10.0).round() / 10.0;
@@ -313,7 +315,12 @@ fn dialogue(h: &mut String, i: &Inputs<'_>, d: usize) {
         h.push_str("<tr><th>reason</th><th class=\"n\">messages</th><th class=\"n\">of all the dialogue wanted to send</th></tr>\n");
         let share = |n: u64| if asked == 0 { "–".to_owned() } else { pct(n as f64 / asked as f64) };
         for (why, n) in &sup {
-            let _ = writeln!(h, "<tr><td>suppressed: {}</td><td class=\"n\">{n}</td><td class=\"n\">{}</td></tr>", esc(why), share(*n));
+            let _ = writeln!(
+                h,
+                "<tr><td>suppressed: {}</td><td class=\"n\">{n}</td><td class=\"n\">{}</td></tr>",
+                esc(why),
+                share(*n)
+            );
         }
         let _ = writeln!(
             h,
@@ -333,7 +340,8 @@ fn dialogue(h: &mut String, i: &Inputs<'_>, d: usize) {
     // Graph.
     h.push_str("<h3>Graph</h3>\n");
     let g = super::graph::build(i.plan, d);
-    let _ = writeln!(h, "<div class=\"graph\" data-graph=\"{}\">{}</div>", esc(&dl.id), layout::svg(&g, &anchor(&dl.id)));
+    let _ =
+        writeln!(h, "<div class=\"graph\" data-graph=\"{}\">{}</div>", esc(&dl.id), layout::svg(&g, &anchor(&dl.id)));
     h.push_str("</section>\n");
 }
 

@@ -33,6 +33,9 @@ impl Rect {
     }
 }
 
+/// A cubic Bézier curve: start, two control points, end.
+pub type Curve = [(f64, f64); 4];
+
 /// Where everything goes.
 #[derive(Debug, Clone)]
 pub struct Placed {
@@ -40,7 +43,7 @@ pub struct Placed {
     pub height: f64,
     pub nodes: Vec<Rect>,
     /// Per edge: the path's points (start, control 1, control 2, end) and its label's box.
-    pub edges: Vec<([(f64, f64); 4], Option<Rect>)>,
+    pub edges: Vec<(Curve, Option<Rect>)>,
 }
 
 fn lines(s: &str) -> Vec<&str> {
@@ -53,7 +56,7 @@ fn label_size(s: &str) -> (f64, f64) {
     (w, l.len() as f64 * LABEL_LINE_H + 4.0)
 }
 
-fn bezier(p: &[(f64, f64); 4], t: f64) -> (f64, f64) {
+fn bezier(p: &Curve, t: f64) -> (f64, f64) {
     let u = 1.0 - t;
     let (a, b, c, d) = (u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t);
     (a * p[0].0 + b * p[1].0 + c * p[2].0 + d * p[3].0, a * p[0].1 + b * p[1].1 + c * p[2].1 + d * p[3].1)
@@ -63,8 +66,7 @@ fn bezier(p: &[(f64, f64); 4], t: f64) -> (f64, f64) {
 pub fn place(g: &Graph) -> Placed {
     let n = g.nodes.len();
     let idx = |id: &str| g.nodes.iter().position(|(n, _, _)| n == id);
-    let edges: Vec<(usize, usize)> =
-        g.edges.iter().filter_map(|e| Some((idx(&e.from)?, idx(&e.to)?))).collect();
+    let edges: Vec<(usize, usize)> = g.edges.iter().filter_map(|e| Some((idx(&e.from)?, idx(&e.to)?))).collect();
     // Back edges: found by a depth-first walk from the roots in node order.
     let mut state = vec![0u8; n]; // 0 new, 1 on the stack, 2 done
     let mut back = vec![false; edges.len()];
@@ -125,7 +127,8 @@ pub fn place(g: &Graph) -> Placed {
     set_pos(&rows, &mut pos);
     for sweep in 0..4 {
         let down = sweep % 2 == 0;
-        let order: Vec<usize> = if down { (1..layers).collect() } else { (0..layers.saturating_sub(1)).rev().collect() };
+        let order: Vec<usize> =
+            if down { (1..layers).collect() } else { (0..layers.saturating_sub(1)).rev().collect() };
         for l in order {
             let mut keyed: Vec<(f64, usize, usize)> = rows[l]
                 .iter()
@@ -134,7 +137,13 @@ pub fn place(g: &Graph) -> Placed {
                     let nb: Vec<f64> = edges
                         .iter()
                         .filter_map(|&(a, b)| {
-                            let other = if down && b == v { a } else if !down && a == v { b } else { return None };
+                            let other = if down && b == v {
+                                a
+                            } else if !down && a == v {
+                                b
+                            } else {
+                                return None;
+                            };
                             (rank[other] != rank[v]).then_some(pos[other])
                         })
                         .collect();
@@ -161,7 +170,10 @@ pub fn place(g: &Graph) -> Placed {
     // Rows: room between layers for the labels of the edges leaving them.
     let mut y = MARGIN;
     let mut nodes = vec![Rect { x: 0.0, y: 0.0, w: 0.0, h: 0.0 }; n];
-    let row_w: Vec<f64> = rows.iter().map(|r| r.iter().map(|&v| size[v].0).sum::<f64>() + GAP_X * r.len().saturating_sub(1) as f64).collect();
+    let row_w: Vec<f64> = rows
+        .iter()
+        .map(|r| r.iter().map(|&v| size[v].0).sum::<f64>() + GAP_X * r.len().saturating_sub(1) as f64)
+        .collect();
     let widest = row_w.iter().copied().fold(0.0, f64::max);
     for (l, r) in rows.iter().enumerate() {
         let h = r.iter().map(|&v| size[v].1).fold(0.0, f64::max);
@@ -320,10 +332,20 @@ pub fn svg(g: &Graph, uid: &str) -> String {
         }
         let ls = lines(label);
         let top = r.y + (r.h - ls.len() as f64 * LINE_H) / 2.0 + 12.0;
-        let _ = write!(s, "<text x=\"{:.1}\" y=\"{top:.1}\" text-anchor=\"middle\" font-size=\"12\" fill=\"#1d2330\">", r.cx());
+        let _ = write!(
+            s,
+            "<text x=\"{:.1}\" y=\"{top:.1}\" text-anchor=\"middle\" font-size=\"12\" fill=\"#1d2330\">",
+            r.cx()
+        );
         for (i, l) in ls.iter().enumerate() {
             let weight = if i == 0 && *kind == "step" { " font-weight=\"700\"" } else { "" };
-            let _ = write!(s, "<tspan x=\"{:.1}\" dy=\"{}\"{weight}>{}</tspan>", r.cx(), if i == 0 { 0.0 } else { LINE_H }, esc(l));
+            let _ = write!(
+                s,
+                "<tspan x=\"{:.1}\" dy=\"{}\"{weight}>{}</tspan>",
+                r.cx(),
+                if i == 0 { 0.0 } else { LINE_H },
+                esc(l)
+            );
         }
         s.push_str("</text></g>\n");
     }
@@ -334,9 +356,20 @@ pub fn svg(g: &Graph, uid: &str) -> String {
             "<g class=\"edge-label\"><rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"3\" fill=\"#ffffff\" fill-opacity=\"0.92\" stroke=\"#d9dee7\"/>",
             r.x, r.y, r.w, r.h
         );
-        let _ = write!(s, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"11\" fill=\"#3a4252\">", r.cx(), r.y + 13.0);
+        let _ = write!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"11\" fill=\"#3a4252\">",
+            r.cx(),
+            r.y + 13.0
+        );
         for (i, l) in lines(&e.label).iter().enumerate() {
-            let _ = write!(s, "<tspan x=\"{:.1}\" dy=\"{}\">{}</tspan>", r.cx(), if i == 0 { 0.0 } else { LABEL_LINE_H }, esc(l));
+            let _ = write!(
+                s,
+                "<tspan x=\"{:.1}\" dy=\"{}\">{}</tspan>",
+                r.cx(),
+                if i == 0 { 0.0 } else { LABEL_LINE_H },
+                esc(l)
+            );
         }
         s.push_str("</text></g>\n");
     }
@@ -370,7 +403,10 @@ mod tests {
             let labels: Vec<Rect> = p.edges.iter().filter_map(|(_, r)| *r).collect();
             assert_eq!(labels.len(), g.edges.iter().filter(|e| !e.label.is_empty()).count(), "{id}");
             for (i, a) in labels.iter().enumerate() {
-                assert!(a.x >= 0.0 && a.x + a.w <= p.width + 0.01 && a.y + a.h <= p.height + 0.01, "{id}: label {i} outside");
+                assert!(
+                    a.x >= 0.0 && a.x + a.w <= p.width + 0.01 && a.y + a.h <= p.height + 0.01,
+                    "{id}: label {i} outside"
+                );
                 for n in &p.nodes {
                     assert!(!a.overlaps(n), "{id}: label {i} overlaps a node");
                 }

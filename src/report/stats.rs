@@ -159,7 +159,10 @@ mod tests {
         assert!(matches!(verdict(&wilson(56, 70, Z95), &wilson(48, 80, Z95)), Verdict::Better(_)));
         let v = verdict(&wilson(48, 80, Z95), &wilson(56, 70, Z95));
         assert!(matches!(v, Verdict::Worse(_)));
-        assert_eq!(v.sentence(), "The messages hurt: treated customers reach it 20.0 pt less often (95% interval 5.2 to 33.4 pt).");
+        assert_eq!(
+            v.sentence(),
+            "The messages hurt: treated customers reach it 20.0 pt less often (95% interval 5.2 to 33.4 pt)."
+        );
         assert_eq!(points(-0.0001), "±0.0 pt");
     }
 }

@@ -53,10 +53,8 @@ fn messages(n: u64) -> String {
 /// Counts by status, in the order a reader expects.
 fn by_status(counts: &BTreeMap<&'static str, u64>) -> String {
     const ORDER: [&str; 8] = ["due", "late", "planned", "scheduled", "sent", "expired", "suppressed", ""];
-    let mut parts: Vec<String> = ORDER
-        .iter()
-        .filter_map(|s| counts.get(s).filter(|n| **n > 0).map(|n| format!("{n} {s}")))
-        .collect();
+    let mut parts: Vec<String> =
+        ORDER.iter().filter_map(|s| counts.get(s).filter(|n| **n > 0).map(|n| format!("{n} {s}"))).collect();
     parts.extend(counts.iter().filter(|(s, n)| !ORDER.contains(s) && **n > 0).map(|(s, n)| format!("{n} {s}")));
     parts.join(", ")
 }

@@ -51,7 +51,11 @@ fn the_report_loads_nothing_from_outside_and_is_the_same_bytes_every_run() {
             // `//` inside text such as "a // b" is harmless; only as an attribute value start.
             scheme != "//" || without_ns[..*i].ends_with('"') || without_ns[..*i].ends_with('(')
         });
-        assert!(hit.is_none(), "{scheme} in the report near {:?}", hit.map(|(i, _)| &without_ns[i.saturating_sub(60)..i + 20]));
+        assert!(
+            hit.is_none(),
+            "{scheme} in the report near {:?}",
+            hit.map(|(i, _)| &without_ns[i.saturating_sub(60)..i + 20])
+        );
     }
     let two = shipped(&["-o", "-", "--threads", "3"]);
     assert_eq!(two.stdout, one.stdout, "the report depends on the thread count");
@@ -91,7 +95,13 @@ fn a_holdout_dialogue_gets_its_comparison_and_baseline() {
     let out = f.cmd(&["report", "-d", "dialogues", "-t", "tx.csv", "--as-of", "2025-03-31", "-o", "r.html"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "");
-    assert!(out.stderr.ends_with("kairos: report of 1 dialogue over 120 customers up to 2025-03-31T23:59:59Z written to r.html\n"), "{}", out.stderr);
+    assert!(
+        out.stderr.ends_with(
+            "kairos: report of 1 dialogue over 120 customers up to 2025-03-31T23:59:59Z written to r.html\n"
+        ),
+        "{}",
+        out.stderr
+    );
     let html = super::read(&f.path("r.html"));
     let section = &html[html.find("<h3>Funnel").unwrap()..html.find("<h3>Graph").unwrap()];
     // The chart is checked in the browser; here the numbers and words.
