@@ -226,12 +226,15 @@ fn draw(w: &Weekly, title: &str, buf: &mut String) -> Result<(), String> {
     let x = ((w.as_of_day - first) as f64 / (7 * w.bucket) as f64).clamp(0.0, bars as f64);
     let ink = RGBColor(29, 35, 48);
     chart.draw_series(std::iter::once(PathElement::new(vec![(x, 0), (x, top)], ink.stroke_width(1)))).map_err(err)?;
+    // The label sits beside the line, inside the plot, a little below its top edge.
+    let right = x > bars as f64 * 0.7;
+    let nudge = (bars as f64 / 150.0).max(0.15);
     chart
         .draw_series(std::iter::once(Text::new(
-            if x > bars as f64 * 0.7 { "as of " } else { " as of" },
-            (x, top),
+            "as of",
+            (if right { x - nudge } else { x + nudge }, top - top / 40),
             ("sans-serif", 12).into_font().color(&ink).pos(plotters::style::text_anchor::Pos::new(
-                if x > bars as f64 * 0.7 {
+                if right {
                     plotters::style::text_anchor::HPos::Right
                 } else {
                     plotters::style::text_anchor::HPos::Left
