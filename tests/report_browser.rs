@@ -107,6 +107,7 @@ fn the_report_renders_in_chromium_with_the_plans_numbers() {
     let mut msgs: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut outcomes: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut entered: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
     for cust in plan.as_array().unwrap() {
         for inst in cust["instances"].as_array().unwrap() {
             let dlg = inst["dialogue"].as_str().unwrap().to_owned();
@@ -115,6 +116,7 @@ fn the_report_renders_in_chromium_with_the_plans_numbers() {
                 *outcomes.entry((dlg.clone(), format!("outcome:{o}"))).or_default() += 1;
             }
             for m in inst["messages"].as_array().unwrap() {
+                *by_status.entry(m["status"].as_str().unwrap().to_owned()).or_default() += 1;
                 if m["status"] != "suppressed" {
                     let key = format!("msg:{}:{}", m["step"].as_str().unwrap(), m["attempt"]);
                     *msgs.entry((dlg.clone(), key)).or_default() += 1;
@@ -150,6 +152,13 @@ fn the_report_renders_in_chromium_with_the_plans_numbers() {
     }
     assert!(!dom.contains("<script"), "the report needs no script");
 
+    // The header's totals by status are the plan's.
+    for st in ["planned", "due", "scheduled", "suppressed"] {
+        let row =
+            between(&dom, &format!("data-status=\"{st}\" data-n=\""), "\"").unwrap_or_else(|| panic!("no {st} total"));
+        let n: u64 = row.rsplit('"').next().unwrap().parse().unwrap();
+        assert_eq!(n, by_status.get(st).copied().unwrap_or(0), "{st} messages in the header");
+    }
     let dialogues: Vec<String> = std::fs::read_dir(&d)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -185,13 +185,13 @@ fn header(h: &mut String, i: &Inputs<'_>) {
     ] {
         let _ = writeln!(
             h,
-            "<tr data-status=\"{st}\"><td>{st}</td><td class=\"n\">{}</td><td>{what}</td></tr>",
-            by.get(st).copied().unwrap_or(0)
+            "<tr data-status=\"{st}\" data-n=\"{n}\"><td>{st}</td><td class=\"n\">{n}</td><td>{what}</td></tr>",
+            n = by.get(st).copied().unwrap_or(0)
         );
     }
     let _ = writeln!(
         h,
-        "<tr data-status=\"suppressed\"><td>suppressed</td><td class=\"n\">{suppressed}</td><td>held back by the contact policy (consent, caps, windows, holdout, quiet)</td></tr>"
+        "<tr data-status=\"suppressed\" data-n=\"{suppressed}\"><td>suppressed</td><td class=\"n\">{suppressed}</td><td>held back by the contact policy (consent, caps, windows, holdout, quiet)</td></tr>"
     );
     h.push_str("</table>\n");
     // The dialogues at a glance, with links.
