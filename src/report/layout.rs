@@ -62,7 +62,38 @@ fn bezier(p: &Curve, t: f64) -> (f64, f64) {
     (a * p[0].0 + b * p[1].0 + c * p[2].0 + d * p[3].0, a * p[0].1 + b * p[1].1 + c * p[2].1 + d * p[3].1)
 }
 
-/// Lay the graph out.
+/// Edge labels wider than this many characters are wrapped at spaces.
+const WRAP: usize = 30;
+
+/// A label with its long lines wrapped at spaces (a word longer than `WRAP` stays whole).
+fn wrap(label: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for line in label.split('\n') {
+        let mut cur = String::new();
+        for word in line.split(' ') {
+            if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > WRAP {
+                out.push(std::mem::take(&mut cur));
+            }
+            if !cur.is_empty() {
+                cur.push(' ');
+            }
+            cur.push_str(word);
+        }
+        out.push(cur);
+    }
+    out.join("\n")
+}
+
+/// The graph with its edge labels wrapped for drawing.
+fn wrapped(g: &Graph) -> Graph {
+    let mut g = g.clone();
+    for e in &mut g.edges {
+        e.label = wrap(&e.label);
+    }
+    g
+}
+
+/// Lay the graph out (edge labels as given; `svg` wraps long ones first).
 pub fn place(g: &Graph) -> Placed {
     let n = g.nodes.len();
     let idx = |id: &str| g.nodes.iter().position(|(n, _, _)| n == id);
@@ -269,6 +300,7 @@ pub fn place(g: &Graph) -> Placed {
 
 /// The graph as an `<svg>` element; `uid` keeps its marker id apart from other graphs' on the page.
 pub fn svg(g: &Graph, uid: &str) -> String {
+    let g = &wrapped(g);
     let p = place(g);
     let mut s = String::new();
     let marker = format!("arrow-{uid}");
@@ -381,6 +413,16 @@ pub fn svg(g: &Graph, uid: &str) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn long_labels_wrap_at_spaces() {
+        assert_eq!(
+            wrap("purchase if category in [\"furniture\", \"kitchen\"]"),
+            "purchase if category in\n[\"furniture\", \"kitchen\"]"
+        );
+        assert_eq!(wrap("answer no\nno answer in 3d"), "answer no\nno answer in 3d");
+        assert_eq!(wrap(&"x".repeat(40)), "x".repeat(40));
+    }
+
     /// Every shipped dialogue: no edge label overlaps a node or another label, and nodes do
     /// not overlap each other.
     #[test]
@@ -397,7 +439,7 @@ mod tests {
         let plan = crate::dialogue::test_plan(&refs);
         assert_eq!(plan.dialogues.len(), files.len());
         for d in 0..plan.dialogues.len() {
-            let g = super::super::graph::build(&plan, d);
+            let g = wrapped(&super::super::graph::build(&plan, d));
             let p = place(&g);
             let id = &plan.dialogues[d].id;
             let labels: Vec<Rect> = p.edges.iter().filter_map(|(_, r)| *r).collect();
