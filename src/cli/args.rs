@@ -33,6 +33,9 @@ pub enum Command {
     Preview(PreviewArgs),
     /// Draw a dialogue as a Mermaid flowchart or Graphviz DOT graph.
     Graph(GraphArgs),
+    /// Write a dry-run report as one self-contained HTML file: per dialogue a funnel, messages
+    /// per week by channel, suppressions, the holdout comparison, the baseline and the graph.
+    Report(ReportArgs),
     /// Print the JSON Schema of dialogue files or of kairos.yaml, for editor completion and validation.
     Schema {
         /// Which file's schema: a dialogue or kairos.yaml.
@@ -152,6 +155,29 @@ pub struct RunArgs {
     /// output. Needs --as-of; with a ledger, one ledger per shard (`{shard}` in its path).
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// How much to say on stderr: `short` totals by status and what each dialogue wrote,
+    /// `full` also each dialogue's steps, exits, goals, outcomes and suppressions over the
+    /// whole replay, `none` only the config used and warnings.
+    #[arg(long, value_enum, default_value = "short")]
+    pub summary: SummaryArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SummaryArg {
+    Short,
+    Full,
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The HTML file to write (atomically); `-` writes to stdout.
+    #[arg(long, short = 'o', value_name = "FILE", required = true)]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Args)]

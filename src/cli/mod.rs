@@ -23,7 +23,7 @@ use crate::report;
 use crate::template::Templates;
 
 use args::{CheckArgs, Cli, Command, ExplainArgs, GraphArgs, PreviewArgs};
-use settings::{Project, Replay, RunSettings, Window};
+use settings::{Project, Replay, ReportSettings, RunSettings, Window};
 
 /// Parse arguments, run, and map the outcome to an exit code: 0 success, 1 problems found
 /// (`check`), 2 kairos could not do its job. A closed stdout pipe is not a failure.
@@ -99,6 +99,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Explain(args) => explain(&args),
         Command::Preview(args) => preview(&args),
         Command::Graph(args) => graph(&args),
+        Command::Report(args) => report(ReportSettings::from_args(&args, quiet)?),
         Command::Schema { kind } => {
             let mut out = std::io::stdout().lock();
             out.write_all(schema(kind).as_bytes())?;
@@ -333,7 +334,7 @@ fn run(s: RunSettings) -> Result<ExitCode> {
     }
     let pool = s.replay.pool()?;
     pool.install(|| {
-        let sink = open_sink(&s)?;
+        let sink = open_run_sink(&s)?;
         let (plan, data, templates) = prepare(&s.replay, s.quiet)?;
         let mut settings = engine_settings(&s.replay, &data)?;
         settings.ledger = held.as_ref().map(|h| std::sync::Arc::new(h.by_id()));
@@ -392,7 +393,7 @@ fn run(s: RunSettings) -> Result<ExitCode> {
                     shard.k - 1
                 )?;
             }
-            report::summary::print(&mut err, &data, &plan, &stats, &warnings, as_of, emitted.messages)?;
+            report::summary::print(&mut err, &data, &plan, &stats, &warnings, as_of, &emitted.by_status, s.summary)?;
             if s.format.is_mail() {
                 let what = match (s.format, s.output.as_deref()) {
                     (crate::output::Format::Eml, Some(d)) => format!("as .eml files in {}", d.display()),
@@ -407,7 +408,7 @@ fn run(s: RunSettings) -> Result<ExitCode> {
                     )?;
                 }
             }
-            if let (Some(p), Some(h)) = (&s.ledger, &held) {
+            if let (Some(p), Some(h), true) = (&s.ledger, &held, s.summary != report::summary::Detail::None) {
                 let recorded = emitted.ledger.iter().filter(|&&b| b == b'\n').count();
                 writeln!(
                     err,
@@ -433,7 +434,7 @@ fn run(s: RunSettings) -> Result<ExitCode> {
 
 /// Write again what the ledger recorded on `night`, as JSONL, recording nothing.
 fn reemit(s: &RunSettings, night: &str, held: &crate::ledger::Held) -> Result<ExitCode> {
-    let sink = open_sink(s)?;
+    let sink = open_sink(&s.replay, s.output.as_deref())?;
     let lines: Vec<&str> = held.lines.iter().filter(|(n, _)| n == night).map(|(_, l)| l.as_str()).collect();
     sink.write_with(|out| {
         for l in &lines {
@@ -449,8 +450,17 @@ fn reemit(s: &RunSettings, night: &str, held: &crate::ledger::Held) -> Result<Ex
 }
 
 /// The output, refusing to replace any file the run reads.
-fn open_sink(s: &RunSettings) -> Result<Sink> {
-    let paths = &s.replay.spec.paths;
+/// The output of `run`: a folder for `--format eml`, else a file or stdout.
+fn open_run_sink(s: &RunSettings) -> Result<Sink> {
+    open_sink_as(&s.replay, s.output.as_deref(), s.format == crate::output::Format::Eml)
+}
+
+fn open_sink(replay: &Replay, output: Option<&Path>) -> Result<Sink> {
+    open_sink_as(replay, output, false)
+}
+
+fn open_sink_as(replay: &Replay, output: Option<&Path>, folder: bool) -> Result<Sink> {
+    let paths = &replay.spec.paths;
     let mut protected = vec![Protected { what: "the transactions input", path: &paths.transactions }];
     if let Some(c) = &paths.customers {
         protected.push(Protected { what: "the customers input", path: c });
@@ -458,22 +468,72 @@ fn open_sink(s: &RunSettings) -> Result<Sink> {
     if let Some(e) = &paths.events {
         protected.push(Protected { what: "the events input", path: e });
     }
-    if let Some(c) = &s.replay.project.cfg.path {
+    if let Some(c) = &replay.project.cfg.path {
         protected.push(Protected { what: "the config", path: c });
     }
-    let dialogue_files = dialogue::load::dialogue_files(&s.replay.project.dialogues).unwrap_or_default();
+    let dialogue_files = dialogue::load::dialogue_files(&replay.project.dialogues).unwrap_or_default();
     let dialogue_files: Vec<std::path::PathBuf> = dialogue_files;
     protected.extend(dialogue_files.iter().map(|p| Protected { what: "a dialogue file", path: p }));
-    let name = match s.output.as_deref() {
+    let name = match output {
         None => "stdout".to_owned(),
         Some(p) if p == Path::new("-") => "stdout".to_owned(),
         Some(p) => p.display().to_string(),
     };
-    let opened = match (s.format, s.output.as_deref()) {
-        (crate::output::Format::Eml, Some(dir)) => Sink::open_dir(dir, &protected),
+    let opened = match (folder, output) {
+        (true, Some(dir)) => Sink::open_dir(dir, &protected),
         (_, path) => Sink::open(path, &protected),
     };
     opened.map_err(|e| anyhow::Error::new(e).context(format!("cannot write to {name}")))
+}
+
+/// `kairos report`: replay as `run` does, keep the counts, write one HTML file.
+fn report(s: ReportSettings) -> Result<ExitCode> {
+    let pool = s.replay.pool()?;
+    pool.install(|| {
+        let sink = open_sink(&s.replay, Some(&s.output))?;
+        let (plan, data, _templates) = prepare(&s.replay, s.quiet)?;
+        let settings = engine_settings(&s.replay, &data)?;
+        let as_of = settings.as_of;
+        let ev = Evaluator::new(&data, &plan, settings);
+        let (stats, warnings) = stream::evaluate(&ev);
+        let cfg = &s.replay.project.cfg;
+        let inputs = report::html::Inputs {
+            data: &data,
+            plan: &plan,
+            stats: &stats,
+            warnings: warnings.len(),
+            as_of,
+            tz: cfg.tz,
+            horizon: s.replay.horizon,
+            config: cfg.path.as_deref(),
+            dialogues: &s.replay.project.dialogues,
+        };
+        let html = report::html::render(&inputs);
+        sink.write_with(|out| {
+            out.write_all(html.as_bytes())?;
+            Ok(0)
+        })?;
+        if !s.quiet {
+            let mut err = std::io::stderr().lock();
+            match &cfg.path {
+                Some(p) => writeln!(err, "kairos: config {}", p.display())?,
+                None => writeln!(err, "kairos: no kairos.yaml beside the dialogues folder or here; using defaults")?,
+            }
+            report::summary::warnings(&mut err, &data, &warnings)?;
+            if s.output != Path::new("-") {
+                writeln!(
+                    err,
+                    "kairos: report of {} dialogue{} over {} customers up to {} written to {}",
+                    plan.dialogues.len(),
+                    if plan.dialogues.len() == 1 { "" } else { "s" },
+                    stats.customers,
+                    crate::input::time::format_utc(as_of),
+                    s.output.display()
+                )?;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {

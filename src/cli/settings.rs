@@ -11,7 +11,7 @@ use crate::input::{InputPaths, InputSpec, Shard};
 use crate::model::Duration;
 use crate::output::{Format, Layout};
 
-use super::args::{self, InputArgs, ProjectArgs, RunArgs};
+use super::args::{self, InputArgs, ProjectArgs, ReportArgs, RunArgs};
 use super::Reported;
 
 /// Where kairos.yaml is when `--config` is not given: beside the (first) dialogues folder,
@@ -203,6 +203,7 @@ pub struct RunSettings {
     pub quiet: bool,
     /// The sender of `eml`/`mbox` messages.
     pub sender: Option<crate::output::mail::Sender>,
+    pub summary: crate::report::summary::Detail,
 }
 
 impl RunSettings {
@@ -278,6 +279,11 @@ impl RunSettings {
             reemit: a.reemit.clone(),
             quiet,
             sender,
+            summary: match a.summary {
+                args::SummaryArg::Short => crate::report::summary::Detail::Short,
+                args::SummaryArg::Full => crate::report::summary::Detail::Full,
+                args::SummaryArg::None => crate::report::summary::Detail::None,
+            },
         })
     }
 }
@@ -301,5 +307,26 @@ mod tests {
         assert_eq!(shard_path(Path::new("state/sent-{shard}.jsonl"), s), PathBuf::from("state/sent-3-of-8.jsonl"));
         assert_eq!(shard_path(Path::new("sent-{shard}.jsonl"), Shard::ALL), PathBuf::from("sent-1-of-1.jsonl"));
         assert_eq!(shard_path(Path::new("sent.jsonl"), s), PathBuf::from("sent.jsonl"));
+    }
+}
+
+/// `kairos report`, checked.
+pub struct ReportSettings {
+    pub replay: Replay,
+    /// Where the HTML goes (`-`: stdout).
+    pub output: PathBuf,
+    pub quiet: bool,
+}
+
+impl ReportSettings {
+    pub fn from_args(a: &ReportArgs, quiet: bool) -> Result<ReportSettings> {
+        let replay = Replay::from_args(&a.project, &a.input)?;
+        if a.output.as_os_str().is_empty() {
+            bail!("--output: expected a file name such as report.html");
+        }
+        if a.output.is_dir() {
+            bail!("--output {}: is a folder; expected a file name such as report.html", a.output.display());
+        }
+        Ok(ReportSettings { replay, output: a.output.clone(), quiet })
     }
 }

@@ -27,11 +27,12 @@ use responses::Target;
 use timers::{TimerKind, Timers};
 use trace::{Skip, Trace};
 
-pub use result::{status, BranchAt, CustomerResult, EventRef, Instance, Message, Stats, Status, StepExit, Warning};
-
 /// The event type that changes a profile field from its instant on: its `column` names a
 /// customers column, `value` the new text.
 pub const PROFILE_UPDATE: &str = "profile_update";
+pub use result::{
+    status, BranchAt, CustomerResult, EventRef, Instance, Message, Reach, Sent, Stats, Status, StepExit, Warning,
+};
 
 /// Settings of one evaluation.
 #[derive(Debug, Clone)]
@@ -514,6 +515,13 @@ impl<'e, 'a> Run<'e, 'a> {
                 m.suppressed = Some(why);
                 self.contact.unplan(m.send_at, ch);
                 *self.stats.messages.entry((inst.dialogue, m.step, m.attempt)).or_default() -= 1;
+                let key = sent_key(&self.ev.settings, inst.dialogue, m);
+                if let Some(n) = self.stats.sent.get_mut(&key) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.stats.sent.remove(&key);
+                    }
+                }
             }
         }
     }
@@ -558,6 +566,14 @@ impl<'e, 'a> Run<'e, 'a> {
                 answered = true;
             }
             *self.stats.branches.entry((d, at)).or_default() += 1;
+            if matches!(at, BranchAt::Goal(_)) && self.out.instances[live.rec].goal.is_none() {
+                let prompted = self
+                    .out
+                    .messages
+                    .iter()
+                    .any(|m| m.instance == live.rec && m.suppressed.is_none() && m.send_at <= t);
+                self.out.instances[live.rec].goal = Some(prompted);
+            }
             let number = self.out.instances[live.rec].number;
             let at_step = match at {
                 BranchAt::Goal(_) => None,
@@ -665,6 +681,8 @@ impl<'e, 'a> Run<'e, 'a> {
         st.runs += 1;
         let number = st.runs;
         let rec = self.out.instances.len();
+        let held_out =
+            dialogue.holdout > 0.0 && crate::ids::unit_interval(&self.person.id, &dialogue.id) < dialogue.holdout;
         let trigger = match &follow_from {
             Some(from) => format!("follow_on:{from}"),
             None => dialogue.trigger_kind.to_owned(),
@@ -681,8 +699,11 @@ impl<'e, 'a> Run<'e, 'a> {
             path: Vec::new(),
             entered_by: Vec::new(),
             event: e.map(EventRef::from),
+            held_out,
+            goal: None,
         });
         *self.stats.entered.entry(d).or_default() += 1;
+        self.stats.reach.entry((d, held_out)).or_default().entered += 1;
         let started_by_order = match e {
             Some(Ev::Purchase(r)) => Some(self.s.order_no(r - self.person.tx.start)),
             _ => None,
@@ -784,8 +805,7 @@ impl<'e, 'a> Run<'e, 'a> {
         let variant =
             tier.as_deref().and_then(|t| msg.variants.iter().position(|v| v.tier.as_deref() == Some(t))).unwrap_or(0);
         let v = &msg.variants[variant];
-        let holdout =
-            dialogue.holdout > 0.0 && crate::ids::unit_interval(&self.person.id, &dialogue.id) < dialogue.holdout;
+        let holdout = self.out.instances[rec].held_out;
         let quiet = dialogue
             .quiet_while
             .iter()
@@ -813,7 +833,7 @@ impl<'e, 'a> Run<'e, 'a> {
             None => {
                 *self.stats.messages.entry((d, step, attempt)).or_default() += 1;
                 if note.as_ref().is_some_and(|n| n.is_deferral()) {
-                    self.stats.deferred += 1;
+                    *self.stats.deferred.entry(d).or_default() += 1;
                 }
             }
             Some(why) => self.stats.suppression(d, why),
@@ -827,7 +847,7 @@ impl<'e, 'a> Run<'e, 'a> {
             .and_then(|i| inst.entered_by.get(i).copied().flatten())
             .or(inst.event);
         self.sent.push((rec, step, visit, attempt));
-        self.out.messages.push(Message {
+        let m = Message {
             instance: rec,
             step,
             visit,
@@ -839,7 +859,11 @@ impl<'e, 'a> Run<'e, 'a> {
             note,
             seq: self.seq,
             event,
-        });
+        };
+        if m.suppressed.is_none() {
+            *self.stats.sent.entry(sent_key(&self.ev.settings, d, &m)).or_default() += 1;
+        }
+        self.out.messages.push(m);
         self.seq += 1;
     }
 
@@ -854,8 +878,22 @@ impl<'e, 'a> Run<'e, 'a> {
         st.last_end = Some(t);
         if !self.projecting {
             self.stats.outcome(d, outcome);
+            self.stats.concluded(d, &self.out.instances[rec], outcome);
         }
         self.note(t, || Trace::Ended { dialogue: d, number, outcome: outcome.to_owned() });
+    }
+}
+
+/// Where a message that goes out is counted in `Stats::sent`.
+fn sent_key(s: &Settings, dialogue: usize, m: &Message) -> result::Sent {
+    result::Sent {
+        dialogue,
+        day: crate::input::time::local_day(m.send_at, s.tz),
+        scheduled: m.send_at > s.as_of,
+        step: m.step,
+        attempt: m.attempt,
+        variant: m.variant,
+        channel: m.channel,
     }
 }
 

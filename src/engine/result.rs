@@ -99,6 +99,11 @@ pub struct Instance {
     pub entered_by: Vec<Option<EventRef>>,
     /// The event that started this run (none for an absence or a follow-on without one).
     pub event: Option<EventRef>,
+    /// In the dialogue's holdout group: its messages are suppressed.
+    pub held_out: bool,
+    /// A goal was reached (before as-of): `Some(prompted)`, prompted when a message of the
+    /// instance had gone out by then.
+    pub goal: Option<bool>,
 }
 
 /// A problem with one row of an input (the events or the customers file), found while
@@ -157,7 +162,42 @@ pub enum BranchAt {
     Goal(usize),
 }
 
-/// Counts for the stderr summary, merged across workers.
+/// Messages that go out, counted by dialogue, local day and channel (for volumes over time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Sent {
+    pub dialogue: usize,
+    /// Local calendar day of the send time (days since the epoch, `time::local_day`).
+    pub day: i64,
+    /// After as-of: a projection (status `scheduled`).
+    pub scheduled: bool,
+    pub step: usize,
+    pub attempt: usize,
+    pub variant: usize,
+    pub channel: usize,
+}
+
+/// What happened to the instances of one dialogue in one group (held out or treated).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reach {
+    pub entered: u64,
+    /// Ended by as-of (not live, not a projected end): their outcome is known.
+    pub concluded: u64,
+    /// Of the concluded: reached a goal.
+    pub goal: u64,
+    /// Of those: before any message of theirs had gone out.
+    pub goal_unprompted: u64,
+}
+
+impl Reach {
+    fn add(&mut self, o: Reach) {
+        self.entered += o.entered;
+        self.concluded += o.concluded;
+        self.goal += o.goal;
+        self.goal_unprompted += o.goal_unprompted;
+    }
+}
+
+/// Counts for the summary and the report, merged across workers.
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
     pub customers: u64,
@@ -170,7 +210,14 @@ pub struct Stats {
     pub outcomes: BTreeMap<(usize, String), u64>,
     pub suppressed: BTreeMap<(usize, SuppressionKind), u64>,
     pub unmatched_responses: u64,
-    pub deferred: u64,
+    /// Messages moved later by a send window or cap, per dialogue.
+    pub deferred: BTreeMap<usize, u64>,
+    /// Messages that go out by day and channel (the same messages as `messages`).
+    pub sent: BTreeMap<Sent, u64>,
+    /// (dialogue, held out) → instances entered, concluded, reaching a goal.
+    pub reach: BTreeMap<(usize, bool), Reach>,
+    /// (dialogue, held out, outcome) → instances that ended so by as-of.
+    pub group_outcomes: BTreeMap<(usize, bool, String), u64>,
 }
 
 impl Stats {
@@ -179,7 +226,6 @@ impl Stats {
         self.transactions += o.transactions;
         self.events += o.events;
         self.unmatched_responses += o.unmatched_responses;
-        self.deferred += o.deferred;
         fn add<K: Ord>(into: &mut BTreeMap<K, u64>, from: BTreeMap<K, u64>) {
             for (k, v) in from {
                 *into.entry(k).or_default() += v;
@@ -190,6 +236,12 @@ impl Stats {
         add(&mut self.branches, o.branches);
         add(&mut self.outcomes, o.outcomes);
         add(&mut self.suppressed, o.suppressed);
+        add(&mut self.deferred, o.deferred);
+        add(&mut self.sent, o.sent);
+        add(&mut self.group_outcomes, o.group_outcomes);
+        for (k, r) in o.reach {
+            self.reach.entry(k).or_default().add(r);
+        }
     }
 
     pub fn outcome(&mut self, d: usize, outcome: &str) {
@@ -198,6 +250,22 @@ impl Stats {
             Some((_, n)) => *n += 1,
             None => {
                 self.outcomes.insert((d, outcome.to_owned()), 1);
+            }
+        }
+    }
+
+    /// An instance ended by as-of with `outcome`: counted in its group.
+    pub fn concluded(&mut self, d: usize, inst: &Instance, outcome: &str) {
+        let r = self.reach.entry((d, inst.held_out)).or_default();
+        r.concluded += 1;
+        if let Some(prompted) = inst.goal {
+            r.goal += 1;
+            r.goal_unprompted += u64::from(!prompted);
+        }
+        match self.group_outcomes.iter_mut().find(|((k, h, s), _)| *k == d && *h == inst.held_out && s == outcome) {
+            Some((_, n)) => *n += 1,
+            None => {
+                self.group_outcomes.insert((d, inst.held_out, outcome.to_owned()), 1);
             }
         }
     }

@@ -5,6 +5,8 @@
 //! `C1 dialogue#1 step/attempt channel:template date status`, one line per instance
 //! `C1 dialogue#1 trigger date -> outcome date`.
 
+use std::collections::BTreeMap;
+
 use chrono_tz::Tz;
 
 use super::trace::{Skip, Trace};
@@ -674,7 +676,8 @@ C1 hi#2 hi/0 email:hi 2025-01-02T08:00:00Z suppressed(no consent for email at se
 "
     );
     assert_eq!(r.stats.messages.get(&(0, 0, 0)), Some(&1), "the withdrawn message no longer counts as planned");
-    assert_eq!(r.stats.deferred, 1);
+    assert_eq!(r.stats.deferred.get(&0), Some(&1));
+    assert_eq!(r.stats.sent.values().sum::<u64>(), 1, "the withdrawn message no longer counts by day either");
 }
 
 #[test]
@@ -940,4 +943,56 @@ fn an_empty_answer_value_does_not_erase_a_fact() {
         "2025-01-31",
     );
     assert_eq!(r.results[0].facts, vec![(ts("2025-01-05"), 1, "S".into())]);
+}
+
+#[test]
+fn reach_counts_goals_by_holdout_group_and_whether_a_message_had_gone_out() {
+    // The message waits 2 days: A buys again before it (unprompted), B after it, C never.
+    let d = "\
+trigger:
+  purchase: {}
+reentry: never
+holdout: 0.5
+goals:
+  - {event: purchase, outcome: bought}
+steps:
+  - id: hi
+    send: {channel: email, template: hi, delay: 2d}
+    wait: 10d
+    end: lapsed
+";
+    let ids = ["A", "B", "C", "D", "E", "F", "G", "H"];
+    let held = |id: &str| crate::ids::unit_interval(id, "g") < 0.5;
+    let mut tx = Vec::new();
+    for id in ids {
+        tx.push(format!("{id},2025-01-01,{id}1,p,books,10"));
+    }
+    // A and E buy again the next day, B and F after the message, the rest never.
+    for (id, day) in [("A", "02"), ("E", "02"), ("B", "05"), ("F", "05")] {
+        tx.push(format!("{id},2025-01-{day},{id}2,p,books,10"));
+    }
+    let tx: Vec<&str> = tx.iter().map(String::as_str).collect();
+    let r = replay(&[("g", d)], &tx, &[], "2025-01-31");
+    assert!(ids.iter().any(|i| held(i)) && ids.iter().any(|i| !held(i)), "both groups are represented");
+    let mut want: BTreeMap<bool, Reach> = BTreeMap::new();
+    for id in ids {
+        let w = want.entry(held(id)).or_default();
+        w.entered += 1;
+        w.concluded += 1;
+        if ["A", "E", "B", "F"].contains(&id) {
+            w.goal += 1;
+            // Held out, no message ever goes out: every goal is unprompted.
+            if ["A", "E"].contains(&id) || held(id) {
+                w.goal_unprompted += 1;
+            }
+        }
+    }
+    let got: BTreeMap<bool, Reach> = r.stats.reach.iter().map(|((_, h), v)| (*h, *v)).collect();
+    assert_eq!(got, want);
+    let bought: u64 = r.stats.group_outcomes.iter().filter(|((_, _, o), _)| o == "bought").map(|(_, n)| n).sum();
+    assert_eq!(bought, 4);
+    // Messages that go out, by day: the treated customers' only (held-out ones are suppressed).
+    let treated_msgs = ["C", "D", "G", "H", "B", "F"].iter().filter(|i| !held(i)).count() as u64;
+    assert_eq!(r.stats.sent.values().sum::<u64>(), treated_msgs);
+    assert!(r.stats.sent.keys().all(|k| k.day == crate::input::time::local_day(ts("2025-01-03"), Tz::UTC)));
 }

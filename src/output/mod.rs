@@ -519,6 +519,9 @@ impl<'a> Writer<'a> {
         if msgs.is_empty() {
             return Ok(emitted);
         }
+        for m in &msgs {
+            *emitted.by_status.entry((r.instances[m.instance].dialogue, self.status(r, m))).or_default() += 1;
+        }
         if let Some(l) = &self.sel.ledger {
             for m in &msgs {
                 match self.fate(l, r, m) {

@@ -94,7 +94,7 @@ impl Sink {
         if let Ok(meta) = std::fs::metadata(p) {
             if let Some(x) = protected.iter().find(|x| same_file(&meta, x.path)) {
                 return Err(io::Error::other(format!(
-                    "it is {} ({}); refusing to replace an input with the plan",
+                    "it is {} ({}); refusing to replace an input with the output",
                     x.what,
                     x.path.display()
                 )));

@@ -27,6 +27,8 @@ pub struct Emitted {
     pub held_seen: u64,
     /// Messages an email format left out: another channel, or no address.
     pub not_mail: u64,
+    /// Messages written, by dialogue and status.
+    pub by_status: std::collections::BTreeMap<(usize, &'static str), u64>,
 }
 
 impl Emitted {
@@ -37,6 +39,9 @@ impl Emitted {
         self.held_seen += o.held_seen;
         self.not_mail += o.not_mail;
         self.ledger.extend_from_slice(&o.ledger);
+        for (k, n) in o.by_status {
+            *self.by_status.entry(k).or_default() += n;
+        }
     }
 }
 
@@ -142,4 +147,31 @@ pub fn evaluate_and_write(
         }
     })?;
     Ok((stats, warnings, written))
+}
+
+/// Evaluate every customer for their counts only (the report): nothing is rendered. Counts
+/// are sums, so they do not depend on the number of threads either.
+pub fn evaluate(ev: &Evaluator<'_>) -> (Stats, Vec<Warning>) {
+    let idx: Vec<usize> = (0..ev.data.people.len()).collect();
+    let parts: Vec<(Stats, Vec<Warning>)> = idx
+        .par_chunks(TASK)
+        .map(|chunk| {
+            let mut scratch = Scratch::default();
+            let mut stats = Stats::default();
+            let mut warnings = Vec::new();
+            for &p in chunk {
+                stats.customers += 1;
+                let r = ev.run_customer(p, &mut scratch, &mut stats, None);
+                warnings.extend(r.warnings);
+            }
+            (stats, warnings)
+        })
+        .collect();
+    let mut stats = Stats::default();
+    let mut warnings = Vec::new();
+    for (s, w) in parts {
+        stats.merge(s);
+        warnings.extend(w);
+    }
+    (stats, warnings)
 }

@@ -11,10 +11,22 @@ pub enum Format {
     Dot,
 }
 
-struct Edge {
-    from: String,
-    to: String,
-    label: String,
+/// An edge of a dialogue graph; parallel edges are merged, their labels one per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge {
+    pub from: String,
+    pub to: String,
+    pub label: String,
+}
+
+/// A node: id, label (lines), kind (`start`, `step`, `end`, `goal`, `follow`).
+pub type Node = (String, String, &'static str);
+
+/// A dialogue as nodes and edges, in a stable order (the one `render` writes).
+#[derive(Debug, Clone)]
+pub struct Graph {
+    pub nodes: Vec<Node>,
+    pub edges: Vec<Edge>,
 }
 
 fn exit_target(plan: &Plan, e: &Exit, nodes: &mut Vec<(String, String, &'static str)>) -> String {
@@ -96,7 +108,8 @@ fn trigger_label(d: &crate::dialogue::plan::Dialogue) -> String {
     label
 }
 
-pub fn render(plan: &Plan, d: usize, format: Format) -> String {
+/// The graph of dialogue `d`.
+pub fn build(plan: &Plan, d: usize) -> Graph {
     let dlg = &plan.dialogues[d];
     let mut nodes: Vec<(String, String, &'static str)> =
         vec![("start".into(), format!("trigger: {}", trigger_label(dlg)), "start")];
@@ -176,6 +189,27 @@ pub fn render(plan: &Plan, d: usize, format: Format) -> String {
             edges.push(Edge { from, to, label: String::new() });
         }
     }
+    // Two ways from one node to another are one edge with both labels, not two labels drawn
+    // on top of each other.
+    let mut merged: Vec<Edge> = Vec::with_capacity(edges.len());
+    for e in edges {
+        match merged.iter_mut().find(|m| m.from == e.from && m.to == e.to) {
+            Some(m) if !e.label.is_empty() => {
+                if !m.label.is_empty() {
+                    m.label.push('\n');
+                }
+                m.label.push_str(&e.label);
+            }
+            Some(_) => {}
+            None => merged.push(e),
+        }
+    }
+    Graph { nodes, edges: merged }
+}
+
+pub fn render(plan: &Plan, d: usize, format: Format) -> String {
+    let dlg = &plan.dialogues[d];
+    let Graph { nodes, edges } = build(plan, d);
     match format {
         Format::Mermaid => {
             let esc = |s: &str| s.replace('"', "#quot;").replace('\n', "<br/>");
@@ -222,5 +256,23 @@ pub fn render(plan: &Plan, d: usize, format: Format) -> String {
             out.push_str("}\n");
             out
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_ways_to_one_node_are_one_edge_with_both_labels() {
+        let plan = crate::dialogue::test_plan(&[(
+            "a",
+            "trigger:\n  purchase: {}\nsteps:\n  - id: ask\n    send: {channel: email, template: ask}\n    on:\n      - {answer: no, end: lost}\n    timeout: {after: 3d, end: lost}\n",
+        )]);
+        let g = build(&plan, 0);
+        let to_lost: Vec<&Edge> = g.edges.iter().filter(|e| e.to == "end_lost").collect();
+        assert_eq!(to_lost.len(), 1);
+        assert_eq!(to_lost[0].label, "answer no\nno answer in 3d");
+        assert!(render(&plan, 0, Format::Mermaid).contains("s0 -- \"answer no<br/>no answer in 3d\" --> end_lost"));
     }
 }

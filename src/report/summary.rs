@@ -1,5 +1,7 @@
-//! The run summary on stderr: what was read, what each dialogue did, and data warnings.
+//! The run summary on stderr: data warnings, what was read, what was written (totals by
+//! status first, then per dialogue), and with `--summary full` what each dialogue did.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use crate::dialogue::Plan;
@@ -10,16 +12,19 @@ use crate::model::TableKind;
 
 const MAX_WARNINGS: usize = 20;
 
-#[allow(clippy::too_many_arguments)]
-pub fn print(
-    w: &mut dyn Write,
-    data: &Data,
-    plan: &Plan,
-    stats: &Stats,
-    warnings: &[Warning],
-    as_of: i64,
-    written: u64,
-) -> io::Result<()> {
+/// How much of the summary to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Warnings only.
+    None,
+    /// What was read and written, by status and dialogue.
+    Short,
+    /// Also each dialogue's steps, exits, goals, outcomes and suppressions over the whole replay.
+    Full,
+}
+
+/// Data warnings, the first `MAX_WARNINGS` of them, in file order.
+pub fn warnings(w: &mut dyn Write, data: &Data, warnings: &[Warning]) -> io::Result<()> {
     let mut warnings: Vec<(TableKind, u32, &str)> =
         warnings.iter().map(|w| (w.table, w.line, w.message.as_str())).collect();
     warnings.sort();
@@ -37,30 +42,105 @@ pub fn print(
     if warnings.len() > MAX_WARNINGS {
         writeln!(w, "warning: … and {} more data warnings", warnings.len() - MAX_WARNINGS)?;
     }
+    Ok(())
+}
+
+/// `1 message`, `2 messages`.
+fn messages(n: u64) -> String {
+    format!("{n} message{}", if n == 1 { "" } else { "s" })
+}
+
+/// Counts by status, in the order a reader expects.
+fn by_status(counts: &BTreeMap<&'static str, u64>) -> String {
+    const ORDER: [&str; 8] = ["due", "late", "planned", "scheduled", "sent", "expired", "suppressed", ""];
+    let mut parts: Vec<String> =
+        ORDER.iter().filter_map(|s| counts.get(s).filter(|n| **n > 0).map(|n| format!("{n} {s}"))).collect();
+    parts.extend(counts.iter().filter(|(s, n)| !ORDER.contains(s) && **n > 0).map(|(s, n)| format!("{n} {s}")));
+    parts.join(", ")
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn print(
+    w: &mut dyn Write,
+    data: &Data,
+    plan: &Plan,
+    stats: &Stats,
+    warns: &[Warning],
+    as_of: i64,
+    written: &BTreeMap<(usize, &'static str), u64>,
+    detail: Detail,
+) -> io::Result<()> {
+    warnings(w, data, warns)?;
+    if detail == Detail::None {
+        return Ok(());
+    }
     writeln!(
         w,
-        "kairos: {} customers ({} with profiles), {} transactions, {} events up to {}; {} messages written",
+        "kairos: read {} customers ({} with profiles), {} transactions, {} events up to {}",
         stats.customers,
         data.profile_count,
         stats.transactions,
         stats.events,
-        format_utc(as_of),
-        written
+        format_utc(as_of)
     )?;
+    let mut totals: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut per_dialogue: BTreeMap<usize, BTreeMap<&'static str, u64>> = BTreeMap::new();
+    for ((d, s), n) in written {
+        *totals.entry(s).or_default() += n;
+        *per_dialogue.entry(*d).or_default().entry(s).or_default() += n;
+    }
+    let total: u64 = totals.values().sum();
+    if total == 0 {
+        writeln!(w, "kairos: wrote 0 messages")?;
+    } else {
+        writeln!(w, "kairos: wrote {}: {}", messages(total), by_status(&totals))?;
+    }
+    let width = plan.dialogues.iter().map(|d| d.id.len()).max().unwrap_or(0);
+    for (d, counts) in &per_dialogue {
+        writeln!(w, "  {:<width$}  {}", plan.dialogues[*d].id, by_status(counts))?;
+    }
+    let entered: u64 = stats.entered.values().sum();
+    let ended: u64 = stats.outcomes.values().sum();
+    let suppressed: u64 = stats.suppressed.values().sum();
+    write!(
+        w,
+        "kairos: {} dialogues entered {entered} times over the whole replay, {} still live at as-of, {} suppressed",
+        plan.dialogues.len(),
+        entered.saturating_sub(ended),
+        messages(suppressed)
+    )?;
+    if detail == Detail::Short {
+        writeln!(w, " (`--summary full` shows each dialogue; `kairos report` draws them)")?;
+    } else {
+        writeln!(w)?;
+        full(w, plan, stats)?;
+    }
+    if stats.unmatched_responses > 0 {
+        writeln!(
+            w,
+            "kairos: {} responses matched no open question (the dialogue had moved on or ended)",
+            stats.unmatched_responses
+        )?;
+    }
+    Ok(())
+}
+
+/// Each dialogue over the whole replay: entries, each step's messages and exits, goals,
+/// outcomes and suppressions.
+fn full(w: &mut dyn Write, plan: &Plan, stats: &Stats) -> io::Result<()> {
     for (d, dialogue) in plan.dialogues.iter().enumerate() {
         let entered = stats.entered.get(&d).copied().unwrap_or(0);
         let msgs: u64 = stats.messages.range((d, 0, 0)..(d + 1, 0, 0)).map(|(_, v)| v).sum();
-        let outcomes: Vec<String> =
+        let mut outcomes: Vec<String> =
             stats.outcomes.iter().filter(|((k, _), _)| *k == d).map(|((_, o), n)| format!("{o} {n}")).collect();
         let ended: u64 = stats.outcomes.iter().filter(|((k, _), _)| *k == d).map(|(_, n)| n).sum();
         let live = entered.saturating_sub(ended);
-        write!(w, "  {:<28} entered {:>6}  messages {:>7}", dialogue.id, entered, msgs)?;
-        if !outcomes.is_empty() || live > 0 {
-            let mut parts = outcomes;
-            if live > 0 {
-                parts.push(format!("live {live}"));
-            }
-            write!(w, "  outcomes: {}", parts.join(", "))?;
+        if live > 0 {
+            outcomes.push(format!("still live {live}"));
+        }
+        write!(w, "  {}: entered {entered}, {}", dialogue.id, messages(msgs))?;
+        if !outcomes.is_empty() {
+            write!(w, "; ended {}", outcomes.join(", "))?;
         }
         writeln!(w)?;
         if entered == 0 {
@@ -70,30 +150,30 @@ pub fn print(
             let per_attempt: Vec<String> = stats
                 .messages
                 .range((d, s, 0)..(d, s + 1, 0))
-                .map(|((_, _, a), n)| if *a == 0 { format!("{n}") } else { format!("+{n} escalation {a}") })
+                .map(|((_, _, a), n)| if *a == 0 { messages(*n) } else { format!("{n} escalation {a}") })
                 .collect();
-            let branches: Vec<String> = stats
+            let exits: Vec<String> = stats
                 .branches
                 .range((d, BranchAt::Step(s, StepExit::Branch(0)))..=(d, BranchAt::Step(s, StepExit::Timeout)))
                 .map(|((_, at), n)| {
                     let label = match at {
                         BranchAt::Step(_, StepExit::Branch(k)) => step.on.get(*k).map_or("?", |b| b.label.as_str()),
-                        _ => "timeout",
+                        _ => "no answer",
                     };
                     format!("{label} {n}")
                 })
                 .collect();
-            if per_attempt.is_empty() && branches.is_empty() {
+            if per_attempt.is_empty() && exits.is_empty() {
                 continue;
             }
             write!(
                 w,
-                "    step {:<24} messages {}",
+                "    step {}: {}",
                 step.id,
-                if per_attempt.is_empty() { "0".to_owned() } else { per_attempt.join(" ") }
+                if per_attempt.is_empty() { "0 messages".to_owned() } else { per_attempt.join(", ") }
             )?;
-            if !branches.is_empty() {
-                write!(w, "; {}", branches.join(", "))?;
+            if !exits.is_empty() {
+                write!(w, "; left by {}", exits.join(", "))?;
             }
             writeln!(w)?;
         }
@@ -109,20 +189,16 @@ pub fn print(
             })
             .collect();
         if !goals.is_empty() {
-            writeln!(w, "    goals: {}", goals.join(", "))?;
+            writeln!(w, "    goals reached: {}", goals.join(", "))?;
         }
         for ((k, why), n) in &stats.suppressed {
             if *k == d {
                 writeln!(w, "    suppressed {n}: {why}")?;
             }
         }
-    }
-    if stats.unmatched_responses > 0 {
-        writeln!(
-            w,
-            "  {} responses matched no open question (the dialogue had moved on or ended)",
-            stats.unmatched_responses
-        )?;
+        if let Some(n) = stats.deferred.get(&d) {
+            writeln!(w, "    deferred {n} (send window or cap)")?;
+        }
     }
     Ok(())
 }

@@ -72,7 +72,7 @@ fn airline_json_shows_instances_and_outcomes() {
 #[test]
 fn airline_summary_reports_steps_branches_and_outcomes() {
     let f = airline();
-    let out = f.run(&["--as-of", "2025-06-30"]);
+    let out = f.run(&["--as-of", "2025-06-30", "--summary", "full"]);
     insta::assert_snapshot!("airline_summary", out.stderr);
 }
 

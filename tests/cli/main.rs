@@ -9,6 +9,7 @@ mod ledger;
 mod nightly;
 mod outputs;
 mod policy;
+mod report;
 mod scale;
 mod triggers;
 

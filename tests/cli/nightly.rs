@@ -102,6 +102,7 @@ fn man_writes_one_page_per_command() {
             "kairos-graph.1",
             "kairos-man.1",
             "kairos-preview.1",
+            "kairos-report.1",
             "kairos-run.1",
             "kairos-schema.1",
             "kairos.1"

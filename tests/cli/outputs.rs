@@ -173,12 +173,17 @@ fn output_file_is_written_whole_and_stdout_stays_empty() {
     // The summary goes to stderr, and --quiet silences it.
     assert!(
         to_stdout.stderr.starts_with(
-            "kairos: no kairos.yaml beside the dialogues folder or here; using defaults\nkairos: 20 customers"
+            "kairos: no kairos.yaml beside the dialogues folder or here; using defaults\nkairos: read 20 customers"
         ),
         "{}",
         to_stdout.stderr
     );
     assert_eq!(f.run(&["--quiet"]).stderr, "");
+    // `--summary none` keeps only the config used and warnings (there are none here).
+    assert_eq!(
+        f.run(&["--summary", "none"]).stderr,
+        "kairos: no kairos.yaml beside the dialogues folder or here; using defaults\n"
+    );
 }
 
 #[test]
@@ -236,12 +241,20 @@ fn shipped_examples() {
     let out = f.cmd(&args);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(!out.stderr.contains("warning"), "{}", out.stderr);
-    for line in out.stderr.lines().filter(|l| l.starts_with("  ") && l.contains(" entered ")) {
-        let n: u64 = line.split(" entered ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let mut full_args = args.clone();
+    full_args.extend(["--summary", "full"]);
+    let full = f.cmd(&full_args);
+    assert_eq!(full.stdout, out.stdout, "the summary changes stderr only");
+    assert!(full.stderr.starts_with(out.stderr.lines().take(19).collect::<Vec<_>>().join("\n").as_str()));
+    let fired: Vec<&str> = full.stderr.lines().filter(|l| l.starts_with("  ") && l.contains(": entered ")).collect();
+    assert_eq!(fired.len(), 16, "{}", full.stderr);
+    for line in fired {
+        let n: u64 = line.split(": entered ").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
         assert!(n > 0, "a shipped dialogue never fires: {line}");
     }
     let root_text = format!("{}/", root.display());
     insta::assert_snapshot!("shipped_examples_summary", out.stderr.replace(&root_text, "<root>/"));
+    insta::assert_snapshot!("shipped_examples_summary_full", full.stderr.replace(&root_text, "<root>/"));
     let digest = xxhash_rust::xxh3::xxh3_64(out.stdout.as_bytes());
     insta::assert_snapshot!(
         "shipped_examples_plan_digest",

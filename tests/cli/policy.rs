@@ -103,7 +103,7 @@ D a sms:t 2025-01-01T00:00:00Z suppressed [do not contact]
 "
     );
     // Without --include-suppressed the suppressed messages are left out, and the summary says why.
-    let out = f.run(&[]);
+    let out = f.run(&["--summary", "full"]);
     assert_eq!(rows(&out.stdout).len(), 3);
     assert!(out.stderr.contains("suppressed 1: do not contact"), "{}", out.stderr);
     assert!(out.stderr.contains("suppressed 1: no consent"), "{}", out.stderr);
