@@ -297,19 +297,6 @@ pub fn shard_path(path: &Path, shard: Shard) -> PathBuf {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_ledger_path_names_its_shard() {
-        let s = Shard::new(3, 8).unwrap();
-        assert_eq!(shard_path(Path::new("state/sent-{shard}.jsonl"), s), PathBuf::from("state/sent-3-of-8.jsonl"));
-        assert_eq!(shard_path(Path::new("sent-{shard}.jsonl"), Shard::ALL), PathBuf::from("sent-1-of-1.jsonl"));
-        assert_eq!(shard_path(Path::new("sent.jsonl"), s), PathBuf::from("sent.jsonl"));
-    }
-}
-
 /// `kairos report`, checked.
 pub struct ReportSettings {
     pub replay: Replay,
@@ -328,5 +315,18 @@ impl ReportSettings {
             bail!("--output {}: is a folder; expected a file name such as report.html", a.output.display());
         }
         Ok(ReportSettings { replay, output: a.output.clone(), quiet })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ledger_path_names_its_shard() {
+        let s = Shard::new(3, 8).unwrap();
+        assert_eq!(shard_path(Path::new("state/sent-{shard}.jsonl"), s), PathBuf::from("state/sent-3-of-8.jsonl"));
+        assert_eq!(shard_path(Path::new("sent-{shard}.jsonl"), Shard::ALL), PathBuf::from("sent-1-of-1.jsonl"));
+        assert_eq!(shard_path(Path::new("sent.jsonl"), s), PathBuf::from("sent.jsonl"));
     }
 }
