@@ -403,7 +403,7 @@ fn run(s: RunSettings) -> Result<ExitCode> {
                 if emitted.not_mail > 0 {
                     writeln!(
                         err,
-                        "  {} messages are not email (another channel, or no address) and are not in this output: write them with --format jsonl",
+                        "  {} messages are not email (another channel, or no valid email address) and are not in this output: write them with --format jsonl",
                         emitted.not_mail
                     )?;
                 }

@@ -51,13 +51,27 @@ fn id_domain(from: &Sender) -> &str {
     from.address.rsplit_once('@').map_or("kairos.invalid", |(_, d)| d)
 }
 
-/// One email message as RFC 5322 bytes (CRLF line ends).
+/// Is `s` a plain address (`name@domain`, no spaces, quotes, brackets or control characters)
+/// that can go into a `To:` header as it is?
+pub fn is_plain_address(s: &str) -> bool {
+    let ok = |c: char| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '"' | ',' | ';' | '(' | ')' | '\\' | '[' | ']');
+    match s.split_once('@') {
+        Some((l, d)) => !l.is_empty() && !d.is_empty() && !d.contains('@') && s.chars().all(ok),
+        None => false,
+    }
+}
+
+/// One email message as RFC 5322 bytes (CRLF line ends). `to` must be a plain address
+/// (`is_plain_address`): it is written as it is, so `To:` reads back equal to the contact.
 pub fn eml(to: &str, from: &Sender, message_id: &str, send_at: i64, content: &Rendered) -> io::Result<Vec<u8>> {
+    if !is_plain_address(to) {
+        return Err(io::Error::other(format!("{to:?} is not an email address")));
+    }
     let subject = content.subject.clone().unwrap_or_default();
     let mut b = MessageBuilder::new()
         .message_id(format!("{message_id}@{}", id_domain(from)))
         .date(send_at)
-        .to(to.to_owned())
+        .header("To", mail_builder::headers::raw::Raw::new(to.to_owned()))
         .subject(subject);
     b = match &from.name {
         Some(n) => b.from((n.clone(), from.address.clone())),
@@ -173,6 +187,16 @@ mod tests {
     }
 
     #[test]
+    fn only_plain_addresses_go_into_to() {
+        assert!(is_plain_address("emily.williams1@example.com"));
+        assert!(!is_plain_address("emily@example.com\r\nBcc: all@example.com"), "no header injection");
+        assert!(!is_plain_address("Emily <e@example.com>"));
+        assert!(!is_plain_address("e@x@y"));
+        assert!(!is_plain_address("not an address"));
+        assert!(!is_plain_address(""));
+    }
+
+    #[test]
     fn senders_are_parsed_or_refused() {
         assert_eq!(sender(), Sender { name: Some("Kairos Stores".into()), address: "hello@example.com".into() });
         assert_eq!("a@b.c".parse::<Sender>().unwrap().name, None);
@@ -187,6 +211,10 @@ mod tests {
         assert_eq!(m.subject(), Some("Zoë, your order"));
         assert_eq!(m.message_id(), Some("181aff8f@example.com"));
         assert_eq!(m.to().and_then(|a| a.first()).and_then(|a| a.address()), Some("emily@example.com"));
+        assert!(
+            String::from_utf8_lossy(&bytes).contains("\r\nTo: emily@example.com\r\n"),
+            "To reads back as the contact"
+        );
         assert_eq!(m.from().and_then(|a| a.first()).and_then(|a| a.name()), Some("Kairos Stores"));
         assert_eq!(m.date().map(|d| d.to_timestamp()), Some(1_741_168_800));
         let body = m.body_text(0).map(|b| b.replace("\r\n", "\n"));

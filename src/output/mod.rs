@@ -184,7 +184,7 @@ impl<'a> Writer<'a> {
     fn is_mail(&self, r: &CustomerResult, m: &Message) -> bool {
         let row = self.row(r, m);
         let part = self.templates.and_then(|t| t.get(row.template)).and_then(|t| t.parts.get(row.channel));
-        part.is_some_and(|p| p.form == crate::template::Form::Email) && !row.contact.trim().is_empty()
+        part.is_some_and(|p| p.form == crate::template::Form::Email) && mail::is_plain_address(row.contact.trim())
     }
 
     /// Render message content with these templates.

@@ -110,7 +110,11 @@ fn eml_files_parse_back_with_to_subject_and_message_id() {
     let out = f.run(&["-f", "eml", "-o", "mail"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("  1 email messages written as .eml files in mail\n"), "{}", out.stderr);
-    assert!(out.stderr.contains("  7 messages are not email (another channel, or no address)"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("  7 messages are not email (another channel, or no valid email address)"),
+        "{}",
+        out.stderr
+    );
     let files: Vec<_> = std::fs::read_dir(f.path("mail")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(files.len(), 1, "C2 has no email address");
     let bytes = std::fs::read(&files[0]).unwrap();
