@@ -36,6 +36,7 @@ use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
 use crate::expr::compile::Schema;
 use crate::yaml;
 
+pub use minijinja::Value;
 pub use render::{Rendered, Vars};
 
 /// Instructions one render may run (a loop over a huge range stops here, with an error
