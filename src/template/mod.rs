@@ -145,9 +145,6 @@ pub struct Compiled {
     /// Where the field's value starts in the file (for mapping template errors back).
     node: usize,
     value: String,
-    /// The variables it reads, as (root, field) (`("customer", Some("name"))`; a whole record
-    /// has no field): what its output depends on, the key of the render cache.
-    pub reads: Vec<(String, Option<String>)>,
 }
 
 /// One channel's part of a template.
@@ -185,8 +182,6 @@ pub struct Template {
 
 /// The templates of a project, compiled.
 pub struct Templates {
-    /// Unique in the process: keys of the render cache never match across two loads.
-    id: u64,
     pub dir: PathBuf,
     env: minijinja::Environment<'static>,
     pub keys: BTreeMap<String, Template>,
@@ -286,9 +281,7 @@ pub fn load(dir: &Path, known: &Known<'_>, sms_max_segments: u32) -> (Option<Tem
             keys.insert(key, t);
         }
     }
-    static LOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let id = LOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let t = Templates { id, dir: dir.to_path_buf(), env, keys, sms_max_segments };
+    let t = Templates { dir: dir.to_path_buf(), env, keys, sms_max_segments };
     (Some(t), diags)
 }
 
@@ -389,13 +382,11 @@ fn compile_file(
                 continue;
             }
             let name = format!("{key}/{}.{}", channel.value, field.name());
-            let mut c = Compiled { name: name.clone(), node, value: value.value.clone(), reads: Vec::new() };
+            let c = Compiled { name: name.clone(), node, value: value.value.clone() };
             match env.add_template_owned(name.clone(), value.value) {
                 Ok(()) => {
                     let t = env.get_template(&name).ok()?;
-                    let vars = t.undeclared_variables(true);
-                    check_vars(&vars, &c, file, src, known, &mut needs, diags);
-                    c.reads = reads(&vars);
+                    check_vars(&t.undeclared_variables(true), &c, file, src, known, &mut needs, diags);
                     fields.insert(field, c);
                 }
                 Err(e) => diags.push(template_error(file, src, &c, &e, "syntax error")),
@@ -538,21 +529,6 @@ fn check_vars(
             diags.push(Diagnostic::error(file, format!("{message} in `{}`", c.name)).at(src, at).with_hint_opt(hint));
         }
     }
-}
-
-/// The (root, first field) pairs of the variables a template reads, sorted; a record read as
-/// a whole (or by a computed key) comes without a field and hides its fields' entries.
-fn reads(vars: &std::collections::HashSet<String>) -> Vec<(String, Option<String>)> {
-    let mut out: BTreeSet<(String, Option<String>)> = BTreeSet::new();
-    for v in vars {
-        let (root, field) = match v.split_once('.') {
-            Some((r, f)) => (r, Some(f.split('.').next().unwrap_or(f).to_owned())),
-            None => (v.as_str(), None),
-        };
-        out.insert((root.to_owned(), field));
-    }
-    let whole: Vec<String> = out.iter().filter(|(_, f)| f.is_none()).map(|(r, _)| r.clone()).collect();
-    out.into_iter().filter(|(r, f)| f.is_none() || !whole.contains(r)).collect()
 }
 
 fn note_field(set: &mut Option<BTreeSet<String>>, field: Option<&str>) {

@@ -138,60 +138,6 @@ impl minijinja::value::Object for Root {
 }
 
 impl Vars<'_> {
-    /// The value of `root.field` (or of the whole `root`) as the template would see it.
-    fn read(&self, root: &str, field: Option<&str>) -> Value {
-        let find = |fields: &[(&str, Value)], f: &str| {
-            fields.iter().find(|(k, v)| *k == f && !v.is_undefined() && v.as_str() != Some("")).map(|(_, v)| v.clone())
-        };
-        let whole = |fields: &[(&str, Value)]| record(fields.iter().map(|(k, v)| (*k, v.clone())));
-        let v = match (root, field) {
-            ("customer", f) => match (&self.customer_value, f) {
-                (Some(c), Some(f)) => c.get_attr(f).ok(),
-                (Some(c), None) => Some(c.clone()),
-                (None, Some(f)) => find(&self.customer, f),
-                (None, None) => Some(whole(&self.customer)),
-            },
-            ("event", Some(f)) => find(&self.event, f),
-            ("event", None) => Some(whole(&self.event)),
-            ("history", Some(f)) => find(&self.history, f),
-            ("history", None) => Some(whole(&self.history)),
-            ("fact", Some(f)) => self.facts.iter().find(|(k, _)| *k == f).map(|(_, v)| Value::from(*v)),
-            ("fact", None) => Some(record(self.facts.iter().map(|(k, v)| (*k, Value::from(*v))))),
-            ("trigger", Some("kind")) => Some(Value::from(self.trigger.kind)),
-            ("trigger", Some("reason")) => Some(Value::from(self.trigger.reason)),
-            ("trigger", Some("at")) => Some(local_time(self.trigger.at, self.tz)),
-            ("trigger", _) => None,
-            ("customer_id", _) => Some(Value::from(self.customer_id)),
-            ("dialogue", _) => Some(Value::from(self.dialogue)),
-            ("instance", _) => Some(Value::from(self.instance)),
-            ("step", _) => Some(Value::from(self.step)),
-            ("attempt", _) => Some(Value::from(self.attempt)),
-            ("channel", _) => Some(Value::from(self.channel)),
-            ("contact", _) => Some(Value::from(self.contact)),
-            ("template", _) => Some(Value::from(self.template)),
-            ("message_id", _) => Some(Value::from(self.message_id)),
-            ("send_at", _) => Some(local_time(self.send_at, self.tz)),
-            _ => None,
-        };
-        v.unwrap_or(Value::UNDEFINED)
-    }
-
-    /// The cache key of a part's render: its name and the values of what it reads.
-    fn key(&self, templates: u64, c: &super::Compiled) -> u128 {
-        use std::fmt::Write as _;
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        let mut buf = String::new();
-        h.update(&templates.to_le_bytes());
-        h.update(c.name.as_bytes());
-        for (root, field) in &c.reads {
-            buf.clear();
-            // Debug tells text from numbers ("12" from 12) and undefined from empty.
-            let _ = write!(buf, "\0{root}.{}={:?}", field.as_deref().unwrap_or(""), self.read(root, field.as_deref()));
-            h.update(buf.as_bytes());
-        }
-        h.digest128()
-    }
-
     fn context(&self) -> Value {
         let customer = match &self.customer_value {
             Some(v) => v.clone(),
@@ -222,15 +168,6 @@ impl Vars<'_> {
             fact: record(self.facts.iter().map(|(k, v)| (*k, Value::from(*v)))),
         })
     }
-}
-
-/// Renders a worker keeps (then it starts afresh): enough for the parts that repeat (a
-/// subject that reads a first name), bounded whatever the data.
-const CACHE_ENTRIES: usize = 1 << 14;
-
-thread_local! {
-    static CACHE: std::cell::RefCell<std::collections::HashMap<u128, String>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
 /// A writer that refuses more than `MAX_OUTPUT` bytes.
@@ -266,34 +203,17 @@ impl Templates {
     ) -> Result<Option<Rendered>, RenderError> {
         let Some(t) = self.keys.get(key) else { return Ok(None) };
         let Some(part) = t.parts.get(channel) else { return Ok(None) };
-        let mut ctx = None;
+        let ctx = vars.context();
         let mut out = Rendered::default();
         let mut address = None;
         for (field, c) in &part.fields {
             if *field == Field::Html && !html {
                 continue;
             }
-            // A part's output depends only on the values it reads (renders are pure): the
-            // same values render the same text, so a worker keeps recent renders.
-            let key = vars.key(self.id, c);
-            let text = match CACHE.with(|cache| cache.borrow().get(&key).cloned()) {
-                Some(text) => text,
-                None => {
-                    let ctx = ctx.get_or_insert_with(|| vars.context());
-                    let tpl = self.env.get_template(&c.name).map_err(|e| self.error(t, c, vars, &e))?;
-                    let mut w = Capped(Vec::new());
-                    tpl.render_captured_to(&*ctx, &mut w).map_err(|e| self.error(t, c, vars, &e))?;
-                    let text = String::from_utf8(w.0).unwrap_or_default();
-                    CACHE.with(|cache| {
-                        let mut cache = cache.borrow_mut();
-                        if cache.len() >= CACHE_ENTRIES {
-                            cache.clear();
-                        }
-                        cache.insert(key, text.clone());
-                    });
-                    text
-                }
-            };
+            let tpl = self.env.get_template(&c.name).map_err(|e| self.error(t, c, vars, &e))?;
+            let mut w = Capped(Vec::new());
+            tpl.render_captured_to(&ctx, &mut w).map_err(|e| self.error(t, c, vars, &e))?;
+            let text = String::from_utf8(w.0).unwrap_or_default();
             match field {
                 Field::Subject => out.subject = Some(text.trim().replace(['\r', '\n'], " ")),
                 Field::Html => out.html = Some(text),

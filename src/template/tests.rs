@@ -196,26 +196,3 @@ fn two_files_for_one_key_are_an_error() {
     let (_, diags) = f.load();
     assert_eq!(diags, vec!["T/a.yml a second template for key `a`"]);
 }
-
-#[test]
-fn the_render_cache_keys_on_every_value_a_part_reads() {
-    let f = Fixture::new(&[(
-        "k.yaml",
-        "email:\n  subject: \"Hi {{ customer.name | first_name }}\"\n  text: \"{% for k, v in customer|items %}{{ k }}={{ v }};{% endfor %}\"\n",
-    )]);
-    let t = f.load().0.unwrap();
-    let mut v = vars();
-    let a = t.render("k", "email", &v).unwrap().unwrap();
-    // Same values: same text (from the cache).
-    assert_eq!(t.render("k", "email", &v).unwrap().unwrap(), a);
-    // One field the loop reads changes: the body changes, the subject does not.
-    v.customer.push(("email", Value::from("e@example.com")));
-    let b = t.render("k", "email", &v).unwrap().unwrap();
-    assert_eq!(b.subject, a.subject);
-    assert_ne!(b.body, a.body);
-    assert!(b.body.contains("email=e@example.com;"), "{}", b.body);
-    // Another load with the same key and other text never sees the first one's renders.
-    let g = Fixture::new(&[("k.yaml", "email:\n  subject: \"Bye {{ customer.name | first_name }}\"\n  text: x\n")]);
-    let t2 = g.load().0.unwrap();
-    assert_eq!(t2.render("k", "email", &v).unwrap().unwrap().subject.as_deref(), Some("Bye emily"));
-}
