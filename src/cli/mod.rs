@@ -394,6 +394,13 @@ fn run(s: RunSettings) -> Result<ExitCode> {
                 )?;
             }
             report::summary::print(&mut err, &data, &plan, &stats, &warnings, as_of, &emitted.by_status, s.summary)?;
+            for (key, (n, most)) in &emitted.long_sms {
+                writeln!(
+                    err,
+                    "warning: {n} SMS messages of template `{key}` are longer than {} segments (the longest has {most}); shorten the text or raise content.sms_max_segments",
+                    s.replay.project.cfg.sms_max_segments
+                )?;
+            }
             if s.format.is_mail() {
                 let what = match (s.format, s.output.as_deref()) {
                     (crate::output::Format::Eml, Some(d)) => format!("as .eml files in {}", d.display()),

@@ -314,6 +314,16 @@ impl<'a> Writer<'a> {
         Ok(row)
     }
 
+    /// Count an SMS longer than the configured maximum.
+    fn note_length(&self, row: &Row<'_>, emitted: &mut stream::Emitted) {
+        let (Some(ts), Some(len)) = (self.templates, row.content.as_ref().and_then(|c| c.sms)) else { return };
+        if len.segments > ts.sms_max_segments as usize {
+            let e = emitted.long_sms.entry(row.template.to_owned()).or_default();
+            e.0 += 1;
+            e.1 = e.1.max(len.segments);
+        }
+    }
+
     fn hash(&self, r: &CustomerResult, m: &Message) -> u128 {
         let inst = &r.instances[m.instance];
         let d = &self.plan.dialogues[inst.dialogue];
@@ -564,6 +574,7 @@ impl<'a> Writer<'a> {
                 };
                 for m in &msgs {
                     let row = self.full_row_with(r, m, cv, false)?;
+                    self.note_length(&row, &mut emitted);
                     row.write_csv(w, self.escape)?;
                     if self.has_content() {
                         row.write_content_csv(w, self.escape)?;
@@ -589,10 +600,9 @@ impl<'a> Writer<'a> {
             (Format::Jsonl, Chunk::Bytes(out)) => {
                 let profile = self.profile_fields(r);
                 for m in &msgs {
-                    serde_json::to_writer(
-                        &mut *out,
-                        &row::WithProfile(&self.full_row_with(r, m, cv, true)?, &profile),
-                    )?;
+                    let row = self.full_row_with(r, m, cv, true)?;
+                    self.note_length(&row, &mut emitted);
+                    serde_json::to_writer(&mut *out, &row::WithProfile(&row, &profile))?;
                     out.push(b'\n');
                 }
             }
@@ -601,8 +611,9 @@ impl<'a> Writer<'a> {
                 for (k, inst) in r.instances.iter().enumerate() {
                     let mut inst_msgs: Vec<Value> = Vec::new();
                     for m in msgs.iter().filter(|m| m.instance == k) {
-                        inst_msgs
-                            .push(serde_json::to_value(self.full_row_with(r, m, cv, true)?).unwrap_or(Value::Null));
+                        let row = self.full_row_with(r, m, cv, true)?;
+                        self.note_length(&row, &mut emitted);
+                        inst_msgs.push(serde_json::to_value(row).unwrap_or(Value::Null));
                     }
                     if inst_msgs.is_empty() && self.sel.since.is_some() {
                         continue;

@@ -29,6 +29,9 @@ pub struct Emitted {
     pub not_mail: u64,
     /// Messages written, by dialogue and status.
     pub by_status: std::collections::BTreeMap<(usize, &'static str), u64>,
+    /// SMS messages longer than `content.sms_max_segments`, by template key: (count, most
+    /// segments).
+    pub long_sms: std::collections::BTreeMap<String, (u64, usize)>,
 }
 
 impl Emitted {
@@ -41,6 +44,11 @@ impl Emitted {
         self.ledger.extend_from_slice(&o.ledger);
         for (k, n) in o.by_status {
             *self.by_status.entry(k).or_default() += n;
+        }
+        for (k, (n, most)) in o.long_sms {
+            let e = self.long_sms.entry(k).or_default();
+            e.0 += n;
+            e.1 = e.1.max(most);
         }
     }
 }

@@ -316,3 +316,28 @@ fn an_unknown_fact_is_a_check_error() {
     assert!(out.stderr.contains("error: no dialogue remembers `sise`"), "{}", out.stderr);
     assert!(out.stderr.contains("did you mean `fact.size`?"), "{}", out.stderr);
 }
+
+#[test]
+fn sms_longer_than_the_configured_segments_are_reported() {
+    let f = fixture();
+    f.file("kairos.yaml", "content:\n  from: \"Kairos Stores <hello@example.com>\"\n  sms_max_segments: 1\n");
+    f.file(
+        "templates/thanks.yaml",
+        &TEMPLATE.replace(
+            "text: \"Thanks {{ customer.name | first_name | title }}! {{ message_id[:8] }}\"",
+            "text: \"{{ 'x' * 200 }}\"",
+        ),
+    );
+    let out = f.run(&["-f", "jsonl"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "warning: 2 SMS messages of template `thanks` are longer than 1 segments (the longest has 2); shorten the text or raise content.sms_max_segments"
+        ),
+        "{}",
+        out.stderr
+    );
+    let bad = f.file("kairos.yaml", "content:\n  sms_max_segments: 0\n").run(&[]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("content.sms_max_segments must be at least 1"), "{}", bad.stderr);
+}
