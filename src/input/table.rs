@@ -709,10 +709,14 @@ fn load_in_blocks(
         }
     }
     let parse = |bytes: &[u8], line: u64, at_eof: bool| parse_piece(bytes, line, at_eof, &lay);
+    let t0 = std::time::Instant::now();
     let pieces = read_records(path, &mut reader, buf, eof, header.end_line, (block, parts), &parse)?;
+    let t1 = std::time::Instant::now();
     let mut table =
         merge(path, spec.kind, data_idx.iter().map(|&i| names[i].clone()).collect(), types, &lay.storage, pieces);
+    let t2 = std::time::Instant::now();
     sort_rows(&mut table, spec.tie_first);
+    if std::env::var_os("KAIROS_TIMINGS").is_some() { eprintln!("TIMING {:?} parse {:?} merge {:?} sort {:?}", spec.kind, t1-t0, t2-t1, t2.elapsed()); }
     Ok(table)
 }
 
@@ -779,27 +783,48 @@ fn sort_rows(table: &mut Table, tie_first: &[&str]) {
             tie_cols.push(i);
         }
     }
-    let mut perm: Vec<u32> = (0..n as u32).collect();
+    // Rows grouped by customer with a counting sort on the symbol (symbol order is string
+    // order); within a customer they keep file order, so each group is then sorted on its own,
+    // usually already in time order.
+    let mut starts = vec![0usize; table.strs.len() + 1];
+    for &c in &table.customer {
+        starts[c as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut perm: Vec<u32> = vec![0; n];
+    {
+        let mut next = starts.clone();
+        for (row, &c) in table.customer.iter().enumerate() {
+            perm[next[c as usize]] = row as u32;
+            next[c as usize] += 1;
+        }
+    }
     {
         let t = &*table;
-        perm.par_sort_unstable_by(|&a, &b| {
+        let cmp = |&a: &u32, &b: &u32| {
             let (a, b) = (a as usize, b as usize);
-            t.customer[a]
-                .cmp(&t.customer[b])
-                .then_with(|| if t.ts.is_empty() { std::cmp::Ordering::Equal } else { t.ts[a].cmp(&t.ts[b]) })
-                .then_with(|| {
-                    for &c in &tie_cols {
-                        let o = match &t.cols[c] {
-                            Column::Str(v) => v[a].cmp(&v[b]),
-                            Column::Num(v) => v[a].total_cmp(&v[b]),
-                            Column::Text { .. } => t.str_at(c, a).cmp(t.str_at(c, b)),
-                        };
-                        if o.is_ne() {
-                            return o;
-                        }
+            let by_time = if t.ts.is_empty() { std::cmp::Ordering::Equal } else { t.ts[a].cmp(&t.ts[b]) };
+            by_time.then_with(|| {
+                for &c in &tie_cols {
+                    let o = match &t.cols[c] {
+                        Column::Str(v) => v[a].cmp(&v[b]),
+                        Column::Num(v) => v[a].total_cmp(&v[b]),
+                        Column::Text { .. } => t.str_at(c, a).cmp(t.str_at(c, b)),
+                    };
+                    if o.is_ne() {
+                        return o;
                     }
-                    std::cmp::Ordering::Equal
-                })
+                }
+                std::cmp::Ordering::Equal
+            })
+        };
+        perm.par_chunk_by_mut(|&a, &b| t.customer[a as usize] == t.customer[b as usize]).for_each(|group| {
+            if !group.is_sorted_by(|a, b| cmp(a, b).is_le()) {
+                // Stable: rows equal in every column keep file order.
+                group.sort_by(cmp);
+            }
         });
     }
     fn apply<T: Copy + Send + Sync>(v: &mut Vec<T>, perm: &[u32]) {
