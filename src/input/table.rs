@@ -261,9 +261,13 @@ fn hash_str(s: &str) -> u64 {
 
 impl Interner {
     fn new() -> Self {
-        let mut i = Self { table: hashbrown::HashTable::new(), arena: String::new(), ends: Vec::new() };
+        let mut i = Self::empty();
         i.intern("");
         i
+    }
+    /// Holding nothing, not even `""` (a spent piece's).
+    fn empty() -> Self {
+        Self { table: hashbrown::HashTable::new(), arena: String::new(), ends: Vec::new() }
     }
     fn get<'s>(arena: &'s str, ends: &[u32], id: u32) -> &'s str {
         let end = ends[id as usize] as usize;
@@ -720,14 +724,46 @@ fn load_in_blocks(
     Ok(table)
 }
 
-/// Join the pieces into one table with canonical symbols (symbol order is string order).
+/// A pointer to the start of a buffer that tasks write at disjoint indices.
+#[derive(Clone, Copy)]
+struct Shared<T>(*mut T);
+// SAFETY: only used by `scatter`, whose writes go to distinct indices (a permutation).
+unsafe impl<T: Send> Send for Shared<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Shared<T> {}
+impl<T> Shared<T> {
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
+/// `n` values placed at their destinations: part `k`'s value `i` goes to `dest[k][i]`.
+/// `dest` over all parts must be a permutation of `0..n` (every index exactly once).
+fn scatter<T: Copy + Send + Sync + Default>(n: usize, parts: Vec<(Vec<T>, &[u32])>) -> Vec<T> {
+    assert_eq!(parts.iter().map(|(v, d)| v.len().min(d.len())).sum::<usize>(), n, "scatter needs every row once");
+    let mut out = vec![T::default(); n];
+    let ptr = Shared(out.as_mut_ptr());
+    parts.into_par_iter().for_each(|(src, dest)| {
+        for (v, &d) in src.iter().zip(dest) {
+            let d = d as usize;
+            assert!(d < n);
+            // SAFETY: `d < n` is inside `out`, and no other write goes to `d` (permutation).
+            unsafe { ptr.get().add(d).write(*v) };
+        }
+    });
+    out
+}
+
+/// Join the pieces into one table with canonical symbols (symbol order is string order), its
+/// rows grouped by customer (in customer order) and, within a customer, in file order: each
+/// row is written once, straight to its place, one column at a time.
 fn merge(
     path: &Path,
     kind: TableKind,
     names: Vec<String>,
     types: Vec<ColType>,
     storage: &[Storage],
-    pieces: Vec<Piece>,
+    mut pieces: Vec<Piece>,
 ) -> Table {
     let mut global = Interner::new();
     let remaps: Vec<Vec<u32>> =
@@ -742,39 +778,144 @@ fn merge(
         canon[old as usize] = new as u32;
     }
     let strs: Vec<Box<str>> = order.iter().map(|&old| Interner::get(&global.arena, &global.ends, old).into()).collect();
-    let rows: usize = pieces.iter().map(|p| p.customer.len()).sum();
-    let mut customer = Vec::with_capacity(rows);
-    let mut ts = Vec::with_capacity(rows);
-    let mut line = Vec::with_capacity(rows);
-    let mut cols: Vec<Column> = storage
-        .iter()
-        .map(|s| match s {
-            Storage::Sym => Column::Str(Vec::with_capacity(rows)),
-            Storage::Text => Column::Text { text: String::new(), ends: Vec::with_capacity(rows) },
-            Storage::Num => Column::Num(Vec::with_capacity(rows)),
-        })
-        .collect();
-    for (p, remap) in pieces.into_iter().zip(remaps) {
-        let map = |s: u32| canon[remap[s as usize] as usize];
-        customer.extend(p.customer.iter().map(|&s| map(s)));
-        ts.extend_from_slice(&p.ts);
-        line.extend_from_slice(&p.line);
-        for (dst, src) in cols.iter_mut().zip(p.cols) {
-            match (dst, src) {
-                (Column::Str(d), Column::Str(s)) => d.extend(s.iter().map(|&x| map(x))),
-                (Column::Num(d), Column::Num(s)) => d.extend_from_slice(&s),
-                (Column::Text { text, ends }, Column::Text { text: t, ends: e }) => {
-                    let base = text.len() as u64;
-                    text.push_str(&t);
-                    ends.extend(e.iter().map(|x| x + base));
-                }
-                _ => {}
-            }
+    drop(global);
+    // Piece-local symbols become canonical ones.
+    let remaps: Vec<Vec<u32>> = remaps.into_iter().map(|r| r.into_iter().map(|g| canon[g as usize]).collect()).collect();
+    drop(canon);
+    pieces.par_iter_mut().zip(&remaps).for_each(|(p, remap)| {
+        p.interner = Interner::empty();
+        for c in &mut p.customer {
+            *c = remap[*c as usize];
         }
+    });
+    let rows: usize = pieces.iter().map(|p| p.customer.len()).sum();
+    // A counting sort on the customer symbol: where each row goes.
+    let mut starts = vec![0usize; strs.len() + 1];
+    for p in &pieces {
+        for &c in &p.customer {
+            starts[c as usize + 1] += 1;
+        }
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let dests: Vec<Vec<u32>> = {
+        let mut next = starts.clone();
+        pieces
+            .iter()
+            .map(|p| {
+                p.customer
+                    .iter()
+                    .map(|&c| {
+                        let d = next[c as usize];
+                        next[c as usize] += 1;
+                        d as u32
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let mut customer = Vec::with_capacity(rows);
+    for (sym, w) in starts.windows(2).enumerate() {
+        customer.extend(std::iter::repeat_n(sym as u32, w[1] - w[0]));
+    }
+    drop(starts);
+    let ts_parts: Vec<(Vec<i64>, &[u32])> =
+        pieces.iter_mut().zip(&dests).map(|(p, d)| (std::mem::take(&mut p.ts), &d[..])).collect();
+    let ts = if ts_parts.iter().all(|(v, _)| v.is_empty()) { Vec::new() } else { scatter(rows, ts_parts) };
+    let line_parts: Vec<(Vec<u32>, &[u32])> =
+        pieces.iter_mut().zip(&dests).map(|(p, d)| (std::mem::take(&mut p.line), &d[..])).collect();
+    let line = scatter(rows, line_parts);
+    let mut cols: Vec<Column> = Vec::with_capacity(storage.len());
+    for (k, st) in storage.iter().enumerate() {
+        let taken: Vec<Column> =
+            pieces.iter_mut().map(|p| std::mem::replace(&mut p.cols[k], Column::Num(Vec::new()))).collect();
+        let col = match st {
+            Storage::Sym => {
+                let parts: Vec<(Vec<u32>, &[u32])> = taken
+                    .into_par_iter()
+                    .zip(&remaps)
+                    .zip(&dests)
+                    .map(|((c, remap), d)| match c {
+                        Column::Str(v) => (v.into_iter().map(|s| remap[s as usize]).collect(), &d[..]),
+                        _ => (Vec::new(), &d[..]),
+                    })
+                    .collect();
+                Column::Str(scatter(rows, parts))
+            }
+            Storage::Num => {
+                let parts: Vec<(Vec<f64>, &[u32])> = taken
+                    .into_iter()
+                    .zip(&dests)
+                    .map(|(c, d)| match c {
+                        Column::Num(v) => (v, &d[..]),
+                        _ => (Vec::new(), &d[..]),
+                    })
+                    .collect();
+                Column::Num(scatter(rows, parts))
+            }
+            Storage::Text => merge_text(rows, taken, &dests),
+        };
+        cols.push(col);
     }
     Table { kind, path: path.to_path_buf(), names, types, cols, strs, customer, ts, line, groups: Vec::new() }
 }
 
+/// A text column's pieces joined with each row at its destination.
+fn merge_text(rows: usize, taken: Vec<Column>, dests: &[Vec<u32>]) -> Column {
+    let parts: Vec<(String, Vec<u64>)> = taken
+        .into_iter()
+        .map(|c| match c {
+            Column::Text { text, ends } => (text, ends),
+            _ => (String::new(), Vec::new()),
+        })
+        .collect();
+    // Lengths in final order, then the offsets they give.
+    let lens: Vec<(Vec<u64>, &[u32])> = parts
+        .par_iter()
+        .zip(dests)
+        .map(|((_, ends), d)| {
+            let mut prev = 0;
+            let lens = ends
+                .iter()
+                .map(|&e| {
+                    let l = e - prev;
+                    prev = e;
+                    l
+                })
+                .collect();
+            (lens, &d[..])
+        })
+        .collect();
+    let mut ends = scatter(rows, lens);
+    let mut total = 0u64;
+    for e in &mut ends {
+        total += *e;
+        *e = total;
+    }
+    let mut bytes = vec![0u8; total as usize];
+    let ptr = Shared(bytes.as_mut_ptr());
+    let ends_ref = &ends;
+    parts.into_par_iter().zip(dests).for_each(|((text, piece_ends), d)| {
+        let mut prev = 0usize;
+        for (&e, &to) in piece_ends.iter().zip(d.iter()) {
+            let src = &text.as_bytes()[prev..e as usize];
+            prev = e as usize;
+            let to = to as usize;
+            let start = if to == 0 { 0 } else { ends_ref[to - 1] as usize };
+            assert!(start + src.len() <= total as usize && ends_ref[to] as usize - start == src.len());
+            // SAFETY: rows have distinct destinations, so their byte ranges `start..start + len`
+            // (checked inside `bytes` above) never overlap.
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), ptr.get().add(start), src.len()) };
+        }
+    });
+    // Every row's bytes are a whole UTF-8 string from a piece, so the joined bytes are too.
+    let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    Column::Text { text, ends }
+}
+
+/// Within each customer (rows already grouped, in file order), rows in time order, ties broken
+/// by content; then the customer groups.
 fn sort_rows(table: &mut Table, tie_first: &[&str]) {
     let n = table.len();
     let mut tie_cols: Vec<usize> = tie_first.iter().filter_map(|c| table.col(c)).collect();
@@ -783,25 +924,8 @@ fn sort_rows(table: &mut Table, tie_first: &[&str]) {
             tie_cols.push(i);
         }
     }
-    // Rows grouped by customer with a counting sort on the symbol (symbol order is string
-    // order); within a customer they keep file order, so each group is then sorted on its own,
-    // usually already in time order.
-    let mut starts = vec![0usize; table.strs.len() + 1];
-    for &c in &table.customer {
-        starts[c as usize + 1] += 1;
-    }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
-    let mut perm: Vec<u32> = vec![0; n];
-    {
-        let mut next = starts.clone();
-        for (row, &c) in table.customer.iter().enumerate() {
-            perm[next[c as usize]] = row as u32;
-            next[c as usize] += 1;
-        }
-    }
-    {
+    let mut perm: Vec<u32> = (0..n as u32).collect();
+    let moved = {
         let t = &*table;
         let cmp = |&a: &u32, &b: &u32| {
             let (a, b) = (a as usize, b as usize);
@@ -820,12 +944,21 @@ fn sort_rows(table: &mut Table, tie_first: &[&str]) {
                 std::cmp::Ordering::Equal
             })
         };
-        perm.par_chunk_by_mut(|&a, &b| t.customer[a as usize] == t.customer[b as usize]).for_each(|group| {
-            if !group.is_sorted_by(|a, b| cmp(a, b).is_le()) {
-                // Stable: rows equal in every column keep file order.
-                group.sort_by(cmp);
-            }
-        });
+        perm.par_chunk_by_mut(|&a, &b| t.customer[a as usize] == t.customer[b as usize])
+            .map(|group| {
+                if group.is_sorted_by(|a, b| cmp(a, b).is_le()) {
+                    false
+                } else {
+                    // Stable: rows equal in every column keep file order.
+                    group.sort_by(cmp);
+                    true
+                }
+            })
+            .reduce(|| false, |a, b| a || b)
+    };
+    if !moved {
+        table.groups = groups_of(&table.customer);
+        return;
     }
     fn apply<T: Copy + Send + Sync>(v: &mut Vec<T>, perm: &[u32]) {
         if v.is_empty() {
@@ -834,7 +967,7 @@ fn sort_rows(table: &mut Table, tie_first: &[&str]) {
         let out: Vec<T> = perm.par_iter().map(|&i| v[i as usize]).collect();
         *v = out;
     }
-    apply(&mut table.customer, &perm);
+    // Rows move only within their customer: `customer` stays as it is.
     apply(&mut table.ts, &perm);
     // Lines stay with their rows so warnings can still point into the file.
     apply(&mut table.line, &perm);
@@ -859,15 +992,21 @@ fn sort_rows(table: &mut Table, tie_first: &[&str]) {
             _ => {}
         }
     }
+    table.groups = groups_of(&table.customer);
+}
+
+/// The runs of equal customer symbols.
+fn groups_of(customer: &[u32]) -> Vec<(u32, Range<usize>)> {
+    let n = customer.len();
     let mut groups = Vec::new();
     let mut start = 0;
     for i in 1..=n {
-        if i == n || table.customer[i] != table.customer[start] {
-            groups.push((table.customer[start], start..i));
+        if i == n || customer[i] != customer[start] {
+            groups.push((customer[start], start..i));
             start = i;
         }
     }
-    table.groups = groups;
+    groups
 }
 
 #[cfg(test)]
