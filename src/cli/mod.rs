@@ -279,7 +279,7 @@ fn run(s: RunSettings) -> Result<ExitCode> {
         let sink = open_sink(&s)?;
         let t0 = std::time::Instant::now();
         let (plan, data) = prepare(&s.replay, s.quiet)?;
-        if std::env::var_os("KAIROS_TIMINGS").is_some() { eprintln!("TIMING prepare {:?}", t0.elapsed()); }
+        if std::env::var_os("KAIROS_TIMINGS").is_some() { eprintln!("TIMING prepare {:?} {}", t0.elapsed(), std::fs::read_to_string("/proc/self/status").unwrap_or_default().lines().filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM")).collect::<Vec<_>>().join(" ")); }
         let mut settings = engine_settings(&s.replay, &data)?;
         settings.ledger = held.as_ref().map(|h| std::sync::Arc::new(h.by_id()));
         let as_of = settings.as_of;

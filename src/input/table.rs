@@ -290,6 +290,9 @@ impl Interner {
     fn len(&self) -> usize {
         self.ends.len()
     }
+    fn str(&self, id: u32) -> &str {
+        Self::get(&self.arena, &self.ends, id)
+    }
     fn strings(&self) -> impl Iterator<Item = &str> {
         (0..self.ends.len() as u32).map(|i| Self::get(&self.arena, &self.ends, i))
     }
@@ -458,7 +461,10 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
         match rec.next() {
             Next::Record => {}
             Next::End => break,
-            Next::Unterminated => return Ok(Parsed { piece, cut_off: Some((rec.start, rec.line)) }),
+            Next::Unterminated => {
+                piece.shrink();
+                return Ok(Parsed { piece, cut_off: Some((rec.start, rec.line)) });
+            }
         }
         let ln = rec.line;
         if rec.len == 1 && rec.field(0).is_empty() {
@@ -482,7 +488,13 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
         if cid.is_empty() {
             return Err(InputError::EmptyCustomerId { path: path.to_path_buf(), line: ln });
         }
-        piece.customer.push(piece.interner.intern(cid));
+        // Lines of one order repeat the customer (and often other cells): the previous row's
+        // symbol is checked first.
+        let sym = match piece.customer.last() {
+            Some(&last) if piece.interner.str(last) == cid => last,
+            _ => piece.interner.intern(cid),
+        };
+        piece.customer.push(sym);
         if let Some(t) = lay.ts_idx {
             let raw = field(t)?;
             let v = time.parse(raw).ok_or_else(|| InputError::BadTimestamp {
@@ -498,7 +510,13 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
         for (k, &i) in lay.data_idx.iter().enumerate() {
             let raw = field(i)?;
             match &mut piece.cols[k] {
-                Column::Str(v) => v.push(piece.interner.intern(raw)),
+                Column::Str(v) => {
+                    let sym = match v.last() {
+                        Some(&last) if piece.interner.str(last) == raw => last,
+                        _ => piece.interner.intern(raw),
+                    };
+                    v.push(sym);
+                }
                 Column::Text { text, ends } => {
                     text.push_str(raw);
                     ends.push(text.len() as u64);
@@ -526,7 +544,27 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
             }
         }
     }
+    piece.shrink();
     Ok(Parsed { piece, cut_off: None })
+}
+
+impl Piece {
+    /// Give back what growing the columns reserved: pieces wait in memory until all are read.
+    fn shrink(&mut self) {
+        self.customer.shrink_to_fit();
+        self.ts.shrink_to_fit();
+        self.line.shrink_to_fit();
+        for c in &mut self.cols {
+            match c {
+                Column::Str(v) => v.shrink_to_fit(),
+                Column::Num(v) => v.shrink_to_fit(),
+                Column::Text { text, ends } => {
+                    text.shrink_to_fit();
+                    ends.shrink_to_fit();
+                }
+            }
+        }
+    }
 }
 
 /// Where to split `bytes` (whole lines) into about `parts` pieces: just after a newline, one
@@ -720,7 +758,7 @@ fn load_in_blocks(
         merge(path, spec.kind, data_idx.iter().map(|&i| names[i].clone()).collect(), types, &lay.storage, pieces);
     let t2 = std::time::Instant::now();
     sort_rows(&mut table, spec.tie_first);
-    if std::env::var_os("KAIROS_TIMINGS").is_some() { eprintln!("TIMING {:?} parse {:?} merge {:?} sort {:?}", spec.kind, t1-t0, t2-t1, t2.elapsed()); }
+    if std::env::var_os("KAIROS_TIMINGS").is_some() { eprintln!("TIMING {:?} parse {:?} merge {:?} sort {:?} {}", spec.kind, t1-t0, t2-t1, t2.elapsed(), std::fs::read_to_string("/proc/self/status").unwrap_or_default().lines().filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM")).collect::<Vec<_>>().join(" ")); }
     Ok(table)
 }
 
@@ -924,8 +962,10 @@ fn sort_rows(table: &mut Table, tie_first: &[&str]) {
             tie_cols.push(i);
         }
     }
+    table.groups = groups_of(&table.customer);
     let mut perm: Vec<u32> = (0..n as u32).collect();
-    let moved = {
+    // The customers whose rows must move.
+    let moved: Vec<Range<usize>> = {
         let t = &*table;
         let cmp = |&a: &u32, &b: &u32| {
             let (a, b) = (a as usize, b as usize);
@@ -944,55 +984,65 @@ fn sort_rows(table: &mut Table, tie_first: &[&str]) {
                 std::cmp::Ordering::Equal
             })
         };
-        perm.par_chunk_by_mut(|&a, &b| t.customer[a as usize] == t.customer[b as usize])
-            .map(|group| {
+        let mut slices: Vec<(Range<usize>, &mut [u32])> = Vec::with_capacity(t.groups.len());
+        let mut rest = &mut perm[..];
+        for (_, r) in &t.groups {
+            let (head, tail) = rest.split_at_mut(r.len());
+            slices.push((r.clone(), head));
+            rest = tail;
+        }
+        slices
+            .into_par_iter()
+            .filter_map(|(r, group)| {
                 if group.is_sorted_by(|a, b| cmp(a, b).is_le()) {
-                    false
+                    None
                 } else {
                     // Stable: rows equal in every column keep file order.
                     group.sort_by(cmp);
-                    true
+                    Some(r)
                 }
             })
-            .reduce(|| false, |a, b| a || b)
+            .collect()
     };
-    if !moved {
-        table.groups = groups_of(&table.customer);
-        return;
-    }
-    fn apply<T: Copy + Send + Sync>(v: &mut Vec<T>, perm: &[u32]) {
+    // Rows move only within their customer (`customer` stays as it is), each column in place.
+    fn permute<T: Copy>(v: &mut [T], perm: &[u32], moved: &[Range<usize>]) {
         if v.is_empty() {
             return;
         }
-        let out: Vec<T> = perm.par_iter().map(|&i| v[i as usize]).collect();
-        *v = out;
-    }
-    // Rows move only within their customer: `customer` stays as it is.
-    apply(&mut table.ts, &perm);
-    // Lines stay with their rows so warnings can still point into the file.
-    apply(&mut table.line, &perm);
-    for c in 0..table.cols.len() {
-        let new = match &table.cols[c] {
-            Column::Text { text, ends } => {
-                let mut t = String::with_capacity(text.len());
-                let mut e = Vec::with_capacity(ends.len());
-                for &i in &perm {
-                    t.push_str(table.str_at(c, i as usize));
-                    e.push(t.len() as u64);
-                }
-                let _ = ends;
-                Some(Column::Text { text: t, ends: e })
-            }
-            _ => None,
-        };
-        match (&mut table.cols[c], new) {
-            (col, Some(n)) => *col = n,
-            (Column::Str(v), None) => apply(v, &perm),
-            (Column::Num(v), None) => apply(v, &perm),
-            _ => {}
+        let mut tmp = Vec::new();
+        for r in moved {
+            tmp.clear();
+            tmp.extend(perm[r.clone()].iter().map(|&i| v[i as usize]));
+            v[r.clone()].copy_from_slice(&tmp);
         }
     }
-    table.groups = groups_of(&table.customer);
+    permute(&mut table.ts, &perm, &moved);
+    // Lines stay with their rows so warnings can still point into the file.
+    permute(&mut table.line, &perm, &moved);
+    for col in &mut table.cols {
+        match col {
+            Column::Str(v) => permute(v, &perm, &moved),
+            Column::Num(v) => permute(v, &perm, &moved),
+            Column::Text { text, ends } => {
+                let (mut bytes, mut lens) = (String::new(), Vec::new());
+                for r in &moved {
+                    let at = |i: usize| if i == 0 { 0 } else { ends[i - 1] as usize };
+                    let (from, to) = (at(r.start), ends[r.end - 1] as usize);
+                    bytes.clear();
+                    lens.clear();
+                    for &i in &perm[r.clone()] {
+                        let i = i as usize;
+                        bytes.push_str(&text[at(i)..ends[i] as usize]);
+                        lens.push(bytes.len() as u64);
+                    }
+                    text.replace_range(from..to, &bytes);
+                    for (k, l) in lens.iter().enumerate() {
+                        ends[r.start + k] = from as u64 + l;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The runs of equal customer symbols.
