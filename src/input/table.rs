@@ -1099,6 +1099,60 @@ mod tests {
         assert_eq!(ta.str_at(0, 0), "o0");
     }
 
+    /// Rows scattered over the file, out of time order, sharing timestamps: however the file
+    /// is cut into pieces, every customer's rows come out in (time, content) order, the lines
+    /// still with their rows, and the groups cover each customer's rows.
+    #[test]
+    fn rows_come_out_per_customer_in_time_then_content_order() {
+        let mut body = "customer_id,timestamp,order_id,product,amount\n".to_owned();
+        let mut expected: Vec<(String, String, String, String, String, u32)> = Vec::new();
+        let mut x: u64 = 7;
+        for i in 0..600u32 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let c = format!("C{}", (x >> 33) % 37);
+            let day = 1 + (x >> 40) % 3;
+            let order = format!("o{}", (x >> 20) % 5);
+            let product = ["b", "a", "c"][((x >> 50) % 3) as usize];
+            let amount = format!("{}", (x >> 45) % 4);
+            body.push_str(&format!("{c},2025-01-0{day},{order},{product},{amount}\n"));
+            expected.push((c, format!("2025-01-0{day}"), order, product.to_owned(), amount, i + 2));
+        }
+        // By customer, time, then the tie columns in order; equal rows in file (line) order.
+        expected.sort();
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "t.csv", &body);
+        let rename = FxHashMap::default();
+        let numeric = vec!["amount".to_owned()];
+        let spec = TableSpec { tie_first: &["order_id"], ..spec(&rename, &numeric) };
+        for (block, parts) in [(1 << 20, 1), (200, 3), (1000, 7)] {
+            let t = load_in_blocks(&p, &spec, None, Tz::UTC, (block, parts)).unwrap();
+            let got: Vec<_> = (0..t.len())
+                .map(|r| {
+                    (
+                        t.customer_id(r).to_owned(),
+                        format_utc_day(t.ts[r]),
+                        t.text_at(0, r),
+                        t.text_at(1, r),
+                        t.text_at(2, r),
+                        t.line[r],
+                    )
+                })
+                .collect();
+            assert_eq!(got, expected, "block {block}, {parts} parts");
+            let mut covered = 0;
+            for (sym, range) in &t.groups {
+                assert!(range.clone().all(|r| t.customer[r] == *sym));
+                covered += range.len();
+            }
+            assert_eq!(covered, t.len());
+            assert!(t.groups.windows(2).all(|w| t.sym(w[0].0) < t.sym(w[1].0)));
+        }
+    }
+
+    fn format_utc_day(ts: i64) -> String {
+        crate::input::time::format_utc(ts)[..10].to_owned()
+    }
+
     #[test]
     fn bad_number_names_line_column_value() {
         let dir = tempfile::tempdir().unwrap();
