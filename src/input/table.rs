@@ -441,18 +441,20 @@ struct Parsed<P> {
 fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) -> Result<Parsed<Piece>, InputError> {
     let path = lay.path;
     let mut time = TimeParser::new(lay.format, lay.tz);
+    // At most one record per line: columns sized once, never grown (and copied) row by row.
+    let cap = memchr::memchr_iter(b'\n', bytes).count() + 1;
     let mut piece = Piece {
         interner: Interner::new(),
-        customer: Vec::new(),
-        ts: Vec::new(),
-        line: Vec::new(),
+        customer: Vec::with_capacity(cap),
+        ts: Vec::with_capacity(if lay.ts_idx.is_some() { cap } else { 0 }),
+        line: Vec::with_capacity(cap),
         cols: lay
             .storage
             .iter()
             .map(|s| match s {
-                Storage::Sym => Column::Str(Vec::new()),
-                Storage::Text => Column::Text { text: String::new(), ends: Vec::new() },
-                Storage::Num => Column::Num(Vec::new()),
+                Storage::Sym => Column::Str(Vec::with_capacity(cap)),
+                Storage::Text => Column::Text { text: String::new(), ends: Vec::with_capacity(cap) },
+                Storage::Num => Column::Num(Vec::with_capacity(cap)),
             })
             .collect(),
     };
@@ -550,17 +552,25 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
 
 impl Piece {
     /// Give back what growing the columns reserved: pieces wait in memory until all are read.
+    /// (Only where that is worth a copy: multi-line fields and blank lines.)
     fn shrink(&mut self) {
-        self.customer.shrink_to_fit();
-        self.ts.shrink_to_fit();
-        self.line.shrink_to_fit();
+        fn fit<T>(v: &mut Vec<T>) {
+            if v.capacity() > v.len() + v.len() / 8 + 64 {
+                v.shrink_to_fit();
+            }
+        }
+        fit(&mut self.customer);
+        fit(&mut self.ts);
+        fit(&mut self.line);
         for c in &mut self.cols {
             match c {
-                Column::Str(v) => v.shrink_to_fit(),
-                Column::Num(v) => v.shrink_to_fit(),
+                Column::Str(v) => fit(v),
+                Column::Num(v) => fit(v),
                 Column::Text { text, ends } => {
-                    text.shrink_to_fit();
-                    ends.shrink_to_fit();
+                    if text.capacity() > text.len() + text.len() / 8 + 64 {
+                        text.shrink_to_fit();
+                    }
+                    fit(ends);
                 }
             }
         }
