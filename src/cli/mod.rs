@@ -277,9 +277,7 @@ fn run(s: RunSettings) -> Result<ExitCode> {
     let pool = s.replay.pool()?;
     pool.install(|| {
         let sink = open_sink(&s)?;
-        let t0 = std::time::Instant::now();
         let (plan, data) = prepare(&s.replay, s.quiet)?;
-        if std::env::var_os("KAIROS_TIMINGS").is_some() { eprintln!("TIMING prepare {:?} {}", t0.elapsed(), std::fs::read_to_string("/proc/self/status").unwrap_or_default().lines().filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM")).collect::<Vec<_>>().join(" ")); }
         let mut settings = engine_settings(&s.replay, &data)?;
         settings.ledger = held.as_ref().map(|h| std::sync::Arc::new(h.by_id()));
         let as_of = settings.as_of;
@@ -310,7 +308,6 @@ fn run(s: RunSettings) -> Result<ExitCode> {
             result = Some(r);
             Ok(n)
         })?;
-        if std::env::var_os("KAIROS_TIMINGS").is_some() { eprintln!("TIMING total-to-written {:?}", t0.elapsed()); }
         let Some((stats, warnings, emitted)) = result else { bail!("no output was produced") };
         // Only now that the output is in place are its messages recorded.
         if let (Some(l), Some(h)) = (ledger.as_mut(), held.as_ref()) {
