@@ -835,7 +835,8 @@ fn merge(
     let strs: Vec<Box<str>> = order.iter().map(|&old| global.str(old).into()).collect();
     drop(global);
     // Piece-local symbols become canonical ones.
-    let remaps: Vec<Vec<u32>> = remaps.into_iter().map(|r| r.into_iter().map(|g| canon[g as usize]).collect()).collect();
+    let remaps: Vec<Vec<u32>> =
+        remaps.into_iter().map(|r| r.into_iter().map(|g| canon[g as usize]).collect()).collect();
     drop(canon);
     pieces.par_iter_mut().zip(&remaps).for_each(|(p, remap)| {
         p.interner = Interner::empty();

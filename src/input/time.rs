@@ -291,7 +291,9 @@ mod tests {
     /// The reading chrono gives, for the layouts the fast path knows.
     fn chrono_reading(raw: &str, tz: Tz) -> Option<i64> {
         if raw.len() == 10 {
-            return NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok().map(|d| local_to_utc(d.and_time(NaiveTime::MIN), tz));
+            return NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .ok()
+                .map(|d| local_to_utc(d.and_time(NaiveTime::MIN), tz));
         }
         if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
             return Some(t.timestamp());
@@ -306,10 +308,27 @@ mod tests {
     fn the_fast_path_reads_what_chrono_reads() {
         let ny: Tz = "America/New_York".parse().unwrap();
         for raw in [
-            "2024-02-29", "2023-02-29", "2025-13-01", "2025-00-10", "2025-04-31", "2025-12-31", "1000-01-01",
-            "2024-02-29T23:59:59Z", "2024-03-01T24:00:00Z", "2024-03-01T10:60:00Z", "2024-03-01T10:00:60Z",
-            "2024-03-01 10:00:00", "2024-03-01T10:00:00", "2024-03-01t10:00:00Z", "2024-03-01T10:00:00z",
-            "+024-03-01", "2024-3-01", "2024-03-1 ", "2024/03/01", "2400-02-29T00:00:00Z", "2100-02-29",
+            "2024-02-29",
+            "2023-02-29",
+            "2025-13-01",
+            "2025-00-10",
+            "2025-04-31",
+            "2025-12-31",
+            "1000-01-01",
+            "2024-02-29T23:59:59Z",
+            "2024-03-01T24:00:00Z",
+            "2024-03-01T10:60:00Z",
+            "2024-03-01T10:00:60Z",
+            "2024-03-01 10:00:00",
+            "2024-03-01T10:00:00",
+            "2024-03-01t10:00:00Z",
+            "2024-03-01T10:00:00z",
+            "+024-03-01",
+            "2024-3-01",
+            "2024-03-1 ",
+            "2024/03/01",
+            "2400-02-29T00:00:00Z",
+            "2100-02-29",
         ] {
             for tz in [Tz::UTC, ny] {
                 if let Some(fast) = parse_iso_fast(raw.as_bytes(), tz) {
