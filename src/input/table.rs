@@ -64,12 +64,15 @@ impl Table {
     pub fn col(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|n| n == name)
     }
+    #[inline]
     pub fn sym(&self, s: u32) -> &str {
         &self.strs[s as usize]
     }
+    #[inline]
     pub fn customer_id(&self, row: usize) -> &str {
         self.sym(self.customer[row])
     }
+    #[inline]
     pub fn str_at(&self, col: usize, row: usize) -> &str {
         match &self.cols[col] {
             Column::Str(v) => self.sym(v[row]),
@@ -80,6 +83,7 @@ impl Table {
             Column::Num(_) => "",
         }
     }
+    #[inline]
     pub fn num_at(&self, col: usize, row: usize) -> f64 {
         match &self.cols[col] {
             Column::Num(v) => v[row],
@@ -108,6 +112,7 @@ impl Table {
         }
     }
     /// Do rows `a` and `b` hold the same value in text column `col`?
+    #[inline]
     pub fn same_text(&self, col: usize, a: usize, b: usize) -> bool {
         match &self.cols[col] {
             Column::Str(v) => v[a] == v[b],
@@ -261,7 +266,11 @@ fn hash_str(s: &str) -> u64 {
 
 impl Interner {
     fn new() -> Self {
-        let mut i = Self::empty();
+        Self::with_capacity(0)
+    }
+    /// Room for `n` strings before the table grows.
+    fn with_capacity(n: usize) -> Self {
+        let mut i = Self { table: hashbrown::HashTable::with_capacity(n), arena: String::new(), ends: Vec::new() };
         i.intern("");
         i
     }
@@ -444,7 +453,8 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
     // At most one record per line: columns sized once, never grown (and copied) row by row.
     let cap = memchr::memchr_iter(b'\n', bytes).count() + 1;
     let mut piece = Piece {
-        interner: Interner::new(),
+        // Most customers of a piece appear in it once or twice.
+        interner: Interner::with_capacity(cap / 2),
         customer: Vec::with_capacity(cap),
         ts: Vec::with_capacity(if lay.ts_idx.is_some() { cap } else { 0 }),
         line: Vec::with_capacity(cap),
