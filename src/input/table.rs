@@ -265,9 +265,6 @@ fn hash_str(s: &str) -> u64 {
 }
 
 impl Interner {
-    fn new() -> Self {
-        Self::with_capacity(0)
-    }
     /// Room for `n` strings before the table grows.
     fn with_capacity(n: usize) -> Self {
         let mut i = Self { table: hashbrown::HashTable::with_capacity(n), arena: String::new(), ends: Vec::new() };
@@ -823,6 +820,54 @@ fn string_order(strings: &Interner) -> Vec<u32> {
     keyed.into_iter().map(|(_, id)| id).collect()
 }
 
+/// Every piece's strings in one list, and per piece its symbols' places in that list. The
+/// strings are split by hash into shards interned in parallel, so each distinct string is
+/// stored once whatever the number of pieces; the list is the shards' strings one after the
+/// other (provisional ids: `string_order` gives the canonical ones).
+fn union(pieces: &[Piece]) -> (Interner, Vec<Vec<u32>>) {
+    const SHARDS: usize = 64;
+    // Bits the shard tables do not use for their buckets (low bits) or tags (top bits).
+    let shard = |s: &str| ((hash_str(s) >> 32) as usize) % SHARDS;
+    let lists: Vec<Vec<Vec<u32>>> = pieces
+        .par_iter()
+        .map(|p| {
+            let mut by = vec![Vec::new(); SHARDS];
+            for id in 0..p.interner.len() as u32 {
+                by[shard(p.interner.str(id))].push(id);
+            }
+            by
+        })
+        .collect();
+    type Found = (Interner, Vec<(u32, u32, u32)>);
+    let shards: Vec<Found> = (0..SHARDS)
+        .into_par_iter()
+        .map(|sh| {
+            let mut strings = Interner::empty();
+            let mut found = Vec::new();
+            for (k, p) in pieces.iter().enumerate() {
+                for &local in &lists[k][sh] {
+                    found.push((k as u32, local, strings.intern(p.interner.str(local))));
+                }
+            }
+            (strings, found)
+        })
+        .collect();
+    drop(lists);
+    let mut all = Interner::empty();
+    let mut remaps: Vec<Vec<u32>> = pieces.iter().map(|p| vec![0; p.interner.len()]).collect();
+    for (strings, found) in &shards {
+        let base = all.len() as u32;
+        for s in strings.strings() {
+            all.arena.push_str(s);
+            all.ends.push(all.arena.len() as u32);
+        }
+        for &(k, local, id) in found {
+            remaps[k as usize][local as usize] = base + id;
+        }
+    }
+    (all, remaps)
+}
+
 /// Join the pieces into one table with canonical symbols (symbol order is string order), its
 /// rows grouped by customer (in customer order) and, within a customer, in file order: each
 /// row is written once, straight to its place, one column at a time.
@@ -834,9 +879,7 @@ fn merge(
     storage: &[Storage],
     mut pieces: Vec<Piece>,
 ) -> Table {
-    let mut global = Interner::new();
-    let remaps: Vec<Vec<u32>> =
-        pieces.iter().map(|p| p.interner.strings().map(|s| global.intern(s)).collect()).collect();
+    let (global, remaps) = union(&pieces);
     let order = string_order(&global);
     let mut canon = vec![0u32; global.len()];
     for (new, &old) in order.iter().enumerate() {
@@ -1183,7 +1226,7 @@ mod tests {
 
     #[test]
     fn strings_are_ordered_by_their_bytes() {
-        let mut i = Interner::new();
+        let mut i = Interner::with_capacity(0);
         let words = ["b", "ab", "a", "ab\0", "ab\0x", "abcdefgh", "abcdefgh2", "abcdefgg9", "é", "z", "abcdefgh1"];
         for w in words {
             i.intern(w);
