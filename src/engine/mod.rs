@@ -440,23 +440,28 @@ impl<'e, 'a> Run<'e, 'a> {
         }
     }
 
+    /// `purchase of product `P1`, category `c`, order `O1``, built in one buffer: it is the
+    /// reason of every purchase trigger that fires.
     fn describe_row(&self, r: usize) -> String {
         let tx = &self.data().tx;
         let c = &self.ev.cols;
-        let mut parts = Vec::new();
+        let mut out = String::with_capacity(96);
+        out.push_str("purchase");
+        let mut first = true;
         for (col, what) in [(c.product, "product"), (c.category, "category"), (c.order_id, "order")] {
             if let Some(p) = col {
                 let v = tx.str_at(p, r);
                 if !v.is_empty() {
-                    parts.push(format!("{what} `{v}`"));
+                    out.push_str(if first { " of " } else { ", " });
+                    first = false;
+                    out.push_str(what);
+                    out.push_str(" `");
+                    out.push_str(v);
+                    out.push('`');
                 }
             }
         }
-        if parts.is_empty() {
-            "purchase".to_owned()
-        } else {
-            format!("purchase of {}", parts.join(", "))
-        }
+        out
     }
 
     fn on_event(&mut self, r: usize, t: i64) {

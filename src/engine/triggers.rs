@@ -88,7 +88,16 @@ pub fn on_purchase(trigger: &Trigger, memory: &mut Memory, p: &Purchase<'_>) -> 
                 && (categories.is_empty() || categories.iter().any(|c| c == cat))
                 && (*include_first_order || p.order_no > 1)
                 && holds(cond, p);
-            fired(ok.then(|| format!("first purchase in category `{cat}` ({})", (p.describe)())))
+            fired(ok.then(|| {
+                let what = (p.describe)();
+                let mut reason = String::with_capacity(what.len() + cat.len() + 32);
+                reason.push_str("first purchase in category `");
+                reason.push_str(cat);
+                reason.push_str("` (");
+                reason.push_str(&what);
+                reason.push(')');
+                reason
+            }))
         }
         Trigger::Frequent { values, count, within, cond, .. } => {
             let Some(c) = p.frequent_col.filter(|&c| !tx.str_at(c, r).is_empty()) else { return Detection::Quiet };

@@ -281,16 +281,11 @@ pub fn load(spec: &InputSpec) -> Result<Data, InputError> {
         table::load_sharded(path, &spec.table(kind), spec.date_format.as_deref(), spec.tz, spec.shard)
             .map_err(|e| parquet::locate(spec.with_expected(e)))
     };
-    let (tx, (events, customers)) = rayon::join(
-        || load_one(&paths.transactions, TableKind::Transactions),
-        || {
-            rayon::join(
-                || paths.events.as_deref().map(|p| load_one(p, TableKind::Events)).transpose(),
-                || paths.customers.as_deref().map(|p| load_one(p, TableKind::Customers)).transpose(),
-            )
-        },
-    );
-    let (tx, events, customers) = (tx?, events?, customers?);
+    // One table after the other (each is read in parallel pieces): the transient memory of
+    // one load never stacks on another's.
+    let tx = load_one(&paths.transactions, TableKind::Transactions)?;
+    let events = paths.events.as_deref().map(|p| load_one(p, TableKind::Events)).transpose()?;
+    let customers = paths.customers.as_deref().map(|p| load_one(p, TableKind::Customers)).transpose()?;
     if let Some(c) = &customers {
         for (_, range) in &c.groups {
             if range.len() > 1 {

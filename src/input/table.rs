@@ -65,12 +65,15 @@ impl Table {
     pub fn col(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|n| n == name)
     }
+    #[inline]
     pub fn sym(&self, s: u32) -> &str {
         &self.strs[s as usize]
     }
+    #[inline]
     pub fn customer_id(&self, row: usize) -> &str {
         self.sym(self.customer[row])
     }
+    #[inline]
     pub fn str_at(&self, col: usize, row: usize) -> &str {
         match &self.cols[col] {
             Column::Str(v) => self.sym(v[row]),
@@ -81,6 +84,7 @@ impl Table {
             Column::Num(_) => "",
         }
     }
+    #[inline]
     pub fn num_at(&self, col: usize, row: usize) -> f64 {
         match &self.cols[col] {
             Column::Num(v) => v[row],
@@ -109,6 +113,7 @@ impl Table {
         }
     }
     /// Do rows `a` and `b` hold the same value in text column `col`?
+    #[inline]
     pub fn same_text(&self, col: usize, a: usize, b: usize) -> bool {
         match &self.cols[col] {
             Column::Str(v) => v[a] == v[b],
@@ -264,10 +269,15 @@ fn hash_str(s: &str) -> u64 {
 }
 
 impl Interner {
-    fn new() -> Self {
-        let mut i = Self { table: hashbrown::HashTable::new(), arena: String::new(), ends: Vec::new() };
+    /// Room for `n` strings before the table grows.
+    fn with_capacity(n: usize) -> Self {
+        let mut i = Self { table: hashbrown::HashTable::with_capacity(n), arena: String::new(), ends: Vec::new() };
         i.intern("");
         i
+    }
+    /// Holding nothing, not even `""` (a spent piece's).
+    fn empty() -> Self {
+        Self { table: hashbrown::HashTable::new(), arena: String::new(), ends: Vec::new() }
     }
     fn get<'s>(arena: &'s str, ends: &[u32], id: u32) -> &'s str {
         let end = ends[id as usize] as usize;
@@ -289,6 +299,9 @@ impl Interner {
     }
     fn len(&self) -> usize {
         self.ends.len()
+    }
+    fn str(&self, id: u32) -> &str {
+        Self::get(&self.arena, &self.ends, id)
     }
     fn strings(&self) -> impl Iterator<Item = &str> {
         (0..self.ends.len() as u32).map(|i| Self::get(&self.arena, &self.ends, i))
@@ -440,18 +453,21 @@ struct Parsed<P> {
 fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) -> Result<Parsed<Piece>, InputError> {
     let path = lay.path;
     let mut time = TimeParser::new(lay.format, lay.tz);
+    // At most one record per line: columns sized once, never grown (and copied) row by row.
+    let cap = memchr::memchr_iter(b'\n', bytes).count() + 1;
     let mut piece = Piece {
-        interner: Interner::new(),
-        customer: Vec::new(),
-        ts: Vec::new(),
-        line: Vec::new(),
+        // Most customers of a piece appear in it once or twice.
+        interner: Interner::with_capacity(cap / 2),
+        customer: Vec::with_capacity(cap),
+        ts: Vec::with_capacity(if lay.ts_idx.is_some() { cap } else { 0 }),
+        line: Vec::with_capacity(cap),
         cols: lay
             .storage
             .iter()
             .map(|s| match s {
-                Storage::Sym => Column::Str(Vec::new()),
-                Storage::Text => Column::Text { text: String::new(), ends: Vec::new() },
-                Storage::Num => Column::Num(Vec::new()),
+                Storage::Sym => Column::Str(Vec::with_capacity(cap)),
+                Storage::Text => Column::Text { text: String::new(), ends: Vec::with_capacity(cap) },
+                Storage::Num => Column::Num(Vec::with_capacity(cap)),
             })
             .collect(),
     };
@@ -460,7 +476,10 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
         match rec.next() {
             Next::Record => {}
             Next::End => break,
-            Next::Unterminated => return Ok(Parsed { piece, cut_off: Some((rec.start, rec.line)) }),
+            Next::Unterminated => {
+                piece.shrink();
+                return Ok(Parsed { piece, cut_off: Some((rec.start, rec.line)) });
+            }
         }
         let ln = rec.line;
         if rec.len == 1 && rec.field(0).is_empty() {
@@ -487,7 +506,13 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
         if !lay.shard.keeps(cid.as_bytes()) {
             continue;
         }
-        piece.customer.push(piece.interner.intern(cid));
+        // Lines of one order repeat the customer (and often other cells): the previous row's
+        // symbol is checked first.
+        let sym = match piece.customer.last() {
+            Some(&last) if piece.interner.str(last) == cid => last,
+            _ => piece.interner.intern(cid),
+        };
+        piece.customer.push(sym);
         if let Some(t) = lay.ts_idx {
             let raw = field(t)?;
             let v = time.parse(raw).ok_or_else(|| InputError::BadTimestamp {
@@ -503,7 +528,13 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
         for (k, &i) in lay.data_idx.iter().enumerate() {
             let raw = field(i)?;
             match &mut piece.cols[k] {
-                Column::Str(v) => v.push(piece.interner.intern(raw)),
+                Column::Str(v) => {
+                    let sym = match v.last() {
+                        Some(&last) if piece.interner.str(last) == raw => last,
+                        _ => piece.interner.intern(raw),
+                    };
+                    v.push(sym);
+                }
                 Column::Text { text, ends } => {
                     text.push_str(raw);
                     ends.push(text.len() as u64);
@@ -531,7 +562,35 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
             }
         }
     }
+    piece.shrink();
     Ok(Parsed { piece, cut_off: None })
+}
+
+impl Piece {
+    /// Give back what growing the columns reserved: pieces wait in memory until all are read.
+    /// (Only where that is worth a copy: multi-line fields and blank lines.)
+    fn shrink(&mut self) {
+        fn fit<T>(v: &mut Vec<T>) {
+            if v.capacity() > v.len() + v.len() / 8 + 64 {
+                v.shrink_to_fit();
+            }
+        }
+        fit(&mut self.customer);
+        fit(&mut self.ts);
+        fit(&mut self.line);
+        for c in &mut self.cols {
+            match c {
+                Column::Str(v) => fit(v),
+                Column::Num(v) => fit(v),
+                Column::Text { text, ends } => {
+                    if text.capacity() > text.len() + text.len() / 8 + 64 {
+                        text.shrink_to_fit();
+                    }
+                    fit(ends);
+                }
+            }
+        }
+    }
 }
 
 /// Where to split `bytes` (whole lines) into about `parts` pieces: just after a newline, one
@@ -750,61 +809,256 @@ fn load_in_blocks_sharded(
     Ok(table)
 }
 
-/// Join the pieces into one table with canonical symbols (symbol order is string order).
+/// A pointer to the start of a buffer that tasks write at disjoint indices.
+#[derive(Clone, Copy)]
+struct Shared<T>(*mut T);
+// SAFETY: only used by `scatter`, whose writes go to distinct indices (a permutation).
+unsafe impl<T: Send> Send for Shared<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Shared<T> {}
+impl<T> Shared<T> {
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
+/// `n` values placed at their destinations: part `k`'s value `i` goes to `dest[k][i]`.
+/// `dest` over all parts must be a permutation of `0..n` (every index exactly once).
+fn scatter<T: Copy + Send + Sync + Default>(n: usize, parts: Vec<(Vec<T>, &[u32])>) -> Vec<T> {
+    assert_eq!(parts.iter().map(|(v, d)| v.len().min(d.len())).sum::<usize>(), n, "scatter needs every row once");
+    let mut out = vec![T::default(); n];
+    let ptr = Shared(out.as_mut_ptr());
+    parts.into_par_iter().for_each(|(src, dest)| {
+        for (v, &d) in src.iter().zip(dest) {
+            let d = d as usize;
+            assert!(d < n);
+            // SAFETY: `d < n` is inside `out`, and no other write goes to `d` (permutation).
+            unsafe { ptr.get().add(d).write(*v) };
+        }
+    });
+    out
+}
+
+/// The interned strings' ids in string order. Sorted on their first 8 bytes (big-endian,
+/// zero-padded: the same order as the bytes themselves) and by the whole strings only where
+/// those are equal, which keeps most comparisons out of the arena.
+fn string_order(strings: &Interner) -> Vec<u32> {
+    let prefix = |s: &str| {
+        let mut k = [0u8; 8];
+        let n = s.len().min(8);
+        k[..n].copy_from_slice(&s.as_bytes()[..n]);
+        u64::from_be_bytes(k)
+    };
+    let mut keyed: Vec<(u64, u32)> = (0..strings.len() as u32).map(|id| (prefix(strings.str(id)), id)).collect();
+    keyed.par_sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| strings.str(a.1).cmp(strings.str(b.1))));
+    keyed.into_iter().map(|(_, id)| id).collect()
+}
+
+/// Every piece's strings in one list, and per piece its symbols' places in that list. The
+/// strings are split by hash into shards interned in parallel, so each distinct string is
+/// stored once whatever the number of pieces; the list is the shards' strings one after the
+/// other (provisional ids: `string_order` gives the canonical ones).
+fn union(pieces: &[Piece]) -> (Interner, Vec<Vec<u32>>) {
+    const SHARDS: usize = 64;
+    // Bits the shard tables do not use for their buckets (low bits) or tags (top bits).
+    let shard = |s: &str| ((hash_str(s) >> 32) as usize) % SHARDS;
+    let lists: Vec<Vec<Vec<u32>>> = pieces
+        .par_iter()
+        .map(|p| {
+            let mut by = vec![Vec::new(); SHARDS];
+            for id in 0..p.interner.len() as u32 {
+                by[shard(p.interner.str(id))].push(id);
+            }
+            by
+        })
+        .collect();
+    type Found = (Interner, Vec<(u32, u32, u32)>);
+    let shards: Vec<Found> = (0..SHARDS)
+        .into_par_iter()
+        .map(|sh| {
+            let mut strings = Interner::empty();
+            let mut found = Vec::new();
+            for (k, p) in pieces.iter().enumerate() {
+                for &local in &lists[k][sh] {
+                    found.push((k as u32, local, strings.intern(p.interner.str(local))));
+                }
+            }
+            (strings, found)
+        })
+        .collect();
+    drop(lists);
+    let mut all = Interner::empty();
+    let mut remaps: Vec<Vec<u32>> = pieces.iter().map(|p| vec![0; p.interner.len()]).collect();
+    for (strings, found) in &shards {
+        let base = all.len() as u32;
+        for s in strings.strings() {
+            all.arena.push_str(s);
+            all.ends.push(all.arena.len() as u32);
+        }
+        for &(k, local, id) in found {
+            remaps[k as usize][local as usize] = base + id;
+        }
+    }
+    (all, remaps)
+}
+
+/// Join the pieces into one table with canonical symbols (symbol order is string order), its
+/// rows grouped by customer (in customer order) and, within a customer, in file order: each
+/// row is written once, straight to its place, one column at a time.
 fn merge(
     path: &Path,
     kind: TableKind,
     names: Vec<String>,
     types: Vec<ColType>,
     storage: &[Storage],
-    pieces: Vec<Piece>,
+    mut pieces: Vec<Piece>,
 ) -> Table {
-    let mut global = Interner::new();
-    let remaps: Vec<Vec<u32>> =
-        pieces.iter().map(|p| p.interner.strings().map(|s| global.intern(s)).collect()).collect();
-    let mut order: Vec<u32> = (0..global.len() as u32).collect();
-    {
-        let (arena, ends) = (&global.arena, &global.ends);
-        order.par_sort_unstable_by(|&a, &b| Interner::get(arena, ends, a).cmp(Interner::get(arena, ends, b)));
-    }
+    let (global, remaps) = union(&pieces);
+    let order = string_order(&global);
     let mut canon = vec![0u32; global.len()];
     for (new, &old) in order.iter().enumerate() {
         canon[old as usize] = new as u32;
     }
-    let strs: Vec<Box<str>> = order.iter().map(|&old| Interner::get(&global.arena, &global.ends, old).into()).collect();
-    let rows: usize = pieces.iter().map(|p| p.customer.len()).sum();
-    let mut customer = Vec::with_capacity(rows);
-    let mut ts = Vec::with_capacity(rows);
-    let mut line = Vec::with_capacity(rows);
-    let mut cols: Vec<Column> = storage
-        .iter()
-        .map(|s| match s {
-            Storage::Sym => Column::Str(Vec::with_capacity(rows)),
-            Storage::Text => Column::Text { text: String::new(), ends: Vec::with_capacity(rows) },
-            Storage::Num => Column::Num(Vec::with_capacity(rows)),
-        })
-        .collect();
-    for (p, remap) in pieces.into_iter().zip(remaps) {
-        let map = |s: u32| canon[remap[s as usize] as usize];
-        customer.extend(p.customer.iter().map(|&s| map(s)));
-        ts.extend_from_slice(&p.ts);
-        line.extend_from_slice(&p.line);
-        for (dst, src) in cols.iter_mut().zip(p.cols) {
-            match (dst, src) {
-                (Column::Str(d), Column::Str(s)) => d.extend(s.iter().map(|&x| map(x))),
-                (Column::Num(d), Column::Num(s)) => d.extend_from_slice(&s),
-                (Column::Text { text, ends }, Column::Text { text: t, ends: e }) => {
-                    let base = text.len() as u64;
-                    text.push_str(&t);
-                    ends.extend(e.iter().map(|x| x + base));
-                }
-                _ => {}
-            }
+    let strs: Vec<Box<str>> = order.iter().map(|&old| global.str(old).into()).collect();
+    drop(global);
+    // Piece-local symbols become canonical ones.
+    let remaps: Vec<Vec<u32>> =
+        remaps.into_iter().map(|r| r.into_iter().map(|g| canon[g as usize]).collect()).collect();
+    drop(canon);
+    pieces.par_iter_mut().zip(&remaps).for_each(|(p, remap)| {
+        p.interner = Interner::empty();
+        for c in &mut p.customer {
+            *c = remap[*c as usize];
         }
+    });
+    let rows: usize = pieces.iter().map(|p| p.customer.len()).sum();
+    // A counting sort on the customer symbol: where each row goes.
+    let mut starts = vec![0usize; strs.len() + 1];
+    for p in &pieces {
+        for &c in &p.customer {
+            starts[c as usize + 1] += 1;
+        }
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let dests: Vec<Vec<u32>> = {
+        let mut next = starts.clone();
+        pieces
+            .iter()
+            .map(|p| {
+                p.customer
+                    .iter()
+                    .map(|&c| {
+                        let d = next[c as usize];
+                        next[c as usize] += 1;
+                        d as u32
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let mut customer = Vec::with_capacity(rows);
+    for (sym, w) in starts.windows(2).enumerate() {
+        customer.extend(std::iter::repeat_n(sym as u32, w[1] - w[0]));
+    }
+    drop(starts);
+    let ts_parts: Vec<(Vec<i64>, &[u32])> =
+        pieces.iter_mut().zip(&dests).map(|(p, d)| (std::mem::take(&mut p.ts), &d[..])).collect();
+    let ts = if ts_parts.iter().all(|(v, _)| v.is_empty()) { Vec::new() } else { scatter(rows, ts_parts) };
+    let line_parts: Vec<(Vec<u32>, &[u32])> =
+        pieces.iter_mut().zip(&dests).map(|(p, d)| (std::mem::take(&mut p.line), &d[..])).collect();
+    let line = scatter(rows, line_parts);
+    let mut cols: Vec<Column> = Vec::with_capacity(storage.len());
+    for (k, st) in storage.iter().enumerate() {
+        let taken: Vec<Column> =
+            pieces.iter_mut().map(|p| std::mem::replace(&mut p.cols[k], Column::Num(Vec::new()))).collect();
+        let col = match st {
+            Storage::Sym => {
+                let parts: Vec<(Vec<u32>, &[u32])> = taken
+                    .into_par_iter()
+                    .zip(&remaps)
+                    .zip(&dests)
+                    .map(|((c, remap), d)| match c {
+                        Column::Str(v) => (v.into_iter().map(|s| remap[s as usize]).collect(), &d[..]),
+                        _ => (Vec::new(), &d[..]),
+                    })
+                    .collect();
+                Column::Str(scatter(rows, parts))
+            }
+            Storage::Num => {
+                let parts: Vec<(Vec<f64>, &[u32])> = taken
+                    .into_iter()
+                    .zip(&dests)
+                    .map(|(c, d)| match c {
+                        Column::Num(v) => (v, &d[..]),
+                        _ => (Vec::new(), &d[..]),
+                    })
+                    .collect();
+                Column::Num(scatter(rows, parts))
+            }
+            Storage::Text => merge_text(rows, taken, &dests),
+        };
+        cols.push(col);
     }
     Table { kind, path: path.to_path_buf(), names, types, cols, strs, customer, ts, line, groups: Vec::new() }
 }
 
+/// A text column's pieces joined with each row at its destination.
+fn merge_text(rows: usize, taken: Vec<Column>, dests: &[Vec<u32>]) -> Column {
+    let parts: Vec<(String, Vec<u64>)> = taken
+        .into_iter()
+        .map(|c| match c {
+            Column::Text { text, ends } => (text, ends),
+            _ => (String::new(), Vec::new()),
+        })
+        .collect();
+    // Lengths in final order, then the offsets they give.
+    let lens: Vec<(Vec<u64>, &[u32])> = parts
+        .par_iter()
+        .zip(dests)
+        .map(|((_, ends), d)| {
+            let mut prev = 0;
+            let lens = ends
+                .iter()
+                .map(|&e| {
+                    let l = e - prev;
+                    prev = e;
+                    l
+                })
+                .collect();
+            (lens, &d[..])
+        })
+        .collect();
+    let mut ends = scatter(rows, lens);
+    let mut total = 0u64;
+    for e in &mut ends {
+        total += *e;
+        *e = total;
+    }
+    let mut bytes = vec![0u8; total as usize];
+    let ptr = Shared(bytes.as_mut_ptr());
+    let ends_ref = &ends;
+    parts.into_par_iter().zip(dests).for_each(|((text, piece_ends), d)| {
+        let mut prev = 0usize;
+        for (&e, &to) in piece_ends.iter().zip(d.iter()) {
+            let src = &text.as_bytes()[prev..e as usize];
+            prev = e as usize;
+            let to = to as usize;
+            let start = if to == 0 { 0 } else { ends_ref[to - 1] as usize };
+            assert!(start + src.len() <= total as usize && ends_ref[to] as usize - start == src.len());
+            // SAFETY: rows have distinct destinations, so their byte ranges `start..start + len`
+            // (checked inside `bytes` above) never overlap.
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), ptr.get().add(start), src.len()) };
+        }
+    });
+    // Every row's bytes are a whole UTF-8 string from a piece, so the joined bytes are too.
+    let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    Column::Text { text, ends }
+}
+
+/// Within each customer (rows already grouped, in file order), rows in time order, ties broken
+/// by content; then the customer groups.
 fn sort_rows(table: &mut Table, tie_first: &[&str]) {
     let n = table.len();
     let mut tie_cols: Vec<usize> = tie_first.iter().filter_map(|c| table.col(c)).collect();
@@ -813,70 +1067,101 @@ fn sort_rows(table: &mut Table, tie_first: &[&str]) {
             tie_cols.push(i);
         }
     }
+    table.groups = groups_of(&table.customer);
     let mut perm: Vec<u32> = (0..n as u32).collect();
-    {
+    // The customers whose rows must move.
+    let moved: Vec<Range<usize>> = {
         let t = &*table;
-        perm.par_sort_unstable_by(|&a, &b| {
+        let cmp = |&a: &u32, &b: &u32| {
             let (a, b) = (a as usize, b as usize);
-            t.customer[a]
-                .cmp(&t.customer[b])
-                .then_with(|| if t.ts.is_empty() { std::cmp::Ordering::Equal } else { t.ts[a].cmp(&t.ts[b]) })
-                .then_with(|| {
-                    for &c in &tie_cols {
-                        let o = match &t.cols[c] {
-                            Column::Str(v) => v[a].cmp(&v[b]),
-                            Column::Num(v) => v[a].total_cmp(&v[b]),
-                            Column::Text { .. } => t.str_at(c, a).cmp(t.str_at(c, b)),
-                        };
-                        if o.is_ne() {
-                            return o;
-                        }
+            let by_time = if t.ts.is_empty() { std::cmp::Ordering::Equal } else { t.ts[a].cmp(&t.ts[b]) };
+            by_time.then_with(|| {
+                for &c in &tie_cols {
+                    let o = match &t.cols[c] {
+                        Column::Str(v) => v[a].cmp(&v[b]),
+                        Column::Num(v) => v[a].total_cmp(&v[b]),
+                        Column::Text { .. } => t.str_at(c, a).cmp(t.str_at(c, b)),
+                    };
+                    if o.is_ne() {
+                        return o;
                     }
-                    std::cmp::Ordering::Equal
-                })
-        });
-    }
-    fn apply<T: Copy + Send + Sync>(v: &mut Vec<T>, perm: &[u32]) {
+                }
+                std::cmp::Ordering::Equal
+            })
+        };
+        let mut slices: Vec<(Range<usize>, &mut [u32])> = Vec::with_capacity(t.groups.len());
+        let mut rest = &mut perm[..];
+        for (_, r) in &t.groups {
+            let (head, tail) = rest.split_at_mut(r.len());
+            slices.push((r.clone(), head));
+            rest = tail;
+        }
+        slices
+            .into_par_iter()
+            .filter_map(|(r, group)| {
+                if group.is_sorted_by(|a, b| cmp(a, b).is_le()) {
+                    None
+                } else {
+                    // Stable: rows equal in every column keep file order.
+                    group.sort_by(cmp);
+                    Some(r)
+                }
+            })
+            .collect()
+    };
+    // Rows move only within their customer (`customer` stays as it is), each column in place.
+    fn permute<T: Copy>(v: &mut [T], perm: &[u32], moved: &[Range<usize>]) {
         if v.is_empty() {
             return;
         }
-        let out: Vec<T> = perm.par_iter().map(|&i| v[i as usize]).collect();
-        *v = out;
-    }
-    apply(&mut table.customer, &perm);
-    apply(&mut table.ts, &perm);
-    // Lines stay with their rows so warnings can still point into the file.
-    apply(&mut table.line, &perm);
-    for c in 0..table.cols.len() {
-        let new = match &table.cols[c] {
-            Column::Text { text, ends } => {
-                let mut t = String::with_capacity(text.len());
-                let mut e = Vec::with_capacity(ends.len());
-                for &i in &perm {
-                    t.push_str(table.str_at(c, i as usize));
-                    e.push(t.len() as u64);
-                }
-                let _ = ends;
-                Some(Column::Text { text: t, ends: e })
-            }
-            _ => None,
-        };
-        match (&mut table.cols[c], new) {
-            (col, Some(n)) => *col = n,
-            (Column::Str(v), None) => apply(v, &perm),
-            (Column::Num(v), None) => apply(v, &perm),
-            _ => {}
+        let mut tmp = Vec::new();
+        for r in moved {
+            tmp.clear();
+            tmp.extend(perm[r.clone()].iter().map(|&i| v[i as usize]));
+            v[r.clone()].copy_from_slice(&tmp);
         }
     }
+    permute(&mut table.ts, &perm, &moved);
+    // Lines stay with their rows so warnings can still point into the file.
+    permute(&mut table.line, &perm, &moved);
+    for col in &mut table.cols {
+        match col {
+            Column::Str(v) => permute(v, &perm, &moved),
+            Column::Num(v) => permute(v, &perm, &moved),
+            Column::Text { text, ends } => {
+                let (mut bytes, mut lens) = (String::new(), Vec::new());
+                for r in &moved {
+                    let at = |i: usize| if i == 0 { 0 } else { ends[i - 1] as usize };
+                    let (from, to) = (at(r.start), ends[r.end - 1] as usize);
+                    bytes.clear();
+                    lens.clear();
+                    for &i in &perm[r.clone()] {
+                        let i = i as usize;
+                        bytes.push_str(&text[at(i)..ends[i] as usize]);
+                        lens.push(bytes.len() as u64);
+                    }
+                    text.replace_range(from..to, &bytes);
+                    for (k, l) in lens.iter().enumerate() {
+                        ends[r.start + k] = from as u64 + l;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The runs of equal customer symbols.
+fn groups_of(customer: &[u32]) -> Vec<(u32, Range<usize>)> {
+    let n = customer.len();
     let mut groups = Vec::new();
     let mut start = 0;
     for i in 1..=n {
-        if i == n || table.customer[i] != table.customer[start] {
-            groups.push((table.customer[start], start..i));
+        if i == n || customer[i] != customer[start] {
+            groups.push((customer[start], start..i));
             start = i;
         }
     }
-    table.groups = groups;
+    groups
 }
 
 #[cfg(test)]
@@ -917,6 +1202,74 @@ mod tests {
         assert_eq!(ta.num_col(1).unwrap(), &[4.0, 3.0, 5.0]);
         assert_eq!(ta.groups.len(), 2);
         assert_eq!(ta.str_at(0, 0), "o0");
+    }
+
+    /// Rows scattered over the file, out of time order, sharing timestamps: however the file
+    /// is cut into pieces, every customer's rows come out in (time, content) order, the lines
+    /// still with their rows, and the groups cover each customer's rows.
+    #[test]
+    fn rows_come_out_per_customer_in_time_then_content_order() {
+        let mut body = "customer_id,timestamp,order_id,product,amount\n".to_owned();
+        let mut expected: Vec<(String, String, String, String, String, u32)> = Vec::new();
+        let mut x: u64 = 7;
+        for i in 0..600u32 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let c = format!("C{}", (x >> 33) % 37);
+            let day = 1 + (x >> 40) % 3;
+            let order = format!("o{}", (x >> 20) % 5);
+            let product = ["b", "a", "c"][((x >> 50) % 3) as usize];
+            let amount = format!("{}", (x >> 45) % 4);
+            body.push_str(&format!("{c},2025-01-0{day},{order},{product},{amount}\n"));
+            expected.push((c, format!("2025-01-0{day}"), order, product.to_owned(), amount, i + 2));
+        }
+        // By customer, time, then the tie columns in order; equal rows in file (line) order.
+        expected.sort();
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "t.csv", &body);
+        let rename = FxHashMap::default();
+        let numeric = vec!["amount".to_owned()];
+        let spec = TableSpec { tie_first: &["order_id"], ..spec(&rename, &numeric) };
+        for (block, parts) in [(1 << 20, 1), (200, 3), (1000, 7)] {
+            let t = load_in_blocks(&p, &spec, None, Tz::UTC, (block, parts)).unwrap();
+            let got: Vec<_> = (0..t.len())
+                .map(|r| {
+                    (
+                        t.customer_id(r).to_owned(),
+                        format_utc_day(t.ts[r]),
+                        t.text_at(0, r),
+                        t.text_at(1, r),
+                        t.text_at(2, r),
+                        t.line[r],
+                    )
+                })
+                .collect();
+            assert_eq!(got, expected, "block {block}, {parts} parts");
+            let mut covered = 0;
+            for (sym, range) in &t.groups {
+                assert!(range.clone().all(|r| t.customer[r] == *sym));
+                covered += range.len();
+            }
+            assert_eq!(covered, t.len());
+            assert!(t.groups.windows(2).all(|w| t.sym(w[0].0) < t.sym(w[1].0)));
+        }
+    }
+
+    fn format_utc_day(ts: i64) -> String {
+        crate::input::time::format_utc(ts)[..10].to_owned()
+    }
+
+    #[test]
+    fn strings_are_ordered_by_their_bytes() {
+        let mut i = Interner::with_capacity(0);
+        let words = ["b", "ab", "a", "ab\0", "ab\0x", "abcdefgh", "abcdefgh2", "abcdefgg9", "é", "z", "abcdefgh1"];
+        for w in words {
+            i.intern(w);
+        }
+        let got: Vec<&str> = string_order(&i).into_iter().map(|id| i.str(id)).collect();
+        let mut expected: Vec<&str> = words.to_vec();
+        expected.push("");
+        expected.sort();
+        assert_eq!(got, expected);
     }
 
     #[test]

@@ -57,6 +57,11 @@ impl TimeParser {
     }
 
     fn parse_uncached(&self, raw: &str) -> Option<i64> {
+        if self.format.is_none() {
+            if let Some(t) = parse_iso_fast(raw.as_bytes(), self.tz) {
+                return Some(t);
+            }
+        }
         match &self.format {
             Some(Format::Date(f)) => {
                 NaiveDate::parse_from_str(raw, f).ok().map(|d| self.local(d.and_time(NaiveTime::MIN)))
@@ -106,6 +111,80 @@ pub fn parse_iso(raw: &str, tz: Tz) -> Option<i64> {
     None
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+const fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date (year, month, day) of a day count since 1970-01-01 (Hinnant's `civil_from_days`).
+const fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + (m <= 2) as i64, m, d)
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// `n` ASCII digits as a number.
+fn digits(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+}
+
+/// The common layouts read straight from the bytes: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ`, and
+/// (in UTC) `YYYY-MM-DD HH:MM:SS` / `YYYY-MM-DDTHH:MM:SS`. `None` for anything else, which
+/// `parse_iso` then reads with chrono; for what it accepts the result is chrono's.
+fn parse_iso_fast(b: &[u8], tz: Tz) -> Option<i64> {
+    let utc = tz == Tz::UTC;
+    match b.len() {
+        10 => {}
+        19 if utc && (b[10] == b'T' || b[10] == b' ') => {}
+        20 if b[10] == b'T' && b[19] == b'Z' => {}
+        _ => return None,
+    }
+    if b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (i64::from(digits(&b[0..4])?), digits(&b[5..7])?, digits(&b[8..10])?);
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    if b.len() == 10 {
+        if !utc {
+            return None;
+        }
+        return Some(days * 86_400);
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (h, mi, s) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    // A leap second (`:60`) is left to chrono.
+    if h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    Some(days * 86_400 + i64::from(h * 3600 + mi * 60 + s))
+}
+
 /// UTC seconds as `2025-03-01T10:00:00Z`: the one format kairos writes.
 pub fn format_utc(ts: i64) -> String {
     String::from_utf8_lossy(&utc_bytes(ts)).into_owned()
@@ -113,10 +192,9 @@ pub fn format_utc(ts: i64) -> String {
 
 /// `format_utc` into a stack buffer: the output hot path formats millions of these.
 pub fn utc_bytes(ts: i64) -> [u8; 20] {
-    use chrono::{Datelike, Timelike};
     let mut out = *b"0000-00-00T00:00:00Z";
-    let Some(t) = DateTime::from_timestamp(ts, 0) else { return out };
-    let year = t.year();
+    let (days, secs) = (ts.div_euclid(86_400), ts.rem_euclid(86_400) as u32);
+    let (year, month, day) = civil_from_days(days);
     if !(0..=9999).contains(&year) {
         return out;
     }
@@ -128,11 +206,11 @@ pub fn utc_bytes(ts: i64) -> [u8; 20] {
         }
     };
     put(&mut out, 0, year as u32, 4);
-    put(&mut out, 5, t.month(), 2);
-    put(&mut out, 8, t.day(), 2);
-    put(&mut out, 11, t.hour(), 2);
-    put(&mut out, 14, t.minute(), 2);
-    put(&mut out, 17, t.second(), 2);
+    put(&mut out, 5, month, 2);
+    put(&mut out, 8, day, 2);
+    put(&mut out, 11, secs / 3600, 2);
+    put(&mut out, 14, secs / 60 % 60, 2);
+    put(&mut out, 17, secs % 60, 2);
     out
 }
 
@@ -208,6 +286,77 @@ mod tests {
         let mut p = TimeParser::new(Some("%Y-%m-%d"), Tz::UTC);
         assert_eq!(p.parse("-0001-01-01"), None);
         assert_eq!(format_utc(MIN_TS), "1000-01-01T00:00:00Z");
+    }
+
+    /// The reading chrono gives, for the layouts the fast path knows.
+    fn chrono_reading(raw: &str, tz: Tz) -> Option<i64> {
+        if raw.len() == 10 {
+            return NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .ok()
+                .map(|d| local_to_utc(d.and_time(NaiveTime::MIN), tz));
+        }
+        if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+            return Some(t.timestamp());
+        }
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
+            .map(|t| local_to_utc(t, tz))
+    }
+
+    #[test]
+    fn the_fast_path_reads_what_chrono_reads() {
+        let ny: Tz = "America/New_York".parse().unwrap();
+        for raw in [
+            "2024-02-29",
+            "2023-02-29",
+            "2025-13-01",
+            "2025-00-10",
+            "2025-04-31",
+            "2025-12-31",
+            "1000-01-01",
+            "2024-02-29T23:59:59Z",
+            "2024-03-01T24:00:00Z",
+            "2024-03-01T10:60:00Z",
+            "2024-03-01T10:00:60Z",
+            "2024-03-01 10:00:00",
+            "2024-03-01T10:00:00",
+            "2024-03-01t10:00:00Z",
+            "2024-03-01T10:00:00z",
+            "+024-03-01",
+            "2024-3-01",
+            "2024-03-1 ",
+            "2024/03/01",
+            "2400-02-29T00:00:00Z",
+            "2100-02-29",
+        ] {
+            for tz in [Tz::UTC, ny] {
+                if let Some(fast) = parse_iso_fast(raw.as_bytes(), tz) {
+                    assert_eq!(Some(fast), chrono_reading(raw, tz), "{raw} in {tz}");
+                }
+                // With the fast path in front, the parser reads what chrono alone reads.
+                assert_eq!(TimeParser::new(None, tz).parse_uncached(raw), parse_iso(raw, tz), "{raw}");
+            }
+        }
+        assert_eq!(parse_iso_fast(b"2024-03-01T10:00:60Z", Tz::UTC), None);
+        assert_eq!(parse_iso_fast(b"2024-03-01", ny), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_path_and_chrono_agree_on_every_instant(t in MIN_TS..=MAX_TS, form in 0usize..4) {
+            let s = format_utc(t);
+            let raw = match form {
+                0 => s.clone(),
+                1 => s[..10].to_owned(),
+                2 => s[..19].replace('T', " "),
+                _ => s[..19].to_owned(),
+            };
+            let fast = parse_iso_fast(raw.as_bytes(), Tz::UTC);
+            proptest::prop_assert_eq!(fast, chrono_reading(&raw, Tz::UTC));
+            let chrono_text = DateTime::from_timestamp(t, 0).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            proptest::prop_assert_eq!(s, chrono_text);
+        }
     }
 
     #[test]

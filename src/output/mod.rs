@@ -503,9 +503,15 @@ impl<'a> Writer<'a> {
     }
 
     pub fn chunk(&self, format: Format) -> Chunk {
+        self.chunk_into(format, Vec::new())
+    }
+
+    /// A chunk that renders into `buf` (cleared), reusing its memory.
+    pub fn chunk_into(&self, format: Format, mut buf: Vec<u8>) -> Chunk {
+        buf.clear();
         match format {
-            Format::Csv => Chunk::Csv(Box::new(csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new()))),
-            _ => Chunk::Bytes(Vec::new()),
+            Format::Csv => Chunk::Csv(Box::new(csv::WriterBuilder::new().has_headers(false).from_writer(buf))),
+            _ => Chunk::Bytes(buf),
         }
     }
 

@@ -55,9 +55,24 @@ impl Emitted {
 
 /// Customers evaluated together before their output is written: bounds memory whatever the
 /// number of customers.
-const BATCH: usize = 1 << 16;
+const BATCH: usize = 1 << 14;
 /// Customers per parallel task; each task owns its buffers and output chunk.
-const TASK: usize = 512;
+const TASK: usize = 256;
+
+/// Output buffers handed back by the writer thread, so workers render into memory already
+/// faulted in rather than growing fresh buffers (at most the few batches in flight).
+#[derive(Default)]
+struct Pool(std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl Pool {
+    fn take(&self) -> Vec<u8> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default()
+    }
+    fn give(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(buf);
+    }
+}
 
 /// Evaluate every customer and stream the rendered plan to `out`. Workers render into their
 /// own chunks; chunks are written in customer order, so the bytes never depend on threads.
@@ -87,6 +102,8 @@ pub fn evaluate_and_write(
         );
         pb
     };
+    let pool = Pool::default();
+    let pool = &pool;
     std::thread::scope(|scope| {
         let writer_thread = scope.spawn(move || -> std::io::Result<()> {
             let mut any = false;
@@ -100,6 +117,7 @@ pub fn evaluate_and_write(
                         any |= !bytes.is_empty();
                         out.write_all(&bytes)?;
                     }
+                    pool.give(bytes);
                 }
             }
             out.write_all(writer.footer(format, any))?;
@@ -116,7 +134,7 @@ pub fn evaluate_and_write(
                     let mut scratch = Scratch::default();
                     let mut stats = Stats::default();
                     let mut warnings = Vec::new();
-                    let mut out = writer.chunk(format);
+                    let mut out = writer.chunk_into(format, pool.take());
                     let mut count = Emitted::default();
                     for &p in chunk {
                         stats.customers += 1;
