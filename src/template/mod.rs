@@ -542,11 +542,12 @@ fn note_field(set: &mut Option<BTreeSet<String>>, field: Option<&str>) {
 }
 
 fn unknown_column(f: &str, schema: &Schema, record: &str, file: &str) -> Option<(String, Option<String>)> {
+    let bare = file.strip_prefix("the ").unwrap_or(file);
     if schema.open || schema.fields.iter().any(|(n, _)| n == f) {
         return None;
     }
     if schema.fields.is_empty() {
-        return Some((format!("unknown variable `{record}.{f}`: no {file} is given"), None));
+        return Some((format!("unknown variable `{record}.{f}`: no {bare} is given"), None));
     }
     Some((
         format!("unknown variable `{record}.{f}`: {file} has no column `{f}`"),

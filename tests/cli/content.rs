@@ -341,3 +341,21 @@ fn sms_longer_than_the_configured_segments_are_reported() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("content.sms_max_segments must be at least 1"), "{}", bad.stderr);
 }
+
+#[test]
+fn templates_are_found_beside_the_dialogues_folder_not_in_the_working_directory() {
+    let f = fixture();
+    // Another project's dialogues, run from this folder: this folder's templates are not theirs.
+    f.file(
+        "bench/trigger_only/hi.yaml",
+        "trigger:\n  purchase: {}\nsteps:\n  - id: s\n    send: {channel: email, template: not_here}\n",
+    );
+    let out = f.cmd(&["run", "-d", "bench/trigger_only", "-t", "tx.csv", "--no-profile"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.lines().next().unwrap().ends_with(",policy_note"), "no content columns: {}", out.stdout);
+    // Beside them, they are.
+    f.file("bench/templates/not_here.yaml", "email:\n  subject: \"S\"\n  text: \"T\"\n");
+    let out = f.cmd(&["run", "-d", "bench/trigger_only", "-t", "tx.csv", "--no-profile", "-f", "jsonl"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(jsonl(&out.stdout)[0]["subject"], "S");
+}
