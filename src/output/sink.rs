@@ -15,6 +15,9 @@ pub enum Sink {
     Stream { path: PathBuf, file: File },
     /// A regular file, replaced atomically.
     File { path: PathBuf, tmp: tempfile::NamedTempFile },
+    /// Linux: an unnamed file in the target's folder (`O_TMPFILE`), given a name only when
+    /// complete; even a SIGKILL leaves nothing behind.
+    Unnamed { path: PathBuf, dir: PathBuf, file: File },
     /// A folder of files (`--format eml`), built beside its place and renamed into it.
     Dir { path: PathBuf, tmp: tempfile::TempDir },
 }
@@ -69,6 +72,47 @@ fn install_signal_cleanup() {
 /// Rust opens `/dev/null` read-write on a standard descriptor that was closed at start
 /// (`>&-`); a shell redirection to `/dev/null` opens it write-only. Telling them apart keeps a
 /// closed stdout from silently swallowing the plan.
+/// An unnamed, writable file in `dir` (Linux `O_TMPFILE`), or None where the kernel or the
+/// file system does not have them (then a named temp file is used).
+#[cfg(target_os = "linux")]
+fn unnamed_in(dir: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().write(true).mode(0o600).custom_flags(libc::O_TMPFILE).open(dir).ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn unnamed_in(_dir: &Path) -> Option<File> {
+    None
+}
+
+/// Give the unnamed `file` the name `path`: link it into `dir` under a temporary name, then
+/// rename that over `path` (a link cannot replace a file).
+#[cfg(target_os = "linux")]
+fn link_and_rename(file: &File, dir: &Path, path: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    static LINKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = LINKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".kairos-{}-{n}.tmp", std::process::id()));
+    let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).map_err(io::Error::other)?;
+    let to = CString::new(tmp.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // SAFETY: both are valid NUL-terminated paths; linkat reads them and keeps nothing.
+    let rc =
+        unsafe { libc::linkat(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::AT_SYMLINK_FOLLOW) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn link_and_rename(_file: &File, _dir: &Path, _path: &Path) -> io::Result<()> {
+    Err(io::Error::other("unnamed files are Linux only"))
+}
+
 #[cfg(unix)]
 fn stdout_was_closed(file: &File) -> bool {
     use std::os::fd::AsRawFd;
@@ -108,6 +152,9 @@ impl Sink {
             }
         }
         let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if let Some(file) = unnamed_in(dir) {
+            return Ok(Sink::Unnamed { path: p.to_path_buf(), dir: dir.to_path_buf(), file });
+        }
         install_signal_cleanup();
         let tmp = tempfile::Builder::new().prefix(".kairos-").suffix(".tmp").tempfile_in(dir)?;
         pending().push(tmp.path().to_path_buf());
@@ -165,6 +212,7 @@ impl Sink {
                 out.flush()?;
                 Ok(n)
             }
+            Sink::Unnamed { path, dir, file } => Self::commit_unnamed(&path, &dir, file, f),
             Sink::File { path, tmp } => {
                 let tmp_path = tmp.path().to_path_buf();
                 let result = Self::commit(&path, tmp, f);
@@ -194,6 +242,29 @@ impl Sink {
         }
     }
 
+    /// Write the unnamed file, then name it beside the target (a link through
+    /// `/proc/self/fd`) and rename that over the target: only those two steps, at the very
+    /// end, see a named temp file.
+    fn commit_unnamed(
+        path: &Path,
+        dir: &Path,
+        file: File,
+        f: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<u64>,
+    ) -> io::Result<u64> {
+        let mut w = io::BufWriter::with_capacity(1 << 20, file);
+        let n = f(&mut w)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        file.sync_all()?;
+        link_and_rename(&file, dir, path)?;
+        Ok(n)
+    }
+
     fn commit(
         path: &Path,
         tmp: tempfile::NamedTempFile,
@@ -219,7 +290,10 @@ impl Sink {
     pub fn name(&self) -> String {
         match self {
             Sink::Stdout(_) => "stdout".to_owned(),
-            Sink::Stream { path, .. } | Sink::File { path, .. } | Sink::Dir { path, .. } => path.display().to_string(),
+            Sink::Stream { path, .. }
+            | Sink::File { path, .. }
+            | Sink::Dir { path, .. }
+            | Sink::Unnamed { path, .. } => path.display().to_string(),
         }
     }
 }

@@ -229,7 +229,7 @@ fn killed_at_any_point_a_nightly_run_loses_nothing_and_repeats_only_same_ids() {
     let last = f.run(&["--as-of", &day(10), "--ledger", "sent.jsonl", "--format", "jsonl"]);
     assert_eq!(last.code, 0, "{}", last.stderr);
     outputs.push(last.stdout);
-    // (A SIGKILL can leave the killed run's `.kairos-*.tmp` behind; SIGINT/SIGTERM cannot.)
+    // (On Linux the plan is an unnamed O_TMPFILE until complete, so even a SIGKILL leaves no temp file.)
     // Everything the night plans went out at least once, under its own id; the ledger holds
     // each id once.
     let planned: BTreeSet<String> =

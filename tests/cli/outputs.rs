@@ -306,3 +306,34 @@ fn no_profile_leaves_the_profile_columns_out_of_csv_and_jsonl() {
     let v: serde_json::Value = serde_json::from_str(with.lines().next().unwrap()).unwrap();
     assert_eq!(v["name"], "Ann");
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_run_killed_with_sigkill_leaves_no_temp_file() {
+    use std::io::Write as _;
+    let f = Fixture::new();
+    f.dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: s\n    send: {channel: email, template: t}\n");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("kairos"))
+        .current_dir(f.dir.path())
+        .args(["run", "-d", "dialogues", "-t", "-", "-o", "plan.csv", "-q"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The output is opened first; then kairos waits for the rest of stdin.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{}C1,2025-01-01T00:00:00Z,o1,p,books,1,10,web\n", super::TX_HEADER).as_bytes()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let names = || -> Vec<String> {
+        std::fs::read_dir(f.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    // The plan being written has no name yet (O_TMPFILE): there is nothing a kill could leave.
+    assert!(!names().iter().any(|n| n.starts_with(".kairos-")), "{:?}", names());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(stdin);
+    let left = names();
+    assert!(!left.iter().any(|n| n.starts_with(".kairos-") || n == "plan.csv"), "{left:?}");
+}
