@@ -129,6 +129,31 @@ impl Config {
                 ),
             }
         }
+        // Two columns read from one header would silently be the same data.
+        for kind in TableKind::ALL {
+            let mut by_header: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+            for (col, header) in &cfg.columns[kind.slot()] {
+                by_header.entry(header.as_str()).or_default().push(col.as_str());
+            }
+            for (header, mut cols) in by_header.into_iter().filter(|(_, c)| c.len() > 1) {
+                cols.sort();
+                let message = format!(
+                    "columns.{}: `{}` and `{}` both read the header `{header}`; each column needs its own",
+                    kind.name(),
+                    cols[0],
+                    cols[1]
+                );
+                let located = cfg
+                    .column_refs
+                    .iter()
+                    .rev()
+                    .find(|r| r.table == kind && r.column == cols[1] && r.header.as_deref() == Some(header));
+                diags.push(match located {
+                    Some(r) => r.at.clone().with_message(message),
+                    None => Diagnostic::error(cli, message),
+                });
+            }
+        }
         diags.sort();
         if diags.has_errors() {
             Err(diags)
@@ -407,6 +432,35 @@ mod tests {
         assert_eq!(c.columns(TableKind::Transactions).get("customer_id").unwrap(), "CustNo");
         assert_eq!(c.numeric(TableKind::Customers), &["ltv".to_owned()]);
         assert_eq!(c.date_format.as_deref(), Some("%Y%m%d"));
+    }
+
+    #[test]
+    fn two_columns_mapped_to_one_header_are_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("kairos.yaml");
+        std::fs::write(&p, "columns:\n  transactions:\n    customer_id: CustNo\n    order_id: CustNo\n").unwrap();
+        let d = Config::load(Some(&p), &Overrides::default()).unwrap_err();
+        assert_eq!(d.error_count(), 1);
+        assert_eq!(
+            d.0[0].message,
+            "columns.transactions: `customer_id` and `order_id` both read the header `CustNo`; each column needs its own"
+        );
+        assert_eq!(d.0[0].line_col(), Some((4, 15)), "at the second mapping");
+        // A flag mapping the same column again replaces the file's, which is fine.
+        let o = Overrides {
+            columns: vec![("transactions".into(), "customer_id".into(), "Kunde".into())],
+            ..Default::default()
+        };
+        std::fs::write(&p, "columns:\n  transactions:\n    customer_id: CustNo\n").unwrap();
+        let c = Config::load(Some(&p), &o).unwrap();
+        assert_eq!(c.columns(TableKind::Transactions).get("customer_id").unwrap(), "Kunde");
+        // A flag mapping another column onto a used header is not.
+        let o = Overrides {
+            columns: vec![("transactions".into(), "order_id".into(), "CustNo".into())],
+            ..Default::default()
+        };
+        let d = Config::load(Some(&p), &o).unwrap_err();
+        assert!(d.0[0].message.contains("both read the header `CustNo`"), "{}", d.0[0]);
     }
 
     #[test]
