@@ -82,6 +82,11 @@ impl Scratch {
         }
     }
 
+    /// Drop the filtered prefix sums: what they were summed with (the profile) changed.
+    pub fn forget_filters(&mut self) {
+        self.filters.clear();
+    }
+
     /// Does the purchase `rel` rows into the customer's history start an order?
     pub fn starts_order(&self, rel: usize) -> bool {
         self.order_start[rel]

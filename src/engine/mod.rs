@@ -790,6 +790,7 @@ impl<'e, 'a> Run<'e, 'a> {
                 self.note(t, || Trace::ProfileUpdate { column: column.to_owned(), value: value.to_owned() });
                 self.out.profile_updates.push((t, c, value.into()));
                 self.mem.set_profile(c, value);
+                self.s.forget_filters();
             }
             None => {
                 let hint = crate::diag::did_you_mean(column, cust.names.iter().map(String::as_str))

@@ -331,8 +331,9 @@ fn filtered(ctx: &Ctx<'_>, m: Measure, window: Option<i64>, f: &Ir) -> f64 {
     let pos = match cache.iter().position(|(k, _)| *k == key) {
         Some(p) => p,
         None => {
-            // A profile changed mid-history makes `customer.*` change too: scan instead.
-            let sums = (!reads_event(f) && ctx.mem.profile.is_empty()).then(|| build_sums(ctx, f));
+            // Sums read the profile as it is now; a profile update drops them (the engine's
+            // `Scratch::forget_filters`), so they are rebuilt with the new value.
+            let sums = (!reads_event(f)).then(|| build_sums(ctx, f));
             cache.push((key, sums));
             cache.len() - 1
         }

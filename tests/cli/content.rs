@@ -359,3 +359,31 @@ fn templates_are_found_beside_the_dialogues_folder_not_in_the_working_directory(
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(jsonl(&out.stdout)[0]["subject"], "S");
 }
+
+#[test]
+fn a_profile_update_reaches_history_filters_that_read_the_profile() {
+    // `spend(…, category == customer.fav)` is summed ahead once per customer; a profile update
+    // mid-history must not leave it reading the old favourite.
+    let f = Fixture::new();
+    f.dialogue(
+        "fan",
+        "trigger:\n  purchase: {}\nreentry: always\nwhen: 'spend(3650d, category == customer.fav) >= 20'\nsteps:\n  - id: s\n    send: {channel: email, template: t}\n",
+    )
+    .file("customers.csv", "customer_id,fav,email\nA,books,a@example.com\n")
+    .file(
+        "events.csv",
+        "customer_id,timestamp,type,dialogue,step,answer,detail,column,value\nA,2025-01-02T12:00:00Z,profile_update,,,,,fav,toys\n",
+    )
+    .tx(&[
+        "A,2025-01-01,o1,p,books,10",
+        "A,2025-01-01T01:00:00Z,o2,p,toys,10",
+        "A,2025-01-03,o3,p,toys,10",
+        "A,2025-01-04,o4,p,books,10",
+    ]);
+    // Before the update books add up to 10 (no message); after it toys are the favourite:
+    // 20 by 01-03. Books reach 20 on 01-04, but books are no longer the favourite.
+    assert_eq!(
+        f.plan(&["--no-templates"]),
+        "A fan#1 s/0 email:t 2025-01-03 planned\nA fan#2 s/0 email:t 2025-01-04 due\n"
+    );
+}
