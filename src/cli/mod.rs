@@ -604,12 +604,7 @@ fn explain(args: &ExplainArgs) -> Result<ExitCode> {
     pool.install(|| {
         let (plan, data, templates) = prepare(&replay, true)?;
         let settings = engine_settings(&replay, &data)?;
-        let Ok(person) = data.people.binary_search_by(|p| p.id.as_ref().cmp(args.customer.as_str())) else {
-            let hint = did_you_mean(&args.customer, data.people.iter().map(|p| p.id.as_ref()))
-                .map(|s| format!("; did you mean `{s}`?"))
-                .unwrap_or_default();
-            bail!("customer `{}` has no transactions or events in the inputs{hint}", args.customer);
-        };
+        let person = find_customer(&data, &args.customer)?;
         let as_of = settings.as_of;
         let ev = Evaluator::new(&data, &plan, settings);
         let mut trace = Vec::new();
@@ -658,6 +653,21 @@ fn find_customer(data: &Data, id: &str) -> Result<usize> {
     })
 }
 
+/// The index of dialogue `id`, or an error with a did-you-mean (else the list of dialogues).
+fn find_dialogue(plan: &Plan, id: &str) -> Result<usize> {
+    plan.find(id).ok_or_else(|| {
+        let hint = did_you_mean(id, plan.dialogues.iter().map(|d| d.id.as_str()))
+            .map(|s| format!("did you mean `{s}`?"))
+            .unwrap_or_else(|| {
+                format!(
+                    "the dialogues are: {}",
+                    plan.dialogues.iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            });
+        anyhow::anyhow!("unknown dialogue `{id}`\n  = help: {hint}")
+    })
+}
+
 fn preview(args: &PreviewArgs) -> Result<ExitCode> {
     let replay = Replay::from_args(&args.project, &args.input)?;
     if replay.project.templates.is_none() {
@@ -670,12 +680,7 @@ fn preview(args: &PreviewArgs) -> Result<ExitCode> {
         let person = find_customer(&data, &args.customer)?;
         let dialogue = match &args.dialogue {
             None => None,
-            Some(d) => Some(plan.find(d).ok_or_else(|| {
-                let hint = did_you_mean(d, plan.dialogues.iter().map(|d| d.id.as_str()))
-                    .map(|s| format!("; did you mean `{s}`?"))
-                    .unwrap_or_default();
-                anyhow::anyhow!("unknown dialogue `{d}`{hint}")
-            })?),
+            Some(d) => Some(find_dialogue(&plan, d)?),
         };
         if let (Some(d), Some(step)) = (dialogue, &args.step) {
             let steps = &plan.dialogues[d].steps;
@@ -709,17 +714,7 @@ fn graph(args: &GraphArgs) -> Result<ExitCode> {
     if diags.has_errors() {
         return Err(Reported(diags).into());
     }
-    let Some(d) = plan.find(&args.dialogue) else {
-        let hint = did_you_mean(&args.dialogue, plan.dialogues.iter().map(|d| d.id.as_str()))
-            .map(|s| format!("did you mean `{s}`?"))
-            .unwrap_or_else(|| {
-                format!(
-                    "the dialogues are: {}",
-                    plan.dialogues.iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", ")
-                )
-            });
-        bail!("unknown dialogue `{}`\n  = help: {hint}", args.dialogue);
-    };
+    let d = find_dialogue(&plan, &args.dialogue)?;
     let format = match args.format {
         args::GraphFormat::Mermaid => report::graph::Format::Mermaid,
         args::GraphFormat::Dot => report::graph::Format::Dot,

@@ -31,6 +31,16 @@ pub struct Cols {
     pub frequent_of: Vec<Option<usize>>,
 }
 
+/// Does row `r` of a customer whose rows start at `first` begin an order? An order is its
+/// `order_id`; without one, its timestamp.
+pub fn starts_new_order(tx: &Table, order_id: Option<usize>, first: usize, r: usize) -> bool {
+    r == first
+        || match order_id {
+            Some(o) if !tx.str_at(o, r).is_empty() => !tx.same_text(o, r, r - 1),
+            _ => tx.ts[r] != tx.ts[r - 1],
+        }
+}
+
 /// Buffers reused from customer to customer by one worker.
 #[derive(Default)]
 pub struct Scratch {
@@ -69,12 +79,7 @@ impl Scratch {
                     v
                 }
             });
-            // An order is its order_id; without one, its timestamp.
-            let new_order = r == rows.start
-                || match c.order_id {
-                    Some(o) if !tx.str_at(o, r).is_empty() => !tx.same_text(o, r, r - 1),
-                    _ => tx.ts[r] != tx.ts[r - 1],
-                };
+            let new_order = starts_new_order(tx, c.order_id, rows.start, r);
             s.cum_amount.push(s.cum_amount.last().copied().unwrap_or(0).saturating_add(to_micros(amount)));
             s.cum_units.push(s.cum_units.last().copied().unwrap_or(0).saturating_add(to_micros(units)));
             s.cum_orders.push(s.cum_orders.last().copied().unwrap_or(0) + u32::from(new_order));

@@ -726,10 +726,11 @@ impl<'e, 'a> Run<'e, 'a> {
         match &self.ev.settings.policy.tiers {
             Some(Tiers::Column(_)) => match (self.profile, self.ev.pcols.tier) {
                 // A profile update since the history began wins: a backtest sees the tier then.
-                (Some(_), Some(c)) if self.mem.profile_field(c).is_some() => {
-                    self.mem.profile_field(c).filter(|s| !s.is_empty()).map(|s| Cow::Owned(s.to_owned()))
+                (Some((t, r)), Some(c)) => match self.mem.profile_field(c) {
+                    Some(updated) => Some(Cow::Owned(updated.to_owned())),
+                    None => Some(Cow::Borrowed(t.str_at(c, r))),
                 }
-                (Some((t, r)), Some(c)) => Some(t.str_at(c, r)).filter(|s| !s.is_empty()).map(Cow::Borrowed),
+                .filter(|s| !s.is_empty()),
                 _ => None,
             },
             Some(Tiers::Computed { measure, within, levels }) => {

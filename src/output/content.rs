@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use minijinja::value::Value;
 
+use crate::expr::eval::nan0;
 use crate::input::Table;
 use crate::model::{from_micros, to_micros, DAY};
 use crate::template::render::local_time;
@@ -44,24 +45,12 @@ pub fn history(tx: &Table, rows: Range<usize>, at: i64, tz: chrono_tz::Tz) -> Ve
     let (mut spend, mut spend_year, mut orders) = (0i64, 0i64, 0u64);
     let mut by_category: Vec<(&str, u64)> = Vec::new();
     for r in rows.clone() {
-        let a = amount.map_or(0, |c| {
-            let v = tx.num_at(c, r);
-            if v.is_nan() {
-                0
-            } else {
-                to_micros(v)
-            }
-        });
+        let a = amount.map_or(0, |c| to_micros(nan0(tx.num_at(c, r))));
         spend = spend.saturating_add(a);
         if tx.ts[r] > year_ago {
             spend_year = spend_year.saturating_add(a);
         }
-        let new_order = r == rows.start
-            || match order {
-                Some(o) if !tx.str_at(o, r).is_empty() => !tx.same_text(o, r, r - 1),
-                _ => tx.ts[r] != tx.ts[r - 1],
-            };
-        orders += u64::from(new_order);
+        orders += u64::from(crate::engine::history::starts_new_order(tx, order, rows.start, r));
         if let Some(c) = category {
             let cat = tx.str_at(c, r);
             if !cat.is_empty() {

@@ -182,9 +182,12 @@ impl<'a> Writer<'a> {
     /// Can message `m` go out as an email: its channel's part is an email part, and the
     /// customer has an address?
     fn is_mail(&self, r: &CustomerResult, m: &Message) -> bool {
-        let row = self.row(r, m);
-        let part = self.templates.and_then(|t| t.get(row.template)).and_then(|t| t.parts.get(row.channel));
-        part.is_some_and(|p| p.form == crate::template::Form::Email) && mail::is_plain_address(row.contact.trim())
+        let inst = &r.instances[m.instance];
+        let v = &self.plan.dialogues[inst.dialogue].steps[m.step].ladder[m.attempt].variants[m.variant];
+        let channel = &v.channels[m.channel];
+        let part = self.templates.and_then(|t| t.get(&v.template)).and_then(|t| t.parts.get(channel));
+        part.is_some_and(|p| p.form == crate::template::Form::Email)
+            && mail::is_plain_address(self.contact(r, channel).trim())
     }
 
     /// Render message content with these templates.

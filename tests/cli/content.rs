@@ -212,20 +212,11 @@ fn a_template_that_runs_forever_stops_the_run_naming_it() {
 #[test]
 fn preview_shows_a_customers_messages() {
     let f = fixture();
-    let out = f.cmd(&[
-        "preview",
-        "C1",
-        "-d",
-        "dialogues",
-        "-t",
-        "tx.csv",
-        "-c",
-        "customers.csv",
-        "--dialogue",
-        "thanks",
-        "--step",
-        "card",
-    ]);
+    let preview = |step: &str| {
+        let base = ["preview", "C1", "-d", "dialogues", "-t", "tx.csv", "-c", "customers.csv", "--dialogue", "thanks"];
+        f.cmd(&[&base[..], &["--step", step]].concat())
+    };
+    let out = preview("card");
     assert_eq!(out.code, 0, "{}", out.stderr);
     let text = out.stdout.lines().filter(|l| !l.contains("message ")).collect::<Vec<_>>().join("\n");
     assert_eq!(
@@ -238,20 +229,7 @@ fn preview_shows_a_customers_messages() {
    Dear Emily, thank you.
 "
     );
-    let out = f.cmd(&[
-        "preview",
-        "C1",
-        "-d",
-        "dialogues",
-        "-t",
-        "tx.csv",
-        "-c",
-        "customers.csv",
-        "--dialogue",
-        "thanks",
-        "--step",
-        "crd",
-    ]);
+    let out = preview("crd");
     assert_eq!(
         (out.code, out.stderr.as_str()),
         (2, "error: dialogue `thanks` has no step `crd`; did you mean `card`?\n")
