@@ -336,6 +336,18 @@ fn templates_are_found_beside_the_dialogues_folder_not_in_the_working_directory(
     let out = f.cmd(&["run", "-d", "bench/trigger_only", "-t", "tx.csv", "--no-profile", "-f", "jsonl"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(jsonl(&out.stdout)[0]["subject"], "S");
+    // `content.templates` in kairos.yaml names a folder relative to kairos.yaml itself.
+    f.file("conf/kairos.yaml", "content:\n  templates: ../elsewhere\n")
+        .file("elsewhere/not_here.yaml", "email:\n  subject: \"E\"\n  text: \"T\"\n");
+    let args = ["run", "-d", "bench/trigger_only", "-t", "tx.csv", "-f", "jsonl", "--config", "conf/kairos.yaml"];
+    let out = f.cmd(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(jsonl(&out.stdout)[0]["subject"], "E");
+    f.file("conf/kairos.yaml", "content:\n  templates: ../missing\n");
+    let out = f.cmd(&args);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("the templates folder does not exist"), "{}", out.stderr);
+    assert!(out.stderr.contains("missing"), "names the folder: {}", out.stderr);
 }
 
 #[test]
