@@ -16,16 +16,20 @@ pub enum TableKind {
     Transactions,
     Customers,
     Events,
+    /// Things that happen to products (arrivals, markdowns), keyed by `item_id`.
+    Catalog,
 }
 
 impl TableKind {
-    pub const ALL: [TableKind; 3] = [TableKind::Transactions, TableKind::Customers, TableKind::Events];
+    pub const ALL: [TableKind; 4] =
+        [TableKind::Transactions, TableKind::Customers, TableKind::Events, TableKind::Catalog];
 
     pub fn name(self) -> &'static str {
         match self {
             TableKind::Transactions => "transactions",
             TableKind::Customers => "customers",
             TableKind::Events => "events",
+            TableKind::Catalog => "catalog",
         }
     }
 
@@ -36,6 +40,14 @@ impl TableKind {
     /// A dense index for per-table arrays.
     pub fn slot(self) -> usize {
         self as usize
+    }
+
+    /// The column that says whose (or which item's) row it is.
+    pub fn key(self) -> &'static str {
+        match self {
+            TableKind::Catalog => "item_id",
+            _ => "customer_id",
+        }
     }
 }
 

@@ -107,6 +107,7 @@ fn condition(src: &str) {
             event: ev.as_mut(),
             row: row.as_mut(),
             customer: &mut cu,
+            item: None,
             transactions: &mut tx,
             no_event_reason: "an absence trigger fires on a timer, not on an event",
             rfm: RfmCuts::default(),

@@ -31,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
             event: ev.as_mut(),
             row: row.as_mut(),
             customer: &mut cu,
+            item: None,
             transactions: &mut tx,
             no_event_reason: "an absence trigger fires on a timer, not on an event",
             rfm: RfmCuts::default(),

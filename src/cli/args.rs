@@ -94,6 +94,10 @@ pub struct InputArgs {
     /// Other events CSV (responses, address changes, complaints, opt-outs, ...).
     #[arg(long, short = 'e', value_name = "FILE")]
     pub events: Option<PathBuf>,
+    /// Catalogue feed CSV (item_id, timestamp, type and any attributes: arrivals, markdowns, ...)
+    /// for `announcement:` triggers.
+    #[arg(long, visible_alias = "catalogue", value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
     /// Evaluate as of this date (end of day) or date-time; later events are ignored. Default: the latest input timestamp.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
@@ -193,6 +197,9 @@ pub struct CheckArgs {
     /// Check `event.*` fields against this events file's header.
     #[arg(long, short = 'e', value_name = "FILE")]
     pub events: Option<PathBuf>,
+    /// Check `item.*` fields against this catalogue file's header.
+    #[arg(long, visible_alias = "catalogue", value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -142,7 +142,8 @@ fn schema_from_headers(spec: &input::InputSpec, kind: TableKind, path: &Path) ->
     let names = table::read_headers(path, &spec)?;
     let fields = names
         .into_iter()
-        .filter(|n| n != "customer_id" && n != "timestamp")
+        // The catalogue keeps `item_id` as a column too (`item.item_id`).
+        .filter(|n| (kind == TableKind::Catalog || n != kind.key()) && n != "timestamp")
         .map(|n| {
             let ty = if spec.numeric.contains(&n) { input::ColType::Num } else { input::ColType::Str };
             (n, ty)
@@ -221,7 +222,7 @@ fn open_schemas(project: &Project) -> Schemas {
 /// millions of rows.
 fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
     let paths = &r.spec.paths;
-    let uses_stdin = [Some(&paths.transactions), paths.customers.as_ref(), paths.events.as_ref()]
+    let uses_stdin = [Some(&paths.transactions), paths.customers.as_ref(), paths.events.as_ref(), paths.catalog.as_ref()]
         .into_iter()
         .flatten()
         .any(|p| p.as_path() == Path::new("-"));
@@ -239,6 +240,7 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
             TableKind::Transactions => names(Some(&data.tx)),
             TableKind::Events => names(data.events.as_ref()),
             TableKind::Customers => names(data.customers.as_ref()),
+            TableKind::Catalog => names(data.catalog.as_ref()),
         };
         report_columns(r.project.cfg.column_problems(&headers, true), quiet)?;
         let templates = templates(&r.project, &schemas, &plan, quiet)?;
@@ -254,6 +256,10 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
         Some(c) => schema_from_headers(&r.spec, TableKind::Customers, c)?,
         None => Schema::new(TableKind::Customers, Vec::new(), false),
     };
+    schemas.catalog = match &paths.catalog {
+        Some(c) => schema_from_headers(&r.spec, TableKind::Catalog, c)?,
+        None => Schema::new(TableKind::Catalog, Vec::new(), false),
+    };
     let plan = plan(&r.project, &schemas, quiet)?;
     let templates = templates(&r.project, &schemas, &plan, quiet)?;
     check_columns(&r.project, &r.spec, true, quiet)?;
@@ -265,11 +271,12 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
 /// is not given, for settings that cannot fall back, such as consent and do-not-contact).
 fn check_columns(project: &Project, spec: &input::InputSpec, strict: bool, quiet: bool) -> Result<()> {
     let paths = &spec.paths;
-    let mut headers: [Option<Vec<String>>; 3] = [None, None, None];
+    let mut headers: [Option<Vec<String>>; 4] = [None, None, None, None];
     for (kind, path) in [
         (TableKind::Transactions, Some(&paths.transactions).filter(|p| !p.as_os_str().is_empty())),
         (TableKind::Customers, paths.customers.as_ref()),
         (TableKind::Events, paths.events.as_ref()),
+        (TableKind::Catalog, paths.catalog.as_ref()),
     ] {
         if let Some(p) = path {
             headers[kind.slot()] = Some(table::read_headers(p, &spec.table(kind))?);
@@ -559,8 +566,12 @@ fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {
         transactions: args.transactions.clone().unwrap_or_default(),
         customers: args.customers.clone(),
         events: args.events.clone(),
+        catalog: args.catalog.clone(),
     });
     let mut schemas = open_schemas(&project);
+    if let Some(c) = &args.catalog {
+        schemas.catalog = schema_from_headers(&spec, TableKind::Catalog, c)?;
+    }
     if let Some(t) = &args.transactions {
         schemas.tx = schema_from_headers(&spec, TableKind::Transactions, t)?;
     }
@@ -577,6 +588,7 @@ fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {
             TableKind::Transactions => args.transactions.as_ref(),
             TableKind::Customers => args.customers.as_ref(),
             TableKind::Events => args.events.as_ref(),
+            TableKind::Catalog => args.catalog.as_ref(),
         }?;
         table::read_headers(p, &spec.table(k)).ok()
     };

@@ -146,6 +146,7 @@ impl Replay {
             transactions: i.transactions.clone(),
             customers: i.customers.clone(),
             events: i.events.clone(),
+            catalog: i.catalog.clone(),
         };
         paths.check_stdin()?;
         let tz = project.cfg.tz;

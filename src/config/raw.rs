@@ -78,19 +78,27 @@ pub struct RawTables<V> {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub events: BTreeMap<String, Spanned<V>>,
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub catalog: BTreeMap<String, Spanned<V>>,
 }
 
 impl<V> Default for RawTables<V> {
     fn default() -> Self {
-        Self { transactions: BTreeMap::new(), customers: BTreeMap::new(), events: BTreeMap::new() }
+        Self {
+            transactions: BTreeMap::new(),
+            customers: BTreeMap::new(),
+            events: BTreeMap::new(),
+            catalog: BTreeMap::new(),
+        }
     }
 }
 
 impl<V> RawTables<V> {
-    /// The three tables with their kind.
-    pub fn tables(&self) -> [(crate::model::TableKind, &BTreeMap<String, Spanned<V>>); 3] {
+    /// The four tables with their kind.
+    pub fn tables(&self) -> [(crate::model::TableKind, &BTreeMap<String, Spanned<V>>); 4] {
         use crate::model::TableKind::*;
-        [(Transactions, &self.transactions), (Customers, &self.customers), (Events, &self.events)]
+        [(Transactions, &self.transactions), (Customers, &self.customers), (Events, &self.events), (Catalog, &self.catalog)]
     }
 }
 

@@ -20,6 +20,8 @@ pub struct Schemas {
     pub tx: Schema,
     pub events: Schema,
     pub customers: Schema,
+    /// The catalogue feed's columns, for `item.*`.
+    pub catalog: Schema,
 }
 
 impl Schemas {
@@ -40,6 +42,7 @@ impl Schemas {
             tx: mk(TableKind::Transactions, &["order_id", "product", "category", "quantity", "amount", "channel"]),
             events: mk(TableKind::Events, &["type", "dialogue", "step", "message_id", "answer", "channel"]),
             customers: mk(TableKind::Customers, &[]),
+            catalog: mk(TableKind::Catalog, &["item_id", "type", "price", "old_price"]),
         }
     }
 }
@@ -58,6 +61,10 @@ impl Schemas {
                 .customers
                 .as_ref()
                 .map_or_else(|| Schema::new(TableKind::Customers, Vec::new(), false), Schema::of_table),
+            catalog: data
+                .catalog
+                .as_ref()
+                .map_or_else(|| Schema::new(TableKind::Catalog, Vec::new(), false), Schema::of_table),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! (what the engine runs).
 
 pub mod analyze;
+pub mod announce;
 pub mod load;
 pub mod lower;
 pub mod plan;

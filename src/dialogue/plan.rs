@@ -50,6 +50,14 @@ pub enum Trigger {
         kind: String,
         cond: Option<Cond>,
     },
+    /// A catalogue row of type `kind` for every customer `matcher` holds for.
+    Announcement {
+        kind: String,
+        matcher: Option<Cond>,
+        cond: Option<Cond>,
+        /// How the match is answered from an index (None: every row is tested: a scan).
+        index: Option<super::announce::IndexPlan>,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -69,6 +69,8 @@ pub enum RawTrigger {
     AddressChange(#[serde(default)] RawWhere),
     /// Any event type from the events file.
     Event(RawEvent),
+    /// A row of the catalogue feed (`--catalog`) of this type, for every customer it matches.
+    Announcement(RawAnnouncement),
 }
 
 impl RawTrigger {
@@ -85,6 +87,7 @@ impl RawTrigger {
             RawTrigger::Absence(_) => "absence",
             RawTrigger::AddressChange(_) => "address_change",
             RawTrigger::Event(_) => "event",
+            RawTrigger::Announcement(_) => "announcement",
         }
     }
 }
@@ -199,6 +202,25 @@ pub struct RawEvent {
     #[serde(rename = "type")]
     #[schemars(with = "String")]
     pub kind: S,
+    #[serde(rename = "where")]
+    #[schemars(with = "Option<String>")]
+    pub cond: Option<S>,
+}
+
+/// `announcement: {type: arrival, match: 'item.author == customer.favourite_author'}`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnnouncement {
+    /// The catalogue rows' `type` (arrival, markdown, back_in_stock, ...).
+    #[serde(rename = "type")]
+    #[schemars(with = "String")]
+    pub kind: S,
+    /// Which customers a row is for, over `item.*`, `customer.*`, `fact.*` and history.
+    /// Equalities between an item and a customer (or fact) value are answered from an index.
+    #[serde(rename = "match")]
+    #[schemars(with = "Option<String>")]
+    pub matcher: Option<S>,
+    /// A further condition, tested for the customers the match found.
     #[serde(rename = "where")]
     #[schemars(with = "Option<String>")]
     pub cond: Option<S>,

@@ -159,7 +159,7 @@ pub fn on_purchase(trigger: &Trigger, memory: &mut Memory, p: &Purchase<'_>) -> 
             ))
         }
         Trigger::Absence(a) if p.starts_order => Detection::Arm(absence_due(*a, p.at, p.hist)),
-        Trigger::Absence(_) | Trigger::Event { .. } => Detection::Quiet,
+        Trigger::Absence(_) | Trigger::Event { .. } | Trigger::Announcement { .. } => Detection::Quiet,
     }
 }
 

@@ -71,6 +71,8 @@ pub enum Scope {
     Row,
     /// `customer.x`: the profile.
     Customer,
+    /// `item.x`: the catalogue row an announcement is about (read from the context's event).
+    Item,
 }
 
 /// What names mean where a condition is written.
@@ -78,6 +80,8 @@ pub struct Scopes<'s> {
     pub event: Option<&'s mut Schema>,
     pub row: Option<&'s mut Schema>,
     pub customer: &'s mut Schema,
+    /// The catalogue's columns, where a catalogue row is at hand (an announcement).
+    pub item: Option<&'s mut Schema>,
     pub transactions: &'s mut Schema,
     /// Why there is no event here (e.g. "an absence trigger fires on a timer").
     pub no_event_reason: &'static str,
@@ -144,6 +148,9 @@ pub enum Ir {
     Arith(BinOp, Box<Ir>, Box<Ir>),
     InNum(Box<Ir>, Vec<f64>, bool),
     InStr(Box<Ir>, Vec<Box<str>>, bool),
+    /// `x in y` with `y` text: `x` is one of `y`'s `|`-separated items (trimmed), e.g.
+    /// `customer.favourite_author in item.authors`.
+    InText(Box<Ir>, Box<Ir>, bool),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,7 +282,13 @@ impl Compiler<'_, '_> {
     fn in_list(&mut self, value: &Node, list: &Node, negated: bool) -> Result<(Ir, Ty), CompileError> {
         let (v, ty) = self.expr(value)?;
         let Ast::List(items) = &list.ast else {
-            return Err(err(&list.span, "`in` needs a list such as [\"a\", \"b\"]"));
+            // Text holding a list (`"a|b"`): a column of several values.
+            let (hay, hty) = self.expr(list)?;
+            if ty == Ty::Str && hty == Ty::Str {
+                return Ok((Ir::InText(Box::new(v), Box::new(hay), negated), Ty::Bool));
+            }
+            return Err(err(&list.span, "`in` needs a list such as [\"a\", \"b\"], or text holding `|`-separated items")
+                .with_hint("`x in item.authors` tests whether text x is one of the column's `a|b|c` items"));
         };
         match ty {
             Ty::Str => {
@@ -317,6 +330,7 @@ impl Compiler<'_, '_> {
             [name] => (Scope::Row, name.as_str()),
             [scope, name] if scope == "event" => (Scope::Event, name.as_str()),
             [scope, name] if scope == "customer" => (Scope::Customer, name.as_str()),
+            [scope, name] if scope == "item" => (Scope::Item, name.as_str()),
             [scope, name] if scope == "fact" => {
                 return match self.scopes.remembered.binary_search(name) {
                     Ok(i) => Ok((Ir::Remembered(i), Ty::Str)),
@@ -331,7 +345,7 @@ impl Compiler<'_, '_> {
             }
             [scope, ..] => {
                 return Err(err(&n.span, format!("unknown name `{}`", path.join("."))).with_hint(format!(
-                    "fields are written `event.NAME`, `customer.NAME` or `fact.NAME`, not `{scope}.…`"
+                    "fields are written `event.NAME`, `customer.NAME`, `item.NAME` or `fact.NAME`, not `{scope}.…`"
                 )))
             }
             [] => return Err(err(&n.span, "empty name")),
@@ -346,6 +360,13 @@ impl Compiler<'_, '_> {
                         format!("`event.{name}` has no event to read here: {}", self.scopes.no_event_reason),
                     )
                     .with_hint("use history functions such as `spend(365d)` or `customer.FIELD` instead"))
+                }
+            },
+            Scope::Item => match self.scopes.item.as_deref_mut() {
+                Some(s) => s,
+                None => {
+                    return Err(err(&n.span, format!("`item.{name}` has no catalogue row to read here"))
+                        .with_hint("`item.*` is known in a dialogue started by an `announcement:` trigger"))
                 }
             },
             Scope::Row => match self.scopes.row.as_deref_mut() {
@@ -492,6 +513,7 @@ impl Compiler<'_, '_> {
             event: self.scopes.event.as_deref_mut(),
             row: Some(&mut *self.scopes.transactions),
             customer: &mut *self.scopes.customer,
+            item: self.scopes.item.as_deref_mut(),
             transactions: &mut nested,
             no_event_reason: self.scopes.no_event_reason,
             rfm: self.scopes.rfm.clone(),
@@ -539,6 +561,7 @@ mod tests {
             event: Some(&mut ev),
             row: None,
             customer: &mut cu,
+            item: None,
             transactions: &mut tx,
             no_event_reason: "",
             rfm: RfmCuts::default(),

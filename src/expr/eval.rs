@@ -93,12 +93,13 @@ fn reads_event(ir: &Ir) -> bool {
     let mut stack = vec![ir];
     while let Some(n) = stack.pop() {
         match n {
-            Ir::Field { scope: Scope::Event, .. } => return true,
+            Ir::Field { scope: Scope::Event | Scope::Item, .. } => return true,
             Ir::Hist { .. } | Ir::Events { .. } | Ir::Fact(_) | Ir::Rfm(..) | Ir::Remembered(_) => return true,
             Ir::Call(_, args) => stack.extend(args),
             Ir::Not(x) | Ir::Neg(x) => stack.push(x),
             Ir::And(a, b) | Ir::Or(a, b) | Ir::Cmp(_, a, b) | Ir::Arith(_, a, b) => stack.extend([&**a, &**b]),
             Ir::InNum(v, _, _) | Ir::InStr(v, _, _) => stack.push(v),
+            Ir::InText(v, hay, _) => stack.extend([&**v, &**hay]),
             Ir::Num(_) | Ir::Str(_) | Ir::Bool(_) | Ir::Field { .. } => {}
         }
     }
@@ -190,7 +191,8 @@ pub fn eval<'a>(ir: &'a Ir, ctx: &Ctx<'a>) -> Val<'a> {
         Ir::Bool(b) => Val::Bool(*b),
         Ir::Field { scope, col, ty } => {
             let at = match scope {
-                Scope::Event => ctx.event,
+                // An announcement's catalogue row is its event.
+                Scope::Event | Scope::Item => ctx.event,
                 Scope::Row => ctx.row,
                 Scope::Customer => ctx.customer,
             };
@@ -283,6 +285,14 @@ pub fn eval<'a>(ir: &'a Ir, ctx: &Ctx<'a>) -> Val<'a> {
             let v = eval(v, ctx).num();
             Val::Bool(list.contains(&v) != *negated)
         }
+        Ir::InText(v, hay, negated) => {
+            let (v, hay) = (eval(v, ctx), eval(hay, ctx));
+            let hit = match (&v, &hay) {
+                (Val::Str(v), Val::Str(h)) => list_items(h).any(|x| x == v.as_ref()),
+                _ => false,
+            };
+            Val::Bool(hit != *negated)
+        }
         Ir::InStr(v, list, negated) => {
             let v = eval(v, ctx);
             let hit = match &v {
@@ -292,6 +302,11 @@ pub fn eval<'a>(ir: &'a Ir, ctx: &Ctx<'a>) -> Val<'a> {
             Val::Bool(hit != *negated)
         }
     }
+}
+
+/// The items of text holding a list: `|`-separated, trimmed, empty ones skipped.
+pub fn list_items(text: &str) -> impl Iterator<Item = &str> {
+    text.split('|').map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// A score from 1 to 5: one more for each cut point passed (for recency, each one undercut).

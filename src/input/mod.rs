@@ -29,7 +29,7 @@ pub enum InputError {
     BadTimestamp { path: PathBuf, line: u64, column: String, value: String, expected: String },
     BadNumber { path: PathBuf, line: u64, column: String, value: String },
     Csv { path: PathBuf, line: u64, message: String },
-    EmptyCustomerId { path: PathBuf, line: u64 },
+    EmptyCustomerId { path: PathBuf, line: u64, column: &'static str },
     DuplicateCustomer { path: PathBuf, line: u64, first: u64, id: String },
     StdinTwice,
 }
@@ -105,7 +105,7 @@ impl From<&InputError> for Diagnostic {
                 )
             }
             InputError::Csv { path, line, message } => at(path, *line, message.clone()),
-            InputError::EmptyCustomerId { path, line } => at(path, *line, "`customer_id` is empty".to_owned()),
+            InputError::EmptyCustomerId { path, line, column } => at(path, *line, format!("`{column}` is empty")),
             InputError::DuplicateCustomer { path, line, first, id } => {
                 let also = if parquet::is_parquet(path) {
                     format!("row {}", first.saturating_sub(1))
@@ -181,11 +181,13 @@ pub struct InputPaths {
     pub transactions: PathBuf,
     pub customers: Option<PathBuf>,
     pub events: Option<PathBuf>,
+    /// The catalogue feed: things that happen to products (`--catalog`).
+    pub catalog: Option<PathBuf>,
 }
 
 impl InputPaths {
     pub fn check_stdin(&self) -> Result<(), InputError> {
-        let dash = [Some(&self.transactions), self.customers.as_ref(), self.events.as_ref()]
+        let dash = [Some(&self.transactions), self.customers.as_ref(), self.events.as_ref(), self.catalog.as_ref()]
             .into_iter()
             .flatten()
             .filter(|p| p.as_path() == Path::new("-"))
@@ -210,7 +212,11 @@ pub struct Data {
     pub tx: Table,
     pub events: Option<Table>,
     pub customers: Option<Table>,
-    /// Every customer with at least one transaction or event, in customer-id order.
+    /// The catalogue feed, keyed by `item_id` (`Table::customer` holds item ids).
+    pub catalog: Option<Table>,
+    /// Every customer with at least one transaction or event (and, when a catalogue is given,
+    /// every customer in the profile file: an announcement needs no history), in customer-id
+    /// order.
     pub people: Vec<CustomerRows>,
     /// Customers listed in the profile file.
     pub profile_count: usize,
@@ -230,9 +236,9 @@ impl Data {
 pub struct InputSpec {
     pub paths: InputPaths,
     /// Per table (`TableKind::slot`): canonical column name -> header in the file.
-    pub rename: [FxHashMap<String, String>; 3],
+    pub rename: [FxHashMap<String, String>; 4],
     /// Per table: columns holding numbers.
-    pub numeric: [Vec<String>; 3],
+    pub numeric: [Vec<String>; 4],
     pub date_format: Option<String>,
     pub tz: chrono_tz::Tz,
     /// Only this shard's customers are read (`--shard K/N`; `Shard::ALL` for everyone).
@@ -249,7 +255,7 @@ impl InputSpec {
             has_time: kind != TableKind::Customers,
             tie_first: match kind {
                 TableKind::Transactions => &["order_id", "product", "category"],
-                TableKind::Events => &["type"],
+                TableKind::Events | TableKind::Catalog => &["type"],
                 TableKind::Customers => &[],
             },
         }
@@ -300,9 +306,46 @@ pub fn load(spec: &InputSpec) -> Result<Data, InputError> {
             }
         }
     }
-    let people = join_customers(&tx, events.as_ref(), customers.as_ref());
+    // The catalogue is about products, not customers: every shard reads all of it.
+    let catalog = paths
+        .catalog
+        .as_deref()
+        .map(|p| {
+            table::load_sharded(
+                p,
+                &spec.table(TableKind::Catalog),
+                spec.date_format.as_deref(),
+                spec.tz,
+                Shard::ALL,
+            )
+            .map_err(|e| parquet::locate(spec.with_expected(e)))
+        })
+        .transpose()?;
+    let mut people = join_customers(&tx, events.as_ref(), customers.as_ref());
+    if let (Some(_), Some(c)) = (&catalog, &customers) {
+        people = with_profile_only(people, c);
+    }
     let profile_count = customers.as_ref().map_or(0, |c| c.groups.len());
-    Ok(Data { tx, events, customers, people, profile_count })
+    Ok(Data { tx, events, customers, catalog, people, profile_count })
+}
+
+/// Add the customers of the profile file that have no transaction and no event, keeping
+/// customer-id order.
+fn with_profile_only(people: Vec<CustomerRows>, customers: &Table) -> Vec<CustomerRows> {
+    let mut out = Vec::with_capacity(people.len().max(customers.groups.len()));
+    let mut it = people.into_iter().peekable();
+    for (sym, range) in &customers.groups {
+        let id = customers.sym(*sym);
+        while it.peek().is_some_and(|p| &*p.id < id) {
+            out.extend(it.next());
+        }
+        if it.peek().is_some_and(|p| &*p.id == id) {
+            continue;
+        }
+        out.push(CustomerRows { id: id.into(), tx: 0..0, events: 0..0, profile: Some(range.start) });
+    }
+    out.extend(it);
+    out
 }
 
 fn join_customers(tx: &Table, events: Option<&Table>, customers: Option<&Table>) -> Vec<CustomerRows> {

@@ -496,7 +496,9 @@ pub fn locate(e: InputError) -> InputError {
             InputError::BadNumber { line: fix(&path, line), path, column, value }
         }
         InputError::Csv { path, line, message } => InputError::Csv { line: fix(&path, line), path, message },
-        InputError::EmptyCustomerId { path, line } => InputError::EmptyCustomerId { line: fix(&path, line), path },
+        InputError::EmptyCustomerId { path, line, column } => {
+            InputError::EmptyCustomerId { line: fix(&path, line), path, column }
+        }
         InputError::DuplicateCustomer { path, line, first, id } => {
             InputError::DuplicateCustomer { line: fix(&path, line), first: fix(&path, first), path, id }
         }

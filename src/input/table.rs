@@ -328,6 +328,8 @@ struct Piece {
 struct Layout<'a> {
     path: &'a Path,
     headers: &'a [String],
+    /// The key column (`customer_id`, or `item_id` for the catalogue) and its position.
+    key: &'static str,
     cust_idx: usize,
     ts_idx: Option<usize>,
     data_idx: Vec<usize>,
@@ -501,7 +503,7 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
         };
         let cid = field(lay.cust_idx)?;
         if cid.is_empty() {
-            return Err(InputError::EmptyCustomerId { path: path.to_path_buf(), line: ln });
+            return Err(InputError::EmptyCustomerId { path: path.to_path_buf(), line: ln, column: lay.key });
         }
         if !lay.shard.keeps(cid.as_bytes()) {
             continue;
@@ -760,17 +762,22 @@ fn load_in_blocks_sharded(
         header: spec.rename.get(column).cloned(),
         found: raw_headers.clone(),
     };
-    let cust_idx = find("customer_id").ok_or_else(|| missing("customer_id"))?;
+    let cust_idx = find(spec.kind.key()).ok_or_else(|| missing(spec.kind.key()))?;
     let ts_idx = if spec.has_time { Some(find("timestamp").ok_or_else(|| missing("timestamp"))?) } else { None };
-    if spec.kind == TableKind::Events && find("type").is_none() {
+    if matches!(spec.kind, TableKind::Events | TableKind::Catalog) && find("type").is_none() {
         return Err(missing("type"));
     }
-    let data_idx: Vec<usize> = (0..names.len()).filter(|&i| i != cust_idx && Some(i) != ts_idx).collect();
+    // The catalogue keeps its key as a column as well, so conditions and templates read
+    // `item.item_id` like any attribute.
+    let keep_key = spec.kind == TableKind::Catalog;
+    let data_idx: Vec<usize> =
+        (0..names.len()).filter(|&i| (keep_key || i != cust_idx) && Some(i) != ts_idx).collect();
     let types: Vec<ColType> =
         data_idx.iter().map(|&i| if spec.numeric.contains(&names[i]) { ColType::Num } else { ColType::Str }).collect();
     let mut lay = Layout {
         path,
         headers: raw_headers,
+        key: spec.kind.key(),
         cust_idx,
         ts_idx,
         data_idx: data_idx.clone(),

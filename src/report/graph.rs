@@ -78,6 +78,12 @@ fn trigger_label(d: &crate::dialogue::plan::Dialogue) -> String {
             format_duration(*at_least)
         ),
         Some(Trigger::Event { kind, cond }) => format!("event {kind}{}", filter(cond)),
+        Some(Trigger::Announcement { kind, matcher, cond, index }) => format!(
+            "announcement of {kind}{}{}{}",
+            matcher.as_ref().map(|m| format!(" matching {}", m.src)).unwrap_or_default(),
+            if index.is_some() { " (indexed)" } else { " (scan)" },
+            filter(cond)
+        ),
         Some(Trigger::NthOrder { n, cond }) => {
             format!("order #{}{}", n.iter().map(u32::to_string).collect::<Vec<_>>().join(", #"), filter(cond))
         }

@@ -57,6 +57,8 @@ impl FileCtx<'_> {
 pub(super) enum EventKind {
     Purchase,
     Other,
+    /// A catalogue row (an announcement): `item.*`, no `event.*`.
+    Item,
     None,
 }
 
@@ -141,18 +143,24 @@ impl Checker<'_, '_> {
         let pick = |k: EventKind, sc: &Schemas| match k {
             EventKind::Purchase => Some(sc.tx.clone()),
             EventKind::Other => Some(sc.events.clone()),
-            EventKind::None => None,
+            EventKind::Item | EventKind::None => None,
         };
         let mut ev = pick(event, &self.schemas);
         let mut rw = pick(row, &self.schemas);
         let mut cu = self.schemas.customers.clone();
         let mut tx = self.schemas.tx.clone();
+        let mut it = (event == EventKind::Item).then(|| self.schemas.catalog.clone());
         let mut scopes = Scopes {
             event: ev.as_mut(),
             row: rw.as_mut(),
             customer: &mut cu,
+            item: it.as_mut(),
             transactions: &mut tx,
-            no_event_reason: "an absence trigger fires on a timer, not on an event",
+            no_event_reason: if event == EventKind::Item {
+                "an announcement is about a catalogue row: write `item.NAME`"
+            } else {
+                "an absence trigger fires on a timer, not on an event"
+            },
             rfm: self.rfm.clone(),
             remembered: self.facts,
         };
@@ -204,6 +212,8 @@ impl Checker<'_, '_> {
         };
         let when = raw.when.as_ref().and_then(|w| self.cond(w, ev_kind, EventKind::None));
         let reentry = match &raw.reentry {
+            // Each catalogue row is news of its own: an announcement runs once per row.
+            None if matches!(trigger, Some(Trigger::Announcement { .. })) => Reentry::Always,
             None => Reentry::Never,
             Some(s) if s.value == "never" => Reentry::Never,
             Some(s) if s.value == "always" => Reentry::Always,

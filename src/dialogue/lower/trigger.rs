@@ -224,6 +224,26 @@ impl Checker<'_, '_> {
                 }
                 (opt_cond(self, &ev.cond, o).map(|cond| Trigger::Event { kind: ev.kind.value.clone(), cond }), o)
             }
+            RawTrigger::Announcement(a) => {
+                let k = EventKind::Item;
+                let matcher = opt_cond(self, &a.matcher, k);
+                let cond = opt_cond(self, &a.cond, k);
+                let (Some(matcher), Some(cond)) = (matcher, cond) else { return (None, k) };
+                let index = matcher.as_ref().and_then(|m| crate::dialogue::announce::plan(&m.ir));
+                if index.is_none() {
+                    let (what, at) = match &a.matcher {
+                        Some(m) => (format!("`match: {}` has no indexed shape", m.value), m),
+                        None => ("there is no `match:`".to_owned(), &a.kind),
+                    };
+                    let note = self
+                        .f
+                        .at(at, format!("this announcement tests every `{}` row of the catalogue for every customer: {what}", a.kind.value))
+                        .with_hint("an equality such as `item.author == customer.favourite_author` (or `customer.x in item.list`) is answered from an index; add one with `and` to make it fast")
+                        .with_severity(crate::diag::Severity::Warning);
+                    self.err(note);
+                }
+                (Some(Trigger::Announcement { kind: a.kind.value.clone(), matcher, cond, index }), k)
+            }
         }
     }
 }
