@@ -36,6 +36,22 @@ pub fn message_hash(customer: &str, dialogue: &str, instance: u32, step: &str, v
     stable_hash(&parts)
 }
 
+/// The hash of a message of an announcement's run: the catalogue row (`item`: its id, type and
+/// time) stands for the run number, so a row added to the feed later, or a customer's key
+/// changing, never renumbers (and so re-sends) the announcements already made.
+pub fn message_hash_item(customer: &str, dialogue: &str, item: &str, step: &str, visit: u32, attempt: u32) -> u128 {
+    let (attempt, visit) = (attempt.to_le_bytes(), visit.to_le_bytes());
+    stable_hash(&[
+        b"kairos.message.item.v1",
+        customer.as_bytes(),
+        dialogue.as_bytes(),
+        item.as_bytes(),
+        step.as_bytes(),
+        &visit,
+        &attempt,
+    ])
+}
+
 /// Lower-case hex, 32 digits, without allocating.
 pub fn hex32(h: u128) -> [u8; 32] {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -72,6 +88,15 @@ mod tests {
         assert_ne!(again, id);
         assert_ne!(again, message_id("C1", "win_back", 1, "call", 3, 0));
         assert_ne!(stable_hash(&[b"ab", b"c"]), stable_hash(&[b"a", b"bc"]));
+    }
+
+    #[test]
+    fn announcement_ids_are_pinned_and_keyed_by_the_item() {
+        let h = message_hash_item("C1", "new_title", "B1\u{1f}arrival\u{1f}1735689600", "tell", 1, 0);
+        assert_eq!(format!("{h:032x}"), "PIN");
+        assert_ne!(h, message_hash_item("C1", "new_title", "B2\u{1f}arrival\u{1f}1735689600", "tell", 1, 0));
+        assert_ne!(h, message_hash_item("C2", "new_title", "B1\u{1f}arrival\u{1f}1735689600", "tell", 1, 0));
+        assert_ne!(h, message_hash_item("C1", "new_title", "B1\u{1f}arrival\u{1f}1735689600", "tell", 1, 1));
     }
 
     #[test]

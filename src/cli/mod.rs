@@ -175,6 +175,7 @@ fn load_templates(project: &Project, schemas: &Schemas, plan: &Plan) -> (Option<
         customers: &schemas.customers,
         tx: &schemas.tx,
         events: &schemas.events,
+        catalog: &schemas.catalog,
         facts: plan.facts.iter().cloned().collect(),
     };
     let (templates, mut diags) = crate::template::load(dir, &known, project.cfg.sms_max_segments);

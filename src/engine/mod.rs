@@ -6,6 +6,7 @@
 //! counts (`result`), optionally an explanation (`trace`). Pure and deterministic: same
 //! timeline, same result.
 
+pub mod catalog;
 pub mod conversation;
 pub mod history;
 pub mod responses;
@@ -66,6 +67,8 @@ pub struct Evaluator<'a> {
     pub settings: Settings,
     cols: Cols,
     pcols: PolicyCols,
+    /// The catalogue, ordered and indexed for the announcements.
+    pub catalog: catalog::Catalog,
 }
 
 impl<'a> Evaluator<'a> {
@@ -109,7 +112,8 @@ impl<'a> Evaluator<'a> {
             max_per_week: p.max_per_week_column.as_deref().and_then(ccol),
             consent: p.consent.iter().map(|(ch, c)| (ch.clone(), c.column.as_deref().and_then(ccol))).collect(),
         };
-        Self { data, plan, settings, cols, pcols }
+        let catalog = catalog::Catalog::build(data, plan, &cols);
+        Self { data, plan, settings, cols, pcols, catalog }
     }
 
     /// Replay one customer. `trace` collects an explanation when given.
@@ -151,6 +155,7 @@ impl<'a> Evaluator<'a> {
         }
         scratch.prepare(&self.data.tx, person.tx.clone(), &self.cols);
         let n = self.plan.dialogues.len();
+        let cursors = catalog::Cursor::start(&self.catalog, self.plan, trace.is_some());
         let mut run = Run {
             ev: self,
             person,
@@ -170,7 +175,9 @@ impl<'a> Evaluator<'a> {
             contact,
             fx_pool: Vec::new(),
             mem: crate::expr::eval::Memory { facts: vec![None; self.plan.facts.len()], profile: Vec::new() },
+            cursors,
         };
+        run.rekey(i64::MIN);
         run.replay();
         run.out
     }
@@ -192,6 +199,8 @@ struct DialogueState {
 enum Ev {
     Purchase(usize),
     Other(usize),
+    /// A catalogue row (an announcement).
+    Item(usize),
 }
 
 impl From<Ev> for EventRef {
@@ -199,6 +208,7 @@ impl From<Ev> for EventRef {
         match e {
             Ev::Purchase(r) => EventRef::Purchase(r),
             Ev::Other(r) => EventRef::Other(r),
+            Ev::Item(r) => EventRef::Item(r),
         }
     }
 }
@@ -228,6 +238,8 @@ struct Run<'e, 'a> {
     fx_pool: Vec<Vec<Effect<'a>>>,
     /// Remembered facts and profile updates so far.
     mem: crate::expr::eval::Memory,
+    /// Announcements: the catalogue rows still to come for this customer, per dialogue.
+    cursors: Vec<catalog::Cursor>,
 }
 
 impl<'e, 'a> Run<'e, 'a> {
@@ -258,6 +270,7 @@ impl<'e, 'a> Run<'e, 'a> {
         match e {
             Some(Ev::Purchase(r)) => Some((&data.tx, r)),
             Some(Ev::Other(r)) => data.events.as_ref().map(|t| (t, r)),
+            Some(Ev::Item(r)) => data.catalog.as_ref().map(|t| (t, r)),
             None => None,
         }
     }
@@ -274,17 +287,35 @@ impl<'e, 'a> Run<'e, 'a> {
             // logged at the moment of an order is known when the order is handled.
             let next_tx = (i < tx_rows.end).then(|| data.tx.ts[i]);
             let next_ev = (j < ev_rows.end).then(|| data.events.as_ref().map_or(i64::MAX, |e| e.ts[j]));
-            let (t, e) = match (next_tx, next_ev) {
-                (Some(a), Some(b)) if b <= a => (b, Ev::Other(j)),
-                (Some(a), _) => (a, Ev::Purchase(i)),
-                (None, Some(b)) => (b, Ev::Other(j)),
+            let own = match (next_tx, next_ev) {
+                (Some(a), Some(b)) if b <= a => Some((b, Ev::Other(j))),
+                (Some(a), _) => Some((a, Ev::Purchase(i))),
+                (None, Some(b)) => Some((b, Ev::Other(j))),
+                (None, None) => None,
+            };
+            // Catalogue rows come after the customer's own events at the same instant: an
+            // arrival is matched against everything the customer did and said by then.
+            let item = self.next_item();
+            let (t, e) = match (own, item) {
+                (Some((a, _)), Some((b, c))) if b < a => (b, Err(c)),
+                (Some((a, e)), _) => (a, Ok(e)),
+                (None, Some((b, c))) => (b, Err(c)),
                 (None, None) => break,
             };
             if t > as_of {
                 break;
             }
             self.fire_timers(t, false);
+            // Ok: the customer's own purchase or event; Err: a catalogue cursor's next row.
+            let e = match e {
+                Ok(e) => e,
+                Err(c) => {
+                    self.on_item(c, t);
+                    continue;
+                }
+            };
             match e {
+                Ev::Item(_) => {}
                 Ev::Purchase(r) => {
                     i += 1;
                     self.tx_end = r + 1;
@@ -303,6 +334,90 @@ impl<'e, 'a> Run<'e, 'a> {
         // Project live conversations forward as if nothing else happens.
         self.projecting = true;
         self.fire_timers(as_of.saturating_add(self.ev.settings.horizon), true);
+    }
+
+    /// The earliest catalogue row still to come for this customer: its time and cursor (ties:
+    /// the dialogue first in trigger order).
+    fn next_item(&self) -> Option<(i64, usize)> {
+        let cat = &self.ev.catalog;
+        let t = self.data().catalog.as_ref()?;
+        let mut best: Option<(i64, usize)> = None;
+        for (c, cur) in self.cursors.iter().enumerate() {
+            if let Some(rank) = cur.peek(cat) {
+                let ts = t.ts[cat.order[rank as usize] as usize];
+                if best.is_none_or(|(b, _)| ts < b) {
+                    best = Some((ts, c));
+                }
+            }
+        }
+        best
+    }
+
+    /// Find each indexed announcement's rows for the customer's key as it is at `now`
+    /// (at the start, and after a profile update or a remembered fact).
+    fn rekey(&mut self, now: i64) {
+        if self.cursors.is_empty() {
+            return;
+        }
+        let Some(t) = self.data().catalog.as_ref() else { return };
+        let plan = self.plan();
+        let cat = &self.ev.catalog;
+        for c in 0..self.cursors.len() {
+            if self.cursors[c].list.is_none() {
+                continue;
+            }
+            let Some(Trigger::Announcement { index: Some(p), .. }) = &plan.dialogues[self.cursors[c].dialogue].trigger
+            else {
+                continue;
+            };
+            let keys = {
+                let h = self.history();
+                catalog::customer_keys(p, now, self.profile, &h, &self.mem)
+            };
+            self.cursors[c].rekey(cat, t, keys, now);
+        }
+    }
+
+    /// A catalogue row reaches an announcement dialogue: test what the index did not, and
+    /// start the dialogue for it.
+    fn on_item(&mut self, c: usize, t: i64) {
+        let cat = &self.ev.catalog;
+        let Some(table) = self.data().catalog.as_ref() else { return };
+        let Some(rank) = self.cursors[c].peek(cat) else { return };
+        self.cursors[c].advance(rank);
+        let scanning = self.cursors[c].list.is_none();
+        let d = self.cursors[c].dialogue;
+        let row = cat.order[rank as usize] as usize;
+        let Some(Trigger::Announcement { kind, matcher, cond, index }) = &self.plan().dialogues[d].trigger else {
+            return;
+        };
+        let test = match (scanning, index) {
+            (false, Some(p)) => p.residual.as_ref(),
+            _ => matcher.as_ref().map(|m| &m.ir),
+        };
+        let (matched, why) = {
+            let h = self.history();
+            let ctx = Ctx { now: t, event: Some((table, row)), row: None, customer: self.profile, hist: &h, mem: &self.mem };
+            let (m, w) =
+                (test.is_none_or(|ir| eval_bool(ir, &ctx)), cond.as_ref().is_none_or(|w| eval_bool(&w.ir, &ctx)));
+            let why = if self.trace.is_none() {
+                String::new()
+            } else {
+                catalog::why(index.as_ref(), matcher.as_ref(), cond.as_ref(), (m, w), &ctx)
+            };
+            (m && w, why)
+        };
+        self.note(t, || Trace::Item { dialogue: d, row, matched, why });
+        if !matched {
+            return;
+        }
+        let id = table.customer_id(row);
+        let reason = match matcher {
+            Some(m) => format!("{kind} of item `{id}` matching {}", m.src),
+            None => format!("{kind} of item `{id}`"),
+        };
+        self.note(t, || Trace::Triggered { dialogue: d, reason: reason.clone() });
+        self.try_start(d, t, Some(Ev::Item(row)), reason, None);
     }
 
     /// Fire every timer due before `t` (or at `t` when `inclusive`), earliest first.
@@ -539,7 +654,7 @@ impl<'e, 'a> Run<'e, 'a> {
                 let kind = self.ev.cols.ev_type.map_or("", |c| data.events.as_ref().map_or("", |ev| ev.str_at(c, r)));
                 kind == self.ev.settings.response_type
             }
-            Ev::Purchase(_) => false,
+            Ev::Purchase(_) | Ev::Item(_) => false,
         };
         let target = match e {
             Ev::Other(r) if is_response => self.response_target(r),
@@ -706,6 +821,10 @@ impl<'e, 'a> Run<'e, 'a> {
             event: e.map(EventRef::from),
             held_out,
             goal: None,
+            item: match e {
+                Some(Ev::Item(r)) => data_item_key(self.data(), r),
+                _ => None,
+            },
         });
         *self.stats.entered.entry(d).or_default() += 1;
         self.stats.reach.entry((d, held_out)).or_default().entered += 1;
@@ -771,6 +890,7 @@ impl<'e, 'a> Run<'e, 'a> {
             self.out.facts.push((t, i, text.clone().into()));
             self.mem.facts[i] = Some(text.into());
         }
+        self.rekey(t);
     }
 
     /// A `profile_update` event: customers column `column` holds `value` from now on.
@@ -792,6 +912,7 @@ impl<'e, 'a> Run<'e, 'a> {
                 self.out.profile_updates.push((t, c, value.into()));
                 self.mem.set_profile(c, value);
                 self.s.forget_filters();
+                self.rekey(t);
             }
             None => {
                 let hint = crate::diag::did_you_mean(column, cust.names.iter().map(String::as_str))
@@ -889,6 +1010,13 @@ impl<'e, 'a> Run<'e, 'a> {
         }
         self.note(t, || Trace::Ended { dialogue: d, number, outcome: outcome.to_owned() });
     }
+}
+
+/// The identity of catalogue row `r` for message ids: item id, type, timestamp.
+fn data_item_key(data: &Data, r: usize) -> Option<Box<str>> {
+    let t = data.catalog.as_ref()?;
+    let kind = t.col("type").map_or("", |c| t.str_at(c, r));
+    Some(format!("{}\u{1f}{kind}\u{1f}{}", t.customer_id(r), t.ts[r]).into())
 }
 
 /// Where a message that goes out is counted in `Stats::sent`.

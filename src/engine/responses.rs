@@ -44,7 +44,8 @@ pub fn target(plan: &Plan, events: &Table, r: usize, c: &Cols, known: &Known<'_>
         let found = known.sent.iter().find(|&&(rec, step, visit, attempt)| {
             let inst = &known.instances[rec];
             let d = &plan.dialogues[inst.dialogue];
-            crate::ids::message_id(known.customer, &d.id, inst.number, &d.steps[step].id, visit, attempt as u32) == msg
+            let h = inst.message_hash(known.customer, &d.id, &d.steps[step].id, visit, attempt as u32);
+            crate::ids::hex32(h) == msg.as_bytes()
         });
         return match found.copied() {
             // A quoted message addresses its own run only, not a later run of the dialogue.

@@ -43,6 +43,8 @@ pub enum EventRef {
     Purchase(usize),
     /// A row of the events table.
     Other(usize),
+    /// A row of the catalogue (what an announcement is about).
+    Item(usize),
 }
 
 /// One planned message.
@@ -104,6 +106,19 @@ pub struct Instance {
     /// A goal was reached (before as-of): `Some(prompted)`, prompted when a message of the
     /// instance had gone out by then.
     pub goal: Option<bool>,
+    /// An announcement's catalogue row as `item_id`, `type`, timestamp (seconds), joined by
+    /// U+001F: what its messages' ids are derived from instead of `number`.
+    pub item: Option<Box<str>>,
+}
+
+impl Instance {
+    /// The 128-bit id of this run's message at `step` (`visit`, `attempt`).
+    pub fn message_hash(&self, customer: &str, dialogue: &str, step: &str, visit: u32, attempt: u32) -> u128 {
+        match &self.item {
+            Some(item) => crate::ids::message_hash_item(customer, dialogue, item, step, visit, attempt),
+            None => crate::ids::message_hash(customer, dialogue, self.number, step, visit, attempt),
+        }
+    }
 }
 
 /// A problem with one row of an input (the events or the customers file), found while

@@ -53,9 +53,9 @@ pub(crate) fn load_data(tx: &[&str], events: &[&str], customers: Option<&str>) -
         p
     });
     let spec = InputSpec {
-        paths: InputPaths { transactions: tx_path, customers: customers_path, events: events_path },
+        paths: InputPaths { transactions: tx_path, customers: customers_path, events: events_path, catalog: None },
         rename: Default::default(),
-        numeric: [vec!["quantity".to_owned(), "amount".to_owned()], Vec::new(), Vec::new()],
+        numeric: [vec!["quantity".to_owned(), "amount".to_owned()], Vec::new(), Vec::new(), Vec::new()],
         date_format: None,
         tz: Tz::UTC,
         shard: Default::default(),

@@ -33,6 +33,14 @@ pub enum Trace {
     Purchase(usize),
     /// An event (events row).
     Event(usize),
+    /// A catalogue row offered to an announcement dialogue, and whether it matched.
+    Item {
+        dialogue: usize,
+        row: usize,
+        matched: bool,
+        /// Why it did or did not match: the keys compared, the condition that was false.
+        why: String,
+    },
     Triggered {
         dialogue: usize,
         reason: String,

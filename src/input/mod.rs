@@ -31,6 +31,8 @@ pub enum InputError {
     Csv { path: PathBuf, line: u64, message: String },
     EmptyCustomerId { path: PathBuf, line: u64, column: &'static str },
     DuplicateCustomer { path: PathBuf, line: u64, first: u64, id: String },
+    /// Two catalogue rows for one item, type and instant: one announcement or two?
+    DuplicateItem { path: PathBuf, line: u64, first: u64, id: String, kind: String },
     StdinTwice,
 }
 
@@ -114,6 +116,12 @@ impl From<&InputError> for Diagnostic {
                 };
                 at(path, *line, format!("customer {} is listed twice (also on {also})", ticked(id)))
             }
+            InputError::DuplicateItem { path, line, first, id, kind } => at(
+                path,
+                *line,
+                format!("item {} has two `{kind}` rows at the same time (also on line {first})", ticked(id)),
+            )
+            .with_hint("each row is one announcement: remove the duplicate, or give the rows different times"),
             InputError::StdinTwice => {
                 Diagnostic::error(Path::new("<command line>"), "only one input can be read from stdin (`-`)")
             }
@@ -321,12 +329,45 @@ pub fn load(spec: &InputSpec) -> Result<Data, InputError> {
             .map_err(|e| parquet::locate(spec.with_expected(e)))
         })
         .transpose()?;
+    if let Some(c) = &catalog {
+        check_duplicate_items(c)?;
+    }
     let mut people = join_customers(&tx, events.as_ref(), customers.as_ref());
     if let (Some(_), Some(c)) = (&catalog, &customers) {
         people = with_profile_only(people, c);
     }
     let profile_count = customers.as_ref().map_or(0, |c| c.groups.len());
     Ok(Data { tx, events, customers, catalog, people, profile_count })
+}
+
+/// One row per item, type and instant: the message ids of an announcement are derived from
+/// them, so two such rows would be one message sent twice.
+fn check_duplicate_items(c: &Table) -> Result<(), InputError> {
+    let type_col = c.col("type");
+    let kind = |r: usize| type_col.map_or("", |k| c.str_at(k, r));
+    let mut found: Option<(u32, u32, usize)> = None;
+    for (_, range) in &c.groups {
+        let mut rows: Vec<usize> = range.clone().collect();
+        rows.sort_by(|&a, &b| (c.ts[a], kind(a), c.line[a]).cmp(&(c.ts[b], kind(b), c.line[b])));
+        for w in rows.windows(2) {
+            if c.ts[w[0]] == c.ts[w[1]] && kind(w[0]) == kind(w[1]) {
+                let (first, second) = (c.line[w[0]], c.line[w[1]]);
+                if found.is_none_or(|(_, l, _)| second < l) {
+                    found = Some((first, second, w[1]));
+                }
+            }
+        }
+    }
+    match found {
+        None => Ok(()),
+        Some((first, line, r)) => Err(parquet::locate(InputError::DuplicateItem {
+            path: c.path.clone(),
+            line: u64::from(line),
+            first: u64::from(first),
+            id: c.customer_id(r).to_owned(),
+            kind: kind(r).to_owned(),
+        })),
+    }
 }
 
 /// Add the customers of the profile file that have no transaction and no event, keeping

@@ -499,6 +499,9 @@ pub fn locate(e: InputError) -> InputError {
         InputError::EmptyCustomerId { path, line, column } => {
             InputError::EmptyCustomerId { line: fix(&path, line), path, column }
         }
+        InputError::DuplicateItem { path, line, first, id, kind } => {
+            InputError::DuplicateItem { line: fix(&path, line), first: fix(&path, first), path, id, kind }
+        }
         InputError::DuplicateCustomer { path, line, first, id } => {
             InputError::DuplicateCustomer { line: fix(&path, line), first: fix(&path, first), path, id }
         }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::dialogue::Plan;
 use crate::engine::{status, CustomerResult, EventRef, Instance, Message};
-use crate::ids::{hex32, message_hash};
+use crate::ids::hex32;
 use crate::input::time::format_utc;
 use crate::input::Data;
 use crate::template::render::TriggerVars;
@@ -149,7 +149,10 @@ impl<'a> Writer<'a> {
                 // A profile column named like a fixed column (`status`, `contact`) gets a
                 // `profile_` prefix, so every field name is unique.
                 let mut h = name.clone();
-                while COLUMNS.contains(&h.as_str()) || profile_headers.contains(&h) {
+                while COLUMNS.contains(&h.as_str())
+                    || (data.catalog.is_some() && h == row::ITEM_COLUMN)
+                    || profile_headers.contains(&h)
+                {
                     h = format!("profile_{h}");
                 }
                 profile_headers.push(h);
@@ -268,7 +271,12 @@ impl<'a> Writer<'a> {
                 Some(tab) => content::fields(tab, x, needs.event.as_ref()),
                 None => Vec::new(),
             },
-            None => Vec::new(),
+            Some(EventRef::Item(_)) | None => Vec::new(),
+        };
+        // An announcement's catalogue row, for every message of its instance.
+        let item = match (r.instances[m.instance].event, &self.data.catalog) {
+            (Some(EventRef::Item(x)), Some(tab)) => content::fields(tab, x, needs.item.as_ref()),
+            _ => Vec::new(),
         };
         let tz = self.customer_tz(r);
         let history =
@@ -289,6 +297,7 @@ impl<'a> Writer<'a> {
             customer,
             customer_value: customer_value.cloned(),
             event,
+            item,
             trigger: TriggerVars { kind: &inst.trigger, reason: &inst.reason, at: inst.triggered_at },
             history,
             facts: if needs.facts {
@@ -330,7 +339,7 @@ impl<'a> Writer<'a> {
     fn hash(&self, r: &CustomerResult, m: &Message) -> u128 {
         let inst = &r.instances[m.instance];
         let d = &self.plan.dialogues[inst.dialogue];
-        message_hash(&self.data.people[r.person].id, &d.id, inst.number, &d.steps[m.step].id, m.visit, m.attempt as u32)
+        inst.message_hash(&self.data.people[r.person].id, &d.id, &d.steps[m.step].id, m.visit, m.attempt as u32)
     }
 
     fn fate(&self, l: &LedgerSel, r: &CustomerResult, m: &Message) -> Fate {
@@ -410,7 +419,7 @@ impl<'a> Writer<'a> {
         let v = &step.ladder[m.attempt].variants[m.variant];
         let channel = &v.channels[m.channel];
         Row {
-            message_id: hex32(message_hash(&person.id, &d.id, inst.number, &step.id, m.visit, m.attempt as u32)),
+            message_id: hex32(inst.message_hash(&person.id, &d.id, &step.id, m.visit, m.attempt as u32)),
             customer_id: &person.id,
             dialogue: &d.id,
             instance: inst.number,
@@ -424,6 +433,10 @@ impl<'a> Writer<'a> {
             triggered_at: inst.triggered_at,
             reason: &inst.reason,
             contact: self.contact(r, channel),
+            item_id: self.data.catalog.as_ref().map(|t| match inst.event {
+                Some(EventRef::Item(x)) => t.customer_id(x),
+                _ => "",
+            }),
             policy_note: match &self.sel.ledger {
                 Some(l) if m.suppressed.is_none() && m.send_at < l.oldest && m.send_at <= self.sel.as_of => format!(
                     "expired: due {}, more than {} before this run (--max-late)",
@@ -484,6 +497,9 @@ impl<'a> Writer<'a> {
             Format::Csv => {
                 let mut w = csv::Writer::from_writer(Vec::new());
                 let mut header: Vec<&str> = COLUMNS.to_vec();
+                if self.data.catalog.is_some() {
+                    header.push(row::ITEM_COLUMN);
+                }
                 if self.has_content() {
                     header.extend(row::CONTENT_COLUMNS);
                 }
@@ -585,6 +601,9 @@ impl<'a> Writer<'a> {
                     let row = self.full_row_with(r, m, cv, false)?;
                     self.note_length(&row, &mut emitted);
                     row.write_csv(w, self.escape)?;
+                    if let Some(item) = row.item_id {
+                        row::write_text(w, item, self.escape)?;
+                    }
                     if self.has_content() {
                         row.write_content_csv(w, self.escape)?;
                     }

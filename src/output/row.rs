@@ -105,12 +105,18 @@ pub struct Row<'a> {
     pub reason: &'a str,
     pub contact: &'a str,
     pub policy_note: String,
+    /// With a catalogue: the item an announcement is about (empty for other messages);
+    /// None without one (no `item_id` column).
+    pub item_id: Option<&'a str>,
     /// The rendered message, when templates are configured (`None` otherwise, or for a
     /// message whose template has no part for its channel).
     pub content: Option<crate::template::Rendered>,
 }
 
-/// The content columns, after the fixed ones, when templates are configured.
+/// The column after the fixed ones when a catalogue is given.
+pub const ITEM_COLUMN: &str = "item_id";
+
+/// The content columns, after the fixed ones (and `item_id`), when templates are configured.
 pub const CONTENT_COLUMNS: [&str; 2] = ["subject", "body"];
 
 impl Row<'_> {
@@ -183,6 +189,9 @@ impl Serialize for WithProfile<'_> {
                 Cell::Count(n) => m.serialize_entry(c.name(), &n)?,
                 Cell::Time(t) => m.serialize_entry(c.name(), &format_utc(t))?,
             }
+        }
+        if let Some(item) = row.item_id {
+            m.serialize_entry(ITEM_COLUMN, item)?;
         }
         if let Some(c) = &row.content {
             m.serialize_entry("subject", &c.subject)?;

@@ -41,6 +41,15 @@ pub fn line(w: &Writer<'_>, at: i64, t: &Trace) -> TraceLine {
             let kind = evt.col("type").map_or(String::new(), |c| evt.str_at(c, *r).to_owned());
             ("event", format!("{kind} {}", fields(evt, *r, "type")).trim_end().to_owned())
         }
+        Trace::Item { dialogue, row, matched, why } => {
+            let cat = w.data.catalog.as_ref().expect("a catalogue row comes from the catalogue file");
+            let kind = cat.col("type").map_or(String::new(), |c| cat.str_at(c, *row).to_owned());
+            let verdict = if *matched { "matches" } else { "does not match" };
+            (
+                "catalog",
+                format!("{}: {kind} {}: {verdict}: {why}", id(*dialogue), fields(cat, *row, "type")),
+            )
+        }
         Trace::Triggered { dialogue, reason } => {
             ("trigger", format!("{}: {} fired: {reason}", id(*dialogue), plan.dialogues[*dialogue].trigger_kind))
         }

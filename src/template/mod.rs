@@ -160,13 +160,21 @@ pub struct Needs {
     /// `customer.*` fields read; None: all of them (the whole `customer` is used).
     pub customer: Option<BTreeSet<String>>,
     pub event: Option<BTreeSet<String>>,
+    /// `item.*` fields read (an announcement's catalogue row).
+    pub item: Option<BTreeSet<String>>,
     pub history: bool,
     pub facts: bool,
 }
 
 impl Needs {
     fn none() -> Needs {
-        Needs { customer: Some(BTreeSet::new()), event: Some(BTreeSet::new()), history: false, facts: false }
+        Needs {
+            customer: Some(BTreeSet::new()),
+            event: Some(BTreeSet::new()),
+            item: Some(BTreeSet::new()),
+            history: false,
+            facts: false,
+        }
     }
 }
 
@@ -201,6 +209,8 @@ pub struct Known<'a> {
     pub customers: &'a Schema,
     pub tx: &'a Schema,
     pub events: &'a Schema,
+    /// The catalogue's columns, for `item.*`.
+    pub catalog: &'a Schema,
     pub facts: BTreeSet<String>,
 }
 
@@ -218,7 +228,7 @@ pub const MESSAGE_VARS: &[&str] = &[
     "send_at",
 ];
 /// The records a template can read fields of.
-pub const RECORDS: &[&str] = &["customer", "event", "trigger", "history", "fact"];
+pub const RECORDS: &[&str] = &["customer", "event", "item", "trigger", "history", "fact"];
 /// `trigger.*`: what started the dialogue.
 pub const TRIGGER_FIELDS: &[&str] = &["kind", "reason", "at"];
 /// `history.*`: the customer's purchases up to the moment the message is sent.
@@ -477,6 +487,10 @@ fn check_vars(
                         )
                     })
                 })
+            }
+            ("item", f) => {
+                note_field(&mut needs.item, f);
+                f.and_then(|f| unknown_column(f, known.catalog, "item", "the catalogue file"))
             }
             ("trigger", Some(f)) if !TRIGGER_FIELDS.contains(&f) => Some((
                 format!("unknown variable `trigger.{f}`"),

@@ -39,6 +39,8 @@ pub struct Vars<'a> {
     /// `customer` when given.
     pub customer_value: Option<Value>,
     pub event: Vec<(&'a str, Value)>,
+    /// The catalogue row an announcement is about.
+    pub item: Vec<(&'a str, Value)>,
     pub trigger: TriggerVars<'a>,
     pub history: Vec<(&'static str, Value)>,
     pub facts: Vec<(&'a str, &'a str)>,
@@ -112,6 +114,7 @@ struct Root {
     scalars: [(&'static str, Value); 10],
     customer: Value,
     event: Value,
+    item: Value,
     trigger: Value,
     history: Value,
     fact: Value,
@@ -123,6 +126,7 @@ impl minijinja::value::Object for Root {
         match k {
             "customer" => Some(self.customer.clone()),
             "event" => Some(self.event.clone()),
+            "item" => Some(self.item.clone()),
             "trigger" => Some(self.trigger.clone()),
             "history" => Some(self.history.clone()),
             "fact" => Some(self.fact.clone()),
@@ -163,6 +167,7 @@ impl Vars<'_> {
             ],
             customer,
             event: record(self.event.iter().map(|(k, v)| (*k, v.clone()))),
+            item: record(self.item.iter().map(|(k, v)| (*k, v.clone()))),
             trigger,
             history: record(self.history.iter().map(|(k, v)| (*k, v.clone()))),
             fact: record(self.facts.iter().map(|(k, v)| (*k, Value::from(*v)))),

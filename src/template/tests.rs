@@ -27,6 +27,7 @@ impl Fixture {
         let customers = schema(TableKind::Customers, &["name", "email", "size"]);
         let tx = schema(TableKind::Transactions, &["product", "amount"]);
         let events = schema(TableKind::Events, &["type", "answer"]);
+        let catalog = schema(TableKind::Catalog, &["item_id", "type", "title", "author"]);
         let known = Known {
             channels: vec![
                 ("email".into(), Some("email".into())),
@@ -37,6 +38,7 @@ impl Fixture {
             customers: &customers,
             tx: &tx,
             events: &events,
+            catalog: &catalog,
             facts: BTreeSet::from(["size".to_owned()]),
         };
         let (t, diags) = load(self.dir.path(), &known, DEFAULT_SMS_MAX_SEGMENTS);
