@@ -93,7 +93,7 @@ mod tests {
     #[test]
     fn announcement_ids_are_pinned_and_keyed_by_the_item() {
         let h = message_hash_item("C1", "new_title", "B1\u{1f}arrival\u{1f}1735689600", "tell", 1, 0);
-        assert_eq!(format!("{h:032x}"), "PIN");
+        assert_eq!(format!("{h:032x}"), "8e30143b24f48de094635c86c29ce2a8");
         assert_ne!(h, message_hash_item("C1", "new_title", "B2\u{1f}arrival\u{1f}1735689600", "tell", 1, 0));
         assert_ne!(h, message_hash_item("C2", "new_title", "B1\u{1f}arrival\u{1f}1735689600", "tell", 1, 0));
         assert_ne!(h, message_hash_item("C1", "new_title", "B1\u{1f}arrival\u{1f}1735689600", "tell", 1, 1));

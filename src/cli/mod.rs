@@ -223,10 +223,11 @@ fn open_schemas(project: &Project) -> Schemas {
 /// millions of rows.
 fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
     let paths = &r.spec.paths;
-    let uses_stdin = [Some(&paths.transactions), paths.customers.as_ref(), paths.events.as_ref(), paths.catalog.as_ref()]
-        .into_iter()
-        .flatten()
-        .any(|p| p.as_path() == Path::new("-"));
+    let uses_stdin =
+        [Some(&paths.transactions), paths.customers.as_ref(), paths.events.as_ref(), paths.catalog.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|p| p.as_path() == Path::new("-"));
     if uses_stdin {
         // stdin can be read once: load first, then check the dialogues against what came.
         let data = input::load(&r.spec)?;

@@ -98,7 +98,12 @@ impl<V> RawTables<V> {
     /// The four tables with their kind.
     pub fn tables(&self) -> [(crate::model::TableKind, &BTreeMap<String, Spanned<V>>); 4] {
         use crate::model::TableKind::*;
-        [(Transactions, &self.transactions), (Customers, &self.customers), (Events, &self.events), (Catalog, &self.catalog)]
+        [
+            (Transactions, &self.transactions),
+            (Customers, &self.customers),
+            (Events, &self.events),
+            (Catalog, &self.catalog),
+        ]
     }
 }
 

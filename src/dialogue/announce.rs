@@ -72,8 +72,12 @@ fn only_customer(ir: &Ir) -> bool {
 fn key(ir: &Ir) -> Option<(Ir, bool, Ir, bool)> {
     use crate::expr::parse::BinOp;
     match ir {
-        Ir::Cmp(BinOp::Eq, a, b) if only_item(a) && only_customer(b) => Some(((**a).clone(), false, (**b).clone(), false)),
-        Ir::Cmp(BinOp::Eq, a, b) if only_customer(a) && only_item(b) => Some(((**b).clone(), false, (**a).clone(), false)),
+        Ir::Cmp(BinOp::Eq, a, b) if only_item(a) && only_customer(b) => {
+            Some(((**a).clone(), false, (**b).clone(), false))
+        }
+        Ir::Cmp(BinOp::Eq, a, b) if only_customer(a) && only_item(b) => {
+            Some(((**b).clone(), false, (**a).clone(), false))
+        }
         Ir::InText(needle, hay, false) if only_customer(needle) && only_item(hay) => {
             Some(((**hay).clone(), true, (**needle).clone(), false))
         }

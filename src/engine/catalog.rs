@@ -69,7 +69,12 @@ fn sort_rows(t: &Table) -> Vec<u32> {
             .cmp(&t.ts[b])
             .then_with(|| t.customer_id(a).cmp(t.customer_id(b)))
             .then_with(|| type_col.map_or(std::cmp::Ordering::Equal, |c| t.str_at(c, a).cmp(t.str_at(c, b))))
-            .then_with(|| (0..t.cols.len()).map(|c| t.text_at(c, a).cmp(&t.text_at(c, b))).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal))
+            .then_with(|| {
+                (0..t.cols.len())
+                    .map(|c| t.text_at(c, a).cmp(&t.text_at(c, b)))
+                    .find(|o| o.is_ne())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
     });
     order
 }
@@ -198,7 +203,13 @@ impl Cursor {
 }
 
 /// The customer-side keys of an indexed announcement at this moment.
-pub fn customer_keys(p: &IndexPlan, now: i64, customer: Option<(&Table, usize)>, hist: &History<'_>, mem: &Memory) -> Vec<Box<str>> {
+pub fn customer_keys(
+    p: &IndexPlan,
+    now: i64,
+    customer: Option<(&Table, usize)>,
+    hist: &History<'_>,
+    mem: &Memory,
+) -> Vec<Box<str>> {
     let ctx = Ctx { now, event: None, row: None, customer, hist, mem };
     keys(&p.customer, p.customer_list, &ctx)
 }
@@ -225,7 +236,10 @@ pub fn why(
                 let item = keys(&p.item, p.item_list, ctx);
                 let customer = keys(&p.customer, p.customer_list, &Ctx { event: None, ..*ctx });
                 if item.iter().any(|k| customer.contains(k)) {
-                    format!("`{src}` is false (the item and the customer agree on {}, the rest does not hold)", show(&customer))
+                    format!(
+                        "`{src}` is false (the item and the customer agree on {}, the rest does not hold)",
+                        show(&customer)
+                    )
                 } else {
                     format!("`{src}` is false: the item has {}, the customer {}", show(&item), show(&customer))
                 }

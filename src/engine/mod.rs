@@ -397,7 +397,8 @@ impl<'e, 'a> Run<'e, 'a> {
         };
         let (matched, why) = {
             let h = self.history();
-            let ctx = Ctx { now: t, event: Some((table, row)), row: None, customer: self.profile, hist: &h, mem: &self.mem };
+            let ctx =
+                Ctx { now: t, event: Some((table, row)), row: None, customer: self.profile, hist: &h, mem: &self.mem };
             let (m, w) =
                 (test.is_none_or(|ir| eval_bool(ir, &ctx)), cond.as_ref().is_none_or(|w| eval_bool(&w.ir, &ctx)));
             let why = if self.trace.is_none() {

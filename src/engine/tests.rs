@@ -996,3 +996,306 @@ steps:
     assert_eq!(r.stats.sent.values().sum::<u64>(), treated_msgs);
     assert!(r.stats.sent.keys().all(|k| k.day == crate::input::time::local_day(ts("2025-01-03"), Tz::UTC)));
 }
+
+// Announcements: a catalogue feed meets each customer. Every case is replayed twice, from the
+// index (no trace) and by testing every row (with a trace, as `explain` does): both must give
+// the same plan.
+
+const BOOK_TX: &str = "customer_id,timestamp,order_id,product,category,author,quantity,amount\n";
+const BOOK_CUSTOMERS: &str = "customer_id,name,email,fav,favs\n";
+const BOOK_CATALOG: &str = "item_id,timestamp,type,title,author,price,old_price\n";
+const BOOK_EVENTS: &str = "customer_id,timestamp,type,channel,column,value\n";
+
+/// Whole CSV bodies after the headers above (rows joined with `\n`).
+fn load_books(tx: &[&str], customers: &[&str], events: &[&str], catalog: &[&str]) -> Data {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, header: &str, rows: &[&str]| {
+        let p = dir.path().join(name);
+        let mut body = header.to_owned();
+        for r in rows {
+            body.push_str(r);
+            body.push('\n');
+        }
+        std::fs::write(&p, body).unwrap();
+        p
+    };
+    let spec = InputSpec {
+        paths: InputPaths {
+            transactions: write("tx.csv", BOOK_TX, tx),
+            customers: Some(write("customers.csv", BOOK_CUSTOMERS, customers)),
+            events: (!events.is_empty()).then(|| write("events.csv", BOOK_EVENTS, events)),
+            catalog: Some(write("catalog.csv", BOOK_CATALOG, catalog)),
+        },
+        rename: Default::default(),
+        numeric: [
+            vec!["quantity".to_owned(), "amount".to_owned()],
+            Vec::new(),
+            Vec::new(),
+            vec!["price".to_owned(), "old_price".to_owned()],
+        ],
+        date_format: None,
+        tz: Tz::UTC,
+        shard: Default::default(),
+    };
+    crate::input::load(&spec).unwrap()
+}
+
+/// Replay from the index and by scanning; assert both plans agree; return the traced one.
+fn announce(dialogues: &[(&str, &str)], data: Data, policy: Policy, as_of: &str) -> Replay {
+    let plan = plan_for(&data, dialogues);
+    let s = settings(as_of, policy);
+    let indexed = {
+        let ev = Evaluator::new(&data, &plan, s.clone());
+        let mut scratch = Scratch::default();
+        let mut stats = Stats::default();
+        (0..data.people.len()).map(|p| ev.run_customer(p, &mut scratch, &mut stats, None)).collect::<Vec<_>>()
+    };
+    let scanned = replay_with(plan, data, s);
+    let show = |rs: &[CustomerResult]| {
+        rs.iter()
+            .flat_map(|r| {
+                r.messages.iter().map(move |m| (r.person, m.instance, m.step, m.send_at, m.suppressed.clone()))
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(show(&indexed), show(&scanned.results), "the index and the scan disagree");
+    scanned
+}
+
+fn tell(trigger: &str) -> String {
+    format!("trigger:\n  announcement: {trigger}\nsteps:\n  - id: tell\n    send: {{channel: email, template: new_title}}\n")
+}
+
+/// Which (customer, item) each announcement went to.
+fn items(r: &Replay) -> Vec<String> {
+    let cat = r.data.catalog.as_ref().unwrap();
+    let mut out = Vec::new();
+    for res in &r.results {
+        for m in &res.messages {
+            let inst = &res.instances[m.instance];
+            let Some(EventRef::Item(row)) = inst.event else { continue };
+            let st = if m.suppressed.is_some() { " suppressed" } else { "" };
+            out.push(format!("{} {} {}{st}", r.customer(res), cat.customer_id(row), date(m.send_at)));
+        }
+    }
+    out
+}
+
+const CUSTOMERS: &[&str] = &[
+    "A,Ann,a@x,Michael Chabon,Michael Chabon|Zadie Smith",
+    "B,Ben,b@x,zadie smith,",
+    "C,Cy,c@x,,Ted Chiang",
+    // Never bought anything: an announcement needs no history.
+    "D,Di,d@x,Ted Chiang,",
+];
+const ARRIVALS: &[&str] = &[
+    "I1,2025-03-01,arrival,Moonglow 2,Michael Chabon,20,",
+    "I2,2025-04-01,arrival,Swing Time 2,Zadie Smith,18,",
+    "I3,2025-05-01,arrival,Exhalation 2,Ted Chiang,25,",
+    "I4,2025-05-01,markdown,Moonglow,Michael Chabon,9,15",
+    // After as-of: not news yet.
+    "I5,2025-07-01,arrival,Telegraph Avenue 2,Michael Chabon,22,",
+];
+const BOOK_PURCHASES: &[&str] =
+    &["A,2024-06-01,o1,Moonglow,books,Michael Chabon,1,15", "B,2024-06-02,o2,NW,books,Zadie Smith,1,12"];
+
+#[test]
+fn a_stated_favourite_hears_of_each_new_title_from_its_day_and_nothing_after_as_of() {
+    let data = load_books(BOOK_PURCHASES, CUSTOMERS, &[], ARRIVALS);
+    let r = announce(
+        &[("new_title", &tell("{type: arrival, match: 'item.author == customer.fav'}"))],
+        data,
+        Policy::default(),
+        "2025-06-30",
+    );
+    assert_eq!(items(&r), ["A I1 2025-03-01", "D I3 2025-05-01"]);
+    assert_eq!(
+        r.reasons(),
+        [
+            "arrival of item `I1` matching item.author == customer.fav",
+            "arrival of item `I3` matching item.author == customer.fav"
+        ]
+    );
+}
+
+#[test]
+fn lower_on_both_sides_matches_whatever_the_case() {
+    let data = load_books(BOOK_PURCHASES, CUSTOMERS, &[], ARRIVALS);
+    let r = announce(
+        &[("new_title", &tell("{type: arrival, match: 'lower(item.author) == lower(customer.fav)'}"))],
+        data,
+        Policy::default(),
+        "2025-06-30",
+    );
+    assert_eq!(items(&r), ["A I1 2025-03-01", "B I2 2025-04-01", "D I3 2025-05-01"]);
+}
+
+#[test]
+fn a_customer_list_of_favourites_is_looked_up_item_by_item() {
+    let data = load_books(BOOK_PURCHASES, CUSTOMERS, &[], ARRIVALS);
+    let r = announce(
+        &[("new_title", &tell("{type: arrival, match: 'item.author in customer.favs'}"))],
+        data,
+        Policy::default(),
+        "2025-06-30",
+    );
+    assert_eq!(items(&r), ["A I1 2025-03-01", "A I2 2025-04-01", "C I3 2025-05-01"]);
+}
+
+#[test]
+fn a_revealed_preference_reads_the_history_at_the_rows_instant() {
+    let tx = [
+        "A,2024-06-01,o1,Moonglow,books,Michael Chabon,1,15",
+        "A,2025-02-01,o2,Wonder Boys,books,Michael Chabon,1,11",
+        "B,2024-06-02,o3,NW,books,Zadie Smith,1,12",
+        "B,2025-04-01,o4,On Beauty,books,Zadie Smith,1,12",
+    ];
+    let data = load_books(&tx, CUSTOMERS, &[], ARRIVALS);
+    let r = announce(
+        &[("read_twice", &tell("{type: arrival, match: 'purchases(730d, author == item.author) >= 2'}"))],
+        data,
+        Policy::default(),
+        "2025-06-30",
+    );
+    // B's second Zadie Smith is bought at the arrival's instant: the customer's own rows at an
+    // instant come first, so it counts.
+    assert_eq!(items(&r), ["A I1 2025-03-01", "B I2 2025-04-01"]);
+}
+
+#[test]
+fn the_residual_and_where_are_tested_only_where_the_key_matched() {
+    let data = load_books(BOOK_PURCHASES, CUSTOMERS, &[], ARRIVALS);
+    let r = announce(
+        &[(
+            "markdown",
+            &tell("{type: markdown, match: 'item.author == customer.fav and item.price < item.old_price', where: 'purchases(730d, product == item.title) == 0'}"),
+        )],
+        data,
+        Policy::default(),
+        "2025-06-30",
+    );
+    // A bought Moonglow already: the markdown is not for them.
+    assert_eq!(items(&r), Vec::<String>::new());
+    let data = load_books(&[], CUSTOMERS, &[], ARRIVALS);
+    let r = announce(
+        &[(
+            "markdown",
+            &tell("{type: markdown, match: 'item.author == customer.fav and item.price < item.old_price'}"),
+        )],
+        data,
+        Policy::default(),
+        "2025-06-30",
+    );
+    assert_eq!(items(&r), ["A I4 2025-05-01"]);
+}
+
+#[test]
+fn a_profile_update_changes_the_key_from_its_instant() {
+    let events = ["C,2025-03-15,profile_update,,fav,Zadie Smith", "A,2025-03-01,profile_update,,fav,Ted Chiang"];
+    let data = load_books(BOOK_PURCHASES, CUSTOMERS, &events, ARRIVALS);
+    let r = announce(
+        &[("new_title", &tell("{type: arrival, match: 'item.author == customer.fav'}"))],
+        data,
+        Policy::default(),
+        "2025-06-30",
+    );
+    // A's update lands at I1's instant, before it (own events first): A now wants Ted Chiang.
+    assert_eq!(items(&r), ["A I3 2025-05-01", "C I2 2025-04-01", "D I3 2025-05-01"]);
+}
+
+#[test]
+fn a_remembered_answer_is_a_key_too() {
+    let ask = "trigger:\n  nth_order: {n: 1}\nsteps:\n  - id: ask\n    send: {channel: email, template: ask}\n    on:\n      - {event: survey, remember: {author: event.value}, end: told}\n";
+    let events = ["B,2025-03-20,survey,,,Ted Chiang"];
+    let data = load_books(BOOK_PURCHASES, CUSTOMERS, &events, ARRIVALS);
+    let r = announce(
+        &[("ask", ask), ("new_title", &tell("{type: arrival, match: 'item.author == fact.author'}"))],
+        data,
+        Policy::default(),
+        "2025-06-30",
+    );
+    assert_eq!(items(&r), ["B I3 2025-05-01"]);
+}
+
+#[test]
+fn caps_decide_between_arrivals_on_one_day_highest_priority_first() {
+    let arrivals = [
+        "J1,2025-03-01,arrival,One,Michael Chabon,20,",
+        "J2,2025-03-01,arrival,Two,Michael Chabon,20,",
+        "J3,2025-03-01,arrival,Three,Zadie Smith,20,",
+    ];
+    let data = load_books(&[], &["A,Ann,a@x,Michael Chabon,Michael Chabon|Zadie Smith"], &[], &arrivals);
+    let policy =
+        Policy { caps: vec![Cap { max: 1, per: DAY, channel: None }], on_cap: OnCap::Drop, ..Policy::default() };
+    let fav = format!("priority: 5\n{}", tell("{type: arrival, match: 'item.author == customer.fav'}"));
+    let any = tell("{type: arrival, match: 'item.author in customer.favs'}");
+    let r = announce(&[("any_favourite", &any), ("first_favourite", &fav)], data, policy, "2025-06-30");
+    let msgs = r.messages();
+    // The higher-priority dialogue speaks first; the rest are over the cap.
+    assert_eq!(
+        msgs.lines().filter(|l| !l.contains("suppressed")).collect::<Vec<_>>(),
+        ["A first_favourite#1 tell/0 email:new_title 2025-03-01 planned"]
+    );
+    assert_eq!(msgs.lines().filter(|l| l.contains("suppressed")).count(), 4, "{msgs}");
+}
+
+#[test]
+fn an_opt_out_of_the_channel_suppresses_the_announcement() {
+    let events = ["A,2025-02-01,opt_out,email,,"];
+    let data = load_books(BOOK_PURCHASES, CUSTOMERS, &events, ARRIVALS);
+    let r = announce(
+        &[("new_title", &tell("{type: arrival, match: 'item.author == customer.fav'}"))],
+        data,
+        Policy::default(),
+        "2025-06-30",
+    );
+    assert_eq!(items(&r), ["A I1 2025-03-01 suppressed", "D I3 2025-05-01"]);
+}
+
+#[test]
+fn the_order_of_catalogue_rows_in_the_file_does_not_matter() {
+    let mut rows: Vec<&str> = ARRIVALS.to_vec();
+    let d = tell("{type: arrival, match: 'item.author in customer.favs'}");
+    let plan_of = |rows: &[&str]| {
+        let r = announce(
+            &[("new_title", &d)],
+            load_books(BOOK_PURCHASES, CUSTOMERS, &[], rows),
+            Policy::default(),
+            "2025-06-30",
+        );
+        (r.messages(), items(&r))
+    };
+    let first = plan_of(&rows);
+    rows.reverse();
+    assert_eq!(plan_of(&rows), first);
+    rows.swap(0, 2);
+    assert_eq!(plan_of(&rows), first);
+}
+
+#[test]
+fn explain_says_why_a_row_did_not_match() {
+    let data = load_books(BOOK_PURCHASES, CUSTOMERS, &[], ARRIVALS);
+    let r = announce(
+        &[("new_title", &tell("{type: arrival, match: 'item.author == customer.fav'}"))],
+        data,
+        Policy::default(),
+        "2025-06-30",
+    );
+    let whys: Vec<(bool, String)> = r
+        .trace
+        .iter()
+        .filter_map(|(_, t)| match t {
+            Trace::Item { matched, why, .. } => Some((*matched, why.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(whys.contains(&(true, "`item.author == customer.fav` holds".to_owned())), "{whys:?}");
+    assert!(
+        whys.contains(&(
+            false,
+            "`item.author == customer.fav` is false: the item has \"Zadie Smith\", the customer \"Michael Chabon\""
+                .to_owned()
+        )),
+        "{whys:?}"
+    );
+}

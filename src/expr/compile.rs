@@ -287,8 +287,11 @@ impl Compiler<'_, '_> {
             if ty == Ty::Str && hty == Ty::Str {
                 return Ok((Ir::InText(Box::new(v), Box::new(hay), negated), Ty::Bool));
             }
-            return Err(err(&list.span, "`in` needs a list such as [\"a\", \"b\"], or text holding `|`-separated items")
-                .with_hint("`x in item.authors` tests whether text x is one of the column's `a|b|c` items"));
+            return Err(err(
+                &list.span,
+                "`in` needs a list such as [\"a\", \"b\"], or text holding `|`-separated items",
+            )
+            .with_hint("`x in item.authors` tests whether text x is one of the column's `a|b|c` items"));
         };
         match ty {
             Ty::Str => {

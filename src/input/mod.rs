@@ -22,17 +22,63 @@ pub use table::{Table, TableSpec};
 /// the 1-based positions of the two columns and their headers as written (before mapping).
 #[derive(Debug)]
 pub enum InputError {
-    Open { path: PathBuf, source: std::io::Error },
-    Folder { path: PathBuf },
-    DuplicateColumn { path: PathBuf, line: u64, column: String, columns: [(usize, String); 2] },
-    MissingColumn { path: PathBuf, table: TableKind, column: String, header: Option<String>, found: Vec<String> },
-    BadTimestamp { path: PathBuf, line: u64, column: String, value: String, expected: String },
-    BadNumber { path: PathBuf, line: u64, column: String, value: String },
-    Csv { path: PathBuf, line: u64, message: String },
-    EmptyCustomerId { path: PathBuf, line: u64, column: &'static str },
-    DuplicateCustomer { path: PathBuf, line: u64, first: u64, id: String },
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    Folder {
+        path: PathBuf,
+    },
+    DuplicateColumn {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        columns: [(usize, String); 2],
+    },
+    MissingColumn {
+        path: PathBuf,
+        table: TableKind,
+        column: String,
+        header: Option<String>,
+        found: Vec<String>,
+    },
+    BadTimestamp {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        value: String,
+        expected: String,
+    },
+    BadNumber {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        value: String,
+    },
+    Csv {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+    EmptyCustomerId {
+        path: PathBuf,
+        line: u64,
+        column: &'static str,
+    },
+    DuplicateCustomer {
+        path: PathBuf,
+        line: u64,
+        first: u64,
+        id: String,
+    },
     /// Two catalogue rows for one item, type and instant: one announcement or two?
-    DuplicateItem { path: PathBuf, line: u64, first: u64, id: String, kind: String },
+    DuplicateItem {
+        path: PathBuf,
+        line: u64,
+        first: u64,
+        id: String,
+        kind: String,
+    },
     StdinTwice,
 }
 
@@ -319,14 +365,8 @@ pub fn load(spec: &InputSpec) -> Result<Data, InputError> {
         .catalog
         .as_deref()
         .map(|p| {
-            table::load_sharded(
-                p,
-                &spec.table(TableKind::Catalog),
-                spec.date_format.as_deref(),
-                spec.tz,
-                Shard::ALL,
-            )
-            .map_err(|e| parquet::locate(spec.with_expected(e)))
+            table::load_sharded(p, &spec.table(TableKind::Catalog), spec.date_format.as_deref(), spec.tz, Shard::ALL)
+                .map_err(|e| parquet::locate(spec.with_expected(e)))
         })
         .transpose()?;
     if let Some(c) = &catalog {

@@ -770,8 +770,7 @@ fn load_in_blocks_sharded(
     // The catalogue keeps its key as a column as well, so conditions and templates read
     // `item.item_id` like any attribute.
     let keep_key = spec.kind == TableKind::Catalog;
-    let data_idx: Vec<usize> =
-        (0..names.len()).filter(|&i| (keep_key || i != cust_idx) && Some(i) != ts_idx).collect();
+    let data_idx: Vec<usize> = (0..names.len()).filter(|&i| (keep_key || i != cust_idx) && Some(i) != ts_idx).collect();
     let types: Vec<ColType> =
         data_idx.iter().map(|&i| if spec.numeric.contains(&names[i]) { ColType::Num } else { ColType::Str }).collect();
     let mut lay = Layout {

@@ -45,10 +45,7 @@ pub fn line(w: &Writer<'_>, at: i64, t: &Trace) -> TraceLine {
             let cat = w.data.catalog.as_ref().expect("a catalogue row comes from the catalogue file");
             let kind = cat.col("type").map_or(String::new(), |c| cat.str_at(c, *row).to_owned());
             let verdict = if *matched { "matches" } else { "does not match" };
-            (
-                "catalog",
-                format!("{}: {kind} {}: {verdict}: {why}", id(*dialogue), fields(cat, *row, "type")),
-            )
+            ("catalog", format!("{}: {kind} {}: {verdict}: {why}", id(*dialogue), fields(cat, *row, "type")))
         }
         Trace::Triggered { dialogue, reason } => {
             ("trigger", format!("{}: {} fired: {reason}", id(*dialogue), plan.dialogues[*dialogue].trigger_kind))
