@@ -1,6 +1,7 @@
 //! End-to-end tests: the `kairos` binary on small fixtures in a temp dir, checked against
 //! exact expected plans, golden files (insta snapshots) and exact error messages.
 
+mod catalog;
 mod content;
 mod conversations;
 mod errors;

@@ -226,6 +226,15 @@ impl Checker<'_, '_> {
             }
             RawTrigger::Announcement(a) => {
                 let k = EventKind::Item;
+                let cat = &self.schemas.catalog;
+                if !cat.open && cat.fields.is_empty() {
+                    let e = self
+                        .f
+                        .at_any(t, "an announcement needs the catalogue feed, and none is given")
+                        .with_hint("pass `--catalog FILE` (item_id, timestamp, type and the items' attributes)");
+                    self.err(e);
+                    return (None, k);
+                }
                 let matcher = opt_cond(self, &a.matcher, k);
                 let cond = opt_cond(self, &a.cond, k);
                 let (Some(matcher), Some(cond)) = (matcher, cond) else { return (None, k) };
