@@ -463,6 +463,13 @@ impl<'a> Writer<'a> {
         o.insert("trigger".into(), inst.trigger.clone().into());
         o.insert("triggered_at".into(), format_utc(inst.triggered_at).into());
         o.insert("reason".into(), inst.reason.clone().into());
+        if let Some(t) = &self.data.catalog {
+            let item = match inst.event {
+                Some(EventRef::Item(x)) => Value::from(t.customer_id(x)),
+                _ => Value::Null,
+            };
+            o.insert(row::ITEM_COLUMN.into(), item);
+        }
         o.insert("outcome".into(), inst.outcome.clone().map_or(Value::Null, Value::String));
         o.insert("ended_at".into(), inst.ended_at.map_or(Value::Null, |t| format_utc(t).into()));
         o.insert("projected".into(), inst.projected.into());

@@ -101,6 +101,9 @@ pub fn line(w: &Writer<'_>, at: i64, t: &Trace) -> TraceLine {
     TraceLine { at: format_utc(at), kind, text }
 }
 
+/// Catalogue rows that did not match shown per dialogue in the text explanation.
+const SHOWN_UNMATCHED: usize = 20;
+
 pub fn write(
     out: &mut dyn Write,
     writer: &Writer<'_>,
@@ -145,8 +148,26 @@ pub fn write(
         writeln!(out, "  profile: {}", p.join(" "))?;
     }
     writeln!(out, "\ntimeline:")?;
-    for t in &lines {
+    // A large catalogue offers every row to every announcement: the text shows the first
+    // rows that did not match per dialogue and counts the rest (JSON lists them all).
+    let mut unmatched: std::collections::BTreeMap<usize, usize> = Default::default();
+    for ((_, e), t) in trace.iter().zip(&lines) {
+        if let Trace::Item { dialogue, matched: false, .. } = e {
+            let n = unmatched.entry(*dialogue).or_default();
+            *n += 1;
+            if *n > SHOWN_UNMATCHED {
+                continue;
+            }
+        }
         writeln!(out, "  {}  {:<10} {}", t.at, t.kind, t.text)?;
+    }
+    for (d, n) in unmatched.iter().filter(|(_, n)| **n > SHOWN_UNMATCHED) {
+        writeln!(
+            out,
+            "  … and {} more catalogue rows that did not match {} (`explain --json` lists every one)",
+            n - SHOWN_UNMATCHED,
+            writer.plan.dialogues[*d].id
+        )?;
     }
     writeln!(out, "\ndialogues:")?;
     if result.instances.is_empty() {

@@ -75,9 +75,10 @@ pub fn print(
     if detail == Detail::None {
         return Ok(());
     }
+    let catalog = data.catalog.as_ref().map_or_else(String::new, |c| format!(", {} catalogue rows", c.len()));
     writeln!(
         w,
-        "kairos: read {} customers ({} with profiles), {} transactions, {} events up to {}",
+        "kairos: read {} customers ({} with profiles), {} transactions, {} events{catalog} up to {}",
         stats.customers,
         data.profile_count,
         stats.transactions,

@@ -252,3 +252,43 @@ fn the_shards_of_a_bookshop_run_make_the_whole_run() {
     let whole: Vec<String> = whole.stdout.lines().map(str::to_owned).collect();
     assert_eq!(merged, whole);
 }
+
+#[test]
+fn explain_shows_each_row_offered_and_why_it_did_or_did_not_match() {
+    let f = Fixture::new();
+    f.tx(&[])
+        .file("customers.csv", "customer_id,email,fav\nA,a@x,Michael Chabon\n")
+        .file(
+            "cat.csv",
+            "item_id,timestamp,type,author,price\nI1,2025-01-01,arrival,Michael Chabon,20\nI2,2025-02-01,arrival,Zadie Smith,18\nI3,2025-03-01,arrival,Michael Chabon,90\n",
+        )
+        .dialogue(
+            "new_title",
+            "trigger:\n  announcement: {type: arrival, match: 'item.author == customer.fav', where: 'item.price < 50'}\nsteps:\n  - id: tell\n    send: {channel: email, template: t}\n",
+        );
+    let out = f.cmd(&[
+        "explain",
+        "A",
+        "-d",
+        "dialogues",
+        "-t",
+        "tx.csv",
+        "-c",
+        "customers.csv",
+        "--catalog",
+        "cat.csv",
+        "--as-of",
+        "2025-06-30",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let catalog: Vec<&str> = out.stdout.lines().filter(|l| l.contains(" catalog ")).collect();
+    assert_eq!(
+        catalog,
+        [
+            "  2025-01-01T00:00:00Z  catalog    new_title: arrival item_id=I1 author=Michael Chabon price=20: matches: `item.author == customer.fav` holds",
+            "  2025-02-01T00:00:00Z  catalog    new_title: arrival item_id=I2 author=Zadie Smith price=18: does not match: `item.author == customer.fav` is false: the item has \"Zadie Smith\", the customer \"Michael Chabon\"",
+            "  2025-03-01T00:00:00Z  catalog    new_title: arrival item_id=I3 author=Michael Chabon price=90: does not match: `where: item.price < 50` is false",
+        ]
+    );
+    assert!(out.stdout.contains("new_title#1 started 2025-01-01T00:00:00Z by announcement: arrival of item `I1` matching item.author == customer.fav"), "{}", out.stdout);
+}
