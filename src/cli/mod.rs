@@ -246,6 +246,7 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
         };
         report_columns(r.project.cfg.column_problems(&headers, true), quiet)?;
         let templates = templates(&r.project, &schemas, &plan, quiet)?;
+        catalogue_warnings(&plan, &data, quiet);
         return Ok((plan, data, templates));
     }
     let mut schemas = open_schemas(&r.project);
@@ -266,7 +267,17 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
     let templates = templates(&r.project, &schemas, &plan, quiet)?;
     check_columns(&r.project, &r.spec, true, quiet)?;
     let data = input::load(&r.spec)?;
+    catalogue_warnings(&plan, &data, quiet);
     Ok((plan, data, templates))
+}
+
+/// Announcements of a type the catalogue does not hold.
+fn catalogue_warnings(plan: &Plan, data: &Data, quiet: bool) {
+    if !quiet {
+        for d in crate::engine::catalog::type_warnings(plan, data) {
+            eprintln!("{d}");
+        }
+    }
 }
 
 /// Every column kairos.yaml names must be in its file's header (`strict`: also when that file

@@ -50,9 +50,9 @@ pub enum Trigger {
         kind: String,
         cond: Option<Cond>,
     },
-    /// A catalogue row of type `kind` for every customer `matcher` holds for.
+    /// A catalogue row of one of the types `kinds` for every customer `matcher` holds for.
     Announcement {
-        kind: String,
+        kinds: Vec<String>,
         matcher: Option<Cond>,
         cond: Option<Cond>,
         /// How the match is answered from an index (None: every row is tested: a scan).

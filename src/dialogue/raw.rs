@@ -211,10 +211,10 @@ pub struct RawEvent {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAnnouncement {
-    /// The catalogue rows' `type` (arrival, markdown, back_in_stock, ...).
+    /// The catalogue rows' `type` (arrival, markdown, back_in_stock, ...), or a list of them.
     #[serde(rename = "type")]
-    #[schemars(with = "String")]
-    pub kind: S,
+    #[schemars(with = "OneOrManyStr")]
+    pub kind: Spanned<OneOrManyStr>,
     /// Which customers a row is for, over `item.*`, `customer.*`, `fact.*` and history.
     /// Equalities between an item and a customer (or fact) value are answered from an index.
     #[serde(rename = "match")]
@@ -224,6 +224,9 @@ pub struct RawAnnouncement {
     #[serde(rename = "where")]
     #[schemars(with = "Option<String>")]
     pub cond: Option<S>,
+    /// Another further condition (`where:` and `when:` must both hold when both are given).
+    #[schemars(with = "Option<String>")]
+    pub when: Option<S>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

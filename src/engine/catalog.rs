@@ -94,9 +94,11 @@ impl Catalog {
             .dialogues
             .iter()
             .map(|d| {
-                let Some(Trigger::Announcement { kind, index, .. }) = &d.trigger else { return None };
+                let Some(Trigger::Announcement { kinds, index, .. }) = &d.trigger else { return None };
                 let all: Vec<u32> = (0..order.len() as u32)
-                    .filter(|&rank| type_col.is_some_and(|c| t.str_at(c, order[rank as usize] as usize) == kind))
+                    .filter(|&rank| {
+                        type_col.is_some_and(|c| kinds.iter().any(|k| t.str_at(c, order[rank as usize] as usize) == k))
+                    })
                     .collect();
                 let index = index.as_ref().map(|p| file_rows(t, &order, &all, p, &hist));
                 Some(Announce { all, index })
@@ -212,6 +214,35 @@ pub fn customer_keys(
 ) -> Vec<Box<str>> {
     let ctx = Ctx { now, event: None, row: None, customer, hist, mem };
     keys(&p.customer, p.customer_list, &ctx)
+}
+
+/// An announcement whose type no catalogue row has (a typo, or a feed without such rows
+/// today): a warning naming the types there are.
+pub fn type_warnings(plan: &Plan, data: &Data) -> Vec<crate::diag::Diagnostic> {
+    let Some(t) = data.catalog.as_ref() else { return Vec::new() };
+    let mut types: Vec<&str> = t.col("type").map_or(Vec::new(), |c| (0..t.len()).map(|r| t.str_at(c, r)).collect());
+    types.sort_unstable();
+    types.dedup();
+    let mut out = Vec::new();
+    for d in &plan.dialogues {
+        let Some(Trigger::Announcement { kinds, .. }) = &d.trigger else { continue };
+        for k in kinds.iter().filter(|k| types.binary_search(&k.as_str()).is_err()) {
+            let hint = crate::diag::did_you_mean(k, types.iter().copied())
+                .map_or_else(|| format!("its types are: {}", types.join(", ")), |x| format!("did you mean `{x}`?"));
+            out.push(
+                crate::diag::Diagnostic::warning(
+                    &d.file,
+                    format!(
+                        "{}: no row of the catalogue {} has type `{k}`, so it announces nothing",
+                        d.id,
+                        t.path.display()
+                    ),
+                )
+                .with_hint(hint),
+            );
+        }
+    }
+    out
 }
 
 /// For explanations: why a row did or did not match (`held`: the match, the `where:`).

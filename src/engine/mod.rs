@@ -388,7 +388,7 @@ impl<'e, 'a> Run<'e, 'a> {
         let scanning = self.cursors[c].list.is_none();
         let d = self.cursors[c].dialogue;
         let row = cat.order[rank as usize] as usize;
-        let Some(Trigger::Announcement { kind, matcher, cond, index }) = &self.plan().dialogues[d].trigger else {
+        let Some(Trigger::Announcement { matcher, cond, index, .. }) = &self.plan().dialogues[d].trigger else {
             return;
         };
         let test = match (scanning, index) {
@@ -413,6 +413,7 @@ impl<'e, 'a> Run<'e, 'a> {
             return;
         }
         let id = table.customer_id(row);
+        let kind = table.col("type").map_or("", |c| table.str_at(c, row));
         let reason = match matcher {
             Some(m) => format!("{kind} of item `{id}` matching {}", m.src),
             None => format!("{kind} of item `{id}`"),

@@ -78,8 +78,9 @@ fn trigger_label(d: &crate::dialogue::plan::Dialogue) -> String {
             format_duration(*at_least)
         ),
         Some(Trigger::Event { kind, cond }) => format!("event {kind}{}", filter(cond)),
-        Some(Trigger::Announcement { kind, matcher, cond, index }) => format!(
-            "announcement of {kind}{}{}{}",
+        Some(Trigger::Announcement { kinds, matcher, cond, index }) => format!(
+            "announcement of {}{}{}{}",
+            kinds.join(", "),
             matcher.as_ref().map(|m| format!(" matching {}", m.src)).unwrap_or_default(),
             if index.is_some() { " (indexed)" } else { " (scan)" },
             filter(cond)

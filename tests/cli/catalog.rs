@@ -292,3 +292,33 @@ fn explain_shows_each_row_offered_and_why_it_did_or_did_not_match() {
     );
     assert!(out.stdout.contains("new_title#1 started 2025-01-01T00:00:00Z by announcement: arrival of item `I1` matching item.author == customer.fav"), "{}", out.stdout);
 }
+
+#[test]
+fn an_announcement_takes_several_types_and_a_when_and_warns_of_a_type_the_feed_lacks() {
+    let f = Fixture::new();
+    f.tx(&[]).file("customers.csv", "customer_id,email,fav\nA,a@x,Chabon\n").file(
+        "cat.csv",
+        "item_id,timestamp,type,author,price\nI1,2025-01-01,arrival,Chabon,20\nI2,2025-02-01,back_in_stock,Chabon,18\nI3,2025-03-01,markdown,Chabon,9\nI4,2025-04-01,arrival,Chabon,60\n",
+    );
+    f.dialogue(
+        "news",
+        "trigger:\n  announcement: {type: [arrival, back_in_stock], match: 'item.author == customer.fav', when: 'item.price < 50'}\nsteps:\n  - id: tell\n    send: {channel: email, template: t}\n",
+    );
+    let out = f.run(&["--catalog", "cat.csv", "--as-of", "2025-06-30"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let items: Vec<&str> = out.stdout.lines().skip(1).map(|l| l.split(',').nth(15).unwrap()).collect();
+    assert_eq!(items, ["I1", "I2"]);
+    f.dialogue(
+        "news",
+        "trigger:\n  announcement: {type: arival, match: 'item.author == customer.fav'}\nsteps:\n  - id: tell\n    send: {channel: email, template: t}\n",
+    );
+    let out = f.run(&["--catalog", "cat.csv", "--as-of", "2025-06-30"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("warning: news: no row of the catalogue cat.csv has type `arival`, so it announces nothing"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("did you mean `arrival`?"), "{}", out.stderr);
+}

@@ -235,23 +235,36 @@ impl Checker<'_, '_> {
                     self.err(e);
                     return (None, k);
                 }
+                let kinds = a.kind.value.to_vec();
+                if kinds.is_empty() || kinds.iter().any(String::is_empty) {
+                    let e = self.f.at_any(&a.kind, "an announcement needs a catalogue row type, e.g. `type: arrival`");
+                    self.err(e);
+                }
                 let matcher = opt_cond(self, &a.matcher, k);
                 let cond = opt_cond(self, &a.cond, k);
-                let (Some(matcher), Some(cond)) = (matcher, cond) else { return (None, k) };
+                let when = opt_cond(self, &a.when, k);
+                let (Some(matcher), Some(cond), Some(when)) = (matcher, cond, when) else { return (None, k) };
+                let cond = match (cond, when) {
+                    (Some(a), Some(b)) => Some(crate::dialogue::plan::Cond {
+                        src: format!("({}) and ({})", a.src, b.src),
+                        ir: Ir::And(Box::new(a.ir), Box::new(b.ir)),
+                    }),
+                    (a, b) => a.or(b),
+                };
                 let index = matcher.as_ref().and_then(|m| crate::dialogue::announce::plan(&m.ir));
                 if index.is_none() {
                     let (what, at) = match &a.matcher {
-                        Some(m) => (format!("`match: {}` has no indexed shape", m.value), m),
-                        None => ("there is no `match:`".to_owned(), &a.kind),
+                        Some(m) => (format!("`match: {}` has no indexed shape", m.value), self.f.start(m)),
+                        None => ("there is no `match:`".to_owned(), self.f.start(&a.kind)),
                     };
                     let note = self
                         .f
-                        .at(at, format!("this announcement tests every `{}` row of the catalogue for every customer: {what}", a.kind.value))
+                        .at_span(at, format!("this announcement tests every `{}` row of the catalogue for every customer: {what}", kinds.join("`/`")))
                         .with_hint("an equality such as `item.author == customer.favourite_author` (or `customer.x in item.list`) is answered from an index; add one with `and` to make it fast")
                         .with_severity(crate::diag::Severity::Warning);
                     self.err(note);
                 }
-                (Some(Trigger::Announcement { kind: a.kind.value.clone(), matcher, cond, index }), k)
+                (Some(Trigger::Announcement { kinds, matcher, cond, index }), k)
             }
         }
     }
