@@ -391,16 +391,20 @@ impl<'e, 'a> Run<'e, 'a> {
         let Some(Trigger::Announcement { matcher, cond, index, .. }) = &self.plan().dialogues[d].trigger else {
             return;
         };
-        let test = match (scanning, index) {
-            (false, Some(p)) => p.residual.as_ref(),
-            _ => matcher.as_ref().map(|m| &m.ir),
-        };
         let (matched, why) = {
             let h = self.history();
             let ctx =
                 Ctx { now: t, event: Some((table, row)), row: None, customer: self.profile, hist: &h, mem: &self.mem };
-            let (m, w) =
-                (test.is_none_or(|ir| eval_bool(ir, &ctx)), cond.as_ref().is_none_or(|w| eval_bool(&w.ir, &ctx)));
+            // An indexed match is the keys meeting (the lookup found this row, or, scanning
+            // for an explanation, they are compared here) and the residual; else the whole match.
+            let m = match index {
+                Some(p) => {
+                    (!scanning || catalog::keys_meet(p, &ctx))
+                        && p.residual.as_ref().is_none_or(|ir| eval_bool(ir, &ctx))
+                }
+                None => matcher.as_ref().is_none_or(|m| eval_bool(&m.ir, &ctx)),
+            };
+            let w = cond.as_ref().is_none_or(|w| eval_bool(&w.ir, &ctx));
             let why = if self.trace.is_none() {
                 String::new()
             } else {

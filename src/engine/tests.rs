@@ -1299,3 +1299,17 @@ fn explain_says_why_a_row_did_not_match() {
         "{whys:?}"
     );
 }
+
+#[test]
+fn an_empty_preference_matches_no_row_not_every_row_without_the_attribute() {
+    let arrivals = ["K1,2025-03-01,arrival,Anthology,,20,", "K2,2025-03-02,arrival,Moonglow 3,Michael Chabon,20,"];
+    let data = load_books(&[], CUSTOMERS, &[], &arrivals);
+    let r = announce(
+        &[("new_title", &tell("{type: arrival, match: 'item.author == customer.fav'}"))],
+        data,
+        Policy::default(),
+        "2025-06-30",
+    );
+    // C has no favourite and K1 no author: no announcement between them.
+    assert_eq!(items(&r), ["A K2 2025-03-02"]);
+}
