@@ -125,7 +125,7 @@ impl Config {
                 }
                 None => diags.push(
                     Diagnostic::error(cli, format!("--column: unknown table `{table}`"))
-                        .with_hint("expected `transactions.COLUMN=HEADER`, `customers.…` or `events.…`"),
+                        .with_hint("expected `transactions.COLUMN=HEADER`, `customers.…`, `events.…` or `catalog.…`"),
                 ),
             }
         }

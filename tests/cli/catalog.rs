@@ -322,3 +322,33 @@ fn an_announcement_takes_several_types_and_a_when_and_warns_of_a_type_the_feed_l
     );
     assert!(out.stderr.contains("did you mean `arrival`?"), "{}", out.stderr);
 }
+
+#[test]
+fn catalogue_columns_are_mapped_like_the_other_inputs() {
+    let f = Fixture::new();
+    f.tx(&[])
+        .file("customers.csv", "customer_id,email,fav\nA,a@x,Chabon\n")
+        .file("cat.csv", "SKU,When,Kind,Writer\nI1,2025-01-01,arrival,Chabon\n");
+    f.dialogue(
+        "news",
+        "trigger:\n  announcement: {type: arrival, match: 'item.author == customer.fav'}\nsteps:\n  - id: tell\n    send: {channel: email, template: t}\n",
+    );
+    let map = [
+        "--column",
+        "catalog.item_id=SKU",
+        "--column",
+        "catalog.timestamp=When",
+        "--column",
+        "catalog.type=Kind",
+        "--column",
+        "catalog.author=Writer",
+    ];
+    let mut args = vec!["--catalog", "cat.csv", "--as-of", "2025-06-30"];
+    args.extend(map);
+    let out = f.run(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(super::brief(&out.stdout), "A news#1 tell/0 email:t 2025-01-01 planned\n");
+    let out = f.run(&["--catalog", "cat.csv", "--as-of", "2025-06-30"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("= help: the catalog columns are: SKU, When, Kind, Writer"), "{}", out.stderr);
+}
