@@ -73,6 +73,8 @@ pub struct Msg {
     /// Seconds after the step is entered (the step's own message) or after the previous
     /// message (escalations).
     pub offset: i64,
+    /// Sent only if this holds when the message is due; skipped otherwise.
+    pub when: Option<Cond>,
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +92,9 @@ impl Msg {
         let mut s = format!("{}: {}", v.channels.join("|"), v.template);
         for t in &self.variants[1..] {
             s.push_str(&format!("; {}: {}: {}", t.tier.as_deref().unwrap_or(""), t.channels.join("|"), t.template));
+        }
+        if let Some(w) = &self.when {
+            s.push_str(&format!(" if {}", w.src));
         }
         s
     }
@@ -112,6 +117,8 @@ pub enum Matcher {
 pub struct Branch {
     pub matcher: Matcher,
     pub cond: Option<Cond>,
+    /// Over the customer and history at that moment (no event): must hold too.
+    pub when: Option<Cond>,
     pub exit: Exit,
     /// `answer: yes` / `event: complaint`: how summaries and explanations name the branch.
     pub label: String,

@@ -215,6 +215,10 @@ pub struct RawSend {
     /// Send this long after the step is entered.
     #[schemars(with = "Option<String>")]
     pub delay: Option<S>,
+    /// Send only if this condition over the customer and history holds when the message is
+    /// due (e.g. `customer.segment == "premier"`); otherwise it is skipped.
+    #[schemars(with = "Option<String>")]
+    pub when: Option<S>,
     /// Per value tier (from kairos.yaml `tiers:`): another channel and template.
     #[serde(default)]
     pub by_tier: std::collections::BTreeMap<String, RawVariant>,
@@ -250,8 +254,14 @@ impl OneOrManyStr {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEscalation {
+    /// How long after the previous message was actually sent (or, if it was skipped or
+    /// suppressed, was due).
     #[schemars(with = "String")]
     pub after: S,
+    /// Send this rung only if this condition over the customer and history holds when it is
+    /// due; otherwise it is skipped and the ladder goes on with the next rung.
+    #[schemars(with = "Option<String>")]
+    pub when: Option<S>,
     #[schemars(with = "OneOrManyStr")]
     pub channel: Spanned<OneOrManyStr>,
     #[schemars(with = "String")]
@@ -273,6 +283,10 @@ pub struct RawBranch {
     #[serde(rename = "where")]
     #[schemars(with = "Option<String>")]
     pub cond: Option<S>,
+    /// A condition over the customer and history at that moment: the branch is taken only if
+    /// it holds too (the first branch whose event or answer matches and whose conditions hold).
+    #[schemars(with = "Option<String>")]
+    pub when: Option<S>,
     #[schemars(with = "Option<String>")]
     pub goto: Option<S>,
     #[schemars(with = "Option<String>")]

@@ -593,3 +593,34 @@ fn steps_that_loop_without_a_wait_are_rejected() {
     );
     assert_eq!(check(&body), Vec::<String>::new());
 }
+
+#[test]
+fn when_on_a_rung_a_message_and_a_branch_is_checked_at_the_character() {
+    let body = "\
+trigger:
+  purchase: {}
+steps:
+  - id: a
+    send: {channel: email, template: t, when: customer.segmnt == \"x\"}
+    escalate:
+      - {after: 7d, channel: email, template: r, when: customer.segmnt == \"x\"}
+    timeout: {after: 3d, end: none}
+    on:
+      - {answer: yes, when: event.answer == \"yes\", end: ok}
+      - {answer: no, when: customer.segmnt == \"x\", end: no}
+";
+    let known_customers = {
+        let mut s = open_schemas();
+        s.customers = Schema::new(TableKind::Customers, vec![("segment".into(), ColType::Str)], false);
+        s
+    };
+    assert_eq!(
+        check_all(&[("d.yaml", body)], &known_customers, &Known::default()),
+        [
+            "error d.yaml:5:47 unknown field `segmnt` in the customers data [help: did you mean `segment`?]",
+            "error d.yaml:7:56 unknown field `segmnt` in the customers data [help: did you mean `segment`?]",
+            "error d.yaml:10:29 `event.answer` has no event to read here: a `when:` here is over the customer and history at that moment; use `where:` for the event [help: use history functions such as `spend(365d)` or `customer.FIELD` instead]",
+            "error d.yaml:11:28 unknown field `segmnt` in the customers data [help: did you mean `segment`?]",
+        ]
+    );
+}

@@ -340,9 +340,14 @@ impl<'e, 'a> Run<'e, 'a> {
     /// follow-on it starts counts from it, so the rest of a starting order is not its answer.
     fn apply(&mut self, d: usize, rec: usize, mut fx: Vec<Effect<'a>>, cause: Option<Ev>) {
         let dialogue = &self.plan().dialogues[d];
+        // How long the last message sent was deferred past its due time (quiet hours, caps):
+        // the next rung, wait or timeout, timed from that message, moves by as much.
+        let mut defer = 0;
         for e in fx.drain(..) {
             match e {
                 Effect::Entered { step, at } => {
+                    // A step's own `delay:` counts from entering it.
+                    defer = 0;
                     self.remember(&dialogue.steps[step].remember, None, at);
                     let inst = &mut self.out.instances[rec];
                     inst.path.push((step, at));
@@ -350,7 +355,10 @@ impl<'e, 'a> Run<'e, 'a> {
                     let by = if inst.path.len() == 1 { None } else { cause.map(EventRef::from) };
                     inst.entered_by.push(by);
                 }
-                Effect::Send { step, attempt, at } => self.send(d, rec, step, attempt, at),
+                Effect::Send { step, attempt, at } => {
+                    // What comes after a message counts from when it actually goes out.
+                    defer = self.send(d, rec, step, attempt, at);
+                }
                 Effect::TimedOut { step, at } => {
                     if !self.projecting {
                         *self.stats.branches.entry((d, BranchAt::Step(step, StepExit::Timeout))).or_default() += 1;
@@ -359,6 +367,7 @@ impl<'e, 'a> Run<'e, 'a> {
                     self.note(at, || Trace::TimedOut { dialogue: d, number, step });
                 }
                 Effect::Ended { outcome, start, at } => {
+                    defer = 0;
                     self.end(d, rec, outcome, at);
                     if let Some(next) = start {
                         let from = format!("{}:{outcome}", dialogue.id);
@@ -366,6 +375,11 @@ impl<'e, 'a> Run<'e, 'a> {
                         self.try_start(next, at, cause, reason, Some(from));
                     }
                 }
+            }
+        }
+        if defer > 0 && self.states[d].live.is_some_and(|l| l.rec == rec) {
+            if let Some(due) = &mut self.timers.conversation[d] {
+                *due = due.saturating_add(defer);
             }
         }
         // Effect buffers are reused: a replay makes millions of these calls.
@@ -643,15 +657,19 @@ impl<'e, 'a> Run<'e, 'a> {
             }
             _ => return false,
         };
-        match &b.cond {
-            None => true,
-            Some(c) => {
-                let h = self.history();
-                let ctx =
-                    Ctx { now: t, event: Some(row), row: Some(row), customer: self.profile, hist: &h, mem: &self.mem };
-                eval_bool(&c.ir, &ctx)
-            }
-        }
+        let h = self.history();
+        let holds = b.cond.as_ref().is_none_or(|c| {
+            let ctx =
+                Ctx { now: t, event: Some(row), row: Some(row), customer: self.profile, hist: &h, mem: &self.mem };
+            eval_bool(&c.ir, &ctx)
+        });
+        holds && b.when.as_ref().is_none_or(|w| self.holds_now(w, t, &h))
+    }
+
+    /// A `when:` over the customer and history at `t` (no event).
+    fn holds_now(&self, w: &crate::dialogue::plan::Cond, t: i64, h: &History<'_>) -> bool {
+        let ctx = Ctx { now: t, event: None, row: None, customer: self.profile, hist: h, mem: &self.mem };
+        eval_bool(&w.ir, &ctx)
     }
 
     /// Why dialogue `d` may not start at `t`, if it may not.
@@ -804,10 +822,22 @@ impl<'e, 'a> Run<'e, 'a> {
     }
 
     /// Pass a message through the contact policy and record it, planned or suppressed.
-    fn send(&mut self, d: usize, rec: usize, step: usize, attempt: usize, at: i64) {
+    /// Returns how long it was deferred past `at` (0 if sent on time, suppressed or skipped).
+    fn send(&mut self, d: usize, rec: usize, step: usize, attempt: usize, at: i64) -> i64 {
         let plan = self.plan();
         let dialogue = &plan.dialogues[d];
         let msg = &dialogue.steps[step].ladder[attempt];
+        if let Some(w) = &msg.when {
+            let holds = {
+                let h = self.history();
+                self.holds_now(w, at, &h)
+            };
+            if !holds {
+                let number = self.out.instances[rec].number;
+                self.note(at, || Trace::Skipped { dialogue: d, number, step, attempt });
+                return 0;
+            }
+        }
         let tier = self.tier(at);
         let variant =
             tier.as_deref().and_then(|t| msg.variants.iter().position(|v| v.tier.as_deref() == Some(t))).unwrap_or(0);
@@ -870,8 +900,10 @@ impl<'e, 'a> Run<'e, 'a> {
         if m.suppressed.is_none() {
             *self.stats.sent.entry(sent_key(&self.ev.settings, d, &m)).or_default() += 1;
         }
+        let deferred = if m.suppressed.is_none() { m.send_at.saturating_sub(at).max(0) } else { 0 };
         self.out.messages.push(m);
         self.seq += 1;
+        deferred
     }
 
     fn end(&mut self, d: usize, rec: usize, outcome: &str, t: i64) {

@@ -996,3 +996,120 @@ steps:
     assert_eq!(r.stats.sent.values().sum::<u64>(), treated_msgs);
     assert!(r.stats.sent.keys().all(|k| k.day == crate::input::time::local_day(ts("2025-01-03"), Tz::UTC)));
 }
+
+const BANK: &str = r#"
+trigger:
+  purchase: {}
+steps:
+  - id: offer
+    send: {channel: email, template: offer}
+    escalate:
+      - {after: 7d, channel: email, template: reminder}
+      - {after: 3d, channel: phone, template: call, when: 'customer.segment == "premier"'}
+    timeout: {after: 14d, end: no_answer}
+    on:
+      - {answer: yes, when: 'customer.segment == "premier"', goto: welcome}
+      - {answer: yes, end: accepted}
+  - id: welcome
+    send: {channel: phone, template: welcome_call}
+"#;
+
+fn bank(events: &[&str]) -> Replay {
+    let data = load_data(
+        &["P,2025-01-01,o1,p,c,10", "S,2025-01-01,o2,p,c,10"],
+        events,
+        Some("customer_id,segment\nP,premier\nS,standard\n"),
+    );
+    replay_with(plan_for(&data, &[("bank", BANK)]), data, settings("2025-03-01", Policy::default()))
+}
+
+#[test]
+fn a_rung_whose_when_is_false_is_skipped_and_the_ladder_goes_on() {
+    let r = bank(&[]);
+    assert_eq!(
+        r.messages(),
+        "\
+P bank#1 offer/0 email:offer 2025-01-01 planned
+P bank#1 offer/1 email:reminder 2025-01-08 planned
+P bank#1 offer/2 phone:call 2025-01-11 planned
+S bank#1 offer/0 email:offer 2025-01-01 planned
+S bank#1 offer/1 email:reminder 2025-01-08 planned
+"
+    );
+    // The skipped rung still takes its place in time: the timeout counts from when it was due.
+    assert_eq!(
+        r.instances(),
+        "\
+P bank#1 purchase 2025-01-01 -> no_answer 2025-01-25
+S bank#1 purchase 2025-01-01 -> no_answer 2025-01-25
+"
+    );
+    let skipped: Vec<(String, usize)> = r
+        .trace
+        .iter()
+        .filter_map(|(t, e)| match e {
+            Trace::Skipped { attempt, .. } => Some((date(*t), *attempt)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(skipped, vec![("2025-01-11".to_owned(), 2)]);
+}
+
+#[test]
+fn a_branch_is_taken_only_when_its_when_holds_too() {
+    let r = bank(&["P,2025-01-03,response,bank,offer,yes", "S,2025-01-03,response,bank,offer,yes"]);
+    assert_eq!(
+        r.messages(),
+        "\
+P bank#1 offer/0 email:offer 2025-01-01 planned
+P bank#1 welcome/0 phone:welcome_call 2025-01-03 planned
+S bank#1 offer/0 email:offer 2025-01-01 planned
+"
+    );
+    assert_eq!(
+        r.instances(),
+        "\
+P bank#1 purchase 2025-01-01 -> completed 2025-01-03
+S bank#1 purchase 2025-01-01 -> accepted 2025-01-03
+"
+    );
+}
+
+#[test]
+fn a_reminder_counts_from_the_deferred_send_of_the_message_it_follows() {
+    // `first` takes the day's one message; `second`'s message is deferred a day by the cap,
+    // and its reminder comes 7 days after that real send, not after the step began.
+    let first = "priority: 2\ntrigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: email, template: a}\n";
+    let second = "\
+priority: 1
+trigger:
+  purchase: {}
+steps:
+  - id: b
+    send: {channel: email, template: b}
+    escalate:
+      - {after: 7d, channel: email, template: b_reminder}
+    timeout: {after: 2d, end: no_answer}
+    on:
+      - {answer: yes, end: yes}
+";
+    let policy =
+        Policy { caps: vec![Cap { max: 1, per: DAY, channel: None }], on_cap: OnCap::Defer, ..Policy::default() };
+    let data = load_data(&["C1,2025-01-01T08:00:00Z,o1,p,c,10"], &[], None);
+    let r = replay_with(plan_for(&data, &[("first", first), ("second", second)]), data, settings("2025-02-01", policy));
+    assert_eq!(
+        r.messages(),
+        "\
+C1 first#1 a/0 email:a 2025-01-01T08:00:00Z planned
+C1 second#1 b/0 email:b 2025-01-02T08:00:00Z planned [deferred from 2025-01-01T08:00:00Z by cap 1 per 1d]
+C1 second#1 b/1 email:b_reminder 2025-01-09T08:00:00Z planned
+"
+    );
+    assert_eq!(
+        r.instances(),
+        "\
+C1 first#1 purchase 2025-01-01T08:00:00Z -> completed 2025-01-01T08:00:00Z
+C1 second#1 purchase 2025-01-01T08:00:00Z -> no_answer 2025-01-11T08:00:00Z
+"
+    );
+}

@@ -49,9 +49,11 @@ fn exit_target(plan: &Plan, e: &Exit, nodes: &mut Vec<(String, String, &'static 
 }
 
 fn branch_label(b: &crate::dialogue::plan::Branch) -> String {
-    match &b.cond {
-        Some(c) => format!("{} if {}", b.label, c.src),
-        None => b.label.clone(),
+    let conds: Vec<&str> = [&b.cond, &b.when].into_iter().flatten().map(|c| c.src.as_str()).collect();
+    if conds.is_empty() {
+        b.label.clone()
+    } else {
+        format!("{} if {}", b.label, conds.join(" and "))
     }
 }
 

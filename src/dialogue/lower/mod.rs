@@ -118,15 +118,34 @@ impl Checker<'_, '_> {
 
     /// Compile a condition in the given context, reporting problems at their exact column.
     pub(super) fn cond(&mut self, s: &S, event: EventKind, row: EventKind) -> Option<Cond> {
-        self.expression(s, event, row, true)
+        self.expression(s, event, row, true, "an absence trigger fires on a timer, not on an event")
+    }
+
+    /// A `when:` of a message, rung or branch: over the customer and history at that moment,
+    /// with no event to read.
+    pub(super) fn moment(&mut self, s: &S) -> Option<Cond> {
+        self.expression(
+            s,
+            EventKind::None,
+            EventKind::None,
+            true,
+            "a `when:` here is over the customer and history at that moment; use `where:` for the event",
+        )
     }
 
     /// A value to remember: an expression of any type.
     pub(super) fn value(&mut self, s: &S, event: EventKind) -> Option<Cond> {
-        self.expression(s, event, EventKind::None, false)
+        self.expression(s, event, EventKind::None, false, "an absence trigger fires on a timer, not on an event")
     }
 
-    fn expression(&mut self, s: &S, event: EventKind, row: EventKind, condition: bool) -> Option<Cond> {
+    fn expression(
+        &mut self,
+        s: &S,
+        event: EventKind,
+        row: EventKind,
+        condition: bool,
+        no_event_reason: &'static str,
+    ) -> Option<Cond> {
         let node = match parse::parse(&s.value) {
             Ok(n) => n,
             Err(pe) => {
@@ -152,7 +171,7 @@ impl Checker<'_, '_> {
             row: rw.as_mut(),
             customer: &mut cu,
             transactions: &mut tx,
-            no_event_reason: "an absence trigger fires on a timer, not on an event",
+            no_event_reason,
             rfm: self.rfm.clone(),
             remembered: self.facts,
         };

@@ -87,6 +87,10 @@ impl Checker<'_, '_> {
             Some(s) => Some(self.cond(s, kind, kind)?),
             None => None,
         };
+        let when = match &r.when {
+            Some(s) => Some(self.moment(s)?),
+            None => None,
+        };
         let exit = if goal {
             if let Some(g) = &r.goto {
                 let e = self.f.at(g, "a goal ends the dialogue: use `outcome:`, not `goto:`");
@@ -113,7 +117,7 @@ impl Checker<'_, '_> {
             self.exit(&r.goto, &r.end, &r.start, steps, at, None)?
         };
         let remember = self.remember(&r.remember, kind)?;
-        Some(Branch { matcher, cond, exit, label, remember })
+        Some(Branch { matcher, cond, when, exit, label, remember })
     }
 
     pub(super) fn channels(&mut self, c: &Spanned<OneOrManyStr>) -> Option<Vec<String>> {
@@ -229,7 +233,9 @@ impl Checker<'_, '_> {
             ok &= offset.is_some();
             let variants = self.variants(&send.channel, &send.template, &send.by_tier);
             ok &= variants.is_some();
-            ladder.push(Msg { variants: variants.unwrap_or_default(), offset: offset.unwrap_or(0) });
+            let when = send.when.as_ref().map(|w| self.moment(w));
+            ok &= !matches!(when, Some(None));
+            ladder.push(Msg { variants: variants.unwrap_or_default(), offset: offset.unwrap_or(0), when: when.flatten() });
         }
         if !r.escalate.is_empty() && r.send.is_none() {
             let e = self.f.at(&r.id, "`escalate:` follows up the step's own message, so the step needs a `send:`");
@@ -241,7 +247,9 @@ impl Checker<'_, '_> {
             ok &= after.is_some();
             let variants = self.variants(&esc.channel, &esc.template, &esc.by_tier);
             ok &= variants.is_some();
-            ladder.push(Msg { variants: variants.unwrap_or_default(), offset: after.unwrap_or(0) });
+            let when = esc.when.as_ref().map(|w| self.moment(w));
+            ok &= !matches!(when, Some(None));
+            ladder.push(Msg { variants: variants.unwrap_or_default(), offset: after.unwrap_or(0), when: when.flatten() });
         }
         let on: Vec<Branch> = r.on.iter().filter_map(|b| self.branch(b, step_ids, false)).collect();
         ok &= on.len() == r.on.len();
