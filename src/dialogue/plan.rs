@@ -93,10 +93,12 @@ impl Msg {
         for t in &self.variants[1..] {
             s.push_str(&format!("; {}: {}: {}", t.tier.as_deref().unwrap_or(""), t.channels.join("|"), t.template));
         }
-        if let Some(w) = &self.when {
-            s.push_str(&format!(" if {}", w.src));
-        }
         s
+    }
+
+    /// ` if COND` for a message with a `when:`, else nothing.
+    pub fn when_label(&self) -> String {
+        self.when.as_ref().map(|w| format!(" if {}", w.src)).unwrap_or_default()
     }
 }
 

@@ -128,7 +128,7 @@ pub fn build(plan: &Plan, d: usize) -> Graph {
             } else {
                 format!(" +{}", format_duration(m.offset))
             };
-            label.push_str(&format!("\n{}{when}", m.label()));
+            label.push_str(&format!("\n{}{when}{}", m.label(), m.when_label()));
         }
         nodes.push((format!("s{i}"), label, "step"));
         for b in &s.on {
