@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use crate::expr::Ir;
-use crate::model::Measure;
 
 /// A compiled condition and the text it came from (for explanations).
 #[derive(Debug, Clone)]
@@ -35,7 +34,8 @@ pub enum Trigger {
     /// Fires when `value` goes from below `level` to at least `level`, and (for one_away)
     /// stays below `cap`.
     Crossing {
-        measure: Measure,
+        /// The measure's name as written (`spend`, `tier_credits`).
+        measure: String,
         value: Ir,
         level: f64,
         cap: Option<f64>,

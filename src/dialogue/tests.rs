@@ -350,9 +350,59 @@ fn an_unknown_measure_suggests_or_lists() {
         trigger("threshold: {measure: spnd, reaches: 100}"),
         ["error d.yaml:2:24 unknown measure `spnd` [help: did you mean `spend`?]"]
     );
+    let closed = |t: &str| {
+        let body = format!("trigger:\n  {t}\nsteps:\n  - id: a\n    {SEND}\n");
+        check_all(&[("d.yaml", &body)], &casino_schemas(), &Known::default())
+    };
     assert_eq!(
-        trigger("one_away: {measure: visits, target: 10}"),
-        ["error d.yaml:2:23 unknown measure `visits` [help: a measure is one of: spend, orders, purchases, units]"]
+        closed("one_away: {measure: visits, target: 10}"),
+        ["error d.yaml:2:23 unknown measure `visits` [help: a measure is one of: spend, orders, purchases, units, or a numeric column of the transactions (amount, tier_credits)]"]
+    );
+    // Without the input files, a name that is no built-in is taken for a column.
+    assert_eq!(trigger("one_away: {measure: visits, target: 10}"), Vec::<String>::new());
+}
+
+/// The transactions of a casino: tier credits are a numeric column.
+fn casino_schemas() -> Schemas {
+    let mut s = closed_schemas();
+    s.tx.fields.push(("tier_credits".into(), ColType::Num));
+    s
+}
+
+#[test]
+fn a_numeric_transactions_column_is_a_measure_and_others_are_named() {
+    let closed = |t: &str, when: &str| {
+        let body = format!("trigger:\n  {t}\nwhen: {when}\nsteps:\n  - id: a\n    {SEND}\n");
+        check_all(&[("d.yaml", &body)], &casino_schemas(), &Known::default())
+    };
+    assert_eq!(
+        closed(
+            "threshold: {measure: tier_credits, reaches: 100}",
+            "sum(tier_credits, 365d, category == \"slots\") > 1"
+        ),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        closed("threshold: {measure: tier_credit, reaches: 100}", "sum(tier_credts) > 1"),
+        [
+            "error d.yaml:2:24 unknown measure `tier_credit` [help: did you mean `tier_credits`?]",
+            "error d.yaml:3:11 unknown column `tier_credts` in the transactions data [help: did you mean `tier_credits`?]",
+        ]
+    );
+    assert_eq!(
+        closed("one_away: {measure: category, target: 10}", "sum(product) > 1 or sum(\"x\") > 1"),
+        [
+            "error d.yaml:2:23 column `category` of the transactions holds text, not numbers, so it cannot be summed [help: declare it a number in kairos.yaml: `fields: {transactions: {category: number}}`]",
+            "error d.yaml:3:11 column `product` of the transactions holds text, not numbers, so it cannot be summed [help: declare it a number in kairos.yaml: `fields: {transactions: {product: number}}`]",
+        ]
+    );
+    assert_eq!(
+        closed("purchase: {}", "sum(\"x\") > 1"),
+        ["error d.yaml:3:11 the first argument of `sum` is a numeric transactions column, e.g. `sum(tier_credits, 365d)`"]
+    );
+    assert_eq!(
+        closed("purchase: {}", "sum() > 1"),
+        ["error d.yaml:3:7 `sum` takes a transactions column first, e.g. `sum(tier_credits, 365d)`"]
     );
 }
 

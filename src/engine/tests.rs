@@ -1113,3 +1113,58 @@ C1 second#1 purchase 2025-01-01T08:00:00Z -> no_answer 2025-01-11T08:00:00Z
 "
     );
 }
+
+/// A casino's transactions: `customer,timestamp,order,game,category,tier_credits,amount`, with
+/// `tier_credits` declared a number.
+fn casino_data(lines: &[&str]) -> Data {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = "customer_id,timestamp,order_id,product,category,tier_credits,amount\n".to_owned();
+    for l in lines {
+        body.push_str(l);
+        body.push('\n');
+    }
+    let tx = dir.path().join("tx.csv");
+    std::fs::write(&tx, body).unwrap();
+    let spec = InputSpec {
+        paths: InputPaths { transactions: tx, customers: None, events: None },
+        rename: Default::default(),
+        numeric: [vec!["amount".to_owned(), "tier_credits".to_owned()], Vec::new(), Vec::new()],
+        date_format: None,
+        tz: Tz::UTC,
+        shard: Default::default(),
+    };
+    crate::input::load(&spec).unwrap()
+}
+
+#[test]
+fn a_numeric_column_is_a_measure_summed_exactly_in_windows_and_filters() {
+    // 0.07 falls out of the 30-day window; 333.33 + 333.33 + 333.34 is exactly 1000 (floating
+    // point prefix sums would make it 999.99999...).
+    let data = casino_data(&[
+        "C1,2025-01-01,o1,stay,hotel,0.07,10",
+        "C1,2025-03-01,o2,stay,hotel,333.33,10",
+        "C1,2025-03-02,o3,slots,gaming,333.33,10",
+        "C1,2025-03-03,o4,stay,hotel,333.34,10",
+        "C1,2025-03-03,o4,dinner,food,,10",
+    ]);
+    let diamond = "trigger:\n  threshold: {measure: tier_credits, reaches: 1000, within: 30d}\nsteps:\n  - id: hi\n    send: {channel: email, template: diamond}\n";
+    let one_away = "trigger:\n  one_away: {measure: tier_credits, target: 1000, away: 400, where: category == \"hotel\"}\nwhen: sum(tier_credits, 365d, category == \"gaming\") > 0 and sum(tier_credits) > 666\nsteps:\n  - id: hi\n    send: {channel: email, template: one_stay_away}\n";
+    let plan = plan_for(&data, &[("diamond", diamond), ("one_away", one_away)]);
+    let r = replay_with(plan, data, settings("2025-04-01", Policy::default()));
+    // Hotel credits reach 666.67 (0.07 + 333.33 + 333.34) only on 03-03: the gaming credits
+    // of 03-02 do not count for the filtered one_away.
+    assert_eq!(
+        r.messages(),
+        "\
+C1 diamond#1 hi/0 email:diamond 2025-03-03 planned
+C1 one_away#1 hi/0 email:one_stay_away 2025-03-03 planned
+"
+    );
+    assert_eq!(
+        r.reasons(),
+        [
+            "tier_credits reached 1000 (threshold 1000, was 666.66)",
+            "tier_credits reached 666.74 (333.26 away from 1000)"
+        ]
+    );
+}

@@ -65,7 +65,6 @@ fn sanitize(s: &str) -> String {
 fn trigger_label(d: &crate::dialogue::plan::Dialogue) -> String {
     use crate::dialogue::plan::Absence;
     use crate::input::table::format_num;
-    use crate::model::Closed;
     let filter =
         |c: &Option<crate::dialogue::plan::Cond>| c.as_ref().map(|c| format!(" where {}", c.src)).unwrap_or_default();
     let window = |v: &crate::expr::Ir| match v {
@@ -94,11 +93,10 @@ fn trigger_label(d: &crate::dialogue::plan::Dialogue) -> String {
             format!("{}: {count} purchases of one {of}{vals}{w}{}", d.trigger_kind, filter(cond))
         }
         Some(Trigger::Crossing { measure, value, level, cap: None, .. }) => {
-            format!("threshold: {} reaches {}{}", measure.name(), format_num(*level), window(value))
+            format!("threshold: {measure} reaches {}{}", format_num(*level), window(value))
         }
         Some(Trigger::Crossing { measure, value, level, target, .. }) => format!(
-            "one_away: {} within {} of {}{}",
-            measure.name(),
+            "one_away: {measure} within {} of {}{}",
             format_num(target - level),
             format_num(*target),
             window(value)

@@ -14,7 +14,7 @@ use serde_saphyr::Spanned;
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Severity};
 use crate::expr::compile::Scopes;
 use crate::expr::{self, parse, Ir};
-use crate::model::{Closed, Duration, Measure, RfmCuts};
+use crate::model::{Duration, Measure, RfmCuts};
 use crate::yaml;
 
 use super::load::Schemas;
@@ -196,11 +196,12 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// A measure: a built-in (`spend`...) or a numeric transactions column.
     pub(super) fn measure(&mut self, s: &S) -> Option<Measure> {
-        match Measure::parse(&s.value) {
+        match expr::compile::measure_by_name(&mut self.schemas.tx, &s.value) {
             Ok(m) => Some(m),
-            Err(e) => {
-                let d = self.f.at(s, e.message).with_hint(e.hint);
+            Err((message, hint)) => {
+                let d = self.f.at(s, message).with_hint_opt(hint);
                 self.err(d);
                 None
             }

@@ -235,7 +235,11 @@ impl Checker<'_, '_> {
             ok &= variants.is_some();
             let when = send.when.as_ref().map(|w| self.moment(w));
             ok &= !matches!(when, Some(None));
-            ladder.push(Msg { variants: variants.unwrap_or_default(), offset: offset.unwrap_or(0), when: when.flatten() });
+            ladder.push(Msg {
+                variants: variants.unwrap_or_default(),
+                offset: offset.unwrap_or(0),
+                when: when.flatten(),
+            });
         }
         if !r.escalate.is_empty() && r.send.is_none() {
             let e = self.f.at(&r.id, "`escalate:` follows up the step's own message, so the step needs a `send:`");
@@ -249,7 +253,11 @@ impl Checker<'_, '_> {
             ok &= variants.is_some();
             let when = esc.when.as_ref().map(|w| self.moment(w));
             ok &= !matches!(when, Some(None));
-            ladder.push(Msg { variants: variants.unwrap_or_default(), offset: after.unwrap_or(0), when: when.flatten() });
+            ladder.push(Msg {
+                variants: variants.unwrap_or_default(),
+                offset: after.unwrap_or(0),
+                when: when.flatten(),
+            });
         }
         let on: Vec<Branch> = r.on.iter().filter_map(|b| self.branch(b, step_ids, false)).collect();
         ok &= on.len() == r.on.len();

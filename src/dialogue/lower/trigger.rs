@@ -110,7 +110,7 @@ impl Checker<'_, '_> {
                     (Some(measure), w, Some(filter)) if w.is_none_or(|w| w.is_some()) => {
                         let window = w.flatten();
                         Some(Trigger::Crossing {
-                            measure,
+                            measure: th.measure.value.clone(),
                             value: Ir::Hist { measure, window, filter: filter.map(Box::new) },
                             level: th.reaches.value,
                             cap: None,
@@ -138,7 +138,7 @@ impl Checker<'_, '_> {
                 let filter = self.filter(&o.cond);
                 let trig = match (m, within, filter) {
                     (Some(measure), w, Some(filter)) if w.is_none_or(|w| w.is_some()) => Some(Trigger::Crossing {
-                        measure,
+                        measure: o.measure.value.clone(),
                         value: Ir::Hist { measure, window: w.flatten(), filter: filter.map(Box::new) },
                         level: o.target.value - away,
                         cap: Some(o.target.value),
