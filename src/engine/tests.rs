@@ -53,7 +53,7 @@ pub(crate) fn load_data(tx: &[&str], events: &[&str], customers: Option<&str>) -
         p
     });
     let spec = InputSpec {
-        paths: InputPaths { transactions: tx_path, customers: customers_path, events: events_path },
+        paths: InputPaths { transactions: Some(tx_path), customers: customers_path, events: events_path },
         rename: Default::default(),
         numeric: [vec!["quantity".to_owned(), "amount".to_owned()], Vec::new(), Vec::new()],
         date_format: None,
@@ -1126,7 +1126,7 @@ fn casino_data(lines: &[&str]) -> Data {
     let tx = dir.path().join("tx.csv");
     std::fs::write(&tx, body).unwrap();
     let spec = InputSpec {
-        paths: InputPaths { transactions: tx, customers: None, events: None },
+        paths: InputPaths { transactions: Some(tx), customers: None, events: None },
         rename: Default::default(),
         numeric: [vec!["amount".to_owned(), "tier_credits".to_owned()], Vec::new(), Vec::new()],
         date_format: None,

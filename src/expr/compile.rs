@@ -38,11 +38,30 @@ pub struct Schema {
     pub open: bool,
     /// Names accepted only because the schema is open.
     pub assumed: Vec<String>,
+    /// False when the run has no such file at all (`--transactions` left out): a name in it
+    /// is an error saying so.
+    pub given: bool,
 }
 
 impl Schema {
     pub fn new(table: TableKind, fields: Vec<(String, ColType)>, open: bool) -> Self {
-        Self { table, fields, open, assumed: Vec::new() }
+        Self { table, fields, open, assumed: Vec::new(), given: true }
+    }
+
+    /// The schema of a file the run was not given: no columns, and errors that say so.
+    pub fn not_given(table: TableKind) -> Self {
+        Self { given: false, ..Self::new(table, Vec::new(), false) }
+    }
+
+    /// For a file not given: the error (message, hint) for a column `name` in it.
+    pub fn not_given_error(&self, name: &str) -> Option<(String, String)> {
+        (!self.given).then(|| {
+            let table = self.table.name();
+            (
+                format!("`{name}` is a column of the {table}, but no {table} file was given"),
+                format!("pass --{table} FILE, or leave {table} columns out of this dialogue"),
+            )
+        })
     }
 
     /// The closed schema of a loaded table: exactly its columns.
@@ -366,6 +385,9 @@ impl Compiler<'_, '_> {
                 Ok((Ir::Field { scope, col, ty }, t))
             }
             None => {
+                if let Some((message, hint)) = schema.not_given_error(name) {
+                    return Err(err(&n.span, message).with_hint(hint));
+                }
                 let table = schema.table.name();
                 let hint = did_you_mean(name, schema.fields.iter().map(|(f, _)| f.as_str()))
                     .map(|s| format!("did you mean `{s}`?"))
@@ -553,7 +575,7 @@ pub fn measure_by_name(tx: &mut Schema, name: &str) -> Result<Measure, (String, 
     // Without the input files, an unknown name is taken for a column, unless it is close to
     // a built-in (`spnd`).
     let typo = did_you_mean(name, Measure::NAMES.iter().map(|(n, _)| *n)).is_some();
-    match known || (tx.open && !typo) {
+    match known || ((tx.open || !tx.given) && !typo) {
         true => column_measure(tx, name),
         false => {
             let numeric: Vec<&str> =
@@ -587,6 +609,9 @@ pub fn column_measure(tx: &mut Schema, name: &str) -> Result<Measure, (String, O
             Ok(Measure::Column(tx.fields.len() - 1))
         }
         None => {
+            if let Some((message, hint)) = tx.not_given_error(name) {
+                return Err((message, Some(hint)));
+            }
             let numeric: Vec<&str> =
                 tx.fields.iter().filter(|(_, t)| *t == ColType::Num).map(|(f, _)| f.as_str()).collect();
             let hint = did_you_mean(name, tx.fields.iter().map(|(f, _)| f.as_str()))

@@ -178,14 +178,15 @@ pub(crate) fn ticked(name: &str) -> String {
 /// Where the inputs are.
 #[derive(Debug, Clone)]
 pub struct InputPaths {
-    pub transactions: PathBuf,
+    /// None: an events-only project (a bank, a publisher); the history has no purchases.
+    pub transactions: Option<PathBuf>,
     pub customers: Option<PathBuf>,
     pub events: Option<PathBuf>,
 }
 
 impl InputPaths {
     pub fn check_stdin(&self) -> Result<(), InputError> {
-        let dash = [Some(&self.transactions), self.customers.as_ref(), self.events.as_ref()]
+        let dash = [self.transactions.as_ref(), self.customers.as_ref(), self.events.as_ref()]
             .into_iter()
             .flatten()
             .filter(|p| p.as_path() == Path::new("-"))
@@ -214,6 +215,8 @@ pub struct Data {
     pub people: Vec<CustomerRows>,
     /// Customers listed in the profile file.
     pub profile_count: usize,
+    /// False when no transactions file was given (`tx` is then empty, without columns).
+    pub tx_given: bool,
 }
 
 impl Data {
@@ -283,7 +286,10 @@ pub fn load(spec: &InputSpec) -> Result<Data, InputError> {
     };
     // One table after the other (each is read in parallel pieces): the transient memory of
     // one load never stacks on another's.
-    let tx = load_one(&paths.transactions, TableKind::Transactions)?;
+    let tx = match &paths.transactions {
+        Some(p) => load_one(p, TableKind::Transactions)?,
+        None => Table::empty(TableKind::Transactions),
+    };
     let events = paths.events.as_deref().map(|p| load_one(p, TableKind::Events)).transpose()?;
     let customers = paths.customers.as_deref().map(|p| load_one(p, TableKind::Customers)).transpose()?;
     if let Some(c) = &customers {
@@ -302,7 +308,7 @@ pub fn load(spec: &InputSpec) -> Result<Data, InputError> {
     }
     let people = join_customers(&tx, events.as_ref(), customers.as_ref());
     let profile_count = customers.as_ref().map_or(0, |c| c.groups.len());
-    Ok(Data { tx, events, customers, people, profile_count })
+    Ok(Data { tx, events, customers, people, profile_count, tx_given: paths.transactions.is_some() })
 }
 
 fn join_customers(tx: &Table, events: Option<&Table>, customers: Option<&Table>) -> Vec<CustomerRows> {

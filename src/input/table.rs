@@ -56,6 +56,22 @@ pub struct Table {
 }
 
 impl Table {
+    /// A table with no columns and no rows: the transactions of an events-only project.
+    pub fn empty(kind: TableKind) -> Table {
+        Table {
+            kind,
+            path: PathBuf::new(),
+            names: Vec::new(),
+            types: Vec::new(),
+            cols: Vec::new(),
+            strs: Vec::new(),
+            customer: Vec::new(),
+            ts: Vec::new(),
+            line: Vec::new(),
+            groups: Vec::new(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.customer.len()
     }

@@ -399,9 +399,12 @@ steps:
 
 fn bank() -> Fixture {
     let f = Fixture::new();
+    // Events only: a bank passes no transactions.
     f.dialogue("bank", BANK)
-        .tx(&[])
-        .file("customers.csv", "customer_id,segment,email,phone\nP,premier,p@x,+1\nS,standard,s@x,+2\nQ,premier,q@x,+3\n")
+        .file(
+            "customers.csv",
+            "customer_id,segment,email,phone\nP,premier,p@x,+1\nS,standard,s@x,+2\nQ,premier,q@x,+3\n",
+        )
         .events(&[
             "P,2025-01-01,address_change",
             "S,2025-01-01,address_change",
@@ -426,15 +429,11 @@ S bank#1 offer/0 email:address_offer 2025-01-01 planned
 S bank#1 offer/1 email:address_reminder 2025-01-08 planned
 "
     );
-    let out = f.cmd(&[
-        "explain", "S", "-d", "dialogues", "-t", "tx.csv", "-e", "events.csv", "-c", "customers.csv", "--as-of",
-        "2025-03-01",
-    ]);
+    let out =
+        f.cmd(&["explain", "S", "-d", "dialogues", "-e", "events.csv", "-c", "customers.csv", "--as-of", "2025-03-01"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        out.stdout.contains(
-            "bank#1 step offer attempt 2: not sent, `when: customer.segment == \"premier\"` is false"
-        ),
+        out.stdout.contains("bank#1 step offer attempt 2: not sent, `when: customer.segment == \"premier\"` is false"),
         "{}",
         out.stdout
     );

@@ -94,7 +94,10 @@ impl Fixture {
 
     /// `kairos run` with the fixture's files and `extra` arguments.
     pub fn run(&self, extra: &[&str]) -> Output {
-        let mut args = vec!["run", "--dialogues", "dialogues", "--transactions", "tx.csv"];
+        let mut args = vec!["run", "--dialogues", "dialogues"];
+        if self.path("tx.csv").exists() {
+            args.extend(["--transactions", "tx.csv"]);
+        }
         if self.path("events.csv").exists() {
             args.extend(["--events", "events.csv"]);
         }

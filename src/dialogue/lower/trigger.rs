@@ -62,6 +62,12 @@ impl Checker<'_, '_> {
                             self.err(e);
                         }
                         None if self.schemas.tx.open => {}
+                        None if !self.schemas.tx.given => {
+                            if let Some((message, hint)) = self.schemas.tx.not_given_error(&s.value) {
+                                let e = self.f.at(s, message).with_hint(hint);
+                                self.err(e);
+                            }
+                        }
                         None => {
                             let names: Vec<&str> = self.schemas.tx.fields.iter().map(|(n, _)| n.as_str()).collect();
                             let hint = did_you_mean(&s.value, names.iter().copied())
