@@ -227,7 +227,7 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
         .any(|p| p.as_path() == Path::new("-"));
     if uses_stdin {
         // stdin can be read once: load first, then check the dialogues against what came.
-        let data = input::load(&r.spec)?;
+        let data = input::load_showing(&r.spec, !quiet)?;
         let schemas = Schemas::of_data(&data, &open_schemas(&r.project));
         let plan = plan(&r.project, &schemas, quiet)?;
         let names = |t: Option<&input::Table>| {
@@ -260,7 +260,7 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
     let plan = plan(&r.project, &schemas, quiet)?;
     let templates = templates(&r.project, &schemas, &plan, quiet)?;
     check_columns(&r.project, &r.spec, true, quiet)?;
-    let data = input::load(&r.spec)?;
+    let data = input::load_showing(&r.spec, !quiet)?;
     Ok((plan, data, templates))
 }
 

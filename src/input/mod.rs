@@ -278,10 +278,20 @@ impl InputSpec {
 
 /// Load every input, in parallel, and join them by customer id.
 pub fn load(spec: &InputSpec) -> Result<Data, InputError> {
+    load_showing(spec, false)
+}
+
+/// `load`, showing the bytes read on a progress bar when `progress` is asked for and stderr
+/// is a terminal (never in pipes, logs or tests).
+pub fn load_showing(spec: &InputSpec, progress: bool) -> Result<Data, InputError> {
+    use std::io::IsTerminal;
     let paths = &spec.paths;
     paths.check_stdin()?;
-    let load_one = |path: &Path, kind| {
-        table::load_sharded(path, &spec.table(kind), spec.date_format.as_deref(), spec.tz, spec.shard)
+    let bar =
+        if progress && std::io::stderr().is_terminal() { loading_bar(paths) } else { indicatif::ProgressBar::hidden() };
+    let load_one = |path: &Path, kind: TableKind| {
+        bar.set_message(kind.name());
+        table::load_counted(path, &spec.table(kind), spec.date_format.as_deref(), spec.tz, spec.shard, &bar)
             .map_err(|e| parquet::locate(spec.with_expected(e)))
     };
     // One table after the other (each is read in parallel pieces): the transient memory of
@@ -306,9 +316,31 @@ pub fn load(spec: &InputSpec) -> Result<Data, InputError> {
             }
         }
     }
+    bar.finish_and_clear();
     let people = join_customers(&tx, events.as_ref(), customers.as_ref());
     let profile_count = customers.as_ref().map_or(0, |c| c.groups.len());
     Ok(Data { tx, events, customers, people, profile_count, tx_given: paths.transactions.is_some() })
+}
+
+/// A bar over the bytes of the input files; a byte counter without a total when one is read
+/// from stdin or is Parquet (whose bytes read are its CSV text, not the file).
+fn loading_bar(paths: &InputPaths) -> indicatif::ProgressBar {
+    let files = [paths.transactions.as_ref(), paths.customers.as_ref(), paths.events.as_ref()];
+    let sized = |p: &PathBuf| {
+        (p.as_path() != Path::new("-") && !parquet::is_parquet(p)).then(|| std::fs::metadata(p).ok().map(|m| m.len()))
+    };
+    let total: Option<u64> = files.into_iter().flatten().map(|p| sized(p).flatten()).sum();
+    let (bar, template) = match total {
+        Some(n) => (indicatif::ProgressBar::new(n), "{spinner} loading {msg} {bytes}/{total_bytes} {wide_bar} {eta}"),
+        None => (indicatif::ProgressBar::no_length(), "{spinner} loading {msg} {bytes}"),
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    // Parsing a block takes a while between reads: keep the spinner turning meanwhile.
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    bar
 }
 
 fn join_customers(tx: &Table, events: Option<&Table>, customers: Option<&Table>) -> Vec<CustomerRows> {

@@ -210,3 +210,14 @@ fn without_transactions_history_is_empty_and_a_transactions_column_is_an_error()
     assert!(out.stderr.contains("help: pass --transactions FILE, or leave transactions columns out of this dialogue"));
     assert!(out.stderr.contains("dialogues/big.yaml:2:24"), "{}", out.stderr);
 }
+
+#[test]
+fn no_loading_progress_is_drawn_when_stderr_is_a_pipe() {
+    let f = Fixture::new();
+    f.dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: email, template: t}\n")
+        .tx(&["A,2025-01-01,o1,p,c,1"]);
+    let out = f.run(&[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.starts_with("kairos: no kairos.yaml"), "{}", out.stderr);
+    assert!(!out.stderr.contains("loading") && !out.stderr.contains('\r'), "{}", out.stderr);
+}
