@@ -148,6 +148,9 @@ pub struct Step {
     pub ladder: Vec<Msg>,
     pub on: Vec<Branch>,
     pub after: After,
+    /// `next:` choices, tried in order when the step moves on (`After::Now` or `Wait`): the
+    /// first whose condition holds is taken, else the exit in `after`.
+    pub choices: Vec<(Cond, Exit)>,
     /// Facts remembered when the step is entered.
     pub remember: Vec<(usize, Cond)>,
 }

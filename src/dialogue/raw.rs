@@ -330,8 +330,9 @@ pub struct RawStep {
     pub timeout: Option<Spanned<RawTimeout>>,
     #[schemars(with = "Option<String>")]
     pub wait: Option<S>,
-    #[schemars(with = "Option<String>")]
-    pub next: Option<S>,
+    /// The step to go on to, or choices tried in order: `[{when: COND, goto: STEP}, {end: OUTCOME}]`.
+    #[schemars(with = "Option<RawNext>")]
+    pub next: Option<Spanned<RawNext>>,
     #[schemars(with = "Option<String>")]
     pub end: Option<S>,
     #[schemars(with = "Option<String>")]
@@ -341,6 +342,54 @@ pub struct RawStep {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub remember: BTreeMap<String, S>,
+}
+
+/// `next: STEP`, or a list of choices, the first whose `when:` holds taken.
+#[derive(Debug, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum RawNext {
+    Step(String),
+    Choices(Vec<RawChoice>),
+}
+
+/// One way on from a step: taken if its `when:` holds (always, without one).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawChoice {
+    /// A condition over the customer and history when the step moves on.
+    #[schemars(with = "Option<String>")]
+    pub when: Option<S>,
+    #[schemars(with = "Option<String>")]
+    pub goto: Option<S>,
+    #[schemars(with = "Option<String>")]
+    pub end: Option<S>,
+    #[schemars(with = "Option<String>")]
+    pub start: Option<S>,
+}
+
+impl<'de> Deserialize<'de> for RawNext {
+    /// A step id, or a sequence of choices (read element by element, so each keeps its
+    /// source location).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawNext;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a step id, or a list of choices such as [{when: COND, goto: STEP}, {end: OUTCOME}]")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawNext, E> {
+                Ok(RawNext::Step(v.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawNext, A::Error> {
+                let mut out = Vec::new();
+                while let Some(c) = seq.next_element::<RawChoice>()? {
+                    out.push(c);
+                }
+                Ok(RawNext::Choices(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `n: 4` or `n: [1, 2, 3, 4]`.

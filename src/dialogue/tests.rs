@@ -674,3 +674,60 @@ steps:
         ]
     );
 }
+
+#[test]
+fn next_choices_are_checked_and_an_instant_loop_through_one_is_refused() {
+    let body = "\
+trigger:
+  purchase: {}
+steps:
+  - id: a
+    send: {channel: email, template: t}
+    wait: 3d
+    next:
+      - {goto: b}
+      - {when: customer.segmnt == \"x\", goto: c}
+  - id: b
+    send: {channel: email, template: t}
+    next:
+      - {when: spend() > 1, goto: bb}
+      - {when: spnd() > 1, end: x}
+";
+    assert_eq!(
+        check(body),
+        [
+            "error d.yaml:8:16 a choice without `when:` is always taken, so the ones after it never are: put it last",
+            "error d.yaml:9:46 unknown step `c` [help: did you mean `a`?]",
+            "error d.yaml:13:35 unknown step `bb` [help: did you mean `b`?]",
+            "error d.yaml:14:16 unknown function `spnd` [help: did you mean `spend`?]",
+        ]
+    );
+    let looping = "\
+trigger:
+  purchase: {}
+steps:
+  - id: a
+    send: {channel: email, template: t}
+    next:
+      - {when: spend() > 1, goto: b}
+      - {end: done}
+  - id: b
+    next: a
+";
+    assert_eq!(check(looping), ["error d.yaml:4:9 steps `a` → `b` → `a` loop without any wait [help: a customer would be sent messages without end at one instant: add a `wait:`, a `delay:` or a `timeout:` to one of them]"]);
+    let ok = "\
+trigger:
+  purchase: {}
+steps:
+  - id: a
+    send: {channel: email, template: t}
+    wait: 1d
+    next:
+      - {when: spend() > 1, goto: c}
+  - id: b
+    send: {channel: email, template: t}
+  - id: c
+    send: {channel: email, template: t}
+";
+    assert_eq!(check(ok), Vec::<String>::new(), "b is reached as the default way on, c through the choice");
+}

@@ -322,7 +322,9 @@ impl<'e, 'a> Run<'e, 'a> {
             return;
         };
         let mut fx = self.fx_pool.pop().unwrap_or_default();
-        let alive = live.on_timer(dialogue, due, &mut self.timers.conversation[d], &mut fx);
+        let mut timer = self.timers.conversation[d];
+        let alive = live.on_timer(dialogue, due, &mut timer, &mut fx, &mut |c, at| self.holds_at(c, at));
+        self.timers.conversation[d] = timer;
         self.states[d].live = alive.then_some(live);
         self.apply(d, live.rec, fx, None);
     }
@@ -358,6 +360,11 @@ impl<'e, 'a> Run<'e, 'a> {
                 Effect::Send { step, attempt, at } => {
                     // What comes after a message counts from when it actually goes out.
                     defer = self.send(d, rec, step, attempt, at);
+                }
+                Effect::Chose { step, choice, at } => {
+                    let number = self.out.instances[rec].number;
+                    let label = format!("next if {}", dialogue.steps[step].choices[choice].0.src);
+                    self.note(at, || Trace::Branch { dialogue: d, number, step: Some(step), label });
                 }
                 Effect::TimedOut { step, at } => {
                     if !self.projecting {
@@ -600,7 +607,9 @@ impl<'e, 'a> Run<'e, 'a> {
             };
             self.note(t, || Trace::Branch { dialogue: d, number, step: at_step, label: b.label.clone() });
             let mut fx = self.fx_pool.pop().unwrap_or_default();
-            let alive = live.take(dialogue, &b.exit, t, &mut self.timers.conversation[d], &mut fx);
+            let mut timer = self.timers.conversation[d];
+            let alive = live.take(dialogue, &b.exit, t, &mut timer, &mut fx, &mut |c, at| self.holds_at(c, at));
+            self.timers.conversation[d] = timer;
             self.states[d].live = alive.then_some(live);
             self.apply(d, live.rec, fx, Some(e));
         }
@@ -664,6 +673,12 @@ impl<'e, 'a> Run<'e, 'a> {
             eval_bool(&c.ir, &ctx)
         });
         holds && b.when.as_ref().is_none_or(|w| self.holds_now(w, t, &h))
+    }
+
+    /// A `when:` over the customer and history as they stand, at `t`.
+    fn holds_at(&self, w: &crate::dialogue::plan::Cond, t: i64) -> bool {
+        let h = self.history();
+        self.holds_now(w, t, &h)
     }
 
     /// A `when:` over the customer and history at `t` (no event).
@@ -733,7 +748,10 @@ impl<'e, 'a> Run<'e, 'a> {
         };
         self.note(t, || Trace::Started { dialogue: d, number });
         let mut fx = self.fx_pool.pop().unwrap_or_default();
-        let live = Live::start(dialogue, rec, started_by_order, t, &mut self.timers.conversation[d], &mut fx);
+        let mut timer = self.timers.conversation[d];
+        let live =
+            Live::start(dialogue, rec, started_by_order, t, &mut timer, &mut fx, &mut |c, at| self.holds_at(c, at));
+        self.timers.conversation[d] = timer;
         self.states[d].live = live;
         self.apply(d, rec, fx, e);
     }

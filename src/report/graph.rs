@@ -133,14 +133,25 @@ pub fn build(plan: &Plan, d: usize) -> Graph {
             let to = exit_target(plan, &b.exit, &mut nodes);
             edges.push(Edge { from: format!("s{i}"), to, label: branch_label(b) });
         }
+        let wait = match &s.after {
+            After::Wait(w, _) => format!("wait {} ", format_duration(*w)),
+            _ => String::new(),
+        };
+        for (c, e) in &s.choices {
+            let to = exit_target(plan, e, &mut nodes);
+            edges.push(Edge { from: format!("s{i}"), to, label: format!("{wait}if {}", c.src) });
+        }
+        let otherwise = if s.choices.is_empty() { "" } else { "otherwise" };
         match &s.after {
             After::Now(e) => {
                 let to = exit_target(plan, e, &mut nodes);
-                edges.push(Edge { from: format!("s{i}"), to, label: String::new() });
+                edges.push(Edge { from: format!("s{i}"), to, label: otherwise.to_owned() });
             }
             After::Wait(w, e) => {
                 let to = exit_target(plan, e, &mut nodes);
-                edges.push(Edge { from: format!("s{i}"), to, label: format!("wait {}", format_duration(*w)) });
+                let label =
+                    format!("wait {}{}", format_duration(*w), if otherwise.is_empty() { "" } else { ", otherwise" });
+                edges.push(Edge { from: format!("s{i}"), to, label });
             }
             After::Timeout(w, e) => {
                 let to = exit_target(plan, e, &mut nodes);
@@ -178,6 +189,9 @@ pub fn build(plan: &Plan, d: usize) -> Graph {
                     walk(&b.exit, &mut v);
                 }
                 if let After::Now(e) | After::Wait(_, e) | After::Timeout(_, e) = &s.after {
+                    walk(e, &mut v);
+                }
+                for (_, e) in &s.choices {
                     walk(e, &mut v);
                 }
             }

@@ -461,3 +461,38 @@ A r#1 ask/1 sms:nudge 2025-01-09T09:00:00Z planned
 "
     );
 }
+
+#[test]
+fn next_with_when_sends_premier_customers_on_to_a_call() {
+    let f = Fixture::new();
+    f.dialogue(
+        "bank",
+        r#"
+trigger:
+  address_change: {}
+steps:
+  - id: offer
+    send: {channel: email, template: address_offer}
+    wait: 7d
+    next:
+      - {when: 'customer.segment == "premier"', goto: call}
+      - {end: emailed}
+  - id: call
+    send: {channel: phone, template: premier_call}
+"#,
+    )
+    .file("customers.csv", "customer_id,segment\nP,premier\nS,standard\n")
+    .events(&["P,2025-01-01,address_change", "S,2025-01-01,address_change"]);
+    assert_eq!(
+        f.plan(&["--as-of", "2025-03-01"]),
+        "\
+P bank#1 offer/0 email:address_offer 2025-01-01 planned
+P bank#1 call/0 phone:premier_call 2025-01-08 planned
+S bank#1 offer/0 email:address_offer 2025-01-01 planned
+"
+    );
+    let out = f.cmd(&["explain", "P", "-d", "dialogues", "-e", "events.csv", "-c", "customers.csv"]);
+    assert!(out.stdout.contains("bank#1: next if customer.segment == \"premier\" at offer"), "{}", out.stdout);
+    let out = f.cmd(&["graph", "bank", "--dialogues", "dialogues"]);
+    insta::assert_snapshot!("graph_bank_next_when", out.stdout);
+}
