@@ -11,6 +11,7 @@ mod outputs;
 mod policy;
 mod report;
 mod scale;
+mod stories;
 mod triggers;
 
 use std::path::{Path, PathBuf};
