@@ -115,6 +115,8 @@ impl Live {
         self.exit(d, exit, at, 0, due, fx, holds)
     }
 
+    // The machine's state, where it is, and what it reports to: kept as plain arguments.
+    #[allow(clippy::too_many_arguments)]
     fn enter<'p>(
         &mut self,
         d: &'p Dialogue,
@@ -235,6 +237,7 @@ impl Live {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn exit<'p>(
         &mut self,
         d: &'p Dialogue,
