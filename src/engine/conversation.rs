@@ -5,9 +5,10 @@
 
 use crate::dialogue::plan::{After, Cond, Dialogue, Exit};
 
-/// Evaluates a `next:` choice's condition at an instant (the engine reads the customer and
-/// history; tests give answers).
-pub type Holds<'h> = dyn FnMut(&Cond, i64) -> bool + 'h;
+/// Evaluates a `next:` choice's condition at an instant, given the effects of this call not
+/// yet carried out (a step just entered may remember facts the condition reads). The engine
+/// reads the customer and history; tests give answers.
+pub type Holds<'h> = dyn for<'e> FnMut(&Cond, i64, &[Effect<'e>]) -> bool + 'h;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -228,7 +229,7 @@ impl Live {
         holds: &mut Holds<'_>,
     ) -> &'p Exit {
         let step = &d.steps[self.step];
-        match step.choices.iter().position(|(c, _)| holds(c, t)) {
+        match step.choices.iter().position(|(c, _)| holds(c, t, fx)) {
             Some(k) => {
                 fx.push(Effect::Chose { step: self.step, choice: k, at: t });
                 &step.choices[k].1
@@ -271,7 +272,7 @@ mod tests {
     use crate::model::DAY;
 
     /// No `next:` choice holds.
-    fn never(_: &Cond, _: i64) -> bool {
+    fn never(_: &Cond, _: i64, _: &[Effect<'_>]) -> bool {
         false
     }
 
@@ -351,7 +352,7 @@ steps:
         let run = |answers: [bool; 2]| {
             let (mut fx, mut due) = (Vec::new(), None);
             let mut asked = Vec::new();
-            let mut holds = |c: &Cond, t: i64| {
+            let mut holds = |c: &Cond, t: i64, _: &[Effect<'_>]| {
                 asked.push((c.src.clone(), t / DAY));
                 let k = d.steps[0].choices.iter().position(|(x, _)| x.src == c.src).unwrap();
                 answers[k]

@@ -323,7 +323,8 @@ impl<'e, 'a> Run<'e, 'a> {
         };
         let mut fx = self.fx_pool.pop().unwrap_or_default();
         let mut timer = self.timers.conversation[d];
-        let alive = live.on_timer(dialogue, due, &mut timer, &mut fx, &mut |c, at| self.holds_at(c, at));
+        let alive = live
+            .on_timer(dialogue, due, &mut timer, &mut fx, &mut |c, at, pending| self.holds_pending(d, c, at, pending));
         self.timers.conversation[d] = timer;
         self.states[d].live = alive.then_some(live);
         self.apply(d, live.rec, fx, None);
@@ -605,10 +606,17 @@ impl<'e, 'a> Run<'e, 'a> {
                 BranchAt::Goal(_) => None,
                 BranchAt::Step(s, _) => Some(s),
             };
-            self.note(t, || Trace::Branch { dialogue: d, number, step: at_step, label: b.label.clone() });
+            // A branch taken because its `when:` held says so.
+            let label = || match &b.when {
+                Some(w) => format!("{} (when {})", b.label, w.src),
+                None => b.label.clone(),
+            };
+            self.note(t, || Trace::Branch { dialogue: d, number, step: at_step, label: label() });
             let mut fx = self.fx_pool.pop().unwrap_or_default();
             let mut timer = self.timers.conversation[d];
-            let alive = live.take(dialogue, &b.exit, t, &mut timer, &mut fx, &mut |c, at| self.holds_at(c, at));
+            let alive = live.take(dialogue, &b.exit, t, &mut timer, &mut fx, &mut |c, at, pending| {
+                self.holds_pending(d, c, at, pending)
+            });
             self.timers.conversation[d] = timer;
             self.states[d].live = alive.then_some(live);
             self.apply(d, live.rec, fx, Some(e));
@@ -675,10 +683,28 @@ impl<'e, 'a> Run<'e, 'a> {
         holds && b.when.as_ref().is_none_or(|w| self.holds_now(w, t, &h))
     }
 
-    /// A `when:` over the customer and history as they stand, at `t`.
-    fn holds_at(&self, w: &crate::dialogue::plan::Cond, t: i64) -> bool {
+    /// A `next:` choice of dialogue `d` at `t`, with the facts that the steps entered in
+    /// `pending` (effects not carried out yet) remember on entry, as if they were.
+    fn holds_pending(&self, d: usize, w: &crate::dialogue::plan::Cond, t: i64, pending: &[Effect<'_>]) -> bool {
+        let steps = &self.plan().dialogues[d].steps;
         let h = self.history();
-        self.holds_now(w, t, &h)
+        let mut entered = pending.iter().filter_map(|e| match e {
+            Effect::Entered { step, .. } if !steps[*step].remember.is_empty() => Some(&steps[*step].remember),
+            _ => None,
+        });
+        let Some(first) = entered.next() else { return self.holds_now(w, t, &h) };
+        let mut mem = self.mem.clone();
+        for list in std::iter::once(first).chain(entered) {
+            for (i, c) in list {
+                let ctx = Ctx { now: t, event: None, row: None, customer: self.profile, hist: &h, mem: &mem };
+                let text = fact_text(crate::expr::eval::eval(&c.ir, &ctx));
+                if !text.is_empty() {
+                    mem.facts[*i] = Some(text.into());
+                }
+            }
+        }
+        let ctx = Ctx { now: t, event: None, row: None, customer: self.profile, hist: &h, mem: &mem };
+        eval_bool(&w.ir, &ctx)
     }
 
     /// A `when:` over the customer and history at `t` (no event).
@@ -749,8 +775,9 @@ impl<'e, 'a> Run<'e, 'a> {
         self.note(t, || Trace::Started { dialogue: d, number });
         let mut fx = self.fx_pool.pop().unwrap_or_default();
         let mut timer = self.timers.conversation[d];
-        let live =
-            Live::start(dialogue, rec, started_by_order, t, &mut timer, &mut fx, &mut |c, at| self.holds_at(c, at));
+        let live = Live::start(dialogue, rec, started_by_order, t, &mut timer, &mut fx, &mut |c, at, pending| {
+            self.holds_pending(d, c, at, pending)
+        });
         self.timers.conversation[d] = timer;
         self.states[d].live = live;
         self.apply(d, rec, fx, e);
@@ -788,13 +815,7 @@ impl<'e, 'a> Run<'e, 'a> {
             let ctx =
                 Ctx { now: t, event: self.event_ref(e), row: None, customer: self.profile, hist: &h, mem: &self.mem };
             for (i, c) in list {
-                let text = match crate::expr::eval::eval(&c.ir, &ctx) {
-                    crate::expr::Val::Num(x) if x.is_nan() => String::new(),
-                    crate::expr::Val::Num(x) => crate::input::table::format_num(x),
-                    crate::expr::Val::Str(s) => s.into_owned(),
-                    crate::expr::Val::Bool(b) => b.to_string(),
-                };
-                set.push((*i, text));
+                set.push((*i, fact_text(crate::expr::eval::eval(&c.ir, &ctx))));
             }
         }
         for (i, text) in set {
@@ -938,6 +959,16 @@ impl<'e, 'a> Run<'e, 'a> {
             self.stats.concluded(d, &self.out.instances[rec], outcome);
         }
         self.note(t, || Trace::Ended { dialogue: d, number, outcome: outcome.to_owned() });
+    }
+}
+
+/// A remembered value as text (empty: nothing to remember).
+fn fact_text(v: crate::expr::Val<'_>) -> String {
+    match v {
+        crate::expr::Val::Num(x) if x.is_nan() => String::new(),
+        crate::expr::Val::Num(x) => crate::input::table::format_num(x),
+        crate::expr::Val::Str(s) => s.into_owned(),
+        crate::expr::Val::Bool(b) => b.to_string(),
     }
 }
 

@@ -1168,3 +1168,43 @@ C1 one_away#1 hi/0 email:one_stay_away 2025-03-03 planned
         ]
     );
 }
+
+#[test]
+fn a_next_choice_at_once_reads_the_facts_its_step_remembered_on_entry() {
+    let d = r#"
+trigger:
+  purchase: {}
+steps:
+  - id: note
+    remember: {seg_then: customer.segment}
+    send: {channel: email, template: hello}
+    next:
+      - {when: 'fact.seg_then == "premier"', goto: call}
+      - {end: emailed}
+  - id: call
+    send: {channel: phone, template: call}
+"#;
+    let data = load_data(
+        &["P,2025-01-01,o1,p,c,10", "S,2025-01-01,o2,p,c,10"],
+        &[],
+        Some("customer_id,segment\nP,premier\nS,standard\n"),
+    );
+    let r = replay_with(plan_for(&data, &[("d", d)]), data, settings("2025-01-31", Policy::default()));
+    assert_eq!(
+        r.messages(),
+        "\
+P d#1 note/0 email:hello 2025-01-01 planned
+P d#1 call/0 phone:call 2025-01-01 planned
+S d#1 note/0 email:hello 2025-01-01 planned
+"
+    );
+    let branches: Vec<&str> = r
+        .trace
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Trace::Branch { label, .. } => Some(label.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(branches, ["next if fact.seg_then == \"premier\""]);
+}

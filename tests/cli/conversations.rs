@@ -437,6 +437,12 @@ S bank#1 offer/1 email:address_reminder 2025-01-08 planned
         "{}",
         out.stdout
     );
+    let out = f.cmd(&["explain", "Q", "-d", "dialogues", "-e", "events.csv", "-c", "customers.csv"]);
+    assert!(
+        out.stdout.contains("bank#1: answer yes (when customer.segment == \"premier\") at offer"),
+        "{}",
+        out.stdout
+    );
     let out = f.cmd(&["graph", "bank", "--dialogues", "dialogues"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     insta::assert_snapshot!("graph_bank_when", out.stdout);
