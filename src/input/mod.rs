@@ -287,11 +287,16 @@ pub fn load_showing(spec: &InputSpec, progress: bool) -> Result<Data, InputError
     use std::io::IsTerminal;
     let paths = &spec.paths;
     paths.check_stdin()?;
-    let bar =
-        if progress && std::io::stderr().is_terminal() { loading_bar(paths) } else { indicatif::ProgressBar::hidden() };
+    // Cleared however the loading ends, errors included.
+    let bar = ClearOnDrop(if progress && std::io::stderr().is_terminal() {
+        loading_bar(paths)
+    } else {
+        indicatif::ProgressBar::hidden()
+    });
+    let bar = &bar.0;
     let load_one = |path: &Path, kind: TableKind| {
         bar.set_message(kind.name());
-        table::load_counted(path, &spec.table(kind), spec.date_format.as_deref(), spec.tz, spec.shard, &bar)
+        table::load_counted(path, &spec.table(kind), spec.date_format.as_deref(), spec.tz, spec.shard, bar)
             .map_err(|e| parquet::locate(spec.with_expected(e)))
     };
     // One table after the other (each is read in parallel pieces): the transient memory of
@@ -320,6 +325,14 @@ pub fn load_showing(spec: &InputSpec, progress: bool) -> Result<Data, InputError
     let people = join_customers(&tx, events.as_ref(), customers.as_ref());
     let profile_count = customers.as_ref().map_or(0, |c| c.groups.len());
     Ok(Data { tx, events, customers, people, profile_count, tx_given: paths.transactions.is_some() })
+}
+
+struct ClearOnDrop(indicatif::ProgressBar);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
 }
 
 /// A bar over the bytes of the input files; a byte counter without a total when one is read
