@@ -111,6 +111,10 @@ pub enum Measure {
     Orders,
     Spend,
     Units,
+    /// The sum of a numeric transactions column (by index), e.g. a casino's tier credits:
+    /// a dialogue's own measure. Not among `Closed::NAMES`: it is resolved against the
+    /// transactions header (`expr::compile::column_measure`).
+    Column(usize),
 }
 
 impl Closed for Measure {

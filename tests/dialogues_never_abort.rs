@@ -17,7 +17,7 @@ fn data() -> &'static Data {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/retail");
         let spec = InputSpec {
             paths: InputPaths {
-                transactions: root.join("transactions.csv"),
+                transactions: Some(root.join("transactions.csv")),
                 customers: Some(root.join("customers.csv")),
                 events: Some(root.join("events.csv")),
                 catalog: None,

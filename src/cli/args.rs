@@ -85,9 +85,9 @@ pub struct ProjectArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
-    /// Transactions CSV (one row per purchase line); `-` reads stdin.
+    /// Transactions CSV (one row per purchase line); `-` reads stdin. Optional: without it the history has no purchases.
     #[arg(long, short = 't', value_name = "FILE")]
-    pub transactions: PathBuf,
+    pub transactions: Option<PathBuf>,
     /// Customer profiles CSV.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub customers: Option<PathBuf>,

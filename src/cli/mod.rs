@@ -224,13 +224,13 @@ fn open_schemas(project: &Project) -> Schemas {
 fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
     let paths = &r.spec.paths;
     let uses_stdin =
-        [Some(&paths.transactions), paths.customers.as_ref(), paths.events.as_ref(), paths.catalog.as_ref()]
+        [paths.transactions.as_ref(), paths.customers.as_ref(), paths.events.as_ref(), paths.catalog.as_ref()]
             .into_iter()
             .flatten()
             .any(|p| p.as_path() == Path::new("-"));
     if uses_stdin {
         // stdin can be read once: load first, then check the dialogues against what came.
-        let data = input::load(&r.spec)?;
+        let data = input::load_showing(&r.spec, !quiet)?;
         let schemas = Schemas::of_data(&data, &open_schemas(&r.project));
         let plan = plan(&r.project, &schemas, quiet)?;
         let names = |t: Option<&input::Table>| {
@@ -250,7 +250,10 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
         return Ok((plan, data, templates));
     }
     let mut schemas = open_schemas(&r.project);
-    schemas.tx = schema_from_headers(&r.spec, TableKind::Transactions, &paths.transactions)?;
+    schemas.tx = match &paths.transactions {
+        Some(t) => schema_from_headers(&r.spec, TableKind::Transactions, t)?,
+        None => Schema::not_given(TableKind::Transactions),
+    };
     schemas.events = match &paths.events {
         Some(e) => schema_from_headers(&r.spec, TableKind::Events, e)?,
         None => Schema::new(TableKind::Events, schemas.events.fields.clone(), false),
@@ -266,7 +269,7 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
     let plan = plan(&r.project, &schemas, quiet)?;
     let templates = templates(&r.project, &schemas, &plan, quiet)?;
     check_columns(&r.project, &r.spec, true, quiet)?;
-    let data = input::load(&r.spec)?;
+    let data = input::load_showing(&r.spec, !quiet)?;
     catalogue_warnings(&plan, &data, quiet);
     Ok((plan, data, templates))
 }
@@ -286,7 +289,7 @@ fn check_columns(project: &Project, spec: &input::InputSpec, strict: bool, quiet
     let paths = &spec.paths;
     let mut headers: [Option<Vec<String>>; 4] = [None, None, None, None];
     for (kind, path) in [
-        (TableKind::Transactions, Some(&paths.transactions).filter(|p| !p.as_os_str().is_empty())),
+        (TableKind::Transactions, paths.transactions.as_ref()),
         (TableKind::Customers, paths.customers.as_ref()),
         (TableKind::Events, paths.events.as_ref()),
         (TableKind::Catalog, paths.catalog.as_ref()),
@@ -488,7 +491,10 @@ fn open_sink(replay: &Replay, output: Option<&Path>) -> Result<Sink> {
 
 fn open_sink_as(replay: &Replay, output: Option<&Path>, folder: bool) -> Result<Sink> {
     let paths = &replay.spec.paths;
-    let mut protected = vec![Protected { what: "the transactions input", path: &paths.transactions }];
+    let mut protected = Vec::new();
+    if let Some(t) = &paths.transactions {
+        protected.push(Protected { what: "the transactions input", path: t });
+    }
     if let Some(c) = &paths.customers {
         protected.push(Protected { what: "the customers input", path: c });
     }
@@ -576,7 +582,7 @@ fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {
         },
     };
     let spec = project.input_spec(input::InputPaths {
-        transactions: args.transactions.clone().unwrap_or_default(),
+        transactions: args.transactions.clone(),
         customers: args.customers.clone(),
         events: args.events.clone(),
         catalog: args.catalog.clone(),

@@ -13,7 +13,8 @@ pub fn reachable(steps: &[Step]) -> Vec<bool> {
         }
         seen[i] = true;
         let s = &steps[i];
-        todo.extend(s.on.iter().map(|b| &b.exit).chain(s.after.exit()).filter_map(|e| match e {
+        let choices = s.choices.iter().map(|(_, e)| e);
+        todo.extend(s.on.iter().map(|b| &b.exit).chain(s.after.exit()).chain(choices).filter_map(|e| match e {
             Exit::Goto(t) => Some(*t),
             Exit::End { .. } => None,
         }));
@@ -25,38 +26,53 @@ pub fn reachable(steps: &[Step]) -> Vec<bool> {
 /// offset, no wait or timeout longer than zero), as step indices from the first step of the
 /// cycle back to it; None if there is none. Such a loop would send without end at one instant.
 pub fn instant_cycle(steps: &[Step]) -> Option<Vec<usize>> {
-    // The step each step moves on to at once, if it does.
-    let next: Vec<Option<usize>> = steps
+    // The steps each step moves on to at once, if it does: its exit and its `next:` choices.
+    let next: Vec<Vec<usize>> = steps
         .iter()
         .map(|s| {
             if s.ladder.iter().any(|m| m.offset > 0) {
-                return None;
+                return Vec::new();
             }
             let exit = match &s.after {
                 After::Now(e) => e,
                 After::Wait(w, e) | After::Timeout(w, e) if *w == 0 => e,
-                _ => return None,
+                _ => return Vec::new(),
             };
-            match exit {
-                Exit::Goto(t) => Some(*t),
-                Exit::End { .. } => None,
-            }
+            let choices = match &s.after {
+                After::Now(_) | After::Wait(..) => s.choices.iter().map(|(_, e)| e).collect(),
+                _ => Vec::new(),
+            };
+            std::iter::once(exit)
+                .chain(choices)
+                .filter_map(|e| match e {
+                    Exit::Goto(t) => Some(*t),
+                    Exit::End { .. } => None,
+                })
+                .collect()
         })
         .collect();
-    // Each step has at most one instant successor: follow the chain from every start.
+    // Depth-first from every start, in step order: the first cycle back to the start.
     for start in 0..steps.len() {
         let mut path = vec![start];
-        let mut at = start;
-        while let Some(n) = next[at] {
+        let mut todo: Vec<(usize, usize)> = vec![(start, 0)];
+        let mut seen = vec![false; steps.len()];
+        seen[start] = true;
+        while let Some(&mut (at, ref mut k)) = todo.last_mut() {
+            let Some(&n) = next[at].get(*k) else {
+                todo.pop();
+                path.pop();
+                continue;
+            };
+            *k += 1;
             if n == start {
                 path.push(start);
                 return Some(path);
             }
-            if path.contains(&n) || path.len() > steps.len() {
-                break;
+            if n < steps.len() && !seen[n] {
+                seen[n] = true;
+                path.push(n);
+                todo.push((n, 0));
             }
-            path.push(n);
-            at = n;
         }
     }
     None
@@ -66,7 +82,11 @@ pub fn instant_cycle(steps: &[Step]) -> Option<Vec<usize>> {
 pub fn starts(d: &Dialogue, target: usize) -> bool {
     let hit = |e: &Exit| matches!(e, Exit::End { start: Some(t), .. } if *t == target);
     d.goals.iter().any(|b| hit(&b.exit))
-        || d.steps.iter().any(|s| s.on.iter().any(|b| hit(&b.exit)) || s.after.exit().is_some_and(hit))
+        || d.steps.iter().any(|s| {
+            s.on.iter().any(|b| hit(&b.exit))
+                || s.after.exit().is_some_and(hit)
+                || s.choices.iter().any(|(_, e)| hit(e))
+        })
 }
 
 impl After {

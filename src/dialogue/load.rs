@@ -52,7 +52,7 @@ impl Schemas {
     /// (closed) or, for customers, none.
     pub fn of_data(data: &crate::input::Data, open: &Schemas) -> Self {
         Schemas {
-            tx: Schema::of_table(&data.tx),
+            tx: if data.tx_given { Schema::of_table(&data.tx) } else { Schema::not_given(TableKind::Transactions) },
             events: data
                 .events
                 .as_ref()

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use crate::expr::Ir;
-use crate::model::Measure;
 
 /// A compiled condition and the text it came from (for explanations).
 #[derive(Debug, Clone)]
@@ -35,7 +34,8 @@ pub enum Trigger {
     /// Fires when `value` goes from below `level` to at least `level`, and (for one_away)
     /// stays below `cap`.
     Crossing {
-        measure: Measure,
+        /// The measure's name as written (`spend`, `tier_credits`).
+        measure: String,
         value: Ir,
         level: f64,
         cap: Option<f64>,
@@ -81,6 +81,8 @@ pub struct Msg {
     /// Seconds after the step is entered (the step's own message) or after the previous
     /// message (escalations).
     pub offset: i64,
+    /// Sent only if this holds when the message is due; skipped otherwise.
+    pub when: Option<Cond>,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +103,11 @@ impl Msg {
         }
         s
     }
+
+    /// ` if COND` for a message with a `when:`, else nothing.
+    pub fn when_label(&self) -> String {
+        self.when.as_ref().map(|w| format!(" if {}", w.src)).unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +127,8 @@ pub enum Matcher {
 pub struct Branch {
     pub matcher: Matcher,
     pub cond: Option<Cond>,
+    /// Over the customer and history at that moment (no event): must hold too.
+    pub when: Option<Cond>,
     pub exit: Exit,
     /// `answer: yes` / `event: complaint`: how summaries and explanations name the branch.
     pub label: String,
@@ -147,6 +156,9 @@ pub struct Step {
     pub ladder: Vec<Msg>,
     pub on: Vec<Branch>,
     pub after: After,
+    /// `next:` choices, tried in order when the step moves on (`After::Now` or `Wait`): the
+    /// first whose condition holds is taken, else the exit in `after`.
+    pub choices: Vec<(Cond, Exit)>,
     /// Facts remembered when the step is entered.
     pub remember: Vec<(usize, Cond)>,
 }

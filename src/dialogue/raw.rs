@@ -240,6 +240,10 @@ pub struct RawSend {
     /// Send this long after the step is entered.
     #[schemars(with = "Option<String>")]
     pub delay: Option<S>,
+    /// Send only if this condition over the customer and history holds when the message is
+    /// due (e.g. `customer.segment == "premier"`); otherwise it is skipped.
+    #[schemars(with = "Option<String>")]
+    pub when: Option<S>,
     /// Per value tier (from kairos.yaml `tiers:`): another channel and template.
     #[serde(default)]
     pub by_tier: std::collections::BTreeMap<String, RawVariant>,
@@ -275,8 +279,14 @@ impl OneOrManyStr {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEscalation {
+    /// How long after the previous message was actually sent (or, if it was skipped or
+    /// suppressed, was due).
     #[schemars(with = "String")]
     pub after: S,
+    /// Send this rung only if this condition over the customer and history holds when it is
+    /// due; otherwise it is skipped and the ladder goes on with the next rung.
+    #[schemars(with = "Option<String>")]
+    pub when: Option<S>,
     #[schemars(with = "OneOrManyStr")]
     pub channel: Spanned<OneOrManyStr>,
     #[schemars(with = "String")]
@@ -298,6 +308,10 @@ pub struct RawBranch {
     #[serde(rename = "where")]
     #[schemars(with = "Option<String>")]
     pub cond: Option<S>,
+    /// A condition over the customer and history at that moment: the branch is taken only if
+    /// it holds too (the first branch whose event or answer matches and whose conditions hold).
+    #[schemars(with = "Option<String>")]
+    pub when: Option<S>,
     #[schemars(with = "Option<String>")]
     pub goto: Option<S>,
     #[schemars(with = "Option<String>")]
@@ -341,8 +355,9 @@ pub struct RawStep {
     pub timeout: Option<Spanned<RawTimeout>>,
     #[schemars(with = "Option<String>")]
     pub wait: Option<S>,
-    #[schemars(with = "Option<String>")]
-    pub next: Option<S>,
+    /// The step to go on to, or choices tried in order: `[{when: COND, goto: STEP}, {end: OUTCOME}]`.
+    #[schemars(with = "Option<RawNext>")]
+    pub next: Option<Spanned<RawNext>>,
     #[schemars(with = "Option<String>")]
     pub end: Option<S>,
     #[schemars(with = "Option<String>")]
@@ -352,6 +367,54 @@ pub struct RawStep {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub remember: BTreeMap<String, S>,
+}
+
+/// `next: STEP`, or a list of choices, the first whose `when:` holds taken.
+#[derive(Debug, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum RawNext {
+    Step(String),
+    Choices(Vec<RawChoice>),
+}
+
+/// One way on from a step: taken if its `when:` holds (always, without one).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawChoice {
+    /// A condition over the customer and history when the step moves on.
+    #[schemars(with = "Option<String>")]
+    pub when: Option<S>,
+    #[schemars(with = "Option<String>")]
+    pub goto: Option<S>,
+    #[schemars(with = "Option<String>")]
+    pub end: Option<S>,
+    #[schemars(with = "Option<String>")]
+    pub start: Option<S>,
+}
+
+impl<'de> Deserialize<'de> for RawNext {
+    /// A step id, or a sequence of choices (read element by element, so each keeps its
+    /// source location).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawNext;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a step id, or a list of choices such as [{when: COND, goto: STEP}, {end: OUTCOME}]")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawNext, E> {
+                Ok(RawNext::Step(v.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawNext, A::Error> {
+                let mut out = Vec::new();
+                while let Some(c) = seq.next_element::<RawChoice>()? {
+                    out.push(c);
+                }
+                Ok(RawNext::Choices(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `n: 4` or `n: [1, 2, 3, 4]`.

@@ -350,9 +350,59 @@ fn an_unknown_measure_suggests_or_lists() {
         trigger("threshold: {measure: spnd, reaches: 100}"),
         ["error d.yaml:2:24 unknown measure `spnd` [help: did you mean `spend`?]"]
     );
+    let closed = |t: &str| {
+        let body = format!("trigger:\n  {t}\nsteps:\n  - id: a\n    {SEND}\n");
+        check_all(&[("d.yaml", &body)], &casino_schemas(), &Known::default())
+    };
     assert_eq!(
-        trigger("one_away: {measure: visits, target: 10}"),
-        ["error d.yaml:2:23 unknown measure `visits` [help: a measure is one of: spend, orders, purchases, units]"]
+        closed("one_away: {measure: visits, target: 10}"),
+        ["error d.yaml:2:23 unknown measure `visits` [help: a measure is one of: spend, orders, purchases, units, or a numeric column of the transactions (amount, tier_credits)]"]
+    );
+    // Without the input files, a name that is no built-in is taken for a column.
+    assert_eq!(trigger("one_away: {measure: visits, target: 10}"), Vec::<String>::new());
+}
+
+/// The transactions of a casino: tier credits are a numeric column.
+fn casino_schemas() -> Schemas {
+    let mut s = closed_schemas();
+    s.tx.fields.push(("tier_credits".into(), ColType::Num));
+    s
+}
+
+#[test]
+fn a_numeric_transactions_column_is_a_measure_and_others_are_named() {
+    let closed = |t: &str, when: &str| {
+        let body = format!("trigger:\n  {t}\nwhen: {when}\nsteps:\n  - id: a\n    {SEND}\n");
+        check_all(&[("d.yaml", &body)], &casino_schemas(), &Known::default())
+    };
+    assert_eq!(
+        closed(
+            "threshold: {measure: tier_credits, reaches: 100}",
+            "sum(tier_credits, 365d, category == \"slots\") > 1"
+        ),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        closed("threshold: {measure: tier_credit, reaches: 100}", "sum(tier_credts) > 1"),
+        [
+            "error d.yaml:2:24 unknown measure `tier_credit` [help: did you mean `tier_credits`?]",
+            "error d.yaml:3:11 unknown column `tier_credts` in the transactions data [help: did you mean `tier_credits`?]",
+        ]
+    );
+    assert_eq!(
+        closed("one_away: {measure: category, target: 10}", "sum(product) > 1 or sum(\"x\") > 1"),
+        [
+            "error d.yaml:2:23 column `category` of the transactions holds text, not numbers, so it cannot be summed [help: declare it a number in kairos.yaml: `fields: {transactions: {category: number}}`]",
+            "error d.yaml:3:11 column `product` of the transactions holds text, not numbers, so it cannot be summed [help: declare it a number in kairos.yaml: `fields: {transactions: {product: number}}`]",
+        ]
+    );
+    assert_eq!(
+        closed("purchase: {}", "sum(\"x\") > 1"),
+        ["error d.yaml:3:11 the first argument of `sum` is a numeric transactions column, e.g. `sum(tier_credits, 365d)`"]
+    );
+    assert_eq!(
+        closed("purchase: {}", "sum() > 1"),
+        ["error d.yaml:3:7 `sum` takes a transactions column first, e.g. `sum(tier_credits, 365d)`"]
     );
 }
 
@@ -592,4 +642,92 @@ fn steps_that_loop_without_a_wait_are_rejected() {
         "  - id: a\n    send: {channel: email, template: t}\n    next: b\n  - id: b\n    wait: 30d\n    next: a\n",
     );
     assert_eq!(check(&body), Vec::<String>::new());
+}
+
+#[test]
+fn when_on_a_rung_a_message_and_a_branch_is_checked_at_the_character() {
+    let body = "\
+trigger:
+  purchase: {}
+steps:
+  - id: a
+    send: {channel: email, template: t, when: customer.segmnt == \"x\"}
+    escalate:
+      - {after: 7d, channel: email, template: r, when: customer.segmnt == \"x\"}
+    timeout: {after: 3d, end: none}
+    on:
+      - {answer: yes, when: event.answer == \"yes\", end: ok}
+      - {answer: no, when: customer.segmnt == \"x\", end: no}
+";
+    let known_customers = {
+        let mut s = open_schemas();
+        s.customers = Schema::new(TableKind::Customers, vec![("segment".into(), ColType::Str)], false);
+        s
+    };
+    assert_eq!(
+        check_all(&[("d.yaml", body)], &known_customers, &Known::default()),
+        [
+            "error d.yaml:5:47 unknown field `segmnt` in the customers data [help: did you mean `segment`?]",
+            "error d.yaml:7:56 unknown field `segmnt` in the customers data [help: did you mean `segment`?]",
+            "error d.yaml:10:29 `event.answer` has no event to read here: a `when:` here is over the customer and history at that moment; use `where:` for the event [help: use history functions such as `spend(365d)` or `customer.FIELD` instead]",
+            "error d.yaml:11:28 unknown field `segmnt` in the customers data [help: did you mean `segment`?]",
+        ]
+    );
+}
+
+#[test]
+fn next_choices_are_checked_and_an_instant_loop_through_one_is_refused() {
+    let body = "\
+trigger:
+  purchase: {}
+steps:
+  - id: a
+    send: {channel: email, template: t}
+    wait: 3d
+    next:
+      - {goto: b}
+      - {when: customer.segmnt == \"x\", goto: c}
+  - id: b
+    send: {channel: email, template: t}
+    next:
+      - {when: spend() > 1, goto: bb}
+      - {when: spnd() > 1, end: x}
+";
+    assert_eq!(
+        check(body),
+        [
+            "error d.yaml:8:16 a choice without `when:` is always taken, so the ones after it never are: put it last",
+            "error d.yaml:9:46 unknown step `c` [help: did you mean `a`?]",
+            "error d.yaml:13:35 unknown step `bb` [help: did you mean `b`?]",
+            "error d.yaml:14:16 unknown function `spnd` [help: did you mean `spend`?]",
+        ]
+    );
+    let looping = "\
+trigger:
+  purchase: {}
+steps:
+  - id: a
+    send: {channel: email, template: t}
+    next:
+      - {when: spend() > 1, goto: b}
+      - {end: done}
+  - id: b
+    next: a
+";
+    assert_eq!(check(looping), ["error d.yaml:4:9 steps `a` → `b` → `a` loop without any wait [help: a customer would be sent messages without end at one instant: add a `wait:`, a `delay:` or a `timeout:` to one of them]"]);
+    let ok = "\
+trigger:
+  purchase: {}
+steps:
+  - id: a
+    send: {channel: email, template: t}
+    wait: 1d
+    next:
+      - {when: spend() > 1, goto: c}
+  - id: b
+    send: {channel: email, template: t}
+  - id: c
+    send: {channel: email, template: t}
+";
+    assert_eq!(check(ok), Vec::<String>::new(), "b is reached as the default way on, c through the choice");
 }

@@ -3,7 +3,12 @@
 //! its timer and reports what happened as `Effect`s, which the engine carries out in order
 //! (policy, output, counts, trace, follow-on dialogues).
 
-use crate::dialogue::plan::{After, Dialogue, Exit};
+use crate::dialogue::plan::{After, Cond, Dialogue, Exit};
+
+/// Evaluates a `next:` choice's condition at an instant, given the effects of this call not
+/// yet carried out (a step just entered may remember facts the condition reads). The engine
+/// reads the customer and history; tests give answers.
+pub type Holds<'h> = dyn for<'e> FnMut(&Cond, i64, &[Effect<'e>]) -> bool + 'h;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -44,6 +49,12 @@ pub enum Effect<'p> {
         step: usize,
         at: i64,
     },
+    /// The step moved on by its `next:` choice number `choice` (its `when:` held).
+    Chose {
+        step: usize,
+        choice: usize,
+        at: i64,
+    },
     /// The instance ended; `start` is a follow-on dialogue to start now.
     Ended {
         outcome: &'p str,
@@ -73,14 +84,22 @@ impl Live {
         at: i64,
         due: &mut Option<i64>,
         fx: &mut Vec<Effect<'p>>,
+        holds: &mut Holds<'_>,
     ) -> Option<Live> {
         let mut live = Live { rec, step: 0, attempt: 0, phase: Phase::Sending, started_by_order, visits: 0 };
-        live.enter(d, 0, at, 0, due, fx).then_some(live)
+        live.enter(d, 0, at, 0, due, fx, holds).then_some(live)
     }
 
     /// Its timer fired at `at`. Returns false when the instance ended.
-    pub fn on_timer<'p>(&mut self, d: &'p Dialogue, at: i64, due: &mut Option<i64>, fx: &mut Vec<Effect<'p>>) -> bool {
-        self.fire(d, at, 0, due, fx)
+    pub fn on_timer<'p>(
+        &mut self,
+        d: &'p Dialogue,
+        at: i64,
+        due: &mut Option<i64>,
+        fx: &mut Vec<Effect<'p>>,
+        holds: &mut Holds<'_>,
+    ) -> bool {
+        self.fire(d, at, 0, due, fx, holds)
     }
 
     /// Leave the current step by `exit` at `at` (a branch or goal was taken). Returns false
@@ -92,10 +111,13 @@ impl Live {
         at: i64,
         due: &mut Option<i64>,
         fx: &mut Vec<Effect<'p>>,
+        holds: &mut Holds<'_>,
     ) -> bool {
-        self.exit(d, exit, at, 0, due, fx)
+        self.exit(d, exit, at, 0, due, fx, holds)
     }
 
+    // The machine's state, where it is, and what it reports to: kept as plain arguments.
+    #[allow(clippy::too_many_arguments)]
     fn enter<'p>(
         &mut self,
         d: &'p Dialogue,
@@ -104,6 +126,7 @@ impl Live {
         depth: usize,
         due: &mut Option<i64>,
         fx: &mut Vec<Effect<'p>>,
+        holds: &mut Holds<'_>,
     ) -> bool {
         self.visits += 1;
         if self.visits > MAX_VISITS {
@@ -121,11 +144,11 @@ impl Live {
                 if first.offset == 0 {
                     // Send now rather than through the timer queue, so same-instant ordering
                     // is the dialogue's own.
-                    return self.fire(d, t, depth, due, fx);
+                    return self.fire(d, t, depth, due, fx, holds);
                 }
                 true
             }
-            None => self.after_ladder(d, t, depth, due, fx),
+            None => self.after_ladder(d, t, depth, due, fx, holds),
         }
     }
 
@@ -136,12 +159,14 @@ impl Live {
         depth: usize,
         due: &mut Option<i64>,
         fx: &mut Vec<Effect<'p>>,
+        holds: &mut Holds<'_>,
     ) -> bool {
         self.phase = Phase::After;
         match &d.steps[self.step].after {
             After::Now(exit) => {
                 *due = None;
-                self.exit(d, exit, t, depth + 1, due, fx)
+                let exit = self.choose(d, exit, t, fx, holds);
+                self.exit(d, exit, t, depth + 1, due, fx, holds)
             }
             After::Wait(w, _) | After::Timeout(w, _) => {
                 *due = Some(t + w);
@@ -161,6 +186,7 @@ impl Live {
         depth: usize,
         due: &mut Option<i64>,
         fx: &mut Vec<Effect<'p>>,
+        holds: &mut Holds<'_>,
     ) -> bool {
         let step = &d.steps[self.step];
         match self.phase {
@@ -172,16 +198,19 @@ impl Live {
                         *due = Some(at + next.offset);
                         true
                     }
-                    None => self.after_ladder(d, at, depth, due, fx),
+                    None => self.after_ladder(d, at, depth, due, fx, holds),
                 }
             }
             Phase::After => {
                 *due = None;
                 match &step.after {
-                    After::Wait(_, exit) => self.exit(d, exit, at, depth + 1, due, fx),
+                    After::Wait(_, exit) => {
+                        let exit = self.choose(d, exit, at, fx, holds);
+                        self.exit(d, exit, at, depth + 1, due, fx, holds)
+                    }
                     After::Timeout(_, exit) => {
                         fx.push(Effect::TimedOut { step: self.step, at });
-                        self.exit(d, exit, at, depth + 1, due, fx)
+                        self.exit(d, exit, at, depth + 1, due, fx, holds)
                     }
                     After::Now(_) | After::Forever => true,
                 }
@@ -189,6 +218,27 @@ impl Live {
         }
     }
 
+    /// The way on from the current step: its first `next:` choice whose condition holds at
+    /// `t`, else `default`.
+    fn choose<'p>(
+        &self,
+        d: &'p Dialogue,
+        default: &'p Exit,
+        t: i64,
+        fx: &mut Vec<Effect<'p>>,
+        holds: &mut Holds<'_>,
+    ) -> &'p Exit {
+        let step = &d.steps[self.step];
+        match step.choices.iter().position(|(c, _)| holds(c, t, fx)) {
+            Some(k) => {
+                fx.push(Effect::Chose { step: self.step, choice: k, at: t });
+                &step.choices[k].1
+            }
+            None => default,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn exit<'p>(
         &mut self,
         d: &'p Dialogue,
@@ -197,6 +247,7 @@ impl Live {
         depth: usize,
         due: &mut Option<i64>,
         fx: &mut Vec<Effect<'p>>,
+        holds: &mut Holds<'_>,
     ) -> bool {
         if depth > loop_limit(d) {
             *due = None;
@@ -204,7 +255,7 @@ impl Live {
             return false;
         }
         match exit {
-            Exit::Goto(s) => self.enter(d, *s, t, depth, due, fx),
+            Exit::Goto(s) => self.enter(d, *s, t, depth, due, fx, holds),
             Exit::End { outcome, start } => {
                 *due = None;
                 fx.push(Effect::Ended { outcome, start: *start, at: t });
@@ -220,12 +271,18 @@ mod tests {
     use crate::dialogue::test_plan;
     use crate::model::DAY;
 
+    /// No `next:` choice holds.
+    fn never(_: &Cond, _: i64, _: &[Effect<'_>]) -> bool {
+        false
+    }
+
     fn compact(fx: &[Effect<'_>]) -> String {
         fx.iter()
             .map(|e| match e {
                 Effect::Entered { step, at } => format!("enter s{step}@{}", at / DAY),
                 Effect::Send { step, attempt, at } => format!("send s{step}/{attempt}@{}", at / DAY),
                 Effect::TimedOut { step, at } => format!("timeout s{step}@{}", at / DAY),
+                Effect::Chose { step, choice, at } => format!("chose s{step}#{choice}@{}", at / DAY),
                 Effect::Ended { outcome, start, at } => {
                     format!("end {outcome}{}@{}", start.map(|s| format!("->{s}")).unwrap_or_default(), at / DAY)
                 }
@@ -255,22 +312,61 @@ steps:
         let plan = test_plan(&[("a", ASK)]);
         let d = &plan.dialogues[0];
         let (mut fx, mut due) = (Vec::new(), None);
-        let mut live = Live::start(d, 0, None, 0, &mut due, &mut fx).unwrap();
+        let mut live = Live::start(d, 0, None, 0, &mut due, &mut fx, &mut never).unwrap();
         assert_eq!(compact(&fx), "enter s0@0, send s0/0@0");
         assert_eq!(due, Some(2 * DAY), "the escalation is 2 days after the first message");
         fx.clear();
-        assert!(live.on_timer(d, 2 * DAY, &mut due, &mut fx));
+        assert!(live.on_timer(d, 2 * DAY, &mut due, &mut fx, &mut never));
         assert_eq!(compact(&fx), "send s0/1@2");
         assert_eq!((live.phase, due), (Phase::After, Some(5 * DAY)), "the timeout counts from the last message");
         fx.clear();
-        assert!(live.on_timer(d, 5 * DAY, &mut due, &mut fx));
+        assert!(live.on_timer(d, 5 * DAY, &mut due, &mut fx, &mut never));
         assert_eq!(compact(&fx), "timeout s0@5, enter s1@5");
         assert_eq!(due, Some(6 * DAY), "a delayed message waits for its timer");
         fx.clear();
-        assert!(live.on_timer(d, 6 * DAY, &mut due, &mut fx));
-        assert!(!live.on_timer(d, 7 * DAY, &mut due, &mut fx));
+        assert!(live.on_timer(d, 6 * DAY, &mut due, &mut fx, &mut never));
+        assert!(!live.on_timer(d, 7 * DAY, &mut due, &mut fx, &mut never));
         assert_eq!(compact(&fx), "send s1/0@6, end completed@7");
         assert_eq!(due, None);
+    }
+
+    const CHOOSE: &str = r#"
+trigger:
+  purchase: {}
+steps:
+  - id: reminder
+    send: {channel: email, template: r}
+    wait: 3d
+    next:
+      - {when: 'customer.segment == "premier"', goto: call}
+      - {when: 'customer.segment == "gold"', end: gold}
+      - {end: no_answer}
+  - id: call
+    send: {channel: phone, template: call}
+"#;
+
+    #[test]
+    fn next_takes_the_first_choice_whose_when_holds_else_the_last() {
+        let plan = test_plan(&[("a", CHOOSE)]);
+        let d = &plan.dialogues[0];
+        let run = |answers: [bool; 2]| {
+            let (mut fx, mut due) = (Vec::new(), None);
+            let mut asked = Vec::new();
+            let mut holds = |c: &Cond, t: i64, _: &[Effect<'_>]| {
+                asked.push((c.src.clone(), t / DAY));
+                let k = d.steps[0].choices.iter().position(|(x, _)| x.src == c.src).unwrap();
+                answers[k]
+            };
+            let mut live = Live::start(d, 0, None, 0, &mut due, &mut fx, &mut holds).unwrap();
+            live.on_timer(d, 3 * DAY, &mut due, &mut fx, &mut holds);
+            (compact(&fx), asked.len())
+        };
+        assert_eq!(
+            run([true, true]),
+            ("enter s0@0, send s0/0@0, chose s0#0@3, enter s1@3, send s1/0@3, end completed@3".into(), 1)
+        );
+        assert_eq!(run([false, true]), ("enter s0@0, send s0/0@0, chose s0#1@3, end gold@3".into(), 2));
+        assert_eq!(run([false, false]), ("enter s0@0, send s0/0@0, end no_answer@3".into(), 2));
     }
 
     #[test]
@@ -278,10 +374,10 @@ steps:
         let plan = test_plan(&[("a", ASK)]);
         let d = &plan.dialogues[0];
         let (mut fx, mut due) = (Vec::new(), None);
-        let mut live = Live::start(d, 0, None, 0, &mut due, &mut fx).unwrap();
+        let mut live = Live::start(d, 0, None, 0, &mut due, &mut fx, &mut never).unwrap();
         fx.clear();
         let exit = &d.steps[0].on[0].exit;
-        assert!(!live.take(d, exit, DAY, &mut due, &mut fx));
+        assert!(!live.take(d, exit, DAY, &mut due, &mut fx, &mut never));
         assert_eq!(compact(&fx), "end agreed@1");
         assert_eq!(due, None);
     }
@@ -296,7 +392,7 @@ steps:
         assert_eq!(diags.0[0].message, "steps `a` → `b` → `a` loop without any wait");
         let d = &plan.dialogues[0];
         let (mut fx, mut due) = (Vec::new(), None);
-        assert!(Live::start(d, 0, None, 0, &mut due, &mut fx).is_none());
+        assert!(Live::start(d, 0, None, 0, &mut due, &mut fx, &mut never).is_none());
         let sends = fx.iter().filter(|e| matches!(e, Effect::Send { .. })).count();
         assert!(sends > 1 && sends < 30, "{sends}");
         assert_eq!(fx.last(), Some(&Effect::Ended { outcome: ABORTED_LOOP, start: None, at: 0 }));
@@ -310,10 +406,10 @@ steps:
         )]);
         let d = &plan.dialogues[0];
         let (mut fx, mut due) = (Vec::new(), None);
-        let mut live = Live::start(d, 0, None, 0, &mut due, &mut fx).unwrap();
+        let mut live = Live::start(d, 0, None, 0, &mut due, &mut fx, &mut never).unwrap();
         let mut fired = 0;
         while let Some(at) = due {
-            if !live.on_timer(d, at, &mut due, &mut fx) {
+            if !live.on_timer(d, at, &mut due, &mut fx, &mut never) {
                 break;
             }
             fired += 1;

@@ -443,7 +443,10 @@ impl<'e, 'a> Run<'e, 'a> {
             return;
         };
         let mut fx = self.fx_pool.pop().unwrap_or_default();
-        let alive = live.on_timer(dialogue, due, &mut self.timers.conversation[d], &mut fx);
+        let mut timer = self.timers.conversation[d];
+        let alive = live
+            .on_timer(dialogue, due, &mut timer, &mut fx, &mut |c, at, pending| self.holds_pending(d, c, at, pending));
+        self.timers.conversation[d] = timer;
         self.states[d].live = alive.then_some(live);
         self.apply(d, live.rec, fx, None);
     }
@@ -461,9 +464,14 @@ impl<'e, 'a> Run<'e, 'a> {
     /// follow-on it starts counts from it, so the rest of a starting order is not its answer.
     fn apply(&mut self, d: usize, rec: usize, mut fx: Vec<Effect<'a>>, cause: Option<Ev>) {
         let dialogue = &self.plan().dialogues[d];
+        // How long the last message sent was deferred past its due time (quiet hours, caps):
+        // the next rung, wait or timeout, timed from that message, moves by as much.
+        let mut defer = 0;
         for e in fx.drain(..) {
             match e {
                 Effect::Entered { step, at } => {
+                    // A step's own `delay:` counts from entering it.
+                    defer = 0;
                     self.remember(&dialogue.steps[step].remember, None, at);
                     let inst = &mut self.out.instances[rec];
                     inst.path.push((step, at));
@@ -471,7 +479,15 @@ impl<'e, 'a> Run<'e, 'a> {
                     let by = if inst.path.len() == 1 { None } else { cause.map(EventRef::from) };
                     inst.entered_by.push(by);
                 }
-                Effect::Send { step, attempt, at } => self.send(d, rec, step, attempt, at),
+                Effect::Send { step, attempt, at } => {
+                    // What comes after a message counts from when it actually goes out.
+                    defer = self.send(d, rec, step, attempt, at);
+                }
+                Effect::Chose { step, choice, at } => {
+                    let number = self.out.instances[rec].number;
+                    let label = format!("next if {}", dialogue.steps[step].choices[choice].0.src);
+                    self.note(at, || Trace::Branch { dialogue: d, number, step: Some(step), label });
+                }
                 Effect::TimedOut { step, at } => {
                     if !self.projecting {
                         *self.stats.branches.entry((d, BranchAt::Step(step, StepExit::Timeout))).or_default() += 1;
@@ -480,6 +496,7 @@ impl<'e, 'a> Run<'e, 'a> {
                     self.note(at, || Trace::TimedOut { dialogue: d, number, step });
                 }
                 Effect::Ended { outcome, start, at } => {
+                    defer = 0;
                     self.end(d, rec, outcome, at);
                     if let Some(next) = start {
                         let from = format!("{}:{outcome}", dialogue.id);
@@ -487,6 +504,11 @@ impl<'e, 'a> Run<'e, 'a> {
                         self.try_start(next, at, cause, reason, Some(from));
                     }
                 }
+            }
+        }
+        if defer > 0 && self.states[d].live.is_some_and(|l| l.rec == rec) {
+            if let Some(due) = &mut self.timers.conversation[d] {
+                *due = due.saturating_add(defer);
             }
         }
         // Effect buffers are reused: a replay makes millions of these calls.
@@ -705,9 +727,18 @@ impl<'e, 'a> Run<'e, 'a> {
                 BranchAt::Goal(_) => None,
                 BranchAt::Step(s, _) => Some(s),
             };
-            self.note(t, || Trace::Branch { dialogue: d, number, step: at_step, label: b.label.clone() });
+            // A branch taken because its `when:` held says so.
+            let label = || match &b.when {
+                Some(w) => format!("{} (when {})", b.label, w.src),
+                None => b.label.clone(),
+            };
+            self.note(t, || Trace::Branch { dialogue: d, number, step: at_step, label: label() });
             let mut fx = self.fx_pool.pop().unwrap_or_default();
-            let alive = live.take(dialogue, &b.exit, t, &mut self.timers.conversation[d], &mut fx);
+            let mut timer = self.timers.conversation[d];
+            let alive = live.take(dialogue, &b.exit, t, &mut timer, &mut fx, &mut |c, at, pending| {
+                self.holds_pending(d, c, at, pending)
+            });
+            self.timers.conversation[d] = timer;
             self.states[d].live = alive.then_some(live);
             self.apply(d, live.rec, fx, Some(e));
         }
@@ -764,15 +795,43 @@ impl<'e, 'a> Run<'e, 'a> {
             }
             _ => return false,
         };
-        match &b.cond {
-            None => true,
-            Some(c) => {
-                let h = self.history();
-                let ctx =
-                    Ctx { now: t, event: Some(row), row: Some(row), customer: self.profile, hist: &h, mem: &self.mem };
-                eval_bool(&c.ir, &ctx)
+        let h = self.history();
+        let holds = b.cond.as_ref().is_none_or(|c| {
+            let ctx =
+                Ctx { now: t, event: Some(row), row: Some(row), customer: self.profile, hist: &h, mem: &self.mem };
+            eval_bool(&c.ir, &ctx)
+        });
+        holds && b.when.as_ref().is_none_or(|w| self.holds_now(w, t, &h))
+    }
+
+    /// A `next:` choice of dialogue `d` at `t`, with the facts that the steps entered in
+    /// `pending` (effects not carried out yet) remember on entry, as if they were.
+    fn holds_pending(&self, d: usize, w: &crate::dialogue::plan::Cond, t: i64, pending: &[Effect<'_>]) -> bool {
+        let steps = &self.plan().dialogues[d].steps;
+        let h = self.history();
+        let mut entered = pending.iter().filter_map(|e| match e {
+            Effect::Entered { step, .. } if !steps[*step].remember.is_empty() => Some(&steps[*step].remember),
+            _ => None,
+        });
+        let Some(first) = entered.next() else { return self.holds_now(w, t, &h) };
+        let mut mem = self.mem.clone();
+        for list in std::iter::once(first).chain(entered) {
+            for (i, c) in list {
+                let ctx = Ctx { now: t, event: None, row: None, customer: self.profile, hist: &h, mem: &mem };
+                let text = fact_text(crate::expr::eval::eval(&c.ir, &ctx));
+                if !text.is_empty() {
+                    mem.facts[*i] = Some(text.into());
+                }
             }
         }
+        let ctx = Ctx { now: t, event: None, row: None, customer: self.profile, hist: &h, mem: &mem };
+        eval_bool(&w.ir, &ctx)
+    }
+
+    /// A `when:` over the customer and history at `t` (no event).
+    fn holds_now(&self, w: &crate::dialogue::plan::Cond, t: i64, h: &History<'_>) -> bool {
+        let ctx = Ctx { now: t, event: None, row: None, customer: self.profile, hist: h, mem: &self.mem };
+        eval_bool(&w.ir, &ctx)
     }
 
     /// Why dialogue `d` may not start at `t`, if it may not.
@@ -840,7 +899,11 @@ impl<'e, 'a> Run<'e, 'a> {
         };
         self.note(t, || Trace::Started { dialogue: d, number });
         let mut fx = self.fx_pool.pop().unwrap_or_default();
-        let live = Live::start(dialogue, rec, started_by_order, t, &mut self.timers.conversation[d], &mut fx);
+        let mut timer = self.timers.conversation[d];
+        let live = Live::start(dialogue, rec, started_by_order, t, &mut timer, &mut fx, &mut |c, at, pending| {
+            self.holds_pending(d, c, at, pending)
+        });
+        self.timers.conversation[d] = timer;
         self.states[d].live = live;
         self.apply(d, rec, fx, e);
     }
@@ -877,13 +940,7 @@ impl<'e, 'a> Run<'e, 'a> {
             let ctx =
                 Ctx { now: t, event: self.event_ref(e), row: None, customer: self.profile, hist: &h, mem: &self.mem };
             for (i, c) in list {
-                let text = match crate::expr::eval::eval(&c.ir, &ctx) {
-                    crate::expr::Val::Num(x) if x.is_nan() => String::new(),
-                    crate::expr::Val::Num(x) => crate::input::table::format_num(x),
-                    crate::expr::Val::Str(s) => s.into_owned(),
-                    crate::expr::Val::Bool(b) => b.to_string(),
-                };
-                set.push((*i, text));
+                set.push((*i, fact_text(crate::expr::eval::eval(&c.ir, &ctx))));
             }
         }
         for (i, text) in set {
@@ -931,10 +988,22 @@ impl<'e, 'a> Run<'e, 'a> {
     }
 
     /// Pass a message through the contact policy and record it, planned or suppressed.
-    fn send(&mut self, d: usize, rec: usize, step: usize, attempt: usize, at: i64) {
+    /// Returns how long it was deferred past `at` (0 if sent on time, suppressed or skipped).
+    fn send(&mut self, d: usize, rec: usize, step: usize, attempt: usize, at: i64) -> i64 {
         let plan = self.plan();
         let dialogue = &plan.dialogues[d];
         let msg = &dialogue.steps[step].ladder[attempt];
+        if let Some(w) = &msg.when {
+            let holds = {
+                let h = self.history();
+                self.holds_now(w, at, &h)
+            };
+            if !holds {
+                let number = self.out.instances[rec].number;
+                self.note(at, || Trace::Skipped { dialogue: d, number, step, attempt });
+                return 0;
+            }
+        }
         let tier = self.tier(at);
         let variant =
             tier.as_deref().and_then(|t| msg.variants.iter().position(|v| v.tier.as_deref() == Some(t))).unwrap_or(0);
@@ -997,8 +1066,10 @@ impl<'e, 'a> Run<'e, 'a> {
         if m.suppressed.is_none() {
             *self.stats.sent.entry(sent_key(&self.ev.settings, d, &m)).or_default() += 1;
         }
+        let deferred = if m.suppressed.is_none() { m.send_at.saturating_sub(at).max(0) } else { 0 };
         self.out.messages.push(m);
         self.seq += 1;
+        deferred
     }
 
     fn end(&mut self, d: usize, rec: usize, outcome: &str, t: i64) {
@@ -1023,6 +1094,16 @@ fn data_item_key(data: &Data, r: usize) -> Option<Box<str>> {
     let t = data.catalog.as_ref()?;
     let kind = t.col("type").map_or("", |c| t.str_at(c, r));
     Some(format!("{}\u{1f}{kind}\u{1f}{}", t.customer_id(r), t.ts[r]).into())
+}
+
+/// A remembered value as text (empty: nothing to remember).
+fn fact_text(v: crate::expr::Val<'_>) -> String {
+    match v {
+        crate::expr::Val::Num(x) if x.is_nan() => String::new(),
+        crate::expr::Val::Num(x) => crate::input::table::format_num(x),
+        crate::expr::Val::Str(s) => s.into_owned(),
+        crate::expr::Val::Bool(b) => b.to_string(),
+    }
 }
 
 /// Where a message that goes out is counted in `Stats::sent`.

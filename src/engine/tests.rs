@@ -53,7 +53,12 @@ pub(crate) fn load_data(tx: &[&str], events: &[&str], customers: Option<&str>) -
         p
     });
     let spec = InputSpec {
-        paths: InputPaths { transactions: tx_path, customers: customers_path, events: events_path, catalog: None },
+        paths: InputPaths {
+            transactions: Some(tx_path),
+            customers: customers_path,
+            events: events_path,
+            catalog: None,
+        },
         rename: Default::default(),
         numeric: [vec!["quantity".to_owned(), "amount".to_owned()], Vec::new(), Vec::new(), Vec::new()],
         date_format: None,
@@ -997,6 +1002,218 @@ steps:
     assert!(r.stats.sent.keys().all(|k| k.day == crate::input::time::local_day(ts("2025-01-03"), Tz::UTC)));
 }
 
+const BANK: &str = r#"
+trigger:
+  purchase: {}
+steps:
+  - id: offer
+    send: {channel: email, template: offer}
+    escalate:
+      - {after: 7d, channel: email, template: reminder}
+      - {after: 3d, channel: phone, template: call, when: 'customer.segment == "premier"'}
+    timeout: {after: 14d, end: no_answer}
+    on:
+      - {answer: yes, when: 'customer.segment == "premier"', goto: welcome}
+      - {answer: yes, end: accepted}
+  - id: welcome
+    send: {channel: phone, template: welcome_call}
+"#;
+
+fn bank(events: &[&str]) -> Replay {
+    let data = load_data(
+        &["P,2025-01-01,o1,p,c,10", "S,2025-01-01,o2,p,c,10"],
+        events,
+        Some("customer_id,segment\nP,premier\nS,standard\n"),
+    );
+    replay_with(plan_for(&data, &[("bank", BANK)]), data, settings("2025-03-01", Policy::default()))
+}
+
+#[test]
+fn a_rung_whose_when_is_false_is_skipped_and_the_ladder_goes_on() {
+    let r = bank(&[]);
+    assert_eq!(
+        r.messages(),
+        "\
+P bank#1 offer/0 email:offer 2025-01-01 planned
+P bank#1 offer/1 email:reminder 2025-01-08 planned
+P bank#1 offer/2 phone:call 2025-01-11 planned
+S bank#1 offer/0 email:offer 2025-01-01 planned
+S bank#1 offer/1 email:reminder 2025-01-08 planned
+"
+    );
+    // The skipped rung still takes its place in time: the timeout counts from when it was due.
+    assert_eq!(
+        r.instances(),
+        "\
+P bank#1 purchase 2025-01-01 -> no_answer 2025-01-25
+S bank#1 purchase 2025-01-01 -> no_answer 2025-01-25
+"
+    );
+    let skipped: Vec<(String, usize)> = r
+        .trace
+        .iter()
+        .filter_map(|(t, e)| match e {
+            Trace::Skipped { attempt, .. } => Some((date(*t), *attempt)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(skipped, vec![("2025-01-11".to_owned(), 2)]);
+}
+
+#[test]
+fn a_branch_is_taken_only_when_its_when_holds_too() {
+    let r = bank(&["P,2025-01-03,response,bank,offer,yes", "S,2025-01-03,response,bank,offer,yes"]);
+    assert_eq!(
+        r.messages(),
+        "\
+P bank#1 offer/0 email:offer 2025-01-01 planned
+P bank#1 welcome/0 phone:welcome_call 2025-01-03 planned
+S bank#1 offer/0 email:offer 2025-01-01 planned
+"
+    );
+    assert_eq!(
+        r.instances(),
+        "\
+P bank#1 purchase 2025-01-01 -> completed 2025-01-03
+S bank#1 purchase 2025-01-01 -> accepted 2025-01-03
+"
+    );
+}
+
+#[test]
+fn a_reminder_counts_from_the_deferred_send_of_the_message_it_follows() {
+    // `first` takes the day's one message; `second`'s message is deferred a day by the cap,
+    // and its reminder comes 7 days after that real send, not after the step began.
+    let first = "priority: 2\ntrigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: email, template: a}\n";
+    let second = "\
+priority: 1
+trigger:
+  purchase: {}
+steps:
+  - id: b
+    send: {channel: email, template: b}
+    escalate:
+      - {after: 7d, channel: email, template: b_reminder}
+    timeout: {after: 2d, end: no_answer}
+    on:
+      - {answer: yes, end: yes}
+";
+    let policy =
+        Policy { caps: vec![Cap { max: 1, per: DAY, channel: None }], on_cap: OnCap::Defer, ..Policy::default() };
+    let data = load_data(&["C1,2025-01-01T08:00:00Z,o1,p,c,10"], &[], None);
+    let r = replay_with(plan_for(&data, &[("first", first), ("second", second)]), data, settings("2025-02-01", policy));
+    assert_eq!(
+        r.messages(),
+        "\
+C1 first#1 a/0 email:a 2025-01-01T08:00:00Z planned
+C1 second#1 b/0 email:b 2025-01-02T08:00:00Z planned [deferred from 2025-01-01T08:00:00Z by cap 1 per 1d]
+C1 second#1 b/1 email:b_reminder 2025-01-09T08:00:00Z planned
+"
+    );
+    assert_eq!(
+        r.instances(),
+        "\
+C1 first#1 purchase 2025-01-01T08:00:00Z -> completed 2025-01-01T08:00:00Z
+C1 second#1 purchase 2025-01-01T08:00:00Z -> no_answer 2025-01-11T08:00:00Z
+"
+    );
+}
+
+/// A casino's transactions: `customer,timestamp,order,game,category,tier_credits,amount`, with
+/// `tier_credits` declared a number.
+fn casino_data(lines: &[&str]) -> Data {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = "customer_id,timestamp,order_id,product,category,tier_credits,amount\n".to_owned();
+    for l in lines {
+        body.push_str(l);
+        body.push('\n');
+    }
+    let tx = dir.path().join("tx.csv");
+    std::fs::write(&tx, body).unwrap();
+    let spec = InputSpec {
+        paths: InputPaths { transactions: Some(tx), customers: None, events: None, catalog: None },
+        rename: Default::default(),
+        numeric: [vec!["amount".to_owned(), "tier_credits".to_owned()], Vec::new(), Vec::new(), Vec::new()],
+        date_format: None,
+        tz: Tz::UTC,
+        shard: Default::default(),
+    };
+    crate::input::load(&spec).unwrap()
+}
+
+#[test]
+fn a_numeric_column_is_a_measure_summed_exactly_in_windows_and_filters() {
+    // 0.07 falls out of the 30-day window; 333.33 + 333.33 + 333.34 is exactly 1000 (floating
+    // point prefix sums would make it 999.99999...).
+    let data = casino_data(&[
+        "C1,2025-01-01,o1,stay,hotel,0.07,10",
+        "C1,2025-03-01,o2,stay,hotel,333.33,10",
+        "C1,2025-03-02,o3,slots,gaming,333.33,10",
+        "C1,2025-03-03,o4,stay,hotel,333.34,10",
+        "C1,2025-03-03,o4,dinner,food,,10",
+    ]);
+    let diamond = "trigger:\n  threshold: {measure: tier_credits, reaches: 1000, within: 30d}\nsteps:\n  - id: hi\n    send: {channel: email, template: diamond}\n";
+    let one_away = "trigger:\n  one_away: {measure: tier_credits, target: 1000, away: 400, where: category == \"hotel\"}\nwhen: sum(tier_credits, 365d, category == \"gaming\") > 0 and sum(tier_credits) > 666\nsteps:\n  - id: hi\n    send: {channel: email, template: one_stay_away}\n";
+    let plan = plan_for(&data, &[("diamond", diamond), ("one_away", one_away)]);
+    let r = replay_with(plan, data, settings("2025-04-01", Policy::default()));
+    // Hotel credits reach 666.67 (0.07 + 333.33 + 333.34) only on 03-03: the gaming credits
+    // of 03-02 do not count for the filtered one_away.
+    assert_eq!(
+        r.messages(),
+        "\
+C1 diamond#1 hi/0 email:diamond 2025-03-03 planned
+C1 one_away#1 hi/0 email:one_stay_away 2025-03-03 planned
+"
+    );
+    assert_eq!(
+        r.reasons(),
+        [
+            "tier_credits reached 1000 (threshold 1000, was 666.66)",
+            "tier_credits reached 666.74 (333.26 away from 1000)"
+        ]
+    );
+}
+
+#[test]
+fn a_next_choice_at_once_reads_the_facts_its_step_remembered_on_entry() {
+    let d = r#"
+trigger:
+  purchase: {}
+steps:
+  - id: note
+    remember: {seg_then: customer.segment}
+    send: {channel: email, template: hello}
+    next:
+      - {when: 'fact.seg_then == "premier"', goto: call}
+      - {end: emailed}
+  - id: call
+    send: {channel: phone, template: call}
+"#;
+    let data = load_data(
+        &["P,2025-01-01,o1,p,c,10", "S,2025-01-01,o2,p,c,10"],
+        &[],
+        Some("customer_id,segment\nP,premier\nS,standard\n"),
+    );
+    let r = replay_with(plan_for(&data, &[("d", d)]), data, settings("2025-01-31", Policy::default()));
+    assert_eq!(
+        r.messages(),
+        "\
+P d#1 note/0 email:hello 2025-01-01 planned
+P d#1 call/0 phone:call 2025-01-01 planned
+S d#1 note/0 email:hello 2025-01-01 planned
+"
+    );
+    let branches: Vec<&str> = r
+        .trace
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Trace::Branch { label, .. } => Some(label.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(branches, ["next if fact.seg_then == \"premier\""]);
+}
+
 // Announcements: a catalogue feed meets each customer. Every case is replayed twice, from the
 // index (no trace) and by testing every row (with a trace, as `explain` does): both must give
 // the same plan.
@@ -1021,7 +1238,7 @@ fn load_books(tx: &[&str], customers: &[&str], events: &[&str], catalog: &[&str]
     };
     let spec = InputSpec {
         paths: InputPaths {
-            transactions: write("tx.csv", BOOK_TX, tx),
+            transactions: Some(write("tx.csv", BOOK_TX, tx)),
             customers: Some(write("customers.csv", BOOK_CUSTOMERS, customers)),
             events: (!events.is_empty()).then(|| write("events.csv", BOOK_EVENTS, events)),
             catalog: Some(write("catalog.csv", BOOK_CATALOG, catalog)),

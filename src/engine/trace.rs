@@ -68,6 +68,13 @@ pub enum Trace {
         suppressed: Option<Suppression>,
         note: Option<Note>,
     },
+    /// A message not sent because its `when:` was false when it was due.
+    Skipped {
+        dialogue: usize,
+        number: u32,
+        step: usize,
+        attempt: usize,
+    },
     /// A branch or goal taken (`step` None: a goal).
     Branch {
         dialogue: usize,

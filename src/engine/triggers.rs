@@ -7,7 +7,7 @@ use crate::expr::eval::{eval, eval_bool};
 use crate::expr::{Ctx, History, Val};
 use crate::input::table::format_num;
 use crate::input::Table;
-use crate::model::{format_duration, Closed, DAY};
+use crate::model::{format_duration, DAY};
 
 /// What a trigger remembers between purchases.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -124,7 +124,7 @@ pub fn on_purchase(trigger: &Trigger, memory: &mut Memory, p: &Purchase<'_>) -> 
             let before = num(&eval(value, &ctx_b));
             let crossed = before < *level && after >= *level && cap.is_none_or(|c| after < c);
             fired(crossed.then(|| {
-                let m = measure.name();
+                let m = measure;
                 if cap.is_some() {
                     format!(
                         "{m} reached {} ({} away from {})",

@@ -38,11 +38,30 @@ pub struct Schema {
     pub open: bool,
     /// Names accepted only because the schema is open.
     pub assumed: Vec<String>,
+    /// False when the run has no such file at all (`--transactions` left out): a name in it
+    /// is an error saying so.
+    pub given: bool,
 }
 
 impl Schema {
     pub fn new(table: TableKind, fields: Vec<(String, ColType)>, open: bool) -> Self {
-        Self { table, fields, open, assumed: Vec::new() }
+        Self { table, fields, open, assumed: Vec::new(), given: true }
+    }
+
+    /// The schema of a file the run was not given: no columns, and errors that say so.
+    pub fn not_given(table: TableKind) -> Self {
+        Self { given: false, ..Self::new(table, Vec::new(), false) }
+    }
+
+    /// For a file not given: the error (message, hint) for a column `name` in it.
+    pub fn not_given_error(&self, name: &str) -> Option<(String, String)> {
+        (!self.given).then(|| {
+            let table = self.table.name();
+            (
+                format!("`{name}` is a column of the {table}, but no {table} file was given"),
+                format!("pass --{table} FILE, or leave {table} columns out of this dialogue"),
+            )
+        })
     }
 
     /// The closed schema of a loaded table: exactly its columns.
@@ -390,6 +409,9 @@ impl Compiler<'_, '_> {
                 Ok((Ir::Field { scope, col, ty }, t))
             }
             None => {
+                if let Some((message, hint)) = schema.not_given_error(name) {
+                    return Err(err(&n.span, message).with_hint(hint));
+                }
                 let table = schema.table.name();
                 let hint = did_you_mean(name, schema.fields.iter().map(|(f, _)| f.as_str()))
                     .map(|s| format!("did you mean `{s}`?"))
@@ -417,15 +439,46 @@ impl Compiler<'_, '_> {
             }
             Ok(())
         };
-        let measure = match name {
+        let mut measure = match name {
             "purchases" => Some(Measure::Purchases),
             "orders" => Some(Measure::Orders),
             "spend" => Some(Measure::Spend),
             "units" => Some(Measure::Units),
             _ => None,
         };
+        let mut args = args;
+        if name == "sum" {
+            // `sum(COLUMN, window?, filter?)`: a numeric transactions column, summed like spend.
+            let first = args.first().ok_or_else(|| {
+                err(&n.span, "`sum` takes a transactions column first, e.g. `sum(tier_credits, 365d)`")
+            })?;
+            let Ast::Path(p) = &first.ast else {
+                return Err(err(
+                    &first.span,
+                    "the first argument of `sum` is a numeric transactions column, e.g. `sum(tier_credits, 365d)`",
+                ));
+            };
+            let col = match p.as_slice() {
+                [c] => c.as_str(),
+                _ => {
+                    return Err(err(&first.span, "name the transactions column alone, e.g. `sum(tier_credits)`"));
+                }
+            };
+            let m = column_measure(self.scopes.transactions, col).map_err(|(message, hint)| CompileError {
+                span: first.span.clone(),
+                message,
+                hint,
+            })?;
+            measure = Some(m);
+            args = &args[1..];
+            if args.len() > 2 {
+                return Err(err(&n.span, format!("`sum` takes 1 to 3 argument(s), got {}", args.len() + 1)));
+            }
+        }
         if let Some(measure) = measure {
-            arity(0, 2)?;
+            if name != "sum" {
+                arity(0, 2)?;
+            }
             let mut window = None;
             let mut filter = None;
             for a in args {
@@ -532,6 +585,70 @@ impl Compiler<'_, '_> {
             ir
         };
         Ok(ir)
+    }
+}
+
+/// A measure by name: `spend`, `orders`, `purchases`, `units`, or the name of a numeric
+/// transactions column (summed exactly, like spend). The error is a message and a hint.
+pub fn measure_by_name(tx: &mut Schema, name: &str) -> Result<Measure, (String, Option<String>)> {
+    use crate::model::Closed;
+    let builtin = match Measure::parse(name) {
+        Ok(m) => return Ok(m),
+        Err(e) => e,
+    };
+    let known = tx.fields.iter().any(|(f, _)| f == name);
+    // Without the input files, an unknown name is taken for a column, unless it is close to
+    // a built-in (`spnd`).
+    let typo = did_you_mean(name, Measure::NAMES.iter().map(|(n, _)| *n)).is_some();
+    match known || ((tx.open || !tx.given) && !typo) {
+        true => column_measure(tx, name),
+        false => {
+            let numeric: Vec<&str> =
+                tx.fields.iter().filter(|(_, t)| *t == ColType::Num).map(|(f, _)| f.as_str()).collect();
+            let names = Measure::NAMES.iter().map(|(n, _)| *n).chain(numeric.iter().copied());
+            let hint = match did_you_mean(name, names) {
+                Some(x) => format!("did you mean `{x}`?"),
+                None => format!(
+                    "a measure is one of: {}, or a numeric column of the transactions{}",
+                    Measure::list(),
+                    if numeric.is_empty() { String::new() } else { format!(" ({})", numeric.join(", ")) }
+                ),
+            };
+            Err((builtin.message, Some(hint)))
+        }
+    }
+}
+
+/// A numeric transactions column as a measure. With an open schema (no input files at hand),
+/// an unknown name is assumed to be a numeric column.
+pub fn column_measure(tx: &mut Schema, name: &str) -> Result<Measure, (String, Option<String>)> {
+    match tx.fields.iter().position(|(f, _)| f == name) {
+        Some(i) if tx.fields[i].1 == ColType::Num => Ok(Measure::Column(i)),
+        Some(_) => Err((
+            format!("column `{name}` of the transactions holds text, not numbers, so it cannot be summed"),
+            Some(format!("declare it a number in kairos.yaml: `fields: {{transactions: {{{name}: number}}}}`")),
+        )),
+        None if tx.open => {
+            tx.fields.push((name.to_owned(), ColType::Num));
+            tx.assumed.push(name.to_owned());
+            Ok(Measure::Column(tx.fields.len() - 1))
+        }
+        None => {
+            if let Some((message, hint)) = tx.not_given_error(name) {
+                return Err((message, Some(hint)));
+            }
+            let numeric: Vec<&str> =
+                tx.fields.iter().filter(|(_, t)| *t == ColType::Num).map(|(f, _)| f.as_str()).collect();
+            let hint = did_you_mean(name, tx.fields.iter().map(|(f, _)| f.as_str()))
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| {
+                    format!(
+                        "the numeric transactions columns are: {}",
+                        if numeric.is_empty() { "(none)".to_owned() } else { numeric.join(", ") }
+                    )
+                });
+            Err((format!("unknown column `{name}` in the transactions data"), Some(hint)))
+        }
     }
 }
 

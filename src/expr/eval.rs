@@ -69,7 +69,10 @@ pub struct History<'a> {
 /// (not the current event), prefix sums over the customer's rows, so `spend(3650d, category
 /// == "wine")` costs O(log n) per evaluation instead of a scan of the window.
 #[derive(Debug, Default)]
-pub struct FilterCache(std::cell::RefCell<Vec<(usize, Option<FilterSums>)>>);
+/// Keyed by (the filter's address, 0 for none; the column summed for a column measure).
+pub struct FilterCache(std::cell::RefCell<Vec<(SumsKey, Option<FilterSums>)>>);
+
+type SumsKey = (usize, Option<usize>);
 
 impl FilterCache {
     pub fn clear(&mut self) {
@@ -83,6 +86,7 @@ pub struct FilterSums {
     lines: Vec<u32>,
     /// Rows that are the first matching row of their order.
     orders: Vec<u32>,
+    /// `amount`, or for a column measure that column.
     spend: Vec<i64>,
     units: Vec<i64>,
 }
@@ -130,6 +134,19 @@ impl History<'_> {
             }
             Measure::Spend => from_micros(self.cum_amount[hi] - self.cum_amount[lo]),
             Measure::Units => from_micros(self.cum_units[hi] - self.cum_units[lo]),
+            Measure::Column(c) => {
+                // Prefix sums of the column over all the customer's rows, built on first use.
+                let key = (0, Some(c));
+                let mut cache = self.filters.0.borrow_mut();
+                let pos = match cache.iter().position(|(k, _)| *k == key) {
+                    Some(p) => p,
+                    None => {
+                        cache.push((key, Some(build_sums(self, None, Some(c)))));
+                        cache.len() - 1
+                    }
+                };
+                cache[pos].1.as_ref().map_or(0.0, |s| from_micros(s.spend[hi] - s.spend[lo]))
+            }
         }
     }
 
@@ -341,14 +358,18 @@ fn rfm(f: Fact, cuts: &RfmCuts, ctx: &Ctx<'_>) -> f64 {
 
 fn filtered(ctx: &Ctx<'_>, m: Measure, window: Option<i64>, f: &Ir) -> f64 {
     let h = ctx.hist;
-    let key = f as *const Ir as usize;
+    let column = match m {
+        Measure::Column(c) => Some(c),
+        _ => None,
+    };
+    let key = (f as *const Ir as usize, column);
     let mut cache = h.filters.0.borrow_mut();
     let pos = match cache.iter().position(|(k, _)| *k == key) {
         Some(p) => p,
         None => {
             // Sums read the profile as it is now; a profile update drops them (the engine's
             // `Scratch::forget_filters`), so they are rebuilt with the new value.
-            let sums = (!reads_event(f)).then(|| build_sums(ctx, f));
+            let sums = (!reads_event(f)).then(|| build_sums(h, Some((ctx, f)), column));
             cache.push((key, sums));
             cache.len() - 1
         }
@@ -373,8 +394,10 @@ fn unit_count(h: &History<'_>, r: usize) -> f64 {
     })
 }
 
-fn build_sums(ctx: &Ctx<'_>, f: &Ir) -> FilterSums {
-    let h = ctx.hist;
+/// Prefix sums over the customer's rows that pass `filter` (all rows without one); `spend`
+/// sums `value_col` if given, else `amount`.
+fn build_sums(h: &History<'_>, filter: Option<(&Ctx<'_>, &Ir)>, value_col: Option<usize>) -> FilterSums {
+    let value_col = value_col.or(h.amount_col);
     let rows = h.all_rows.clone();
     let n = rows.len();
     let mut s = FilterSums {
@@ -390,15 +413,19 @@ fn build_sums(ctx: &Ctx<'_>, f: &Ir) -> FilterSums {
     s.units.push(0);
     let mut last_order = None;
     for r in rows {
-        let rc = Ctx { now: ctx.now, event: None, row: Some((h.tx, r)), customer: ctx.customer, hist: h, mem: ctx.mem };
-        if eval_bool(f, &rc) {
+        let passes = filter.is_none_or(|(ctx, f)| {
+            let rc =
+                Ctx { now: ctx.now, event: None, row: Some((h.tx, r)), customer: ctx.customer, hist: h, mem: ctx.mem };
+            eval_bool(f, &rc)
+        });
+        if passes {
             lines += 1;
             let order = order_index(h, r);
             if last_order != Some(order) {
                 orders += 1;
                 last_order = Some(order);
             }
-            spend = spend.saturating_add(to_micros(h.amount_col.map_or(0.0, |c| h.tx.num_at(c, r))));
+            spend = spend.saturating_add(to_micros(value_col.map_or(0.0, |c| h.tx.num_at(c, r))));
             units = units.saturating_add(to_micros(unit_count(h, r)));
         }
         s.lines.push(lines);
@@ -414,7 +441,7 @@ fn summed(h: &History<'_>, s: &FilterSums, now: i64, m: Measure, window: Option<
     let hi = h.rows.end - h.first_row;
     match m {
         Measure::Purchases => f64::from(s.lines[hi] - s.lines[lo]),
-        Measure::Spend => from_micros(s.spend[hi] - s.spend[lo]),
+        Measure::Spend | Measure::Column(_) => from_micros(s.spend[hi] - s.spend[lo]),
         Measure::Units => from_micros(s.units[hi] - s.units[lo]),
         Measure::Orders => {
             let mut n = f64::from(s.orders[hi] - s.orders[lo]);
@@ -462,6 +489,7 @@ fn scanned(ctx: &Ctx<'_>, m: Measure, window: Option<i64>, f: &Ir) -> f64 {
             }
             Measure::Spend => h.amount_col.map_or(0.0, |c| nan0(h.tx.num_at(c, r))),
             Measure::Units => unit_count(h, r),
+            Measure::Column(c) => nan0(h.tx.num_at(c, r)),
         };
         total = total.saturating_add(to_micros(add));
     }

@@ -232,7 +232,8 @@ pub(crate) fn ticked(name: &str) -> String {
 /// Where the inputs are.
 #[derive(Debug, Clone)]
 pub struct InputPaths {
-    pub transactions: PathBuf,
+    /// None: an events-only project (a bank, a publisher); the history has no purchases.
+    pub transactions: Option<PathBuf>,
     pub customers: Option<PathBuf>,
     pub events: Option<PathBuf>,
     /// The catalogue feed: things that happen to products (`--catalog`).
@@ -241,7 +242,7 @@ pub struct InputPaths {
 
 impl InputPaths {
     pub fn check_stdin(&self) -> Result<(), InputError> {
-        let dash = [Some(&self.transactions), self.customers.as_ref(), self.events.as_ref(), self.catalog.as_ref()]
+        let dash = [self.transactions.as_ref(), self.customers.as_ref(), self.events.as_ref(), self.catalog.as_ref()]
             .into_iter()
             .flatten()
             .filter(|p| p.as_path() == Path::new("-"))
@@ -274,6 +275,8 @@ pub struct Data {
     pub people: Vec<CustomerRows>,
     /// Customers listed in the profile file.
     pub profile_count: usize,
+    /// False when no transactions file was given (`tx` is then empty, without columns).
+    pub tx_given: bool,
 }
 
 impl Data {
@@ -335,15 +338,33 @@ impl InputSpec {
 
 /// Load every input, in parallel, and join them by customer id.
 pub fn load(spec: &InputSpec) -> Result<Data, InputError> {
+    load_showing(spec, false)
+}
+
+/// `load`, showing the bytes read on a progress bar when `progress` is asked for and stderr
+/// is a terminal (never in pipes, logs or tests).
+pub fn load_showing(spec: &InputSpec, progress: bool) -> Result<Data, InputError> {
+    use std::io::IsTerminal;
     let paths = &spec.paths;
     paths.check_stdin()?;
-    let load_one = |path: &Path, kind| {
-        table::load_sharded(path, &spec.table(kind), spec.date_format.as_deref(), spec.tz, spec.shard)
+    // Cleared however the loading ends, errors included.
+    let bar = ClearOnDrop(if progress && std::io::stderr().is_terminal() {
+        loading_bar(paths)
+    } else {
+        indicatif::ProgressBar::hidden()
+    });
+    let bar = &bar.0;
+    let load_one = |path: &Path, kind: TableKind| {
+        bar.set_message(kind.name());
+        table::load_counted(path, &spec.table(kind), spec.date_format.as_deref(), spec.tz, spec.shard, bar)
             .map_err(|e| parquet::locate(spec.with_expected(e)))
     };
     // One table after the other (each is read in parallel pieces): the transient memory of
     // one load never stacks on another's.
-    let tx = load_one(&paths.transactions, TableKind::Transactions)?;
+    let tx = match &paths.transactions {
+        Some(p) => load_one(p, TableKind::Transactions)?,
+        None => Table::empty(TableKind::Transactions),
+    };
     let events = paths.events.as_deref().map(|p| load_one(p, TableKind::Events)).transpose()?;
     let customers = paths.customers.as_deref().map(|p| load_one(p, TableKind::Customers)).transpose()?;
     if let Some(c) = &customers {
@@ -365,10 +386,18 @@ pub fn load(spec: &InputSpec) -> Result<Data, InputError> {
         .catalog
         .as_deref()
         .map(|p| {
-            table::load_sharded(p, &spec.table(TableKind::Catalog), spec.date_format.as_deref(), spec.tz, Shard::ALL)
-                .map_err(|e| parquet::locate(spec.with_expected(e)))
+            table::load_counted(
+                p,
+                &spec.table(TableKind::Catalog),
+                spec.date_format.as_deref(),
+                spec.tz,
+                Shard::ALL,
+                bar,
+            )
+            .map_err(|e| parquet::locate(spec.with_expected(e)))
         })
         .transpose()?;
+    bar.finish_and_clear();
     if let Some(c) = &catalog {
         check_duplicate_items(c)?;
     }
@@ -377,7 +406,36 @@ pub fn load(spec: &InputSpec) -> Result<Data, InputError> {
         people = with_profile_only(people, c);
     }
     let profile_count = customers.as_ref().map_or(0, |c| c.groups.len());
-    Ok(Data { tx, events, customers, catalog, people, profile_count })
+    Ok(Data { tx, events, customers, catalog, people, profile_count, tx_given: paths.transactions.is_some() })
+}
+
+struct ClearOnDrop(indicatif::ProgressBar);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// A bar over the bytes of the input files; a byte counter without a total when one is read
+/// from stdin or is Parquet (whose bytes read are its CSV text, not the file).
+fn loading_bar(paths: &InputPaths) -> indicatif::ProgressBar {
+    let files = [paths.transactions.as_ref(), paths.customers.as_ref(), paths.events.as_ref(), paths.catalog.as_ref()];
+    let sized = |p: &PathBuf| {
+        (p.as_path() != Path::new("-") && !parquet::is_parquet(p)).then(|| std::fs::metadata(p).ok().map(|m| m.len()))
+    };
+    let total: Option<u64> = files.into_iter().flatten().map(|p| sized(p).flatten()).sum();
+    let (bar, template) = match total {
+        Some(n) => (indicatif::ProgressBar::new(n), "{spinner} loading {msg} {bytes}/{total_bytes} {wide_bar} {eta}"),
+        None => (indicatif::ProgressBar::no_length(), "{spinner} loading {msg} {bytes}"),
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    // Parsing a block takes a while between reads: keep the spinner turning meanwhile.
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    bar
 }
 
 /// One row per item, type and instant: the message ids of an announcement are derived from

@@ -56,6 +56,22 @@ pub struct Table {
 }
 
 impl Table {
+    /// A table with no columns and no rows: the transactions of an events-only project.
+    pub fn empty(kind: TableKind) -> Table {
+        Table {
+            kind,
+            path: PathBuf::new(),
+            names: Vec::new(),
+            types: Vec::new(),
+            cols: Vec::new(),
+            strs: Vec::new(),
+            customer: Vec::new(),
+            ts: Vec::new(),
+            line: Vec::new(),
+            groups: Vec::new(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.customer.len()
     }
@@ -725,7 +741,34 @@ pub fn load_sharded(
     tz: chrono_tz::Tz,
     shard: Shard,
 ) -> Result<Table, InputError> {
-    load_in_blocks_sharded(path, spec, format, tz, (BLOCK, rayon::current_num_threads().max(1) * 2), shard)
+    load_counted(path, spec, format, tz, shard, &indicatif::ProgressBar::hidden())
+}
+
+/// `load_sharded`, adding the bytes read to `progress`.
+pub fn load_counted(
+    path: &Path,
+    spec: &TableSpec<'_>,
+    format: Option<&str>,
+    tz: chrono_tz::Tz,
+    shard: Shard,
+    progress: &indicatif::ProgressBar,
+) -> Result<Table, InputError> {
+    let blocks = (BLOCK, rayon::current_num_threads().max(1) * 2);
+    load_in_blocks_sharded(path, spec, format, tz, blocks, shard, progress)
+}
+
+/// A reader that adds the bytes it reads to a progress bar.
+pub struct Counting<R> {
+    pub inner: R,
+    pub progress: indicatif::ProgressBar,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.inc(n as u64);
+        Ok(n)
+    }
 }
 
 /// `load`, reading `block` bytes at a time and parsing each in about `parts` pieces.
@@ -737,7 +780,7 @@ fn load_in_blocks(
     tz: chrono_tz::Tz,
     blocks: (usize, usize),
 ) -> Result<Table, InputError> {
-    load_in_blocks_sharded(path, spec, format, tz, blocks, Shard::ALL)
+    load_in_blocks_sharded(path, spec, format, tz, blocks, Shard::ALL, &indicatif::ProgressBar::hidden())
 }
 
 fn load_in_blocks_sharded(
@@ -747,8 +790,9 @@ fn load_in_blocks_sharded(
     tz: chrono_tz::Tz,
     (block, parts): (usize, usize),
     shard: Shard,
+    progress: &indicatif::ProgressBar,
 ) -> Result<Table, InputError> {
-    let mut reader = open(path)?;
+    let mut reader = Counting { inner: open(path)?, progress: progress.clone() };
     let (mut buf, mut eof) = (Vec::new(), false);
     let header = read_header(path, &mut reader, &mut buf, &mut eof, block)?;
     let header = header.unwrap_or(Header { raw: Vec::new(), line: 1, end: 0, end_line: 1 });
@@ -1184,6 +1228,20 @@ mod tests {
 
     fn spec<'a>(rename: &'a FxHashMap<String, String>, numeric: &'a [String]) -> TableSpec<'a> {
         TableSpec { kind: TableKind::Transactions, rename, numeric, has_time: true, tie_first: &["order_id"] }
+    }
+
+    #[test]
+    fn loading_counts_every_byte_of_the_file_on_the_progress_bar() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = "customer_id,timestamp,amount\nA,2025-01-01,1\nB,2025-01-02,2\n";
+        let p = write(dir.path(), "t.csv", body);
+        let rename = FxHashMap::default();
+        let numeric = vec!["amount".to_owned()];
+        // A hidden bar draws nothing but keeps count.
+        let bar = indicatif::ProgressBar::hidden();
+        let t = load_counted(&p, &spec(&rename, &numeric), None, Tz::UTC, Shard::ALL, &bar).unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(bar.position(), body.len() as u64);
     }
 
     #[test]

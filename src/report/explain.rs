@@ -86,6 +86,12 @@ pub fn line(w: &Writer<'_>, at: i64, t: &Trace) -> TraceLine {
             );
             (if suppressed.is_some() { "suppressed" } else { "message" }, text)
         }
+        Trace::Skipped { dialogue, number, step, attempt } => {
+            let d = &plan.dialogues[*dialogue];
+            let s = &d.steps[*step];
+            let when = s.ladder[*attempt].when.as_ref().map_or("", |w| w.src.as_str());
+            ("skipped", format!("{}#{number} step {} attempt {attempt}: not sent, `when: {when}` is false", d.id, s.id))
+        }
         Trace::Branch { dialogue, number, step, label } => {
             let d = &plan.dialogues[*dialogue];
             let at = step.map_or("goal", |s| d.steps[s].id.as_str());

@@ -43,7 +43,7 @@ pub fn build(stats: &Stats, d: usize, dialogue: &Dialogue) -> Funnel {
             rows.push(Row {
                 depth: 2,
                 key: format!("msg:{}:{a}", step.id),
-                label: format!("escalation {a} after {}: {}", format_duration(m.offset), m.label()),
+                label: format!("escalation {a} after {}: {}{}", format_duration(m.offset), m.label(), m.when_label()),
                 n,
             });
         }

@@ -49,9 +49,11 @@ fn exit_target(plan: &Plan, e: &Exit, nodes: &mut Vec<(String, String, &'static 
 }
 
 fn branch_label(b: &crate::dialogue::plan::Branch) -> String {
-    match &b.cond {
-        Some(c) => format!("{} if {}", b.label, c.src),
-        None => b.label.clone(),
+    let conds: Vec<&str> = [&b.cond, &b.when].into_iter().flatten().map(|c| c.src.as_str()).collect();
+    if conds.is_empty() {
+        b.label.clone()
+    } else {
+        format!("{} if {}", b.label, conds.join(" and "))
     }
 }
 
@@ -63,7 +65,6 @@ fn sanitize(s: &str) -> String {
 fn trigger_label(d: &crate::dialogue::plan::Dialogue) -> String {
     use crate::dialogue::plan::Absence;
     use crate::input::table::format_num;
-    use crate::model::Closed;
     let filter =
         |c: &Option<crate::dialogue::plan::Cond>| c.as_ref().map(|c| format!(" where {}", c.src)).unwrap_or_default();
     let window = |v: &crate::expr::Ir| match v {
@@ -99,11 +100,10 @@ fn trigger_label(d: &crate::dialogue::plan::Dialogue) -> String {
             format!("{}: {count} purchases of one {of}{vals}{w}{}", d.trigger_kind, filter(cond))
         }
         Some(Trigger::Crossing { measure, value, level, cap: None, .. }) => {
-            format!("threshold: {} reaches {}{}", measure.name(), format_num(*level), window(value))
+            format!("threshold: {measure} reaches {}{}", format_num(*level), window(value))
         }
         Some(Trigger::Crossing { measure, value, level, target, .. }) => format!(
-            "one_away: {} within {} of {}{}",
-            measure.name(),
+            "one_away: {measure} within {} of {}{}",
             format_num(target - level),
             format_num(*target),
             window(value)
@@ -133,21 +133,32 @@ pub fn build(plan: &Plan, d: usize) -> Graph {
             } else {
                 format!(" +{}", format_duration(m.offset))
             };
-            label.push_str(&format!("\n{}{when}", m.label()));
+            label.push_str(&format!("\n{}{when}{}", m.label(), m.when_label()));
         }
         nodes.push((format!("s{i}"), label, "step"));
         for b in &s.on {
             let to = exit_target(plan, &b.exit, &mut nodes);
             edges.push(Edge { from: format!("s{i}"), to, label: branch_label(b) });
         }
+        let wait = match &s.after {
+            After::Wait(w, _) => format!("wait {} ", format_duration(*w)),
+            _ => String::new(),
+        };
+        for (c, e) in &s.choices {
+            let to = exit_target(plan, e, &mut nodes);
+            edges.push(Edge { from: format!("s{i}"), to, label: format!("{wait}if {}", c.src) });
+        }
+        let otherwise = if s.choices.is_empty() { "" } else { "otherwise" };
         match &s.after {
             After::Now(e) => {
                 let to = exit_target(plan, e, &mut nodes);
-                edges.push(Edge { from: format!("s{i}"), to, label: String::new() });
+                edges.push(Edge { from: format!("s{i}"), to, label: otherwise.to_owned() });
             }
             After::Wait(w, e) => {
                 let to = exit_target(plan, e, &mut nodes);
-                edges.push(Edge { from: format!("s{i}"), to, label: format!("wait {}", format_duration(*w)) });
+                let label =
+                    format!("wait {}{}", format_duration(*w), if otherwise.is_empty() { "" } else { ", otherwise" });
+                edges.push(Edge { from: format!("s{i}"), to, label });
             }
             After::Timeout(w, e) => {
                 let to = exit_target(plan, e, &mut nodes);
@@ -185,6 +196,9 @@ pub fn build(plan: &Plan, d: usize) -> Graph {
                     walk(&b.exit, &mut v);
                 }
                 if let After::Now(e) | After::Wait(_, e) | After::Timeout(_, e) = &s.after {
+                    walk(e, &mut v);
+                }
+                for (_, e) in &s.choices {
                     walk(e, &mut v);
                 }
             }

@@ -377,3 +377,128 @@ fn a_revisited_step_sends_messages_with_their_own_ids() {
     let out = f.run(&["--as-of", "2025-01-15", "--format", "json"]);
     assert!(out.stdout.contains("\"outcome\":\"agreed\""), "{}", out.stdout);
 }
+
+/// The bank story as one dialogue: an address change, a reminder for everyone and, for
+/// premier customers only, a phone call after it; a premier customer's yes books a call.
+const BANK: &str = r#"
+trigger:
+  address_change: {}
+steps:
+  - id: offer
+    send: {channel: email, template: address_offer}
+    escalate:
+      - {after: 7d, channel: email, template: address_reminder}
+      - {after: 3d, channel: phone, template: premier_call, when: 'customer.segment == "premier"'}
+    timeout: {after: 14d, end: no_answer}
+    on:
+      - {answer: yes, when: 'customer.segment == "premier"', goto: book_call}
+      - {answer: yes, end: accepted}
+  - id: book_call
+    send: {channel: phone, template: adviser_call}
+"#;
+
+fn bank() -> Fixture {
+    let f = Fixture::new();
+    // Events only: a bank passes no transactions.
+    f.dialogue("bank", BANK)
+        .file(
+            "customers.csv",
+            "customer_id,segment,email,phone\nP,premier,p@x,+1\nS,standard,s@x,+2\nQ,premier,q@x,+3\n",
+        )
+        .events(&[
+            "P,2025-01-01,address_change",
+            "S,2025-01-01,address_change",
+            "Q,2025-01-01,address_change",
+            "Q,2025-01-04,response,bank,offer,yes",
+        ]);
+    f
+}
+
+#[test]
+fn bank_a_rung_and_a_branch_with_when_tell_one_conversation() {
+    let f = bank();
+    assert_eq!(
+        f.plan(&["--as-of", "2025-03-01"]),
+        "\
+P bank#1 offer/0 email:address_offer 2025-01-01 planned
+P bank#1 offer/1 email:address_reminder 2025-01-08 planned
+P bank#1 offer/2 phone:premier_call 2025-01-11 planned
+Q bank#1 offer/0 email:address_offer 2025-01-01 planned
+Q bank#1 book_call/0 phone:adviser_call 2025-01-04 planned
+S bank#1 offer/0 email:address_offer 2025-01-01 planned
+S bank#1 offer/1 email:address_reminder 2025-01-08 planned
+"
+    );
+    let out =
+        f.cmd(&["explain", "S", "-d", "dialogues", "-e", "events.csv", "-c", "customers.csv", "--as-of", "2025-03-01"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("bank#1 step offer attempt 2: not sent, `when: customer.segment == \"premier\"` is false"),
+        "{}",
+        out.stdout
+    );
+    let out = f.cmd(&["explain", "Q", "-d", "dialogues", "-e", "events.csv", "-c", "customers.csv"]);
+    assert!(
+        out.stdout.contains("bank#1: answer yes (when customer.segment == \"premier\") at offer"),
+        "{}",
+        out.stdout
+    );
+    let out = f.cmd(&["graph", "bank", "--dialogues", "dialogues"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!("graph_bank_when", out.stdout);
+}
+
+#[test]
+fn a_reminder_comes_exactly_7d_after_the_deferred_send() {
+    // Email goes out at 09:00 only: the 15:00 message is deferred to the next morning, and
+    // its reminder comes 7 days after that real send (not 6d18h after it).
+    let f = Fixture::new();
+    f.file("kairos.yaml", "policy:\n  send_windows:\n    email: {at: \"09:00\"}\n")
+        .dialogue(
+            "r",
+            "trigger:\n  purchase: {}\nsteps:\n  - id: ask\n    send: {channel: email, template: ask}\n    escalate:\n      - {after: 7d, channel: sms, template: nudge}\n    timeout: {after: 1d, end: no_answer}\n    on:\n      - {answer: yes, end: agreed}\n",
+        )
+        .tx(&["A,2025-01-01T15:00:00Z,o1,p,c,1"]);
+    assert_eq!(
+        f.plan(&["--as-of", "2025-02-01"]),
+        "\
+A r#1 ask/0 email:ask 2025-01-02T09:00:00Z planned
+A r#1 ask/1 sms:nudge 2025-01-09T09:00:00Z planned
+"
+    );
+}
+
+#[test]
+fn next_with_when_sends_premier_customers_on_to_a_call() {
+    let f = Fixture::new();
+    f.dialogue(
+        "bank",
+        r#"
+trigger:
+  address_change: {}
+steps:
+  - id: offer
+    send: {channel: email, template: address_offer}
+    wait: 7d
+    next:
+      - {when: 'customer.segment == "premier"', goto: call}
+      - {end: emailed}
+  - id: call
+    send: {channel: phone, template: premier_call}
+"#,
+    )
+    .file("customers.csv", "customer_id,segment\nP,premier\nS,standard\n")
+    .events(&["P,2025-01-01,address_change", "S,2025-01-01,address_change"]);
+    assert_eq!(
+        f.plan(&["--as-of", "2025-03-01"]),
+        "\
+P bank#1 offer/0 email:address_offer 2025-01-01 planned
+P bank#1 call/0 phone:premier_call 2025-01-08 planned
+S bank#1 offer/0 email:address_offer 2025-01-01 planned
+"
+    );
+    let out = f.cmd(&["explain", "P", "-d", "dialogues", "-e", "events.csv", "-c", "customers.csv"]);
+    assert!(out.stdout.contains("bank#1: next if customer.segment == \"premier\" at offer"), "{}", out.stdout);
+    let out = f.cmd(&["graph", "bank", "--dialogues", "dialogues"]);
+    insta::assert_snapshot!("graph_bank_next_when", out.stdout);
+}

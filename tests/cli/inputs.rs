@@ -180,3 +180,44 @@ fn nan_infinity_and_out_of_range_numbers_are_rejected() {
         );
     }
 }
+
+#[test]
+fn without_transactions_history_is_empty_and_a_transactions_column_is_an_error() {
+    let f = Fixture::new();
+    f.dialogue(
+        "moved",
+        "trigger:\n  address_change: {}\nwhen: spend(365d) == 0 and orders() == 0\nsteps:\n  - id: hi\n    send: {channel: email, template: hi}\n",
+    )
+    .events(&["A,2025-01-01,address_change"]);
+    assert_eq!(f.plan(&[]), "A moved#1 hi/0 email:hi 2025-01-01 due\n");
+    f.dialogue(
+        "big",
+        "trigger:\n  threshold: {measure: tier_credits, reaches: 10, where: category == \"x\"}\nsteps:\n  - id: hi\n    send: {channel: email, template: hi}\n",
+    );
+    let out = f.run(&[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("error: `tier_credits` is a column of the transactions, but no transactions file was given"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("error: `category` is a column of the transactions, but no transactions file was given"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("help: pass --transactions FILE, or leave transactions columns out of this dialogue"));
+    assert!(out.stderr.contains("dialogues/big.yaml:2:24"), "{}", out.stderr);
+}
+
+#[test]
+fn no_loading_progress_is_drawn_when_stderr_is_a_pipe() {
+    let f = Fixture::new();
+    f.dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: email, template: t}\n")
+        .tx(&["A,2025-01-01,o1,p,c,1"]);
+    let out = f.run(&[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.starts_with("kairos: no kairos.yaml"), "{}", out.stderr);
+    assert!(!out.stderr.contains("loading") && !out.stderr.contains('\r'), "{}", out.stderr);
+}

@@ -12,6 +12,7 @@ mod outputs;
 mod policy;
 mod report;
 mod scale;
+mod stories;
 mod triggers;
 
 use std::path::{Path, PathBuf};
@@ -95,7 +96,10 @@ impl Fixture {
 
     /// `kairos run` with the fixture's files and `extra` arguments.
     pub fn run(&self, extra: &[&str]) -> Output {
-        let mut args = vec!["run", "--dialogues", "dialogues", "--transactions", "tx.csv"];
+        let mut args = vec!["run", "--dialogues", "dialogues"];
+        if self.path("tx.csv").exists() {
+            args.extend(["--transactions", "tx.csv"]);
+        }
         if self.path("events.csv").exists() {
             args.extend(["--events", "events.csv"]);
         }

@@ -302,3 +302,39 @@ fn money_is_summed_exactly_to_the_cent() {
         ],
     );
 }
+
+/// The casino story: tier credits (a column of the transactions) are the measure; a guest one
+/// stay from Diamond is invited, and only if they played in the last 90 days.
+#[test]
+fn casino_one_stay_from_diamond_on_own_measure_tier_credits() {
+    let f = Fixture::new();
+    f.file("kairos.yaml", "fields:\n  transactions: {tier_credits: number}\n")
+        .dialogue(
+            "diamond",
+            "trigger:\n  one_away: {measure: tier_credits, target: 1000, away: 250, within: 365d, where: category == \"hotel\"}\nwhen: sum(tier_credits, 90d, category == \"gaming\") > 0\nsteps:\n  - id: invite\n    send: {channel: email, template: one_stay_from_diamond}\n",
+        )
+        .file(
+            "tx.csv",
+            "customer_id,timestamp,order_id,product,category,tier_credits,amount\n\
+             A,2025-01-10,a1,suite,hotel,400.25,900\n\
+             A,2025-02-01,a2,slots,gaming,10,50\n\
+             A,2025-03-01,a3,suite,hotel,349.75,800\n\
+             B,2025-01-10,b1,suite,hotel,400,900\n\
+             B,2025-03-01,b2,suite,hotel,350,800\n\
+             C,2025-01-10,c1,suite,hotel,800,900\n",
+        );
+    // A: hotel credits 400.25 + 349.75 = 750 exactly, with play in the last 90 days. B reaches 750
+    // without play. C is 800 from its first stay but had not played.
+    assert_eq!(
+        f.plan(&["--as-of", "2025-03-31"]),
+        "A diamond#1 invite/0 email:one_stay_from_diamond 2025-03-01 planned\n"
+    );
+    let out = f.cmd(&["graph", "diamond", "-d", "dialogues"]);
+    assert!(out.stdout.contains("one_away: tier_credits within 250 of 1000 within 365d"), "{}", out.stdout);
+    f.dialogue("typo", "trigger:\n  threshold: {measure: tier_credit, reaches: 5}\nsteps:\n  - id: a\n    send: {channel: email, template: t}\n");
+    let out = f.run(&[]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("error: unknown measure `tier_credit`"), "{}", out.stderr);
+    assert!(out.stderr.contains("--> dialogues/typo.yaml:2:24"), "{}", out.stderr);
+    assert!(out.stderr.contains("help: did you mean `tier_credits`?"), "{}", out.stderr);
+}

@@ -14,7 +14,7 @@ use serde_saphyr::Spanned;
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Severity};
 use crate::expr::compile::Scopes;
 use crate::expr::{self, parse, Ir};
-use crate::model::{Closed, Duration, Measure, RfmCuts};
+use crate::model::{Duration, Measure, RfmCuts};
 use crate::yaml;
 
 use super::load::Schemas;
@@ -120,15 +120,34 @@ impl Checker<'_, '_> {
 
     /// Compile a condition in the given context, reporting problems at their exact column.
     pub(super) fn cond(&mut self, s: &S, event: EventKind, row: EventKind) -> Option<Cond> {
-        self.expression(s, event, row, true)
+        self.expression(s, event, row, true, "an absence trigger fires on a timer, not on an event")
+    }
+
+    /// A `when:` of a message, rung or branch: over the customer and history at that moment,
+    /// with no event to read.
+    pub(super) fn moment(&mut self, s: &S) -> Option<Cond> {
+        self.expression(
+            s,
+            EventKind::None,
+            EventKind::None,
+            true,
+            "a `when:` here is over the customer and history at that moment; use `where:` for the event",
+        )
     }
 
     /// A value to remember: an expression of any type.
     pub(super) fn value(&mut self, s: &S, event: EventKind) -> Option<Cond> {
-        self.expression(s, event, EventKind::None, false)
+        self.expression(s, event, EventKind::None, false, "an absence trigger fires on a timer, not on an event")
     }
 
-    fn expression(&mut self, s: &S, event: EventKind, row: EventKind, condition: bool) -> Option<Cond> {
+    fn expression(
+        &mut self,
+        s: &S,
+        event: EventKind,
+        row: EventKind,
+        condition: bool,
+        no_event_reason: &'static str,
+    ) -> Option<Cond> {
         let node = match parse::parse(&s.value) {
             Ok(n) => n,
             Err(pe) => {
@@ -159,7 +178,7 @@ impl Checker<'_, '_> {
             no_event_reason: if event == EventKind::Item {
                 "an announcement is about a catalogue row: write `item.NAME`"
             } else {
-                "an absence trigger fires on a timer, not on an event"
+                no_event_reason
             },
             rfm: self.rfm.clone(),
             remembered: self.facts,
@@ -185,11 +204,12 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// A measure: a built-in (`spend`...) or a numeric transactions column.
     pub(super) fn measure(&mut self, s: &S) -> Option<Measure> {
-        match Measure::parse(&s.value) {
+        match expr::compile::measure_by_name(&mut self.schemas.tx, &s.value) {
             Ok(m) => Some(m),
-            Err(e) => {
-                let d = self.f.at(s, e.message).with_hint(e.hint);
+            Err((message, hint)) => {
+                let d = self.f.at(s, message).with_hint_opt(hint);
                 self.err(d);
                 None
             }

@@ -87,6 +87,10 @@ impl Checker<'_, '_> {
             Some(s) => Some(self.cond(s, kind, kind)?),
             None => None,
         };
+        let when = match &r.when {
+            Some(s) => Some(self.moment(s)?),
+            None => None,
+        };
         let exit = if goal {
             if let Some(g) = &r.goto {
                 let e = self.f.at(g, "a goal ends the dialogue: use `outcome:`, not `goto:`");
@@ -113,7 +117,7 @@ impl Checker<'_, '_> {
             self.exit(&r.goto, &r.end, &r.start, steps, at, None)?
         };
         let remember = self.remember(&r.remember, kind)?;
-        Some(Branch { matcher, cond, exit, label, remember })
+        Some(Branch { matcher, cond, when, exit, label, remember })
     }
 
     pub(super) fn channels(&mut self, c: &Spanned<OneOrManyStr>) -> Option<Vec<String>> {
@@ -229,7 +233,13 @@ impl Checker<'_, '_> {
             ok &= offset.is_some();
             let variants = self.variants(&send.channel, &send.template, &send.by_tier);
             ok &= variants.is_some();
-            ladder.push(Msg { variants: variants.unwrap_or_default(), offset: offset.unwrap_or(0) });
+            let when = send.when.as_ref().map(|w| self.moment(w));
+            ok &= !matches!(when, Some(None));
+            ladder.push(Msg {
+                variants: variants.unwrap_or_default(),
+                offset: offset.unwrap_or(0),
+                when: when.flatten(),
+            });
         }
         if !r.escalate.is_empty() && r.send.is_none() {
             let e = self.f.at(&r.id, "`escalate:` follows up the step's own message, so the step needs a `send:`");
@@ -241,7 +251,13 @@ impl Checker<'_, '_> {
             ok &= after.is_some();
             let variants = self.variants(&esc.channel, &esc.template, &esc.by_tier);
             ok &= variants.is_some();
-            ladder.push(Msg { variants: variants.unwrap_or_default(), offset: after.unwrap_or(0) });
+            let when = esc.when.as_ref().map(|w| self.moment(w));
+            ok &= !matches!(when, Some(None));
+            ladder.push(Msg {
+                variants: variants.unwrap_or_default(),
+                offset: after.unwrap_or(0),
+                when: when.flatten(),
+            });
         }
         let on: Vec<Branch> = r.on.iter().filter_map(|b| self.branch(b, step_ids, false)).collect();
         ok &= on.len() == r.on.len();
@@ -251,10 +267,53 @@ impl Checker<'_, '_> {
         } else {
             Exit::End { outcome: "completed".to_owned(), start: None }
         };
-        let own = if r.next.is_some() || r.end.is_some() || r.start.is_some() {
-            self.exit(&r.next, &r.end, &r.start, step_ids, at, Some(implicit.clone()))
-        } else {
-            Some(implicit)
+        let mut choices = Vec::new();
+        let own = match r.next.as_ref().map(|n| (n, &n.value)) {
+            Some((n, RawNext::Choices(list))) => {
+                let at_next = self.f.start(n);
+                if let Some(s) = r.end.as_ref().or(r.start.as_ref()) {
+                    let e = self.f.at(s, "with choices under `next:`, say in each where it goes (`goto:`/`end:`)");
+                    self.err(e);
+                    ok = false;
+                }
+                if list.is_empty() {
+                    let e = self.f.at_span(at_next.clone(), "`next:` needs a step id or at least one choice");
+                    self.err(e);
+                    ok = false;
+                }
+                let mut default = None;
+                for (k, c) in list.iter().enumerate() {
+                    let exit = self.exit(&c.goto, &c.end, &c.start, step_ids, at_next.clone(), None);
+                    match &c.when {
+                        Some(w) => match (self.moment(w), exit) {
+                            (Some(cond), Some(x)) => choices.push((cond, x)),
+                            _ => ok = false,
+                        },
+                        None if k + 1 < list.len() => {
+                            let at = c.goto.as_ref().or(c.end.as_ref()).map_or(at_next.clone(), |s| self.f.start(s));
+                            let e = self.f.at_span(
+                                at,
+                                "a choice without `when:` is always taken, so the ones after it never are: put it last",
+                            );
+                            self.err(e);
+                            ok = false;
+                        }
+                        None => match exit {
+                            Some(x) => default = Some(x),
+                            None => ok = false,
+                        },
+                    }
+                }
+                Some(default.unwrap_or(implicit))
+            }
+            Some((n, RawNext::Step(id))) => {
+                let id = Spanned { value: id.clone(), referenced: n.referenced, defined: n.defined };
+                self.exit(&Some(id), &r.end, &r.start, step_ids, at, Some(implicit.clone()))
+            }
+            None if r.end.is_some() || r.start.is_some() => {
+                self.exit(&None, &r.end, &r.start, step_ids, at, Some(implicit.clone()))
+            }
+            None => Some(implicit),
         };
         let after = match (&r.wait, &r.timeout) {
             (Some(_), Some(t)) => {
@@ -304,6 +363,10 @@ impl Checker<'_, '_> {
         if !ok || after.is_none() {
             return None;
         }
-        Some(Step { id: r.id.value.clone(), ladder, on, after: after?, remember: remember? })
+        if !choices.is_empty() && !matches!(after, Some(After::Now(_) | After::Wait(..))) {
+            // Unreachable: `next:` with a timeout or branches is reported above.
+            return None;
+        }
+        Some(Step { id: r.id.value.clone(), ladder, on, after: after?, choices, remember: remember? })
     }
 }

@@ -62,6 +62,12 @@ impl Checker<'_, '_> {
                             self.err(e);
                         }
                         None if self.schemas.tx.open => {}
+                        None if !self.schemas.tx.given => {
+                            if let Some((message, hint)) = self.schemas.tx.not_given_error(&s.value) {
+                                let e = self.f.at(s, message).with_hint(hint);
+                                self.err(e);
+                            }
+                        }
                         None => {
                             let names: Vec<&str> = self.schemas.tx.fields.iter().map(|(n, _)| n.as_str()).collect();
                             let hint = did_you_mean(&s.value, names.iter().copied())
@@ -110,7 +116,7 @@ impl Checker<'_, '_> {
                     (Some(measure), w, Some(filter)) if w.is_none_or(|w| w.is_some()) => {
                         let window = w.flatten();
                         Some(Trigger::Crossing {
-                            measure,
+                            measure: th.measure.value.clone(),
                             value: Ir::Hist { measure, window, filter: filter.map(Box::new) },
                             level: th.reaches.value,
                             cap: None,
@@ -138,7 +144,7 @@ impl Checker<'_, '_> {
                 let filter = self.filter(&o.cond);
                 let trig = match (m, within, filter) {
                     (Some(measure), w, Some(filter)) if w.is_none_or(|w| w.is_some()) => Some(Trigger::Crossing {
-                        measure,
+                        measure: o.measure.value.clone(),
                         value: Ir::Hist { measure, window: w.flatten(), filter: filter.map(Box::new) },
                         level: o.target.value - away,
                         cap: Some(o.target.value),
