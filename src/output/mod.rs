@@ -8,6 +8,8 @@ pub mod row;
 pub mod sink;
 pub mod stream;
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::io;
 
 use serde_json::{Map, Value};
@@ -18,7 +20,9 @@ use crate::ids::{hex32, message_hash};
 use crate::input::time::format_utc;
 use crate::input::Data;
 use crate::template::render::TriggerVars;
-use crate::template::{Rendered, Templates, Vars};
+use crate::template::fast::{Rec, Source, Val};
+use crate::template::render::local_time_text;
+use crate::template::{Rendered, Templates, Vars, MESSAGE_VARS};
 
 pub use row::{Col, Row, COLUMNS};
 pub use sink::Sink;
@@ -210,7 +214,7 @@ impl<'a> Writer<'a> {
 
     /// The rendered content of a message, when templates are configured.
     pub fn content(&self, r: &CustomerResult, m: &Message, row: &Row<'_>) -> io::Result<Option<Rendered>> {
-        self.content_with(r, m, row, None, true)
+        self.content_with(r, m, row, &OnceCell::new(), true)
     }
 
     /// The customer's profile as one template value, built once for all their messages
@@ -227,16 +231,26 @@ impl<'a> Writer<'a> {
         Some(crate::template::render::record(fields))
     }
 
+    /// `customer_value` is filled on first use (by a message minijinja renders).
     fn content_with(
         &self,
         r: &CustomerResult,
         m: &Message,
         row: &Row<'_>,
-        customer_value: Option<&minijinja::Value>,
+        customer_value: &OnceCell<Option<minijinja::Value>>,
         html: bool,
     ) -> io::Result<Option<Rendered>> {
         let Some(ts) = self.templates else { return Ok(None) };
         let Some(t) = ts.get(row.template) else { return Ok(None) };
+        let Some(part) = t.parts.get(row.channel) else { return Ok(None) };
+        let tz = self.customer_tz(r);
+        if part.is_fast() {
+            let src = MsgSource { w: self, r, m, row, tz, history: OnceCell::new(), facts: OnceCell::new() };
+            if let Ok(c) = ts.render_fast(row.template, row.channel, &src, html) {
+                return Ok(c);
+            }
+        }
+        let customer_value = customer_value.get_or_init(|| self.customer_value(r)).as_ref();
         let needs = &t.needs;
         let person = &self.data.people[r.person];
         let mut customer = match (&self.data.customers, person.profile, customer_value) {
@@ -270,7 +284,6 @@ impl<'a> Writer<'a> {
             },
             None => Vec::new(),
         };
-        let tz = self.customer_tz(r);
         let history =
             if needs.history { content::history(&self.data.tx, person.tx.clone(), m.send_at, tz) } else { Vec::new() };
         let inst = &r.instances[m.instance];
@@ -302,14 +315,14 @@ impl<'a> Writer<'a> {
 
     /// The output row of message `m` with its content.
     pub fn full_row<'r>(&'r self, r: &'r CustomerResult, m: &'r Message) -> io::Result<Row<'r>> {
-        self.full_row_with(r, m, None, true)
+        self.full_row_with(r, m, &OnceCell::new(), true)
     }
 
     fn full_row_with<'r>(
         &'r self,
         r: &'r CustomerResult,
         m: &'r Message,
-        customer_value: Option<&minijinja::Value>,
+        customer_value: &OnceCell<Option<minijinja::Value>>,
         html: bool,
     ) -> io::Result<Row<'r>> {
         let mut row = self.row(r, m);
@@ -572,8 +585,7 @@ impl<'a> Writer<'a> {
                 }
             }
         }
-        let cv = self.customer_value(r);
-        let cv = cv.as_ref();
+        let cv = &OnceCell::new();
         match (format, out) {
             (Format::Csv, Chunk::Csv(w)) => {
                 let person = &self.data.people[r.person];
@@ -661,5 +673,98 @@ impl<'a> Writer<'a> {
             _ => unreachable!("chunk made for another format"),
         }
         Ok(emitted)
+    }
+}
+
+/// One message's variables for the template fast path, read straight from the data; history
+/// and facts are worked out on first use.
+struct MsgSource<'s> {
+    w: &'s Writer<'s>,
+    r: &'s CustomerResult,
+    m: &'s Message,
+    row: &'s Row<'s>,
+    tz: chrono_tz::Tz,
+    history: OnceCell<content::History<'s>>,
+    facts: OnceCell<Vec<(usize, &'s str)>>,
+}
+
+impl MsgSource<'_> {
+    fn time(&self, t: i64) -> Val<'static> {
+        local_time_text(t, Some(self.tz)).map_or(Val::Undef, |s| Val::Str(Cow::Owned(s)))
+    }
+
+    /// `customer.name` as `profile_update` events left it by the send time.
+    fn customer(&self, name: &str) -> Val<'_> {
+        let data = self.w.data;
+        let Some(tab) = &data.customers else { return Val::Undef };
+        let Some(col) = tab.col(name) else { return Val::Undef };
+        if let Some(v) = self.r.profile_at(col, self.m.send_at) {
+            return match tab.num_col(col) {
+                Some(_) => v.trim().parse::<f64>().map_or(Val::Undef, Val::F64),
+                None => Val::Str(Cow::Borrowed(v)),
+            };
+        }
+        match data.people[self.r.person].profile {
+            Some(row) => content::cell(tab, col, row),
+            None => Val::Undef,
+        }
+    }
+}
+
+impl Source for MsgSource<'_> {
+    fn msg(&self, i: usize) -> Val<'_> {
+        let row = self.row;
+        let text = |s| Val::Str(Cow::Borrowed(s));
+        match MESSAGE_VARS.get(i).copied() {
+            Some("customer_id") => text(row.customer_id),
+            Some("dialogue") => text(row.dialogue),
+            Some("instance") => Val::U64(u64::from(row.instance)),
+            Some("step") => text(row.step),
+            Some("attempt") => Val::U64(row.attempt as u64),
+            Some("channel") => text(row.channel),
+            Some("contact") => text(row.contact),
+            Some("template") => text(row.template),
+            Some("message_id") => text(row.message_id()),
+            Some("send_at") => self.time(row.send_at),
+            _ => Val::Undef,
+        }
+    }
+
+    fn field(&self, rec: Rec, name: &str) -> Val<'_> {
+        let data = self.w.data;
+        match rec {
+            Rec::Customer => self.customer(name),
+            Rec::Event => {
+                let (tab, x) = match self.m.event {
+                    Some(EventRef::Purchase(x)) => (&data.tx, x),
+                    Some(EventRef::Other(x)) => match &data.events {
+                        Some(tab) => (tab, x),
+                        None => return Val::Undef,
+                    },
+                    None => return Val::Undef,
+                };
+                tab.col(name).map_or(Val::Undef, |c| content::cell(tab, c, x))
+            }
+            Rec::Trigger => {
+                let inst = &self.r.instances[self.m.instance];
+                match name {
+                    "kind" => Val::Str(Cow::Borrowed(&inst.trigger)),
+                    "reason" => Val::Str(Cow::Borrowed(&inst.reason)),
+                    "at" => self.time(inst.triggered_at),
+                    _ => Val::Undef,
+                }
+            }
+            Rec::History => self
+                .history
+                .get_or_init(|| {
+                    content::history_of(&data.tx, data.people[self.r.person].tx.clone(), self.m.send_at, self.tz)
+                })
+                .get(name),
+            Rec::Fact => {
+                let facts = self.facts.get_or_init(|| self.r.facts_at(self.m.send_at));
+                let plan = self.w.plan;
+                facts.iter().find(|(i, _)| plan.facts[*i] == name).map_or(Val::Undef, |(_, v)| Val::Str(Cow::Borrowed(v)))
+            }
+        }
     }
 }

@@ -21,6 +21,7 @@
 //!   script: ...
 //! ```
 
+pub mod fast;
 pub mod render;
 pub mod sms;
 
@@ -145,6 +146,8 @@ pub struct Compiled {
     /// Where the field's value starts in the file (for mapping template errors back).
     node: usize,
     value: String,
+    /// The field compiled for the fast path, when it is in the subset that has one.
+    fast: Option<fast::Program>,
 }
 
 /// One channel's part of a template.
@@ -152,6 +155,13 @@ pub struct Compiled {
 pub struct Part {
     pub form: Form,
     pub fields: BTreeMap<Field, Compiled>,
+}
+
+impl Part {
+    /// Does every field have a fast-path program?
+    pub fn is_fast(&self) -> bool {
+        self.fields.values().all(|c| c.fast.is_some())
+    }
 }
 
 /// Which inputs a template reads, so a message's variables hold only those.
@@ -382,7 +392,7 @@ fn compile_file(
                 continue;
             }
             let name = format!("{key}/{}.{}", channel.value, field.name());
-            let c = Compiled { name: name.clone(), node, value: value.value.clone() };
+            let c = Compiled { name: name.clone(), node, value: value.value.clone(), fast: fast::compile(&value.value) };
             match env.add_template_owned(name.clone(), value.value) {
                 Ok(()) => {
                     let t = env.get_template(&name).ok()?;
