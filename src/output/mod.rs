@@ -245,11 +245,40 @@ impl<'a> Writer<'a> {
         let Some(part) = t.parts.get(row.channel) else { return Ok(None) };
         let tz = self.customer_tz(r);
         if part.is_fast() {
-            let src = MsgSource { w: self, r, m, row, tz, history: OnceCell::new(), facts: OnceCell::new() };
-            if let Ok(c) = ts.render_fast(row.template, row.channel, &src, html) {
+            if let Ok(c) = self.content_fast(ts, r, m, row, tz, html) {
                 return Ok(c);
             }
         }
+        self.content_minijinja(ts, t, r, m, row, tz, customer_value, html)
+    }
+
+    /// The content of a message on the template fast path (`Bail`: minijinja must render it).
+    fn content_fast(
+        &self,
+        ts: &Templates,
+        r: &CustomerResult,
+        m: &Message,
+        row: &Row<'_>,
+        tz: chrono_tz::Tz,
+        html: bool,
+    ) -> Result<Option<Rendered>, crate::template::fast::Bail> {
+        let src = MsgSource { w: self, r, m, row, tz, history: OnceCell::new(), facts: OnceCell::new() };
+        ts.render_fast(row.template, row.channel, &src, html)
+    }
+
+    /// The content of a message rendered by minijinja, from the message's variables.
+    #[allow(clippy::too_many_arguments)]
+    fn content_minijinja(
+        &self,
+        ts: &Templates,
+        t: &crate::template::Template,
+        r: &CustomerResult,
+        m: &Message,
+        row: &Row<'_>,
+        tz: chrono_tz::Tz,
+        customer_value: &OnceCell<Option<minijinja::Value>>,
+        html: bool,
+    ) -> io::Result<Option<Rendered>> {
         let customer_value = customer_value.get_or_init(|| self.customer_value(r)).as_ref();
         let needs = &t.needs;
         let person = &self.data.people[r.person];
@@ -311,6 +340,25 @@ impl<'a> Writer<'a> {
             },
         };
         ts.render_parts(row.template, row.channel, &vars, html).map_err(io::Error::other)
+    }
+
+    /// A message's content both ways, for the tests that hold the fast path to minijinja:
+    /// (None when the part has no fast path, else its result; minijinja's result).
+    #[cfg(test)]
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn content_both_ways(
+        &self,
+        r: &CustomerResult,
+        m: &Message,
+        row: &Row<'_>,
+        html: bool,
+    ) -> (Option<Result<Option<Rendered>, crate::template::fast::Bail>>, io::Result<Option<Rendered>>) {
+        let Some(ts) = self.templates else { return (None, Ok(None)) };
+        let Some(t) = ts.get(row.template) else { return (None, Ok(None)) };
+        let Some(part) = t.parts.get(row.channel) else { return (None, Ok(None)) };
+        let tz = self.customer_tz(r);
+        let fast = part.is_fast().then(|| self.content_fast(ts, r, m, row, tz, html));
+        (fast, self.content_minijinja(ts, t, r, m, row, tz, &OnceCell::new(), html))
     }
 
     /// The output row of message `m` with its content.
