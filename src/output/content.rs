@@ -11,7 +11,7 @@ use crate::expr::eval::nan0;
 use crate::input::Table;
 use crate::model::{from_micros, to_micros, DAY};
 use crate::template::fast::Val;
-use crate::template::render::{local_time, local_time_text};
+use crate::template::render::local_time;
 
 /// The fields of row `row` of `t` that `needed` names (all of them when `needed` is None):
 /// numbers as numbers, text as text, empty cells left out.
@@ -143,7 +143,7 @@ impl<'t> History<'t> {
     /// Field `name` for the fast path (the same values as `vars`).
     pub fn get(&self, name: &str) -> Val<'t> {
         let l = self.last.as_ref();
-        let time = |t: i64| local_time_text(t, Some(self.tz)).map_or(Val::Undef, |s| Val::Str(Cow::Owned(s)));
+        let time = |t: i64| Val::time(t, self.tz);
         let text = |s: Option<&'t str>| s.map_or(Val::Undef, |s| Val::Str(Cow::Borrowed(s)));
         match name {
             "orders" => Val::U64(self.orders),

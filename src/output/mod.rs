@@ -21,7 +21,6 @@ use crate::input::time::format_utc;
 use crate::input::Data;
 use crate::template::render::TriggerVars;
 use crate::template::fast::{Rec, Source, Val};
-use crate::template::render::local_time_text;
 use crate::template::{Rendered, Templates, Vars, MESSAGE_VARS};
 
 pub use row::{Col, Row, COLUMNS};
@@ -738,7 +737,7 @@ struct MsgSource<'s> {
 
 impl MsgSource<'_> {
     fn time(&self, t: i64) -> Val<'static> {
-        local_time_text(t, Some(self.tz)).map_or(Val::Undef, |s| Val::Str(Cow::Owned(s)))
+        Val::time(t, self.tz)
     }
 
     /// `customer.name` as `profile_update` events left it by the send time.

@@ -12,6 +12,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use super::render::local_time_text;
 use super::{HISTORY_FIELDS, MAX_OUTPUT, MESSAGE_VARS, TRIGGER_FIELDS};
 
 /// A value as the fast path sees it: the kinds a message's variables and the supported
@@ -23,13 +24,25 @@ pub enum Val<'a> {
     F64(f64),
     U64(u64),
     I64(i64),
+    /// An instant shown in a zone: the text `render::local_time` gives, kept as the instant
+    /// so `date` formats it without reading the text back.
+    Time(i64, chrono_tz::Tz),
 }
 
 impl Val<'_> {
+    /// Instant `t` in `tz` (missing when chrono cannot represent it, as `local_time`).
+    pub fn time(t: i64, tz: chrono_tz::Tz) -> Val<'static> {
+        match chrono::DateTime::from_timestamp(t, 0) {
+            Some(_) => Val::Time(t, tz),
+            None => Val::Undef,
+        }
+    }
+
     /// minijinja's truthiness.
     fn is_true(&self) -> bool {
         match self {
             Val::Undef => false,
+            Val::Time(..) => true,
             Val::Str(s) => !s.is_empty(),
             Val::F64(x) => *x != 0.0,
             Val::U64(x) => *x != 0,
@@ -79,7 +92,8 @@ enum Filter {
     Upper,
     Lower,
     Money(Option<Box<str>>),
-    Date(Option<Box<str>>),
+    /// The format, compiled.
+    Date(Vec<chrono::format::Item<'static>>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -408,8 +422,9 @@ impl<'s> Parser<'s> {
                 ("lower", []) => Filter::Lower,
                 ("money", []) => Filter::Money(None),
                 ("money", [a]) => Filter::Money(Some(lit(a)?)),
-                ("date", []) => Filter::Date(None),
-                ("date", [a]) => Filter::Date(Some(lit(a)?)),
+                // A bad format is minijinja's to report.
+                ("date", []) => Filter::Date(super::render::date_items(None)?),
+                ("date", [a]) => Filter::Date(super::render::date_items(Some(&lit(a)?))?),
                 _ => return None,
             };
             filters.push(f);
@@ -433,6 +448,7 @@ fn lookup<'a, S: Source + ?Sized>(src: &'a S, p: &'a Path) -> Val<'a> {
 fn text(v: Val<'_>) -> Result<Cow<'_, str>, Bail> {
     match v {
         Val::Str(s) => Ok(s),
+        Val::Time(t, tz) => local_time_text(t, Some(tz)).map(Cow::Owned).ok_or(Bail),
         _ => Err(Bail),
     }
 }
@@ -497,10 +513,13 @@ fn eval<'a, S: Source + ?Sized>(e: &'a Expr, src: &'a S) -> Result<Val<'a>, Bail
             },
             Filter::Replace(from, to) => {
                 let s = text(v)?;
-                if from.is_empty() || s.contains(&**from) {
-                    Val::Str(Cow::Owned(s.replace(&**from, to)))
-                } else {
-                    Val::Str(s)
+                let mut chars = from.chars();
+                match (chars.next(), chars.next()) {
+                    // One character: the same replacement, found with memchr.
+                    (Some(c), None) if !s.contains(c) => Val::Str(s),
+                    (Some(c), None) => Val::Str(Cow::Owned(s.replace(c, to))),
+                    _ if !from.is_empty() && !s.contains(&**from) => Val::Str(s),
+                    _ => Val::Str(Cow::Owned(s.replace(&**from, to))),
                 }
             }
             Filter::Title => Val::Str(Cow::Owned(title(&text(v)?))),
@@ -509,6 +528,7 @@ fn eval<'a, S: Source + ?Sized>(e: &'a Expr, src: &'a S) -> Result<Val<'a>, Bail
             Filter::Money(sym) => {
                 let x = match v {
                     Val::Undef => None,
+                    Val::Time(..) => return Err(Bail),
                     Val::Str(s) => super::render::parse_amount(&s).map_err(|_| Bail)?,
                     Val::F64(x) => Some(x),
                     Val::U64(x) => Some(x as f64),
@@ -519,9 +539,13 @@ fn eval<'a, S: Source + ?Sized>(e: &'a Expr, src: &'a S) -> Result<Val<'a>, Bail
                     Some(x) => Val::Str(Cow::Owned(super::render::money_text(x, sym.as_deref()).map_err(|_| Bail)?)),
                 }
             }
-            Filter::Date(fmt) => match v {
+            Filter::Date(items) => match v {
                 Val::Undef => Val::Undef,
-                Val::Str(s) => Val::Str(Cow::Owned(super::render::date_text(&s, fmt.as_deref()).map_err(|_| Bail)?)),
+                Val::Time(t, tz) => match super::render::date_at(t, tz, items) {
+                    Some(d) => Val::Str(Cow::Owned(d)),
+                    None => Val::Str(Cow::Owned(super::render::date_with(&text(v)?, items).map_err(|_| Bail)?)),
+                },
+                Val::Str(s) => Val::Str(Cow::Owned(super::render::date_with(&s, items).map_err(|_| Bail)?)),
                 _ => return Err(Bail),
             },
         };
@@ -551,6 +575,11 @@ fn title(v: &str) -> String {
 fn write_val(v: &Val<'_>, html: bool, out: &mut String) {
     match v {
         Val::Undef => {}
+        Val::Time(t, tz) => {
+            if let Some(s) = local_time_text(*t, Some(*tz)) {
+                write_val(&Val::Str(Cow::Owned(s)), html, out);
+            }
+        }
         Val::Str(s) if html => escape_html(s, out),
         Val::Str(s) => out.push_str(s),
         Val::U64(x) => out.push_str(itoa::Buffer::new().format(*x)),

@@ -1,6 +1,7 @@
 //! Filling a template for one message: the variables (`Vars`), the formatting filters users
 //! need (money, dates in the customer's zone, first names), and the bounded render.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -188,7 +189,13 @@ fn assemble<E>(part: &Part, html: bool, mut field: impl FnMut(&Compiled) -> Resu
         match f {
             Field::Subject => {
                 let t = text.trim();
-                out.subject = Some(if t.contains(['\r', '\n']) { t.replace(['\r', '\n'], " ") } else { t.to_owned() });
+                out.subject = Some(if t.contains(['\r', '\n']) {
+                    t.replace(['\r', '\n'], " ")
+                } else if t.len() == text.len() {
+                    text
+                } else {
+                    t.to_owned()
+                });
             }
             Field::Html => out.html = Some(text),
             Field::Address => address = Some(text),
@@ -200,7 +207,12 @@ fn assemble<E>(part: &Part, html: bool, mut field: impl FnMut(&Compiled) -> Resu
         }
     }
     if let Some(a) = address.filter(|a| !a.trim().is_empty()) {
-        out.body = format!("{}\n\n{}", a.trim_end(), out.body);
+        let a = a.trim_end();
+        let mut body = String::with_capacity(a.len() + 2 + out.body.len());
+        body.push_str(a);
+        body.push_str("\n\n");
+        body.push_str(&out.body);
+        out.body = body;
     }
     if part.form == Form::Sms {
         out.sms = Some(sms::length(&out.body));
@@ -382,19 +394,42 @@ pub(super) fn date_text(s: &str, format: Option<&str>) -> Result<String, Error> 
     if items.iter().any(|i| matches!(i, chrono::format::Item::Error)) {
         return Err(Error::new(ErrorKind::InvalidOperation, format!("date: {fmt:?} is not a strftime format")));
     }
+    date_with(s, &items)
+}
+
+/// `date`'s format compiled, None when it is no strftime format.
+pub(super) fn date_items(format: Option<&str>) -> Option<Vec<chrono::format::Item<'static>>> {
+    chrono::format::StrftimeItems::new(format.unwrap_or("%-d %B %Y")).parse_to_owned().ok()
+}
+
+/// `date_text` with the format compiled.
+pub(super) fn date_with(s: &str, items: &[chrono::format::Item<'_>]) -> Result<String, Error> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.format_with_items(items.into_iter()).to_string());
+        return Ok(t.format_with_items(items.iter()).to_string());
     }
     match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         Ok(d) => {
             let midnight = d.and_hms_opt(0, 0, 0).map(|n| chrono::Utc.from_utc_datetime(&n));
             match midnight {
-                Some(m) => Ok(m.format_with_items(items.into_iter()).to_string()),
+                Some(m) => Ok(m.format_with_items(items.iter()).to_string()),
                 None => Ok(s.to_owned()),
             }
         }
         Err(_) => Err(Error::new(ErrorKind::InvalidOperation, format!("date: {s:?} is not a date"))),
     }
+}
+
+/// `date` of instant `t` shown in `tz`, as `date_with` of its `local_time` text gives it;
+/// None when the zone's offset has seconds (RFC 3339 text drops them, so the text must be
+/// read back).
+pub(super) fn date_at(t: i64, tz: chrono_tz::Tz, items: &[chrono::format::Item<'_>]) -> Option<String> {
+    let fixed = DateTime::from_timestamp(t, 0)?.with_timezone(&tz).fixed_offset();
+    if fixed.offset().local_minus_utc() % 60 != 0 {
+        return None;
+    }
+    let mut out = String::with_capacity(32);
+    write!(out, "{}", fixed.format_with_items(items.iter())).ok()?;
+    Some(out)
 }
 
 /// `{{ customer.name | first_name }}` → the first word.

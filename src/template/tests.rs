@@ -214,6 +214,8 @@ mod fast_path {
         event: Vec<(&'static str, Val<'static>)>,
         history: Vec<(&'static str, Val<'static>)>,
         facts: Vec<(&'static str, &'static str)>,
+        /// When the dialogue was triggered.
+        at: i64,
     }
 
     fn value(v: &Val<'_>) -> Value {
@@ -223,6 +225,7 @@ mod fast_path {
             Val::F64(x) => Value::from(*x),
             Val::U64(x) => Value::from(*x),
             Val::I64(x) => Value::from(*x),
+            Val::Time(t, tz) => local_time(*t, Some(*tz)),
         }
     }
 
@@ -234,7 +237,7 @@ mod fast_path {
                 event: conv(&self.event),
                 history: conv(&self.history),
                 facts: self.facts.clone(),
-                trigger: render::TriggerVars { kind: "purchase", reason: "", at: 1_741_000_000 },
+                trigger: render::TriggerVars { kind: "purchase", reason: "", at: self.at },
                 tz: Some(chrono_tz::America::Los_Angeles),
                 instance: 3,
                 attempt: 1,
@@ -277,7 +280,8 @@ mod fast_path {
                 Rec::Trigger => match name {
                     "kind" => Val::Str(Cow::Borrowed(self.1.trigger.kind)),
                     "reason" => Val::Str(Cow::Borrowed(self.1.trigger.reason)),
-                    "at" => Val::Str(Cow::Owned(local_time(self.1.trigger.at, self.1.tz).to_string())),
+                    // As the engine's source gives instants: kept as instants.
+                    "at" => Val::time(self.1.trigger.at, chrono_tz::America::Los_Angeles),
                     _ => Val::Undef,
                 },
             }
@@ -295,20 +299,24 @@ mod fast_path {
                 event: vec![("product", s("garden_hose_20m")), ("amount", Val::F64(1234567.891)), ("type", s("x"))],
                 history: vec![("orders", Val::U64(0)), ("last_purchase_at", s("2025-03-01T10:00:00-08:00"))],
                 facts: vec![("size", "L")],
+                at: 1_741_000_000,
             },
             Msg {
                 customer: vec![("name", s("   ")), ("size", Val::F64(0.0))],
                 event: vec![("product", s("<b>Tom & \"Jerry\"</b> / 'x'")), ("amount", Val::F64(100.0))],
                 history: vec![("orders", Val::U64(12)), ("days_since_last_purchase", Val::I64(-3))],
                 facts: vec![],
+                at: 1_741_000_000,
             },
             Msg {
                 customer: vec![("name", s("")), ("email", Val::F64(5.0)), ("size", Val::F64(f64::NAN))],
                 event: vec![("product", s("")), ("amount", s(" 13.5 ")), ("answer", Val::U64(7))],
                 history: vec![],
                 facts: vec![("size", "")],
+                at: 1_700_000_000,
             },
-            Msg { customer: vec![], event: vec![("amount", Val::I64(-2))], history: vec![], facts: vec![] },
+            // Triggered in 1849: Los Angeles was on local mean time, an offset with seconds.
+            Msg { customer: vec![], event: vec![("amount", Val::I64(-2))], history: vec![], facts: vec![], at: -3_800_000_000 },
         ]
     }
 
@@ -324,6 +332,7 @@ mod fast_path {
         "{{ instance }}-{{ attempt }}-[{{ contact }}]-{{ customer_id }}-{{ dialogue }}-{{ step }}-{{ channel }}\r\n",
         "  {{customer.name|first_name}}  \r",
         "plain text, {no markers} and a lone { or } or %}",
+        "{{ trigger.at }}|{{ trigger.at | date('%Y-%m-%d %H:%M:%S %z %Z') }}|{{ trigger.at | first_name | upper }}|{{ trigger.at[:4] }}|{{ trigger.at | default('x') | replace('-', '/') }}|{% if trigger.at %}y{% endif %}",
     ];
 
     fn load(files: &[(String, String)]) -> Templates {
@@ -382,6 +391,7 @@ mod fast_path {
             event: vec![("amount", s("twelve"))],
             history: vec![],
             facts: vec![],
+            at: 0,
         };
         let m2 = Msg { event: vec![("amount", Val::F64(1.5))], ..messages().remove(3) };
         for (i, msg) in [(0, &m2), (1, &m), (2, &m), (3, &m), (4, &m2)] {
