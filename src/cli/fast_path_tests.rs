@@ -60,9 +60,9 @@ fn compare_over(events: &Path) -> usize {
                 for html in [false, true] {
                     let (fast, slow) = writer.content_both_ways(&r, m, &row, html);
                     let slow = slow.unwrap_or_else(|e| panic!("{key}/{channel} for {}: {e}", row.customer_id));
-                    let fast = fast.expect("a fast part").unwrap_or_else(|_| {
-                        panic!("{key}/{channel} for {} left the fast path", row.customer_id)
-                    });
+                    let fast = fast
+                        .expect("a fast part")
+                        .unwrap_or_else(|_| panic!("{key}/{channel} for {} left the fast path", row.customer_id));
                     assert_eq!(fast, slow, "{key}/{channel} for customer {} (html: {html})", row.customer_id);
                     assert!(slow.is_some());
                     compared += 1;

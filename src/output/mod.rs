@@ -19,8 +19,8 @@ use crate::engine::{status, CustomerResult, EventRef, Instance, Message};
 use crate::ids::{hex32, message_hash};
 use crate::input::time::format_utc;
 use crate::input::Data;
-use crate::template::render::TriggerVars;
 use crate::template::fast::{Rec, Source, Val};
+use crate::template::render::TriggerVars;
 use crate::template::{Rendered, Templates, Vars, MESSAGE_VARS};
 
 pub use row::{Col, Row, COLUMNS};
@@ -810,7 +810,10 @@ impl Source for MsgSource<'_> {
             Rec::Fact => {
                 let facts = self.facts.get_or_init(|| self.r.facts_at(self.m.send_at));
                 let plan = self.w.plan;
-                facts.iter().find(|(i, _)| plan.facts[*i] == name).map_or(Val::Undef, |(_, v)| Val::Str(Cow::Borrowed(v)))
+                facts
+                    .iter()
+                    .find(|(i, _)| plan.facts[*i] == name)
+                    .map_or(Val::Undef, |(_, v)| Val::Str(Cow::Borrowed(v)))
             }
         }
     }

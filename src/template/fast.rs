@@ -131,7 +131,7 @@ pub fn compile(src: &str) -> Option<Program> {
     src = src.strip_suffix('\r').unwrap_or(src);
     let mut p = Parser { s: src, i: 0 };
     let (segs, end) = p.segments()?;
-    if end != End::Eof {
+    if end != Stop::Eof {
         return None;
     }
     let mut lit_len = 0;
@@ -153,7 +153,7 @@ fn count_lit(segs: &[Seg], n: &mut usize) {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum End {
+enum Stop {
     Eof,
     Else,
     EndIf,
@@ -184,7 +184,7 @@ impl<'s> Parser<'s> {
     }
 
     /// Literal text and expressions up to the end of input or an `{% else %}`/`{% endif %}`.
-    fn segments(&mut self) -> Option<(Vec<Seg>, End)> {
+    fn segments(&mut self) -> Option<(Vec<Seg>, Stop)> {
         let mut segs = Vec::new();
         loop {
             let rest = self.rest();
@@ -207,7 +207,7 @@ impl<'s> Parser<'s> {
             }
             self.i += lit_end;
             if marker.is_none() {
-                return Some((segs, End::Eof));
+                return Some((segs, Stop::Eof));
             }
             if self.eat("{{") {
                 if matches!(self.rest().as_bytes().first(), Some(b'-' | b'+')) {
@@ -232,25 +232,25 @@ impl<'s> Parser<'s> {
                         self.close_tag()?;
                         let (then, end) = self.segments()?;
                         let otherwise = match end {
-                            End::EndIf => Vec::new(),
-                            End::Else => {
+                            Stop::EndIf => Vec::new(),
+                            Stop::Else => {
                                 let (o, end) = self.segments()?;
-                                if end != End::EndIf {
+                                if end != Stop::EndIf {
                                     return None;
                                 }
                                 o
                             }
-                            End::Eof => return None,
+                            Stop::Eof => return None,
                         };
                         segs.push(Seg::If(cond, then, otherwise));
                     }
                     "else" => {
                         self.close_tag()?;
-                        return Some((segs, End::Else));
+                        return Some((segs, Stop::Else));
                     }
                     "endif" => {
                         self.close_tag()?;
-                        return Some((segs, End::EndIf));
+                        return Some((segs, Stop::EndIf));
                     }
                     _ => return None,
                 }

@@ -392,7 +392,8 @@ fn compile_file(
                 continue;
             }
             let name = format!("{key}/{}.{}", channel.value, field.name());
-            let c = Compiled { name: name.clone(), node, value: value.value.clone(), fast: fast::compile(&value.value) };
+            let c =
+                Compiled { name: name.clone(), node, value: value.value.clone(), fast: fast::compile(&value.value) };
             match env.add_template_owned(name.clone(), value.value) {
                 Ok(()) => {
                     let t = env.get_template(&name).ok()?;

@@ -365,7 +365,7 @@ pub(super) fn money_text(x: f64, symbol: Option<&str>) -> Result<String, Error> 
     }
     out.push_str(symbol);
     for (i, ch) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

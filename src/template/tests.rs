@@ -276,7 +276,12 @@ mod fast_path {
                 Rec::Customer => find(&self.0.customer),
                 Rec::Event => find(&self.0.event),
                 Rec::History => find(&self.0.history),
-                Rec::Fact => self.0.facts.iter().find(|(k, _)| *k == name).map_or(Val::Undef, |(_, v)| Val::Str(Cow::Borrowed(v))),
+                Rec::Fact => self
+                    .0
+                    .facts
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map_or(Val::Undef, |(_, v)| Val::Str(Cow::Borrowed(v))),
                 Rec::Trigger => match name {
                     "kind" => Val::Str(Cow::Borrowed(self.1.trigger.kind)),
                     "reason" => Val::Str(Cow::Borrowed(self.1.trigger.reason)),
@@ -316,7 +321,13 @@ mod fast_path {
                 at: 1_700_000_000,
             },
             // Triggered in 1849: Los Angeles was on local mean time, an offset with seconds.
-            Msg { customer: vec![], event: vec![("amount", Val::I64(-2))], history: vec![], facts: vec![], at: -3_800_000_000 },
+            Msg {
+                customer: vec![],
+                event: vec![("amount", Val::I64(-2))],
+                history: vec![],
+                facts: vec![],
+                at: -3_800_000_000,
+            },
         ]
     }
 
@@ -347,12 +358,15 @@ mod fast_path {
         for (i, c) in CASES.iter().enumerate() {
             let q = serde_json::to_string(c).unwrap();
             assert!(compile(c).is_some(), "case {i} has a fast path: {c}");
-            files.push((format!("c{i}.yaml"), format!("sms:\n  text: {q}\nemail:\n  subject: {q}\n  text: x\n  html: {q}\n")));
+            files.push((
+                format!("c{i}.yaml"),
+                format!("sms:\n  text: {q}\nemail:\n  subject: {q}\n  text: x\n  html: {q}\n"),
+            ));
         }
         let t = load(&files);
         let mut checked = 0;
         for m in messages() {
-            for i in 0..CASES.len() {
+            for (i, case) in CASES.iter().enumerate() {
                 let key = format!("c{i}");
                 for channel in ["sms", "email"] {
                     let vars = m.vars();
@@ -360,10 +374,10 @@ mod fast_path {
                     let src = Src(&m, m.vars());
                     match t.render_fast(&key, channel, &src, true) {
                         Ok(fast) => {
-                            assert_eq!(Ok(fast), slow, "case {i} ({channel}): {}", CASES[i]);
+                            assert_eq!(Ok(fast), slow, "case {i} ({channel}): {case}");
                             checked += 1;
                         }
-                        Err(Bail) => panic!("case {i} ({channel}) left the fast path: {}", CASES[i]),
+                        Err(Bail) => panic!("case {i} ({channel}) left the fast path: {case}"),
                     }
                 }
             }
