@@ -244,8 +244,8 @@ impl<'a> Writer<'a> {
         let Some(part) = t.parts.get(row.channel) else { return Ok(None) };
         let tz = self.customer_tz(r);
         if part.is_fast() {
-            if let Ok(c) = self.content_fast(ts, r, m, row, tz, html) {
-                return Ok(c);
+            if let Ok(c) = self.content_fast(part, r, m, row, tz, html) {
+                return Ok(Some(c));
             }
         }
         self.content_minijinja(ts, t, r, m, row, tz, customer_value, html)
@@ -254,15 +254,15 @@ impl<'a> Writer<'a> {
     /// The content of a message on the template fast path (`Bail`: minijinja must render it).
     fn content_fast(
         &self,
-        ts: &Templates,
+        part: &crate::template::Part,
         r: &CustomerResult,
         m: &Message,
         row: &Row<'_>,
         tz: chrono_tz::Tz,
         html: bool,
-    ) -> Result<Option<Rendered>, crate::template::fast::Bail> {
+    ) -> Result<Rendered, crate::template::fast::Bail> {
         let src = MsgSource { w: self, r, m, row, tz, history: OnceCell::new(), facts: OnceCell::new() };
-        ts.render_fast(row.template, row.channel, &src, html)
+        part.render_fast(&src, html)
     }
 
     /// The content of a message rendered by minijinja, from the message's variables.
@@ -356,7 +356,7 @@ impl<'a> Writer<'a> {
         let Some(t) = ts.get(row.template) else { return (None, Ok(None)) };
         let Some(part) = t.parts.get(row.channel) else { return (None, Ok(None)) };
         let tz = self.customer_tz(r);
-        let fast = part.is_fast().then(|| self.content_fast(ts, r, m, row, tz, html));
+        let fast = part.is_fast().then(|| self.content_fast(part, r, m, row, tz, html).map(Some));
         (fast, self.content_minijinja(ts, t, r, m, row, tz, &OnceCell::new(), html))
     }
 

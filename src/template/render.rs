@@ -276,12 +276,7 @@ impl Templates {
     ) -> Result<Option<Rendered>, fast::Bail> {
         let Some(t) = self.keys.get(key) else { return Ok(None) };
         let Some(part) = t.parts.get(channel) else { return Ok(None) };
-        let field = |c: &Compiled| -> Result<String, fast::Bail> {
-            let mut out = String::new();
-            c.fast.as_ref().ok_or(fast::Bail)?.render(src, c.name.ends_with(".html"), &mut out)?;
-            Ok(out)
-        };
-        assemble(part, html, field).map(Some)
+        part.render_fast(src, html).map(Some)
     }
 
     fn error(&self, t: &super::Template, c: &super::Compiled, vars: &Vars<'_>, e: &Error) -> RenderError {
@@ -306,6 +301,18 @@ impl Templates {
                 vars.step
             ),
         }
+    }
+}
+
+impl Part {
+    /// `Templates::render_fast` of this part.
+    pub fn render_fast<S: fast::Source + ?Sized>(&self, src: &S, html: bool) -> Result<Rendered, fast::Bail> {
+        let field = |c: &Compiled| -> Result<String, fast::Bail> {
+            let mut out = String::new();
+            c.fast.as_ref().ok_or(fast::Bail)?.render(src, c.name.ends_with(".html"), &mut out)?;
+            Ok(out)
+        };
+        assemble(self, html, field)
     }
 }
 
