@@ -3,7 +3,10 @@
 //! variable it reads against what a message can offer (the profile columns, the event
 //! columns, remembered facts, the fixed message variables), with located diagnostics; `render`
 //! fills a part for one message, sandboxed: no loader (no file access), a fuel limit, a cap on
-//! the output size, auto-escaping in HTML parts.
+//! the output size, auto-escaping in HTML parts. Fields in the subset most templates use
+//! (literal text, `{{ path | filter(...) }}`, `{% if path %}`) are also compiled for `fast`,
+//! which renders them straight from a message's data, with minijinja's text (anything else,
+//! and any value the fast path is not sure of, goes to minijinja).
 //!
 //! ```yaml
 //! # templates/welcome.yaml
