@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::render::local_time_text;
-use super::{HISTORY_FIELDS, MAX_OUTPUT, MESSAGE_VARS, TRIGGER_FIELDS};
+use super::{FUEL, HISTORY_FIELDS, MAX_OUTPUT, MESSAGE_VARS, TRIGGER_FIELDS};
 
 /// A value as the fast path sees it: the kinds a message's variables and the supported
 /// filters produce.
@@ -134,9 +134,25 @@ pub fn compile(src: &str) -> Option<Program> {
     if end != Stop::Eof {
         return None;
     }
+    // minijinja stops a render past `FUEL` instructions; leave it any field that could come
+    // near (a generous bound on the instructions each construct compiles to).
+    if ops(&segs) > FUEL as usize / 4 {
+        return None;
+    }
     let mut lit_len = 0;
     count_lit(&segs, &mut lit_len);
     Some(Program { segs, lit_len })
+}
+
+/// At least as many instructions as minijinja runs for `segs` (both branches of an `if`).
+fn ops(segs: &[Seg]) -> usize {
+    segs.iter()
+        .map(|s| match s {
+            Seg::Lit(_) => 1,
+            Seg::Expr(e) => 4 + 4 * e.filters.len() + if e.slice.is_some() { 4 } else { 0 },
+            Seg::If(_, a, b) => 4 + ops(a) + ops(b),
+        })
+        .sum()
 }
 
 fn count_lit(segs: &[Seg], n: &mut usize) {

@@ -452,5 +452,8 @@ mod fast_path {
             assert_eq!(compile(src), None, "{src}");
         }
         assert!(compile("{{ customer.name | first_name | default('there') }} {{ message_id[:8] }}").is_some());
+        // So many expressions that minijinja could run out of fuel: its to render (or stop).
+        assert!(compile(&"{{ step }}".repeat(1000)).is_some());
+        assert_eq!(compile(&"{{ step | upper }}".repeat(10_000)), None);
     }
 }
