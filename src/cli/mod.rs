@@ -757,3 +757,6 @@ fn graph(args: &GraphArgs) -> Result<ExitCode> {
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod fast_path_tests;

@@ -1,6 +1,7 @@
 //! What a message's template sees of the inputs: a row's fields as template values, and the
 //! customer's purchase history up to the moment the message is sent.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::ops::Range;
 
@@ -9,6 +10,7 @@ use minijinja::value::Value;
 use crate::expr::eval::nan0;
 use crate::input::Table;
 use crate::model::{from_micros, to_micros, DAY};
+use crate::template::fast::Val;
 use crate::template::render::local_time;
 
 /// The fields of row `row` of `t` that `needed` names (all of them when `needed` is None):
@@ -35,8 +37,45 @@ pub fn fields<'t>(t: &'t Table, row: usize, needed: Option<&BTreeSet<String>>) -
     out
 }
 
+/// A cell as the fast path sees it: numbers as numbers (a missing number is missing), text
+/// as text (empty text counts as missing in a record).
+pub fn cell(t: &Table, col: usize, row: usize) -> Val<'_> {
+    match t.num_col(col) {
+        Some(c) if c[row].is_nan() => Val::Undef,
+        Some(c) => Val::F64(c[row]),
+        None => Val::Str(Cow::Borrowed(t.str_at(col, row))),
+    }
+}
+
+/// `history.*`: what a customer's purchases up to an instant say.
+#[derive(Debug, Clone)]
+pub struct History<'t> {
+    orders: u64,
+    lines: usize,
+    spend: i64,
+    spend_year: i64,
+    /// Of the purchases' last row, when there is one.
+    last: Option<Last<'t>>,
+    tz: chrono_tz::Tz,
+}
+
+#[derive(Debug, Clone)]
+struct Last<'t> {
+    first_at: i64,
+    last_at: i64,
+    days_since: i64,
+    product: Option<&'t str>,
+    category: Option<&'t str>,
+    favourite: Option<&'t str>,
+}
+
 /// `history.*`: the customer's purchase rows `rows` (in time order) up to `at`.
 pub fn history(tx: &Table, rows: Range<usize>, at: i64, tz: chrono_tz::Tz) -> Vec<(&'static str, Value)> {
+    history_of(tx, rows, at, tz).vars()
+}
+
+/// The customer's purchase rows `rows` (in time order) up to `at`, summed up.
+pub fn history_of(tx: &Table, rows: Range<usize>, at: i64, tz: chrono_tz::Tz) -> History<'_> {
     let upto = rows.start + tx.ts[rows.clone()].partition_point(|&t| t <= at);
     let rows = rows.start..upto;
     let col = |n: &str| tx.col(n);
@@ -61,28 +100,63 @@ pub fn history(tx: &Table, rows: Range<usize>, at: i64, tz: chrono_tz::Tz) -> Ve
             }
         }
     }
-    let mut out: Vec<(&'static str, Value)> = vec![
-        ("orders", Value::from(orders)),
-        ("lines", Value::from(rows.len())),
-        ("spend", Value::from(from_micros(spend))),
-        ("spend_365d", Value::from(from_micros(spend_year))),
-    ];
-    if rows.is_empty() {
-        return out;
+    let last = (!rows.is_empty()).then(|| {
+        let (first, last) = (rows.start, rows.end - 1);
+        Last {
+            first_at: tx.ts[first],
+            last_at: tx.ts[last],
+            days_since: (at - tx.ts[last]).max(0) / DAY,
+            product: product.map(|c| tx.str_at(c, last)),
+            category: category.map(|c| tx.str_at(c, last)),
+            // Most lines; a tie goes to the name first in order, so it never depends on row order.
+            favourite: by_category.iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0))).map(|(c, _)| *c),
+        }
+    });
+    History { orders, lines: rows.len(), spend, spend_year, last, tz }
+}
+
+impl<'t> History<'t> {
+    /// The fields as template values, in `HISTORY_FIELDS` order (those there are).
+    pub fn vars(&self) -> Vec<(&'static str, Value)> {
+        let mut out: Vec<(&'static str, Value)> = vec![
+            ("orders", Value::from(self.orders)),
+            ("lines", Value::from(self.lines)),
+            ("spend", Value::from(from_micros(self.spend))),
+            ("spend_365d", Value::from(from_micros(self.spend_year))),
+        ];
+        let Some(l) = &self.last else { return out };
+        out.push(("first_purchase_at", local_time(l.first_at, Some(self.tz))));
+        out.push(("last_purchase_at", local_time(l.last_at, Some(self.tz))));
+        out.push(("days_since_last_purchase", Value::from(l.days_since)));
+        if let Some(p) = l.product {
+            out.push(("last_product", Value::from(p)));
+        }
+        if let Some(c) = l.category {
+            out.push(("last_category", Value::from(c)));
+        }
+        if let Some(c) = l.favourite {
+            out.push(("favourite_category", Value::from(c)));
+        }
+        out
     }
-    let (first, last) = (rows.start, rows.end - 1);
-    out.push(("first_purchase_at", local_time(tx.ts[first], Some(tz))));
-    out.push(("last_purchase_at", local_time(tx.ts[last], Some(tz))));
-    out.push(("days_since_last_purchase", Value::from((at - tx.ts[last]).max(0) / DAY)));
-    if let Some(c) = product {
-        out.push(("last_product", Value::from(tx.str_at(c, last))));
+
+    /// Field `name` for the fast path (the same values as `vars`).
+    pub fn get(&self, name: &str) -> Val<'t> {
+        let l = self.last.as_ref();
+        let time = |t: i64| Val::time(t, self.tz);
+        let text = |s: Option<&'t str>| s.map_or(Val::Undef, |s| Val::Str(Cow::Borrowed(s)));
+        match name {
+            "orders" => Val::U64(self.orders),
+            "lines" => Val::U64(self.lines as u64),
+            "spend" => Val::F64(from_micros(self.spend)),
+            "spend_365d" => Val::F64(from_micros(self.spend_year)),
+            "first_purchase_at" => l.map_or(Val::Undef, |l| time(l.first_at)),
+            "last_purchase_at" => l.map_or(Val::Undef, |l| time(l.last_at)),
+            "days_since_last_purchase" => l.map_or(Val::Undef, |l| Val::I64(l.days_since)),
+            "last_product" => text(l.and_then(|l| l.product)),
+            "last_category" => text(l.and_then(|l| l.category)),
+            "favourite_category" => text(l.and_then(|l| l.favourite)),
+            _ => Val::Undef,
+        }
     }
-    if let Some(c) = category {
-        out.push(("last_category", Value::from(tx.str_at(c, last))));
-    }
-    // Most lines; a tie goes to the name first in order, so it never depends on row order.
-    if let Some((cat, _)) = by_category.iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0))) {
-        out.push(("favourite_category", Value::from(*cat)));
-    }
-    out
 }

@@ -8,6 +8,8 @@ pub mod row;
 pub mod sink;
 pub mod stream;
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::io;
 
 use serde_json::{Map, Value};
@@ -17,8 +19,9 @@ use crate::engine::{status, CustomerResult, EventRef, Instance, Message};
 use crate::ids::hex32;
 use crate::input::time::format_utc;
 use crate::input::Data;
+use crate::template::fast::{Rec, Source, Val};
 use crate::template::render::TriggerVars;
-use crate::template::{Rendered, Templates, Vars};
+use crate::template::{Rendered, Templates, Vars, MESSAGE_VARS};
 
 pub use row::{Col, Row, COLUMNS};
 pub use sink::Sink;
@@ -213,7 +216,7 @@ impl<'a> Writer<'a> {
 
     /// The rendered content of a message, when templates are configured.
     pub fn content(&self, r: &CustomerResult, m: &Message, row: &Row<'_>) -> io::Result<Option<Rendered>> {
-        self.content_with(r, m, row, None, true)
+        self.content_with(r, m, row, &OnceCell::new(), true)
     }
 
     /// The customer's profile as one template value, built once for all their messages
@@ -230,16 +233,55 @@ impl<'a> Writer<'a> {
         Some(crate::template::render::record(fields))
     }
 
+    /// `customer_value` is filled on first use (by a message minijinja renders).
     fn content_with(
         &self,
         r: &CustomerResult,
         m: &Message,
         row: &Row<'_>,
-        customer_value: Option<&minijinja::Value>,
+        customer_value: &OnceCell<Option<minijinja::Value>>,
         html: bool,
     ) -> io::Result<Option<Rendered>> {
         let Some(ts) = self.templates else { return Ok(None) };
         let Some(t) = ts.get(row.template) else { return Ok(None) };
+        let Some(part) = t.parts.get(row.channel) else { return Ok(None) };
+        let tz = self.customer_tz(r);
+        if part.is_fast() {
+            if let Ok(c) = self.content_fast(part, r, m, row, tz, html) {
+                return Ok(Some(c));
+            }
+        }
+        self.content_minijinja(ts, t, r, m, row, tz, customer_value, html)
+    }
+
+    /// The content of a message on the template fast path (`Bail`: minijinja must render it).
+    fn content_fast(
+        &self,
+        part: &crate::template::Part,
+        r: &CustomerResult,
+        m: &Message,
+        row: &Row<'_>,
+        tz: chrono_tz::Tz,
+        html: bool,
+    ) -> Result<Rendered, crate::template::fast::Bail> {
+        let src = MsgSource { w: self, r, m, row, tz, history: OnceCell::new(), facts: OnceCell::new() };
+        part.render_fast(&src, html)
+    }
+
+    /// The content of a message rendered by minijinja, from the message's variables.
+    #[allow(clippy::too_many_arguments)]
+    fn content_minijinja(
+        &self,
+        ts: &Templates,
+        t: &crate::template::Template,
+        r: &CustomerResult,
+        m: &Message,
+        row: &Row<'_>,
+        tz: chrono_tz::Tz,
+        customer_value: &OnceCell<Option<minijinja::Value>>,
+        html: bool,
+    ) -> io::Result<Option<Rendered>> {
+        let customer_value = customer_value.get_or_init(|| self.customer_value(r)).as_ref();
         let needs = &t.needs;
         let person = &self.data.people[r.person];
         let mut customer = match (&self.data.customers, person.profile, customer_value) {
@@ -278,7 +320,6 @@ impl<'a> Writer<'a> {
             (Some(EventRef::Item(x)), Some(tab)) => content::fields(tab, x, needs.item.as_ref()),
             _ => Vec::new(),
         };
-        let tz = self.customer_tz(r);
         let history =
             if needs.history { content::history(&self.data.tx, person.tx.clone(), m.send_at, tz) } else { Vec::new() };
         let inst = &r.instances[m.instance];
@@ -309,16 +350,35 @@ impl<'a> Writer<'a> {
         ts.render_parts(row.template, row.channel, &vars, html).map_err(io::Error::other)
     }
 
+    /// A message's content both ways, for the tests that hold the fast path to minijinja:
+    /// (None when the part has no fast path, else its result; minijinja's result).
+    #[cfg(test)]
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn content_both_ways(
+        &self,
+        r: &CustomerResult,
+        m: &Message,
+        row: &Row<'_>,
+        html: bool,
+    ) -> (Option<Result<Option<Rendered>, crate::template::fast::Bail>>, io::Result<Option<Rendered>>) {
+        let Some(ts) = self.templates else { return (None, Ok(None)) };
+        let Some(t) = ts.get(row.template) else { return (None, Ok(None)) };
+        let Some(part) = t.parts.get(row.channel) else { return (None, Ok(None)) };
+        let tz = self.customer_tz(r);
+        let fast = part.is_fast().then(|| self.content_fast(part, r, m, row, tz, html).map(Some));
+        (fast, self.content_minijinja(ts, t, r, m, row, tz, &OnceCell::new(), html))
+    }
+
     /// The output row of message `m` with its content.
     pub fn full_row<'r>(&'r self, r: &'r CustomerResult, m: &'r Message) -> io::Result<Row<'r>> {
-        self.full_row_with(r, m, None, true)
+        self.full_row_with(r, m, &OnceCell::new(), true)
     }
 
     fn full_row_with<'r>(
         &'r self,
         r: &'r CustomerResult,
         m: &'r Message,
-        customer_value: Option<&minijinja::Value>,
+        customer_value: &OnceCell<Option<minijinja::Value>>,
         html: bool,
     ) -> io::Result<Row<'r>> {
         let mut row = self.row(r, m);
@@ -595,8 +655,7 @@ impl<'a> Writer<'a> {
                 }
             }
         }
-        let cv = self.customer_value(r);
-        let cv = cv.as_ref();
+        let cv = &OnceCell::new();
         match (format, out) {
             (Format::Csv, Chunk::Csv(w)) => {
                 let person = &self.data.people[r.person];
@@ -687,5 +746,101 @@ impl<'a> Writer<'a> {
             _ => unreachable!("chunk made for another format"),
         }
         Ok(emitted)
+    }
+}
+
+/// One message's variables for the template fast path, read straight from the data; history
+/// and facts are worked out on first use.
+struct MsgSource<'s> {
+    w: &'s Writer<'s>,
+    r: &'s CustomerResult,
+    m: &'s Message,
+    row: &'s Row<'s>,
+    tz: chrono_tz::Tz,
+    history: OnceCell<content::History<'s>>,
+    facts: OnceCell<Vec<(usize, &'s str)>>,
+}
+
+impl MsgSource<'_> {
+    fn time(&self, t: i64) -> Val<'static> {
+        Val::time(t, self.tz)
+    }
+
+    /// `customer.name` as `profile_update` events left it by the send time.
+    fn customer(&self, name: &str) -> Val<'_> {
+        let data = self.w.data;
+        let Some(tab) = &data.customers else { return Val::Undef };
+        let Some(col) = tab.col(name) else { return Val::Undef };
+        if let Some(v) = self.r.profile_at(col, self.m.send_at) {
+            return match tab.num_col(col) {
+                Some(_) => v.trim().parse::<f64>().map_or(Val::Undef, Val::F64),
+                None => Val::Str(Cow::Borrowed(v)),
+            };
+        }
+        match data.people[self.r.person].profile {
+            Some(row) => content::cell(tab, col, row),
+            None => Val::Undef,
+        }
+    }
+}
+
+impl Source for MsgSource<'_> {
+    fn msg(&self, i: usize) -> Val<'_> {
+        let row = self.row;
+        let text = |s| Val::Str(Cow::Borrowed(s));
+        match MESSAGE_VARS.get(i).copied() {
+            Some("customer_id") => text(row.customer_id),
+            Some("dialogue") => text(row.dialogue),
+            Some("instance") => Val::U64(u64::from(row.instance)),
+            Some("step") => text(row.step),
+            Some("attempt") => Val::U64(row.attempt as u64),
+            Some("channel") => text(row.channel),
+            Some("contact") => text(row.contact),
+            Some("template") => text(row.template),
+            Some("message_id") => text(row.message_id()),
+            Some("send_at") => self.time(row.send_at),
+            _ => Val::Undef,
+        }
+    }
+
+    fn field(&self, rec: Rec, name: &str) -> Val<'_> {
+        let data = self.w.data;
+        match rec {
+            Rec::Customer => self.customer(name),
+            Rec::Event => {
+                let (tab, x) = match self.m.event {
+                    Some(EventRef::Purchase(x)) => (&data.tx, x),
+                    Some(EventRef::Other(x)) => match &data.events {
+                        Some(tab) => (tab, x),
+                        None => return Val::Undef,
+                    },
+                    None => return Val::Undef,
+                };
+                tab.col(name).map_or(Val::Undef, |c| content::cell(tab, c, x))
+            }
+            Rec::Trigger => {
+                let inst = &self.r.instances[self.m.instance];
+                match name {
+                    "kind" => Val::Str(Cow::Borrowed(&inst.trigger)),
+                    "reason" => Val::Str(Cow::Borrowed(&inst.reason)),
+                    "at" => self.time(inst.triggered_at),
+                    _ => Val::Undef,
+                }
+            }
+            Rec::History => self
+                .history
+                .get_or_init(|| {
+                    content::history_of(&data.tx, data.people[self.r.person].tx.clone(), self.m.send_at, self.tz)
+                })
+                .get(name),
+            Rec::Fact => {
+                let facts = self.facts.get_or_init(|| self.r.facts_at(self.m.send_at));
+                let plan = self.w.plan;
+                facts
+                    .iter()
+                    .find(|(i, _)| plan.facts[*i] == name)
+                    .map_or(Val::Undef, |(_, v)| Val::Str(Cow::Borrowed(v)))
+            }
+        }
     }
 }

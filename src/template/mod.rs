@@ -3,7 +3,10 @@
 //! variable it reads against what a message can offer (the profile columns, the event
 //! columns, remembered facts, the fixed message variables), with located diagnostics; `render`
 //! fills a part for one message, sandboxed: no loader (no file access), a fuel limit, a cap on
-//! the output size, auto-escaping in HTML parts.
+//! the output size, auto-escaping in HTML parts. Fields in the subset most templates use
+//! (literal text, `{{ path | filter(...) }}`, `{% if path %}`) are also compiled for `fast`,
+//! which renders them straight from a message's data, with minijinja's text (anything else,
+//! and any value the fast path is not sure of, goes to minijinja).
 //!
 //! ```yaml
 //! # templates/welcome.yaml
@@ -21,6 +24,7 @@
 //!   script: ...
 //! ```
 
+pub mod fast;
 pub mod render;
 pub mod sms;
 
@@ -145,6 +149,8 @@ pub struct Compiled {
     /// Where the field's value starts in the file (for mapping template errors back).
     node: usize,
     value: String,
+    /// The field compiled for the fast path, when it is in the subset that has one.
+    fast: Option<fast::Program>,
 }
 
 /// One channel's part of a template.
@@ -152,6 +158,13 @@ pub struct Compiled {
 pub struct Part {
     pub form: Form,
     pub fields: BTreeMap<Field, Compiled>,
+}
+
+impl Part {
+    /// Does every field have a fast-path program?
+    pub fn is_fast(&self) -> bool {
+        self.fields.values().all(|c| c.fast.is_some())
+    }
 }
 
 /// Which inputs a template reads, so a message's variables hold only those.
@@ -392,7 +405,8 @@ fn compile_file(
                 continue;
             }
             let name = format!("{key}/{}.{}", channel.value, field.name());
-            let c = Compiled { name: name.clone(), node, value: value.value.clone() };
+            let c =
+                Compiled { name: name.clone(), node, value: value.value.clone(), fast: fast::compile(&value.value) };
             match env.add_template_owned(name.clone(), value.value) {
                 Ok(()) => {
                     let t = env.get_template(&name).ok()?;

@@ -1,6 +1,7 @@
 //! Filling a template for one message: the variables (`Vars`), the formatting filters users
 //! need (money, dates in the customer's zone, first names), and the bounded render.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
 use minijinja::value::Value;
 use minijinja::{Error, ErrorKind};
 
-use super::{sms, Field, Form, Templates, MAX_OUTPUT};
+use super::{fast, sms, Compiled, Field, Form, Part, Templates, MAX_OUTPUT};
 
 /// What `trigger.*` holds.
 #[derive(Debug, Clone, Default)]
@@ -74,12 +75,17 @@ impl std::error::Error for RenderError {}
 
 /// An instant as RFC 3339 in `tz` (UTC when none is known).
 pub fn local_time(t: i64, tz: Option<chrono_tz::Tz>) -> Value {
-    let Some(utc) = DateTime::from_timestamp(t, 0) else { return Value::UNDEFINED };
+    local_time_text(t, tz).map_or(Value::UNDEFINED, Value::from)
+}
+
+/// `local_time`'s text; None for an instant chrono cannot represent.
+pub fn local_time_text(t: i64, tz: Option<chrono_tz::Tz>) -> Option<String> {
+    let utc = DateTime::from_timestamp(t, 0)?;
     let fixed: DateTime<FixedOffset> = match tz {
         Some(tz) => utc.with_timezone(&tz).fixed_offset(),
         None => utc.fixed_offset(),
     };
-    Value::from(fixed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    Some(fixed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 /// A record (`customer`, `event`, `history`, `fact`) as a template value: fields looked up
@@ -175,6 +181,50 @@ impl Vars<'_> {
     }
 }
 
+/// A part's fields rendered by `field` into a message's content: the subject on one line,
+/// the address block before the body, an SMS's length.
+fn assemble<E>(part: &Part, html: bool, mut field: impl FnMut(&Compiled) -> Result<String, E>) -> Result<Rendered, E> {
+    let mut out = Rendered::default();
+    let mut address = None;
+    for (f, c) in &part.fields {
+        if *f == Field::Html && !html {
+            continue;
+        }
+        let text = field(c)?;
+        match f {
+            Field::Subject => {
+                let t = text.trim();
+                out.subject = Some(if t.contains(['\r', '\n']) {
+                    t.replace(['\r', '\n'], " ")
+                } else if t.len() == text.len() {
+                    text
+                } else {
+                    t.to_owned()
+                });
+            }
+            Field::Html => out.html = Some(text),
+            Field::Address => address = Some(text),
+            Field::Text | Field::Body | Field::Script => {
+                if out.body.is_empty() {
+                    out.body = text
+                }
+            }
+        }
+    }
+    if let Some(a) = address.filter(|a| !a.trim().is_empty()) {
+        let a = a.trim_end();
+        let mut body = String::with_capacity(a.len() + 2 + out.body.len());
+        body.push_str(a);
+        body.push_str("\n\n");
+        body.push_str(&out.body);
+        out.body = body;
+    }
+    if part.form == Form::Sms {
+        out.sms = Some(sms::length(&out.body));
+    }
+    Ok(out)
+}
+
 /// A writer that refuses more than `MAX_OUTPUT` bytes.
 struct Capped(Vec<u8>);
 
@@ -209,34 +259,29 @@ impl Templates {
         let Some(t) = self.keys.get(key) else { return Ok(None) };
         let Some(part) = t.parts.get(channel) else { return Ok(None) };
         let ctx = vars.context();
-        let mut out = Rendered::default();
-        let mut address = None;
-        for (field, c) in &part.fields {
-            if *field == Field::Html && !html {
-                continue;
-            }
+        let field = |c: &Compiled| -> Result<String, RenderError> {
             let tpl = self.env.get_template(&c.name).map_err(|e| self.error(t, c, vars, &e))?;
             let mut w = Capped(Vec::new());
             tpl.render_captured_to(&ctx, &mut w).map_err(|e| self.error(t, c, vars, &e))?;
-            let text = String::from_utf8(w.0).unwrap_or_default();
-            match field {
-                Field::Subject => out.subject = Some(text.trim().replace(['\r', '\n'], " ")),
-                Field::Html => out.html = Some(text),
-                Field::Address => address = Some(text),
-                Field::Text | Field::Body | Field::Script => {
-                    if out.body.is_empty() {
-                        out.body = text
-                    }
-                }
-            }
-        }
-        if let Some(a) = address.filter(|a| !a.trim().is_empty()) {
-            out.body = format!("{}\n\n{}", a.trim_end(), out.body);
-        }
-        if part.form == Form::Sms {
-            out.sms = Some(sms::length(&out.body));
-        }
-        Ok(Some(out))
+            Ok(String::from_utf8(w.0).unwrap_or_default())
+        };
+        assemble(part, html, field).map(Some)
+    }
+
+    /// `render_parts` on the fast path, reading the message's variables from `src`: `Bail`
+    /// when the part has a field outside the fast path's subset, or this message's values
+    /// need minijinja (the caller then renders with `render_parts`, which gives the same
+    /// text, or the error).
+    pub fn render_fast<S: fast::Source + ?Sized>(
+        &self,
+        key: &str,
+        channel: &str,
+        src: &S,
+        html: bool,
+    ) -> Result<Option<Rendered>, fast::Bail> {
+        let Some(t) = self.keys.get(key) else { return Ok(None) };
+        let Some(part) = t.parts.get(channel) else { return Ok(None) };
+        part.render_fast(src, html).map(Some)
     }
 
     fn error(&self, t: &super::Template, c: &super::Compiled, vars: &Vars<'_>, e: &Error) -> RenderError {
@@ -264,6 +309,18 @@ impl Templates {
     }
 }
 
+impl Part {
+    /// `Templates::render_fast` of this part.
+    pub fn render_fast<S: fast::Source + ?Sized>(&self, src: &S, html: bool) -> Result<Rendered, fast::Bail> {
+        let field = |c: &Compiled| -> Result<String, fast::Bail> {
+            let mut out = String::new();
+            c.fast.as_ref().ok_or(fast::Bail)?.render(src, c.name.ends_with(".html"), &mut out)?;
+            Ok(out)
+        };
+        assemble(self, html, field)
+    }
+}
+
 /// The formatting filters: `money`, `date`, `first_name` (minijinja's own `title`, `default`,
 /// `upper`, `round`, ... stay available).
 pub fn add_filters(env: &mut minijinja::Environment<'static>) {
@@ -278,40 +335,58 @@ fn number(v: &Value) -> Result<Option<f64>, Error> {
         return Ok(None);
     }
     if let Some(s) = v.as_str() {
-        let s = s.trim();
-        if s.is_empty() {
-            return Ok(None);
-        }
-        return s
-            .parse::<f64>()
-            .map(Some)
-            .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("money: {s:?} is not a number")));
+        return parse_amount(s);
     }
     f64::try_from(v.clone())
         .map(Some)
         .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("money: {v} is not a number")))
 }
 
+/// An amount given as text (`"13.99"`); blank text is no amount.
+pub(super) fn parse_amount(s: &str) -> Result<Option<f64>, Error> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse::<f64>()
+        .map(Some)
+        .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("money: {s:?} is not a number")))
+}
+
 /// `{{ amount | money }}` → `1,110.62`; `{{ amount | money("$") }}` → `$1,110.62`. Exact: the
 /// amount is rounded to cents in integer micro-units.
 fn money(v: Value, symbol: Option<String>) -> Result<Value, Error> {
     let Some(x) = number(&v)? else { return Ok(Value::UNDEFINED) };
+    money_text(x, symbol.as_deref()).map(Value::from)
+}
+
+/// The text of `money` for amount `x`.
+pub(super) fn money_text(x: f64, symbol: Option<&str>) -> Result<String, Error> {
     if !x.is_finite() {
         return Err(Error::new(ErrorKind::InvalidOperation, format!("money: {x} is not an amount")));
     }
     let micros = crate::model::to_micros(x);
     let cents = (i128::from(micros) + if micros < 0 { -5_000 } else { 5_000 }) / 10_000;
     let (neg, cents) = (cents < 0, cents.unsigned_abs());
-    let whole = (cents / 100).to_string();
-    let mut grouped = String::new();
-    for (i, ch) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
+    let mut num = itoa::Buffer::new();
+    let whole = num.format(cents / 100);
+    let symbol = symbol.unwrap_or_default();
+    let mut out = String::with_capacity(whole.len() * 4 / 3 + symbol.len() + 4);
+    if neg {
+        out.push('-');
     }
-    let sign = if neg { "-" } else { "" };
-    Ok(Value::from(format!("{sign}{}{grouped}.{:02}", symbol.unwrap_or_default(), cents % 100)))
+    out.push_str(symbol);
+    for (i, ch) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    let c = (cents % 100) as u8;
+    out.push('.');
+    out.push(char::from(b'0' + c / 10));
+    out.push(char::from(b'0' + c % 10));
+    Ok(out)
 }
 
 /// `{{ send_at | date }}` → `5 March 2025`; `{{ send_at | date("%d/%m/%Y") }}` (strftime).
@@ -321,24 +396,52 @@ fn date(v: Value, format: Option<String>) -> Result<Value, Error> {
         return Ok(Value::UNDEFINED);
     }
     let s = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
-    let fmt = format.unwrap_or_else(|| "%-d %B %Y".to_owned());
-    let items: Vec<chrono::format::Item<'_>> = chrono::format::StrftimeItems::new(&fmt).collect();
+    date_text(&s, format.as_deref()).map(Value::from)
+}
+
+/// The text of `date` for `s` (an RFC 3339 instant or a plain date).
+pub(super) fn date_text(s: &str, format: Option<&str>) -> Result<String, Error> {
+    let fmt = format.unwrap_or("%-d %B %Y");
+    let items: Vec<chrono::format::Item<'_>> = chrono::format::StrftimeItems::new(fmt).collect();
     if items.iter().any(|i| matches!(i, chrono::format::Item::Error)) {
         return Err(Error::new(ErrorKind::InvalidOperation, format!("date: {fmt:?} is not a strftime format")));
     }
-    if let Ok(t) = DateTime::parse_from_rfc3339(&s) {
-        return Ok(Value::from(t.format_with_items(items.into_iter()).to_string()));
+    date_with(s, &items)
+}
+
+/// `date`'s format compiled, None when it is no strftime format.
+pub(super) fn date_items(format: Option<&str>) -> Option<Vec<chrono::format::Item<'static>>> {
+    chrono::format::StrftimeItems::new(format.unwrap_or("%-d %B %Y")).parse_to_owned().ok()
+}
+
+/// `date_text` with the format compiled.
+pub(super) fn date_with(s: &str, items: &[chrono::format::Item<'_>]) -> Result<String, Error> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.format_with_items(items.iter()).to_string());
     }
-    match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+    match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         Ok(d) => {
             let midnight = d.and_hms_opt(0, 0, 0).map(|n| chrono::Utc.from_utc_datetime(&n));
             match midnight {
-                Some(m) => Ok(Value::from(m.format_with_items(items.into_iter()).to_string())),
-                None => Ok(Value::from(s)),
+                Some(m) => Ok(m.format_with_items(items.iter()).to_string()),
+                None => Ok(s.to_owned()),
             }
         }
         Err(_) => Err(Error::new(ErrorKind::InvalidOperation, format!("date: {s:?} is not a date"))),
     }
+}
+
+/// `date` of instant `t` shown in `tz`, as `date_with` of its `local_time` text gives it;
+/// None when the zone's offset has seconds (RFC 3339 text drops them, so the text must be
+/// read back).
+pub(super) fn date_at(t: i64, tz: chrono_tz::Tz, items: &[chrono::format::Item<'_>]) -> Option<String> {
+    let fixed = DateTime::from_timestamp(t, 0)?.with_timezone(&tz).fixed_offset();
+    if fixed.offset().local_minus_utc() % 60 != 0 {
+        return None;
+    }
+    let mut out = String::with_capacity(32);
+    write!(out, "{}", fixed.format_with_items(items.iter())).ok()?;
+    Some(out)
 }
 
 /// `{{ customer.name | first_name }}` → the first word.

@@ -198,3 +198,264 @@ fn two_files_for_one_key_are_an_error() {
     let (_, diags) = f.load();
     assert_eq!(diags, vec!["T/a.yml a second template for key `a`"]);
 }
+
+mod fast_path {
+    //! The fast path gives minijinja's text for the constructs it takes, leaves the rest to
+    //! minijinja (at compile time, or at render time for values it is not sure of).
+
+    use std::borrow::Cow;
+
+    use super::*;
+    use crate::template::fast::{compile, Bail, Rec, Source, Val};
+    use crate::template::render::local_time;
+
+    /// The same message both ways: typed fields, turned into minijinja `Vars` and read by
+    /// the fast path.
+    struct Msg {
+        customer: Vec<(&'static str, Val<'static>)>,
+        event: Vec<(&'static str, Val<'static>)>,
+        history: Vec<(&'static str, Val<'static>)>,
+        facts: Vec<(&'static str, &'static str)>,
+        /// When the dialogue was triggered.
+        at: i64,
+    }
+
+    fn value(v: &Val<'_>) -> Value {
+        match v {
+            Val::Undef => Value::UNDEFINED,
+            Val::Str(s) => Value::from(s.as_ref()),
+            Val::F64(x) => Value::from(*x),
+            Val::U64(x) => Value::from(*x),
+            Val::I64(x) => Value::from(*x),
+            Val::Time(t, tz) => local_time(*t, Some(*tz)),
+        }
+    }
+
+    impl Msg {
+        fn vars(&self) -> Vars<'_> {
+            let conv = |f: &[(&'static str, Val<'static>)]| f.iter().map(|(k, v)| (*k, value(v))).collect::<Vec<_>>();
+            Vars {
+                customer: conv(&self.customer),
+                event: conv(&self.event),
+                history: conv(&self.history),
+                facts: self.facts.clone(),
+                trigger: render::TriggerVars { kind: "purchase", reason: "", at: self.at },
+                tz: Some(chrono_tz::America::Los_Angeles),
+                instance: 3,
+                attempt: 1,
+                contact: "",
+                ..vars()
+            }
+        }
+    }
+
+    struct Src<'a>(&'a Msg, Vars<'a>);
+
+    impl Source for Src<'_> {
+        fn msg(&self, i: usize) -> Val<'_> {
+            let v = &self.1;
+            let s = |x| Val::Str(Cow::Borrowed(x));
+            match MESSAGE_VARS[i] {
+                "customer_id" => s(v.customer_id),
+                "dialogue" => s(v.dialogue),
+                "instance" => Val::U64(u64::from(v.instance)),
+                "step" => s(v.step),
+                "attempt" => Val::U64(v.attempt as u64),
+                "channel" => s(v.channel),
+                "contact" => s(v.contact),
+                "template" => s(v.template),
+                "message_id" => s(v.message_id),
+                "send_at" => Val::Str(Cow::Owned(local_time(v.send_at, v.tz).to_string())),
+                _ => Val::Undef,
+            }
+        }
+
+        fn field(&self, rec: Rec, name: &str) -> Val<'_> {
+            let find = |f: &[(&'static str, Val<'static>)]| {
+                f.iter().find(|(k, _)| *k == name).map_or(Val::Undef, |(_, v)| v.clone())
+            };
+            match rec {
+                Rec::Customer => find(&self.0.customer),
+                Rec::Event => find(&self.0.event),
+                Rec::History => find(&self.0.history),
+                Rec::Fact => self
+                    .0
+                    .facts
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map_or(Val::Undef, |(_, v)| Val::Str(Cow::Borrowed(v))),
+                Rec::Trigger => match name {
+                    "kind" => Val::Str(Cow::Borrowed(self.1.trigger.kind)),
+                    "reason" => Val::Str(Cow::Borrowed(self.1.trigger.reason)),
+                    // As the engine's source gives instants: kept as instants.
+                    "at" => Val::time(self.1.trigger.at, chrono_tz::America::Los_Angeles),
+                    _ => Val::Undef,
+                },
+            }
+        }
+    }
+
+    fn s(x: &'static str) -> Val<'static> {
+        Val::Str(Cow::Borrowed(x))
+    }
+
+    fn messages() -> Vec<Msg> {
+        vec![
+            Msg {
+                customer: vec![("name", s("Zoë  o'brien-smith")), ("email", s("z@example.com")), ("size", s("M"))],
+                event: vec![("product", s("garden_hose_20m")), ("amount", Val::F64(1234567.891)), ("type", s("x"))],
+                history: vec![("orders", Val::U64(0)), ("last_purchase_at", s("2025-03-01T10:00:00-08:00"))],
+                facts: vec![("size", "L")],
+                at: 1_741_000_000,
+            },
+            Msg {
+                customer: vec![("name", s("   ")), ("size", Val::F64(0.0))],
+                event: vec![("product", s("<b>Tom & \"Jerry\"</b> / 'x'")), ("amount", Val::F64(100.0))],
+                history: vec![("orders", Val::U64(12)), ("days_since_last_purchase", Val::I64(-3))],
+                facts: vec![],
+                at: 1_741_000_000,
+            },
+            Msg {
+                customer: vec![("name", s("")), ("email", Val::F64(5.0)), ("size", Val::F64(f64::NAN))],
+                event: vec![("product", s("")), ("amount", s(" 13.5 ")), ("answer", Val::U64(7))],
+                history: vec![],
+                facts: vec![("size", "")],
+                at: 1_700_000_000,
+            },
+            // Triggered in 1849: Los Angeles was on local mean time, an offset with seconds.
+            Msg {
+                customer: vec![],
+                event: vec![("amount", Val::I64(-2))],
+                history: vec![],
+                facts: vec![],
+                at: -3_800_000_000,
+            },
+        ]
+    }
+
+    const CASES: &[&str] = &[
+        "Hi {{ customer.name | first_name | default('there') }}, {{ customer.name | default('x') | title }}!\n",
+        "{{ event.amount }}|{{ event.amount | money }}|{{ event.amount | money('$') | default('none') }}|{{ event.answer }}",
+        "{{ event.product | default('purchase') | replace('_', ' ') | upper }}/{{ event.product | default('a_b') | replace('', '-') }}",
+        "{{ message_id[:2] | upper }} {{ message_id[1:2] }} {{ message_id[2:] }} {{message_id[5:1]}}",
+        "{% if customer.size %}size {{ customer.size }}{% else %}no size{% endif %}; {% if fact.size %}{{ fact.size }}{% endif %}.",
+        "{{ send_at | date }} / {{ send_at | date('%d/%m/%Y %H:%M') }} / {{ trigger.at | date('%A') }} / {{ trigger.kind }}{{ trigger.reason }}",
+        "{{ history.orders | default('?') }} {{ history.days_since_last_purchase | default('?') }} {{ history.last_purchase_at | date | default('never') }}",
+        "{{ fact.size | default(customer.email) }} {{ customer.name | default('A B') | lower }} {{ customer.size | default() }}",
+        "{{ instance }}-{{ attempt }}-[{{ contact }}]-{{ customer_id }}-{{ dialogue }}-{{ step }}-{{ channel }}\r\n",
+        "  {{customer.name|first_name}}  \r",
+        "plain text, {no markers} and a lone { or } or %}",
+        "{{ trigger.at }}|{{ trigger.at | date('%Y-%m-%d %H:%M:%S %z %Z') }}|{{ trigger.at | first_name | upper }}|{{ trigger.at[:4] }}|{{ trigger.at | default('x') | replace('-', '/') }}|{% if trigger.at %}y{% endif %}",
+    ];
+
+    fn load(files: &[(String, String)]) -> Templates {
+        let f = Fixture::new(&files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>());
+        let (t, _) = f.load();
+        t.unwrap()
+    }
+
+    #[test]
+    fn it_gives_minijinjas_text_for_every_construct_it_takes() {
+        let mut files = Vec::new();
+        for (i, c) in CASES.iter().enumerate() {
+            let q = serde_json::to_string(c).unwrap();
+            assert!(compile(c).is_some(), "case {i} has a fast path: {c}");
+            files.push((
+                format!("c{i}.yaml"),
+                format!("sms:\n  text: {q}\nemail:\n  subject: {q}\n  text: x\n  html: {q}\n"),
+            ));
+        }
+        let t = load(&files);
+        let mut checked = 0;
+        for m in messages() {
+            for (i, case) in CASES.iter().enumerate() {
+                let key = format!("c{i}");
+                for channel in ["sms", "email"] {
+                    let vars = m.vars();
+                    let slow = t.render(&key, channel, &vars);
+                    let src = Src(&m, m.vars());
+                    match t.render_fast(&key, channel, &src, true) {
+                        Ok(fast) => {
+                            assert_eq!(Ok(fast), slow, "case {i} ({channel}): {case}");
+                            checked += 1;
+                        }
+                        Err(Bail) => panic!("case {i} ({channel}) left the fast path: {case}"),
+                    }
+                }
+            }
+        }
+        assert!(checked >= CASES.len() * 2 * 3, "{checked}");
+    }
+
+    #[test]
+    fn values_it_is_not_sure_of_go_to_minijinja() {
+        let cases = [
+            "{{ event.amount | replace('1', '2') }}",
+            "{{ event.amount | money }}",
+            "{{ customer.email | title }}",
+            "{{ customer.missing[:2] }}",
+            "{{ event.amount | date }}",
+        ];
+        let files: Vec<(String, String)> = cases
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (format!("b{i}.yaml"), format!("sms:\n  text: {}\n", serde_json::to_string(c).unwrap())))
+            .collect();
+        let t = load(&files);
+        let m = Msg {
+            customer: vec![("email", Val::F64(2.0))],
+            event: vec![("amount", s("twelve"))],
+            history: vec![],
+            facts: vec![],
+            at: 0,
+        };
+        let m2 = Msg { event: vec![("amount", Val::F64(1.5))], ..messages().remove(3) };
+        for (i, msg) in [(0, &m2), (1, &m), (2, &m), (3, &m), (4, &m2)] {
+            let src = Src(msg, msg.vars());
+            assert_eq!(t.render_fast(&format!("b{i}"), "sms", &src, true), Err(Bail), "{}", cases[i]);
+        }
+        // minijinja says why.
+        let e = t.render("b1", "sms", &m.vars()).unwrap_err();
+        assert!(e.message.contains("money: \"twelve\" is not a number"), "{e}");
+    }
+
+    #[test]
+    fn anything_else_has_no_fast_path() {
+        for src in [
+            "{{- customer.name }}",
+            "{{ customer.name -}}",
+            "{{+ customer.name }}",
+            "{%- if customer.name %}{% endif %}",
+            "{# a comment #}",
+            "{% for i in range(3) %}{{ i }}{% endfor %}",
+            "{% if customer.name %}no end",
+            "{% if customer.name == 'x' %}{% endif %}",
+            "{% if customer.name %}{% elif customer.size %}{% endif %}",
+            "{% raw %}{{ x }}{% endraw %}",
+            "{% set x = 1 %}",
+            "{{ customer.name ~ '!' }}",
+            "{{ customer.name + 1 }}",
+            "{{ 'it\\'s' }}",
+            "{{ customer.name.first }}",
+            "{{ customer['name'] }}",
+            "{{ customer }}",
+            "{{ range }}",
+            "{{ unknown_var }}",
+            "{{ trigger.when }}",
+            "{{ customer.name | wordcount }}",
+            "{{ customer.name | default('a', true) }}",
+            "{{ customer.name | replace(customer.size, 'x') }}",
+            "{{ message_id[-2:] }}",
+            "{{ message_id[::2] }}",
+            "{{ customer.name if customer.name else 'x' }}",
+            "{{ customer.naïve }}",
+            "{{ customer.name }",
+        ] {
+            assert_eq!(compile(src), None, "{src}");
+        }
+        assert!(compile("{{ customer.name | first_name | default('there') }} {{ message_id[:8] }}").is_some());
+        // So many expressions that minijinja could run out of fuel: its to render (or stop).
+        assert!(compile(&"{{ step }}".repeat(1000)).is_some());
+        assert_eq!(compile(&"{{ step | upper }}".repeat(10_000)), None);
+    }
+}
