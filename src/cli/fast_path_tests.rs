@@ -8,10 +8,7 @@ use super::*;
 /// template part, rendered for every message, both ways; returns how many renders matched.
 fn compare_over(events: &Path) -> usize {
     let ev_arg = events.display().to_string();
-    let cli = Cli::try_parse_from([
-        "kairos",
-        "run",
-        "-q",
+    let (n, used) = compare_run(&[
         "--dialogues",
         "dialogues",
         "--transactions",
@@ -20,8 +17,17 @@ fn compare_over(events: &Path) -> usize {
         "examples/retail/customers.csv",
         "--events",
         &ev_arg,
-    ])
-    .unwrap();
+    ]);
+    assert!(used > 10, "the example data sends many templates: {used}");
+    n
+}
+
+/// `kairos run ARGS`, every template part rendered both ways; (renders compared, templates
+/// the plan sent).
+fn compare_run(args: &[&str]) -> (usize, usize) {
+    let mut argv = vec!["kairos", "run", "-q"];
+    argv.extend(args);
+    let cli = Cli::try_parse_from(argv).unwrap();
     let Command::Run(args) = cli.command else { panic!("not a run") };
     let s = RunSettings::from_args(&args, true).unwrap();
     let (plan, data, templates) = prepare(&s.replay, true).unwrap();
@@ -70,8 +76,17 @@ fn compare_over(events: &Path) -> usize {
             }
         }
     }
-    assert!(used.len() > 10, "the example data sends many templates: {used:?}");
-    compared
+    (compared, used.len())
+}
+
+#[test]
+fn the_fast_path_renders_the_bookshops_item_fields_as_minijinja_does() {
+    let b = |f: &str| format!("examples/bookshop/{f}");
+    let (d, t, c, e, k) =
+        (b("dialogues"), b("transactions.csv"), b("customers.csv"), b("events.csv"), b("catalog.csv"));
+    let (n, used) = compare_run(&["-d", &d, "-t", &t, "-c", &c, "-e", &e, "--catalog", &k, "--as-of", "2025-12-31"]);
+    assert_eq!(used, 3, "every bookshop template is sent");
+    assert!(n > 2_000, "{n} renders compared");
 }
 
 #[test]

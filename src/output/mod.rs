@@ -814,10 +814,14 @@ impl Source for MsgSource<'_> {
                         Some(tab) => (tab, x),
                         None => return Val::Undef,
                     },
-                    None => return Val::Undef,
+                    Some(EventRef::Item(_)) | None => return Val::Undef,
                 };
                 tab.col(name).map_or(Val::Undef, |c| content::cell(tab, c, x))
             }
+            Rec::Item => match (self.r.instances[self.m.instance].event, &data.catalog) {
+                (Some(EventRef::Item(x)), Some(tab)) => tab.col(name).map_or(Val::Undef, |c| content::cell(tab, c, x)),
+                _ => Val::Undef,
+            },
             Rec::Trigger => {
                 let inst = &self.r.instances[self.m.instance];
                 match name {

@@ -56,6 +56,8 @@ impl Val<'_> {
 pub enum Rec {
     Customer,
     Event,
+    /// An announcement's catalogue row.
+    Item,
     Trigger,
     History,
     Fact,
@@ -319,6 +321,7 @@ impl<'s> Parser<'s> {
         let rec = match root {
             "customer" => Rec::Customer,
             "event" => Rec::Event,
+            "item" => Rec::Item,
             "trigger" => Rec::Trigger,
             "history" => Rec::History,
             "fact" => Rec::Fact,

@@ -277,6 +277,7 @@ mod fast_path {
             match rec {
                 Rec::Customer => find(&self.0.customer),
                 Rec::Event => find(&self.0.event),
+                Rec::Item => Val::Undef,
                 Rec::History => find(&self.0.history),
                 Rec::Fact => self
                     .0
