@@ -108,11 +108,6 @@ impl Catalog {
             .collect();
         Catalog { order, per }
     }
-
-    /// Is any dialogue an announcement?
-    pub fn is_used(&self) -> bool {
-        self.per.iter().any(Option::is_some)
-    }
 }
 
 /// File each row of `all` under its key(s).
