@@ -547,8 +547,14 @@ fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {
     let project = match Project::from_args(&args.project) {
         Ok(p) => p,
         // Problems in kairos.yaml are what `check` looks for: exit 1, like the dialogues'.
+        // The dialogues' and templates' own shape does not depend on it: reported too.
         Err(e) => match e.downcast::<Reported>() {
-            Ok(r) => {
+            Ok(mut r) => {
+                r.0 .0.extend(dialogue::shape_problems(&args.project.dialogues).0);
+                if let Some(dir) = settings::find_templates(&args.project, &crate::config::Config::default()) {
+                    r.0 .0.extend(crate::template::shape_problems(&dir).0);
+                }
+                r.0.sort();
                 eprintln!("{r}");
                 return Ok(ExitCode::from(1));
             }

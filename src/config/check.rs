@@ -78,7 +78,7 @@ impl Config {
                 Ok(src) => {
                     let src: Arc<str> = src.into();
                     match yaml::parse::<RawConfig>(path, &src) {
-                        Err(d) => diags.push(*d),
+                        Err(ds) => ds.into_iter().for_each(|d| diags.push(d)),
                         Ok(raw) => {
                             if let Some(l) = &raw.ledger {
                                 let dir = path.parent().unwrap_or(Path::new(""));
