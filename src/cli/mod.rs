@@ -441,7 +441,7 @@ fn run(s: RunSettings) -> Result<ExitCode> {
 
 /// Write again what the ledger recorded on `night`, as JSONL, recording nothing.
 fn reemit(s: &RunSettings, night: &str, held: &crate::ledger::Held) -> Result<ExitCode> {
-    let sink = open_sink(&s.replay, s.output.as_deref())?;
+    let sink = open_sink_as(&s.replay, s.output.as_deref(), false, s.ledger.as_deref())?;
     let lines: Vec<&str> = held.lines.iter().filter(|(n, _)| n == night).map(|(_, l)| l.as_str()).collect();
     sink.write_with(|out| {
         for l in &lines {
@@ -459,14 +459,14 @@ fn reemit(s: &RunSettings, night: &str, held: &crate::ledger::Held) -> Result<Ex
 /// The output, refusing to replace any file the run reads.
 /// The output of `run`: a folder for `--format eml`, else a file or stdout.
 fn open_run_sink(s: &RunSettings) -> Result<Sink> {
-    open_sink_as(&s.replay, s.output.as_deref(), s.format == crate::output::Format::Eml)
+    open_sink_as(&s.replay, s.output.as_deref(), s.format == crate::output::Format::Eml, s.ledger.as_deref())
 }
 
 fn open_sink(replay: &Replay, output: Option<&Path>) -> Result<Sink> {
-    open_sink_as(replay, output, false)
+    open_sink_as(replay, output, false, None)
 }
 
-fn open_sink_as(replay: &Replay, output: Option<&Path>, folder: bool) -> Result<Sink> {
+fn open_sink_as(replay: &Replay, output: Option<&Path>, folder: bool, ledger: Option<&Path>) -> Result<Sink> {
     let paths = &replay.spec.paths;
     let mut protected = vec![Protected { what: "the transactions input", path: &paths.transactions }];
     if let Some(c) = &paths.customers {
@@ -481,6 +481,11 @@ fn open_sink_as(replay: &Replay, output: Option<&Path>, folder: bool) -> Result<
     let dialogue_files = dialogue::load::dialogue_files(&replay.project.dialogues).unwrap_or_default();
     let dialogue_files: Vec<std::path::PathBuf> = dialogue_files;
     protected.extend(dialogue_files.iter().map(|p| Protected { what: "a dialogue file", path: p }));
+    let template_files = replay.project.templates.as_deref().map(crate::template::files).unwrap_or_default();
+    protected.extend(template_files.iter().map(|p| Protected { what: "a template file", path: p }));
+    if let Some(l) = ledger {
+        protected.push(Protected { what: "the ledger", path: l });
+    }
     let name = match output {
         None => "stdout".to_owned(),
         Some(p) if p == Path::new("-") => "stdout".to_owned(),

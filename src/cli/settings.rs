@@ -151,7 +151,7 @@ impl Replay {
         let tz = project.cfg.tz;
         let as_of = match &i.as_of {
             Some(s) => Some(crate::input::time::parse_as_of(s, tz).ok_or_else(|| {
-                anyhow!("--as-of {s:?}: expected a date (2025-06-30) or date-time (2025-06-30T12:00:00Z)")
+                anyhow!("--as-of {s:?}: expected a date (2025-06-30) or date-time (2025-06-30T12:00:00Z) in the years 1000 to 9999")
             })?),
             None => None,
         };
@@ -229,9 +229,27 @@ impl RunSettings {
             (None, true) => Window::Due,
             (None, false) => Window::All,
         };
+        if let (Window::Since(since), Some(as_of)) = (&window, replay.as_of) {
+            if *since >= as_of {
+                bail!(
+                    "--since {:?} is not before --as-of {:?}: the window would hold no messages",
+                    a.since.as_deref().unwrap_or_default(),
+                    a.input.as_of.as_deref().unwrap_or_default()
+                );
+            }
+        }
         let ledger = a.ledger.clone().or_else(|| replay.project.cfg.ledger.clone()).map(|p| shard_path(&p, shard));
         if a.reemit.is_some() && ledger.is_none() {
             bail!("--reemit needs a ledger (--ledger FILE or `ledger:` in kairos.yaml)");
+        }
+        if let Some(night) = &a.reemit {
+            // A night is an as-of date; anything else matches no entry and would re-emit nothing.
+            if chrono::NaiveDate::parse_from_str(night, "%Y-%m-%d").is_err() {
+                bail!("--reemit {night:?}: expected the as-of date of a night, e.g. 2025-06-30");
+            }
+            if let Some(l) = ledger.as_ref().filter(|l| !l.exists()) {
+                bail!("--reemit: there is no ledger at {}, so nothing to write again", l.display());
+            }
         }
         if ledger.is_some() && (a.due || a.since.is_some()) {
             bail!("--due and --since choose a window by date; with a ledger the run emits what the ledger does not hold yet: use one or the other");

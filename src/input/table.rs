@@ -234,7 +234,13 @@ fn canonical_names(path: &Path, header: &Header, spec: &TableSpec<'_>) -> Result
     let names: Vec<String> = header
         .raw
         .iter()
-        .map(|h| spec.rename.iter().find(|(_, from)| *from == h).map_or_else(|| h.clone(), |(to, _)| to.clone()))
+        .map(|h| match spec.rename.iter().find(|(_, from)| *from == h) {
+            Some((to, _)) => to.clone(),
+            // A column mapped from a header the file lacks is missing, even if a header has
+            // its standard name: the mapping says where it is, and that one is unnamed.
+            None if spec.rename.iter().any(|(to, from)| to == h && !header.raw.contains(from)) => String::new(),
+            None => h.clone(),
+        })
         .collect();
     let mut seen: FxHashMap<&str, usize> = FxHashMap::default();
     for (j, name) in names.iter().enumerate() {
@@ -1400,6 +1406,10 @@ mod tests {
             err.ends_with("m.csv:1: column `amount` appears twice in the header: columns 3 and 4\n  column 4 is headed `total`, mapped to `amount` (--column / columns:)\n  = help: rename or remove one of them (or map another header)"),
             "{err}"
         );
+        // A column mapped from a header the file lacks is missing, not read from the header
+        // of its standard name.
+        let p = write(dir.path(), "n.csv", "customer_id,timestamp,amount\nA,2025-01-01,1\n");
+        assert_eq!(read_headers(&p, &spec(&rename, &numeric)).unwrap(), ["customer_id", "timestamp", ""]);
         // Unnamed columns cannot be mixed up.
         let p = write(dir.path(), "e.csv", "customer_id,timestamp,,\nA,2025-01-01,,\n");
         assert_eq!(load(&p, &tx, None, Tz::UTC).unwrap().len(), 1);

@@ -299,17 +299,22 @@ pub fn load(dir: &Path, known: &Known<'_>, sms_max_segments: u32) -> (Option<Tem
     (Some(t), diags)
 }
 
-/// The problems of the template files' own shape (YAML syntax, unknown keys), which do not
-/// depend on kairos.yaml: what `check` still reports when kairos.yaml is broken.
-pub fn shape_problems(dir: &Path) -> Diagnostics {
-    let mut diags = Diagnostics::default();
-    let Ok(entries) = std::fs::read_dir(dir) else { return diags };
+/// The template files of `dir` (`*.yaml`, `*.yml`), in name order; none if it cannot be read.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
         .collect();
     files.sort();
-    for file in files {
+    files
+}
+
+/// The problems of the template files' own shape (YAML syntax, unknown keys), which do not
+/// depend on kairos.yaml: what `check` still reports when kairos.yaml is broken.
+pub fn shape_problems(dir: &Path) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    for file in files(dir) {
         let Ok(text) = std::fs::read_to_string(&file) else { continue };
         let keys = || schemars::schema_for!(BTreeMap<String, RawPart>);
         let parsed = yaml::parse_keyed::<std::collections::HashMap<Spanned<String>, RawPart>>(&file, &text.into(), keys);
