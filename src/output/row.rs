@@ -112,6 +112,9 @@ pub struct Row<'a> {
 
 /// The content columns, after the fixed ones, when templates are configured.
 pub const CONTENT_COLUMNS: [&str; 2] = ["subject", "body"];
+/// Every field name content may add to a row (CSV: subject, body; JSON also these): a profile
+/// column of one of these names is prefixed like one named after a fixed column.
+pub const CONTENT_FIELDS: [&str; 5] = ["subject", "body", "html", "sms_segments", "sms_encoding"];
 
 impl Row<'_> {
     pub fn cell(&self, c: Col) -> Cell<'_> {
