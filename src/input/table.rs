@@ -342,7 +342,16 @@ struct Layout<'a> {
     tz: chrono_tz::Tz,
     /// Rows of other shards' customers are dropped as they are read.
     shard: Shard,
+    /// Per data column: summed exactly in micro-units (a transaction's `amount`, `quantity`),
+    /// so its values must be below `MAX_SUMMED` in magnitude.
+    summed: Vec<bool>,
+    /// The events' `type` column: an event without a type matches nothing, so it is an error.
+    type_idx: Option<usize>,
 }
+
+/// The largest magnitude of an amount or quantity: far below where the exact micro-unit sums
+/// (i64) would saturate.
+pub const MAX_SUMMED: f64 = 1e12;
 
 /// What `Records::next` found.
 #[derive(Debug, PartialEq, Eq)]
@@ -512,6 +521,15 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
         if !lay.shard.keeps(cid.as_bytes()) {
             continue;
         }
+        if let Some(t) = lay.type_idx {
+            if field(t)?.is_empty() {
+                return Err(InputError::Csv {
+                    path: path.to_path_buf(),
+                    line: ln,
+                    message: "`type` is empty: every event needs a type".to_owned(),
+                });
+            }
+        }
         // Lines of one order repeat the customer (and often other cells): the previous row's
         // symbol is checked first.
         let sym = match piece.customer.last() {
@@ -552,6 +570,17 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
                         // `nan`, `inf` and numbers too large for a float (`1e400`) are not
                         // amounts either.
                         match raw.parse::<f64>() {
+                            Ok(n) if n.is_finite() && lay.summed[k] && n.abs() >= MAX_SUMMED => {
+                                return Err(InputError::Csv {
+                                    path: path.to_path_buf(),
+                                    line: ln,
+                                    message: format!(
+                                        "column {}: {} is too large: amounts and quantities must be below 1000000000000 (10^12) in magnitude",
+                                        super::ticked(&lay.headers[i]),
+                                        super::quoted(raw)
+                                    ),
+                                })
+                            }
                             Ok(n) if n.is_finite() => n,
                             _ => {
                                 return Err(InputError::BadNumber {
@@ -784,6 +813,11 @@ fn load_in_blocks_sharded(
         format,
         tz,
         shard,
+        summed: data_idx
+            .iter()
+            .map(|&i| spec.kind == TableKind::Transactions && matches!(names[i].as_str(), "amount" | "quantity"))
+            .collect(),
+        type_idx: if spec.kind == TableKind::Events { find("type") } else { None },
     };
     buf.drain(..header.end);
     while whole_lines(&buf, eof) == 0 && !eof {
@@ -1376,6 +1410,10 @@ mod tests {
                 "t.csv:5: column `amount`: \"x\" is not a number",
             ),
             ("A,2025-01-01,p\n", "t.csv:2: this row has 3 fields but the header has 4"),
+            (
+                "A,2025-01-01,p,1\nA,2025-01-01,p,-1e12\n",
+                "t.csv:3: column `amount`: \"-1e12\" is too large: amounts and quantities must be below 1000000000000 (10^12) in magnitude",
+            ),
             ("\n\n,2025-01-01,p,1\n", "t.csv:4: `customer_id` is empty"),
         ];
         for (rows, expected) in cases {

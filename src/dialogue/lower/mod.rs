@@ -307,6 +307,11 @@ impl Checker<'_, '_> {
 
     /// Warn about template keys the config does not declare.
     pub(super) fn template(&mut self, t: &S) {
+        if t.value.trim().is_empty() {
+            let d = self.f.at(t, "the template key is empty").with_hint("name a template, e.g. `template: welcome`");
+            self.err(d);
+            return;
+        }
         let Some(known) = self.templates else { return };
         if known.contains(&t.value) {
             return;
