@@ -54,9 +54,11 @@ struct Case {
     stderr: Vec<String>,
     #[serde(default)]
     not_stderr: Vec<String>,
-    /// Strings the standard output must hold.
+    /// Strings the standard output must hold, and must not.
     #[serde(default)]
     stdout: Vec<String>,
+    #[serde(default)]
+    not_stdout: Vec<String>,
     /// Seconds (default 30).
     timeout: Option<u64>,
 }
@@ -232,6 +234,11 @@ fn replay(bin: &Path, case: &Case) -> Vec<String> {
     for want in &case.stdout {
         if !stdout.contains(want.as_str()) {
             problems.push(format!("stdout lacks {want:?}"));
+        }
+    }
+    for unwanted in &case.not_stdout {
+        if stdout.contains(unwanted.as_str()) {
+            problems.push(format!("stdout has {unwanted:?}"));
         }
     }
     let mut after = BTreeMap::new();

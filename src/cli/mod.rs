@@ -229,7 +229,6 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
         // stdin can be read once: load first, then check the dialogues against what came.
         let data = input::load(&r.spec)?;
         let schemas = Schemas::of_data(&data, &open_schemas(&r.project));
-        let plan = plan(&r.project, &schemas, quiet)?;
         let names = |t: Option<&input::Table>| {
             t.map(|t| {
                 ["customer_id".to_owned(), "timestamp".to_owned()].into_iter().chain(t.names.iter().cloned()).collect()
@@ -240,7 +239,9 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
             TableKind::Events => names(data.events.as_ref()),
             TableKind::Customers => names(data.customers.as_ref()),
         };
-        report_columns(r.project.cfg.column_problems(&headers, true), quiet)?;
+        let columns = r.project.cfg.column_problems(&headers, true);
+        let plan = plan(&r.project, &schemas, quiet).map_err(|e| with_column_errors(e, &columns))?;
+        report_columns(columns, quiet)?;
         let templates = templates(&r.project, &schemas, &plan, quiet)?;
         return Ok((plan, data, templates));
     }
@@ -254,16 +255,32 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
         Some(c) => schema_from_headers(&r.spec, TableKind::Customers, c)?,
         None => Schema::new(TableKind::Customers, Vec::new(), false),
     };
-    let plan = plan(&r.project, &schemas, quiet)?;
+    // The columns kairos.yaml names are reported with the dialogues' problems: a dialogue's
+    // error may follow from one of them (`spend` when the amount mapping names no header).
+    let columns = column_problems(&r.project, &r.spec, true)?;
+    let plan = plan(&r.project, &schemas, quiet).map_err(|e| with_column_errors(e, &columns))?;
+    report_columns(columns, quiet)?;
     let templates = templates(&r.project, &schemas, &plan, quiet)?;
-    check_columns(&r.project, &r.spec, true, quiet)?;
     let data = input::load(&r.spec)?;
     Ok((plan, data, templates))
 }
 
 /// Every column kairos.yaml names must be in its file's header (`strict`: also when that file
 /// is not given, for settings that cannot fall back, such as consent and do-not-contact).
-fn check_columns(project: &Project, spec: &input::InputSpec, strict: bool, quiet: bool) -> Result<()> {
+/// A dialogue failure with the column errors added, in file order.
+fn with_column_errors(e: anyhow::Error, columns: &Diagnostics) -> anyhow::Error {
+    match e.downcast::<Reported>() {
+        Ok(mut r) => {
+            r.0 .0.extend(columns.0.iter().filter(|d| d.is_error()).cloned());
+            r.0.sort();
+            r.into()
+        }
+        Err(e) => e,
+    }
+}
+
+/// Every column kairos.yaml names, against the headers of the files given.
+fn column_problems(project: &Project, spec: &input::InputSpec, strict: bool) -> Result<Diagnostics> {
     let paths = &spec.paths;
     let mut headers: [Option<Vec<String>>; 3] = [None, None, None];
     for (kind, path) in [
@@ -275,7 +292,7 @@ fn check_columns(project: &Project, spec: &input::InputSpec, strict: bool, quiet
             headers[kind.slot()] = Some(table::read_headers(p, &spec.table(kind))?);
         }
     }
-    report_columns(project.cfg.column_problems(&|k| headers[k.slot()].clone(), strict), quiet)
+    Ok(project.cfg.column_problems(&|k| headers[k.slot()].clone(), strict))
 }
 
 /// Fail with every column error; print column warnings.

@@ -222,10 +222,27 @@ pub fn read_headers(path: &Path, spec: &TableSpec<'_>) -> Result<Vec<String>, In
     let mut reader = open(path)?;
     let (mut buf, mut eof) = (Vec::new(), false);
     let header = read_header(path, &mut reader, &mut buf, &mut eof, 64 << 10)?;
-    match header {
-        Some(h) => canonical_names(path, &h, spec),
-        None => Ok(Vec::new()),
+    let h = header.unwrap_or(Header { raw: Vec::new(), line: 1, end: 0, end_line: 1 });
+    let names = canonical_names(path, &h, spec)?;
+    // The columns every row needs, as `load` requires them: checked before anything that
+    // reads the header (a dialogue's `spend` of a file that is not a transactions file).
+    let mut required = vec!["customer_id"];
+    if spec.has_time {
+        required.push("timestamp");
     }
+    if spec.kind == TableKind::Events {
+        required.push("type");
+    }
+    if let Some(column) = required.into_iter().find(|c| !names.iter().any(|n| n == c)) {
+        return Err(InputError::MissingColumn {
+            path: path.to_path_buf(),
+            table: spec.kind,
+            column: column.to_owned(),
+            header: spec.rename.get(column).cloned(),
+            found: h.raw,
+        });
+    }
+    Ok(names)
 }
 
 /// Header cells mapped to canonical names; two columns with the same name are an error (which

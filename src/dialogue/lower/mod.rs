@@ -179,7 +179,14 @@ impl Checker<'_, '_> {
 
     pub(super) fn measure(&mut self, s: &S) -> Option<Measure> {
         match Measure::parse(&s.value) {
-            Ok(m) => Some(m),
+            Ok(m) => {
+                if let Some(problem) = self.schemas.tx.measure_problem(m) {
+                    let d = self.f.at(s, problem).with_hint("map the amount column with `columns:` in kairos.yaml");
+                    self.err(d);
+                    return None;
+                }
+                Some(m)
+            }
             Err(e) => {
                 let d = self.f.at(s, e.message).with_hint(e.hint);
                 self.err(d);
