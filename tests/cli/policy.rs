@@ -426,8 +426,8 @@ fn unreadable_profile_settings_are_warnings_with_their_line_not_silent_defaults(
     assert_eq!(
         warnings,
         [
-            "warning: customers.csv:2: time zone `Mars/Olympus` is not an IANA name (such as Europe/London); using UTC",
-            "warning: customers.csv:2: weekly maximum `two` is not a whole number; no personal cap applies",
+            "warning: customers.csv:2: column `max_week`: weekly maximum `two` is not a whole number of 0 or more; no personal cap applies",
+            "warning: customers.csv:2: column `timezone`: time zone `Mars/Olympus` is not an IANA name (such as Europe/London); using UTC",
         ]
     );
 }
@@ -477,12 +477,20 @@ fn every_column_and_channel_the_config_names_is_checked() {
         "{}",
         out.stderr
     );
-    // Then the dialogues: a message on an undeclared channel.
+    // Then the dialogues (a message on an undeclared channel) with the columns the config
+    // names, all at once.
     f.file("kairos.yaml", "channels:\n  fax: {contact: fax_number}\n");
     let out = f.run(&[]);
     assert_eq!(
         errors(&out),
-        ["error: unknown channel `emial`", " --> dialogues/hi.yaml:5:27", "  = help: did you mean `email`?"],
+        [
+            "error: unknown channel `emial`",
+            " --> dialogues/hi.yaml:5:27",
+            "  = help: did you mean `email`?",
+            "error: channels.fax.contact: the customers file has no column `fax_number`",
+            " --> kairos.yaml:2:18",
+            "  = help: the customers columns are: customer_id, dnc, phone"
+        ],
         "{}",
         out.stderr
     );
