@@ -302,7 +302,6 @@ fn the_bad_input_campaign() {
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
-    let report: String =
-        failures.iter().map(|(n, p)| format!("\n== {n}\n  {}\n", p.join("\n  "))).collect();
+    let report: String = failures.iter().map(|(n, p)| format!("\n== {n}\n  {}\n", p.join("\n  "))).collect();
     assert!(failures.is_empty(), "{} of {} cases failed:{report}", failures.len(), selected.len());
 }

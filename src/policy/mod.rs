@@ -426,7 +426,8 @@ mod tests {
             assert!(c.problems.is_empty());
         }
         // Neither yes nor no: never guessed to allow contact, and reported.
-        let c = Contact::new(&p, Tz::UTC, ProfileCells { do_not_contact: Some("maybe"), ..Default::default() }, |_| None);
+        let c =
+            Contact::new(&p, Tz::UTC, ProfileCells { do_not_contact: Some("maybe"), ..Default::default() }, |_| None);
         assert!(c.do_not_contact);
         assert!(c.problems[0].contains("`maybe` is neither yes nor no"), "{:?}", c.problems);
         assert!(!contact(&p).do_not_contact, "no column, no profile: contact allowed");

@@ -317,7 +317,8 @@ pub fn shape_problems(dir: &Path) -> Diagnostics {
     for file in files(dir) {
         let Ok(text) = std::fs::read_to_string(&file) else { continue };
         let keys = || schemars::schema_for!(BTreeMap<String, RawPart>);
-        let parsed = yaml::parse_keyed::<std::collections::HashMap<Spanned<String>, RawPart>>(&file, &text.into(), keys);
+        let parsed =
+            yaml::parse_keyed::<std::collections::HashMap<Spanned<String>, RawPart>>(&file, &text.into(), keys);
         if let Err(ds) = parsed {
             ds.into_iter().for_each(|d| diags.push(d));
         }

@@ -183,8 +183,7 @@ impl<'a> Walk<'a> {
             Kind::Map(children) => self.map(children, schema, name, depth),
             Kind::Seq(items) => {
                 let item = schema.get("items").filter(|i| i.is_object()).or_else(|| {
-                    let arrays: Vec<_> =
-                        self.alternatives(schema).into_iter().filter_map(|a| a.get("items")).collect();
+                    let arrays: Vec<_> = self.alternatives(schema).into_iter().filter_map(|a| a.get("items")).collect();
                     (arrays.len() == 1).then(|| arrays[0])
                 });
                 if let Some(item) = item {
@@ -200,7 +199,8 @@ impl<'a> Walk<'a> {
     fn is_object(s: &Value) -> bool {
         s.get("properties").is_some()
             || s.get("additionalProperties").is_some()
-            || s.get("type").is_some_and(|t| t == "object" || t.as_array().is_some_and(|a| a.iter().any(|x| x == "object")))
+            || s.get("type")
+                .is_some_and(|t| t == "object" || t.as_array().is_some_and(|a| a.iter().any(|x| x == "object")))
     }
 
     fn map(&mut self, children: &[usize], schema: &'a Value, name: &str, depth: usize) {
@@ -315,8 +315,11 @@ mod tests {
 
     #[test]
     fn valid_files_have_none_and_aliases_and_merges_are_followed() {
-        assert!(keys("trigger: {purchase: {}}\nsteps:\n  - id: a\n    send: {channel: email, template: t}\n").is_empty());
-        let src = "x-base: &b {channel: email, tempalte: t}\nsteps:\n  - id: a\n    send:\n      <<: *b\n      delya: 1d\n";
+        assert!(
+            keys("trigger: {purchase: {}}\nsteps:\n  - id: a\n    send: {channel: email, template: t}\n").is_empty()
+        );
+        let src =
+            "x-base: &b {channel: email, tempalte: t}\nsteps:\n  - id: a\n    send:\n      <<: *b\n      delya: 1d\n";
         let got = keys(src);
         let names: Vec<&str> = got.iter().map(|(_, k, _)| k.as_str()).collect();
         assert_eq!(names, ["x-base", "tempalte", "delya"]);
