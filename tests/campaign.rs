@@ -75,11 +75,11 @@ fn expand(body: &str) -> Vec<u8> {
     while let Some(i) = rest.find("<<") {
         let after = &rest[i + 2..];
         let (Some(end), true) = (after.find(">>"), after.starts_with("REPEAT ") || after.starts_with("HEX ")) else {
-            out.extend_from_slice(rest[..i + 2].as_bytes());
+            out.extend_from_slice(&rest.as_bytes()[..i + 2]);
             rest = after;
             continue;
         };
-        out.extend_from_slice(rest[..i].as_bytes());
+        out.extend_from_slice(&rest.as_bytes()[..i]);
         let inner = &after[..end];
         if let Some(hex) = inner.strip_prefix("HEX ") {
             out.extend(hex.split_whitespace().map(|h| u8::from_str_radix(h, 16).expect("<<HEX xx>>")));
