@@ -11,7 +11,7 @@ use serde_saphyr::{Location, Spanned};
 use crate::diag::Diagnostic;
 use crate::model::{Closed, ClosedError, Duration};
 
-mod keys;
+pub(crate) mod keys;
 
 /// Parse one YAML document whose keys are those of `T`'s JSON schema (the serde structs
 /// deriving both). On failure, every problem found: serde's first, plus every unknown key of

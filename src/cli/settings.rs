@@ -347,4 +347,39 @@ mod tests {
         assert_eq!(shard_path(Path::new("sent-{shard}.jsonl"), Shard::ALL), PathBuf::from("sent-1-of-1.jsonl"));
         assert_eq!(shard_path(Path::new("sent.jsonl"), s), PathBuf::from("sent.jsonl"));
     }
+
+    /// The shipped dialogues, kairos.yaml and templates have no key their structs do not know
+    /// (the key walk agrees with serde on every real file).
+    #[test]
+    fn the_projects_own_files_have_no_unknown_keys() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut dirs = vec![root.join("dialogues")];
+        for e in std::fs::read_dir(root.join("examples")).into_iter().flatten().flatten() {
+            dirs.push(e.path().join("dialogues"));
+        }
+        let dialogue = serde_json::to_value(schemars::schema_for!(crate::dialogue::raw::RawDialogue)).unwrap();
+        let template = serde_json::to_value(schemars::schema_for!(
+            std::collections::BTreeMap<String, crate::template::RawPart>
+        ))
+        .unwrap();
+        let config = serde_json::to_value(schemars::schema_for!(crate::config::raw::RawConfig)).unwrap();
+        let mut files = vec![(root.join("kairos.yaml"), &config)];
+        for (d, s) in dirs.iter().map(|d| (d, &dialogue)).chain([(&root.join("templates"), &template)]) {
+            for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+                if e.path().extension().is_some_and(|x| x == "yaml") {
+                    files.push((e.path(), s));
+                }
+            }
+        }
+        assert!(files.len() > 20);
+        for (p, s) in files {
+            let src = std::fs::read_to_string(&p).unwrap();
+            assert!(
+                crate::yaml::keys::unknown(&src, s).is_empty(),
+                "{}: {:?}",
+                p.display(),
+                crate::yaml::keys::unknown(&src, s)
+            );
+        }
+    }
 }
