@@ -11,8 +11,46 @@ use serde_saphyr::{Location, Spanned};
 use crate::diag::Diagnostic;
 use crate::model::{Closed, ClosedError, Duration};
 
-/// Parse one YAML document; a syntax or shape error becomes a diagnostic at its location.
-pub fn parse<T: DeserializeOwned>(path: &Path, src: &Arc<str>) -> Result<T, Box<Diagnostic>> {
+pub(crate) mod keys;
+
+/// Parse one YAML document whose keys are those of `T`'s JSON schema (the serde structs
+/// deriving both). On failure, every problem found: serde's first, plus every unknown key of
+/// the file (serde stops at the first), each at its location with a did-you-mean.
+pub fn parse<T: DeserializeOwned + schemars::JsonSchema>(path: &Path, src: &Arc<str>) -> Result<T, Vec<Diagnostic>> {
+    parse_keyed(path, src, || schemars::schema_for!(T))
+}
+
+/// `parse` with the schema of the keys given apart (for types that are not `JsonSchema`
+/// themselves, such as a map with spanned keys); built only when the parse fails.
+pub fn parse_keyed<T: DeserializeOwned>(
+    path: &Path,
+    src: &Arc<str>,
+    keys: impl FnOnce() -> schemars::Schema,
+) -> Result<T, Vec<Diagnostic>> {
+    let first = match parse_one::<T>(path, src) {
+        Ok(v) => return Ok(v),
+        Err(d) => *d,
+    };
+    let schema = serde_json::to_value(keys()).unwrap_or_default();
+    let mut all: Vec<Diagnostic> = keys::unknown(src, &schema)
+        .into_iter()
+        .map(|u| {
+            let hint = unknown_hint(&u.key, u.expected.iter().map(String::as_str));
+            Diagnostic::error(path, format!("unknown {} `{}`", u.what, u.key))
+                .at(src, first_line(src, u.span))
+                .with_hint_opt(hint)
+        })
+        .collect();
+    // serde's own error, unless it is one of those (same place).
+    if !all.iter().any(|d| d.line_col() == first.line_col() && first.message.starts_with("unknown ")) {
+        all.push(first);
+    }
+    all.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
+    Err(all)
+}
+
+/// One YAML document; a syntax or shape error becomes a diagnostic at its location.
+fn parse_one<T: DeserializeOwned>(path: &Path, src: &Arc<str>) -> Result<T, Box<Diagnostic>> {
     let options = serde_saphyr::options! {
         with_snippet: false,
         budget: serde_saphyr::budget! {
@@ -89,15 +127,24 @@ fn hint_for(message: &str) -> (String, Option<String>) {
                 .map(|o| o.trim_matches('`'))
                 .filter(|o| !o.is_empty())
                 .collect();
-            let hint = match crate::diag::did_you_mean(word, options.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None if !options.is_empty() => format!("expected one of: {}", options.join(", ")),
-                None => return (message.to_owned(), None),
+            let Some(hint) = unknown_hint(word, options.iter().copied()) else {
+                return (message.to_owned(), None);
             };
             return (format!("unknown {what} `{word}`"), Some(hint));
         }
     }
     (message.to_owned(), None)
+}
+
+/// `did you mean …?` for a near miss, else the accepted keys (none: no hint).
+fn unknown_hint<'a>(word: &str, options: impl Iterator<Item = &'a str> + Clone) -> Option<String> {
+    match crate::diag::did_you_mean(word, options.clone()) {
+        Some(s) => Some(format!("did you mean `{s}`?")),
+        None => {
+            let all: Vec<&str> = options.collect();
+            (!all.is_empty()).then(|| format!("expected one of: {}", all.join(", ")))
+        }
+    }
 }
 
 /// The byte range of a spanned node where it is used (an alias: the `*name`). Scalars span
@@ -618,13 +665,14 @@ mod tests {
         assert_eq!(first_line(&src, 6..20), 6..9);
         assert_eq!(first_line(&src, 0..0), 0..1);
         assert_eq!(offset_of(&src, 2, 8), 17);
-        #[derive(Debug, serde::Deserialize)]
+        #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
         #[allow(dead_code)]
         struct S {
             when: String,
             steps: Vec<String>,
         }
         let d = parse::<S>(Path::new("d.yaml"), &src).unwrap_err();
-        assert_eq!(d.location(), "d.yaml:2:8", "{d}");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].location(), "d.yaml:2:8", "{}", d[0]);
     }
 }

@@ -232,7 +232,6 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
         // stdin can be read once: load first, then check the dialogues against what came.
         let data = input::load_showing(&r.spec, !quiet)?;
         let schemas = Schemas::of_data(&data, &open_schemas(&r.project));
-        let plan = plan(&r.project, &schemas, quiet)?;
         let names = |t: Option<&input::Table>| {
             t.map(|t| {
                 ["customer_id".to_owned(), "timestamp".to_owned()].into_iter().chain(t.names.iter().cloned()).collect()
@@ -244,7 +243,9 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
             TableKind::Customers => names(data.customers.as_ref()),
             TableKind::Catalog => names(data.catalog.as_ref()),
         };
-        report_columns(r.project.cfg.column_problems(&headers, true), quiet)?;
+        let columns = r.project.cfg.column_problems(&headers, true);
+        let plan = plan(&r.project, &schemas, quiet).map_err(|e| with_column_errors(e, &columns))?;
+        report_columns(columns, quiet)?;
         let templates = templates(&r.project, &schemas, &plan, quiet)?;
         catalogue_warnings(&plan, &data, quiet);
         return Ok((plan, data, templates));
@@ -266,9 +267,12 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
         Some(c) => schema_from_headers(&r.spec, TableKind::Catalog, c)?,
         None => Schema::new(TableKind::Catalog, Vec::new(), false),
     };
-    let plan = plan(&r.project, &schemas, quiet)?;
+    // The columns kairos.yaml names are reported with the dialogues' problems: a dialogue's
+    // error may follow from one of them (`spend` when the amount mapping names no header).
+    let columns = column_problems(&r.project, &r.spec, true)?;
+    let plan = plan(&r.project, &schemas, quiet).map_err(|e| with_column_errors(e, &columns))?;
+    report_columns(columns, quiet)?;
     let templates = templates(&r.project, &schemas, &plan, quiet)?;
-    check_columns(&r.project, &r.spec, true, quiet)?;
     let data = input::load_showing(&r.spec, !quiet)?;
     catalogue_warnings(&plan, &data, quiet);
     Ok((plan, data, templates))
@@ -285,7 +289,20 @@ fn catalogue_warnings(plan: &Plan, data: &Data, quiet: bool) {
 
 /// Every column kairos.yaml names must be in its file's header (`strict`: also when that file
 /// is not given, for settings that cannot fall back, such as consent and do-not-contact).
-fn check_columns(project: &Project, spec: &input::InputSpec, strict: bool, quiet: bool) -> Result<()> {
+/// A dialogue failure with the column errors added, in file order.
+fn with_column_errors(e: anyhow::Error, columns: &Diagnostics) -> anyhow::Error {
+    match e.downcast::<Reported>() {
+        Ok(mut r) => {
+            r.0 .0.extend(columns.0.iter().filter(|d| d.is_error()).cloned());
+            r.0.sort();
+            r.into()
+        }
+        Err(e) => e,
+    }
+}
+
+/// Every column kairos.yaml names, against the headers of the files given.
+fn column_problems(project: &Project, spec: &input::InputSpec, strict: bool) -> Result<Diagnostics> {
     let paths = &spec.paths;
     let mut headers: [Option<Vec<String>>; 4] = [None, None, None, None];
     for (kind, path) in [
@@ -298,7 +315,7 @@ fn check_columns(project: &Project, spec: &input::InputSpec, strict: bool, quiet
             headers[kind.slot()] = Some(table::read_headers(p, &spec.table(kind))?);
         }
     }
-    report_columns(project.cfg.column_problems(&|k| headers[k.slot()].clone(), strict), quiet)
+    Ok(project.cfg.column_problems(&|k| headers[k.slot()].clone(), strict))
 }
 
 /// Fail with every column error; print column warnings.
@@ -464,7 +481,7 @@ fn run(s: RunSettings) -> Result<ExitCode> {
 
 /// Write again what the ledger recorded on `night`, as JSONL, recording nothing.
 fn reemit(s: &RunSettings, night: &str, held: &crate::ledger::Held) -> Result<ExitCode> {
-    let sink = open_sink(&s.replay, s.output.as_deref())?;
+    let sink = open_sink_as(&s.replay, s.output.as_deref(), false, s.ledger.as_deref())?;
     let lines: Vec<&str> = held.lines.iter().filter(|(n, _)| n == night).map(|(_, l)| l.as_str()).collect();
     sink.write_with(|out| {
         for l in &lines {
@@ -482,14 +499,14 @@ fn reemit(s: &RunSettings, night: &str, held: &crate::ledger::Held) -> Result<Ex
 /// The output, refusing to replace any file the run reads.
 /// The output of `run`: a folder for `--format eml`, else a file or stdout.
 fn open_run_sink(s: &RunSettings) -> Result<Sink> {
-    open_sink_as(&s.replay, s.output.as_deref(), s.format == crate::output::Format::Eml)
+    open_sink_as(&s.replay, s.output.as_deref(), s.format == crate::output::Format::Eml, s.ledger.as_deref())
 }
 
 fn open_sink(replay: &Replay, output: Option<&Path>) -> Result<Sink> {
-    open_sink_as(replay, output, false)
+    open_sink_as(replay, output, false, None)
 }
 
-fn open_sink_as(replay: &Replay, output: Option<&Path>, folder: bool) -> Result<Sink> {
+fn open_sink_as(replay: &Replay, output: Option<&Path>, folder: bool, ledger: Option<&Path>) -> Result<Sink> {
     let paths = &replay.spec.paths;
     let mut protected = Vec::new();
     if let Some(t) = &paths.transactions {
@@ -507,6 +524,11 @@ fn open_sink_as(replay: &Replay, output: Option<&Path>, folder: bool) -> Result<
     let dialogue_files = dialogue::load::dialogue_files(&replay.project.dialogues).unwrap_or_default();
     let dialogue_files: Vec<std::path::PathBuf> = dialogue_files;
     protected.extend(dialogue_files.iter().map(|p| Protected { what: "a dialogue file", path: p }));
+    let template_files = replay.project.templates.as_deref().map(crate::template::files).unwrap_or_default();
+    protected.extend(template_files.iter().map(|p| Protected { what: "a template file", path: p }));
+    if let Some(l) = ledger {
+        protected.push(Protected { what: "the ledger", path: l });
+    }
     let name = match output {
         None => "stdout".to_owned(),
         Some(p) if p == Path::new("-") => "stdout".to_owned(),
@@ -573,8 +595,14 @@ fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {
     let project = match Project::from_args(&args.project) {
         Ok(p) => p,
         // Problems in kairos.yaml are what `check` looks for: exit 1, like the dialogues'.
+        // The dialogues' and templates' own shape does not depend on it: reported too.
         Err(e) => match e.downcast::<Reported>() {
-            Ok(r) => {
+            Ok(mut r) => {
+                r.0 .0.extend(dialogue::shape_problems(&args.project.dialogues).0);
+                if let Some(dir) = settings::find_templates(&args.project, &crate::config::Config::default()) {
+                    r.0 .0.extend(crate::template::shape_problems(&dir).0);
+                }
+                r.0.sort();
                 eprintln!("{r}");
                 return Ok(ExitCode::from(1));
             }

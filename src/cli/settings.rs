@@ -152,7 +152,7 @@ impl Replay {
         let tz = project.cfg.tz;
         let as_of = match &i.as_of {
             Some(s) => Some(crate::input::time::parse_as_of(s, tz).ok_or_else(|| {
-                anyhow!("--as-of {s:?}: expected a date (2025-06-30) or date-time (2025-06-30T12:00:00Z)")
+                anyhow!("--as-of {s:?}: expected a date (2025-06-30) or date-time (2025-06-30T12:00:00Z) in the years 1000 to 9999")
             })?),
             None => None,
         };
@@ -230,9 +230,27 @@ impl RunSettings {
             (None, true) => Window::Due,
             (None, false) => Window::All,
         };
+        if let (Window::Since(since), Some(as_of)) = (&window, replay.as_of) {
+            if *since >= as_of {
+                bail!(
+                    "--since {:?} is not before --as-of {:?}: the window would hold no messages",
+                    a.since.as_deref().unwrap_or_default(),
+                    a.input.as_of.as_deref().unwrap_or_default()
+                );
+            }
+        }
         let ledger = a.ledger.clone().or_else(|| replay.project.cfg.ledger.clone()).map(|p| shard_path(&p, shard));
         if a.reemit.is_some() && ledger.is_none() {
             bail!("--reemit needs a ledger (--ledger FILE or `ledger:` in kairos.yaml)");
+        }
+        if let Some(night) = &a.reemit {
+            // A night is an as-of date; anything else matches no entry and would re-emit nothing.
+            if chrono::NaiveDate::parse_from_str(night, "%Y-%m-%d").is_err() {
+                bail!("--reemit {night:?}: expected the as-of date of a night, e.g. 2025-06-30");
+            }
+            if let Some(l) = ledger.as_ref().filter(|l| !l.exists()) {
+                bail!("--reemit: there is no ledger at {}, so nothing to write again", l.display());
+            }
         }
         if ledger.is_some() && (a.due || a.since.is_some()) {
             bail!("--due and --since choose a window by date; with a ledger the run emits what the ledger does not hold yet: use one or the other");
@@ -329,5 +347,40 @@ mod tests {
         assert_eq!(shard_path(Path::new("state/sent-{shard}.jsonl"), s), PathBuf::from("state/sent-3-of-8.jsonl"));
         assert_eq!(shard_path(Path::new("sent-{shard}.jsonl"), Shard::ALL), PathBuf::from("sent-1-of-1.jsonl"));
         assert_eq!(shard_path(Path::new("sent.jsonl"), s), PathBuf::from("sent.jsonl"));
+    }
+
+    /// The shipped dialogues, kairos.yaml and templates have no key their structs do not know
+    /// (the key walk agrees with serde on every real file).
+    #[test]
+    fn the_projects_own_files_have_no_unknown_keys() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut dirs = vec![root.join("dialogues")];
+        for e in std::fs::read_dir(root.join("examples")).into_iter().flatten().flatten() {
+            dirs.push(e.path().join("dialogues"));
+        }
+        let dialogue = serde_json::to_value(schemars::schema_for!(crate::dialogue::raw::RawDialogue)).unwrap();
+        let template = serde_json::to_value(schemars::schema_for!(
+            std::collections::BTreeMap<String, crate::template::RawPart>
+        ))
+        .unwrap();
+        let config = serde_json::to_value(schemars::schema_for!(crate::config::raw::RawConfig)).unwrap();
+        let mut files = vec![(root.join("kairos.yaml"), &config)];
+        for (d, s) in dirs.iter().map(|d| (d, &dialogue)).chain([(&root.join("templates"), &template)]) {
+            for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+                if e.path().extension().is_some_and(|x| x == "yaml") {
+                    files.push((e.path(), s));
+                }
+            }
+        }
+        assert!(files.len() > 20);
+        for (p, s) in files {
+            let src = std::fs::read_to_string(&p).unwrap();
+            assert!(
+                crate::yaml::keys::unknown(&src, s).is_empty(),
+                "{}: {:?}",
+                p.display(),
+                crate::yaml::keys::unknown(&src, s)
+            );
+        }
     }
 }

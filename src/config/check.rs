@@ -78,7 +78,7 @@ impl Config {
                 Ok(src) => {
                     let src: Arc<str> = src.into();
                     match yaml::parse::<RawConfig>(path, &src) {
-                        Err(d) => diags.push(*d),
+                        Err(ds) => ds.into_iter().for_each(|d| diags.push(d)),
                         Ok(raw) => {
                             if let Some(l) = &raw.ledger {
                                 let dir = path.parent().unwrap_or(Path::new(""));
@@ -209,7 +209,14 @@ impl Config {
             self.channels.insert(name, Channel { contact: ch.contact.map(|c| c.value) });
         }
         if let Some(t) = raw.response_type {
-            self.response_type = t;
+            if t.value.trim().is_empty() {
+                diags.push(
+                    at.node(&t, "response_type is empty: no event would be an answer")
+                        .with_hint("leave it out for the default `response`, or name the event type of answers"),
+                );
+            } else {
+                self.response_type = t.value;
+            }
         }
         let channels = self.channel_names();
         let (policy, refs) = check_policy(raw.policy, raw.tiers, &channels, at, diags);
@@ -233,7 +240,9 @@ impl Config {
                 ("monetary", r.monetary, &mut cuts.monetary),
             ] {
                 if let Some(v) = given {
-                    if v.windows(2).any(|w| w[0] > w[1]) {
+                    if v.iter().any(|x| !x.is_finite()) {
+                        diags.push(at.map(&pos, format!("rfm.{name}: the four cut points must be numbers, not {v:?}")));
+                    } else if v.windows(2).any(|w| w[0] > w[1]) {
                         diags.push(
                             at.map(&pos, format!("rfm.{name}: the four cut points must be ascending, not {v:?}")),
                         );
@@ -392,11 +401,11 @@ fn check_policy(
                     diags.push(at.typed(&m, "computed tiers need `levels`, e.g. {gold: 1000, silver: 300, bronze: 0}"));
                 }
                 for (name, min) in &t.levels {
-                    if !min.is_finite() {
-                        diags.push(at.map(&t_pos, format!("tiers: level `{name}` needs a number, not {min}")));
+                    if !min.value.is_finite() {
+                        diags.push(at.node(min, format!("tiers: level `{name}` needs a number, not {}", min.value)));
                     }
                 }
-                let mut levels: Vec<(String, f64)> = t.levels.into_iter().collect();
+                let mut levels: Vec<(String, f64)> = t.levels.into_iter().map(|(k, v)| (k, v.value)).collect();
                 levels.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
                 measure.map(|measure| Tiers::Computed { measure, within, levels })
             }

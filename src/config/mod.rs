@@ -120,6 +120,7 @@ impl Config {
             let d = match headers(r.table) {
                 Some(h) if h.contains(&r.column) => continue,
                 Some(h) => {
+                    let h: Vec<String> = h.into_iter().filter(|x| !x.is_empty()).collect();
                     let hint = crate::diag::did_you_mean(&r.column, h.iter().map(String::as_str))
                         .map(|x| format!("did you mean `{x}`?"))
                         .unwrap_or_else(|| format!("the {file} columns are: {}", h.join(", ")));

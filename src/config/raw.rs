@@ -29,7 +29,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub channels: BTreeMap<String, RawChannel>,
     /// The event type of answers to dialogues (default `response`).
-    pub response_type: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub response_type: Option<S>,
     /// Template keys your mail tool knows; `kairos check` warns about any other.
     pub templates: Option<Vec<String>>,
     /// RFM score cut points: `recency_days`, `frequency` (orders in 365 days) and `monetary`
@@ -227,5 +228,6 @@ pub struct RawTiers {
     pub within: Option<T<Duration>>,
     /// ... with these minimums, e.g. {gold: 1000, silver: 300, bronze: 0}.
     #[serde(default)]
-    pub levels: BTreeMap<String, f64>,
+    #[schemars(with = "BTreeMap<String, f64>")]
+    pub levels: BTreeMap<String, Spanned<f64>>,
 }

@@ -117,7 +117,11 @@ mod tests {
     use crate::model::{ColType, RfmCuts, TableKind};
 
     fn ir(src: &str) -> Ir {
-        let mut tx = Schema::new(TableKind::Transactions, vec![("author".into(), ColType::Str)], false);
+        let mut tx = Schema::new(
+            TableKind::Transactions,
+            vec![("author".into(), ColType::Str), ("amount".into(), ColType::Num)],
+            false,
+        );
         let mut cu = Schema::new(
             TableKind::Customers,
             vec![("fav".into(), ColType::Str), ("favs".into(), ColType::Str), ("size".into(), ColType::Num)],

@@ -108,6 +108,28 @@ pub fn dialogue_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Box<Diagnostic>
     Ok(all)
 }
 
+/// The problems of the dialogue files' own shape (YAML syntax, unknown keys, value types),
+/// which do not depend on kairos.yaml: what `check` still reports when kairos.yaml is broken.
+pub fn shape_problems(paths: &[PathBuf]) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    match dialogue_files(paths) {
+        Err(d) => diags.push(*d),
+        Ok(files) => {
+            for file in files {
+                match std::fs::read_to_string(&file) {
+                    Err(e) => diags.push(Diagnostic::error(&file, format!("cannot read: {e}"))),
+                    Ok(text) => {
+                        if let Err(ds) = yaml::parse::<RawDialogue>(&file, &text.into()) {
+                            ds.into_iter().for_each(|d| diags.push(d));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    diags
+}
+
 /// What the project config tells the checker.
 #[derive(Debug, Clone)]
 pub struct Known {
@@ -156,7 +178,7 @@ pub fn load(paths: &[PathBuf], schemas: &Schemas, known: &Known) -> (Plan, Diagn
             }
         };
         match yaml::parse::<RawDialogue>(&file, &text) {
-            Err(d) => diags.push(*d),
+            Err(ds) => ds.into_iter().for_each(|d| diags.push(d)),
             Ok(raw) => {
                 let id =
                     raw.id.as_ref().map(|s| s.value.clone()).unwrap_or_else(|| {

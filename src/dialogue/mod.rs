@@ -11,7 +11,7 @@ pub mod raw;
 #[cfg(test)]
 mod tests;
 
-pub use load::{load, Known, Schemas};
+pub use load::{load, shape_problems, Known, Schemas};
 pub use plan::{Dialogue, Plan};
 
 /// Compile dialogues given as `(id, yaml)` for unit tests; panics on any error.

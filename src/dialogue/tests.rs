@@ -731,3 +731,47 @@ steps:
 ";
     assert_eq!(check(ok), Vec::<String>::new(), "b is reached as the default way on, c through the choice");
 }
+
+/// Every unknown key of a dialogue at once (`yaml::keys` against the dialogue schema).
+mod unknown_keys {
+
+    fn keys_schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(crate::dialogue::raw::RawDialogue)).unwrap()
+    }
+
+    fn keys(src: &str) -> Vec<(String, String, usize)> {
+        crate::yaml::keys::unknown(src, &keys_schema()).into_iter().map(|u| (u.what, u.key, u.span.start)).collect()
+    }
+
+    #[test]
+    fn every_unknown_key_at_every_level() {
+        let src = "trigger:\n  purchase: {wher: x}\nwhn: a\nsteps:\n  - id: a\n    sned: {}\n    send: {channel: email, template: t, dealy: 1d, by_tier: {gold: {channel: sms, tempalte: x}}}\n";
+        let got = keys(src);
+        let names: Vec<&str> = got.iter().map(|(_, k, _)| k.as_str()).collect();
+        assert_eq!(names, ["wher", "whn", "sned", "dealy", "tempalte"]);
+        assert_eq!(got[0].2, src.find("wher").unwrap());
+        assert!(got.iter().all(|(w, _, _)| w == "field"));
+    }
+
+    #[test]
+    fn unknown_variants_are_named_by_their_key() {
+        let got = keys("trigger:\n  absense: {after: 30d}\nsteps: []\n");
+        assert_eq!(got, [("trigger".to_owned(), "absense".to_owned(), 11)]);
+        // A known variant's own fields are checked.
+        assert_eq!(keys("trigger:\n  absence: {aftr: 30d}\nsteps: []\n")[0].1, "aftr");
+    }
+
+    #[test]
+    fn valid_files_have_none_and_aliases_and_merges_are_followed() {
+        assert!(
+            keys("trigger: {purchase: {}}\nsteps:\n  - id: a\n    send: {channel: email, template: t}\n").is_empty()
+        );
+        let src =
+            "x-base: &b {channel: email, tempalte: t}\nsteps:\n  - id: a\n    send:\n      <<: *b\n      delya: 1d\n";
+        let got = keys(src);
+        let names: Vec<&str> = got.iter().map(|(_, k, _)| k.as_str()).collect();
+        assert_eq!(names, ["x-base", "tempalte", "delya"]);
+        // Broken YAML is left to serde.
+        assert!(keys("steps: [\n").is_empty());
+    }
+}

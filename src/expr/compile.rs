@@ -68,6 +68,17 @@ impl Schema {
     pub fn of_table(t: &crate::input::Table) -> Self {
         Self::new(t.kind, t.names.iter().cloned().zip(t.types.iter().copied()).collect(), false)
     }
+    /// Known not to have column `name` (a schema of a file that was read).
+    pub fn lacks(&self, name: &str) -> bool {
+        !self.open && !self.fields.iter().any(|(n, _)| n == name)
+    }
+
+    /// `spend` of a transactions file without `amount` would silently be 0: an error.
+    pub fn measure_problem(&self, measure: Measure) -> Option<String> {
+        (measure == Measure::Spend && self.table == TableKind::Transactions && self.given && self.lacks("amount"))
+            .then(|| "spend sums the `amount` column, which the transactions file does not have".to_owned())
+    }
+
     fn resolve(&mut self, name: &str) -> Option<(usize, ColType)> {
         if let Some(i) = self.fields.iter().position(|(n, _)| n == name) {
             return Some((i, self.fields[i].1));
@@ -478,6 +489,12 @@ impl Compiler<'_, '_> {
         if let Some(measure) = measure {
             if name != "sum" {
                 arity(0, 2)?;
+            }
+            // (An empty schema is a filter's: history functions inside one are refused below.)
+            if !self.scopes.transactions.fields.is_empty() {
+                if let Some(m) = self.scopes.transactions.measure_problem(measure) {
+                    return Err(err(&n.span, m));
+                }
             }
             let mut window = None;
             let mut filter = None;

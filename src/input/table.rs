@@ -238,10 +238,27 @@ pub fn read_headers(path: &Path, spec: &TableSpec<'_>) -> Result<Vec<String>, In
     let mut reader = open(path)?;
     let (mut buf, mut eof) = (Vec::new(), false);
     let header = read_header(path, &mut reader, &mut buf, &mut eof, 64 << 10)?;
-    match header {
-        Some(h) => canonical_names(path, &h, spec),
-        None => Ok(Vec::new()),
+    let h = header.unwrap_or(Header { raw: Vec::new(), line: 1, end: 0, end_line: 1 });
+    let names = canonical_names(path, &h, spec)?;
+    // The columns every row needs, as `load` requires them: checked before anything that
+    // reads the header (a dialogue's `spend` of a file that is not a transactions file).
+    let mut required = vec![spec.kind.key()];
+    if spec.has_time {
+        required.push("timestamp");
     }
+    if matches!(spec.kind, TableKind::Events | TableKind::Catalog) {
+        required.push("type");
+    }
+    if let Some(column) = required.into_iter().find(|c| !names.iter().any(|n| n == c)) {
+        return Err(InputError::MissingColumn {
+            path: path.to_path_buf(),
+            table: spec.kind,
+            column: column.to_owned(),
+            header: spec.rename.get(column).cloned(),
+            found: h.raw,
+        });
+    }
+    Ok(names)
 }
 
 /// Header cells mapped to canonical names; two columns with the same name are an error (which
@@ -250,7 +267,13 @@ fn canonical_names(path: &Path, header: &Header, spec: &TableSpec<'_>) -> Result
     let names: Vec<String> = header
         .raw
         .iter()
-        .map(|h| spec.rename.iter().find(|(_, from)| *from == h).map_or_else(|| h.clone(), |(to, _)| to.clone()))
+        .map(|h| match spec.rename.iter().find(|(_, from)| *from == h) {
+            Some((to, _)) => to.clone(),
+            // A column mapped from a header the file lacks is missing, even if a header has
+            // its standard name: the mapping says where it is, and that one is unnamed.
+            None if spec.rename.iter().any(|(to, from)| to == h && !header.raw.contains(from)) => String::new(),
+            None => h.clone(),
+        })
         .collect();
     let mut seen: FxHashMap<&str, usize> = FxHashMap::default();
     for (j, name) in names.iter().enumerate() {
@@ -354,7 +377,16 @@ struct Layout<'a> {
     tz: chrono_tz::Tz,
     /// Rows of other shards' customers are dropped as they are read.
     shard: Shard,
+    /// Per data column: summed exactly in micro-units (a transaction's `amount`, `quantity`),
+    /// so its values must be below `MAX_SUMMED` in magnitude.
+    summed: Vec<bool>,
+    /// The events' `type` column: an event without a type matches nothing, so it is an error.
+    type_idx: Option<usize>,
 }
+
+/// The largest magnitude of an amount or quantity: far below where the exact micro-unit sums
+/// (i64) would saturate.
+pub const MAX_SUMMED: f64 = 1e12;
 
 /// What `Records::next` found.
 #[derive(Debug, PartialEq, Eq)]
@@ -524,6 +556,15 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
         if !lay.shard.keeps(cid.as_bytes()) {
             continue;
         }
+        if let Some(t) = lay.type_idx {
+            if field(t)?.is_empty() {
+                return Err(InputError::Csv {
+                    path: path.to_path_buf(),
+                    line: ln,
+                    message: "`type` is empty: every event needs a type".to_owned(),
+                });
+            }
+        }
         // Lines of one order repeat the customer (and often other cells): the previous row's
         // symbol is checked first.
         let sym = match piece.customer.last() {
@@ -564,6 +605,17 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
                         // `nan`, `inf` and numbers too large for a float (`1e400`) are not
                         // amounts either.
                         match raw.parse::<f64>() {
+                            Ok(n) if n.is_finite() && lay.summed[k] && n.abs() >= MAX_SUMMED => {
+                                return Err(InputError::Csv {
+                                    path: path.to_path_buf(),
+                                    line: ln,
+                                    message: format!(
+                                        "column {}: {} is too large: amounts and quantities must be below 1000000000000 (10^12) in magnitude",
+                                        super::ticked(&lay.headers[i]),
+                                        super::quoted(raw)
+                                    ),
+                                })
+                            }
                             Ok(n) if n.is_finite() => n,
                             _ => {
                                 return Err(InputError::BadNumber {
@@ -828,6 +880,11 @@ fn load_in_blocks_sharded(
         format,
         tz,
         shard,
+        summed: data_idx
+            .iter()
+            .map(|&i| spec.kind == TableKind::Transactions && matches!(names[i].as_str(), "amount" | "quantity"))
+            .collect(),
+        type_idx: if spec.kind == TableKind::Events { find("type") } else { None },
     };
     buf.drain(..header.end);
     while whole_lines(&buf, eof) == 0 && !eof {
@@ -1434,6 +1491,10 @@ mod tests {
                 "t.csv:5: column `amount`: \"x\" is not a number",
             ),
             ("A,2025-01-01,p\n", "t.csv:2: this row has 3 fields but the header has 4"),
+            (
+                "A,2025-01-01,p,1\nA,2025-01-01,p,-1e12\n",
+                "t.csv:3: column `amount`: \"-1e12\" is too large: amounts and quantities must be below 1000000000000 (10^12) in magnitude",
+            ),
             ("\n\n,2025-01-01,p,1\n", "t.csv:4: `customer_id` is empty"),
         ];
         for (rows, expected) in cases {
@@ -1464,6 +1525,10 @@ mod tests {
             err.ends_with("m.csv:1: column `amount` appears twice in the header: columns 3 and 4\n  column 4 is headed `total`, mapped to `amount` (--column / columns:)\n  = help: rename or remove one of them (or map another header)"),
             "{err}"
         );
+        // A column mapped from a header the file lacks is missing, not read from the header
+        // of its standard name.
+        let p = write(dir.path(), "n.csv", "customer_id,timestamp,amount\nA,2025-01-01,1\n");
+        assert_eq!(read_headers(&p, &spec(&rename, &numeric)).unwrap(), ["customer_id", "timestamp", ""]);
         // Unnamed columns cannot be mixed up.
         let p = write(dir.path(), "e.csv", "customer_id,timestamp,,\nA,2025-01-01,,\n");
         assert_eq!(load(&p, &tx, None, Tz::UTC).unwrap().len(), 1);

@@ -236,13 +236,16 @@ pub fn local_date(t: i64, tz: Tz) -> String {
 }
 
 /// `--as-of`: a date means the end of that day in `tz`; a date-time means that instant.
+/// Only instants the inputs may hold (`MIN_TS..=MAX_TS`): a year-0 `--as-of` is a typo too.
 pub fn parse_as_of(raw: &str, tz: Tz) -> Option<i64> {
-    if raw.len() == 10 {
+    let t = if raw.len() == 10 {
         let d = NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()?;
         let end = d.succ_opt()?.and_time(NaiveTime::MIN);
-        return Some(local_to_utc(end, tz) - 1);
-    }
-    parse_iso(raw, tz)
+        local_to_utc(end, tz) - 1
+    } else {
+        parse_iso(raw, tz)?
+    };
+    (MIN_TS..=MAX_TS).contains(&t).then_some(t)
 }
 
 #[cfg(test)]
@@ -259,6 +262,14 @@ mod tests {
         assert_eq!(parse_iso("1970-01-01T01:00", utc), Some(3600));
         assert_eq!(parse_iso("1970-13-01", utc), None);
         assert_eq!(parse_iso("yesterday", utc), None);
+    }
+
+    #[test]
+    fn as_of_outside_the_input_range_is_rejected() {
+        assert_eq!(parse_as_of("0000-01-01", Tz::UTC), None);
+        assert_eq!(parse_as_of("0999-12-31T00:00:00Z", Tz::UTC), None);
+        assert_eq!(parse_as_of("1970-01-01", Tz::UTC), Some(86_399));
+        assert_eq!(parse_as_of("9999-12-31", Tz::UTC), Some(MAX_TS));
     }
 
     #[test]

@@ -149,11 +149,13 @@ impl<'a> Writer<'a> {
         let mut profile_headers: Vec<String> = Vec::new();
         if layout.with_profile {
             for name in data.customers.as_ref().map_or(&[][..], |t| &t.names[..]) {
-                // A profile column named like a fixed column (`status`, `contact`) gets a
-                // `profile_` prefix, so every field name is unique.
+                // A profile column named like a fixed column (`status`, `contact`) or a content
+                // field (`subject`, `html`) gets a `profile_` prefix, so every field name is
+                // unique, with or without templates.
                 let mut h = name.clone();
                 while COLUMNS.contains(&h.as_str())
                     || (data.catalog.is_some() && h == row::ITEM_COLUMN)
+                    || row::CONTENT_FIELDS.contains(&h.as_str())
                     || profile_headers.contains(&h)
                 {
                     h = format!("profile_{h}");

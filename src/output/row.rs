@@ -118,6 +118,9 @@ pub const ITEM_COLUMN: &str = "item_id";
 
 /// The content columns, after the fixed ones (and `item_id`), when templates are configured.
 pub const CONTENT_COLUMNS: [&str; 2] = ["subject", "body"];
+/// Every field name content may add to a row (CSV: subject, body; JSON also these): a profile
+/// column of one of these names is prefixed like one named after a fixed column.
+pub const CONTENT_FIELDS: [&str; 5] = ["subject", "body", "html", "sms_segments", "sms_encoding"];
 
 impl Row<'_> {
     pub fn cell(&self, c: Col) -> Cell<'_> {

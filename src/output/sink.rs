@@ -205,9 +205,10 @@ impl Sink {
 
     /// Write, then (for files) rename into place. On error the temp file is removed.
     pub fn write_with(self, f: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<u64>) -> io::Result<u64> {
+        let name = self.name();
         match self {
             Sink::Stdout(file) | Sink::Stream { file, .. } => {
-                let mut out = io::BufWriter::with_capacity(1 << 16, file);
+                let mut out = io::BufWriter::with_capacity(1 << 16, Named { inner: file, name });
                 let n = f(&mut out)?;
                 out.flush()?;
                 Ok(n)
@@ -241,7 +242,31 @@ impl Sink {
             }
         }
     }
+}
 
+/// A writer whose errors name what it writes to (`/dev/full`, `stdout`): a stream has no
+/// temp file or rename whose error would.
+struct Named<W> {
+    inner: W,
+    name: String,
+}
+
+impl<W: Write> Named<W> {
+    fn named(&self, e: io::Error) -> io::Error {
+        io::Error::new(e.kind(), format!("cannot write to {}: {e}", self.name))
+    }
+}
+
+impl<W: Write> Write for Named<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf).map_err(|e| self.named(e))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush().map_err(|e| self.named(e))
+    }
+}
+
+impl Sink {
     /// Write the unnamed file, then name it beside the target (a link through
     /// `/proc/self/fd`) and rename that over the target: only those two steps, at the very
     /// end, see a named temp file.

@@ -162,7 +162,7 @@ impl<'a> Contact<'a> {
         consent_cell: impl Fn(&str) -> Option<&'a str>,
     ) -> Self {
         let mut c = Contact {
-            do_not_contact: cells.do_not_contact.is_some_and(truthy),
+            do_not_contact: false,
             tz: default_tz,
             preferred: Vec::new(),
             caps: policy.caps.clone(),
@@ -171,12 +171,26 @@ impl<'a> Contact<'a> {
             planned: Vec::new(),
             problems: Vec::new(),
         };
+        let col = |c: &Option<String>| c.as_deref().map_or_else(String::new, |c| format!("column `{c}`: "));
+        if let Some(cell) = cells.do_not_contact {
+            c.do_not_contact = truth(cell).unwrap_or_else(|| {
+                // Unreadable: the safe reading is the one that sends nothing.
+                c.problems.push(format!(
+                    "{}do-not-contact value `{}` is neither yes nor no (yes/y/true/1/x or no/n/false/0/empty); read as do not contact",
+                    col(&policy.do_not_contact),
+                    cut(cell)
+                ));
+                true
+            });
+        }
         if let Some(z) = cells.timezone.filter(|z| !z.trim().is_empty()) {
             match z.trim().parse::<Tz>() {
                 Ok(tz) => c.tz = tz,
-                Err(_) => c
-                    .problems
-                    .push(format!("time zone `{z}` is not an IANA name (such as Europe/London); using {default_tz}")),
+                Err(_) => c.problems.push(format!(
+                    "{}time zone `{}` is not an IANA name (such as Europe/London); using {default_tz}",
+                    col(&policy.timezone_column),
+                    cut(z)
+                )),
             }
         }
         if let Some(cell) = cells.preferred {
@@ -186,14 +200,23 @@ impl<'a> Contact<'a> {
             match cell.trim().parse::<u32>() {
                 Ok(0) => {}
                 Ok(n) => c.caps.push(Cap { max: n, per: WEEK, channel: None }),
-                Err(_) => {
-                    c.problems.push(format!("weekly maximum `{cell}` is not a whole number; no personal cap applies"))
-                }
+                Err(_) => c.problems.push(format!(
+                    "{}weekly maximum `{}` is not a whole number of 0 or more; no personal cap applies",
+                    col(&policy.max_per_week_column),
+                    cut(cell)
+                )),
             }
         }
         for (channel, cc) in &policy.consent {
             let ok = match cc.column.as_ref().and_then(|_| consent_cell(channel)) {
-                Some(cell) if !cell.trim().is_empty() => truthy(cell),
+                Some(cell) if !cell.trim().is_empty() => truth(cell).unwrap_or_else(|| {
+                    c.problems.push(format!(
+                        "{}{channel} consent value `{}` is neither yes nor no (yes/y/true/1/x or no/n/false/0); read as no consent",
+                        col(&cc.column),
+                        cut(cell)
+                    ));
+                    false
+                }),
                 _ => cc.default_in,
             };
             c.initial.push((channel.as_str(), ok));
@@ -306,7 +329,25 @@ pub fn decide<'a>(policy: &Policy, contact: &mut Contact<'a>, req: Request<'a>) 
 
 /// A truthy cell: yes, true, 1, y, x.
 pub fn truthy(s: &str) -> bool {
-    matches!(s.trim().to_ascii_lowercase().as_str(), "yes" | "y" | "true" | "1" | "x" | "t")
+    truth(s) == Some(true)
+}
+
+/// A yes/no cell: yes, y, true, t, 1, x; or no, n, false, f, 0, empty. None: neither.
+pub fn truth(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "yes" | "y" | "true" | "1" | "x" | "t" => Some(true),
+        "no" | "n" | "false" | "0" | "f" | "" => Some(false),
+        _ => None,
+    }
+}
+
+/// A cell as shown in a warning: at most 40 characters.
+fn cut(s: &str) -> String {
+    if s.chars().count() > 40 {
+        format!("{}…", s.chars().take(40).collect::<String>())
+    } else {
+        s.to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -382,7 +423,13 @@ mod tests {
             let c =
                 Contact::new(&p, Tz::UTC, ProfileCells { do_not_contact: Some(cell), ..Default::default() }, |_| None);
             assert_eq!(c.do_not_contact, dnc, "{cell:?}");
+            assert!(c.problems.is_empty());
         }
+        // Neither yes nor no: never guessed to allow contact, and reported.
+        let c =
+            Contact::new(&p, Tz::UTC, ProfileCells { do_not_contact: Some("maybe"), ..Default::default() }, |_| None);
+        assert!(c.do_not_contact);
+        assert!(c.problems[0].contains("`maybe` is neither yes nor no"), "{:?}", c.problems);
         assert!(!contact(&p).do_not_contact, "no column, no profile: contact allowed");
     }
 

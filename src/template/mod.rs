@@ -53,14 +53,20 @@ pub const DEFAULT_SMS_MAX_SEGMENTS: u32 = 2;
 
 type S = Spanned<String>;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawPart {
+pub(crate) struct RawPart {
+    #[schemars(with = "Option<String>")]
     subject: Option<S>,
+    #[schemars(with = "Option<String>")]
     text: Option<S>,
+    #[schemars(with = "Option<String>")]
     html: Option<S>,
+    #[schemars(with = "Option<String>")]
     address: Option<S>,
+    #[schemars(with = "Option<String>")]
     body: Option<S>,
+    #[schemars(with = "Option<String>")]
     script: Option<S>,
 }
 
@@ -207,6 +213,8 @@ pub struct Templates {
     env: minijinja::Environment<'static>,
     pub keys: BTreeMap<String, Template>,
     pub sms_max_segments: u32,
+    /// Keys whose file has errors (reported with the file): not also "missing".
+    broken: std::collections::BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -283,6 +291,7 @@ pub fn load(dir: &Path, known: &Known<'_>, sms_max_segments: u32) -> (Option<Tem
     files.sort();
     let mut env = environment();
     let mut keys: BTreeMap<String, Template> = BTreeMap::new();
+    let mut broken = std::collections::BTreeSet::new();
     for file in files {
         let key = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
         if let Some(first) = keys.get(&key) {
@@ -300,12 +309,44 @@ pub fn load(dir: &Path, known: &Known<'_>, sms_max_segments: u32) -> (Option<Tem
             }
         };
         let src: Arc<str> = Arc::from(text);
-        if let Some(t) = compile_file(&mut env, &file, &key, &src, known, &mut diags) {
-            keys.insert(key, t);
+        match compile_file(&mut env, &file, &key, &src, known, &mut diags) {
+            Some(t) => {
+                keys.insert(key, t);
+            }
+            None => {
+                broken.insert(key);
+            }
         }
     }
-    let t = Templates { dir: dir.to_path_buf(), env, keys, sms_max_segments };
+    let t = Templates { dir: dir.to_path_buf(), env, keys, sms_max_segments, broken };
     (Some(t), diags)
+}
+
+/// The template files of `dir` (`*.yaml`, `*.yml`), in name order; none if it cannot be read.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The problems of the template files' own shape (YAML syntax, unknown keys), which do not
+/// depend on kairos.yaml: what `check` still reports when kairos.yaml is broken.
+pub fn shape_problems(dir: &Path) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    for file in files(dir) {
+        let Ok(text) = std::fs::read_to_string(&file) else { continue };
+        let keys = || schemars::schema_for!(BTreeMap<String, RawPart>);
+        let parsed =
+            yaml::parse_keyed::<std::collections::HashMap<Spanned<String>, RawPart>>(&file, &text.into(), keys);
+        if let Err(ds) = parsed {
+            ds.into_iter().for_each(|d| diags.push(d));
+        }
+    }
+    diags
 }
 
 /// The sandbox: no loader, fuel, HTML parts auto-escaped, the formatting filters.
@@ -334,10 +375,11 @@ fn compile_file(
     known: &Known<'_>,
     diags: &mut Diagnostics,
 ) -> Option<Template> {
-    let raw: std::collections::HashMap<Spanned<String>, RawPart> = match yaml::parse(file, src) {
+    let keys = || schemars::schema_for!(BTreeMap<String, RawPart>);
+    let raw: std::collections::HashMap<Spanned<String>, RawPart> = match yaml::parse_keyed(file, src, keys) {
         Ok(r) => r,
-        Err(d) => {
-            diags.push(*d);
+        Err(ds) => {
+            ds.into_iter().for_each(|d| diags.push(d));
             return None;
         }
     };
@@ -596,6 +638,7 @@ impl Templates {
         let mut out: BTreeMap<(PathBuf, String), Diagnostic> = BTreeMap::new();
         for (key, channel, file, at) in uses {
             let problem = match self.keys.get(key) {
+                None if self.broken.contains(key) => None,
                 None => {
                     let hint = did_you_mean(key, self.keys.keys().map(String::as_str)).map_or_else(
                         || format!("add {}", self.dir.join(format!("{key}.yaml")).display()),

@@ -350,5 +350,6 @@ fn catalogue_columns_are_mapped_like_the_other_inputs() {
     assert_eq!(super::brief(&out.stdout), "A news#1 tell/0 email:t 2025-01-01 planned\n");
     let out = f.run(&["--catalog", "cat.csv", "--as-of", "2025-06-30"]);
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("= help: the catalog columns are: SKU, When, Kind, Writer"), "{}", out.stderr);
+    assert!(out.stderr.contains("error: the catalog file has no `item_id` column"), "{}", out.stderr);
+    assert!(out.stderr.contains("--column catalog.item_id=HEADER"), "{}", out.stderr);
 }

@@ -235,3 +235,29 @@ fn config_values_that_would_silently_do_nothing_are_errors() {
         out.stderr
     );
 }
+
+#[test]
+fn check_reports_every_unknown_key_of_every_file_at_once() {
+    let f = base();
+    f.dialogue(
+        "typos",
+        "trigger:\n  purchase: {wher: \"amount > 5\"}\nwhn: customer.tier == \"a\"\nsteps:\n  - id: hi\n    send: {channel: email, template: hi, dealy: 2d}\n",
+    );
+    f.file("kairos.yaml", "timezone: UTC\npolicy:\n  consent:\n    do_not_contat: dnc\n");
+    f.file("templates/hi.yaml", "email:\n  subjet: Hello\n  text: Hi\n  htm: <p>Hi</p>\n");
+    let out = f.cmd(&["check", "--dialogues", "dialogues"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    insta::assert_snapshot!("every_unknown_key", out.stderr);
+    // With kairos.yaml fixed, the same five in the dialogue and the template, and `run` agrees.
+    f.file("kairos.yaml", "timezone: UTC\n");
+    let out = f.cmd(&["check", "--dialogues", "dialogues"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    for key in ["wher", "whn", "dealy", "subjet", "htm"] {
+        assert!(out.stderr.contains(&format!("error: unknown field `{key}`")), "{key}: {}", out.stderr);
+    }
+    assert!(out.stderr.ends_with("5 errors, 0 warnings\n"), "{}", out.stderr);
+    let err = fails(&f, &[]);
+    for key in ["wher", "whn", "dealy"] {
+        assert!(err.contains(&format!("error: unknown field `{key}`")), "{key}: {err}");
+    }
+}

@@ -288,6 +288,23 @@ fn csv_neutralises_formulas_and_keeps_headers_unique() {
     // JSON stays raw.
     let json = f.run(&["--format", "json"]);
     assert!(json.stdout.contains("\"name\":\"=HYPERLINK(\\\"http://x\\\")\""), "{}", json.stdout);
+    // Content fields are kairos's too: a profile `subject` or `html` is prefixed.
+    f.file("customers.csv", "customer_id,name,email,subject,html,profile_subject\nC1,Ann,c1@example.com,s,h,p\n")
+        .file("templates/t.yaml", "email:\n  subject: Hi\n  text: Hello\n  html: <p>Hello</p>\n");
+    let out = f.run(&[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let h = csv::Reader::from_reader(out.stdout.as_bytes()).headers().unwrap().clone();
+    let names: Vec<&str> = h.iter().skip(15).collect();
+    assert_eq!(
+        names,
+        ["subject", "body", "name", "email", "profile_subject", "profile_html", "profile_profile_subject"]
+    );
+    let json = f.run(&["--format", "jsonl"]);
+    let v: serde_json::Value = serde_json::from_str(json.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (v["html"].as_str(), v["profile_html"].as_str(), v["profile_subject"].as_str()),
+        (Some("<p>Hello</p>"), Some("h"), Some("s"))
+    );
 }
 
 #[test]

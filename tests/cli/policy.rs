@@ -240,12 +240,17 @@ fn stamp(day: u32, hour: u32) -> String {
 }
 
 fn write_case(f: &Fixture, c: &Case, policy: bool) {
+    write_case_with(f, c, policy, "defer");
+}
+
+/// `on_cap`: what a message over a cap does (`defer` or `drop`).
+fn write_case_with(f: &Fixture, c: &Case, policy: bool, on_cap: &str) {
     f.file("tx.csv", &format!("{}{}\n", super::TX_HEADER, c.tx.join("\n")));
     f.file("events.csv", &format!("customer_id,timestamp,type,channel\n{}\n", c.events.join("\n")));
     f.file("customers.csv", &format!("customer_id,dnc,sms_ok\n{}\n", c.profiles.join("\n")));
     let config = if policy {
         format!(
-            "policy:\n  caps:\n    - {{max: {}, per: 1d}}\n    - {{max: {}, per: 7d}}\n  consent:\n    do_not_contact: dnc\n    channels:\n      sms: {{default: {}, column: sms_ok}}\n",
+            "policy:\n  on_cap: {on_cap}\n  caps:\n    - {{max: {}, per: 1d}}\n    - {{max: {}, per: 7d}}\n  consent:\n    do_not_contact: dnc\n    channels:\n      sms: {{default: {}, column: sms_ok}}\n",
             c.cap_day,
             c.cap_week,
             if c.sms_default_in { "in" } else { "out" }
@@ -329,11 +334,15 @@ proptest! {
             }
         }
         // Every message the dialogues want is either planned or suppressed with a reason: the
-        // same messages as a run without any policy.
+        // same messages as a run without any policy. (Compared with caps that drop: a deferred
+        // message moves the rest of its conversation later, as a reminder counts from the real
+        // send, and a longer conversation can keep a later trigger from starting a new run.)
+        write_case_with(&f, &c, true, "drop");
+        let dropped = rows(&f.run(&["--include-suppressed", "--as-of", "2025-04-30"]).stdout);
         write_case(&f, &c, false);
         let free = rows(&f.run(&["--include-suppressed", "--as-of", "2025-04-30"]).stdout);
         let key = |r: &BTreeMap<String, String>| r["message_id"].clone();
-        let a: BTreeSet<String> = planned.iter().map(key).collect();
+        let a: BTreeSet<String> = dropped.iter().map(key).collect();
         let b: BTreeSet<String> = free.iter().map(key).collect();
         prop_assert_eq!(a, b);
 
@@ -426,8 +435,8 @@ fn unreadable_profile_settings_are_warnings_with_their_line_not_silent_defaults(
     assert_eq!(
         warnings,
         [
-            "warning: customers.csv:2: time zone `Mars/Olympus` is not an IANA name (such as Europe/London); using UTC",
-            "warning: customers.csv:2: weekly maximum `two` is not a whole number; no personal cap applies",
+            "warning: customers.csv:2: column `max_week`: weekly maximum `two` is not a whole number of 0 or more; no personal cap applies",
+            "warning: customers.csv:2: column `timezone`: time zone `Mars/Olympus` is not an IANA name (such as Europe/London); using UTC",
         ]
     );
 }
@@ -477,12 +486,20 @@ fn every_column_and_channel_the_config_names_is_checked() {
         "{}",
         out.stderr
     );
-    // Then the dialogues: a message on an undeclared channel.
+    // Then the dialogues (a message on an undeclared channel) with the columns the config
+    // names, all at once.
     f.file("kairos.yaml", "channels:\n  fax: {contact: fax_number}\n");
     let out = f.run(&[]);
     assert_eq!(
         errors(&out),
-        ["error: unknown channel `emial`", " --> dialogues/hi.yaml:5:27", "  = help: did you mean `email`?"],
+        [
+            "error: unknown channel `emial`",
+            " --> dialogues/hi.yaml:5:27",
+            "  = help: did you mean `email`?",
+            "error: channels.fax.contact: the customers file has no column `fax_number`",
+            " --> kairos.yaml:2:18",
+            "  = help: the customers columns are: customer_id, dnc, phone"
+        ],
         "{}",
         out.stderr
     );

@@ -207,7 +207,14 @@ impl Checker<'_, '_> {
     /// A measure: a built-in (`spend`...) or a numeric transactions column.
     pub(super) fn measure(&mut self, s: &S) -> Option<Measure> {
         match expr::compile::measure_by_name(&mut self.schemas.tx, &s.value) {
-            Ok(m) => Some(m),
+            Ok(m) => {
+                if let Some(problem) = self.schemas.tx.measure_problem(m) {
+                    let d = self.f.at(s, problem).with_hint("map the amount column with `columns:` in kairos.yaml");
+                    self.err(d);
+                    return None;
+                }
+                Some(m)
+            }
             Err((message, hint)) => {
                 let d = self.f.at(s, message).with_hint_opt(hint);
                 self.err(d);
@@ -337,6 +344,11 @@ impl Checker<'_, '_> {
 
     /// Warn about template keys the config does not declare.
     pub(super) fn template(&mut self, t: &S) {
+        if t.value.trim().is_empty() {
+            let d = self.f.at(t, "the template key is empty").with_hint("name a template, e.g. `template: welcome`");
+            self.err(d);
+            return;
+        }
         let Some(known) = self.templates else { return };
         if known.contains(&t.value) {
             return;

@@ -221,7 +221,13 @@ impl Checker<'_, '_> {
             }
             RawTrigger::Event(ev) => {
                 let o = EventKind::Other;
-                if ev.kind.value == "purchase" {
+                if ev.kind.value.trim().is_empty() {
+                    let e = self
+                        .f
+                        .at(&ev.kind, "the event type is empty")
+                        .with_hint("name an event type of the events file");
+                    self.err(e);
+                } else if ev.kind.value == "purchase" {
                     let e = self
                         .f
                         .at(&ev.kind, "purchases come from the transactions file")
