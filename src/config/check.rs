@@ -287,7 +287,7 @@ fn check_policy(
     at: &At<'_>,
     diags: &mut Diagnostics,
 ) -> (Policy, Vec<ColumnRef>) {
-    let mut p = Policy::default();
+    let mut p = Policy { channels: channels.to_vec(), ..Policy::default() };
     let mut refs = Vec::new();
     for c in raw.caps {
         if let Some(per) = at.period(&c.per, "per", diags) {

@@ -88,6 +88,8 @@ pub struct Policy {
     pub opt_out_event: String,
     pub preferred_column: Option<String>,
     pub max_per_week_column: Option<String>,
+    /// The declared channels (the defaults plus kairos.yaml's), for the preference column.
+    pub channels: Vec<String>,
 }
 
 impl Default for Policy {
@@ -105,6 +107,7 @@ impl Default for Policy {
             opt_out_event: "opt_out".to_owned(),
             preferred_column: None,
             max_per_week_column: None,
+            channels: crate::model::DEFAULT_CHANNELS.iter().map(|(c, _)| (*c).to_owned()).collect(),
         }
     }
 }
@@ -195,6 +198,20 @@ impl<'a> Contact<'a> {
         }
         if let Some(cell) = cells.preferred {
             c.preferred = cell.split([';', ',', ' ', '|']).map(str::trim).filter(|s| !s.is_empty()).collect();
+            // A name that is no channel would silently never match: said, and left out.
+            let known = &policy.channels;
+            for name in c.preferred.iter().filter(|n| !known.iter().any(|k| k == *n)) {
+                let hint = crate::diag::did_you_mean(name, known.iter().map(String::as_str)).map_or_else(
+                    || format!("the channels are {}", known.join(", ")),
+                    |x| format!("did you mean `{x}`?"),
+                );
+                c.problems.push(format!(
+                    "{}preferred channel `{}` is not a declared channel ({hint}); ignored",
+                    col(&policy.preferred_column),
+                    cut(name)
+                ));
+            }
+            c.preferred.retain(|n| known.iter().any(|k| k == n));
         }
         if let Some(cell) = cells.max_per_week.filter(|s| !s.trim().is_empty()) {
             match cell.trim().parse::<u32>() {
@@ -500,6 +517,16 @@ mod tests {
         );
         let c = Contact::new(&p, Tz::UTC, ProfileCells { preferred: Some("sms|email , letter"), ..cells }, |_| None);
         assert_eq!(c.preferred, ["sms", "email", "letter"]);
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        // A name that is no channel is said and left out, never silently kept.
+        let c = Contact::new(&p, Tz::UTC, ProfileCells { preferred: Some("emial; sms"), ..cells }, |_| None);
+        assert_eq!(c.preferred, ["sms"]);
+        assert_eq!(c.problems.len(), 1);
+        assert!(
+            c.problems[0].contains("preferred channel `emial` is not a declared channel (did you mean `email`?)"),
+            "{:?}",
+            c.problems
+        );
     }
 
     #[test]
