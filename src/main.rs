@@ -6,6 +6,16 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in mimalloc's `mi_option_t` (v3, the version libmimalloc-sys
+/// builds by default; v2 numbers it the same).
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+
+extern "C" {
+    /// mimalloc's own, linked in by libmimalloc-sys (declared here: the crate exports it only
+    /// with its `extended` feature).
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
 fn main() -> std::process::ExitCode {
     // Without transparent huge pages: the run's big columns are filled once and freed phase by
     // phase, and with THP each first touch zeroes 2 MiB, which cost more system time and peak
@@ -15,6 +25,15 @@ fn main() -> std::process::ExitCode {
     // SAFETY: PR_SET_THP_DISABLE only sets a flag of this process; it reads no memory.
     unsafe {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+    // Freed memory goes back to the kernel at once. By default mimalloc purges it only after
+    // a delay, and then only when the freeing thread allocates again: the loader's pieces
+    // (freed column by column as the merged table is built) stayed resident next to the
+    // table, and a 10M-row run peaked at ≈ 1.3 GiB instead of under 1 GiB. Same wall time.
+    // SAFETY: sets one of mimalloc's options (an integer in its option table); called before
+    // any thread but this one exists.
+    unsafe {
+        mi_option_set(MI_OPTION_PURGE_DELAY, 0);
     }
     kairos::main()
 }

@@ -21,9 +21,77 @@ pub enum Column {
     /// Mostly-distinct text kept as is: row `i` is `text[ends[i-1]..ends[i]]`.
     Text {
         text: String,
-        ends: Vec<u64>,
+        ends: Ends,
     },
     Num(Vec<f64>),
+}
+
+/// Where each row's text ends in a text column: 32-bit offsets while the column holds under
+/// 4 GiB of text (half the memory of the offsets of a 10M-row column), 64-bit past that.
+#[derive(Debug)]
+pub enum Ends {
+    Narrow(Vec<u32>),
+    Wide(Vec<u64>),
+}
+
+impl Ends {
+    #[inline]
+    pub fn get(&self, i: usize) -> usize {
+        match self {
+            Ends::Narrow(v) => v[i] as usize,
+            Ends::Wide(v) => v[i] as usize,
+        }
+    }
+    /// Where row `i` starts.
+    #[inline]
+    pub fn start(&self, i: usize) -> usize {
+        if i == 0 {
+            0
+        } else {
+            self.get(i - 1)
+        }
+    }
+    pub fn len(&self) -> usize {
+        match self {
+            Ends::Narrow(v) => v.len(),
+            Ends::Wide(v) => v.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Add an end, widening the offsets once they pass 4 GiB.
+    fn push(&mut self, end: usize) {
+        if let Ends::Narrow(v) = self {
+            match u32::try_from(end) {
+                Ok(e) => return v.push(e),
+                Err(_) => *self = Ends::Wide(v.iter().map(|&e| u64::from(e)).collect()),
+            }
+        }
+        if let Ends::Wide(v) = self {
+            v.push(end as u64);
+        }
+    }
+    /// Change an end to one no larger than the last: it fits the offsets' width.
+    fn set(&mut self, i: usize, end: usize) {
+        match self {
+            Ends::Narrow(v) => v[i] = u32::try_from(end).expect("an end within the column's text"),
+            Ends::Wide(v) => v[i] = end as u64,
+        }
+    }
+    fn shrink(&mut self) {
+        match self {
+            Ends::Narrow(v) => fit(v),
+            Ends::Wide(v) => fit(v),
+        }
+    }
+}
+
+/// Give back what growing a column reserved, where that is worth a copy.
+fn fit<T>(v: &mut Vec<T>) {
+    if v.capacity() > v.len() + v.len() / 8 + 64 {
+        v.shrink_to_fit();
+    }
 }
 
 /// How to read one table: which columns are required, how headers map to canonical names and
@@ -93,10 +161,7 @@ impl Table {
     pub fn str_at(&self, col: usize, row: usize) -> &str {
         match &self.cols[col] {
             Column::Str(v) => self.sym(v[row]),
-            Column::Text { text, ends } => {
-                let start = if row == 0 { 0 } else { ends[row - 1] as usize };
-                &text[start..ends[row] as usize]
-            }
+            Column::Text { text, ends } => &text[ends.start(row)..ends.get(row)],
             Column::Num(_) => "",
         }
     }
@@ -516,7 +581,7 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
             .iter()
             .map(|s| match s {
                 Storage::Sym => Column::Str(Vec::with_capacity(cap)),
-                Storage::Text => Column::Text { text: String::new(), ends: Vec::with_capacity(cap) },
+                Storage::Text => Column::Text { text: String::new(), ends: Ends::Narrow(Vec::with_capacity(cap)) },
                 Storage::Num => Column::Num(Vec::with_capacity(cap)),
             })
             .collect(),
@@ -596,7 +661,7 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
                 }
                 Column::Text { text, ends } => {
                     text.push_str(raw);
-                    ends.push(text.len() as u64);
+                    ends.push(text.len());
                 }
                 Column::Num(v) => {
                     let n = if raw.is_empty() {
@@ -640,11 +705,6 @@ impl Piece {
     /// Give back what growing the columns reserved: pieces wait in memory until all are read.
     /// (Only where that is worth a copy: multi-line fields and blank lines.)
     fn shrink(&mut self) {
-        fn fit<T>(v: &mut Vec<T>) {
-            if v.capacity() > v.len() + v.len() / 8 + 64 {
-                v.shrink_to_fit();
-            }
-        }
         fit(&mut self.customer);
         fit(&mut self.ts);
         fit(&mut self.line);
@@ -656,7 +716,7 @@ impl Piece {
                     if text.capacity() > text.len() + text.len() / 8 + 64 {
                         text.shrink_to_fit();
                     }
-                    fit(ends);
+                    ends.shrink();
                 }
             }
         }
@@ -1113,47 +1173,55 @@ fn merge(
 
 /// A text column's pieces joined with each row at its destination.
 fn merge_text(rows: usize, taken: Vec<Column>, dests: &[Vec<u32>]) -> Column {
-    let parts: Vec<(String, Vec<u64>)> = taken
+    let parts: Vec<(String, Ends)> = taken
         .into_iter()
         .map(|c| match c {
             Column::Text { text, ends } => (text, ends),
-            _ => (String::new(), Vec::new()),
+            _ => (String::new(), Ends::Narrow(Vec::new())),
         })
         .collect();
-    // Lengths in final order, then the offsets they give.
-    let lens: Vec<(Vec<u64>, &[u32])> = parts
+    // Lengths in final order (a row's text is part of one piece: under 4 GiB), then the
+    // offsets they give.
+    let lens: Vec<(Vec<u32>, &[u32])> = parts
         .par_iter()
         .zip(dests)
         .map(|((_, ends), d)| {
-            let mut prev = 0;
-            let lens = ends
-                .iter()
-                .map(|&e| {
-                    let l = e - prev;
-                    prev = e;
-                    l
-                })
+            let lens = (0..ends.len())
+                .map(|i| u32::try_from(ends.get(i) - ends.start(i)).expect("a row's text is under 4 GiB"))
                 .collect();
             (lens, &d[..])
         })
         .collect();
-    let mut ends = scatter(rows, lens);
-    let mut total = 0u64;
-    for e in &mut ends {
-        total += *e;
-        *e = total;
-    }
-    let mut bytes = vec![0u8; total as usize];
+    let mut lens = scatter(rows, lens);
+    let total: u64 = lens.iter().map(|&l| u64::from(l)).sum();
+    let ends = if u32::try_from(total).is_ok() {
+        let mut at = 0u32;
+        for l in &mut lens {
+            at += *l;
+            *l = at;
+        }
+        Ends::Narrow(lens)
+    } else {
+        let mut at = 0u64;
+        Ends::Wide(
+            lens.into_iter()
+                .map(|l| {
+                    at += u64::from(l);
+                    at
+                })
+                .collect(),
+        )
+    };
+    let total = total as usize;
+    let mut bytes = vec![0u8; total];
     let ptr = Shared(bytes.as_mut_ptr());
     let ends_ref = &ends;
     parts.into_par_iter().zip(dests).for_each(|((text, piece_ends), d)| {
-        let mut prev = 0usize;
-        for (&e, &to) in piece_ends.iter().zip(d.iter()) {
-            let src = &text.as_bytes()[prev..e as usize];
-            prev = e as usize;
+        for (i, &to) in d.iter().enumerate().take(piece_ends.len()) {
+            let src = &text.as_bytes()[piece_ends.start(i)..piece_ends.get(i)];
             let to = to as usize;
-            let start = if to == 0 { 0 } else { ends_ref[to - 1] as usize };
-            assert!(start + src.len() <= total as usize && ends_ref[to] as usize - start == src.len());
+            let start = ends_ref.start(to);
+            assert!(start + src.len() <= total && ends_ref.get(to) - start == src.len());
             // SAFETY: rows have distinct destinations, so their byte ranges `start..start + len`
             // (checked inside `bytes` above) never overlap.
             unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), ptr.get().add(start), src.len()) };
@@ -1238,18 +1306,17 @@ fn sort_rows(table: &mut Table, tie_first: &[&str]) {
             Column::Text { text, ends } => {
                 let (mut bytes, mut lens) = (String::new(), Vec::new());
                 for r in &moved {
-                    let at = |i: usize| if i == 0 { 0 } else { ends[i - 1] as usize };
-                    let (from, to) = (at(r.start), ends[r.end - 1] as usize);
+                    let (from, to) = (ends.start(r.start), ends.get(r.end - 1));
                     bytes.clear();
                     lens.clear();
                     for &i in &perm[r.clone()] {
                         let i = i as usize;
-                        bytes.push_str(&text[at(i)..ends[i] as usize]);
-                        lens.push(bytes.len() as u64);
+                        bytes.push_str(&text[ends.start(i)..ends.get(i)]);
+                        lens.push(bytes.len());
                     }
                     text.replace_range(from..to, &bytes);
                     for (k, l) in lens.iter().enumerate() {
-                        ends[r.start + k] = from as u64 + l;
+                        ends.set(r.start + k, from + l);
                     }
                 }
             }
@@ -1377,6 +1444,19 @@ mod tests {
 
     fn format_utc_day(ts: i64) -> String {
         crate::input::time::format_utc(ts)[..10].to_owned()
+    }
+
+    #[test]
+    fn text_offsets_widen_past_4_gib() {
+        let mut ends = Ends::Narrow(vec![3, 7]);
+        ends.push(u32::MAX as usize);
+        assert!(matches!(ends, Ends::Narrow(_)));
+        ends.push(u32::MAX as usize + 10);
+        assert!(matches!(ends, Ends::Wide(_)));
+        let got: Vec<(usize, usize)> = (0..ends.len()).map(|i| (ends.start(i), ends.get(i))).collect();
+        assert_eq!(got, [(0, 3), (3, 7), (7, u32::MAX as usize), (u32::MAX as usize, u32::MAX as usize + 10)]);
+        ends.set(1, 5);
+        assert_eq!(ends.get(1), 5);
     }
 
     #[test]
