@@ -403,7 +403,10 @@ pub fn load_showing(spec: &InputSpec, progress: bool) -> Result<Data, InputError
     }
     let mut people = join_customers(&tx, events.as_ref(), customers.as_ref());
     if let (Some(_), Some(c)) = (&catalog, &customers) {
-        people = with_profile_only(people, c);
+        // Rebuilt (two lists at once) only when some profile has no history.
+        if people.iter().filter(|p| p.profile.is_some()).count() < c.groups.len() {
+            people = with_profile_only(people, c);
+        }
     }
     let profile_count = customers.as_ref().map_or(0, |c| c.groups.len());
     Ok(Data { tx, events, customers, catalog, people, profile_count, tx_given: paths.transactions.is_some() })
