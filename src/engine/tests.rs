@@ -1279,6 +1279,13 @@ fn announce(dialogues: &[(&str, &str)], data: Data, policy: Policy, as_of: &str)
     scanned
 }
 
+/// One `new_title` dialogue with this announcement trigger over the standard customers,
+/// purchases and arrivals, as of 2025-06-30.
+fn on_the_shelf(trigger: &str) -> Replay {
+    let data = load_books(BOOK_PURCHASES, CUSTOMERS, &[], ARRIVALS);
+    announce(&[("new_title", &tell(trigger))], data, Policy::default(), "2025-06-30")
+}
+
 fn tell(trigger: &str) -> String {
     format!("trigger:\n  announcement: {trigger}\nsteps:\n  - id: tell\n    send: {{channel: email, template: new_title}}\n")
 }
@@ -1318,13 +1325,7 @@ const BOOK_PURCHASES: &[&str] =
 
 #[test]
 fn a_stated_favourite_hears_of_each_new_title_from_its_day_and_nothing_after_as_of() {
-    let data = load_books(BOOK_PURCHASES, CUSTOMERS, &[], ARRIVALS);
-    let r = announce(
-        &[("new_title", &tell("{type: arrival, match: 'item.author == customer.fav'}"))],
-        data,
-        Policy::default(),
-        "2025-06-30",
-    );
+    let r = on_the_shelf("{type: arrival, match: 'item.author == customer.fav'}");
     assert_eq!(items(&r), ["A I1 2025-03-01", "D I3 2025-05-01"]);
     assert_eq!(
         r.reasons(),
@@ -1337,25 +1338,13 @@ fn a_stated_favourite_hears_of_each_new_title_from_its_day_and_nothing_after_as_
 
 #[test]
 fn lower_on_both_sides_matches_whatever_the_case() {
-    let data = load_books(BOOK_PURCHASES, CUSTOMERS, &[], ARRIVALS);
-    let r = announce(
-        &[("new_title", &tell("{type: arrival, match: 'lower(item.author) == lower(customer.fav)'}"))],
-        data,
-        Policy::default(),
-        "2025-06-30",
-    );
+    let r = on_the_shelf("{type: arrival, match: 'lower(item.author) == lower(customer.fav)'}");
     assert_eq!(items(&r), ["A I1 2025-03-01", "B I2 2025-04-01", "D I3 2025-05-01"]);
 }
 
 #[test]
 fn a_customer_list_of_favourites_is_looked_up_item_by_item() {
-    let data = load_books(BOOK_PURCHASES, CUSTOMERS, &[], ARRIVALS);
-    let r = announce(
-        &[("new_title", &tell("{type: arrival, match: 'item.author in customer.favs'}"))],
-        data,
-        Policy::default(),
-        "2025-06-30",
-    );
+    let r = on_the_shelf("{type: arrival, match: 'item.author in customer.favs'}");
     assert_eq!(items(&r), ["A I1 2025-03-01", "A I2 2025-04-01", "C I3 2025-05-01"]);
 }
 
@@ -1491,13 +1480,7 @@ fn the_order_of_catalogue_rows_in_the_file_does_not_matter() {
 
 #[test]
 fn explain_says_why_a_row_did_not_match() {
-    let data = load_books(BOOK_PURCHASES, CUSTOMERS, &[], ARRIVALS);
-    let r = announce(
-        &[("new_title", &tell("{type: arrival, match: 'item.author == customer.fav'}"))],
-        data,
-        Policy::default(),
-        "2025-06-30",
-    );
+    let r = on_the_shelf("{type: arrival, match: 'item.author == customer.fav'}");
     let whys: Vec<(bool, String)> = r
         .trace
         .iter()
