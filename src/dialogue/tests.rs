@@ -775,3 +775,15 @@ mod unknown_keys {
         assert!(keys("steps: [\n").is_empty());
     }
 }
+
+#[test]
+fn an_absence_or_a_timeout_of_no_time_is_refused() {
+    let body = "trigger:\n  absence: {after: 0d}\nsteps:\n  - id: a\n    send: {channel: email, template: t}\n    on:\n      - {answer: yes, end: ok}\n    timeout: {after: 0h, end: none}\n";
+    assert_eq!(
+        check(body),
+        [
+            "error d.yaml:2:20 after: `0d` is no time at all; it would fire at the instant it starts [help: give a duration longer than zero, e.g. 30d]",
+            "error d.yaml:8:22 timeout after: `0h` is no time at all; it would fire at the instant it starts [help: give a duration longer than zero, e.g. 30d]",
+        ]
+    );
+}

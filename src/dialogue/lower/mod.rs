@@ -93,6 +93,21 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// A duration that must be longer than zero (an absence, a timeout): zero would fire at
+    /// the very instant it is armed.
+    pub(super) fn positive_duration(&mut self, s: &S, what: &str) -> Option<i64> {
+        let d = self.duration(s, what)?;
+        if d <= 0 {
+            let e = self
+                .f
+                .at(s, format!("{what}: `{}` is no time at all; it would fire at the instant it starts", s.value))
+                .with_hint("give a duration longer than zero, e.g. 30d");
+            self.err(e);
+            return None;
+        }
+        Some(d)
+    }
+
     pub(super) fn positive_count(&mut self, v: &Spanned<i64>, what: &str) -> Option<u32> {
         match u32::try_from(v.value) {
             Ok(n) if n > 0 => Some(n),

@@ -341,7 +341,7 @@ impl Checker<'_, '_> {
                     );
                     self.err(e);
                 }
-                let d = self.duration(&t.value.after, "timeout after");
+                let d = self.positive_duration(&t.value.after, "timeout after");
                 let tx = self.exit(&t.value.goto, &t.value.end, &t.value.start, step_ids, self.f.start(t), None);
                 match (d, tx) {
                     (Some(d), Some(x)) => Some(After::Timeout(d, x)),

@@ -181,7 +181,7 @@ impl Checker<'_, '_> {
                             let e = self.f.at_any(m, "`min_orders` only applies with `usual_gap`");
                             self.err(e);
                         }
-                        self.duration(after, "after").map(|after| Trigger::Absence(Absence::Fixed { after }))
+                        self.positive_duration(after, "after").map(|after| Trigger::Absence(Absence::Fixed { after }))
                     }
                     (None, Some(g)) => {
                         if g.value.is_nan() || g.value <= 0.0 {
