@@ -40,21 +40,15 @@ struct Reads {
 
 fn reads(ir: &Ir) -> Reads {
     let mut r = Reads::default();
-    let mut stack = vec![ir];
-    while let Some(n) = stack.pop() {
+    ir.any(|n| {
         match n {
             Ir::Field { scope: Scope::Item, .. } => r.item = true,
             Ir::Field { scope: Scope::Customer, .. } | Ir::Remembered(_) => r.customer = true,
             Ir::Field { .. } | Ir::Hist { .. } | Ir::Events { .. } | Ir::Fact(_) | Ir::Rfm(..) => r.other = true,
-            Ir::Call(_, args) => stack.extend(args),
-            Ir::Not(x) | Ir::Neg(x) => stack.push(x),
-            Ir::And(a, b) | Ir::Or(a, b) | Ir::Cmp(_, a, b) | Ir::Arith(_, a, b) | Ir::InText(a, b, _) => {
-                stack.extend([&**a, &**b])
-            }
-            Ir::InNum(v, _, _) | Ir::InStr(v, _, _) => stack.push(v),
-            Ir::Num(_) | Ir::Str(_) | Ir::Bool(_) => {}
+            _ => {}
         }
-    }
+        false
+    });
     r
 }
 

@@ -29,6 +29,8 @@ pub struct Catalog {
     pub order: Vec<u32>,
     /// Per dialogue (None: not an announcement).
     pub per: Vec<Option<Announce>>,
+    /// The catalogue's `type` column.
+    pub type_col: Option<usize>,
 }
 
 /// One announcement dialogue's rows.
@@ -62,8 +64,7 @@ pub fn keys(ir: &Ir, list: bool, ctx: &Ctx<'_>) -> Vec<Box<str>> {
     out
 }
 
-fn sort_rows(t: &Table) -> Vec<u32> {
-    let type_col = t.col("type");
+fn sort_rows(t: &Table, type_col: Option<usize>) -> Vec<u32> {
     let mut order: Vec<u32> = (0..t.len() as u32).collect();
     order.sort_by(|&a, &b| {
         let (a, b) = (a as usize, b as usize);
@@ -85,10 +86,10 @@ impl Catalog {
     /// The catalogue of `data` ordered and indexed for `plan` (empty without a catalogue).
     pub fn build(data: &Data, plan: &Plan, cols: &Cols) -> Catalog {
         let Some(t) = data.catalog.as_ref() else {
-            return Catalog { order: Vec::new(), per: plan.dialogues.iter().map(|_| None).collect() };
+            return Catalog { order: Vec::new(), per: plan.dialogues.iter().map(|_| None).collect(), type_col: None };
         };
-        let order = sort_rows(t);
         let type_col = t.col("type");
+        let order = sort_rows(t, type_col);
         let mut scratch = Scratch::default();
         scratch.prepare(&data.tx, 0..0, cols);
         let hist: History<'_> = scratch.view(data, cols, 0, 0..0, 0..0);
@@ -106,7 +107,17 @@ impl Catalog {
                 Some(Announce { all, index })
             })
             .collect();
-        Catalog { order, per }
+        Catalog { order, per, type_col }
+    }
+
+    /// Row `r`'s type.
+    pub fn kind<'t>(&self, t: &'t Table, r: usize) -> &'t str {
+        self.type_col.map_or("", |c| t.str_at(c, r))
+    }
+
+    /// The identity of row `r` for message ids: item id, type, timestamp.
+    pub fn item_key(&self, t: &Table, r: usize) -> Box<str> {
+        format!("{}\u{1f}{}\u{1f}{}", t.customer_id(r), self.kind(t, r), t.ts[r]).into()
     }
 }
 
@@ -204,9 +215,13 @@ impl Cursor {
 /// Do the item's and the customer's keys meet? (What the index answers, asked directly: for
 /// explanations, which test every row.)
 pub fn keys_meet(p: &IndexPlan, ctx: &Ctx<'_>) -> bool {
-    let item = keys(&p.item, p.item_list, ctx);
-    let customer = keys(&p.customer, p.customer_list, &Ctx { event: None, ..*ctx });
+    let (item, customer) = both_keys(p, ctx);
     item.iter().any(|k| customer.binary_search(k).is_ok())
+}
+
+/// The item's keys (from the context's event) and the customer's (without it).
+fn both_keys(p: &IndexPlan, ctx: &Ctx<'_>) -> (Vec<Box<str>>, Vec<Box<str>>) {
+    (keys(&p.item, p.item_list, ctx), keys(&p.customer, p.customer_list, &Ctx { event: None, ..*ctx }))
 }
 
 /// The customer-side keys of an indexed announcement at this moment.
@@ -269,9 +284,8 @@ pub fn why(
     match held {
         (false, _) => match index {
             Some(p) => {
-                let item = keys(&p.item, p.item_list, ctx);
-                let customer = keys(&p.customer, p.customer_list, &Ctx { event: None, ..*ctx });
-                if keys_meet(p, ctx) {
+                let (item, customer) = both_keys(p, ctx);
+                if item.iter().any(|k| customer.binary_search(k).is_ok()) {
                     format!(
                         "`{src}` is false (the item and the customer agree on {}, the rest does not hold)",
                         show(&customer)

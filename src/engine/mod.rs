@@ -213,6 +213,15 @@ impl From<Ev> for EventRef {
     }
 }
 
+/// What the replay loop handles next: the customer's own purchase or event, or the next row
+/// of a catalogue cursor (an announcement's).
+enum Next {
+    Purchase(usize),
+    Other(usize),
+    /// An index into the cursors.
+    Item(usize),
+}
+
 /// One customer's replay in progress.
 struct Run<'e, 'a> {
     ev: &'e Evaluator<'a>,
@@ -288,41 +297,33 @@ impl<'e, 'a> Run<'e, 'a> {
             let next_tx = (i < tx_rows.end).then(|| data.tx.ts[i]);
             let next_ev = (j < ev_rows.end).then(|| data.events.as_ref().map_or(i64::MAX, |e| e.ts[j]));
             let own = match (next_tx, next_ev) {
-                (Some(a), Some(b)) if b <= a => Some((b, Ev::Other(j))),
-                (Some(a), _) => Some((a, Ev::Purchase(i))),
-                (None, Some(b)) => Some((b, Ev::Other(j))),
+                (Some(a), Some(b)) if b <= a => Some((b, Next::Other(j))),
+                (Some(a), _) => Some((a, Next::Purchase(i))),
+                (None, Some(b)) => Some((b, Next::Other(j))),
                 (None, None) => None,
             };
             // Catalogue rows come after the customer's own events at the same instant: an
             // arrival is matched against everything the customer did and said by then.
             let item = self.next_item();
             let (t, e) = match (own, item) {
-                (Some((a, _)), Some((b, c))) if b < a => (b, Err(c)),
-                (Some((a, e)), _) => (a, Ok(e)),
-                (None, Some((b, c))) => (b, Err(c)),
+                (Some((a, _)), Some((b, c))) if b < a => (b, Next::Item(c)),
+                (Some(x), _) => x,
+                (None, Some((b, c))) => (b, Next::Item(c)),
                 (None, None) => break,
             };
             if t > as_of {
                 break;
             }
             self.fire_timers(t, false);
-            // Ok: the customer's own purchase or event; Err: a catalogue cursor's next row.
-            let e = match e {
-                Ok(e) => e,
-                Err(c) => {
-                    self.on_item(c, t);
-                    continue;
-                }
-            };
             match e {
-                Ev::Item(_) => {}
-                Ev::Purchase(r) => {
+                Next::Item(c) => self.on_item(c, t),
+                Next::Purchase(r) => {
                     i += 1;
                     self.tx_end = r + 1;
                     self.stats.transactions += 1;
                     self.on_purchase(r, t);
                 }
-                Ev::Other(r) => {
+                Next::Other(r) => {
                     j += 1;
                     self.ev_end = r + 1;
                     self.stats.events += 1;
@@ -417,7 +418,7 @@ impl<'e, 'a> Run<'e, 'a> {
             return;
         }
         let id = table.customer_id(row);
-        let kind = table.col("type").map_or("", |c| table.str_at(c, row));
+        let kind = cat.kind(table, row);
         let reason = match matcher {
             Some(m) => format!("{kind} of item `{id}` matching {}", m.src),
             None => format!("{kind} of item `{id}`"),
@@ -886,8 +887,8 @@ impl<'e, 'a> Run<'e, 'a> {
             event: e.map(EventRef::from),
             held_out,
             goal: None,
-            item: match e {
-                Some(Ev::Item(r)) => data_item_key(self.data(), r),
+            item: match (e, &self.data().catalog) {
+                (Some(Ev::Item(r)), Some(t)) => Some(self.ev.catalog.item_key(t, r)),
                 _ => None,
             },
         });
@@ -1087,13 +1088,6 @@ impl<'e, 'a> Run<'e, 'a> {
         }
         self.note(t, || Trace::Ended { dialogue: d, number, outcome: outcome.to_owned() });
     }
-}
-
-/// The identity of catalogue row `r` for message ids: item id, type, timestamp.
-fn data_item_key(data: &Data, r: usize) -> Option<Box<str>> {
-    let t = data.catalog.as_ref()?;
-    let kind = t.col("type").map_or("", |c| t.str_at(c, r));
-    Some(format!("{}\u{1f}{kind}\u{1f}{}", t.customer_id(r), t.ts[r]).into())
 }
 
 /// A remembered value as text (empty: nothing to remember).

@@ -183,6 +183,38 @@ pub enum Ir {
     InText(Box<Ir>, Box<Ir>, bool),
 }
 
+impl Ir {
+    /// Does any node of this expression (itself included, filters of history functions too)
+    /// satisfy `pred`? Iterative: conditions can be deep.
+    pub fn any(&self, mut pred: impl FnMut(&Ir) -> bool) -> bool {
+        let mut stack = vec![self];
+        while let Some(n) = stack.pop() {
+            if pred(n) {
+                return true;
+            }
+            match n {
+                Ir::Call(_, args) => stack.extend(args),
+                Ir::Not(x) | Ir::Neg(x) => stack.push(x),
+                Ir::And(a, b) | Ir::Or(a, b) | Ir::Cmp(_, a, b) | Ir::Arith(_, a, b) | Ir::InText(a, b, _) => {
+                    stack.extend([&**a, &**b])
+                }
+                Ir::InNum(v, _, _) | Ir::InStr(v, _, _) => stack.push(v),
+                Ir::Hist { filter: Some(f), .. } => stack.push(f),
+                Ir::Num(_)
+                | Ir::Str(_)
+                | Ir::Bool(_)
+                | Ir::Field { .. }
+                | Ir::Hist { filter: None, .. }
+                | Ir::Events { .. }
+                | Ir::Fact(_)
+                | Ir::Remembered(_)
+                | Ir::Rfm(..) => {}
+            }
+        }
+        false
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompileError {
     pub span: Range<usize>,
@@ -705,6 +737,27 @@ mod tests {
             remembered: &[],
         };
         compile(&parse(src).unwrap(), &mut scopes)
+    }
+
+    #[test]
+    fn any_reaches_every_nested_node() {
+        let ir =
+            try_compile("not (event.category in lower(customer.tier)) and spend(365d, category == customer.tier) > 1")
+                .unwrap();
+        let fields = |scope| {
+            let mut n = 0;
+            ir.any(|x| {
+                n += usize::from(matches!(x, Ir::Field { scope: s, .. } if *s == scope));
+                false
+            });
+            n
+        };
+        // Inside `not`, `in` over text, a call, and a history function's filter.
+        assert_eq!(fields(Scope::Event), 1);
+        assert_eq!(fields(Scope::Customer), 2);
+        assert_eq!(fields(Scope::Row), 1);
+        assert!(ir.any(|x| matches!(x, Ir::Hist { .. })));
+        assert!(!ir.any(|x| matches!(x, Ir::Remembered(_))));
     }
 
     #[test]

@@ -94,20 +94,17 @@ pub struct FilterSums {
 /// Does the filter read the current event (or a remembered fact, which changes as the replay
 /// goes)? Then it cannot be summed ahead of time.
 fn reads_event(ir: &Ir) -> bool {
-    let mut stack = vec![ir];
-    while let Some(n) = stack.pop() {
-        match n {
-            Ir::Field { scope: Scope::Event | Scope::Item, .. } => return true,
-            Ir::Hist { .. } | Ir::Events { .. } | Ir::Fact(_) | Ir::Rfm(..) | Ir::Remembered(_) => return true,
-            Ir::Call(_, args) => stack.extend(args),
-            Ir::Not(x) | Ir::Neg(x) => stack.push(x),
-            Ir::And(a, b) | Ir::Or(a, b) | Ir::Cmp(_, a, b) | Ir::Arith(_, a, b) => stack.extend([&**a, &**b]),
-            Ir::InNum(v, _, _) | Ir::InStr(v, _, _) => stack.push(v),
-            Ir::InText(v, hay, _) => stack.extend([&**v, &**hay]),
-            Ir::Num(_) | Ir::Str(_) | Ir::Bool(_) | Ir::Field { .. } => {}
-        }
-    }
-    false
+    ir.any(|n| {
+        matches!(
+            n,
+            Ir::Field { scope: Scope::Event | Scope::Item, .. }
+                | Ir::Hist { .. }
+                | Ir::Events { .. }
+                | Ir::Fact(_)
+                | Ir::Rfm(..)
+                | Ir::Remembered(_)
+        )
+    })
 }
 
 impl History<'_> {

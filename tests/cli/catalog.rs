@@ -353,3 +353,44 @@ fn catalogue_columns_are_mapped_like_the_other_inputs() {
     assert!(out.stderr.contains("error: the catalog file has no `item_id` column"), "{}", out.stderr);
     assert!(out.stderr.contains("--column catalog.item_id=HEADER"), "{}", out.stderr);
 }
+
+#[test]
+fn explain_shows_twenty_rows_that_did_not_match_and_counts_the_rest() {
+    let f = Fixture::new();
+    let mut cat = "item_id,timestamp,type,author\n".to_owned();
+    for i in 1..=23 {
+        cat.push_str(&format!("I{i:02},2025-01-{i:02},arrival,Someone {i}\n"));
+    }
+    f.tx(&[]).file("customers.csv", "customer_id,email,fav\nA,a@x,Chabon\n").file("cat.csv", &cat).dialogue(
+        "news",
+        "trigger:\n  announcement: {type: arrival, match: 'item.author == customer.fav'}\nsteps:\n  - id: tell\n    send: {channel: email, template: t}\n",
+    );
+    let args = [
+        "explain",
+        "A",
+        "-d",
+        "dialogues",
+        "-t",
+        "tx.csv",
+        "-c",
+        "customers.csv",
+        "--catalog",
+        "cat.csv",
+        "--as-of",
+        "2025-06-30",
+    ];
+    let out = f.cmd(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.lines().filter(|l| l.contains(" catalog ")).count(), 20);
+    assert!(
+        out.stdout.contains("  … and 3 more catalogue rows that did not match news (`explain --json` lists every one)"),
+        "{}",
+        out.stdout
+    );
+    let mut json = args.to_vec();
+    json.push("--json");
+    let out = f.cmd(&json);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let rows = v["timeline"].as_array().unwrap().iter().filter(|l| l["kind"] == "catalog").count();
+    assert_eq!(rows, 23, "JSON lists every row");
+}
