@@ -796,6 +796,9 @@ impl<'e, 'a> Run<'e, 'a> {
             }
             _ => return false,
         };
+        if b.cond.is_none() && b.when.is_none() {
+            return true;
+        }
         let h = self.history();
         let holds = b.cond.as_ref().is_none_or(|c| {
             let ctx =
