@@ -159,6 +159,15 @@ pub struct RunArgs {
     /// output. Needs --as-of; with a ledger, one ledger per shard (`{shard}` in its path).
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// Every input (transactions, events, customers) is sorted by customer id, in byte order
+    /// (`ORDER BY customer_id`, `LC_ALL=C sort`): read it a batch of customers at a time, so
+    /// memory does not grow with the number of rows. Checked on every row: a row out of order
+    /// is an error. Needs --as-of.
+    #[arg(long)]
+    pub presorted: bool,
+    /// Bytes of transactions per --presorted batch (for tests: small batches).
+    #[arg(long, hide = true, value_name = "BYTES", default_value_t = crate::input::PRESORTED_BLOCK)]
+    pub presorted_block: usize,
     /// How much to say on stderr: `short` totals by status and what each dialogue wrote,
     /// `full` also each dialogue's steps, exits, goals, outcomes and suppressions over the
     /// whole replay, `none` only the config used and warnings.

@@ -138,8 +138,13 @@ pub fn schema(kind: args::SchemaKind) -> String {
 }
 
 fn schema_from_headers(spec: &input::InputSpec, kind: TableKind, path: &Path) -> Result<Schema> {
+    let names = table::read_headers(path, &spec.table(kind))?;
+    Ok(schema_from_names(spec, kind, names))
+}
+
+/// The schema of a file with these (canonical) column names.
+fn schema_from_names(spec: &input::InputSpec, kind: TableKind, names: Vec<String>) -> Schema {
     let spec = spec.table(kind);
-    let names = table::read_headers(path, &spec)?;
     let fields = names
         .into_iter()
         // The catalogue keeps `item_id` as a column too (`item.item_id`).
@@ -149,7 +154,33 @@ fn schema_from_headers(spec: &input::InputSpec, kind: TableKind, path: &Path) ->
             (n, ty)
         })
         .collect();
-    Ok(Schema::new(kind, fields, false))
+    Schema::new(kind, fields, false)
+}
+
+/// `prepare` for `--presorted`: the inputs are opened (their headers read, the catalogue
+/// loaded) and the dialogues checked against them; the rows are read batch by batch later.
+fn prepare_presorted(r: &Replay, block: usize, quiet: bool) -> Result<(Plan, input::Presorted, Option<Templates>)> {
+    let inputs = input::Presorted::open(&r.spec, block)?;
+    let mut schemas = open_schemas(&r.project);
+    let given = |k: TableKind| inputs.names(k).map(|n| schema_from_names(&r.spec, k, n.to_vec()));
+    schemas.tx = given(TableKind::Transactions).unwrap_or_else(|| Schema::not_given(TableKind::Transactions));
+    schemas.events = given(TableKind::Events)
+        .unwrap_or_else(|| Schema::new(TableKind::Events, schemas.events.fields.clone(), false));
+    schemas.customers =
+        given(TableKind::Customers).unwrap_or_else(|| Schema::new(TableKind::Customers, Vec::new(), false));
+    schemas.catalog =
+        inputs.catalog().map_or_else(|| Schema::new(TableKind::Catalog, Vec::new(), false), Schema::of_table);
+    let headers = |k: TableKind| match k {
+        TableKind::Catalog => {
+            inputs.catalog().map(|t| std::iter::once("timestamp".to_owned()).chain(t.names.iter().cloned()).collect())
+        }
+        _ => inputs.names(k).map(<[String]>::to_vec),
+    };
+    let columns = r.project.cfg.column_problems(&headers, true);
+    let plan = plan(&r.project, &schemas, quiet).map_err(|e| with_column_errors(e, &columns))?;
+    report_columns(columns, quiet)?;
+    let templates = templates(&r.project, &schemas, &plan, quiet)?;
+    Ok((plan, inputs, templates))
 }
 
 /// Compile the dialogues; print warnings; fail with every error at once.
@@ -241,7 +272,7 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
             TableKind::Transactions => names(Some(&data.tx)),
             TableKind::Events => names(data.events.as_ref()),
             TableKind::Customers => names(data.customers.as_ref()),
-            TableKind::Catalog => names(data.catalog.as_ref()),
+            TableKind::Catalog => names(data.catalog.as_deref()),
         };
         let columns = r.project.cfg.column_problems(&headers, true);
         let plan = plan(&r.project, &schemas, quiet).map_err(|e| with_column_errors(e, &columns))?;
@@ -375,41 +406,97 @@ fn run(s: RunSettings) -> Result<ExitCode> {
     let pool = s.replay.pool()?;
     pool.install(|| {
         let sink = open_run_sink(&s)?;
-        let (plan, data, templates) = prepare(&s.replay, s.quiet)?;
-        let mut settings = engine_settings(&s.replay, &data)?;
-        settings.ledger = held.as_ref().map(|h| std::sync::Arc::new(h.by_id()));
-        let as_of = settings.as_of;
+        let ledger_arc = held.as_ref().map(|h| std::sync::Arc::new(h.by_id()));
+        let ledger_ids = held.as_ref().map(|h| std::sync::Arc::new(h.ids.clone()));
         let tz = s.replay.project.cfg.tz;
-        let since = match s.window {
-            Window::Since(t) => Some(t),
-            Window::Due => Some(crate::input::time::day_start(as_of, tz) - 1),
-            Window::All => None,
+        // What to write of a replay up to `as_of`.
+        let selection = |as_of: i64| {
+            let since = match s.window {
+                Window::Since(t) => Some(t),
+                Window::Due => Some(crate::input::time::day_start(as_of, tz) - 1),
+                Window::All => None,
+            };
+            let ledger_sel = ledger_ids.as_ref().map(|ids| {
+                let day_start = crate::input::time::day_start(as_of, tz);
+                crate::output::LedgerSel {
+                    held: ids.clone(),
+                    day_start,
+                    oldest: day_start.saturating_sub(s.max_late),
+                    max_late: s.max_late,
+                    night: crate::input::time::local_date(as_of, tz),
+                    shard: shard_name.clone(),
+                }
+            });
+            Selection { as_of, since, include_suppressed: s.include_suppressed, ledger: ledger_sel }
         };
-        let ledger_sel = held.as_ref().map(|h| {
-            let day_start = crate::input::time::day_start(as_of, tz);
-            crate::output::LedgerSel {
-                held: std::sync::Arc::new(h.ids.clone()),
-                day_start,
-                oldest: day_start.saturating_sub(s.max_late),
-                max_late: s.max_late,
-                night: crate::input::time::local_date(as_of, tz),
-                shard: shard_name.clone(),
-            }
-        });
-        let ev = Evaluator::new(&data, &plan, settings);
         let layout = s.replay.project.layout(!s.raw_csv, !s.no_profile);
-        let selection = Selection { as_of, since, include_suppressed: s.include_suppressed, ledger: ledger_sel };
-        let writer = Writer::new(&data, &plan, &layout, selection)
-            .with_templates(templates.as_ref())
-            .with_sender(s.sender.clone());
-        let mut result = None;
-        sink.write_with(|out| {
-            let r = stream::evaluate_and_write(&ev, &writer, s.format, !s.quiet, out)?;
-            let n = r.2.messages;
-            result = Some(r);
-            Ok(n)
-        })?;
-        let Some((stats, warnings, emitted)) = result else { bail!("no output was produced") };
+        let (plan, data, (stats, warnings, emitted), as_of) = if let Some(block) = s.presorted {
+            let (plan, mut inputs, templates) = prepare_presorted(&s.replay, block, s.quiet)?;
+            let mut last: Option<Data> = None;
+            let mut input_error = None;
+            let mut result = None;
+            let mut as_of = 0;
+            sink.write_with(|out| {
+                let r = stream::write_batches(s.format, None, out, |emit| {
+                    while let Some(data) = inputs.next_batch().map_err(|e| {
+                        input_error = Some(e);
+                        std::io::Error::other("input error")
+                    })? {
+                        if last.is_none() {
+                            catalogue_warnings(&plan, &data, s.quiet);
+                        }
+                        let mut settings = engine_settings(&s.replay, &data)?;
+                        settings.ledger = ledger_arc.clone();
+                        as_of = settings.as_of;
+                        {
+                            let ev = Evaluator::new(&data, &plan, settings);
+                            let writer = Writer::new(&data, &plan, &layout, selection(as_of))
+                                .with_templates(templates.as_ref())
+                                .with_sender(s.sender.clone());
+                            emit(&ev, &writer)?;
+                        }
+                        last = Some(data);
+                    }
+                    Ok(())
+                })
+                .map_err(|e| match e.downcast::<std::io::Error>() {
+                    Ok(io) => io,
+                    Err(e) => std::io::Error::other(format!("{e:#}")),
+                })?;
+                let n = r.2.messages;
+                result = Some(r);
+                Ok(n)
+            })
+            .map_err(|e| match input_error.take() {
+                Some(i) => anyhow::Error::new(i),
+                None => anyhow::Error::new(e),
+            })?;
+            let Some(r) = result else { bail!("no output was produced") };
+            let Some(mut data) = last else { bail!("no input was read") };
+            // The summary counts every batch's profiles.
+            data.profile_count = inputs.profiles;
+            (plan, data, r, as_of)
+        } else {
+            let (plan, data, templates) = prepare(&s.replay, s.quiet)?;
+            let mut settings = engine_settings(&s.replay, &data)?;
+            settings.ledger = ledger_arc.clone();
+            let as_of = settings.as_of;
+            let mut result = None;
+            {
+                let ev = Evaluator::new(&data, &plan, settings);
+                let writer = Writer::new(&data, &plan, &layout, selection(as_of))
+                    .with_templates(templates.as_ref())
+                    .with_sender(s.sender.clone());
+                sink.write_with(|out| {
+                    let r = stream::evaluate_and_write(&ev, &writer, s.format, !s.quiet, out)?;
+                    let n = r.2.messages;
+                    result = Some(r);
+                    Ok(n)
+                })?;
+            }
+            let Some(r) = result else { bail!("no output was produced") };
+            (plan, data, r, as_of)
+        };
         // Only now that the output is in place are its messages recorded.
         if let (Some(l), Some(h)) = (ledger.as_mut(), held.as_ref()) {
             l.append(h, &emitted.ledger).map_err(|e| {

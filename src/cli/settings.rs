@@ -205,6 +205,9 @@ pub struct RunSettings {
     /// The sender of `eml`/`mbox` messages.
     pub sender: Option<crate::output::mail::Sender>,
     pub summary: crate::report::summary::Detail,
+    /// `--presorted`: the inputs are read a batch of customers at a time, this many bytes of
+    /// transactions each.
+    pub presorted: Option<usize>,
 }
 
 impl RunSettings {
@@ -220,6 +223,11 @@ impl RunSettings {
         if !shard.is_all() && replay.as_of.is_none() && a.reemit.is_none() {
             bail!(
                 "--shard {shard} needs --as-of: a shard sees only its customers, so its latest timestamp is not the whole data's; every shard must replay up to the same moment"
+            );
+        }
+        if a.presorted && replay.as_of.is_none() && a.reemit.is_none() {
+            bail!(
+                "--presorted needs --as-of: the inputs are read a batch at a time, so their latest timestamp is known only at the end, after the first messages are written"
             );
         }
         let window = match (&a.since, a.due) {
@@ -303,6 +311,7 @@ impl RunSettings {
                 args::SummaryArg::Full => crate::report::summary::Detail::Full,
                 args::SummaryArg::None => crate::report::summary::Detail::None,
             },
+            presorted: a.presorted.then_some(a.presorted_block),
         })
     }
 }

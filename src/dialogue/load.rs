@@ -63,7 +63,7 @@ impl Schemas {
                 .map_or_else(|| Schema::new(TableKind::Customers, Vec::new(), false), Schema::of_table),
             catalog: data
                 .catalog
-                .as_ref()
+                .as_deref()
                 .map_or_else(|| Schema::new(TableKind::Catalog, Vec::new(), false), Schema::of_table),
         }
     }

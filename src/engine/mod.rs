@@ -279,7 +279,7 @@ impl<'e, 'a> Run<'e, 'a> {
         match e {
             Some(Ev::Purchase(r)) => Some((&data.tx, r)),
             Some(Ev::Other(r)) => data.events.as_ref().map(|t| (t, r)),
-            Some(Ev::Item(r)) => data.catalog.as_ref().map(|t| (t, r)),
+            Some(Ev::Item(r)) => data.catalog.as_deref().map(|t| (t, r)),
             None => None,
         }
     }

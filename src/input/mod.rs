@@ -79,6 +79,15 @@ pub enum InputError {
         id: String,
         kind: String,
     },
+    /// `--presorted`, and a row whose key is below the one before it.
+    NotSorted {
+        path: PathBuf,
+        line: u64,
+        column: &'static str,
+        id: String,
+        previous: String,
+        previous_line: u64,
+    },
     StdinTwice,
 }
 
@@ -168,6 +177,24 @@ impl From<&InputError> for Diagnostic {
                 format!("item {} has two `{kind}` rows at the same time (also on line {first})", ticked(id)),
             )
             .with_hint("each row is one announcement: remove the duplicate, or give the rows different times"),
+            InputError::NotSorted { path, line, column, id, previous, previous_line } => {
+                let before = if parquet::is_parquet(path) {
+                    format!("row {}", previous_line.saturating_sub(1))
+                } else {
+                    format!("line {previous_line}")
+                };
+                at(
+                    path,
+                    *line,
+                    format!(
+                        "`{column}` {} comes after {} (on {before}): --presorted promises rows sorted by `{column}`",
+                        ticked(id),
+                        ticked(previous)
+                    ),
+                )
+                .with_note("sorted means in byte order of the ids, each customer's rows together (as `ORDER BY customer_id` or `LC_ALL=C sort` give)")
+                .with_hint("sort the file by customer id, or run without --presorted (which reads any order, holding all rows in memory)")
+            }
             InputError::StdinTwice => {
                 Diagnostic::error(Path::new("<command line>"), "only one input can be read from stdin (`-`)")
             }
@@ -268,7 +295,7 @@ pub struct Data {
     pub events: Option<Table>,
     pub customers: Option<Table>,
     /// The catalogue feed, keyed by `item_id` (`Table::customer` holds item ids).
-    pub catalog: Option<Table>,
+    pub catalog: Option<std::sync::Arc<Table>>,
     /// Every customer with at least one transaction or event (and, when a catalogue is given,
     /// every customer in the profile file: an announcement needs no history), in customer-id
     /// order.
@@ -368,18 +395,7 @@ pub fn load_showing(spec: &InputSpec, progress: bool) -> Result<Data, InputError
     let events = paths.events.as_deref().map(|p| load_one(p, TableKind::Events)).transpose()?;
     let customers = paths.customers.as_deref().map(|p| load_one(p, TableKind::Customers)).transpose()?;
     if let Some(c) = &customers {
-        for (_, range) in &c.groups {
-            if range.len() > 1 {
-                let mut lines: Vec<u32> = c.line[range.clone()].to_vec();
-                lines.sort_unstable();
-                return Err(parquet::locate(InputError::DuplicateCustomer {
-                    path: c.path.clone(),
-                    line: u64::from(lines[1]),
-                    first: u64::from(lines[0]),
-                    id: c.customer_id(range.start).to_owned(),
-                }));
-            }
-        }
+        check_unique_profiles(c)?;
     }
     // The catalogue is about products, not customers: every shard reads all of it.
     let catalog = paths
@@ -401,6 +417,7 @@ pub fn load_showing(spec: &InputSpec, progress: bool) -> Result<Data, InputError
     if let Some(c) = &catalog {
         check_duplicate_items(c)?;
     }
+    let catalog = catalog.map(std::sync::Arc::new);
     let mut people = join_customers(&tx, events.as_ref(), customers.as_ref());
     if let (Some(_), Some(c)) = (&catalog, &customers) {
         // Rebuilt (two lists at once) only when some profile has no history.
@@ -410,6 +427,161 @@ pub fn load_showing(spec: &InputSpec, progress: bool) -> Result<Data, InputError
     }
     let profile_count = customers.as_ref().map_or(0, |c| c.groups.len());
     Ok(Data { tx, events, customers, catalog, people, profile_count, tx_given: paths.transactions.is_some() })
+}
+
+/// One row per customer in the profile file.
+fn check_unique_profiles(c: &Table) -> Result<(), InputError> {
+    for (_, range) in &c.groups {
+        if range.len() > 1 {
+            let mut lines: Vec<u32> = c.line[range.clone()].to_vec();
+            lines.sort_unstable();
+            return Err(parquet::locate(InputError::DuplicateCustomer {
+                path: c.path.clone(),
+                line: u64::from(lines[1]),
+                first: u64::from(lines[0]),
+                id: c.customer_id(range.start).to_owned(),
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// Bytes of transactions per `--presorted` batch.
+pub const PRESORTED_BLOCK: usize = 32 << 20;
+
+/// The inputs of a `--presorted` run, every one sorted by customer id: read a batch of
+/// customers at a time, each batch whole (all of its customers' rows in every table), so
+/// memory holds one batch whatever the size of the files. The transactions drive the batches
+/// (about 32 MiB of them each); the other tables are read up to the batch's last customer.
+/// The catalogue is not about customers: it is read whole, once.
+pub struct Presorted {
+    /// The tables in the order transactions, events, customers; the first one given drives.
+    tables: [Option<table::presorted::SortedTable>; 3],
+    catalog: Option<std::sync::Arc<Table>>,
+    tx_given: bool,
+    done: bool,
+    spec: InputSpec,
+    /// Profiles read so far.
+    pub profiles: usize,
+}
+
+impl Presorted {
+    /// Open every input and read its header; load the catalogue. The transactions are read
+    /// `block` bytes at a time (`PRESORTED_BLOCK` but in tests), the other tables an eighth.
+    pub fn open(spec: &InputSpec, block: usize) -> Result<Presorted, InputError> {
+        let block = block.max(1);
+        let paths = &spec.paths;
+        paths.check_stdin()?;
+        let hidden = indicatif::ProgressBar::hidden();
+        let open = |p: &Option<PathBuf>, kind: TableKind| {
+            p.as_deref()
+                .map(|p| {
+                    // The driving table reads big blocks; the others only what a batch needs.
+                    let block = if kind == TableKind::Transactions { block } else { (block / 8).max(1) };
+                    table::presorted::SortedTable::open(
+                        p,
+                        &spec.table(kind),
+                        spec.date_format.as_deref(),
+                        spec.tz,
+                        spec.shard,
+                        block,
+                        &hidden,
+                    )
+                })
+                .transpose()
+                .map_err(|e| parquet::locate(spec.with_expected(e)))
+        };
+        let tables = [
+            open(&paths.transactions, TableKind::Transactions)?,
+            open(&paths.events, TableKind::Events)?,
+            open(&paths.customers, TableKind::Customers)?,
+        ];
+        let catalog = paths
+            .catalog
+            .as_deref()
+            .map(|p| {
+                table::load_counted(
+                    p,
+                    &spec.table(TableKind::Catalog),
+                    spec.date_format.as_deref(),
+                    spec.tz,
+                    Shard::ALL,
+                    &hidden,
+                )
+                .map_err(|e| parquet::locate(spec.with_expected(e)))
+            })
+            .transpose()?;
+        if let Some(c) = &catalog {
+            check_duplicate_items(c)?;
+        }
+        Ok(Presorted {
+            tables,
+            catalog: catalog.map(std::sync::Arc::new),
+            tx_given: paths.transactions.is_some(),
+            done: false,
+            spec: spec.clone(),
+            profiles: 0,
+        })
+    }
+
+    /// The canonical column names of one table's file, if it is given.
+    pub fn names(&self, kind: TableKind) -> Option<&[String]> {
+        let i = match kind {
+            TableKind::Transactions => 0,
+            TableKind::Events => 1,
+            TableKind::Customers => 2,
+            TableKind::Catalog => return self.catalog.as_ref().map(|c| &c.names[..]),
+        };
+        self.tables[i].as_ref().map(|t| t.names())
+    }
+
+    /// The catalogue, read whole.
+    pub fn catalog(&self) -> Option<&Table> {
+        self.catalog.as_deref()
+    }
+
+    /// The next batch of customers, or `None` after the last (there is always at least one
+    /// batch, perhaps without customers).
+    pub fn next_batch(&mut self) -> Result<Option<Data>, InputError> {
+        if self.done {
+            return Ok(None);
+        }
+        let spec = &self.spec;
+        let located = |e: InputError| parquet::locate(spec.with_expected(e));
+        let upper = match self.tables.iter_mut().flatten().next() {
+            Some(driver) => driver.boundary().map_err(located)?,
+            None => None,
+        };
+        self.done = upper.is_none();
+        let mut taken: [Option<Table>; 3] = [None, None, None];
+        for (slot, t) in taken.iter_mut().zip(&mut self.tables) {
+            if let Some(t) = t {
+                *slot = Some(t.take_through(upper.as_deref()).map_err(located)?);
+            }
+        }
+        let [tx, events, customers] = taken;
+        let tx = tx.unwrap_or_else(|| Table::empty(TableKind::Transactions));
+        if let Some(c) = &customers {
+            check_unique_profiles(c)?;
+        }
+        let mut people = join_customers(&tx, events.as_ref(), customers.as_ref());
+        if let (Some(_), Some(c)) = (&self.catalog, &customers) {
+            if people.iter().filter(|p| p.profile.is_some()).count() < c.groups.len() {
+                people = with_profile_only(people, c);
+            }
+        }
+        let profile_count = customers.as_ref().map_or(0, |c| c.groups.len());
+        self.profiles += profile_count;
+        Ok(Some(Data {
+            tx,
+            events,
+            customers,
+            catalog: self.catalog.clone(),
+            people,
+            profile_count,
+            tx_given: self.tx_given,
+        }))
+    }
 }
 
 struct ClearOnDrop(indicatif::ProgressBar);

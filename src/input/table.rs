@@ -11,6 +11,9 @@ use rustc_hash::FxHashMap;
 
 use super::shard::Shard;
 use super::time::TimeParser;
+
+#[path = "presorted.rs"]
+pub mod presorted;
 use super::InputError;
 pub use crate::model::{ColType, TableKind};
 
@@ -83,6 +86,12 @@ impl Ends {
         match self {
             Ends::Narrow(v) => fit(v),
             Ends::Wide(v) => fit(v),
+        }
+    }
+    fn truncate(&mut self, n: usize) {
+        match self {
+            Ends::Narrow(v) => v.truncate(n),
+            Ends::Wide(v) => v.truncate(n),
         }
     }
 }
@@ -361,6 +370,7 @@ fn canonical_names(path: &Path, header: &Header, spec: &TableSpec<'_>) -> Result
 
 /// Strings stored once in an arena, found again by hash. Ids are provisional until
 /// `canonicalise` renumbers them in string order.
+#[derive(Clone)]
 struct Interner {
     table: hashbrown::HashTable<u32>,
     arena: String,
@@ -427,6 +437,11 @@ struct Piece {
     ts: Vec<i64>,
     line: Vec<u32>,
     cols: Vec<Column>,
+    /// Read with `--presorted` only: the first row of each customer's rows (row, symbol),
+    /// and the keys of the piece's last record (kept by the shard or not) and its line.
+    runs: Vec<(u32, u32)>,
+    first_key: Option<(String, u64)>,
+    last_key: Option<(String, u64)>,
 }
 
 struct Layout<'a> {
@@ -447,6 +462,9 @@ struct Layout<'a> {
     summed: Vec<bool>,
     /// The events' `type` column: an event without a type matches nothing, so it is an error.
     type_idx: Option<usize>,
+    /// `--presorted`: keys must not go down from row to row (checked), and each piece notes
+    /// where each customer's rows start.
+    presorted: bool,
 }
 
 /// The largest magnitude of an amount or quantity: far below where the exact micro-unit sums
@@ -585,13 +603,22 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
                 Storage::Num => Column::Num(Vec::with_capacity(cap)),
             })
             .collect(),
+        runs: Vec::new(),
+        first_key: None,
+        last_key: None,
     };
+    // With `--presorted`: the key of the previous record and its line.
+    let mut prev_key = String::new();
+    let mut prev_line = 0u64;
     let mut rec = Records::new(bytes, first_line, at_eof, false);
     loop {
         match rec.next() {
             Next::Record => {}
             Next::End => break,
             Next::Unterminated => {
+                if lay.presorted && !prev_key.is_empty() {
+                    piece.last_key = Some((prev_key, prev_line));
+                }
                 piece.shrink();
                 return Ok(Parsed { piece, cut_off: Some((rec.start, rec.line)) });
             }
@@ -618,6 +645,26 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
         if cid.is_empty() {
             return Err(InputError::EmptyCustomerId { path: path.to_path_buf(), line: ln, column: lay.key });
         }
+        let mut new_run = false;
+        if lay.presorted && prev_key != cid {
+            if !prev_key.is_empty() && cid < prev_key.as_str() {
+                return Err(InputError::NotSorted {
+                    path: path.to_path_buf(),
+                    line: ln,
+                    column: lay.key,
+                    id: cid.to_owned(),
+                    previous: std::mem::take(&mut prev_key),
+                    previous_line: prev_line,
+                });
+            }
+            prev_key.clear();
+            prev_key.push_str(cid);
+            if piece.first_key.is_none() {
+                piece.first_key = Some((cid.to_owned(), ln));
+            }
+            new_run = true;
+        }
+        prev_line = ln;
         if !lay.shard.keeps(cid.as_bytes()) {
             continue;
         }
@@ -636,6 +683,9 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
             Some(&last) if piece.interner.str(last) == cid => last,
             _ => piece.interner.intern(cid),
         };
+        if new_run {
+            piece.runs.push((piece.customer.len() as u32, sym));
+        }
         piece.customer.push(sym);
         if let Some(t) = lay.ts_idx {
             let raw = field(t)?;
@@ -697,11 +747,45 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
             }
         }
     }
+    if lay.presorted && !prev_key.is_empty() {
+        piece.last_key = Some((prev_key, prev_line));
+    }
     piece.shrink();
     Ok(Parsed { piece, cut_off: None })
 }
 
 impl Piece {
+    /// The rows from `row` on, as a piece of their own (with a copy of the symbols); this
+    /// piece keeps the rows before.
+    fn split_off(&mut self, row: usize) -> Piece {
+        let split = |c: &mut Column| match c {
+            Column::Str(v) => Column::Str(v.split_off(row)),
+            Column::Num(v) => Column::Num(v.split_off(row)),
+            Column::Text { text, ends } => {
+                let from = ends.start(row);
+                let tail_text = text.split_off(from);
+                let mut tail_ends = Ends::Narrow(Vec::with_capacity(ends.len() - row));
+                for i in row..ends.len() {
+                    tail_ends.push(ends.get(i) - from);
+                }
+                ends.truncate(row);
+                Column::Text { text: tail_text, ends: tail_ends }
+            }
+        };
+        let k = self.runs.partition_point(|&(r, _)| (r as usize) < row);
+        let runs = self.runs.split_off(k).into_iter().map(|(r, sym)| (r - row as u32, sym)).collect();
+        Piece {
+            interner: self.interner.clone(),
+            customer: self.customer.split_off(row),
+            ts: if self.ts.is_empty() { Vec::new() } else { self.ts.split_off(row) },
+            line: self.line.split_off(row),
+            cols: self.cols.iter_mut().map(split).collect(),
+            runs,
+            first_key: None,
+            last_key: self.last_key.take(),
+        }
+    }
+
     /// Give back what growing the columns reserved: pieces wait in memory until all are read.
     /// (Only where that is worth a copy: multi-line fields and blank lines.)
     fn shrink(&mut self) {
@@ -904,76 +988,163 @@ fn load_in_blocks_sharded(
     shard: Shard,
     progress: &indicatif::ProgressBar,
 ) -> Result<Table, InputError> {
-    let mut reader = Counting { inner: open(path)?, progress: progress.clone() };
-    let (mut buf, mut eof) = (Vec::new(), false);
-    let header = read_header(path, &mut reader, &mut buf, &mut eof, block)?;
-    let header = header.unwrap_or(Header { raw: Vec::new(), line: 1, end: 0, end_line: 1 });
-    let names = canonical_names(path, &header, spec)?;
-    let raw_headers = &header.raw;
-    let find = |name: &str| names.iter().position(|n| n == name);
-    let missing = |column: &str| InputError::MissingColumn {
-        path: path.to_path_buf(),
-        table: spec.kind,
-        column: column.to_owned(),
-        header: spec.rename.get(column).cloned(),
-        found: raw_headers.clone(),
-    };
-    let cust_idx = find(spec.kind.key()).ok_or_else(|| missing(spec.kind.key()))?;
-    let ts_idx = if spec.has_time { Some(find("timestamp").ok_or_else(|| missing("timestamp"))?) } else { None };
-    if matches!(spec.kind, TableKind::Events | TableKind::Catalog) && find("type").is_none() {
-        return Err(missing("type"));
-    }
-    // The catalogue keeps its key as a column as well, so conditions and templates read
-    // `item.item_id` like any attribute.
-    let keep_key = spec.kind == TableKind::Catalog;
-    let data_idx: Vec<usize> = (0..names.len()).filter(|&i| (keep_key || i != cust_idx) && Some(i) != ts_idx).collect();
-    let types: Vec<ColType> =
-        data_idx.iter().map(|&i| if spec.numeric.contains(&names[i]) { ColType::Num } else { ColType::Str }).collect();
-    let mut lay = Layout {
-        path,
-        headers: raw_headers,
-        key: spec.kind.key(),
-        cust_idx,
-        ts_idx,
-        data_idx: data_idx.clone(),
-        storage: types.iter().map(|t| if *t == ColType::Num { Storage::Num } else { Storage::Sym }).collect(),
-        format,
-        tz,
-        shard,
-        summed: data_idx
+    let mut t = Opened::open(path, spec, block, progress)?;
+    let opts = ReadOpts { format, tz, shard, presorted: false };
+    t.decide_storage(path, (block, parts), &opts)?;
+    let buf = std::mem::take(&mut t.buf);
+    let mut reader =
+        std::mem::replace(&mut t.reader, Counting { inner: Box::new(io::empty()), progress: progress.clone() });
+    let lay = t.layout(path, &opts);
+    let parse = |bytes: &[u8], line: u64, at_eof: bool| parse_piece(bytes, line, at_eof, &lay);
+    let pieces = read_records(path, &mut reader, buf, t.eof, t.header.end_line, (block, parts), &parse)?;
+    drop(lay);
+    let mut table = t.merge(path, spec.kind, pieces);
+    sort_rows(&mut table, spec.tie_first);
+    Ok(table)
+}
+
+/// How the rows of a file are read: the time format and zone, the shard kept, and whether
+/// the rows are promised sorted by key.
+#[derive(Clone, Copy)]
+struct ReadOpts<'a> {
+    format: Option<&'a str>,
+    tz: chrono_tz::Tz,
+    shard: Shard,
+    presorted: bool,
+}
+
+/// A file whose header is read and checked: its reader, what is buffered after the header,
+/// and where each column goes.
+struct Opened {
+    reader: Counting<Box<dyn Read + Send>>,
+    buf: Vec<u8>,
+    eof: bool,
+    header: Header,
+    names: Vec<String>,
+    key: &'static str,
+    cust_idx: usize,
+    ts_idx: Option<usize>,
+    data_idx: Vec<usize>,
+    types: Vec<ColType>,
+    storage: Vec<Storage>,
+    summed: Vec<bool>,
+    type_idx: Option<usize>,
+}
+
+impl Opened {
+    fn open(
+        path: &Path,
+        spec: &TableSpec<'_>,
+        block: usize,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<Self, InputError> {
+        let mut reader = Counting { inner: open(path)?, progress: progress.clone() };
+        let (mut buf, mut eof) = (Vec::new(), false);
+        let header = read_header(path, &mut reader, &mut buf, &mut eof, block)?;
+        let header = header.unwrap_or(Header { raw: Vec::new(), line: 1, end: 0, end_line: 1 });
+        let names = canonical_names(path, &header, spec)?;
+        let find = |name: &str| names.iter().position(|n| n == name);
+        let missing = |column: &str| InputError::MissingColumn {
+            path: path.to_path_buf(),
+            table: spec.kind,
+            column: column.to_owned(),
+            header: spec.rename.get(column).cloned(),
+            found: header.raw.clone(),
+        };
+        let cust_idx = find(spec.kind.key()).ok_or_else(|| missing(spec.kind.key()))?;
+        let ts_idx = if spec.has_time { Some(find("timestamp").ok_or_else(|| missing("timestamp"))?) } else { None };
+        if matches!(spec.kind, TableKind::Events | TableKind::Catalog) && find("type").is_none() {
+            return Err(missing("type"));
+        }
+        // The catalogue keeps its key as a column as well, so conditions and templates read
+        // `item.item_id` like any attribute.
+        let keep_key = spec.kind == TableKind::Catalog;
+        let data_idx: Vec<usize> =
+            (0..names.len()).filter(|&i| (keep_key || i != cust_idx) && Some(i) != ts_idx).collect();
+        let types: Vec<ColType> = data_idx
+            .iter()
+            .map(|&i| if spec.numeric.contains(&names[i]) { ColType::Num } else { ColType::Str })
+            .collect();
+        let storage = types.iter().map(|t| if *t == ColType::Num { Storage::Num } else { Storage::Sym }).collect();
+        let summed = data_idx
             .iter()
             .map(|&i| spec.kind == TableKind::Transactions && matches!(names[i].as_str(), "amount" | "quantity"))
-            .collect(),
-        type_idx: if spec.kind == TableKind::Events { find("type") } else { None },
-    };
-    buf.drain(..header.end);
-    while whole_lines(&buf, eof) == 0 && !eof {
-        fill(path, &mut reader, &mut buf, &mut eof, block)?;
+            .collect();
+        let type_idx = if spec.kind == TableKind::Events { find("type") } else { None };
+        buf.drain(..header.end);
+        Ok(Self {
+            reader,
+            buf,
+            eof,
+            header,
+            names,
+            key: spec.kind.key(),
+            cust_idx,
+            ts_idx,
+            data_idx,
+            types,
+            storage,
+            summed,
+            type_idx,
+        })
     }
-    let lines = whole_lines(&buf, eof);
-    if lines > 0 {
-        // Columns where most values differ (order ids, names, emails) are stored as text
-        // rather than interned: hashing millions of unique strings buys nothing. Decided on the
-        // first piece.
-        let first = cut_points(&buf[..lines], parts)[1];
-        let sample = parse_piece(&buf[..first], header.end_line, eof && first == buf.len(), &lay)?.piece;
+
+    fn layout<'a>(&'a self, path: &'a Path, opts: &ReadOpts<'a>) -> Layout<'a> {
+        Layout {
+            path,
+            headers: &self.header.raw,
+            key: self.key,
+            cust_idx: self.cust_idx,
+            ts_idx: self.ts_idx,
+            data_idx: self.data_idx.clone(),
+            storage: self.storage.clone(),
+            format: opts.format,
+            tz: opts.tz,
+            shard: opts.shard,
+            summed: self.summed.clone(),
+            type_idx: self.type_idx,
+            presorted: opts.presorted,
+        }
+    }
+
+    /// Columns where most values differ (order ids, names, emails) are stored as text rather
+    /// than interned: hashing millions of unique strings buys nothing. Decided on the first
+    /// piece of the file (read here).
+    fn decide_storage(
+        &mut self,
+        path: &Path,
+        (block, parts): (usize, usize),
+        opts: &ReadOpts<'_>,
+    ) -> Result<(), InputError> {
+        while whole_lines(&self.buf, self.eof) == 0 && !self.eof {
+            fill(path, &mut self.reader, &mut self.buf, &mut self.eof, block)?;
+        }
+        let lines = whole_lines(&self.buf, self.eof);
+        if lines == 0 {
+            return Ok(());
+        }
+        let first = cut_points(&self.buf[..lines], parts)[1];
+        let lay = self.layout(path, opts);
+        let sample =
+            parse_piece(&self.buf[..first], self.header.end_line, self.eof && first == self.buf.len(), &lay)?.piece;
+        drop(lay);
         for (k, col) in sample.cols.iter().enumerate() {
             if let Column::Str(v) = col {
                 let mut distinct: Vec<u32> = v.clone();
                 distinct.sort_unstable();
                 distinct.dedup();
                 if v.len() >= 1000 && distinct.len() * 4 > v.len() {
-                    lay.storage[k] = Storage::Text;
+                    self.storage[k] = Storage::Text;
                 }
             }
         }
+        Ok(())
     }
-    let parse = |bytes: &[u8], line: u64, at_eof: bool| parse_piece(bytes, line, at_eof, &lay);
-    let pieces = read_records(path, &mut reader, buf, eof, header.end_line, (block, parts), &parse)?;
-    let mut table =
-        merge(path, spec.kind, data_idx.iter().map(|&i| names[i].clone()).collect(), types, &lay.storage, pieces);
-    sort_rows(&mut table, spec.tie_first);
-    Ok(table)
+
+    fn merge(&self, path: &Path, kind: TableKind, pieces: Vec<Piece>) -> Table {
+        let names = self.data_idx.iter().map(|&i| self.names[i].clone()).collect();
+        merge(path, kind, names, self.types.clone(), &self.storage, pieces)
+    }
 }
 
 /// A pointer to the start of a buffer that tasks write at disjoint indices.

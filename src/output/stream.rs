@@ -86,8 +86,27 @@ pub fn evaluate_and_write(
     progress: bool,
     out: &mut (dyn Write + Send),
 ) -> std::io::Result<(Stats, Vec<Warning>, Emitted)> {
-    out.write_all(&writer.header(format)?)?;
-    let n = ev.data.people.len();
+    let n = ev.data.people.len() as u64;
+    write_batches(format, progress.then_some(n), out, |emit| Ok(emit(ev, writer)?)).map_err(|e| match e.downcast() {
+        Ok(io) => io,
+        Err(e) => std::io::Error::other(e),
+    })
+}
+
+/// What `write_batches` hands its driver: evaluate and write one evaluator's customers (in
+/// customer order, after those of the previous call).
+pub type Emit<'e> = dyn FnMut(&Evaluator<'_>, &Writer<'_>) -> std::io::Result<()> + 'e;
+
+/// Stream the plan of several evaluators' customers to `out`, in the order `drive` passes
+/// them to its `emit` (`--presorted` reads the inputs a batch of customers at a time, each
+/// with its own evaluator). The header comes from the first writer. `customers`: the number
+/// of customers for a progress bar, when one is wanted and known.
+pub fn write_batches(
+    format: Format,
+    customers: Option<u64>,
+    out: &mut (dyn Write + Send),
+    drive: impl FnOnce(&mut Emit<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<(Stats, Vec<Warning>, Emitted)> {
     let mut stats = Stats::default();
     let mut warnings = Vec::new();
     let mut written = Emitted::default();
@@ -95,24 +114,31 @@ pub fn evaluate_and_write(
     // bounded channel keeps at most two batches of output in memory.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
     // Drawn only when stderr is a terminal; cron logs stay clean.
-    let progress = if !progress || !std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let pb = indicatif::ProgressBar::with_draw_target(Some(n as u64), indicatif::ProgressDrawTarget::stderr());
-        pb.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} customers {wide_bar} {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        pb
+    let progress = match customers {
+        Some(n) if std::io::stderr().is_terminal() => {
+            let pb = indicatif::ProgressBar::with_draw_target(Some(n), indicatif::ProgressDrawTarget::stderr());
+            pb.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} customers {wide_bar} {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            pb
+        }
+        _ => indicatif::ProgressBar::hidden(),
     };
     let pool = Pool::default();
     let pool = &pool;
+    let footer = footer(format);
     std::thread::scope(|scope| {
         let writer_thread = scope.spawn(move || -> std::io::Result<()> {
+            // The first batch starts with the header.
+            let mut header = true;
             let mut any = false;
             for batch in rx {
                 for bytes in batch {
-                    if format == Format::Json && !any && !bytes.is_empty() {
+                    if header {
+                        header = false;
+                        out.write_all(&bytes)?;
+                    } else if format == Format::Json && !any && !bytes.is_empty() {
                         // The first customer of the array has no comma before it.
                         out.write_all(&bytes[1..])?;
                         any = true;
@@ -123,59 +149,72 @@ pub fn evaluate_and_write(
                     pool.give(bytes);
                 }
             }
-            out.write_all(writer.footer(format, any))?;
+            out.write_all(footer(any))?;
             out.flush()
         });
-        let mut start = 0;
-        let mut failed = None;
-        while start < n {
-            let end = (start + BATCH).min(n);
-            let idx: Vec<usize> = (start..end).collect();
-            let parts: Vec<std::io::Result<TaskOutput>> = idx
-                .par_chunks(TASK)
-                .map(|chunk| {
-                    let mut scratch = Scratch::default();
-                    let mut stats = Stats::default();
-                    let mut warnings = Vec::new();
-                    let mut out = writer.chunk_into(format, pool.take());
-                    let mut count = Emitted::default();
-                    for &p in chunk {
-                        stats.customers += 1;
-                        let r = ev.run_customer(p, &mut scratch, &mut stats, None);
-                        count.add(writer.render(&r, format, &mut out)?);
-                        warnings.extend(r.warnings);
-                    }
-                    Ok((out.into_bytes()?, stats, warnings, count))
-                })
-                .collect();
-            let mut batch = Vec::with_capacity(parts.len());
-            for part in parts {
-                match part {
-                    Ok((bytes, s, w, count)) => {
-                        written.add(count);
-                        stats.merge(s);
-                        warnings.extend(w);
-                        batch.push(bytes);
-                    }
-                    Err(e) => failed = Some(e),
+        let mut header_sent = false;
+        // The writer stopped (e.g. a closed pipe): its own error is the one reported below.
+        let stopped = || std::io::Error::other("the output stopped");
+        let mut emit = |ev: &Evaluator<'_>, writer: &Writer<'_>| -> std::io::Result<()> {
+            if !header_sent {
+                header_sent = true;
+                tx.send(vec![writer.header(format)?]).map_err(|_| stopped())?;
+            }
+            let n = ev.data.people.len();
+            let mut start = 0;
+            while start < n {
+                let end = (start + BATCH).min(n);
+                let idx: Vec<usize> = (start..end).collect();
+                let parts: Vec<std::io::Result<TaskOutput>> = idx
+                    .par_chunks(TASK)
+                    .map(|chunk| {
+                        let mut scratch = Scratch::default();
+                        let mut stats = Stats::default();
+                        let mut warnings = Vec::new();
+                        let mut out = writer.chunk_into(format, pool.take());
+                        let mut count = Emitted::default();
+                        for &p in chunk {
+                            stats.customers += 1;
+                            let r = ev.run_customer(p, &mut scratch, &mut stats, None);
+                            count.add(writer.render(&r, format, &mut out)?);
+                            warnings.extend(r.warnings);
+                        }
+                        Ok((out.into_bytes()?, stats, warnings, count))
+                    })
+                    .collect();
+                let mut batch = Vec::with_capacity(parts.len());
+                for part in parts {
+                    let (bytes, s, w, count) = part?;
+                    written.add(count);
+                    stats.merge(s);
+                    warnings.extend(w);
+                    batch.push(bytes);
                 }
+                progress.inc((end - start) as u64);
+                tx.send(batch).map_err(|_| stopped())?;
+                start = end;
             }
-            progress.inc((end - start) as u64);
-            if failed.is_some() || tx.send(batch).is_err() {
-                // The writer stopped (e.g. a closed pipe); its error is reported below.
-                break;
-            }
-            start = end;
-        }
+            Ok(())
+        };
+        let driven = drive(&mut emit);
+        drop(emit);
         drop(tx);
         progress.finish_and_clear();
         let written_ok = writer_thread.join().unwrap_or_else(|_| Err(std::io::Error::other("output thread panicked")));
-        match failed {
-            Some(e) => Err(e),
-            None => written_ok,
-        }
+        // The writer's error first: a failed send only follows from it.
+        written_ok?;
+        driven
     })?;
     Ok((stats, warnings, written))
+}
+
+/// What ends the output: the JSON array's bracket.
+fn footer(format: Format) -> impl Fn(bool) -> &'static [u8] {
+    move |any| match (format, any) {
+        (Format::Json, true) => b"\n]\n",
+        (Format::Json, false) => b"]\n",
+        _ => b"",
+    }
 }
 
 /// Evaluate every customer for their counts only (the report): nothing is rendered. Counts

@@ -33,7 +33,7 @@ pub fn warnings(w: &mut dyn Write, data: &Data, warnings: &[Warning]) -> io::Res
             TableKind::Events => data.events.as_ref(),
             TableKind::Customers => data.customers.as_ref(),
             TableKind::Transactions => Some(&data.tx),
-            TableKind::Catalog => data.catalog.as_ref(),
+            TableKind::Catalog => data.catalog.as_deref(),
         };
         table.map_or_else(|| t.name().to_owned(), |t| t.path.display().to_string())
     };
