@@ -187,7 +187,7 @@ impl From<&InputError> for Diagnostic {
                     path,
                     *line,
                     format!(
-                        "`{column}` {} comes after {} (on {before}): --presorted promises rows sorted by `{column}`",
+                        "customer {} comes after customer {} (on {before}): --presorted promises rows sorted by `{column}`",
                         ticked(id),
                         ticked(previous)
                     ),

@@ -10,6 +10,7 @@ mod ledger;
 mod nightly;
 mod outputs;
 mod policy;
+mod presorted;
 mod report;
 mod scale;
 mod stories;
