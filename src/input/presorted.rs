@@ -178,3 +178,150 @@ impl SortedTable {
         Ok(table)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use rustc_hash::FxHashMap;
+
+    use super::*;
+
+    /// A sorted transactions file: customer, day, order and a mostly-distinct text column
+    /// (stored as text, split with the rows), 3 rows per customer.
+    fn file(dir: &Path, customers: usize) -> PathBuf {
+        let mut body = String::from("customer_id,timestamp,order_id,note,amount\n");
+        for c in 0..customers {
+            for r in 0..3 {
+                body.push_str(&format!("K{c:04},2025-01-0{},O{c}-{r},\"note, {c}.{r}\",{r}.5\n", 3 - r));
+            }
+        }
+        let p = dir.join("t.csv");
+        std::fs::File::create(&p).unwrap().write_all(body.as_bytes()).unwrap();
+        p
+    }
+
+    fn open(p: &Path, block: usize, shard: Shard) -> SortedTable {
+        let (rename, numeric) = (FxHashMap::default(), vec!["amount".to_owned()]);
+        let spec = TableSpec {
+            kind: TableKind::Transactions,
+            rename: &rename,
+            numeric: &numeric,
+            has_time: true,
+            tie_first: &["order_id"],
+        };
+        SortedTable::open(p, &spec, None, chrono_tz::UTC, shard, block, &indicatif::ProgressBar::hidden()).unwrap()
+    }
+
+    /// Every row of a table as `customer day order note amount`.
+    fn rows(t: &Table) -> Vec<String> {
+        let (o, n, a) = (t.col("order_id").unwrap(), t.col("note").unwrap(), t.col("amount").unwrap());
+        (0..t.len())
+            .map(|r| {
+                format!("{} {} {} {} {}", t.customer_id(r), t.ts[r], t.str_at(o, r), t.text_at(n, r), t.num_at(a, r))
+            })
+            .collect()
+    }
+
+    /// Batches as the driver reads them: up to the boundary, then the rest.
+    fn batches(t: &mut SortedTable) -> Vec<Table> {
+        let mut out = Vec::new();
+        loop {
+            let upper = t.boundary().unwrap();
+            out.push(t.take_through(upper.as_deref()).unwrap());
+            if upper.is_none() {
+                return out;
+            }
+        }
+    }
+
+    #[test]
+    fn batches_hold_whole_customers_and_together_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = file(dir.path(), 300);
+        let (rename, numeric) = (FxHashMap::default(), vec!["amount".to_owned()]);
+        let spec = TableSpec {
+            kind: TableKind::Transactions,
+            rename: &rename,
+            numeric: &numeric,
+            has_time: true,
+            tie_first: &["order_id"],
+        };
+        let whole = rows(&super::super::load(&p, &spec, None, chrono_tz::UTC).unwrap());
+        for block in [1 << 20, 4096, 97, 1] {
+            let got = batches(&mut open(&p, block, Shard::ALL));
+            if block < 4096 {
+                assert!(got.len() > 100, "{block}-byte blocks make many batches");
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for b in &got {
+                for (sym, range) in &b.groups {
+                    assert_eq!(range.len(), 3, "a customer's rows are in one batch");
+                    assert!(seen.insert(b.sym(*sym).to_owned()), "and in one batch only");
+                }
+            }
+            let all: Vec<String> = got.iter().flat_map(rows).collect();
+            assert_eq!(all, whole, "{block}-byte blocks");
+        }
+    }
+
+    #[test]
+    fn take_through_stops_after_the_last_customer_named_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = file(dir.path(), 50);
+        let mut t = open(&p, 200, Shard::ALL);
+        let first = t.take_through(Some("K0009")).unwrap();
+        assert_eq!(first.groups.len(), 10);
+        assert_eq!(first.customer_id(first.len() - 1), "K0009");
+        // A key between customers, then one before everything left: nothing more.
+        let second = t.take_through(Some("K0012x")).unwrap();
+        assert_eq!(rows(&second).first().unwrap().split(' ').next(), Some("K0010"));
+        assert_eq!(second.groups.len(), 3);
+        assert_eq!(t.take_through(Some("K0001")).unwrap().len(), 0);
+        let rest = t.take_through(None).unwrap();
+        assert_eq!(rest.groups.len(), 37);
+        assert_eq!(rest.customer_id(0), "K0013");
+    }
+
+    #[test]
+    fn a_shard_reads_only_its_customers_in_whole_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = file(dir.path(), 200);
+        let mut ids = Vec::new();
+        for k in 1..=3 {
+            for b in batches(&mut open(&p, 500, Shard::new(k, 3).unwrap())) {
+                for (sym, range) in &b.groups {
+                    assert_eq!(range.len(), 3);
+                    assert!(Shard::new(k, 3).unwrap().keeps(b.sym(*sym).as_bytes()));
+                    ids.push(b.sym(*sym).to_owned());
+                }
+            }
+        }
+        ids.sort();
+        assert_eq!(ids, (0..200).map(|c| format!("K{c:04}")).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_key_below_the_one_before_is_an_error_within_a_block_and_across_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        let body = "customer_id,timestamp\nA,2025-01-01\nB,2025-01-01\nB,2025-01-02\nC,2025-01-01\nB,2025-01-03\n";
+        std::fs::write(&p, body).unwrap();
+        for block in [1, 9, 1 << 20] {
+            let mut t = open(&p, block, Shard::ALL);
+            let err = loop {
+                match t.boundary().and_then(|u| t.take_through(u.as_deref()).map(|_| u)) {
+                    Err(e) => break e,
+                    Ok(None) => panic!("{block}: the disorder went unnoticed"),
+                    Ok(Some(_)) => {}
+                }
+            };
+            match err {
+                InputError::NotSorted { line, previous_line, id, previous, .. } => {
+                    assert_eq!((line, previous_line, id.as_str(), previous.as_str()), (6, 5, "B", "C"), "{block}");
+                }
+                e => panic!("{block}: {e}"),
+            }
+        }
+    }
+}
