@@ -197,7 +197,6 @@ pub fn write_batches(
             Ok(())
         };
         let driven = drive(&mut emit);
-        drop(emit);
         drop(tx);
         progress.finish_and_clear();
         let written_ok = writer_thread.join().unwrap_or_else(|_| Err(std::io::Error::other("output thread panicked")));
