@@ -3,6 +3,7 @@
 //! in parallel with deterministic order; `sink` makes files appear atomically.
 
 pub mod content;
+pub mod csv_out;
 pub mod mail;
 pub mod row;
 pub mod sink;
@@ -116,14 +117,14 @@ pub struct Writer<'a> {
 
 /// A worker's output for a run of consecutive customers, in the chosen format.
 pub enum Chunk {
-    Csv(Box<csv::Writer<Vec<u8>>>),
+    Csv(csv_out::CsvOut),
     Bytes(Vec<u8>),
 }
 
 impl Chunk {
     pub fn into_bytes(self) -> io::Result<Vec<u8>> {
         match self {
-            Chunk::Csv(w) => w.into_inner().map_err(|e| e.into_error()),
+            Chunk::Csv(w) => Ok(w.into_inner()),
             Chunk::Bytes(b) => Ok(b),
         }
     }
@@ -564,7 +565,7 @@ impl<'a> Writer<'a> {
     pub fn header(&self, format: Format) -> io::Result<Vec<u8>> {
         match format {
             Format::Csv => {
-                let mut w = csv::Writer::from_writer(Vec::new());
+                let mut w = csv_out::CsvOut::new(Vec::new());
                 let mut header: Vec<&str> = COLUMNS.to_vec();
                 if self.data.catalog.is_some() {
                     header.push(row::ITEM_COLUMN);
@@ -573,8 +574,8 @@ impl<'a> Writer<'a> {
                     header.extend(row::CONTENT_COLUMNS);
                 }
                 header.extend(self.profile_headers.iter().map(String::as_str));
-                w.write_record(&header)?;
-                w.into_inner().map_err(|e| e.into_error())
+                w.record(&header);
+                Ok(w.into_inner())
             }
             Format::Json => Ok(b"[".to_vec()),
             Format::Jsonl | Format::Eml | Format::Mbox => Ok(Vec::new()),
@@ -598,7 +599,7 @@ impl<'a> Writer<'a> {
     pub fn chunk_into(&self, format: Format, mut buf: Vec<u8>) -> Chunk {
         buf.clear();
         match format {
-            Format::Csv => Chunk::Csv(Box::new(csv::WriterBuilder::new().has_headers(false).from_writer(buf))),
+            Format::Csv => Chunk::Csv(csv_out::CsvOut::new(buf)),
             _ => Chunk::Bytes(buf),
         }
     }
@@ -668,29 +669,29 @@ impl<'a> Writer<'a> {
                 for m in &msgs {
                     let row = self.full_row_with(r, m, cv, false)?;
                     self.note_length(&row, &mut emitted);
-                    row.write_csv(w, self.escape)?;
+                    row.write_csv(w, self.escape);
                     if let Some(item) = row.item_id {
-                        row::write_text(w, item, self.escape)?;
+                        row::write_text(w, item, self.escape);
                     }
                     if self.has_content() {
-                        row.write_content_csv(w, self.escape)?;
+                        row.write_content_csv(w, self.escape);
                     }
                     match profile.filter(|_| !self.profile_headers.is_empty()) {
                         Some((t, row)) => {
                             for c in 0..t.names.len() {
                                 match t.num_col(c) {
-                                    Some(_) => w.write_field(t.text_at(c, row))?,
-                                    None => row::write_text(w, t.str_at(c, row), self.escape)?,
+                                    Some(_) => w.field(t.text_at(c, row)),
+                                    None => row::write_text(w, t.str_at(c, row), self.escape),
                                 }
                             }
                         }
                         None => {
                             for _ in &self.profile_headers {
-                                w.write_field("")?;
+                                w.field("");
                             }
                         }
                     }
-                    w.write_record(None::<&[u8]>)?;
+                    w.end_record();
                 }
             }
             (Format::Jsonl, Chunk::Bytes(out)) => {

@@ -3,6 +3,7 @@
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use super::csv_out::CsvOut;
 use crate::input::time::{format_utc, utc_bytes};
 
 /// The fixed columns of the plan, in output order.
@@ -144,10 +145,10 @@ impl Row<'_> {
     }
 
     /// Write the content columns (`subject`, `body`) as CSV fields.
-    pub fn write_content_csv<W: std::io::Write>(&self, w: &mut csv::Writer<W>, escape: bool) -> csv::Result<()> {
+    pub fn write_content_csv(&self, w: &mut CsvOut, escape: bool) {
         let c = self.content.as_ref();
-        write_text(w, c.and_then(|c| c.subject.as_deref()).unwrap_or(""), escape)?;
-        write_text(w, c.map_or("", |c| c.body.as_str()), escape)
+        write_text(w, c.and_then(|c| c.subject.as_deref()).unwrap_or(""), escape);
+        write_text(w, c.map_or("", |c| c.body.as_str()), escape);
     }
 
     pub fn message_id(&self) -> &str {
@@ -156,17 +157,16 @@ impl Row<'_> {
 
     /// Write the fixed columns as CSV fields (the record is ended by the caller); text is
     /// neutralised against spreadsheet formulas when `escape` is set.
-    pub fn write_csv<W: std::io::Write>(&self, w: &mut csv::Writer<W>, escape: bool) -> csv::Result<()> {
+    pub fn write_csv(&self, w: &mut CsvOut, escape: bool) {
         let mut num = itoa::Buffer::new();
         for c in Col::ALL {
             match self.cell(c) {
-                Cell::Text(s) => write_text(w, s, escape)?,
-                Cell::Hex(h) => w.write_field(h)?,
-                Cell::Count(n) => w.write_field(num.format(n))?,
-                Cell::Time(t) => w.write_field(utc_bytes(t))?,
+                Cell::Text(s) => write_text(w, s, escape),
+                Cell::Hex(h) => w.field(h),
+                Cell::Count(n) => w.field(num.format(n)),
+                Cell::Time(t) => w.field(utc_bytes(t)),
             }
         }
-        Ok(())
     }
 }
 
@@ -222,20 +222,10 @@ pub fn looks_like_formula(s: &str) -> bool {
 
 /// A text cell, with a leading `'` when it would start a formula and `escape` is set, so a
 /// customer named `=HYPERLINK(...)` stays text when a marketer opens the plan.
-pub fn write_text<W: std::io::Write>(w: &mut csv::Writer<W>, s: &str, escape: bool) -> csv::Result<()> {
-    if escape && looks_like_formula(s) {
-        // Reused per thread: phone numbers (`+1 555…`) make this the common case.
-        thread_local!(static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) });
-        BUF.with(|b| {
-            let mut b = b.borrow_mut();
-            b.clear();
-            b.push(b'\'');
-            b.extend_from_slice(s.as_bytes());
-            w.write_field(&*b)
-        })
-    } else {
-        w.write_field(s)
-    }
+#[inline]
+pub fn write_text(w: &mut CsvOut, s: &str, escape: bool) {
+    let prefix: &[u8] = if escape && looks_like_formula(s) { b"'" } else { b"" };
+    w.field_with_prefix(prefix, s.as_bytes());
 }
 
 #[cfg(test)]
@@ -244,13 +234,13 @@ mod tests {
 
     #[test]
     fn formulas_are_neutralised_only_when_asked() {
-        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+        let mut w = CsvOut::new(Vec::new());
         for s in ["=HYPERLINK(\"x\")", "+1 555", "-3", "@SUM(A1)", "\tx", "plain", ""] {
-            write_text(&mut w, s, true).unwrap();
+            write_text(&mut w, s, true);
         }
-        write_text(&mut w, "=raw", false).unwrap();
-        w.write_record(None::<&[u8]>).unwrap();
-        let out = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        write_text(&mut w, "=raw", false);
+        w.end_record();
+        let out = String::from_utf8(w.into_inner()).unwrap();
         assert_eq!(out, "\"'=HYPERLINK(\"\"x\"\")\",'+1 555,'-3,'@SUM(A1),'\tx,plain,,=raw\n");
     }
 
