@@ -113,6 +113,8 @@ pub struct Writer<'a> {
     tz_col: Option<usize>,
     /// The sender of `eml`/`mbox` messages.
     sender: Option<mail::Sender>,
+    /// `sel.as_of` and its local day, for the status of every message.
+    as_of_day: (i64, i64),
 }
 
 /// A worker's output for a run of consecutive customers, in the chosen format.
@@ -164,6 +166,7 @@ impl<'a> Writer<'a> {
                 profile_headers.push(h);
             }
         }
+        let sel_as_of = sel.as_of;
         let tz_col = match (&data.customers, &layout.timezone_column) {
             (Some(t), Some(c)) => t.col(c),
             _ => None,
@@ -179,6 +182,7 @@ impl<'a> Writer<'a> {
             templates: None,
             tz_col,
             sender: None,
+            as_of_day: (sel_as_of, crate::input::time::local_day(sel_as_of, layout.tz)),
         }
     }
 
@@ -462,7 +466,16 @@ impl<'a> Writer<'a> {
                 _ => "due",
             };
         }
-        status(m.send_at, self.sel.as_of, self.tz).as_str()
+        self.plain_status(m.send_at).as_str()
+    }
+
+    /// `engine::status(send_at, sel.as_of, tz)`, with as-of's local day worked out once.
+    fn plain_status(&self, send_at: i64) -> crate::engine::Status {
+        let (as_of, day) = self.as_of_day;
+        if as_of != self.sel.as_of {
+            return status(send_at, self.sel.as_of, self.tz);
+        }
+        status_on(send_at, as_of, day, self.tz)
     }
 
     fn contact(&self, r: &CustomerResult, channel: &str) -> &'a str {
@@ -752,6 +765,23 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// `engine::status(send_at, as_of, tz)` given `as_of_day = local_day(as_of, tz)`, without
+/// working out the local day of a message sent days before as-of (most of a replay's): no
+/// zone is 16 hours or more off UTC, so an instant three days before as-of is on an earlier
+/// local day.
+fn status_on(send_at: i64, as_of: i64, as_of_day: i64, tz: chrono_tz::Tz) -> crate::engine::Status {
+    use crate::engine::Status;
+    if send_at > as_of {
+        Status::Scheduled
+    } else if send_at < as_of.saturating_sub(3 * crate::model::DAY) {
+        Status::Planned
+    } else if crate::input::time::local_day(send_at, tz) == as_of_day {
+        Status::Due
+    } else {
+        Status::Planned
+    }
+}
+
 /// One message's variables for the template fast path, read straight from the data; history
 /// and facts are worked out on first use.
 struct MsgSource<'s> {
@@ -847,6 +877,47 @@ impl Source for MsgSource<'_> {
                     .iter()
                     .find(|(i, _)| plan.facts[*i] == name)
                     .map_or(Val::Undef, |(_, v)| Val::Str(Cow::Borrowed(v)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::time::{local_day, MAX_TS, MIN_TS};
+    use crate::model::DAY;
+
+    #[test]
+    fn the_status_shortcut_is_the_engines_status() {
+        // Every zone, as-of instants over the input range (LMT offsets of the 1800s, DST
+        // changes, the far future), and messages around each: hours, days and years before.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let offsets: Vec<i64> = (-5 * 24..=1).map(|h| h * 3600).chain([-400 * DAY, -4 * DAY + 1, 59, 3599]).collect();
+        for tz in chrono_tz::TZ_VARIANTS {
+            for k in 0..12 {
+                let as_of = match k {
+                    0 => MIN_TS + 5 * DAY,
+                    1 => MAX_TS,
+                    2 => -1,
+                    3 => 1_711_846_800, // 2024-03-31T01:00:00Z, a European DST change
+                    _ => MIN_TS + (next() % (MAX_TS - MIN_TS) as u64) as i64,
+                };
+                let day = local_day(as_of, tz);
+                for d in &offsets {
+                    let send_at = as_of + d + (next() % 3600) as i64 - 1800;
+                    assert_eq!(
+                        status_on(send_at, as_of, day, tz),
+                        status(send_at, as_of, tz),
+                        "{tz} {as_of} {send_at}"
+                    );
+                }
             }
         }
     }
