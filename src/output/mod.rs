@@ -4,6 +4,7 @@
 
 pub mod content;
 pub mod csv_out;
+pub mod json_out;
 pub mod mail;
 pub mod row;
 pub mod sink;
@@ -553,6 +554,91 @@ impl<'a> Writer<'a> {
         o
     }
 
+    /// `,\n  ` and one customer's `--format json` object: `{"customer_id":…,"profile":{…},
+    /// "instances":[…]}`, each instance as `instance_json` with its `messages`.
+    fn write_json_customer(
+        &self,
+        r: &CustomerResult,
+        msgs: &[&Message],
+        cv: &OnceCell<Option<minijinja::Value>>,
+        emitted: &mut stream::Emitted,
+        out: &mut Vec<u8>,
+    ) -> io::Result<()> {
+        out.extend_from_slice(b",\n  ");
+        let mut c = json_out::Obj::new(out);
+        c.str("customer_id", &self.data.people[r.person].id);
+        let profile: Map<String, Value> = if self.profile_headers.is_empty() {
+            Map::new()
+        } else {
+            self.profile(r).into_iter().map(|(k, v)| (k.to_owned(), Value::String(v))).collect()
+        };
+        serde_json::to_writer(&mut *c.key("profile"), &Value::Object(profile))?;
+        let out = c.key("instances");
+        out.push(b'[');
+        let mut first = true;
+        for (k, inst) in r.instances.iter().enumerate() {
+            let mut inst_msgs = msgs.iter().filter(|m| m.instance == k).peekable();
+            if inst_msgs.peek().is_none() && self.sel.since.is_some() {
+                continue;
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            let mut o = self.write_instance_json(inst, out);
+            let out = o.key("messages");
+            out.push(b'[');
+            for (i, m) in inst_msgs.enumerate() {
+                let row = self.full_row_with(r, m, cv, true)?;
+                self.note_length(&row, emitted);
+                if i > 0 {
+                    out.push(b',');
+                }
+                row.write_json(out, &[]);
+            }
+            out.push(b']');
+            o.end();
+        }
+        out.push(b']');
+        out.push(b'}');
+        Ok(())
+    }
+
+    /// `instance_json(inst)` written into `out`, left open for more members.
+    fn write_instance_json<'o>(&self, inst: &Instance, out: &'o mut Vec<u8>) -> json_out::Obj<'o> {
+        let utc = |t: i64| format_utc(t);
+        let d = &self.plan.dialogues[inst.dialogue];
+        let mut o = json_out::Obj::new(out);
+        o.str("dialogue", &d.id);
+        o.uint("instance", u64::from(inst.number));
+        o.str("trigger", &inst.trigger);
+        o.str("triggered_at", &utc(inst.triggered_at));
+        o.str("reason", &inst.reason);
+        if let Some(t) = &self.data.catalog {
+            let item = match inst.event {
+                Some(EventRef::Item(x)) => Some(t.customer_id(x)),
+                _ => None,
+            };
+            json_out::opt_str(o.key(row::ITEM_COLUMN), item);
+        }
+        json_out::opt_str(o.key("outcome"), inst.outcome.as_deref());
+        json_out::opt_str(o.key("ended_at"), inst.ended_at.map(utc).as_deref());
+        o.key("projected").extend_from_slice(if inst.projected { b"true" } else { b"false" });
+        let out = o.key("steps");
+        out.push(b'[');
+        for (i, (s, at)) in inst.path.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let mut st = json_out::Obj::new(out);
+            st.str("step", &d.steps[*s].id);
+            st.str("entered_at", &utc(*at));
+            st.end();
+        }
+        out.push(b']');
+        o
+    }
+
     /// The profile fields of a customer under their output names (empty without profile output).
     fn profile_fields(&self, r: &CustomerResult) -> Vec<(&str, String)> {
         if self.profile_headers.is_empty() {
@@ -712,37 +798,20 @@ impl<'a> Writer<'a> {
                 for m in &msgs {
                     let row = self.full_row_with(r, m, cv, true)?;
                     self.note_length(&row, &mut emitted);
-                    serde_json::to_writer(&mut *out, &row::WithProfile(&row, &profile))?;
+                    row.write_json(out, &profile);
                     out.push(b'\n');
                 }
             }
             (Format::Json, Chunk::Bytes(out)) => {
-                let mut instances = Vec::new();
-                for (k, inst) in r.instances.iter().enumerate() {
-                    let mut inst_msgs: Vec<Value> = Vec::new();
-                    for m in msgs.iter().filter(|m| m.instance == k) {
-                        let row = self.full_row_with(r, m, cv, true)?;
-                        self.note_length(&row, &mut emitted);
-                        inst_msgs.push(serde_json::to_value(row).unwrap_or(Value::Null));
-                    }
-                    if inst_msgs.is_empty() && self.sel.since.is_some() {
-                        continue;
-                    }
-                    let mut o = self.instance_json(inst);
-                    o.insert("messages".into(), Value::Array(inst_msgs));
-                    instances.push(Value::Object(o));
+                // Written as it goes: the bytes `serde_json` writes for the customer's object
+                // (see `instance_json`), without a `Value` per message. On an error the
+                // customer's partial object is taken back.
+                let start = out.len();
+                let written = self.write_json_customer(r, &msgs, cv, &mut emitted, out);
+                if written.is_err() {
+                    out.truncate(start);
                 }
-                let profile: Map<String, Value> = if self.profile_headers.is_empty() {
-                    Map::new()
-                } else {
-                    self.profile(r).into_iter().map(|(k, v)| (k.to_owned(), Value::String(v))).collect()
-                };
-                let mut c = Map::new();
-                c.insert("customer_id".into(), self.data.people[r.person].id.to_string().into());
-                c.insert("profile".into(), Value::Object(profile));
-                c.insert("instances".into(), Value::Array(instances));
-                out.extend_from_slice(b",\n  ");
-                serde_json::to_writer(&mut *out, &Value::Object(c))?;
+                written?;
             }
             (Format::Eml | Format::Mbox, Chunk::Bytes(out)) => {
                 let Some(from) = &self.sender else {
