@@ -4,14 +4,25 @@
 use xxhash_rust::xxh3::xxh3_128;
 
 /// Hash a sequence of fields; each is prefixed with its length so `("ab","c")` and `("a","bc")`
-/// never collide by construction.
+/// never collide by construction. The encoding is built on the stack when it is short (a
+/// message id's always is): the output hashes one per message.
 pub fn stable_hash(parts: &[&[u8]]) -> u128 {
-    let mut buf = Vec::with_capacity(parts.iter().map(|p| p.len() + 8).sum());
+    let len: usize = parts.iter().map(|p| p.len() + 8).sum();
+    let mut stack = [0u8; 256];
+    let mut heap = Vec::new();
+    let buf: &mut [u8] = if len <= stack.len() {
+        &mut stack[..len]
+    } else {
+        heap.resize(len, 0);
+        &mut heap
+    };
+    let mut at = 0;
     for p in parts {
-        buf.extend_from_slice(&(p.len() as u64).to_le_bytes());
-        buf.extend_from_slice(p);
+        buf[at..at + 8].copy_from_slice(&(p.len() as u64).to_le_bytes());
+        buf[at + 8..at + 8 + p.len()].copy_from_slice(p);
+        at += 8 + p.len();
     }
-    xxh3_128(&buf)
+    xxh3_128(buf)
 }
 
 /// The id of one message: customer, dialogue, instance, step, the visit of that step in the
@@ -26,14 +37,18 @@ pub fn message_id(customer: &str, dialogue: &str, instance: u32, step: &str, vis
 /// counted, so the ids of every message of a step entered once are unchanged; a revisit (a
 /// loop back to a step) adds the visit number, so each visit's messages have their own ids.
 pub fn message_hash(customer: &str, dialogue: &str, instance: u32, step: &str, visit: u32, attempt: u32) -> u128 {
-    let (instance, attempt, visit) = (instance.to_le_bytes(), attempt.to_le_bytes(), visit.to_le_bytes());
-    let mut parts: Vec<&[u8]> =
-        vec![b"kairos.message.v1", customer.as_bytes(), dialogue.as_bytes(), &instance, step.as_bytes(), &attempt];
-    if u32::from_le_bytes(visit) > 1 {
-        parts.push(b"visit");
-        parts.push(&visit);
-    }
-    stable_hash(&parts)
+    let (instance, attempt, visit_le) = (instance.to_le_bytes(), attempt.to_le_bytes(), visit.to_le_bytes());
+    let parts: [&[u8]; 8] = [
+        b"kairos.message.v1",
+        customer.as_bytes(),
+        dialogue.as_bytes(),
+        &instance,
+        step.as_bytes(),
+        &attempt,
+        b"visit",
+        &visit_le,
+    ];
+    stable_hash(if visit > 1 { &parts } else { &parts[..6] })
 }
 
 /// The hash of a message of an announcement's run: the catalogue row (`item`: its id, type and
@@ -56,8 +71,9 @@ pub fn message_hash_item(customer: &str, dialogue: &str, item: &str, step: &str,
 pub fn hex32(h: u128) -> [u8; 32] {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = DIGITS[((h >> (124 - 4 * i)) & 0xf) as usize];
+    for (pair, b) in out.chunks_exact_mut(2).zip(h.to_be_bytes()) {
+        pair[0] = DIGITS[(b >> 4) as usize];
+        pair[1] = DIGITS[(b & 0xf) as usize];
     }
     out
 }
@@ -97,6 +113,23 @@ mod tests {
         assert_ne!(h, message_hash_item("C1", "new_title", "B2\u{1f}arrival\u{1f}1735689600", "tell", 1, 0));
         assert_ne!(h, message_hash_item("C2", "new_title", "B1\u{1f}arrival\u{1f}1735689600", "tell", 1, 0));
         assert_ne!(h, message_hash_item("C1", "new_title", "B1\u{1f}arrival\u{1f}1735689600", "tell", 1, 1));
+    }
+
+    #[test]
+    fn long_fields_hash_as_short_ones_do() {
+        // Past the stack buffer the encoding goes to the heap; the hash is of the same bytes.
+        let long = "x".repeat(300);
+        let mut enc = Vec::new();
+        for p in [b"a".as_slice(), long.as_bytes(), b""] {
+            enc.extend_from_slice(&(p.len() as u64).to_le_bytes());
+            enc.extend_from_slice(p);
+        }
+        assert_eq!(stable_hash(&[b"a", long.as_bytes(), b""]), xxh3_128(&enc));
+        assert_eq!(stable_hash(&[]), xxh3_128(b""));
+        let h = message_hash(&long, "d", 7, "s", 3, 1);
+        assert_eq!(hex32(h), *format!("{h:032x}").as_bytes());
+        assert_eq!(hex32(u128::MAX), [b'f'; 32]);
+        assert_eq!(hex32(0x0123_4567_89ab_cdef_0011_2233_4455_6677), *b"0123456789abcdef0011223344556677");
     }
 
     #[test]

@@ -190,27 +190,37 @@ pub fn format_utc(ts: i64) -> String {
     String::from_utf8_lossy(&utc_bytes(ts)).into_owned()
 }
 
-/// `format_utc` into a stack buffer: the output hot path formats millions of these.
+/// `format_utc` into a stack buffer: the output hot path formats millions of these. Years
+/// outside 0..=9999 come out as `0000-00-00T00:00:00Z`.
 pub fn utc_bytes(ts: i64) -> [u8; 20] {
+    /// "00", "01", … "99".
+    const PAIRS: [[u8; 2]; 100] = {
+        let mut t = [[0u8; 2]; 100];
+        let mut i = 0;
+        while i < 100 {
+            t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+            i += 1;
+        }
+        t
+    };
     let mut out = *b"0000-00-00T00:00:00Z";
     let (days, secs) = (ts.div_euclid(86_400), ts.rem_euclid(86_400) as u32);
     let (year, month, day) = civil_from_days(days);
     if !(0..=9999).contains(&year) {
         return out;
     }
-    let put = |out: &mut [u8; 20], at: usize, v: u32, width: usize| {
-        let mut v = v;
-        for i in (0..width).rev() {
-            out[at + i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    put(&mut out, 0, year as u32, 4);
-    put(&mut out, 5, month, 2);
-    put(&mut out, 8, day, 2);
-    put(&mut out, 11, secs / 3600, 2);
-    put(&mut out, 14, secs / 60 % 60, 2);
-    put(&mut out, 17, secs % 60, 2);
+    let year = year as u32;
+    for (at, v) in [
+        (0, year / 100),
+        (2, year % 100),
+        (5, month),
+        (8, day),
+        (11, secs / 3600),
+        (14, secs / 60 % 60),
+        (17, secs % 60),
+    ] {
+        out[at..at + 2].copy_from_slice(&PAIRS[v as usize]);
+    }
     out
 }
 
@@ -368,6 +378,34 @@ mod tests {
             let chrono_text = DateTime::from_timestamp(t, 0).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string();
             proptest::prop_assert_eq!(s, chrono_text);
         }
+    }
+
+    #[test]
+    fn utc_text_is_chronos_over_the_calendar() {
+        // Every day boundary's neighbours from 1000 to 9999 would be 3.3M days: take every
+        // 997th day (all months, leap years and centuries over the run), plus the edges.
+        let mut instants = vec![MIN_TS, MAX_TS, 0, -1, 1, 951_782_400, 4_107_542_399, -62_135_596_800];
+        let mut day = MIN_TS / 86_400;
+        while day <= MAX_TS / 86_400 {
+            for s in [0, 1, 59, 3_599, 43_200, 86_399] {
+                instants.push(day * 86_400 + s);
+            }
+            day += 997;
+        }
+        for y in [1600, 1700, 1900, 1969, 1970, 2000, 2024, 2100, 2400, 9996] {
+            let d = NaiveDate::from_ymd_opt(y, 2, 29).or(NaiveDate::from_ymd_opt(y, 2, 28)).unwrap();
+            let t = d.and_time(NaiveTime::MIN).and_utc().timestamp();
+            instants.extend([t - 1, t, t + 86_399, t + 86_400]);
+        }
+        for t in instants {
+            let chrono_text = DateTime::from_timestamp(t, 0).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            assert_eq!(std::str::from_utf8(&utc_bytes(t)).unwrap(), chrono_text, "{t}");
+        }
+        // Years 0..=999 are written too (with leading zeros); others are all zeros.
+        assert_eq!(format_utc(-62_167_219_200), "0000-01-01T00:00:00Z");
+        assert_eq!(format_utc(-62_167_219_201), "0000-00-00T00:00:00Z");
+        assert_eq!(format_utc(-59_011_459_200), "0100-01-01T00:00:00Z");
+        assert_eq!(format_utc(253_402_300_800), "0000-00-00T00:00:00Z");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! in parallel with deterministic order; `sink` makes files appear atomically.
 
 pub mod content;
+pub mod csv_out;
+pub mod json_out;
 pub mod mail;
 pub mod row;
 pub mod sink;
@@ -112,18 +114,20 @@ pub struct Writer<'a> {
     tz_col: Option<usize>,
     /// The sender of `eml`/`mbox` messages.
     sender: Option<mail::Sender>,
+    /// `sel.as_of` and its local day, for the status of every message.
+    as_of_day: (i64, i64),
 }
 
 /// A worker's output for a run of consecutive customers, in the chosen format.
 pub enum Chunk {
-    Csv(Box<csv::Writer<Vec<u8>>>),
+    Csv(csv_out::CsvOut),
     Bytes(Vec<u8>),
 }
 
 impl Chunk {
     pub fn into_bytes(self) -> io::Result<Vec<u8>> {
         match self {
-            Chunk::Csv(w) => w.into_inner().map_err(|e| e.into_error()),
+            Chunk::Csv(w) => Ok(w.into_inner()),
             Chunk::Bytes(b) => Ok(b),
         }
     }
@@ -163,6 +167,7 @@ impl<'a> Writer<'a> {
                 profile_headers.push(h);
             }
         }
+        let sel_as_of = sel.as_of;
         let tz_col = match (&data.customers, &layout.timezone_column) {
             (Some(t), Some(c)) => t.col(c),
             _ => None,
@@ -178,6 +183,7 @@ impl<'a> Writer<'a> {
             templates: None,
             tz_col,
             sender: None,
+            as_of_day: (sel_as_of, crate::input::time::local_day(sel_as_of, layout.tz)),
         }
     }
 
@@ -461,7 +467,16 @@ impl<'a> Writer<'a> {
                 _ => "due",
             };
         }
-        status(m.send_at, self.sel.as_of, self.tz).as_str()
+        self.plain_status(m.send_at).as_str()
+    }
+
+    /// `engine::status(send_at, sel.as_of, tz)`, with as-of's local day worked out once.
+    fn plain_status(&self, send_at: i64) -> crate::engine::Status {
+        let (as_of, day) = self.as_of_day;
+        if as_of != self.sel.as_of {
+            return status(send_at, self.sel.as_of, self.tz);
+        }
+        status_on(send_at, as_of, day, self.tz)
     }
 
     fn contact(&self, r: &CustomerResult, channel: &str) -> &'a str {
@@ -539,6 +554,91 @@ impl<'a> Writer<'a> {
         o
     }
 
+    /// `,\n  ` and one customer's `--format json` object: `{"customer_id":…,"profile":{…},
+    /// "instances":[…]}`, each instance as `instance_json` with its `messages`.
+    fn write_json_customer(
+        &self,
+        r: &CustomerResult,
+        msgs: &[&Message],
+        cv: &OnceCell<Option<minijinja::Value>>,
+        emitted: &mut stream::Emitted,
+        out: &mut Vec<u8>,
+    ) -> io::Result<()> {
+        out.extend_from_slice(b",\n  ");
+        let mut c = json_out::Obj::new(out);
+        c.str("customer_id", &self.data.people[r.person].id);
+        let profile: Map<String, Value> = if self.profile_headers.is_empty() {
+            Map::new()
+        } else {
+            self.profile(r).into_iter().map(|(k, v)| (k.to_owned(), Value::String(v))).collect()
+        };
+        serde_json::to_writer(&mut *c.key("profile"), &Value::Object(profile))?;
+        let out = c.key("instances");
+        out.push(b'[');
+        let mut first = true;
+        for (k, inst) in r.instances.iter().enumerate() {
+            let mut inst_msgs = msgs.iter().filter(|m| m.instance == k).peekable();
+            if inst_msgs.peek().is_none() && self.sel.since.is_some() {
+                continue;
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            let mut o = self.write_instance_json(inst, out);
+            let out = o.key("messages");
+            out.push(b'[');
+            for (i, m) in inst_msgs.enumerate() {
+                let row = self.full_row_with(r, m, cv, true)?;
+                self.note_length(&row, emitted);
+                if i > 0 {
+                    out.push(b',');
+                }
+                row.write_json(out, &[]);
+            }
+            out.push(b']');
+            o.end();
+        }
+        out.push(b']');
+        out.push(b'}');
+        Ok(())
+    }
+
+    /// `instance_json(inst)` written into `out`, left open for more members.
+    fn write_instance_json<'o>(&self, inst: &Instance, out: &'o mut Vec<u8>) -> json_out::Obj<'o> {
+        let utc = |t: i64| format_utc(t);
+        let d = &self.plan.dialogues[inst.dialogue];
+        let mut o = json_out::Obj::new(out);
+        o.str("dialogue", &d.id);
+        o.uint("instance", u64::from(inst.number));
+        o.str("trigger", &inst.trigger);
+        o.str("triggered_at", &utc(inst.triggered_at));
+        o.str("reason", &inst.reason);
+        if let Some(t) = &self.data.catalog {
+            let item = match inst.event {
+                Some(EventRef::Item(x)) => Some(t.customer_id(x)),
+                _ => None,
+            };
+            json_out::opt_str(o.key(row::ITEM_COLUMN), item);
+        }
+        json_out::opt_str(o.key("outcome"), inst.outcome.as_deref());
+        json_out::opt_str(o.key("ended_at"), inst.ended_at.map(utc).as_deref());
+        o.key("projected").extend_from_slice(if inst.projected { b"true" } else { b"false" });
+        let out = o.key("steps");
+        out.push(b'[');
+        for (i, (s, at)) in inst.path.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let mut st = json_out::Obj::new(out);
+            st.str("step", &d.steps[*s].id);
+            st.str("entered_at", &utc(*at));
+            st.end();
+        }
+        out.push(b']');
+        o
+    }
+
     /// The profile fields of a customer under their output names (empty without profile output).
     fn profile_fields(&self, r: &CustomerResult) -> Vec<(&str, String)> {
         if self.profile_headers.is_empty() {
@@ -564,7 +664,7 @@ impl<'a> Writer<'a> {
     pub fn header(&self, format: Format) -> io::Result<Vec<u8>> {
         match format {
             Format::Csv => {
-                let mut w = csv::Writer::from_writer(Vec::new());
+                let mut w = csv_out::CsvOut::new(Vec::new());
                 let mut header: Vec<&str> = COLUMNS.to_vec();
                 if self.data.catalog.is_some() {
                     header.push(row::ITEM_COLUMN);
@@ -573,8 +673,8 @@ impl<'a> Writer<'a> {
                     header.extend(row::CONTENT_COLUMNS);
                 }
                 header.extend(self.profile_headers.iter().map(String::as_str));
-                w.write_record(&header)?;
-                w.into_inner().map_err(|e| e.into_error())
+                w.record(&header);
+                Ok(w.into_inner())
             }
             Format::Json => Ok(b"[".to_vec()),
             Format::Jsonl | Format::Eml | Format::Mbox => Ok(Vec::new()),
@@ -598,7 +698,7 @@ impl<'a> Writer<'a> {
     pub fn chunk_into(&self, format: Format, mut buf: Vec<u8>) -> Chunk {
         buf.clear();
         match format {
-            Format::Csv => Chunk::Csv(Box::new(csv::WriterBuilder::new().has_headers(false).from_writer(buf))),
+            Format::Csv => Chunk::Csv(csv_out::CsvOut::new(buf)),
             _ => Chunk::Bytes(buf),
         }
     }
@@ -668,29 +768,29 @@ impl<'a> Writer<'a> {
                 for m in &msgs {
                     let row = self.full_row_with(r, m, cv, false)?;
                     self.note_length(&row, &mut emitted);
-                    row.write_csv(w, self.escape)?;
+                    row.write_csv(w, self.escape);
                     if let Some(item) = row.item_id {
-                        row::write_text(w, item, self.escape)?;
+                        row::write_text(w, item, self.escape);
                     }
                     if self.has_content() {
-                        row.write_content_csv(w, self.escape)?;
+                        row.write_content_csv(w, self.escape);
                     }
                     match profile.filter(|_| !self.profile_headers.is_empty()) {
                         Some((t, row)) => {
                             for c in 0..t.names.len() {
                                 match t.num_col(c) {
-                                    Some(_) => w.write_field(t.text_at(c, row))?,
-                                    None => row::write_text(w, t.str_at(c, row), self.escape)?,
+                                    Some(_) => w.field(t.text_at(c, row)),
+                                    None => row::write_text(w, t.str_at(c, row), self.escape),
                                 }
                             }
                         }
                         None => {
                             for _ in &self.profile_headers {
-                                w.write_field("")?;
+                                w.field("");
                             }
                         }
                     }
-                    w.write_record(None::<&[u8]>)?;
+                    w.end_record();
                 }
             }
             (Format::Jsonl, Chunk::Bytes(out)) => {
@@ -698,37 +798,20 @@ impl<'a> Writer<'a> {
                 for m in &msgs {
                     let row = self.full_row_with(r, m, cv, true)?;
                     self.note_length(&row, &mut emitted);
-                    serde_json::to_writer(&mut *out, &row::WithProfile(&row, &profile))?;
+                    row.write_json(out, &profile);
                     out.push(b'\n');
                 }
             }
             (Format::Json, Chunk::Bytes(out)) => {
-                let mut instances = Vec::new();
-                for (k, inst) in r.instances.iter().enumerate() {
-                    let mut inst_msgs: Vec<Value> = Vec::new();
-                    for m in msgs.iter().filter(|m| m.instance == k) {
-                        let row = self.full_row_with(r, m, cv, true)?;
-                        self.note_length(&row, &mut emitted);
-                        inst_msgs.push(serde_json::to_value(row).unwrap_or(Value::Null));
-                    }
-                    if inst_msgs.is_empty() && self.sel.since.is_some() {
-                        continue;
-                    }
-                    let mut o = self.instance_json(inst);
-                    o.insert("messages".into(), Value::Array(inst_msgs));
-                    instances.push(Value::Object(o));
+                // Written as it goes: the bytes `serde_json` writes for the customer's object
+                // (see `instance_json`), without a `Value` per message. On an error the
+                // customer's partial object is taken back.
+                let start = out.len();
+                let written = self.write_json_customer(r, &msgs, cv, &mut emitted, out);
+                if written.is_err() {
+                    out.truncate(start);
                 }
-                let profile: Map<String, Value> = if self.profile_headers.is_empty() {
-                    Map::new()
-                } else {
-                    self.profile(r).into_iter().map(|(k, v)| (k.to_owned(), Value::String(v))).collect()
-                };
-                let mut c = Map::new();
-                c.insert("customer_id".into(), self.data.people[r.person].id.to_string().into());
-                c.insert("profile".into(), Value::Object(profile));
-                c.insert("instances".into(), Value::Array(instances));
-                out.extend_from_slice(b",\n  ");
-                serde_json::to_writer(&mut *out, &Value::Object(c))?;
+                written?;
             }
             (Format::Eml | Format::Mbox, Chunk::Bytes(out)) => {
                 let Some(from) = &self.sender else {
@@ -748,6 +831,23 @@ impl<'a> Writer<'a> {
             _ => unreachable!("chunk made for another format"),
         }
         Ok(emitted)
+    }
+}
+
+/// `engine::status(send_at, as_of, tz)` given `as_of_day = local_day(as_of, tz)`, without
+/// working out the local day of a message sent days before as-of (most of a replay's): no
+/// zone is 16 hours or more off UTC, so an instant three days before as-of is on an earlier
+/// local day.
+fn status_on(send_at: i64, as_of: i64, as_of_day: i64, tz: chrono_tz::Tz) -> crate::engine::Status {
+    use crate::engine::Status;
+    if send_at > as_of {
+        Status::Scheduled
+    } else if send_at < as_of.saturating_sub(3 * crate::model::DAY) {
+        Status::Planned
+    } else if crate::input::time::local_day(send_at, tz) == as_of_day {
+        Status::Due
+    } else {
+        Status::Planned
     }
 }
 
@@ -846,6 +946,47 @@ impl Source for MsgSource<'_> {
                     .iter()
                     .find(|(i, _)| plan.facts[*i] == name)
                     .map_or(Val::Undef, |(_, v)| Val::Str(Cow::Borrowed(v)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::time::{local_day, MAX_TS, MIN_TS};
+    use crate::model::DAY;
+
+    #[test]
+    fn the_status_shortcut_is_the_engines_status() {
+        // Every zone, as-of instants over the input range (LMT offsets of the 1800s, DST
+        // changes, the far future), and messages around each: hours, days and years before.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let offsets: Vec<i64> = (-5 * 24..=1).map(|h| h * 3600).chain([-400 * DAY, -4 * DAY + 1, 59, 3599]).collect();
+        for tz in chrono_tz::TZ_VARIANTS {
+            for k in 0..12 {
+                let as_of = match k {
+                    0 => MIN_TS + 5 * DAY,
+                    1 => MAX_TS,
+                    2 => -1,
+                    3 => 1_711_846_800, // 2024-03-31T01:00:00Z, a European DST change
+                    _ => MIN_TS + (next() % (MAX_TS - MIN_TS) as u64) as i64,
+                };
+                let day = local_day(as_of, tz);
+                for d in &offsets {
+                    let send_at = as_of + d + (next() % 3600) as i64 - 1800;
+                    assert_eq!(
+                        status_on(send_at, as_of, day, tz),
+                        status(send_at, as_of, tz),
+                        "{tz} {as_of} {send_at}"
+                    );
+                }
             }
         }
     }

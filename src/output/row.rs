@@ -3,6 +3,8 @@
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use super::csv_out::CsvOut;
+use super::json_out;
 use crate::input::time::{format_utc, utc_bytes};
 
 /// The fixed columns of the plan, in output order.
@@ -144,10 +146,10 @@ impl Row<'_> {
     }
 
     /// Write the content columns (`subject`, `body`) as CSV fields.
-    pub fn write_content_csv<W: std::io::Write>(&self, w: &mut csv::Writer<W>, escape: bool) -> csv::Result<()> {
+    pub fn write_content_csv(&self, w: &mut CsvOut, escape: bool) {
         let c = self.content.as_ref();
-        write_text(w, c.and_then(|c| c.subject.as_deref()).unwrap_or(""), escape)?;
-        write_text(w, c.map_or("", |c| c.body.as_str()), escape)
+        write_text(w, c.and_then(|c| c.subject.as_deref()).unwrap_or(""), escape);
+        write_text(w, c.map_or("", |c| c.body.as_str()), escape);
     }
 
     pub fn message_id(&self) -> &str {
@@ -156,17 +158,16 @@ impl Row<'_> {
 
     /// Write the fixed columns as CSV fields (the record is ended by the caller); text is
     /// neutralised against spreadsheet formulas when `escape` is set.
-    pub fn write_csv<W: std::io::Write>(&self, w: &mut csv::Writer<W>, escape: bool) -> csv::Result<()> {
+    pub fn write_csv(&self, w: &mut CsvOut, escape: bool) {
         let mut num = itoa::Buffer::new();
         for c in Col::ALL {
             match self.cell(c) {
-                Cell::Text(s) => write_text(w, s, escape)?,
-                Cell::Hex(h) => w.write_field(h)?,
-                Cell::Count(n) => w.write_field(num.format(n))?,
-                Cell::Time(t) => w.write_field(utc_bytes(t))?,
+                Cell::Text(s) => write_text(w, s, escape),
+                Cell::Hex(h) => w.field(h),
+                Cell::Count(n) => w.field(num.format(n)),
+                Cell::Time(t) => w.field(utc_bytes(t)),
             }
         }
-        Ok(())
     }
 }
 
@@ -214,6 +215,41 @@ impl Serialize for WithProfile<'_> {
     }
 }
 
+impl Row<'_> {
+    /// The row as one JSON object followed by `profile` (header name, text): the bytes
+    /// `serde_json` writes for `WithProfile(row, profile)`, without its machinery or a
+    /// `String` per timestamp.
+    pub fn write_json(&self, out: &mut Vec<u8>, profile: &[(&str, String)]) {
+        let mut o = json_out::Obj::new(out);
+        for c in Col::ALL {
+            match self.cell(c) {
+                Cell::Text(v) => o.str(c.name(), v),
+                Cell::Hex(h) => o.str(c.name(), std::str::from_utf8(h).unwrap_or_default()),
+                Cell::Count(n) => o.uint(c.name(), n),
+                Cell::Time(t) => o.str(c.name(), std::str::from_utf8(&utc_bytes(t)).unwrap_or_default()),
+            }
+        }
+        if let Some(item) = self.item_id {
+            o.str(ITEM_COLUMN, item);
+        }
+        if let Some(c) = &self.content {
+            json_out::opt_str(o.key("subject"), c.subject.as_deref());
+            o.str("body", &c.body);
+            if let Some(h) = &c.html {
+                o.str("html", h);
+            }
+            if let Some(l) = &c.sms {
+                o.uint("sms_segments", l.segments as u64);
+                o.str("sms_encoding", l.encoding.as_str());
+            }
+        }
+        for (k, v) in profile {
+            o.str(k, v);
+        }
+        o.end();
+    }
+}
+
 /// Would a spreadsheet read this cell as a formula? (OWASP: a leading `=`, `+`, `-`, `@`, tab
 /// or carriage return.)
 pub fn looks_like_formula(s: &str) -> bool {
@@ -222,20 +258,10 @@ pub fn looks_like_formula(s: &str) -> bool {
 
 /// A text cell, with a leading `'` when it would start a formula and `escape` is set, so a
 /// customer named `=HYPERLINK(...)` stays text when a marketer opens the plan.
-pub fn write_text<W: std::io::Write>(w: &mut csv::Writer<W>, s: &str, escape: bool) -> csv::Result<()> {
-    if escape && looks_like_formula(s) {
-        // Reused per thread: phone numbers (`+1 555…`) make this the common case.
-        thread_local!(static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) });
-        BUF.with(|b| {
-            let mut b = b.borrow_mut();
-            b.clear();
-            b.push(b'\'');
-            b.extend_from_slice(s.as_bytes());
-            w.write_field(&*b)
-        })
-    } else {
-        w.write_field(s)
-    }
+#[inline]
+pub fn write_text(w: &mut CsvOut, s: &str, escape: bool) {
+    let prefix: &[u8] = if escape && looks_like_formula(s) { b"'" } else { b"" };
+    w.field_with_prefix(prefix, s.as_bytes());
 }
 
 #[cfg(test)]
@@ -244,14 +270,74 @@ mod tests {
 
     #[test]
     fn formulas_are_neutralised_only_when_asked() {
-        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+        let mut w = CsvOut::new(Vec::new());
         for s in ["=HYPERLINK(\"x\")", "+1 555", "-3", "@SUM(A1)", "\tx", "plain", ""] {
-            write_text(&mut w, s, true).unwrap();
+            write_text(&mut w, s, true);
         }
-        write_text(&mut w, "=raw", false).unwrap();
-        w.write_record(None::<&[u8]>).unwrap();
-        let out = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        write_text(&mut w, "=raw", false);
+        w.end_record();
+        let out = String::from_utf8(w.into_inner()).unwrap();
         assert_eq!(out, "\"'=HYPERLINK(\"\"x\"\")\",'+1 555,'-3,'@SUM(A1),'\tx,plain,,=raw\n");
+    }
+
+    fn sample<'a>(text: &'a str, note: &str) -> Row<'a> {
+        Row {
+            message_id: *b"0123456789abcdef0123456789abcdef",
+            customer_id: text,
+            dialogue: "d\\1",
+            instance: u32::MAX,
+            step: text,
+            attempt: 3,
+            channel: "email",
+            template: text,
+            send_at: -1,
+            status: "planned",
+            trigger: "purchase",
+            triggered_at: 253_402_300_799,
+            reason: text,
+            contact: "",
+            policy_note: note.to_owned(),
+            item_id: None,
+            content: None,
+        }
+    }
+
+    #[test]
+    fn json_rows_are_what_serde_json_writes() {
+        use crate::template::sms::{Encoding, Length};
+        use crate::template::Rendered;
+        let texts = ["", "plain", "say \"hi\"\n\tand\\", "naïve – ✓ 🎉", "\u{1}\u{1f}\u{7f}"];
+        let profile: Vec<(&str, String)> =
+            vec![("name", "Ann \"A\"".into()), ("x\ny", "".into()), ("name", "dup".into())];
+        for t in texts {
+            for (item, content) in [
+                (None, None),
+                (Some(t), Some(Rendered { subject: None, body: t.into(), html: None, sms: None })),
+                (
+                    Some(""),
+                    Some(Rendered {
+                        subject: Some(t.into()),
+                        body: "b".into(),
+                        html: Some(format!("<p>{t}</p>")),
+                        sms: Some(Length { encoding: Encoding::Ucs2, units: 3, segments: 12 }),
+                    }),
+                ),
+            ] {
+                let mut row = sample(t, t);
+                row.item_id = item;
+                row.content = content;
+                for p in [&profile[..], &[]] {
+                    let mut ours = Vec::new();
+                    row.write_json(&mut ours, p);
+                    let theirs = serde_json::to_string(&WithProfile(&row, p)).unwrap();
+                    assert_eq!(String::from_utf8(ours).unwrap(), theirs);
+                }
+                let mut ours = Vec::new();
+                row.write_json(&mut ours, &[]);
+                let value = serde_json::to_string(&serde_json::to_value(&row).unwrap()).unwrap();
+                assert_eq!(String::from_utf8(ours).unwrap(), value);
+            }
+        }
     }
 
     #[test]
