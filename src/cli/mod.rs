@@ -430,73 +430,68 @@ fn run(s: RunSettings) -> Result<ExitCode> {
             Selection { as_of, since, include_suppressed: s.include_suppressed, ledger: ledger_sel }
         };
         let layout = s.replay.project.layout(!s.raw_csv, !s.no_profile);
-        let (plan, data, (stats, warnings, emitted), as_of) = if let Some(block) = s.presorted {
-            let (plan, mut inputs, templates) = prepare_presorted(&s.replay, block, s.quiet)?;
-            let mut last: Option<Data> = None;
-            let mut input_error = None;
-            let mut result = None;
-            let mut as_of = 0;
-            sink.write_with(|out| {
-                let r = stream::write_batches(s.format, None, out, |emit| {
-                    while let Some(data) = inputs.next_batch().map_err(|e| {
-                        input_error = Some(e);
-                        std::io::Error::other("input error")
-                    })? {
-                        if last.is_none() {
-                            catalogue_warnings(&plan, &data, s.quiet);
-                        }
-                        let mut settings = engine_settings(&s.replay, &data)?;
-                        settings.ledger = ledger_arc.clone();
-                        as_of = settings.as_of;
-                        {
-                            let ev = Evaluator::new(&data, &plan, settings);
-                            let writer = Writer::new(&data, &plan, &layout, selection(as_of))
-                                .with_templates(templates.as_ref())
-                                .with_sender(s.sender.clone());
-                            emit(&ev, &writer)?;
-                        }
-                        last = Some(data);
+        // The customers come in one batch, or batch by batch with `--presorted`; either way
+        // one writer streams them.
+        let (plan, templates, mut source) = match s.presorted {
+            Some(block) => {
+                let (plan, inputs, templates) = prepare_presorted(&s.replay, block, s.quiet)?;
+                (plan, templates, Batches::Sorted(inputs))
+            }
+            None => {
+                let (plan, data, templates) = prepare(&s.replay, s.quiet)?;
+                (plan, templates, Batches::Whole(Some(data)))
+            }
+        };
+        let customers = match (&source, s.quiet) {
+            (Batches::Whole(Some(d)), false) => Some(d.people.len() as u64),
+            _ => None,
+        };
+        let mut last: Option<Data> = None;
+        let mut input_error = None;
+        let mut result = None;
+        let mut as_of = 0;
+        sink.write_with(|out| {
+            let r = stream::write_batches(s.format, customers, out, |emit| {
+                while let Some(data) = source.next().map_err(|e| {
+                    input_error = Some(e);
+                    std::io::Error::other("input error")
+                })? {
+                    if last.is_none() && s.presorted.is_some() {
+                        // (`prepare` gave them for a whole run.)
+                        catalogue_warnings(&plan, &data, s.quiet);
                     }
-                    Ok(())
-                })
-                .map_err(|e| match e.downcast::<std::io::Error>() {
-                    Ok(io) => io,
-                    Err(e) => std::io::Error::other(format!("{e:#}")),
-                })?;
-                let n = r.2.messages;
-                result = Some(r);
-                Ok(n)
+                    let mut settings = engine_settings(&s.replay, &data)?;
+                    settings.ledger = ledger_arc.clone();
+                    as_of = settings.as_of;
+                    {
+                        let ev = Evaluator::new(&data, &plan, settings);
+                        let writer = Writer::new(&data, &plan, &layout, selection(as_of))
+                            .with_templates(templates.as_ref())
+                            .with_sender(s.sender.clone());
+                        emit(&ev, &writer)?;
+                    }
+                    last = Some(data);
+                }
+                Ok(())
             })
-            .map_err(|e| match input_error.take() {
-                Some(i) => anyhow::Error::new(i),
-                None => anyhow::Error::new(e),
+            .map_err(|e| match e.downcast::<std::io::Error>() {
+                Ok(io) => io,
+                Err(e) => std::io::Error::other(format!("{e:#}")),
             })?;
-            let Some(r) = result else { bail!("no output was produced") };
-            let Some(mut data) = last else { bail!("no input was read") };
+            let n = r.2.messages;
+            result = Some(r);
+            Ok(n)
+        })
+        .map_err(|e| match input_error.take() {
+            Some(i) => anyhow::Error::new(i),
+            None => anyhow::Error::new(e),
+        })?;
+        let Some((stats, warnings, emitted)) = result else { bail!("no output was produced") };
+        let Some(mut data) = last else { bail!("no input was read") };
+        if let Batches::Sorted(inputs) = &source {
             // The summary counts every batch's profiles.
             data.profile_count = inputs.profiles;
-            (plan, data, r, as_of)
-        } else {
-            let (plan, data, templates) = prepare(&s.replay, s.quiet)?;
-            let mut settings = engine_settings(&s.replay, &data)?;
-            settings.ledger = ledger_arc.clone();
-            let as_of = settings.as_of;
-            let mut result = None;
-            {
-                let ev = Evaluator::new(&data, &plan, settings);
-                let writer = Writer::new(&data, &plan, &layout, selection(as_of))
-                    .with_templates(templates.as_ref())
-                    .with_sender(s.sender.clone());
-                sink.write_with(|out| {
-                    let r = stream::evaluate_and_write(&ev, &writer, s.format, !s.quiet, out)?;
-                    let n = r.2.messages;
-                    result = Some(r);
-                    Ok(n)
-                })?;
-            }
-            let Some(r) = result else { bail!("no output was produced") };
-            (plan, data, r, as_of)
-        };
+        }
         // Only now that the output is in place are its messages recorded.
         if let (Some(l), Some(h)) = (ledger.as_mut(), held.as_ref()) {
             l.append(h, &emitted.ledger).map_err(|e| {
@@ -564,6 +559,23 @@ fn run(s: RunSettings) -> Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The customers of a run: all at once, or a batch at a time (`--presorted`).
+// One value per run: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Batches {
+    Whole(Option<Data>),
+    Sorted(input::Presorted),
+}
+
+impl Batches {
+    fn next(&mut self) -> Result<Option<Data>, input::InputError> {
+        match self {
+            Batches::Whole(d) => Ok(d.take()),
+            Batches::Sorted(inputs) => inputs.next_batch(),
+        }
+    }
 }
 
 /// Write again what the ledger recorded on `night`, as JSONL, recording nothing.

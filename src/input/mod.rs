@@ -397,27 +397,30 @@ pub fn load_showing(spec: &InputSpec, progress: bool) -> Result<Data, InputError
     if let Some(c) = &customers {
         check_unique_profiles(c)?;
     }
-    // The catalogue is about products, not customers: every shard reads all of it.
-    let catalog = paths
-        .catalog
-        .as_deref()
-        .map(|p| {
-            table::load_counted(
-                p,
-                &spec.table(TableKind::Catalog),
-                spec.date_format.as_deref(),
-                spec.tz,
-                Shard::ALL,
-                bar,
-            )
-            .map_err(|e| parquet::locate(spec.with_expected(e)))
-        })
-        .transpose()?;
+    let catalog = load_catalog(spec, bar)?;
     bar.finish_and_clear();
-    if let Some(c) = &catalog {
-        check_duplicate_items(c)?;
-    }
-    let catalog = catalog.map(std::sync::Arc::new);
+    Ok(assemble(tx, events, customers, catalog, paths.transactions.is_some()))
+}
+
+/// The catalogue, read whole and checked. It is about products, not customers: every shard
+/// (and every `--presorted` batch) reads all of it.
+fn load_catalog(spec: &InputSpec, bar: &indicatif::ProgressBar) -> Result<Option<std::sync::Arc<Table>>, InputError> {
+    let Some(p) = spec.paths.catalog.as_deref() else { return Ok(None) };
+    let c =
+        table::load_counted(p, &spec.table(TableKind::Catalog), spec.date_format.as_deref(), spec.tz, Shard::ALL, bar)
+            .map_err(|e| parquet::locate(spec.with_expected(e)))?;
+    check_duplicate_items(&c)?;
+    Ok(Some(std::sync::Arc::new(c)))
+}
+
+/// The tables joined by customer id into the replay's data.
+fn assemble(
+    tx: Table,
+    events: Option<Table>,
+    customers: Option<Table>,
+    catalog: Option<std::sync::Arc<Table>>,
+    tx_given: bool,
+) -> Data {
     let mut people = join_customers(&tx, events.as_ref(), customers.as_ref());
     if let (Some(_), Some(c)) = (&catalog, &customers) {
         // Rebuilt (two lists at once) only when some profile has no history.
@@ -426,7 +429,7 @@ pub fn load_showing(spec: &InputSpec, progress: bool) -> Result<Data, InputError
         }
     }
     let profile_count = customers.as_ref().map_or(0, |c| c.groups.len());
-    Ok(Data { tx, events, customers, catalog, people, profile_count, tx_given: paths.transactions.is_some() })
+    Data { tx, events, customers, catalog, people, profile_count, tx_given }
 }
 
 /// One row per customer in the profile file.
@@ -496,27 +499,10 @@ impl Presorted {
             open(&paths.events, TableKind::Events)?,
             open(&paths.customers, TableKind::Customers)?,
         ];
-        let catalog = paths
-            .catalog
-            .as_deref()
-            .map(|p| {
-                table::load_counted(
-                    p,
-                    &spec.table(TableKind::Catalog),
-                    spec.date_format.as_deref(),
-                    spec.tz,
-                    Shard::ALL,
-                    &hidden,
-                )
-                .map_err(|e| parquet::locate(spec.with_expected(e)))
-            })
-            .transpose()?;
-        if let Some(c) = &catalog {
-            check_duplicate_items(c)?;
-        }
+        let catalog = load_catalog(spec, &hidden)?;
         Ok(Presorted {
             tables,
-            catalog: catalog.map(std::sync::Arc::new),
+            catalog,
             tx_given: paths.transactions.is_some(),
             done: false,
             spec: spec.clone(),
@@ -564,23 +550,9 @@ impl Presorted {
         if let Some(c) = &customers {
             check_unique_profiles(c)?;
         }
-        let mut people = join_customers(&tx, events.as_ref(), customers.as_ref());
-        if let (Some(_), Some(c)) = (&self.catalog, &customers) {
-            if people.iter().filter(|p| p.profile.is_some()).count() < c.groups.len() {
-                people = with_profile_only(people, c);
-            }
-        }
-        let profile_count = customers.as_ref().map_or(0, |c| c.groups.len());
-        self.profiles += profile_count;
-        Ok(Some(Data {
-            tx,
-            events,
-            customers,
-            catalog: self.catalog.clone(),
-            people,
-            profile_count,
-            tx_given: self.tx_given,
-        }))
+        let data = assemble(tx, events, customers, self.catalog.clone(), self.tx_given);
+        self.profiles += data.profile_count;
+        Ok(Some(data))
     }
 }
 

@@ -13,7 +13,8 @@ use crate::input::InputError;
 pub struct SortedTable {
     path: PathBuf,
     kind: TableKind,
-    tie_first: Vec<&'static str>,
+    /// The spec's tie-breaking columns (`TableSpec::tie_first`).
+    tie_first: Vec<String>,
     opened: Opened,
     format: Option<String>,
     tz: chrono_tz::Tz,
@@ -43,11 +44,7 @@ impl SortedTable {
         let mut opened = Opened::open(path, spec, block, progress)?;
         let opts = ReadOpts { format, tz, shard, presorted: true };
         opened.decide_storage(path, (block, parts), &opts)?;
-        let tie_first = match spec.kind {
-            TableKind::Transactions => vec!["order_id", "product", "category"],
-            TableKind::Events | TableKind::Catalog => vec!["type"],
-            TableKind::Customers => vec![],
-        };
+        let tie_first = spec.tie_first.iter().map(|&c| c.to_owned()).collect();
         let next_line = opened.header.end_line;
         Ok(Self {
             path: path.to_path_buf(),
@@ -174,7 +171,8 @@ impl SortedTable {
             }
         }
         let mut table = self.opened.merge(&self.path, self.kind, taken);
-        sort_rows(&mut table, &self.tie_first);
+        let tie_first: Vec<&str> = self.tie_first.iter().map(String::as_str).collect();
+        sort_rows(&mut table, &tie_first);
         Ok(table)
     }
 }
@@ -201,16 +199,22 @@ mod tests {
         p
     }
 
-    fn open(p: &Path, block: usize, shard: Shard) -> SortedTable {
+    /// `f` with the spec of the test files.
+    fn with_spec<R>(f: impl FnOnce(&TableSpec<'_>) -> R) -> R {
         let (rename, numeric) = (FxHashMap::default(), vec!["amount".to_owned()]);
-        let spec = TableSpec {
+        f(&TableSpec {
             kind: TableKind::Transactions,
             rename: &rename,
             numeric: &numeric,
             has_time: true,
             tie_first: &["order_id"],
-        };
-        SortedTable::open(p, &spec, None, chrono_tz::UTC, shard, block, &indicatif::ProgressBar::hidden()).unwrap()
+        })
+    }
+
+    fn open(p: &Path, block: usize, shard: Shard) -> SortedTable {
+        with_spec(|spec| {
+            SortedTable::open(p, spec, None, chrono_tz::UTC, shard, block, &indicatif::ProgressBar::hidden()).unwrap()
+        })
     }
 
     /// Every row of a table as `customer day order note amount`.
@@ -239,15 +243,7 @@ mod tests {
     fn batches_hold_whole_customers_and_together_the_whole_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = file(dir.path(), 300);
-        let (rename, numeric) = (FxHashMap::default(), vec!["amount".to_owned()]);
-        let spec = TableSpec {
-            kind: TableKind::Transactions,
-            rename: &rename,
-            numeric: &numeric,
-            has_time: true,
-            tie_first: &["order_id"],
-        };
-        let whole = rows(&super::super::load(&p, &spec, None, chrono_tz::UTC).unwrap());
+        let whole = with_spec(|spec| rows(&super::super::load(&p, spec, None, chrono_tz::UTC).unwrap()));
         for block in [1 << 20, 4096, 97, 1] {
             let got = batches(&mut open(&p, block, Shard::ALL));
             if block < 4096 {

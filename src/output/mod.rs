@@ -682,7 +682,8 @@ impl<'a> Writer<'a> {
     }
 
     /// What comes after the last customer; `any` says whether any customer was written.
-    pub fn footer(&self, format: Format, any: bool) -> &'static [u8] {
+    /// What ends the output: the JSON array's bracket (`any`: some customer was written).
+    pub fn footer(format: Format, any: bool) -> &'static [u8] {
         match (format, any) {
             (Format::Json, true) => b"\n]\n",
             (Format::Json, false) => b"]\n",

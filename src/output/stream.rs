@@ -77,22 +77,6 @@ impl Pool {
     }
 }
 
-/// Evaluate every customer and stream the rendered plan to `out`. Workers render into their
-/// own chunks; chunks are written in customer order, so the bytes never depend on threads.
-pub fn evaluate_and_write(
-    ev: &Evaluator<'_>,
-    writer: &Writer<'_>,
-    format: Format,
-    progress: bool,
-    out: &mut (dyn Write + Send),
-) -> std::io::Result<(Stats, Vec<Warning>, Emitted)> {
-    let n = ev.data.people.len() as u64;
-    write_batches(format, progress.then_some(n), out, |emit| Ok(emit(ev, writer)?)).map_err(|e| match e.downcast() {
-        Ok(io) => io,
-        Err(e) => std::io::Error::other(e),
-    })
-}
-
 /// What `write_batches` hands its driver: evaluate and write one evaluator's customers (in
 /// customer order, after those of the previous call).
 pub type Emit<'e> = dyn FnMut(&Evaluator<'_>, &Writer<'_>) -> std::io::Result<()> + 'e;
@@ -127,7 +111,6 @@ pub fn write_batches(
     };
     let pool = Pool::default();
     let pool = &pool;
-    let footer = footer(format);
     std::thread::scope(|scope| {
         let writer_thread = scope.spawn(move || -> std::io::Result<()> {
             // The first batch starts with the header.
@@ -149,7 +132,7 @@ pub fn write_batches(
                     pool.give(bytes);
                 }
             }
-            out.write_all(footer(any))?;
+            out.write_all(Writer::footer(format, any))?;
             out.flush()
         });
         let mut header_sent = false;
@@ -205,15 +188,6 @@ pub fn write_batches(
         driven
     })?;
     Ok((stats, warnings, written))
-}
-
-/// What ends the output: the JSON array's bracket.
-fn footer(format: Format) -> impl Fn(bool) -> &'static [u8] {
-    move |any| match (format, any) {
-        (Format::Json, true) => b"\n]\n",
-        (Format::Json, false) => b"]\n",
-        _ => b"",
-    }
 }
 
 /// Evaluate every customer for their counts only (the report): nothing is rendered. Counts
