@@ -535,7 +535,7 @@ impl<'e, 'a> Run<'e, 'a> {
         {
             let hist = self.history();
             let before = self.history_to(r);
-            let describe = || self.describe_row(r);
+            let describe = |out: &mut String| self.describe_row(r, out);
             for &d in &plan.order {
                 let Some(trigger) = &plan.dialogues[d].trigger else { continue };
                 if matches!(trigger, Trigger::Event { .. }) {
@@ -586,10 +586,9 @@ impl<'e, 'a> Run<'e, 'a> {
 
     /// `purchase of product `P1`, category `c`, order `O1``, built in one buffer: it is the
     /// reason of every purchase trigger that fires.
-    fn describe_row(&self, r: usize) -> String {
+    fn describe_row(&self, r: usize, out: &mut String) {
         let tx = &self.data().tx;
         let c = &self.ev.cols;
-        let mut out = String::with_capacity(96);
         out.push_str("purchase");
         let mut first = true;
         for (col, what) in [(c.product, "product"), (c.category, "category"), (c.order_id, "order")] {
@@ -605,7 +604,6 @@ impl<'e, 'a> Run<'e, 'a> {
                 }
             }
         }
-        out
     }
 
     fn on_event(&mut self, r: usize, t: i64) {
@@ -873,8 +871,8 @@ impl<'e, 'a> Run<'e, 'a> {
         let held_out =
             dialogue.holdout > 0.0 && crate::ids::unit_interval(&self.person.id, &dialogue.id) < dialogue.holdout;
         let trigger = match &follow_from {
-            Some(from) => format!("follow_on:{from}"),
-            None => dialogue.trigger_kind.to_owned(),
+            Some(from) => format!("follow_on:{from}").into(),
+            None => dialogue.trigger_kind.into(),
         };
         self.out.instances.push(Instance {
             dialogue: d,

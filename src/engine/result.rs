@@ -88,7 +88,8 @@ pub struct Instance {
     pub dialogue: usize,
     /// 1-based run number of this dialogue for this customer.
     pub number: u32,
-    pub trigger: String,
+    /// The trigger's kind, or `follow_on:DIALOGUE`.
+    pub trigger: std::borrow::Cow<'static, str>,
     pub triggered_at: i64,
     pub reason: String,
     pub outcome: Option<String>,
@@ -178,7 +179,7 @@ pub enum BranchAt {
 }
 
 /// Messages that go out, counted by dialogue, local day and channel (for volumes over time).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Sent {
     pub dialogue: usize,
     /// Local calendar day of the send time (days since the epoch, `time::local_day`).
@@ -227,8 +228,9 @@ pub struct Stats {
     pub unmatched_responses: u64,
     /// Messages moved later by a send window or cap, per dialogue.
     pub deferred: BTreeMap<usize, u64>,
-    /// Messages that go out by day and channel (the same messages as `messages`).
-    pub sent: BTreeMap<Sent, u64>,
+    /// Messages that go out by day and channel (the same messages as `messages`). Hashed,
+    /// not ordered: every message adds to it, and its readers only sum it.
+    pub sent: rustc_hash::FxHashMap<Sent, u64>,
     /// (dialogue, held out) → instances entered, concluded, reaching a goal.
     pub reach: BTreeMap<(usize, bool), Reach>,
     /// (dialogue, held out, outcome) → instances that ended so by as-of.
@@ -252,7 +254,9 @@ impl Stats {
         add(&mut self.outcomes, o.outcomes);
         add(&mut self.suppressed, o.suppressed);
         add(&mut self.deferred, o.deferred);
-        add(&mut self.sent, o.sent);
+        for (k, v) in o.sent {
+            *self.sent.entry(k).or_default() += v;
+        }
         add(&mut self.group_outcomes, o.group_outcomes);
         for (k, r) in o.reach {
             self.reach.entry(k).or_default().add(r);

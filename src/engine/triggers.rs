@@ -39,7 +39,8 @@ pub struct Purchase<'a> {
     pub frequent_col: Option<usize>,
     pub order_id_col: Option<usize>,
     /// A short description of the row (product, category, order).
-    pub describe: &'a dyn Fn() -> String,
+    /// Appends `purchase of product …` (the row, as reasons name it).
+    pub describe: &'a dyn Fn(&mut String),
 }
 
 /// What a purchase does to a trigger.
@@ -81,7 +82,11 @@ pub fn on_purchase(trigger: &Trigger, memory: &mut Memory, p: &Purchase<'_>) -> 
     let r = p.row;
     let fired = |reason: Option<String>| reason.map_or(Detection::Quiet, Detection::Fired);
     match trigger {
-        Trigger::Purchase { cond } => fired(holds(cond, p).then(|| (p.describe)())),
+        Trigger::Purchase { cond } => fired(holds(cond, p).then(|| {
+            let mut reason = String::with_capacity(96);
+            (p.describe)(&mut reason);
+            reason
+        })),
         Trigger::NewCategory { categories, include_first_order, cond } => {
             let cat = p.category;
             let ok = p.new_category
@@ -89,12 +94,11 @@ pub fn on_purchase(trigger: &Trigger, memory: &mut Memory, p: &Purchase<'_>) -> 
                 && (*include_first_order || p.order_no > 1)
                 && holds(cond, p);
             fired(ok.then(|| {
-                let what = (p.describe)();
-                let mut reason = String::with_capacity(what.len() + cat.len() + 32);
+                let mut reason = String::with_capacity(cat.len() + 128);
                 reason.push_str("first purchase in category `");
                 reason.push_str(cat);
                 reason.push_str("` (");
-                reason.push_str(&what);
+                (p.describe)(&mut reason);
                 reason.push(')');
                 reason
             }))
@@ -152,11 +156,13 @@ pub fn on_purchase(trigger: &Trigger, memory: &mut Memory, p: &Purchase<'_>) -> 
                 return Detection::Quiet;
             }
             let order = p.order_id_col.map(|c| tx.text_at(c, r)).filter(|o| !o.is_empty());
-            Detection::Fired(format!(
-                "order #{}{}",
-                memory.nth_count,
-                order.map(|o| format!(" ({o})")).unwrap_or_default()
-            ))
+            let mut reason = format!("order #{}", memory.nth_count);
+            if let Some(o) = order {
+                reason.push_str(" (");
+                reason.push_str(&o);
+                reason.push(')');
+            }
+            Detection::Fired(reason)
         }
         Trigger::Absence(a) if p.starts_order => Detection::Arm(absence_due(*a, p.at, p.hist)),
         Trigger::Absence(_) | Trigger::Event { .. } | Trigger::Announcement { .. } => Detection::Quiet,
@@ -260,7 +266,7 @@ mod tests {
             let det = {
                 let hist = s.view(data, &c, rows.start, rows.start..r + 1, 0..0);
                 let before = s.view(data, &c, rows.start, rows.start..r, 0..0);
-                let describe = || format!("row {r}");
+                let describe = |out: &mut String| out.push_str(&format!("row {r}"));
                 let p = Purchase {
                     tx,
                     row: r,

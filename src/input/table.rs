@@ -182,11 +182,11 @@ impl Table {
         }
     }
     /// A cell as text, numbers in their shortest form (for output and explanations).
-    pub fn text_at(&self, col: usize, row: usize) -> String {
+    pub fn text_at(&self, col: usize, row: usize) -> std::borrow::Cow<'_, str> {
         match &self.cols[col] {
-            Column::Num(v) if v[row].is_nan() => String::new(),
-            Column::Num(v) => format_num(v[row]),
-            _ => self.str_at(col, row).to_owned(),
+            Column::Num(v) if v[row].is_nan() => "".into(),
+            Column::Num(v) => format_num(v[row]).into(),
+            _ => self.str_at(col, row).into(),
         }
     }
     /// Symbols of an interned text column (None for numbers and mostly-distinct text).
@@ -574,6 +574,16 @@ impl<'a> Records<'a> {
     }
 }
 
+/// `s` without leading and trailing white space, as `str::trim`; most cells have none, which
+/// their first and last bytes tell without decoding.
+fn trim(s: &str) -> &str {
+    let plain = |b: u8| b > b' ' && b < 0x80;
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(&a), Some(&z)) if plain(a) && plain(z) => s,
+        _ => s.trim(),
+    }
+}
+
 /// One piece's rows, and where its last record starts (offset, line) if the end of the piece
 /// cuts it off.
 struct Parsed<P> {
@@ -611,6 +621,9 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
     let mut prev_key = String::new();
     let mut prev_line = 0u64;
     let mut rec = Records::new(bytes, first_line, at_eof, false);
+    // Checked once for the whole piece; only a piece that fails is checked field by field,
+    // to name the column.
+    let utf8 = std::str::from_utf8(bytes).is_ok();
     loop {
         match rec.next() {
             Next::Record => {}
@@ -635,11 +648,21 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
             });
         }
         let field = |i: usize| -> Result<&str, InputError> {
-            std::str::from_utf8(rec.field(i)).map(str::trim).map_err(|_| InputError::Csv {
-                path: path.to_path_buf(),
-                line: ln,
-                message: format!("column {} is not valid UTF-8", super::ticked(&lay.headers[i])),
-            })
+            let raw = rec.field(i);
+            let s = if utf8 {
+                debug_assert!(std::str::from_utf8(raw).is_ok());
+                // SAFETY: `bytes` is valid UTF-8 (checked once above). A field is its bytes
+                // with only ASCII quote characters taken out, and an ASCII byte is never part
+                // of a multi-byte character, so what is left is valid UTF-8 too.
+                unsafe { std::str::from_utf8_unchecked(raw) }
+            } else {
+                std::str::from_utf8(raw).map_err(|_| InputError::Csv {
+                    path: path.to_path_buf(),
+                    line: ln,
+                    message: format!("column {} is not valid UTF-8", super::ticked(&lay.headers[i])),
+                })?
+            };
+            Ok(trim(s))
         };
         let cid = field(lay.cust_idx)?;
         if cid.is_empty() {
@@ -891,7 +914,7 @@ fn parse_block<P: Send>(
 /// about `parts` pieces.
 fn read_records<P: Send>(
     path: &Path,
-    reader: &mut dyn Read,
+    reader: &mut (dyn Read + Send),
     mut buf: Vec<u8>,
     mut eof: bool,
     first_line: u64,
@@ -903,20 +926,42 @@ fn read_records<P: Send>(
     let mut next_line = first_line;
     loop {
         let lines = whole_lines(&buf, eof);
-        if lines > 0 {
-            let (parsed, done, line) = parse_block(&buf[..lines], next_line, eof, parts, parse)?;
-            pieces.extend(parsed);
-            buf.drain(..done);
-            next_line = line;
-            if done == 0 && buf.len() > 8 * block {
-                // Nothing ends the first record: a quote is never closed.
-                return Err(never_closed(path, next_line));
+        if lines == 0 {
+            if eof && buf.is_empty() {
+                return Ok(pieces);
             }
+            fill(path, reader, &mut buf, &mut eof, block)?;
+            continue;
+        }
+        // The next block is read while this one is parsed.
+        let mut next = Vec::with_capacity(buf.len() - lines + if eof { 0 } else { block });
+        next.extend_from_slice(&buf[lines..]);
+        let mut next_eof = eof;
+        let (parsed, read) = rayon::join(
+            || parse_block(&buf[..lines], next_line, eof, parts, parse),
+            || if next_eof { Ok(()) } else { fill(path, reader, &mut next, &mut next_eof, block) },
+        );
+        // An error in this block comes before one reading the next.
+        let (parsed, done, line) = parsed?;
+        read?;
+        pieces.extend(parsed);
+        next_line = line;
+        if done < lines {
+            // A record the end of the block cut off starts the next one.
+            let mut whole = Vec::with_capacity(lines - done + next.len());
+            whole.extend_from_slice(&buf[done..lines]);
+            whole.extend_from_slice(&next);
+            next = whole;
+        }
+        buf = next;
+        eof = next_eof;
+        if done == 0 && buf.len() > 8 * block {
+            // Nothing ends the first record: a quote is never closed.
+            return Err(never_closed(path, next_line));
         }
         if eof && buf.is_empty() {
             return Ok(pieces);
         }
-        fill(path, reader, &mut buf, &mut eof, block)?;
     }
 }
 
@@ -1303,42 +1348,53 @@ fn merge(
     drop(starts);
     let ts_parts: Vec<(Vec<i64>, &[u32])> =
         pieces.iter_mut().zip(&dests).map(|(p, d)| (std::mem::take(&mut p.ts), &d[..])).collect();
-    let ts = if ts_parts.iter().all(|(v, _)| v.is_empty()) { Vec::new() } else { scatter(rows, ts_parts) };
     let line_parts: Vec<(Vec<u32>, &[u32])> =
         pieces.iter_mut().zip(&dests).map(|(p, d)| (std::mem::take(&mut p.line), &d[..])).collect();
-    let line = scatter(rows, line_parts);
-    let mut cols: Vec<Column> = Vec::with_capacity(storage.len());
-    for (k, st) in storage.iter().enumerate() {
-        let taken: Vec<Column> =
-            pieces.iter_mut().map(|p| std::mem::replace(&mut p.cols[k], Column::Num(Vec::new()))).collect();
-        let col = match st {
-            Storage::Sym => {
-                let parts: Vec<(Vec<u32>, &[u32])> = taken
-                    .into_par_iter()
-                    .zip(&remaps)
-                    .zip(&dests)
-                    .map(|((c, remap), d)| match c {
-                        Column::Str(v) => (v.into_iter().map(|s| remap[s as usize]).collect(), &d[..]),
-                        _ => (Vec::new(), &d[..]),
-                    })
-                    .collect();
-                Column::Str(scatter(rows, parts))
-            }
-            Storage::Num => {
-                let parts: Vec<(Vec<f64>, &[u32])> = taken
-                    .into_iter()
-                    .zip(&dests)
-                    .map(|(c, d)| match c {
-                        Column::Num(v) => (v, &d[..]),
-                        _ => (Vec::new(), &d[..]),
-                    })
-                    .collect();
-                Column::Num(scatter(rows, parts))
-            }
-            Storage::Text => merge_text(rows, taken, &dests),
-        };
-        cols.push(col);
-    }
+    let taken: Vec<Vec<Column>> = (0..storage.len())
+        .map(|k| pieces.iter_mut().map(|p| std::mem::replace(&mut p.cols[k], Column::Num(Vec::new()))).collect())
+        .collect();
+    let (remaps, dests) = (&remaps, &dests);
+    // Every column at once (and each over its pieces at once).
+    let column = |(taken, st): (Vec<Column>, &Storage)| match st {
+        Storage::Sym => {
+            let parts: Vec<(Vec<u32>, &[u32])> = taken
+                .into_par_iter()
+                .zip(remaps)
+                .zip(dests)
+                .map(|((c, remap), d)| match c {
+                    Column::Str(mut v) => {
+                        for s in &mut v {
+                            *s = remap[*s as usize];
+                        }
+                        (v, &d[..])
+                    }
+                    _ => (Vec::new(), &d[..]),
+                })
+                .collect();
+            Column::Str(scatter(rows, parts))
+        }
+        Storage::Num => {
+            let parts: Vec<(Vec<f64>, &[u32])> = taken
+                .into_iter()
+                .zip(dests)
+                .map(|(c, d)| match c {
+                    Column::Num(v) => (v, &d[..]),
+                    _ => (Vec::new(), &d[..]),
+                })
+                .collect();
+            Column::Num(scatter(rows, parts))
+        }
+        Storage::Text => merge_text(rows, taken, dests),
+    };
+    let (ts, (line, cols)) = rayon::join(
+        || if ts_parts.iter().all(|(v, _)| v.is_empty()) { Vec::new() } else { scatter(rows, ts_parts) },
+        || {
+            rayon::join(
+                || scatter(rows, line_parts),
+                || taken.into_par_iter().zip(storage).map(column).collect::<Vec<Column>>(),
+            )
+        },
+    );
     Table { kind, path: path.to_path_buf(), names, types, cols, strs, customer, ts, line, groups: Vec::new() }
 }
 
@@ -1467,32 +1523,36 @@ fn sort_rows(table: &mut Table, tie_first: &[&str]) {
             v[r.clone()].copy_from_slice(&tmp);
         }
     }
-    permute(&mut table.ts, &perm, &moved);
-    // Lines stay with their rows so warnings can still point into the file.
-    permute(&mut table.line, &perm, &moved);
-    for col in &mut table.cols {
-        match col {
-            Column::Str(v) => permute(v, &perm, &moved),
-            Column::Num(v) => permute(v, &perm, &moved),
-            Column::Text { text, ends } => {
-                let (mut bytes, mut lens) = (String::new(), Vec::new());
-                for r in &moved {
-                    let (from, to) = (ends.start(r.start), ends.get(r.end - 1));
-                    bytes.clear();
-                    lens.clear();
-                    for &i in &perm[r.clone()] {
-                        let i = i as usize;
-                        bytes.push_str(&text[ends.start(i)..ends.get(i)]);
-                        lens.push(bytes.len());
-                    }
-                    text.replace_range(from..to, &bytes);
-                    for (k, l) in lens.iter().enumerate() {
-                        ends.set(r.start + k, from + l);
+    // Each column on its own thread.
+    let (perm, moved) = (&perm, &moved);
+    rayon::scope(|sc| {
+        sc.spawn(|_| permute(&mut table.ts, perm, moved));
+        // Lines stay with their rows so warnings can still point into the file.
+        sc.spawn(|_| permute(&mut table.line, perm, moved));
+        for col in &mut table.cols {
+            sc.spawn(move |_| match col {
+                Column::Str(v) => permute(v, perm, moved),
+                Column::Num(v) => permute(v, perm, moved),
+                Column::Text { text, ends } => {
+                    let (mut bytes, mut lens) = (String::new(), Vec::new());
+                    for r in moved {
+                        let (from, to) = (ends.start(r.start), ends.get(r.end - 1));
+                        bytes.clear();
+                        lens.clear();
+                        for &i in &perm[r.clone()] {
+                            let i = i as usize;
+                            bytes.push_str(&text[ends.start(i)..ends.get(i)]);
+                            lens.push(bytes.len());
+                        }
+                        text.replace_range(from..to, &bytes);
+                        for (k, l) in lens.iter().enumerate() {
+                            ends.set(r.start + k, from + l);
+                        }
                     }
                 }
-            }
+            });
         }
-    }
+    });
 }
 
 /// The runs of equal customer symbols.
@@ -1537,6 +1597,47 @@ mod tests {
         let t = load_counted(&p, &spec(&rename, &numeric), None, Tz::UTC, Shard::ALL, &bar).unwrap();
         assert_eq!(t.len(), 2);
         assert_eq!(bar.position(), body.len() as u64);
+    }
+
+    #[test]
+    fn trim_is_str_trim() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\ta\n",
+            "a b",
+            "\u{a0}a",
+            "a\u{a0}",
+            "\u{2003}",
+            "\u{85}x\u{85}",
+            "\x01a\x7f",
+            "é",
+            " é ",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_cell_that_is_not_utf8_is_named_by_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        let mut body = b"customer_id,timestamp,order_id,amount\nA,2025-01-01,o\xc3\xa9,1\n".to_vec();
+        body.extend_from_slice(b"B,2025-01-02,o\xff,2\n");
+        std::fs::write(&p, body).unwrap();
+        let rename = FxHashMap::default();
+        let numeric = vec!["amount".to_owned()];
+        let e = load(&p, &spec(&rename, &numeric), None, Tz::UTC).unwrap_err();
+        match e {
+            InputError::Csv { line, message, .. } => {
+                assert_eq!(line, 3);
+                assert_eq!(message, "column `order_id` is not valid UTF-8");
+            }
+            e => panic!("{e:?}"),
+        }
     }
 
     #[test]
@@ -1595,9 +1696,9 @@ mod tests {
                     (
                         t.customer_id(r).to_owned(),
                         format_utc_day(t.ts[r]),
-                        t.text_at(0, r),
-                        t.text_at(1, r),
-                        t.text_at(2, r),
+                        t.text_at(0, r).into_owned(),
+                        t.text_at(1, r).into_owned(),
+                        t.text_at(2, r).into_owned(),
                         t.line[r],
                     )
                 })
@@ -1673,7 +1774,7 @@ mod tests {
     fn rows(t: &Table) -> Vec<String> {
         let mut rows: Vec<(u32, String)> = (0..t.len())
             .map(|r| {
-                let cells: Vec<String> = (0..t.cols.len()).map(|c| t.text_at(c, r)).collect();
+                let cells: Vec<String> = (0..t.cols.len()).map(|c| t.text_at(c, r).into_owned()).collect();
                 (t.line[r], format!("{} {} {}", t.line[r], t.customer_id(r), cells.join(" ")))
             })
             .collect();

@@ -226,6 +226,9 @@ pub fn utc_bytes(ts: i64) -> [u8; 20] {
 
 /// The calendar day of a UTC instant in `tz`, as days since the epoch (for sent/due/scheduled).
 pub fn local_day(ts: i64, tz: Tz) -> i64 {
+    if tz == Tz::UTC {
+        return ts.div_euclid(crate::model::DAY);
+    }
     let Some(utc) = DateTime::from_timestamp(ts, 0) else {
         return ts.div_euclid(crate::model::DAY);
     };

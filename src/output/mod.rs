@@ -655,7 +655,9 @@ impl<'a> Writer<'a> {
     /// The customer's profile as (column, text) pairs.
     pub fn profile(&self, r: &CustomerResult) -> Vec<(&'a str, String)> {
         match (&self.data.customers, self.data.people[r.person].profile) {
-            (Some(t), Some(row)) => t.names.iter().enumerate().map(|(i, n)| (n.as_str(), t.text_at(i, row))).collect(),
+            (Some(t), Some(row)) => {
+                t.names.iter().enumerate().map(|(i, n)| (n.as_str(), t.text_at(i, row).into_owned())).collect()
+            }
             _ => Vec::new(),
         }
     }
@@ -780,7 +782,7 @@ impl<'a> Writer<'a> {
                         Some((t, row)) => {
                             for c in 0..t.names.len() {
                                 match t.num_col(c) {
-                                    Some(_) => w.field(t.text_at(c, row)),
+                                    Some(_) => w.field(t.text_at(c, row).as_bytes()),
                                     None => row::write_text(w, t.str_at(c, row), self.escape),
                                 }
                             }

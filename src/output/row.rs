@@ -160,12 +160,30 @@ impl Row<'_> {
     /// neutralised against spreadsheet formulas when `escape` is set.
     pub fn write_csv(&self, w: &mut CsvOut, escape: bool) {
         let mut num = itoa::Buffer::new();
+        let mut time = LastTime::default();
         for c in Col::ALL {
             match self.cell(c) {
                 Cell::Text(s) => write_text(w, s, escape),
                 Cell::Hex(h) => w.field(h),
                 Cell::Count(n) => w.field(num.format(n)),
-                Cell::Time(t) => w.field(utc_bytes(t)),
+                Cell::Time(t) => w.field(time.utc(t)),
+            }
+        }
+    }
+}
+
+/// The last timestamp a row formatted: a message's send time is often its trigger time.
+#[derive(Default)]
+struct LastTime(Option<(i64, [u8; 20])>);
+
+impl LastTime {
+    fn utc(&mut self, t: i64) -> [u8; 20] {
+        match self.0 {
+            Some((at, b)) if at == t => b,
+            _ => {
+                let b = utc_bytes(t);
+                self.0 = Some((t, b));
+                b
             }
         }
     }
@@ -221,12 +239,13 @@ impl Row<'_> {
     /// `String` per timestamp.
     pub fn write_json(&self, out: &mut Vec<u8>, profile: &[(&str, String)]) {
         let mut o = json_out::Obj::new(out);
+        let mut time = LastTime::default();
         for c in Col::ALL {
             match self.cell(c) {
                 Cell::Text(v) => o.str(c.name(), v),
                 Cell::Hex(h) => o.str(c.name(), std::str::from_utf8(h).unwrap_or_default()),
                 Cell::Count(n) => o.uint(c.name(), n),
-                Cell::Time(t) => o.str(c.name(), std::str::from_utf8(&utc_bytes(t)).unwrap_or_default()),
+                Cell::Time(t) => o.str(c.name(), std::str::from_utf8(&time.utc(t)).unwrap_or_default()),
             }
         }
         if let Some(item) = self.item_id {

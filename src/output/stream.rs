@@ -12,7 +12,7 @@ use crate::engine::{Evaluator, Stats, Warning};
 use super::{Format, Writer};
 
 /// One task's rendered bytes, counts, data warnings and what it emitted.
-type TaskOutput = (Vec<u8>, Stats, Vec<Warning>, Emitted);
+type TaskOutput = (Vec<u8>, Vec<Warning>, Emitted);
 
 /// What a run emitted: messages written, and for a run with a ledger how many were late or
 /// expired, and the ledger lines to record once the output is in place.
@@ -77,6 +77,24 @@ impl Pool {
     }
 }
 
+/// Each running task's scratch space and counts, handed from task to task: buffers stay
+/// grown, and counts are merged once per thread at the end instead of once per task (they
+/// are sums, so which task added what does not matter).
+#[derive(Default)]
+struct Slots(std::sync::Mutex<Vec<(Scratch, Stats)>>);
+
+impl Slots {
+    fn take(&self) -> (Scratch, Stats) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default()
+    }
+    fn give(&self, slot: (Scratch, Stats)) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(slot);
+    }
+    fn drain(&self) -> Vec<(Scratch, Stats)> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
 /// What `write_batches` hands its driver: evaluate and write one evaluator's customers (in
 /// customer order, after those of the previous call).
 pub type Emit<'e> = dyn FnMut(&Evaluator<'_>, &Writer<'_>) -> std::io::Result<()> + 'e;
@@ -111,6 +129,8 @@ pub fn write_batches(
     };
     let pool = Pool::default();
     let pool = &pool;
+    let slots = Slots::default();
+    let slots = &slots;
     std::thread::scope(|scope| {
         let writer_thread = scope.spawn(move || -> std::io::Result<()> {
             // The first batch starts with the header.
@@ -151,25 +171,25 @@ pub fn write_batches(
                 let parts: Vec<std::io::Result<TaskOutput>> = idx
                     .par_chunks(TASK)
                     .map(|chunk| {
-                        let mut scratch = Scratch::default();
-                        let mut stats = Stats::default();
+                        let mut slot = slots.take();
+                        let (scratch, stats) = &mut slot;
                         let mut warnings = Vec::new();
                         let mut out = writer.chunk_into(format, pool.take());
                         let mut count = Emitted::default();
                         for &p in chunk {
                             stats.customers += 1;
-                            let r = ev.run_customer(p, &mut scratch, &mut stats, None);
+                            let r = ev.run_customer(p, scratch, stats, None);
                             count.add(writer.render(&r, format, &mut out)?);
                             warnings.extend(r.warnings);
                         }
-                        Ok((out.into_bytes()?, stats, warnings, count))
+                        slots.give(slot);
+                        Ok((out.into_bytes()?, warnings, count))
                     })
                     .collect();
                 let mut batch = Vec::with_capacity(parts.len());
                 for part in parts {
-                    let (bytes, s, w, count) = part?;
+                    let (bytes, w, count) = part?;
                     written.add(count);
-                    stats.merge(s);
                     warnings.extend(w);
                     batch.push(bytes);
                 }
@@ -180,6 +200,9 @@ pub fn write_batches(
             Ok(())
         };
         let driven = drive(&mut emit);
+        for (_, s) in slots.drain() {
+            stats.merge(s);
+        }
         drop(tx);
         progress.finish_and_clear();
         let written_ok = writer_thread.join().unwrap_or_else(|_| Err(std::io::Error::other("output thread panicked")));
