@@ -662,13 +662,7 @@ impl<'e, 'a> Run<'e, 'a> {
                 m.suppressed = Some(why);
                 self.contact.unplan(m.send_at, ch);
                 *self.stats.messages.entry((inst.dialogue, m.step, m.attempt)).or_default() -= 1;
-                let key = sent_key(&self.ev.settings, inst.dialogue, m);
-                if let Some(n) = self.stats.sent.get_mut(&key) {
-                    *n -= 1;
-                    if *n == 0 {
-                        self.stats.sent.remove(&key);
-                    }
-                }
+                self.stats.sent.remove_one(&sent_key(&self.ev.settings, inst.dialogue, m));
             }
         }
     }
@@ -1066,7 +1060,7 @@ impl<'e, 'a> Run<'e, 'a> {
             event,
         };
         if m.suppressed.is_none() {
-            *self.stats.sent.entry(sent_key(&self.ev.settings, d, &m)).or_default() += 1;
+            self.stats.sent.add(&sent_key(&self.ev.settings, d, &m), 1);
         }
         let deferred = if m.suppressed.is_none() { m.send_at.saturating_sub(at).max(0) } else { 0 };
         self.out.messages.push(m);

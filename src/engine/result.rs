@@ -192,6 +192,123 @@ pub struct Sent {
     pub channel: usize,
 }
 
+/// `Sent` but its day: one row of day counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct SentRow {
+    dialogue: usize,
+    scheduled: bool,
+    step: usize,
+    attempt: usize,
+    variant: usize,
+    channel: usize,
+}
+
+/// Days a row counts densely (a vector from its first day) before further days are kept
+/// sparse: about eleven years, 32 KiB a row, whatever the timestamps in the input.
+const DENSE_DAYS: usize = 4096;
+
+/// One row's counts by day: a dense run of days, and any days far from it.
+#[derive(Debug, Default, Clone)]
+struct DayCounts {
+    first: i64,
+    dense: Vec<u64>,
+    far: BTreeMap<i64, u64>,
+}
+
+impl DayCounts {
+    /// The count of `day`, made room for if it fits the dense run.
+    fn slot(&mut self, day: i64) -> &mut u64 {
+        if self.dense.is_empty() {
+            self.first = day;
+            self.dense.push(0);
+        }
+        let len = self.dense.len() as i64;
+        let (lo, hi) = (self.first.min(day), (self.first + len - 1).max(day));
+        if hi.checked_sub(lo).is_none_or(|span| span >= DENSE_DAYS as i64) {
+            return self.far.entry(day).or_default();
+        }
+        if day < self.first {
+            // Room before the run: what is needed, or half the run again (within the cap),
+            // so a run growing backwards a day at a time is not shifted every time.
+            let need = (self.first - day) as usize;
+            let room = DENSE_DAYS - self.dense.len();
+            let add = need.max(self.dense.len() / 2).min(room);
+            self.dense.splice(0..0, std::iter::repeat_n(0, add));
+            self.first -= add as i64;
+        } else if day >= self.first + len {
+            self.dense.resize((day - self.first + 1) as usize, 0);
+        }
+        &mut self.dense[(day - self.first) as usize]
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (i64, u64)> + '_ {
+        let dense = self.dense.iter().enumerate().map(|(i, &n)| (self.first + i as i64, n));
+        dense.chain(self.far.iter().map(|(&d, &n)| (d, n))).filter(|&(_, n)| n > 0)
+    }
+}
+
+/// Messages that go out by `Sent` key. Every message adds to it: a row per key but its day
+/// (a handful per plan) holding a vector of days, rather than a map of every (key, day).
+#[derive(Debug, Default, Clone)]
+pub struct SentCounts {
+    rows: rustc_hash::FxHashMap<SentRow, usize>,
+    days: Vec<(SentRow, DayCounts)>,
+}
+
+impl SentCounts {
+    fn slot(&mut self, k: &Sent) -> &mut u64 {
+        let row = SentRow {
+            dialogue: k.dialogue,
+            scheduled: k.scheduled,
+            step: k.step,
+            attempt: k.attempt,
+            variant: k.variant,
+            channel: k.channel,
+        };
+        let days = &mut self.days;
+        let i = *self.rows.entry(row).or_insert_with(|| {
+            days.push((row, DayCounts::default()));
+            days.len() - 1
+        });
+        self.days[i].1.slot(k.day)
+    }
+
+    /// Count `n` more messages of `k`.
+    pub fn add(&mut self, k: &Sent, n: u64) {
+        *self.slot(k) += n;
+    }
+
+    /// Count one message of `k` fewer (one withdrawn), if any was counted.
+    pub fn remove_one(&mut self, k: &Sent) {
+        let n = self.slot(k);
+        *n = n.saturating_sub(1);
+    }
+
+    /// Every key with a count above zero, in no particular order (readers sum them).
+    pub fn iter(&self) -> impl Iterator<Item = (Sent, u64)> + '_ {
+        self.days.iter().flat_map(|(r, d)| {
+            d.iter().map(move |(day, n)| {
+                let k = Sent {
+                    dialogue: r.dialogue,
+                    day,
+                    scheduled: r.scheduled,
+                    step: r.step,
+                    attempt: r.attempt,
+                    variant: r.variant,
+                    channel: r.channel,
+                };
+                (k, n)
+            })
+        })
+    }
+
+    pub fn merge(&mut self, o: SentCounts) {
+        for (k, n) in o.iter() {
+            self.add(&k, n);
+        }
+    }
+}
+
 /// What happened to the instances of one dialogue in one group (held out or treated).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Reach {
@@ -228,9 +345,8 @@ pub struct Stats {
     pub unmatched_responses: u64,
     /// Messages moved later by a send window or cap, per dialogue.
     pub deferred: BTreeMap<usize, u64>,
-    /// Messages that go out by day and channel (the same messages as `messages`). Hashed,
-    /// not ordered: every message adds to it, and its readers only sum it.
-    pub sent: rustc_hash::FxHashMap<Sent, u64>,
+    /// Messages that go out by day and channel (the same messages as `messages`).
+    pub sent: SentCounts,
     /// (dialogue, held out) → instances entered, concluded, reaching a goal.
     pub reach: BTreeMap<(usize, bool), Reach>,
     /// (dialogue, held out, outcome) → instances that ended so by as-of.
@@ -254,9 +370,7 @@ impl Stats {
         add(&mut self.outcomes, o.outcomes);
         add(&mut self.suppressed, o.suppressed);
         add(&mut self.deferred, o.deferred);
-        for (k, v) in o.sent {
-            *self.sent.entry(k).or_default() += v;
-        }
+        self.sent.merge(o.sent);
         add(&mut self.group_outcomes, o.group_outcomes);
         for (k, r) in o.reach {
             self.reach.entry(k).or_default().add(r);
@@ -291,5 +405,62 @@ impl Stats {
 
     pub fn suppression(&mut self, d: usize, why: &Suppression) {
         *self.suppressed.entry((d, why.kind())).or_default() += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(dialogue: usize, day: i64, channel: usize) -> Sent {
+        Sent { dialogue, day, scheduled: day > 20_000, step: 0, attempt: 0, variant: 0, channel }
+    }
+
+    /// Adds, withdrawals and merges give the same counts as a map of every key, for days
+    /// that grow the dense run forwards and backwards and days far from it.
+    #[test]
+    fn sent_counts_are_a_map_of_keys() {
+        let mut model: BTreeMap<Sent, u64> = BTreeMap::new();
+        // Two workers' counts, merged at the end as `Stats::merge` does.
+        let mut parts = [SentCounts::default(), SentCounts::default()];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in 0..20_000i64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let day = match x % 10 {
+                // Mostly near each other, drifting backwards; now and then centuries away.
+                0 => -400_000 + (x % 800_000) as i64,
+                _ => 19_000 + (x >> 8) as i64 % 3_000 - i / 10,
+            };
+            let k = key((x >> 20) as usize % 3, day, (x >> 24) as usize % 2);
+            let part = &mut parts[(x >> 30) as usize % 2];
+            part.add(&k, 1);
+            *model.entry(k).or_default() += 1;
+            if x.is_multiple_of(7) {
+                // The engine withdraws a message in the worker that counted it.
+                part.remove_one(&k);
+                *model.get_mut(&k).unwrap() -= 1;
+            }
+        }
+        model.retain(|_, n| *n > 0);
+        let [mut a, b] = parts;
+        a.merge(b);
+        let got: BTreeMap<Sent, u64> = a.iter().collect();
+        assert_eq!(got.len(), a.iter().count(), "every key once");
+        assert_eq!(got, model);
+        assert!(a.days.iter().all(|(_, d)| d.dense.len() <= DENSE_DAYS), "the dense run is capped");
+        assert!(a.days.iter().any(|(_, d)| !d.far.is_empty()), "far days were kept sparse");
+    }
+
+    #[test]
+    fn a_withdrawn_message_is_no_longer_counted_and_zeros_are_not_listed() {
+        let mut s = SentCounts::default();
+        s.add(&key(0, 100, 0), 1);
+        s.add(&key(0, 102, 0), 2);
+        s.remove_one(&key(0, 100, 0));
+        s.remove_one(&key(1, 5, 0));
+        let got: Vec<(Sent, u64)> = s.iter().collect();
+        assert_eq!(got, vec![(key(0, 102, 0), 2)]);
     }
 }

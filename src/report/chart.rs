@@ -69,7 +69,7 @@ impl Weekly {
         all.sort_unstable();
         all.dedup();
         let mut per: BTreeMap<(i64, &str), (u64, u64)> = BTreeMap::new();
-        for (k, n) in &stats.sent {
+        for (k, n) in stats.sent.iter() {
             if only.is_some_and(|d| d != k.dialogue) {
                 continue;
             }

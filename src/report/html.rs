@@ -166,7 +166,7 @@ fn header(h: &mut String, i: &Inputs<'_>) {
     // Totals by status, as `kairos run` without a ledger would write them.
     let mut by: BTreeMap<&str, u64> = BTreeMap::new();
     let due_day = local_day(i.as_of, i.tz);
-    for (k, n) in &s.sent {
+    for (k, n) in s.sent.iter() {
         let st = if k.scheduled {
             "scheduled"
         } else if k.day == due_day {
