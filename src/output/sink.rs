@@ -340,7 +340,8 @@ impl Sink {
         file: File,
         f: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<u64>,
     ) -> io::Result<u64> {
-        let mut w = io::BufWriter::with_capacity(1 << 20, WriteBehind::new(file));
+        // Small: the plan comes in chunks of many rows, which pass the buffer uncopied.
+        let mut w = io::BufWriter::with_capacity(1 << 16, WriteBehind::new(file));
         let n = f(&mut w)?;
         let file = w.into_inner().map_err(|e| e.into_error())?.inner;
         #[cfg(unix)]
@@ -359,7 +360,8 @@ impl Sink {
         tmp: tempfile::NamedTempFile,
         f: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<u64>,
     ) -> io::Result<u64> {
-        let mut w = io::BufWriter::with_capacity(1 << 20, WriteBehind::new(tmp));
+        // Small: the plan comes in chunks of many rows, which pass the buffer uncopied.
+        let mut w = io::BufWriter::with_capacity(1 << 16, WriteBehind::new(tmp));
         let n = f(&mut w)?;
         let tmp = w.into_inner().map_err(|e| e.into_error())?.inner;
         // A temp file is private (0600); the plan gets the permissions of the file it
