@@ -112,17 +112,17 @@ for ((i = 1; i <= REPEAT; i++)); do
     measure duckdb "$PY" bench/duckdb_triggers.py "$TX" "$THREADS"
     measure duckdb_write "$PY" bench/duckdb_firings.py "$TX" "$WORK/duckdb_firings.csv" "$THREADS"
     measure trigger_only "$KAIROS_BIN" run --quiet --threads "$THREADS" --dialogues bench/trigger_only -t "$TX" \
-        --format jsonl --no-profile -o "$WORK/trigger_only.jsonl"
+        --no-profile -o "$WORK/trigger_only.csv"
     measure full "$KAIROS_BIN" run --quiet --threads "$THREADS" --dialogues dialogues "${FULL_INPUTS[@]}" \
         -o "$WORK/full.csv"
 done
 
 # --- the counts must agree -----------------------------------------------------------------
 COUNTS_OK="not checked"
-if [[ -f "$WORK/trigger_only.jsonl" && -s "$WORK/duckdb.out" ]]; then
-    "$PY" - "$WORK/trigger_only.jsonl" "$WORK/duckdb.out" >"$WORK/counts" <<'EOF'
-import collections, json, sys
-kairos = collections.Counter(json.loads(l)["dialogue"] for l in open(sys.argv[1]))
+if [[ -f "$WORK/trigger_only.csv" && -s "$WORK/duckdb.out" ]]; then
+    "$PY" - "$WORK/trigger_only.csv" "$WORK/duckdb.out" >"$WORK/counts" <<'EOF'
+import collections, csv, sys
+kairos = collections.Counter(row["dialogue"] for row in csv.DictReader(open(sys.argv[1], newline="")))
 duck = {k: int(n) for k, n in (l.split() for l in open(sys.argv[2]) if l.strip())}
 ok = True
 for kind in sorted(set(kairos) | set(duck)):
