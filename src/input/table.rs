@@ -651,9 +651,10 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
             let raw = rec.field(i);
             let s = if utf8 {
                 debug_assert!(std::str::from_utf8(raw).is_ok());
-                // SAFETY: `bytes` is valid UTF-8 (checked once above). A field is its bytes
-                // with only ASCII quote characters taken out, and an ASCII byte is never part
-                // of a multi-byte character, so what is left is valid UTF-8 too.
+                // SAFETY: `bytes` is valid UTF-8 (checked once above). csv-core cuts fields
+                // only at ASCII bytes (delimiters, quotes, line ends) and takes out only ASCII
+                // bytes (quotes, one of each doubled quote); an ASCII byte is never part of a
+                // multi-byte character, so each field is valid UTF-8 too.
                 unsafe { std::str::from_utf8_unchecked(raw) }
             } else {
                 std::str::from_utf8(raw).map_err(|_| InputError::Csv {
@@ -937,6 +938,7 @@ fn read_records<P: Send>(
         let mut next = Vec::with_capacity(buf.len() - lines + if eof { 0 } else { block });
         next.extend_from_slice(&buf[lines..]);
         let mut next_eof = eof;
+        let parsed_len = buf.len();
         let (parsed, read) = rayon::join(
             || parse_block(&buf[..lines], next_line, eof, parts, parse),
             || if next_eof { Ok(()) } else { fill(path, reader, &mut next, &mut next_eof, block) },
@@ -955,7 +957,8 @@ fn read_records<P: Send>(
         }
         buf = next;
         eof = next_eof;
-        if done == 0 && buf.len() > 8 * block {
+        // (Judged on what was parsed, not on the block just read beside it.)
+        if done == 0 && parsed_len > 8 * block {
             // Nothing ends the first record: a quote is never closed.
             return Err(never_closed(path, next_line));
         }
@@ -1947,6 +1950,22 @@ mod tests {
         let p = write(dir.path(), "t.csv", &body);
         let err = load_in_blocks(&p, &tx_spec(), None, Tz::UTC, (100, 3)).unwrap_err();
         assert!(err.to_string().ends_with("t.csv:3: a quoted field is never closed"), "{err}");
+    }
+
+    /// A quoted field a little under eight blocks long is a value, however the reads fall:
+    /// the limit is judged on what was parsed, not on the block read beside it.
+    #[test]
+    fn a_long_quoted_field_that_closes_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        for len in [700, 760, 800, 830] {
+            let body = format!(
+                "customer_id,timestamp,product,amount\nA,2025-01-01,\"{}\",1\nB,2025-01-02,p,2\n",
+                "\nx".repeat(len / 2)
+            );
+            let p = write(dir.path(), "t.csv", &body);
+            let t = load_in_blocks(&p, &tx_spec(), None, Tz::UTC, (100, 3)).unwrap_or_else(|e| panic!("{len}: {e}"));
+            assert_eq!(t.len(), 2, "{len}");
+        }
     }
 
     /// Raw records with the line each starts on, as the block reader splits and reads them.

@@ -44,42 +44,62 @@ impl<W> WriteBehind<W> {
     }
 }
 
+#[cfg(unix)]
 impl<W: Write + std::os::fd::AsRawFd> Write for WriteBehind<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.written += n as u64;
         if self.written - self.started >= WRITE_BEHIND {
             #[cfg(target_os = "linux")]
-            {
-                let fd = self.inner.as_raw_fd();
-                let len = |a: u64, b: u64| i64::try_from(b - a).unwrap_or(i64::MAX);
-                let at = |a: u64| i64::try_from(a).unwrap_or(i64::MAX);
-                // SAFETY: `sync_file_range` only reads its integer arguments; `fd` is this
-                // open file's. Its result is a hint's: the `fsync` at the end reports errors.
-                unsafe {
-                    libc::sync_file_range(
-                        fd,
-                        at(self.started),
-                        len(self.started, self.written),
-                        libc::SYNC_FILE_RANGE_WRITE,
-                    );
-                    // (A length of 0 would mean "to the end of the file".)
-                    if self.started > self.waited {
-                        libc::sync_file_range(
-                            fd,
-                            at(self.waited),
-                            len(self.waited, self.started),
-                            libc::SYNC_FILE_RANGE_WAIT_BEFORE
-                                | libc::SYNC_FILE_RANGE_WRITE
-                                | libc::SYNC_FILE_RANGE_WAIT_AFTER,
-                        );
-                    }
-                }
-            }
+            self.hand_over()?;
             self.waited = self.started;
             self.started = self.written;
         }
         Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl<W: std::os::fd::AsRawFd> WriteBehind<W> {
+    /// Start the write-back of the window just filled, and wait for the one before it. A
+    /// write-back error is returned here: once `sync_file_range` has reported it, the
+    /// `fsync` at the end would not report it again (Linux hands each error out once).
+    fn hand_over(&mut self) -> io::Result<()> {
+        let fd = self.inner.as_raw_fd();
+        let range = |a: u64, b: u64| (i64::try_from(a).unwrap_or(i64::MAX), i64::try_from(b - a).unwrap_or(i64::MAX));
+        let check = |r: libc::c_int| {
+            if r == 0 {
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                // Not a file (or a file system) that takes the hint: the fsync does it all.
+                Some(libc::EINVAL | libc::ENOSYS | libc::ESPIPE | libc::EOPNOTSUPP) => Ok(()),
+                _ => Err(e),
+            }
+        };
+        let (at, len) = range(self.started, self.written);
+        // SAFETY: `sync_file_range` reads only its integer arguments; `fd` is this open file's.
+        check(unsafe { libc::sync_file_range(fd, at, len, libc::SYNC_FILE_RANGE_WRITE) })?;
+        // (A length of 0 would mean "to the end of the file".)
+        if self.started > self.waited {
+            let (at, len) = range(self.waited, self.started);
+            let all =
+                libc::SYNC_FILE_RANGE_WAIT_BEFORE | libc::SYNC_FILE_RANGE_WRITE | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+            // SAFETY: as above.
+            check(unsafe { libc::sync_file_range(fd, at, len, all) })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(not(unix))]
+impl<W: Write> Write for WriteBehind<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
