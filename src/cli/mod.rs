@@ -456,9 +456,14 @@ fn run(s: RunSettings) -> Result<ExitCode> {
                     input_error = Some(e);
                     std::io::Error::other("input error")
                 })? {
-                    if last.is_none() && s.presorted.is_some() {
-                        // (`prepare` gave them for a whole run.)
-                        catalogue_warnings(&plan, &data, s.quiet);
+                    if last.is_none() {
+                        if let Batches::Sorted(inputs) = &source {
+                            // (`prepare` gave them for a whole run.)
+                            catalogue_warnings(&plan, &data, s.quiet);
+                            if !s.quiet {
+                                inputs.show_progress();
+                            }
+                        }
                     }
                     let mut settings = engine_settings(&s.replay, &data)?;
                     settings.ledger = ledger_arc.clone();

@@ -376,7 +376,7 @@ pub fn load_showing(spec: &InputSpec, progress: bool) -> Result<Data, InputError
     paths.check_stdin()?;
     // Cleared however the loading ends, errors included.
     let bar = ClearOnDrop(if progress && std::io::stderr().is_terminal() {
-        loading_bar(paths)
+        show(loading_bar(paths, "loading {msg}"))
     } else {
         indicatif::ProgressBar::hidden()
     });
@@ -466,6 +466,9 @@ pub struct Presorted {
     spec: InputSpec,
     /// Profiles read so far.
     pub profiles: usize,
+    /// The bytes read of every input, drawn once `show_progress` is called; cleared when the
+    /// last batch is taken (or the run stops).
+    progress: ClearOnDrop,
 }
 
 impl Presorted {
@@ -475,7 +478,7 @@ impl Presorted {
         let block = block.max(1);
         let paths = &spec.paths;
         paths.check_stdin()?;
-        let hidden = indicatif::ProgressBar::hidden();
+        let bar = loading_bar(paths, "replaying");
         let open = |p: &Option<PathBuf>, kind: TableKind| {
             p.as_deref()
                 .map(|p| {
@@ -488,7 +491,7 @@ impl Presorted {
                         spec.tz,
                         spec.shard,
                         block,
-                        &hidden,
+                        &bar,
                     )
                 })
                 .transpose()
@@ -499,7 +502,7 @@ impl Presorted {
             open(&paths.events, TableKind::Events)?,
             open(&paths.customers, TableKind::Customers)?,
         ];
-        let catalog = load_catalog(spec, &hidden)?;
+        let catalog = load_catalog(spec, &bar)?;
         Ok(Presorted {
             tables,
             catalog,
@@ -507,7 +510,17 @@ impl Presorted {
             done: false,
             spec: spec.clone(),
             profiles: 0,
+            progress: ClearOnDrop(bar),
         })
+    }
+
+    /// Draw the bytes read so far and from now on on stderr, if it is a terminal: the plan's
+    /// own bar needs a customer count, which a stream does not know.
+    pub fn show_progress(&self) {
+        use std::io::IsTerminal;
+        if !self.done && std::io::stderr().is_terminal() {
+            show(self.progress.0.clone());
+        }
     }
 
     /// The canonical column names of one table's file, if it is given.
@@ -552,6 +565,10 @@ impl Presorted {
         }
         let data = assemble(tx, events, customers, self.catalog.clone(), self.tx_given);
         self.profiles += data.profile_count;
+        if self.done {
+            // Before the summary is printed.
+            self.progress.0.finish_and_clear();
+        }
         Ok(Some(data))
     }
 }
@@ -566,20 +583,29 @@ impl Drop for ClearOnDrop {
 
 /// A bar over the bytes of the input files; a byte counter without a total when one is read
 /// from stdin or is Parquet (whose bytes read are its CSV text, not the file).
-fn loading_bar(paths: &InputPaths) -> indicatif::ProgressBar {
+/// `what` starts the bar's line. It is drawn once `show` is called.
+fn loading_bar(paths: &InputPaths, what: &str) -> indicatif::ProgressBar {
     let files = [paths.transactions.as_ref(), paths.customers.as_ref(), paths.events.as_ref(), paths.catalog.as_ref()];
     let sized = |p: &PathBuf| {
         (p.as_path() != Path::new("-") && !parquet::is_parquet(p)).then(|| std::fs::metadata(p).ok().map(|m| m.len()))
     };
     let total: Option<u64> = files.into_iter().flatten().map(|p| sized(p).flatten()).sum();
     let (bar, template) = match total {
-        Some(n) => (indicatif::ProgressBar::new(n), "{spinner} loading {msg} {bytes}/{total_bytes} {wide_bar} {eta}"),
-        None => (indicatif::ProgressBar::no_length(), "{spinner} loading {msg} {bytes}"),
+        Some(n) => (
+            indicatif::ProgressBar::with_draw_target(Some(n), indicatif::ProgressDrawTarget::hidden()),
+            format!("{{spinner}} {what} {{bytes}}/{{total_bytes}} {{wide_bar}} {{eta}}"),
+        ),
+        None => (indicatif::ProgressBar::hidden(), format!("{{spinner}} {what} {{bytes}}")),
     };
-    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     bar.set_style(
-        indicatif::ProgressStyle::with_template(template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(&template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    bar
+}
+
+/// Draw `bar` on stderr from now on.
+fn show(bar: indicatif::ProgressBar) -> indicatif::ProgressBar {
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     // Parsing a block takes a while between reads: keep the spinner turning meanwhile.
     bar.enable_steady_tick(std::time::Duration::from_millis(100));
     bar
@@ -669,4 +695,47 @@ fn join_customers(tx: &Table, events: Option<&Table>, customers: Option<&Table>)
         });
     }
     people
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `--presorted` bar counts every byte of every input by the last batch (it is
+    /// hidden here: stderr is not a terminal), and is done by then.
+    #[test]
+    fn presorted_progress_counts_every_byte_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, body: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, body).unwrap();
+            p
+        };
+        let tx = write(
+            "tx.csv",
+            "customer_id,timestamp,order_id,amount\nA,2025-01-01,o1,3\nA,2025-01-02,o2,4\nB,2025-01-01,o3,5\n",
+        );
+        let ev = write("ev.csv", "customer_id,timestamp,type\nA,2025-01-03,visit\nC,2025-01-03,visit\n");
+        let cu = write("cu.csv", "customer_id,tier\nA,gold\nB,silver\nC,bronze\n");
+        let size = |p: &PathBuf| std::fs::metadata(p).unwrap().len();
+        let total = size(&tx) + size(&ev) + size(&cu);
+        let spec = InputSpec {
+            paths: InputPaths { transactions: Some(tx), customers: Some(cu), events: Some(ev), catalog: None },
+            rename: Default::default(),
+            numeric: [vec!["amount".to_owned()], Vec::new(), Vec::new(), Vec::new()],
+            date_format: None,
+            tz: chrono_tz::UTC,
+            shard: Shard::ALL,
+        };
+        // Batches of a row or so, so the bar moves batch by batch.
+        let mut p = Presorted::open(&spec, 8).unwrap();
+        assert_eq!(p.progress.0.length(), Some(total));
+        let mut customers = 0;
+        while let Some(d) = p.next_batch().unwrap() {
+            customers += d.people.len();
+        }
+        assert_eq!(customers, 3);
+        assert_eq!(p.progress.0.position(), total);
+        assert!(p.progress.0.is_finished());
+    }
 }
