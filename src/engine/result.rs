@@ -179,7 +179,7 @@ pub enum BranchAt {
 }
 
 /// Messages that go out, counted by dialogue, local day and channel (for volumes over time).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Sent {
     pub dialogue: usize,
     /// Local calendar day of the send time (days since the epoch, `time::local_day`).
@@ -201,6 +201,20 @@ struct SentRow {
     attempt: usize,
     variant: usize,
     channel: usize,
+}
+
+impl Sent {
+    fn row(&self) -> SentRow {
+        let Sent { dialogue, day: _, scheduled, step, attempt, variant, channel } = *self;
+        SentRow { dialogue, scheduled, step, attempt, variant, channel }
+    }
+}
+
+impl SentRow {
+    fn on(&self, day: i64) -> Sent {
+        let SentRow { dialogue, scheduled, step, attempt, variant, channel } = *self;
+        Sent { dialogue, day, scheduled, step, attempt, variant, channel }
+    }
 }
 
 /// Days a row counts densely (a vector from its first day) before further days are kept
@@ -257,14 +271,7 @@ pub struct SentCounts {
 
 impl SentCounts {
     fn slot(&mut self, k: &Sent) -> &mut u64 {
-        let row = SentRow {
-            dialogue: k.dialogue,
-            scheduled: k.scheduled,
-            step: k.step,
-            attempt: k.attempt,
-            variant: k.variant,
-            channel: k.channel,
-        };
+        let row = k.row();
         let days = &mut self.days;
         let i = *self.rows.entry(row).or_insert_with(|| {
             days.push((row, DayCounts::default()));
@@ -286,20 +293,7 @@ impl SentCounts {
 
     /// Every key with a count above zero, in no particular order (readers sum them).
     pub fn iter(&self) -> impl Iterator<Item = (Sent, u64)> + '_ {
-        self.days.iter().flat_map(|(r, d)| {
-            d.iter().map(move |(day, n)| {
-                let k = Sent {
-                    dialogue: r.dialogue,
-                    day,
-                    scheduled: r.scheduled,
-                    step: r.step,
-                    attempt: r.attempt,
-                    variant: r.variant,
-                    channel: r.channel,
-                };
-                (k, n)
-            })
-        })
+        self.days.iter().flat_map(|(r, d)| d.iter().map(move |(day, n)| (r.on(day), n)))
     }
 
     pub fn merge(&mut self, o: SentCounts) {

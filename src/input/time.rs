@@ -265,6 +265,21 @@ pub fn parse_as_of(raw: &str, tz: Tz) -> Option<i64> {
 mod tests {
     use super::*;
 
+    /// The UTC shortcut gives chrono's day for every instant, out-of-range ones included.
+    #[test]
+    fn local_day_in_utc_is_chronos_day() {
+        let chrono_day = |ts: i64| match DateTime::from_timestamp(ts, 0) {
+            Some(utc) => utc.date_naive().signed_duration_since(NaiveDate::default()).num_days(),
+            None => ts.div_euclid(crate::model::DAY),
+        };
+        let days = [-1_000_000_i64, -719_528, -1, 0, 1, 20_000, 2_932_896, 10_000_000];
+        let within = [-86_401_i64, -86_400, -1, 0, 1, 86_399];
+        let extremes = [i64::MIN, i64::MIN + 1, i64::MAX - 1, i64::MAX];
+        for ts in days.iter().flat_map(|d| within.iter().map(move |s| d * 86_400 + s)).chain(extremes) {
+            assert_eq!(local_day(ts, Tz::UTC), chrono_day(ts), "{ts}");
+        }
+    }
+
     #[test]
     fn iso_forms() {
         let utc = Tz::UTC;
