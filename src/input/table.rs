@@ -496,6 +496,10 @@ struct Records<'a> {
     core: csv_core::Reader,
     fields: Vec<u8>,
     ends: Vec<usize>,
+    /// The current record was a line without quotes, split here without csv-core: its fields
+    /// are `bytes[spans[i].0..spans[i].1]` (csv-core would give the same bytes).
+    direct: bool,
+    spans: Vec<(usize, usize)>,
     /// Fields in the current record.
     len: usize,
     /// Offset and line where the current record starts.
@@ -514,6 +518,8 @@ impl<'a> Records<'a> {
             core: csv_core::Reader::new(),
             fields: vec![0; 1024],
             ends: vec![0; 32],
+            direct: false,
+            spans: Vec::with_capacity(32),
             len: 0,
             start: 0,
             line: first_line,
@@ -546,6 +552,24 @@ impl<'a> Records<'a> {
         if self.pos == self.bytes.len() {
             return Next::End;
         }
+        // Most lines hold no quote: up to the line's end, where csv-core (which is at the start
+        // of a record here) would end the record too, the fields are the bytes between commas.
+        // The terminator is left for the loop above, as csv-core's would be.
+        let rest = &self.bytes[self.pos..];
+        if let Some(end) = memchr::memchr3(b'\n', b'\r', b'"', rest).filter(|&i| rest[i] != b'"') {
+            self.spans.clear();
+            let mut from = self.pos;
+            for i in memchr::memchr_iter(b',', &rest[..end]) {
+                self.spans.push((from, self.pos + i));
+                from = self.pos + i + 1;
+            }
+            self.spans.push((from, self.pos + end));
+            self.pos += end;
+            self.direct = true;
+            self.len = self.spans.len();
+            return Next::Record;
+        }
+        self.direct = false;
         let (mut nout, mut nend) = (0, 0);
         loop {
             let (res, nin, o, e) =
@@ -569,6 +593,10 @@ impl<'a> Records<'a> {
     }
 
     fn field(&self, i: usize) -> &[u8] {
+        if self.direct {
+            let (from, to) = self.spans[i];
+            return &self.bytes[from..to];
+        }
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         &self.fields[start..self.ends[i]]
     }
