@@ -75,7 +75,9 @@ impl SortedTable {
                 let opts = ReadOpts { format: self.format.as_deref(), tz: self.tz, shard: self.shard, presorted: true };
                 let (pieces, done, line) = {
                     let lay = self.opened.layout(&self.path, &opts);
-                    let parse = |bytes: &[u8], line: u64, at_eof: bool| super::parse_piece(bytes, line, at_eof, &lay);
+                    let parse = |bytes: &[u8], line: u64, at_eof: bool, newlines: Option<usize>| {
+                        super::parse_piece(bytes, line, at_eof, newlines, &lay)
+                    };
                     parse_block(&self.opened.buf[..lines], self.next_line, self.opened.eof, self.parts, &parse)?
                 };
                 self.opened.buf.drain(..done);

@@ -377,6 +377,26 @@ struct Interner {
     ends: Vec<u32>,
 }
 
+/// `a == b`, for the short cells (ids, codes) interned by the million: strings of up to 16
+/// bytes are compared in two overlapping word loads each, not through a `memcmp` call.
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or_default());
+    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().unwrap_or_default());
+    match n {
+        0 => true,
+        1..=3 => a == b,
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
+}
+
 fn hash_str(s: &str) -> u64 {
     use std::hash::BuildHasher;
     rustc_hash::FxBuildHasher.hash_one(s)
@@ -401,7 +421,7 @@ impl Interner {
     fn intern(&mut self, s: &str) -> u32 {
         let h = hash_str(s);
         let (arena, ends) = (&self.arena, &self.ends);
-        if let Some(&id) = self.table.find(h, |&id| Self::get(arena, ends, id) == s) {
+        if let Some(&id) = self.table.find(h, |&id| same(Self::get(arena, ends, id), s)) {
             return id;
         }
         let id = self.ends.len() as u32;
@@ -602,6 +622,41 @@ impl<'a> Records<'a> {
     }
 }
 
+/// `s` as a number, exactly as `str::parse::<f64>` reads it. The common shape of an amount or a
+/// quantity, `-?digits(.digits)?` with at most 15 digits, is read as an integer divided by a
+/// power of ten: both are exact in an `f64`, and one division is correctly rounded, so this is
+/// the nearest `f64` to the decimal, which is what `parse` returns (Clinger's fast path).
+/// Anything else goes to `parse`.
+fn parse_number(s: &str) -> Result<f64, std::num::ParseFloatError> {
+    const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+    let b = s.as_bytes();
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        _ => (false, b),
+    };
+    let (mut m, mut count, mut scale, mut dot) = (0u64, 0usize, 0usize, false);
+    for (i, &c) in digits.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                m = m * 10 + u64::from(c - b'0');
+                count += 1;
+                scale += usize::from(dot);
+            }
+            // One point, between digits.
+            b'.' if !dot && i > 0 && i + 1 < digits.len() => dot = true,
+            _ => return s.parse(),
+        }
+        if count > 15 {
+            return s.parse();
+        }
+    }
+    if count == 0 {
+        return s.parse();
+    }
+    let v = m as f64 / POW10[scale];
+    Ok(if neg { -v } else { v })
+}
+
 /// `s` without leading and trailing white space, as `str::trim`; most cells have none, which
 /// their first and last bytes tell without decoding.
 fn trim(s: &str) -> &str {
@@ -621,11 +676,17 @@ struct Parsed<P> {
 
 /// Parse the records of `bytes`, which start a record on `first_line`. `at_eof`: the bytes end
 /// the file; otherwise a record their end cuts off is left out and reported in `cut_off`.
-fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) -> Result<Parsed<Piece>, InputError> {
+fn parse_piece(
+    bytes: &[u8],
+    first_line: u64,
+    at_eof: bool,
+    newlines: Option<usize>,
+    lay: &Layout<'_>,
+) -> Result<Parsed<Piece>, InputError> {
     let path = lay.path;
     let mut time = TimeParser::new(lay.format, lay.tz);
     // At most one record per line: columns sized once, never grown (and copied) row by row.
-    let cap = memchr::memchr_iter(b'\n', bytes).count() + 1;
+    let cap = newlines.unwrap_or_else(|| memchr::memchr_iter(b'\n', bytes).count()) + 1;
     let mut piece = Piece {
         // Most customers of a piece appear in it once or twice.
         interner: Interner::with_capacity(cap / 2),
@@ -732,7 +793,7 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
         // Lines of one order repeat the customer (and often other cells): the previous row's
         // symbol is checked first.
         let sym = match piece.customer.last() {
-            Some(&last) if piece.interner.str(last) == cid => last,
+            Some(&last) if same(piece.interner.str(last), cid) => last,
             _ => piece.interner.intern(cid),
         };
         if new_run {
@@ -756,7 +817,7 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
             match &mut piece.cols[k] {
                 Column::Str(v) => {
                     let sym = match v.last() {
-                        Some(&last) if piece.interner.str(last) == raw => last,
+                        Some(&last) if same(piece.interner.str(last), raw) => last,
                         _ => piece.interner.intern(raw),
                     };
                     v.push(sym);
@@ -771,7 +832,7 @@ fn parse_piece(bytes: &[u8], first_line: u64, at_eof: bool, lay: &Layout<'_>) ->
                     } else {
                         // `nan`, `inf` and numbers too large for a float (`1e400`) are not
                         // amounts either.
-                        match raw.parse::<f64>() {
+                        match parse_number(raw) {
                             Ok(n) if n.is_finite() && lay.summed[k] && n.abs() >= MAX_SUMMED => {
                                 return Err(InputError::Csv {
                                     path: path.to_path_buf(),
@@ -897,9 +958,9 @@ fn cut_points(bytes: &[u8], parts: usize) -> Vec<usize> {
     cuts
 }
 
-/// How one piece of a file is parsed: its bytes (from a record start), the line they start on
-/// and whether they end the file.
-type ParseFn<'f, P> = dyn Fn(&[u8], u64, bool) -> Result<Parsed<P>, InputError> + Sync + 'f;
+/// How one piece of a file is parsed: its bytes (from a record start), the line they start on,
+/// whether they end the file, and the number of `\n` in them when the caller has counted it.
+type ParseFn<'f, P> = dyn Fn(&[u8], u64, bool, Option<usize>) -> Result<Parsed<P>, InputError> + Sync + 'f;
 
 /// `bytes` (whole lines, from a record start on `first_line`) parsed in pieces in parallel.
 /// A piece is kept only where the parser confirms its start: where the records before it end.
@@ -915,22 +976,24 @@ fn parse_block<P: Send>(
 ) -> Result<(Vec<P>, usize, u64), InputError> {
     let cuts = cut_points(bytes, parts);
     let n = cuts.len() - 1;
-    let newlines: Vec<u64> =
-        cuts.par_windows(2).map(|w| memchr::memchr_iter(b'\n', &bytes[w[0]..w[1]]).count() as u64).collect();
+    let newlines: Vec<usize> =
+        cuts.par_windows(2).map(|w| memchr::memchr_iter(b'\n', &bytes[w[0]..w[1]]).count()).collect();
     let mut lines = vec![first_line];
-    for c in &newlines {
-        lines.push(lines[lines.len() - 1] + c);
+    for &c in &newlines {
+        lines.push(lines[lines.len() - 1] + c as u64);
     }
     let last = |k: usize| at_eof && k == n - 1;
-    let mut guessed: Vec<Option<Result<Parsed<P>, InputError>>> =
-        (0..n).into_par_iter().map(|k| Some(parse(&bytes[cuts[k]..cuts[k + 1]], lines[k], last(k)))).collect();
+    let mut guessed: Vec<Option<Result<Parsed<P>, InputError>>> = (0..n)
+        .into_par_iter()
+        .map(|k| Some(parse(&bytes[cuts[k]..cuts[k + 1]], lines[k], last(k), Some(newlines[k]))))
+        .collect();
     let mut pieces = Vec::with_capacity(n);
     let (mut at, mut line) = (0, first_line);
     for k in 0..n {
         let from = at;
         let parsed = match guessed[k].take() {
             Some(p) if cuts[k] == from => p,
-            _ => parse(&bytes[from..cuts[k + 1]], line, last(k)),
+            _ => parse(&bytes[from..cuts[k + 1]], line, last(k), None),
         }?;
         pieces.push(parsed.piece);
         (at, line) = parsed.cut_off.map_or((cuts[k + 1], lines[k + 1]), |(s, l)| (from + s, l));
@@ -1071,7 +1134,9 @@ fn load_in_blocks_sharded(
     let mut reader =
         std::mem::replace(&mut t.reader, Counting { inner: Box::new(io::empty()), progress: progress.clone() });
     let lay = t.layout(path, &opts);
-    let parse = |bytes: &[u8], line: u64, at_eof: bool| parse_piece(bytes, line, at_eof, &lay);
+    let parse = |bytes: &[u8], line: u64, at_eof: bool, newlines: Option<usize>| {
+        parse_piece(bytes, line, at_eof, newlines, &lay)
+    };
     let pieces = read_records(path, &mut reader, buf, t.eof, t.header.end_line, (block, parts), &parse)?;
     drop(lay);
     let mut table = t.merge(path, spec.kind, pieces);
@@ -1202,7 +1267,8 @@ impl Opened {
         let first = cut_points(&self.buf[..lines], parts)[1];
         let lay = self.layout(path, opts);
         let sample =
-            parse_piece(&self.buf[..first], self.header.end_line, self.eof && first == self.buf.len(), &lay)?.piece;
+            parse_piece(&self.buf[..first], self.header.end_line, self.eof && first == self.buf.len(), None, &lay)?
+                .piece;
         drop(lay);
         for (k, col) in sample.cols.iter().enumerate() {
             if let Column::Str(v) = col {
@@ -1631,6 +1697,44 @@ mod tests {
     }
 
     #[test]
+    fn numbers_read_as_str_parse_reads_them() {
+        // `|` between cases (some are empty or hold spaces).
+        let cases = "0|-0|1|12.49|-12.49|0.1|0.3|9.99|123456789012345|1234567890123456|0.000000000000001|\
+                     999999999999999|99999999999999.9|1e3|1.|.5|+1|-||.|1.2.3|--1|1-|00012.50|nan|inf|1_000| 1|\
+                     4503599627370497";
+        for c in cases.split('|') {
+            assert_eq!(parse_number(c).ok().map(f64::to_bits), c.parse::<f64>().ok().map(f64::to_bits), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn same_is_str_eq() {
+        let words = ["", "a", "ab", "abc", "abcd", "abce", "abcde", "abcdefg", "abcdefgh", "abcdefgi", "bbcdefgh"];
+        let long = ["C0000123", "C0000124", "O000001234", "O000001235", "P00001-xyzw-long", "P00001-xyzw-lonh"];
+        let longer = ["0123456789abcdefg", "0123456789abcdefh", "x0123456789abcdef"];
+        let all: Vec<&str> = words.iter().chain(&long).chain(&longer).copied().collect();
+        for a in &all {
+            for b in &all {
+                assert_eq!(same(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Any decimal the fast path takes reads as `str::parse` reads it, bit for bit.
+        #[test]
+        fn decimals_read_as_str_parse(int in 0u64..1_000_000_000_000_000, scale in 0usize..18, neg: bool) {
+            let digits = int.to_string();
+            let s = if scale > 0 && scale < digits.len() {
+                format!("{}{}.{}", if neg { "-" } else { "" }, &digits[..digits.len() - scale], &digits[digits.len() - scale..])
+            } else {
+                format!("{}{digits}", if neg { "-" } else { "" })
+            };
+            proptest::prop_assert_eq!(parse_number(&s).ok().map(f64::to_bits), s.parse::<f64>().ok().map(f64::to_bits), "{}", s);
+        }
+    }
+
+    #[test]
     fn trim_is_str_trim() {
         for s in [
             "",
@@ -2009,7 +2113,7 @@ mod tests {
         let mut out = vec![(header.line, (0..first.len).map(|i| first.field(i).to_vec()).collect())];
         buf.drain(..header.end);
         type Rows = Vec<(u64, Vec<Vec<u8>>)>;
-        let parse = |bytes: &[u8], line: u64, at_eof: bool| -> Result<Parsed<Rows>, InputError> {
+        let parse = |bytes: &[u8], line: u64, at_eof: bool, _: Option<usize>| -> Result<Parsed<Rows>, InputError> {
             let mut rec = Records::new(bytes, line, at_eof, false);
             let mut piece = Vec::new();
             loop {
