@@ -174,6 +174,7 @@ impl<'a> Evaluator<'a> {
             seen_categories: Vec::new(),
             contact,
             fx_pool: Vec::new(),
+            fired: Vec::new(),
             mem: crate::expr::eval::Memory { facts: vec![None; self.plan.facts.len()], profile: Vec::new() },
             cursors,
         };
@@ -245,6 +246,8 @@ struct Run<'e, 'a> {
     contact: Contact<'a>,
     /// Empty effect buffers for reuse (nested starts need more than one).
     fx_pool: Vec<Vec<Effect<'a>>>,
+    /// What a purchase set off, per dialogue (kept empty between purchases, for reuse).
+    fired: Vec<(usize, triggers::Detection, triggers::Memory)>,
     /// Remembered facts and profile updates so far.
     mem: crate::expr::eval::Memory,
     /// Announcements: the catalogue rows still to come for this customer, per dialogue.
@@ -531,7 +534,8 @@ impl<'e, 'a> Run<'e, 'a> {
         let is_new_category = !category.is_empty() && !self.seen_categories.contains(&category);
         // Detection only reads the history, so every dialogue is asked first with one view of
         // it; starting dialogues (which changes the engine's state) follows, in priority order.
-        let mut fired = Vec::new();
+        // (A buffer kept across purchases: nearly every purchase arms an absence timer.)
+        let mut fired = std::mem::take(&mut self.fired);
         {
             let hist = self.history();
             let before = self.history_to(r);
@@ -564,7 +568,7 @@ impl<'e, 'a> Run<'e, 'a> {
                 }
             }
         }
-        for (d, detection, memory) in fired {
+        for (d, detection, memory) in fired.drain(..) {
             self.states[d].memory = memory;
             match detection {
                 triggers::Detection::Quiet => {}
@@ -579,6 +583,7 @@ impl<'e, 'a> Run<'e, 'a> {
                 }
             }
         }
+        self.fired = fired;
         if is_new_category {
             self.seen_categories.push(category);
         }
@@ -877,8 +882,8 @@ impl<'e, 'a> Run<'e, 'a> {
             outcome: None,
             ended_at: None,
             projected: false,
-            path: Vec::new(),
-            entered_by: Vec::new(),
+            path: smallvec::SmallVec::new(),
+            entered_by: smallvec::SmallVec::new(),
             event: e.map(EventRef::from),
             held_out,
             goal: None,

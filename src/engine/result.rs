@@ -96,10 +96,10 @@ pub struct Instance {
     pub ended_at: Option<i64>,
     /// The outcome is what happens after as-of if nothing else does (a projection).
     pub projected: bool,
-    /// Steps entered, with when.
-    pub path: Vec<(usize, i64)>,
+    /// Steps entered, with when (most runs enter one or two: kept inline, not allocated).
+    pub path: smallvec::SmallVec<[(usize, i64); 2]>,
     /// Per entry of `path`: the event that entered the step (an answer), if one did.
-    pub entered_by: Vec<Option<EventRef>>,
+    pub entered_by: smallvec::SmallVec<[Option<EventRef>; 2]>,
     /// The event that started this run (none for an absence or a follow-on without one).
     pub event: Option<EventRef>,
     /// In the dialogue's holdout group: its messages are suppressed.
