@@ -419,7 +419,10 @@ impl Interner {
         &arena[start..end]
     }
     fn intern(&mut self, s: &str) -> u32 {
-        let h = hash_str(s);
+        self.intern_hashed(s, hash_str(s))
+    }
+    /// `intern`, with `h` = `hash_str(s)` already computed.
+    fn intern_hashed(&mut self, s: &str, h: u64) -> u32 {
         let (arena, ends) = (&self.arena, &self.ends);
         if let Some(&id) = self.table.find(h, |&id| same(Self::get(arena, ends, id), s)) {
             return id;
@@ -706,6 +709,8 @@ fn parse_piece(
         first_key: None,
         last_key: None,
     };
+    const RECENT: usize = 64;
+    let mut recent = vec![[u32::MAX; RECENT]; lay.data_idx.len()];
     // With `--presorted`: the key of the previous record and its line.
     let mut prev_key = String::new();
     let mut prev_line = 0u64;
@@ -818,7 +823,20 @@ fn parse_piece(
                 Column::Str(v) => {
                     let sym = match v.last() {
                         Some(&last) if same(piece.interner.str(last), raw) => last,
-                        _ => piece.interner.intern(raw),
+                        _ => {
+                            // A column's recent values, by hash: a category or a channel is
+                            // found here without probing the piece's big table.
+                            let h = hash_str(raw);
+                            let slot = &mut recent[k][(h >> 32) as usize % RECENT];
+                            match *slot {
+                                id if id != u32::MAX && same(piece.interner.str(id), raw) => id,
+                                _ => {
+                                    let id = piece.interner.intern_hashed(raw, h);
+                                    *slot = id;
+                                    id
+                                }
+                            }
+                        }
                     };
                     v.push(sym);
                 }
