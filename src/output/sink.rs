@@ -413,6 +413,52 @@ impl Sink {
 mod tests {
     use super::*;
 
+    /// A writer that keeps its bytes and reports `fd` as its descriptor, for the kernel's
+    /// answers to `sync_file_range`.
+    #[cfg(target_os = "linux")]
+    struct Fd(Vec<u8>, std::os::fd::RawFd);
+    #[cfg(target_os = "linux")]
+    impl Write for Fd {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    #[cfg(target_os = "linux")]
+    impl std::os::fd::AsRawFd for Fd {
+        fn as_raw_fd(&self) -> std::os::fd::RawFd {
+            self.1
+        }
+    }
+
+    /// A write-back error comes out of the write that hands the window over (the final
+    /// `fsync` would not see it again); a descriptor that does not take the hint (a pipe)
+    /// is written as a stream, without an error.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn write_back_errors_are_returned_and_a_pipe_is_not_one() {
+        let window = vec![7u8; WRITE_BEHIND as usize];
+        // -1 is no descriptor: the kernel answers EBADF.
+        let mut bad = WriteBehind::new(Fd(Vec::new(), -1));
+        let e = bad.write(&window).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EBADF));
+        let mut fds = [0; 2];
+        // SAFETY: `pipe` writes two descriptors into the array it is given.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let mut piped = WriteBehind::new(Fd(Vec::new(), fds[1]));
+        for _ in 0..3 {
+            piped.write_all(&window).unwrap();
+        }
+        assert_eq!(piped.inner.0.len(), 3 * window.len());
+        for fd in fds {
+            // SAFETY: closes the two descriptors `pipe` opened above, once each.
+            unsafe { libc::close(fd) };
+        }
+    }
+
     #[test]
     fn write_behind_writes_every_byte_in_order_across_windows() {
         let dir = tempfile::tempdir().unwrap();
