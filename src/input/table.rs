@@ -1744,6 +1744,26 @@ mod tests {
         assert_eq!(seen, want.map(|(l, d, f)| (l, d, f.to_owned())));
     }
 
+    /// Many more values than the per-column cache has slots, so slots are shared and
+    /// overwritten: every cell still reads back as its own value.
+    #[test]
+    fn values_read_back_through_the_recent_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let value = |i: usize, k: usize| format!("v{}", (i * 7 + k * 13) % (150 + 40 * k));
+        let mut body = String::from("customer_id,timestamp,product,category\n");
+        for i in 0..3000 {
+            body.push_str(&format!("C{},2025-01-01T00:00:{:02}Z,{},{}\n", i % 11, i % 60, value(i, 0), value(i, 1)));
+        }
+        let p = write(dir.path(), "t.csv", &body);
+        let t = load_in_blocks(&p, &tx_spec(), None, Tz::UTC, (4096, 3)).unwrap();
+        let (product, category) = (t.col("product").unwrap(), t.col("category").unwrap());
+        assert!(matches!(t.cols[product], Column::Str(_)), "interned, not stored as text");
+        for r in 0..t.len() {
+            let i = t.line[r] as usize - 2;
+            assert_eq!((t.str_at(product, r), t.str_at(category, r)), (&*value(i, 0), &*value(i, 1)), "line {}", i + 2);
+        }
+    }
+
     #[test]
     fn same_is_str_eq() {
         let words = ["", "a", "ab", "abc", "abcd", "abce", "abcde", "abcdefg", "abcdefgh", "abcdefgi", "bbcdefgh"];
