@@ -52,9 +52,22 @@ pub struct Scratch {
     sorted_gaps: Vec<i64>,
     filters: FilterCache,
     all_rows: Range<usize>,
+    /// The last customer's replay buffers, emptied, for the next one.
+    pub(super) spare: super::Spare,
 }
 
 impl Scratch {
+    /// Hand back a customer's result once it has been written: its buffers, emptied, serve
+    /// the next customer (a run makes a million of them).
+    pub fn recycle(&mut self, mut r: super::CustomerResult) {
+        r.instances.clear();
+        r.messages.clear();
+        r.warnings.clear();
+        r.facts.clear();
+        r.profile_updates.clear();
+        self.spare.result = r;
+    }
+
     /// Prefix sums and order boundaries over one customer's purchase rows.
     pub fn prepare(&mut self, tx: &Table, rows: Range<usize>, c: &Cols) {
         let s = self;

@@ -143,10 +143,12 @@ impl<'a> Evaluator<'a> {
         let contact = Contact::new(&self.settings.policy, self.settings.tz, cells, |ch| {
             cell(pc.consent.iter().find(|(c, _)| c == ch).and_then(|(_, col)| *col))
         });
-        let mut warnings = Vec::new();
+        let mut spare = std::mem::take(&mut scratch.spare);
+        let mut out = std::mem::take(&mut spare.result);
+        out.person = person_idx;
         if let (Some((t, r)), false) = (profile, contact.problems.is_empty()) {
             for message in &contact.problems {
-                warnings.push(Warning {
+                out.warnings.push(Warning {
                     table: crate::model::TableKind::Customers,
                     line: t.line[r],
                     message: message.clone(),
@@ -156,32 +158,56 @@ impl<'a> Evaluator<'a> {
         scratch.prepare(&self.data.tx, person.tx.clone(), &self.cols);
         let n = self.plan.dialogues.len();
         let cursors = catalog::Cursor::start(&self.catalog, self.plan, trace.is_some());
+        spare.states.clear();
+        spare.states.resize(n, DialogueState::default());
+        spare.timers.reset(n);
+        spare.sent.clear();
+        spare.fired.clear();
+        spare.facts.clear();
+        spare.facts.resize(self.plan.facts.len(), None);
+        spare.profile.clear();
         let mut run = Run {
             ev: self,
             person,
             profile,
             s: scratch,
-            states: vec![DialogueState::default(); n],
-            timers: Timers::new(n),
-            out: CustomerResult { person: person_idx, warnings, ..Default::default() },
+            states: spare.states,
+            timers: spare.timers,
+            out,
             stats,
             trace,
             tx_end: person.tx.start,
             ev_end: person.events.start,
             projecting: false,
-            sent: Vec::new(),
+            sent: spare.sent,
             seq: 0,
             seen_categories: Vec::new(),
             contact,
             fx_pool: Vec::new(),
-            fired: Vec::new(),
-            mem: crate::expr::eval::Memory { facts: vec![None; self.plan.facts.len()], profile: Vec::new() },
+            fired: spare.fired,
+            mem: crate::expr::eval::Memory { facts: spare.facts, profile: spare.profile },
             cursors,
         };
         run.rekey(i64::MIN);
         run.replay();
-        run.out
+        let Run { s, states, timers, sent, fired, mem, out, .. } = run;
+        let crate::expr::eval::Memory { facts, profile } = mem;
+        s.spare = Spare { states, timers, sent, fired, facts, profile, result: CustomerResult::default() };
+        out
     }
+}
+
+/// One worker's replay buffers, kept from customer to customer (emptied, their room kept),
+/// with the last result handed back (`Scratch::recycle`).
+#[derive(Default)]
+pub(crate) struct Spare {
+    states: Vec<DialogueState>,
+    timers: Timers,
+    sent: Vec<(usize, usize, u32, usize)>,
+    fired: Vec<(usize, triggers::Detection, triggers::Memory)>,
+    facts: Vec<Option<Box<str>>>,
+    profile: Vec<(usize, Box<str>)>,
+    result: CustomerResult,
 }
 
 /// What the engine keeps per dialogue for one customer.

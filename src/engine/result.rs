@@ -373,7 +373,12 @@ impl Stats {
 
     pub fn outcome(&mut self, d: usize, outcome: &str) {
         // Look up before inserting: the key is only allocated the first time it is seen.
-        match self.outcomes.iter_mut().find(|((k, s), _)| *k == d && s == outcome) {
+        match self
+            .outcomes
+            .range_mut((d, String::new())..)
+            .take_while(|((k, _), _)| *k == d)
+            .find(|((_, s), _)| s == outcome)
+        {
             Some((_, n)) => *n += 1,
             None => {
                 self.outcomes.insert((d, outcome.to_owned()), 1);
@@ -389,7 +394,13 @@ impl Stats {
             r.goal += 1;
             r.goal_unprompted += u64::from(!prompted);
         }
-        match self.group_outcomes.iter_mut().find(|((k, h, s), _)| *k == d && *h == inst.held_out && s == outcome) {
+        let group = (d, inst.held_out);
+        match self
+            .group_outcomes
+            .range_mut((d, inst.held_out, String::new())..)
+            .take_while(|((k, h, _), _)| (*k, *h) == group)
+            .find(|((_, _, s), _)| s == outcome)
+        {
             Some((_, n)) => *n += 1,
             None => {
                 self.group_outcomes.insert((d, inst.held_out, outcome.to_owned()), 1);

@@ -23,6 +23,14 @@ impl Timers {
         Self { conversation: vec![None; dialogues], absence: vec![None; dialogues] }
     }
 
+    /// No timer set, for `dialogues` dialogues, in the buffers already held.
+    pub fn reset(&mut self, dialogues: usize) {
+        for v in [&mut self.conversation, &mut self.absence] {
+            v.clear();
+            v.resize(dialogues, None);
+        }
+    }
+
     /// The earliest timer due before `t` (or at `t` when `inclusive`), in firing order:
     /// (time, conversation before absence, rank in `order`). `order` lists dialogues by
     /// priority; absence timers are ignored while `projecting` (no new triggers after as-of).

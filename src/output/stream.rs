@@ -178,9 +178,10 @@ pub fn write_batches(
                         let mut count = Emitted::default();
                         for &p in chunk {
                             stats.customers += 1;
-                            let r = ev.run_customer(p, scratch, stats, None);
+                            let mut r = ev.run_customer(p, scratch, stats, None);
                             count.add(writer.render(&r, format, &mut out)?);
-                            warnings.extend(r.warnings);
+                            warnings.append(&mut r.warnings);
+                            scratch.recycle(r);
                         }
                         slots.give(slot);
                         Ok((out.into_bytes()?, warnings, count))
@@ -225,8 +226,9 @@ pub fn evaluate(ev: &Evaluator<'_>) -> (Stats, Vec<Warning>) {
             let mut warnings = Vec::new();
             for &p in chunk {
                 stats.customers += 1;
-                let r = ev.run_customer(p, &mut scratch, &mut stats, None);
-                warnings.extend(r.warnings);
+                let mut r = ev.run_customer(p, &mut scratch, &mut stats, None);
+                warnings.append(&mut r.warnings);
+                scratch.recycle(r);
             }
             (stats, warnings)
         })

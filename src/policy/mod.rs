@@ -278,7 +278,7 @@ pub fn decide<'a>(policy: &Policy, contact: &mut Contact<'a>, req: Request<'a>) 
     let at = req.at;
     let chans = req.channels;
     // The customer's preferred channels first, the step's order otherwise.
-    let mut order: Vec<usize> = (0..chans.len()).collect();
+    let mut order: smallvec::SmallVec<[usize; 4]> = (0..chans.len()).collect();
     if !contact.preferred.is_empty() {
         order.sort_by_key(|&i| contact.preferred.iter().position(|p| *p == chans[i]).unwrap_or(usize::MAX));
     }
