@@ -164,9 +164,9 @@ impl Row<'_> {
         for c in Col::ALL {
             match self.cell(c) {
                 Cell::Text(s) => write_text(w, s, escape),
-                Cell::Hex(h) => w.field(h),
-                Cell::Count(n) => w.field(num.format(n)),
-                Cell::Time(t) => w.field(time.utc(t)),
+                Cell::Hex(h) => w.plain(h),
+                Cell::Count(n) => w.plain(num.format(n).as_bytes()),
+                Cell::Time(t) => w.plain(&time.utc(t)),
             }
         }
     }
