@@ -59,13 +59,23 @@ pub struct Scratch {
 impl Scratch {
     /// Hand back a customer's result once it has been written: its buffers, emptied, serve
     /// the next customer (a run makes a million of them).
-    pub fn recycle(&mut self, mut r: super::CustomerResult) {
-        r.instances.clear();
-        r.messages.clear();
-        r.warnings.clear();
-        r.facts.clear();
-        r.profile_updates.clear();
-        self.spare.result = r;
+    pub fn recycle(&mut self, r: super::CustomerResult) {
+        // Every field named: one added later is a compile error here, not a value carried
+        // over to the next customer.
+        let super::CustomerResult {
+            person: _,
+            mut instances,
+            mut messages,
+            mut warnings,
+            mut facts,
+            mut profile_updates,
+        } = r;
+        instances.clear();
+        messages.clear();
+        warnings.clear();
+        facts.clear();
+        profile_updates.clear();
+        self.spare.result = super::CustomerResult { person: 0, instances, messages, warnings, facts, profile_updates };
     }
 
     /// Prefix sums and order boundaries over one customer's purchase rows.

@@ -623,34 +623,15 @@ impl<'a> Records<'a> {
     }
 }
 
-/// Per byte of `w`: its top bit set where the byte is `b`, every other bit clear (exact, no
-/// false positives: the classic zero-byte test on `w ^ b…b` that does not carry across bytes).
-#[inline(always)]
-fn bytes_equal(w: u64, b: u8) -> u64 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let x = w ^ (u64::from(b) * 0x0101_0101_0101_0101);
-    !(((x & LOW7) + LOW7) | x | LOW7)
-}
-
 /// Up to the first `\n`, `\r` or `"` of `rest`: the fields between its commas, as spans
 /// offset by `base`, pushed onto `spans` (the last field ends at that byte), and where that
-/// byte is. None when `rest` holds none of the three (`spans` then holds garbage). Eight
-/// bytes at a time: a line's fields in one pass, not one search per comma.
+/// byte is. None when `rest` holds none of the three (`spans` then holds garbage). One pass
+/// over the line, 16 bytes at a time where SSE2 is (always, on x86-64), not one search per
+/// comma; the bytes after the last whole block one by one.
 fn split_line(rest: &[u8], base: usize, spans: &mut Vec<(usize, usize)>) -> Option<usize> {
-    /// The fields ended by the commas flagged in `mask` (a word at `at`).
-    #[inline(always)]
-    fn commas(spans: &mut Vec<(usize, usize)>, mut mask: u64, at: usize, from: &mut usize) {
-        while mask != 0 {
-            let i = at + (mask.trailing_zeros() / 8) as usize;
-            spans.push((*from, i));
-            *from = i + 1;
-            mask &= mask - 1;
-        }
-    }
     let mut from = base;
-    // Sixteen bytes at a time where SSE2 is (always, on x86-64), then words, then bytes.
     #[cfg(target_arch = "x86_64")]
-    let mut at = {
+    let at = {
         // SAFETY: SSE2 is part of the x86-64 baseline: every x86-64 CPU has it.
         let (end, done) = unsafe { split_blocks(rest, base, spans, &mut from) };
         if end.is_some() {
@@ -659,24 +640,8 @@ fn split_line(rest: &[u8], base: usize, spans: &mut Vec<(usize, usize)>) -> Opti
         done
     };
     #[cfg(not(target_arch = "x86_64"))]
-    let mut at = 0;
-    let mut words = rest[at..].chunks_exact(8);
-    for word in &mut words {
-        let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
-        let stop = bytes_equal(w, b'\n') | bytes_equal(w, b'\r') | bytes_equal(w, b'"');
-        let comma = bytes_equal(w, b',');
-        if stop != 0 {
-            let k = stop.trailing_zeros() / 8;
-            // The commas before the stop byte (`k` < 8: the shift stays in range).
-            commas(spans, comma & ((1u64 << (k * 8)) - 1), base + at, &mut from);
-            let end = at + k as usize;
-            spans.push((from, base + end));
-            return Some(end);
-        }
-        commas(spans, comma, base + at, &mut from);
-        at += 8;
-    }
-    for (i, &b) in words.remainder().iter().enumerate() {
+    let at = 0;
+    for (i, &b) in rest[at..].iter().enumerate() {
         match b {
             b'\n' | b'\r' | b'"' => {
                 spans.push((from, base + at + i));
@@ -1896,20 +1861,8 @@ mod tests {
     }
 
     #[test]
-    fn bytes_equal_flags_exactly_the_equal_bytes() {
-        for b in 0..=255u8 {
-            for other in 0..=255u8 {
-                let w = u64::from_le_bytes([other, b, other, b, 0xff, 0x80, 0x00, b ^ 0x80]);
-                let want: u64 =
-                    w.to_le_bytes().iter().enumerate().filter(|&(_, &x)| x == b).map(|(i, _)| 0x80u64 << (8 * i)).sum();
-                assert_eq!(bytes_equal(w, b), want, "byte {b:#x} among {other:#x}");
-            }
-        }
-    }
-
-    #[test]
     fn split_line_cuts_at_every_comma_up_to_the_line_end() {
-        // Stops and commas on both sides of the 16- and 8-byte block edges.
+        // Stops and commas on both sides of a 16-byte block edge, and in the bytes after the blocks.
         let line = b"0123456789abcde,0123456,\"x,y\"\n";
         let mut spans = Vec::new();
         assert_eq!(split_line(line, 100, &mut spans), Some(24));
@@ -1920,7 +1873,7 @@ mod tests {
 
     proptest::proptest! {
         /// Lines of every length and mix of commas, quotes and line ends split as a byte-by-byte
-        /// search splits them (the 16-byte blocks, the words and the tail bytes all take part).
+        /// search splits them (the 16-byte blocks and the bytes after them both take part).
         #[test]
         fn split_line_is_a_byte_search(
             head in proptest::collection::vec(proptest::sample::select(b"ab,".to_vec()), 0..70),
