@@ -1109,7 +1109,6 @@ impl<'e, 'a> Run<'e, 'a> {
         st.live = None;
         st.last_end = Some(t);
         if !self.projecting {
-            self.stats.outcome(d, outcome);
             self.stats.concluded(d, &self.out.instances[rec], outcome);
         }
         self.note(t, || Trace::Ended { dialogue: d, number, outcome: outcome.to_owned() });

@@ -334,7 +334,8 @@ pub struct Stats {
     /// (dialogue, step, attempt)
     pub messages: BTreeMap<(usize, usize, usize), u64>,
     pub branches: BTreeMap<(usize, BranchAt), u64>,
-    pub outcomes: BTreeMap<(usize, String), u64>,
+    /// How instances ended by as-of, per dialogue and group.
+    pub outcomes: Outcomes,
     pub suppressed: BTreeMap<(usize, SuppressionKind), u64>,
     pub unmatched_responses: u64,
     /// Messages moved later by a send window or cap, per dialogue.
@@ -343,8 +344,69 @@ pub struct Stats {
     pub sent: SentCounts,
     /// (dialogue, held out) → instances entered, concluded, reaching a goal.
     pub reach: BTreeMap<(usize, bool), Reach>,
-    /// (dialogue, held out, outcome) → instances that ended so by as-of.
-    pub group_outcomes: BTreeMap<(usize, bool, String), u64>,
+}
+
+/// How instances ended by as-of: per dialogue, each outcome with its count among the treated
+/// and among the held out. A dialogue has a handful of outcomes, and one is counted per
+/// ended instance (millions in a run): a scan of the dialogue's few names, not a map keyed by
+/// (dialogue, string) whose every lookup compares strings down the tree.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outcomes {
+    /// Per dialogue: (outcome, [treated, held out]), in the order first seen.
+    by_dialogue: Vec<Vec<(String, [u64; 2])>>,
+}
+
+impl Outcomes {
+    /// `n` more instances of dialogue `d` ended with `outcome`, in the group `held_out`.
+    pub fn add(&mut self, d: usize, held_out: bool, outcome: &str, n: u64) {
+        if self.by_dialogue.len() <= d {
+            self.by_dialogue.resize_with(d + 1, Vec::new);
+        }
+        let list = &mut self.by_dialogue[d];
+        let i = match list.iter().position(|(o, _)| o == outcome) {
+            Some(i) => i,
+            None => {
+                list.push((outcome.to_owned(), [0; 2]));
+                list.len() - 1
+            }
+        };
+        list[i].1[usize::from(held_out)] += n;
+    }
+
+    /// Dialogue `d`'s outcomes by name (sorted): each with [treated, held out].
+    pub fn of(&self, d: usize) -> Vec<(&str, [u64; 2])> {
+        let mut v: Vec<(&str, [u64; 2])> =
+            self.by_dialogue.get(d).map_or(&[][..], Vec::as_slice).iter().map(|(o, n)| (o.as_str(), *n)).collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
+    /// Instances of dialogue `d` that ended with `outcome`, in the group `held_out`.
+    pub fn count(&self, d: usize, outcome: &str, held_out: bool) -> u64 {
+        self.by_dialogue
+            .get(d)
+            .and_then(|l| l.iter().find(|(o, _)| o == outcome))
+            .map_or(0, |(_, n)| n[usize::from(held_out)])
+    }
+
+    /// Instances of dialogue `d` that ended, whatever the outcome and group.
+    pub fn ended(&self, d: usize) -> u64 {
+        self.by_dialogue.get(d).map_or(0, |l| l.iter().map(|(_, [t, h])| t + h).sum())
+    }
+
+    /// Instances of every dialogue that ended.
+    pub fn total(&self) -> u64 {
+        (0..self.by_dialogue.len()).map(|d| self.ended(d)).sum()
+    }
+
+    pub fn merge(&mut self, o: Outcomes) {
+        for (d, list) in o.by_dialogue.into_iter().enumerate() {
+            for (outcome, [t, h]) in list {
+                self.add(d, false, &outcome, t);
+                self.add(d, true, &outcome, h);
+            }
+        }
+    }
 }
 
 impl Stats {
@@ -361,28 +423,12 @@ impl Stats {
         add(&mut self.entered, o.entered);
         add(&mut self.messages, o.messages);
         add(&mut self.branches, o.branches);
-        add(&mut self.outcomes, o.outcomes);
+        self.outcomes.merge(o.outcomes);
         add(&mut self.suppressed, o.suppressed);
         add(&mut self.deferred, o.deferred);
         self.sent.merge(o.sent);
-        add(&mut self.group_outcomes, o.group_outcomes);
         for (k, r) in o.reach {
             self.reach.entry(k).or_default().add(r);
-        }
-    }
-
-    pub fn outcome(&mut self, d: usize, outcome: &str) {
-        // Look up before inserting: the key is only allocated the first time it is seen.
-        match self
-            .outcomes
-            .range_mut((d, String::new())..)
-            .take_while(|((k, _), _)| *k == d)
-            .find(|((_, s), _)| s == outcome)
-        {
-            Some((_, n)) => *n += 1,
-            None => {
-                self.outcomes.insert((d, outcome.to_owned()), 1);
-            }
         }
     }
 
@@ -394,18 +440,7 @@ impl Stats {
             r.goal += 1;
             r.goal_unprompted += u64::from(!prompted);
         }
-        let group = (d, inst.held_out);
-        match self
-            .group_outcomes
-            .range_mut((d, inst.held_out, String::new())..)
-            .take_while(|((k, h, _), _)| (*k, *h) == group)
-            .find(|((_, _, s), _)| s == outcome)
-        {
-            Some((_, n)) => *n += 1,
-            None => {
-                self.group_outcomes.insert((d, inst.held_out, outcome.to_owned()), 1);
-            }
-        }
+        self.outcomes.add(d, inst.held_out, outcome, 1);
     }
 
     pub fn suppression(&mut self, d: usize, why: &Suppression) {
@@ -416,6 +451,51 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts by dialogue, outcome and group add up as a map of every key would, merges in
+    /// either order give the same counts, and names come back sorted whatever order they were
+    /// first seen in.
+    #[test]
+    fn outcomes_count_by_dialogue_name_and_group() {
+        let mut model: BTreeMap<(usize, String, bool), u64> = BTreeMap::new();
+        let mut parts = [Outcomes::default(), Outcomes::default()];
+        let names = ["lapsed", "bought", "aborted_loop", "agreed", "b", "bought2"];
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..5_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let (d, o, h) = ((x % 4) as usize, names[(x >> 8) as usize % names.len()], (x >> 16) & 1 == 1);
+            parts[(x >> 20) as usize % 2].add(d, h, o, 1);
+            *model.entry((d, o.to_owned(), h)).or_default() += 1;
+        }
+        let [a, b] = parts;
+        let (mut ab, mut ba) = (a.clone(), b.clone());
+        ab.merge(b);
+        ba.merge(a);
+        for o in [&ab, &ba] {
+            for d in 0..5 {
+                let want: Vec<(String, [u64; 2])> = names
+                    .iter()
+                    .map(|n| {
+                        let c = |h: bool| model.get(&(d, (*n).to_owned(), h)).copied().unwrap_or(0);
+                        ((*n).to_owned(), [c(false), c(true)])
+                    })
+                    .filter(|(_, [t, h])| t + h > 0)
+                    .collect::<BTreeMap<_, _>>()
+                    .into_iter()
+                    .collect();
+                let got: Vec<(String, [u64; 2])> = o.of(d).into_iter().map(|(n, c)| (n.to_owned(), c)).collect();
+                assert_eq!(got, want, "dialogue {d}");
+                assert_eq!(o.ended(d), want.iter().map(|(_, [t, h])| t + h).sum::<u64>());
+                for (n, [t, h]) in &want {
+                    assert_eq!((o.count(d, n, false), o.count(d, n, true)), (*t, *h));
+                }
+            }
+            assert_eq!(o.count(9, "bought", false), 0);
+            assert_eq!(o.total(), 5_000);
+        }
+    }
 
     fn key(dialogue: usize, day: i64, channel: usize) -> Sent {
         Sent { dialogue, day, scheduled: day > 20_000, step: 0, attempt: 0, variant: 0, channel }

@@ -523,7 +523,7 @@ C1 ladder#1 nudge/2 sms:third 2025-01-15 scheduled
 "
     );
     assert_eq!(r.instances(), "C1 ladder#1 purchase 2025-01-01 -> lapsed 2025-01-22 (projected)\n");
-    assert!(r.stats.outcomes.is_empty(), "projected outcomes are not counted: {:?}", r.stats.outcomes);
+    assert_eq!(r.stats.outcomes.total(), 0, "projected outcomes are not counted: {:?}", r.stats.outcomes);
     // A short horizon stops the projection before the timeout.
     let mut s = settings("2025-01-08", Policy::default());
     s.horizon = 10 * DAY;
@@ -998,7 +998,7 @@ steps:
     }
     let got: BTreeMap<bool, Reach> = r.stats.reach.iter().map(|((_, h), v)| (*h, *v)).collect();
     assert_eq!(got, want);
-    let bought: u64 = r.stats.group_outcomes.iter().filter(|((_, _, o), _)| o == "bought").map(|(_, n)| n).sum();
+    let bought: u64 = r.stats.outcomes.count(0, "bought", false) + r.stats.outcomes.count(0, "bought", true);
     assert_eq!(bought, 4);
     // Messages that go out, by day: the treated customers' only (held-out ones are suppressed).
     let treated_msgs = ["C", "D", "G", "H", "B", "F"].iter().filter(|i| !held(i)).count() as u64;

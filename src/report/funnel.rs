@@ -71,11 +71,10 @@ pub fn build(stats: &Stats, d: usize, dialogue: &Dialogue) -> Funnel {
         rows.push(Row { depth: 1, key: format!("goal:{}", g.label), label: format!("goal: {}", g.label), n });
     }
     let mut ended = 0;
-    for ((k, outcome), n) in &stats.outcomes {
-        if *k == d {
-            ended += n;
-            rows.push(Row { depth: 1, key: format!("outcome:{outcome}"), label: format!("ended {outcome}"), n: *n });
-        }
+    for (outcome, [treated, held_out]) in stats.outcomes.of(d) {
+        let n = treated + held_out;
+        ended += n;
+        rows.push(Row { depth: 1, key: format!("outcome:{outcome}"), label: format!("ended {outcome}"), n });
     }
     rows.push(Row {
         depth: 1,
@@ -103,11 +102,11 @@ mod tests {
         stats.branches.insert((0, BranchAt::Step(0, StepExit::Branch(0))), 3);
         stats.branches.insert((0, BranchAt::Step(0, StepExit::Timeout)), 4);
         stats.branches.insert((0, BranchAt::Goal(0)), 2);
-        stats.outcomes.insert((0, "agreed".into()), 3);
-        stats.outcomes.insert((0, "bought".into()), 2);
-        stats.outcomes.insert((0, "lapsed".into()), 4);
+        stats.outcomes.add(0, false, "agreed", 3);
+        stats.outcomes.add(0, false, "bought", 2);
+        stats.outcomes.add(0, false, "lapsed", 4);
         // Another dialogue's counts stay out.
-        stats.outcomes.insert((1, "other".into()), 7);
+        stats.outcomes.add(1, true, "other", 7);
         let f = build(&stats, 0, &plan.dialogues[0]);
         let got: Vec<String> = f.rows.iter().map(|r| format!("{} {} {}", r.depth, r.key, r.n)).collect();
         assert_eq!(

@@ -200,7 +200,7 @@ fn header(h: &mut String, i: &Inputs<'_>) {
         let entered = s.entered.get(&d).copied().unwrap_or(0);
         let msgs: u64 = s.messages.range((d, 0, 0)..(d + 1, 0, 0)).map(|(_, n)| n).sum();
         let sup: u64 = s.suppressed.iter().filter(|((k, _), _)| *k == d).map(|(_, n)| n).sum();
-        let ended: u64 = s.outcomes.iter().filter(|((k, _), _)| *k == d).map(|(_, n)| n).sum();
+        let ended: u64 = s.outcomes.ended(d);
         let _ = writeln!(
             h,
             "<tr><td><a href=\"#{}\">{}</a></td><td class=\"n\">{entered}</td><td class=\"n\">{msgs}</td><td class=\"n\">{sup}</td><td class=\"n\">{}</td><td>{}</td></tr>",
@@ -378,15 +378,11 @@ fn holdout(h: &mut String, i: &Inputs<'_>, d: usize, held: &Reach, treated: &Rea
         verdict_box(h, &v, "the goal");
     }
     // Each outcome, by group.
-    let mut outcomes: Vec<&str> =
-        s.group_outcomes.keys().filter(|(k, _, _)| *k == d).map(|(_, _, o)| o.as_str()).collect();
-    outcomes.dedup();
-    outcomes.sort_unstable();
-    outcomes.dedup();
+    let outcomes: Vec<&str> = s.outcomes.of(d).into_iter().map(|(o, _)| o).collect();
     if !outcomes.is_empty() {
         h.push_str("<table>\n<tr><th>outcome</th><th class=\"n\">treated</th><th class=\"n\">95% interval</th><th class=\"n\">held out</th><th class=\"n\">95% interval</th><th class=\"n\">difference</th><th>verdict</th></tr>\n");
         for o in outcomes {
-            let n = |held_out: bool| s.group_outcomes.get(&(d, held_out, o.to_owned())).copied().unwrap_or(0);
+            let n = |held_out: bool| s.outcomes.count(d, o, held_out);
             let (t, c) = (wilson(n(false), treated.concluded, Z95), wilson(n(true), held.concluded, Z95));
             let v = verdict(&t, &c);
             let (diff, word) = match v {

@@ -102,7 +102,7 @@ pub fn print(
         writeln!(w, "  {:<width$}  {}", plan.dialogues[*d].id, by_status(counts))?;
     }
     let entered: u64 = stats.entered.values().sum();
-    let ended: u64 = stats.outcomes.values().sum();
+    let ended: u64 = stats.outcomes.total();
     let suppressed: u64 = stats.suppressed.values().sum();
     write!(
         w,
@@ -134,8 +134,8 @@ fn full(w: &mut dyn Write, plan: &Plan, stats: &Stats) -> io::Result<()> {
         let entered = stats.entered.get(&d).copied().unwrap_or(0);
         let msgs: u64 = stats.messages.range((d, 0, 0)..(d + 1, 0, 0)).map(|(_, v)| v).sum();
         let mut outcomes: Vec<String> =
-            stats.outcomes.iter().filter(|((k, _), _)| *k == d).map(|((_, o), n)| format!("{o} {n}")).collect();
-        let ended: u64 = stats.outcomes.iter().filter(|((k, _), _)| *k == d).map(|(_, n)| n).sum();
+            stats.outcomes.of(d).into_iter().map(|(o, [t, h])| format!("{o} {}", t + h)).collect();
+        let ended: u64 = stats.outcomes.ended(d);
         let live = entered.saturating_sub(ended);
         if live > 0 {
             outcomes.push(format!("still live {live}"));
