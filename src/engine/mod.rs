@@ -469,20 +469,20 @@ impl<'e, 'a> Run<'e, 'a> {
     fn on_conversation_timer(&mut self, d: usize, due: i64) {
         let dialogue = &self.plan().dialogues[d];
         let Some(mut live) = self.states[d].live else {
-            self.timers.conversation[d] = None;
+            self.timers.set_conversation(d, None);
             return;
         };
         let mut fx = self.fx_pool.pop().unwrap_or_default();
-        let mut timer = self.timers.conversation[d];
+        let mut timer = self.timers.conversation(d);
         let alive = live
             .on_timer(dialogue, due, &mut timer, &mut fx, &mut |c, at, pending| self.holds_pending(d, c, at, pending));
-        self.timers.conversation[d] = timer;
+        self.timers.set_conversation(d, timer);
         self.states[d].live = alive.then_some(live);
         self.apply(d, live.rec, fx, None);
     }
 
     fn on_absence_timer(&mut self, d: usize, due: i64) {
-        self.timers.absence[d] = None;
+        self.timers.set_absence(d, None);
         let since = self.states[d].absence_since;
         let reason = triggers::absence_reason(self.plan().dialogues[d].trigger.as_ref(), since, due, &self.history());
         self.note(due, || Trace::AbsenceFired { dialogue: d, reason: reason.clone() });
@@ -537,9 +537,7 @@ impl<'e, 'a> Run<'e, 'a> {
             }
         }
         if defer > 0 && self.states[d].live.is_some_and(|l| l.rec == rec) {
-            if let Some(due) = &mut self.timers.conversation[d] {
-                *due = due.saturating_add(defer);
-            }
+            self.timers.delay_conversation(d, defer);
         }
         // Effect buffers are reused: a replay makes millions of these calls.
         self.fx_pool.push(fx);
@@ -600,7 +598,7 @@ impl<'e, 'a> Run<'e, 'a> {
                 triggers::Detection::Quiet => {}
                 triggers::Detection::Arm(due) => {
                     // A purchase cancels any pending absence timer and arms the next one.
-                    self.timers.absence[d] = due;
+                    self.timers.set_absence(d, due);
                     self.states[d].absence_since = t;
                 }
                 triggers::Detection::Fired(reason) => {
@@ -758,11 +756,11 @@ impl<'e, 'a> Run<'e, 'a> {
             };
             self.note(t, || Trace::Branch { dialogue: d, number, step: at_step, label: label() });
             let mut fx = self.fx_pool.pop().unwrap_or_default();
-            let mut timer = self.timers.conversation[d];
+            let mut timer = self.timers.conversation(d);
             let alive = live.take(dialogue, &b.exit, t, &mut timer, &mut fx, &mut |c, at, pending| {
                 self.holds_pending(d, c, at, pending)
             });
-            self.timers.conversation[d] = timer;
+            self.timers.set_conversation(d, timer);
             self.states[d].live = alive.then_some(live);
             self.apply(d, live.rec, fx, Some(e));
         }
@@ -926,11 +924,11 @@ impl<'e, 'a> Run<'e, 'a> {
         };
         self.note(t, || Trace::Started { dialogue: d, number });
         let mut fx = self.fx_pool.pop().unwrap_or_default();
-        let mut timer = self.timers.conversation[d];
+        let mut timer = self.timers.conversation(d);
         let live = Live::start(dialogue, rec, started_by_order, t, &mut timer, &mut fx, &mut |c, at, pending| {
             self.holds_pending(d, c, at, pending)
         });
-        self.timers.conversation[d] = timer;
+        self.timers.set_conversation(d, timer);
         self.states[d].live = live;
         self.apply(d, rec, fx, e);
     }

@@ -1517,3 +1517,41 @@ fn an_empty_preference_matches_no_row_not_every_row_without_the_attribute() {
     // C has no favourite and K1 no author: no announcement between them.
     assert_eq!(items(&r), ["A K2 2025-03-02"]);
 }
+
+/// `==` and `!=` agree with the ordering `<=` and `>=` use, for every pair of values of
+/// every kind (NaN and mixed kinds unequal): the equality fast path changes no answer.
+#[test]
+fn equality_agrees_with_the_ordering() {
+    use crate::expr::compile::Ir;
+    use crate::expr::parse::BinOp;
+    let data = load_data(&["C1,2025-01-01,o1,p1,books,10"], &[], None);
+    let c = history::Cols::default();
+    let mut s = history::Scratch::default();
+    s.prepare(&data.tx, 0..1, &c);
+    let hist = s.view(&data, &c, 0, 0..1, 0..0);
+    let ctx = Ctx { now: 0, event: None, row: None, customer: None, hist: &hist, mem: crate::expr::eval::NO_MEMORY };
+    let values = || {
+        [
+            Ir::Num(1.0),
+            Ir::Num(2.0),
+            Ir::Num(-0.0),
+            Ir::Num(0.0),
+            Ir::Num(f64::NAN),
+            Ir::Str("travel".into()),
+            Ir::Str("travels".into()),
+            Ir::Str("".into()),
+            Ir::Str("1".into()),
+            Ir::Bool(true),
+            Ir::Bool(false),
+        ]
+    };
+    let run = |op, a: Ir, b: Ir| eval_bool(&Ir::Cmp(op, Box::new(a), Box::new(b)), &ctx);
+    for (i, a) in values().into_iter().enumerate() {
+        for (j, b) in values().into_iter().enumerate() {
+            let ordered_eq = run(BinOp::Le, a.clone(), b.clone()) && run(BinOp::Ge, a.clone(), b.clone());
+            assert_eq!(run(BinOp::Eq, a.clone(), b.clone()), ordered_eq, "{a:?} == {b:?}");
+            assert_eq!(run(BinOp::Ne, a.clone(), b.clone()), !ordered_eq, "{a:?} != {b:?}");
+            assert_eq!(ordered_eq, (i == j && i != 4) || matches!((i, j), (2, 3) | (3, 2)), "{a:?} vs {b:?}");
+        }
+    }
+}

@@ -262,6 +262,18 @@ pub fn eval<'a>(ir: &'a Ir, ctx: &Ctx<'a>) -> Val<'a> {
         Ir::Neg(x) => Val::Num(-eval(x, ctx).num()),
         Ir::And(a, b) => Val::Bool(eval_bool(a, ctx) && eval_bool(b, ctx)),
         Ir::Or(a, b) => Val::Bool(eval_bool(a, ctx) || eval_bool(b, ctx)),
+        Ir::Cmp(op @ (BinOp::Eq | BinOp::Ne), a, b) => {
+            // Equality alone: `==` looks at lengths before bytes (`category == "travel"` on
+            // every purchase of a run), where an ordering compares bytes first. Values of
+            // different kinds, or NaN, are unequal, as in the ordering below.
+            let eq = match (eval(a, ctx), eval(b, ctx)) {
+                (Val::Num(x), Val::Num(y)) => x == y,
+                (Val::Str(x), Val::Str(y)) => x == y,
+                (Val::Bool(x), Val::Bool(y)) => x == y,
+                _ => false,
+            };
+            Val::Bool(eq == (*op == BinOp::Eq))
+        }
         Ir::Cmp(op, a, b) => {
             let (a, b) = (eval(a, ctx), eval(b, ctx));
             let ord = match (&a, &b) {
