@@ -452,10 +452,16 @@ fn run(s: RunSettings) -> Result<ExitCode> {
         let mut as_of = 0;
         sink.write_with(|out| {
             let r = stream::write_batches(s.format, customers, out, |emit| {
-                while let Some(data) = source.next().map_err(|e| {
-                    input_error = Some(e);
-                    std::io::Error::other("input error")
-                })? {
+                let mut next = source.next();
+                loop {
+                    let data = match next {
+                        Ok(Some(data)) => data,
+                        Ok(None) => break,
+                        Err(e) => {
+                            input_error = Some(e);
+                            return Err(std::io::Error::other("input error").into());
+                        }
+                    };
                     if last.is_none() {
                         if let Batches::Sorted(inputs) = &source {
                             // (`prepare` gave them for a whole run.)
@@ -473,7 +479,12 @@ fn run(s: RunSettings) -> Result<ExitCode> {
                         let writer = Writer::new(&data, &plan, &layout, selection(as_of))
                             .with_templates(templates.as_ref())
                             .with_sender(s.sender.clone());
-                        emit(&ev, &writer)?;
+                        // With `--presorted`, the next batch is read and parsed while this one
+                        // is evaluated and written (a whole run has no next): the reading, which
+                        // is partly serial, no longer leaves a core idle between batches.
+                        let (read, written) = rayon::join(|| source.next(), || emit(&ev, &writer));
+                        written?;
+                        next = read;
                     }
                     last = Some(data);
                 }

@@ -97,7 +97,7 @@ impl Slots {
 
 /// What `write_batches` hands its driver: evaluate and write one evaluator's customers (in
 /// customer order, after those of the previous call).
-pub type Emit<'e> = dyn FnMut(&Evaluator<'_>, &Writer<'_>) -> std::io::Result<()> + 'e;
+pub type Emit<'e> = dyn FnMut(&Evaluator<'_>, &Writer<'_>) -> std::io::Result<()> + Send + 'e;
 
 /// Stream the plan of several evaluators' customers to `out`, in the order `drive` passes
 /// them to its `emit` (`--presorted` reads the inputs a batch of customers at a time, each
