@@ -1,5 +1,6 @@
 //! `--presorted`: a table read a batch of customers at a time, for inputs already sorted by
-//! customer id. Memory holds one batch and the block being read, whatever the size of the
+//! customer id. Memory holds one batch and the block being read (and `run` reads the next
+//! batch while the current one is evaluated: two batches), whatever the size of the
 //! file; the promise is checked on every row, and a row whose key is below the one before it
 //! is an error naming both lines.
 
