@@ -186,19 +186,23 @@ pub fn absence_due(a: Absence, t: i64, hist: &History<'_>) -> Option<i64> {
 
 /// The reason an absence timer gives when it fires.
 pub fn absence_reason(trigger: Option<&Trigger>, since: i64, due: i64, hist: &History<'_>) -> String {
-    let date = &crate::input::time::format_utc(since)[..10];
-    let days = (due - since) / DAY;
-    match trigger {
-        Some(Trigger::Absence(Absence::Usual { factor, .. })) => {
-            let median = hist.median_gap_days();
-            format!(
-                "no purchase for {days} days since {date} (usual gap {} days, x{})",
-                format_num((median * 10.0).round() / 10.0),
-                format_num(*factor)
-            )
-        }
-        _ => format!("no purchase for {days} days since {date}"),
+    // Built piece by piece (one per absence firing, a million in a run), not by `format!`.
+    let stamp = crate::input::time::utc_bytes(since);
+    let date = std::str::from_utf8(&stamp[..10]).unwrap_or("0000-00-00");
+    let mut reason = String::with_capacity(80);
+    reason.push_str("no purchase for ");
+    reason.push_str(itoa::Buffer::new().format((due - since) / DAY));
+    reason.push_str(" days since ");
+    reason.push_str(date);
+    if let Some(Trigger::Absence(Absence::Usual { factor, .. })) = trigger {
+        let median = hist.median_gap_days();
+        reason.push_str(" (usual gap ");
+        reason.push_str(&format_num((median * 10.0).round() / 10.0));
+        reason.push_str(" days, x");
+        reason.push_str(&format_num(*factor));
+        reason.push(')');
     }
+    reason
 }
 
 /// Does an event trigger fire on this event row?
