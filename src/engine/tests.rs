@@ -998,7 +998,7 @@ steps:
     }
     let got: BTreeMap<bool, Reach> = r.stats.reach.iter().map(|((_, h), v)| (*h, *v)).collect();
     assert_eq!(got, want);
-    let bought: u64 = r.stats.outcomes.count(0, "bought", false) + r.stats.outcomes.count(0, "bought", true);
+    let bought: u64 = r.stats.outcomes.of(0).iter().filter(|(o, _)| *o == "bought").map(|(_, [t, h])| t + h).sum();
     assert_eq!(bought, 4);
     // Messages that go out, by day: the treated customers' only (held-out ones are suppressed).
     let treated_msgs = ["C", "D", "G", "H", "B", "F"].iter().filter(|i| !held(i)).count() as u64;

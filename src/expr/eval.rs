@@ -265,7 +265,7 @@ pub fn eval<'a>(ir: &'a Ir, ctx: &Ctx<'a>) -> Val<'a> {
         Ir::Cmp(op @ (BinOp::Eq | BinOp::Ne), a, b) => {
             // Equality alone: `==` looks at lengths before bytes (`category == "travel"` on
             // every purchase of a run), where an ordering compares bytes first. Values of
-            // different kinds, or NaN, are unequal, as in the ordering below.
+            // different kinds, or NaN, are unequal (the ordering below has no order for them).
             let eq = match (eval(a, ctx), eval(b, ctx)) {
                 (Val::Num(x), Val::Num(y)) => x == y,
                 (Val::Str(x), Val::Str(y)) => x == y,
@@ -282,11 +282,9 @@ pub fn eval<'a>(ir: &'a Ir, ctx: &Ctx<'a>) -> Val<'a> {
                 (Val::Bool(x), Val::Bool(y)) => Some(x.cmp(y)),
                 _ => None,
             };
+            // (`==` and `!=` are the arm above.)
             Val::Bool(match (op, ord) {
-                (BinOp::Ne, None) => true,
                 (_, None) => false,
-                (BinOp::Eq, Some(o)) => o.is_eq(),
-                (BinOp::Ne, Some(o)) => o.is_ne(),
                 (BinOp::Lt, Some(o)) => o.is_lt(),
                 (BinOp::Le, Some(o)) => o.is_le(),
                 (BinOp::Gt, Some(o)) => o.is_gt(),

@@ -378,12 +378,11 @@ fn holdout(h: &mut String, i: &Inputs<'_>, d: usize, held: &Reach, treated: &Rea
         verdict_box(h, &v, "the goal");
     }
     // Each outcome, by group.
-    let outcomes: Vec<&str> = s.outcomes.of(d).into_iter().map(|(o, _)| o).collect();
+    let outcomes = s.outcomes.of(d);
     if !outcomes.is_empty() {
         h.push_str("<table>\n<tr><th>outcome</th><th class=\"n\">treated</th><th class=\"n\">95% interval</th><th class=\"n\">held out</th><th class=\"n\">95% interval</th><th class=\"n\">difference</th><th>verdict</th></tr>\n");
-        for o in outcomes {
-            let n = |held_out: bool| s.outcomes.count(d, o, held_out);
-            let (t, c) = (wilson(n(false), treated.concluded, Z95), wilson(n(true), held.concluded, Z95));
+        for (o, [n_treated, n_held]) in outcomes {
+            let (t, c) = (wilson(n_treated, treated.concluded, Z95), wilson(n_held, held.concluded, Z95));
             let v = verdict(&t, &c);
             let (diff, word) = match v {
                 Verdict::TooFew => ("–".to_owned(), "not enough customers to tell"),
