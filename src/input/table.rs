@@ -1684,12 +1684,23 @@ fn sort_rows(table: &mut Table, tie_first: &[&str]) {
             .into_par_iter()
             .filter_map(|(r, group)| {
                 if group.is_sorted_by(|a, b| cmp(a, b).is_le()) {
-                    None
-                } else {
-                    // Stable: rows equal in every column keep file order.
-                    group.sort_by(cmp);
-                    Some(r)
+                    return None;
                 }
+                // Stable: rows equal in every column keep file order.
+                if t.ts.is_empty() || !group.is_sorted_by_key(|&i| t.ts[i as usize]) {
+                    group.sort_by(cmp);
+                } else {
+                    // Rows exported in time order are out of order only among the lines of one
+                    // moment (an order's lines): each run of one timestamp is sorted alone, a
+                    // few rows each instead of the customer's whole history. A stable sort of
+                    // every run is the stable sort of the whole, the runs being in order.
+                    for run in group.chunk_by_mut(|&a, &b| t.ts[a as usize] == t.ts[b as usize]) {
+                        if run.len() > 1 {
+                            run.sort_by(cmp);
+                        }
+                    }
+                }
+                Some(r)
             })
             .collect()
     };
@@ -1968,18 +1979,33 @@ mod tests {
     /// still with their rows, and the groups cover each customer's rows.
     #[test]
     fn rows_come_out_per_customer_in_time_then_content_order() {
-        let mut body = "customer_id,timestamp,order_id,product,amount\n".to_owned();
-        let mut expected: Vec<(String, String, String, String, String, u32)> = Vec::new();
+        // Rows in no order, and the same rows in time order as exports come (only the lines
+        // of one moment are then out of content order: the sort takes another way).
+        for in_time_order in [false, true] {
+            rows_come_out_in_order(in_time_order);
+        }
+    }
+
+    fn rows_come_out_in_order(in_time_order: bool) {
+        let mut rows: Vec<(String, String, String, String, String)> = Vec::new();
         let mut x: u64 = 7;
-        for i in 0..600u32 {
+        for _ in 0..600u32 {
             x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             let c = format!("C{}", (x >> 33) % 37);
             let day = 1 + (x >> 40) % 3;
             let order = format!("o{}", (x >> 20) % 5);
             let product = ["b", "a", "c"][((x >> 50) % 3) as usize];
             let amount = format!("{}", (x >> 45) % 4);
-            body.push_str(&format!("{c},2025-01-0{day},{order},{product},{amount}\n"));
-            expected.push((c, format!("2025-01-0{day}"), order, product.to_owned(), amount, i + 2));
+            rows.push((c, format!("2025-01-0{day}"), order, product.to_owned(), amount));
+        }
+        if in_time_order {
+            rows.sort_by(|a, b| a.1.cmp(&b.1));
+        }
+        let mut body = "customer_id,timestamp,order_id,product,amount\n".to_owned();
+        let mut expected: Vec<(String, String, String, String, String, u32)> = Vec::new();
+        for (i, (c, day, order, product, amount)) in rows.into_iter().enumerate() {
+            body.push_str(&format!("{c},{day},{order},{product},{amount}\n"));
+            expected.push((c, day, order, product, amount, i as u32 + 2));
         }
         // By customer, time, then the tie columns in order; equal rows in file (line) order.
         expected.sort();
@@ -2002,7 +2028,7 @@ mod tests {
                     )
                 })
                 .collect();
-            assert_eq!(got, expected, "block {block}, {parts} parts");
+            assert_eq!(got, expected, "block {block}, {parts} parts, in time order: {in_time_order}");
             let mut covered = 0;
             for (sym, range) in &t.groups {
                 assert!(range.clone().all(|r| t.customer[r] == *sym));
