@@ -106,6 +106,134 @@ impl<W: Write> Write for WriteBehind<W> {
     }
 }
 
+/// Bytes per direct write: a multiple of every block size `O_DIRECT` asks alignment to.
+const DIRECT_CHUNK: usize = 8 << 20;
+/// The alignment of a direct write's memory, file offset and length (4 KiB covers the 512-byte
+/// and 4 KiB logical blocks of disks and file systems).
+const DIRECT_ALIGN: usize = 4096;
+
+/// A file whose page cache can be bypassed: `O_DIRECT` turned on or off on its descriptor.
+trait SetDirect {
+    fn set_direct(&mut self, on: bool) -> io::Result<()>;
+}
+
+#[cfg(target_os = "linux")]
+impl<W: std::os::fd::AsRawFd> SetDirect for WriteBehind<W> {
+    fn set_direct(&mut self, on: bool) -> io::Result<()> {
+        let fd = self.inner.as_raw_fd();
+        // SAFETY: F_GETFL and F_SETFL read and change the status flags of a descriptor this
+        // writer owns; no memory is passed.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if flags < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let flags = if on { flags | libc::O_DIRECT } else { flags & !libc::O_DIRECT };
+        // SAFETY: as above.
+        if unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+impl<W> SetDirect for WriteBehind<W> {
+    fn set_direct(&mut self, _on: bool) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+}
+
+/// A new file written from its start in whole aligned chunks with `O_DIRECT`, straight from
+/// this writer's buffer to the disk: no copy into the page cache, no dirty pages for the
+/// `fsync` before the rename to write back. On a virtual disk (this project's benchmark
+/// machine) a 1.3 GB plan written so takes 1.0 s and 0.3 s of system time, against 4.5 s and
+/// 4.1 s through the page cache with the `fsync` (`dd ... conv=fsync [oflag=direct]`). The
+/// tail (less than a chunk) goes through the page cache. Where the file system refuses
+/// direct writes (the flag or the first aligned write is refused, e.g. tmpfs), every byte
+/// goes through the page cache instead, as `WriteBehind` hands it over.
+struct Direct<W: Write + SetDirect> {
+    inner: W,
+    /// One chunk plus room to align its start.
+    buf: Vec<u8>,
+    /// Where the aligned chunk starts in `buf`.
+    start: usize,
+    /// Bytes waiting in the chunk.
+    len: usize,
+    /// Whether writes still go around the page cache.
+    direct: bool,
+}
+
+impl<W: Write + SetDirect> Direct<W> {
+    fn new(mut inner: W) -> Self {
+        let buf = vec![0u8; DIRECT_CHUNK + DIRECT_ALIGN];
+        let start = (DIRECT_ALIGN - buf.as_ptr().addr() % DIRECT_ALIGN) % DIRECT_ALIGN;
+        let direct = inner.set_direct(true).is_ok();
+        Self { inner, buf, start, len: 0, direct }
+    }
+
+    /// From now on through the page cache.
+    fn go_buffered(&mut self) -> io::Result<()> {
+        if self.direct {
+            self.direct = false;
+            self.inner.set_direct(false)?;
+        }
+        Ok(())
+    }
+
+    /// Write the waiting bytes. A direct write of a whole chunk that the kernel refuses as
+    /// unaligned (EINVAL: nothing was written) is retried through the page cache, and so
+    /// is everything after it; so is the rest of a short direct write.
+    fn spill(&mut self) -> io::Result<()> {
+        let mut at = 0;
+        while at < self.len {
+            let bytes = &self.buf[self.start + at..self.start + self.len];
+            match self.inner.write(bytes) {
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) => {
+                    at += n;
+                    if at < self.len {
+                        self.go_buffered()?;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if self.direct && e.raw_os_error() == Some(libc::EINVAL) => self.go_buffered()?,
+                Err(e) => return Err(e),
+            }
+        }
+        self.len = 0;
+        Ok(())
+    }
+
+    /// Every byte written, the tail through the page cache; the file, for its `fsync`.
+    fn finish(mut self) -> io::Result<W> {
+        self.flush()?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write + SetDirect> Write for Direct<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = (DIRECT_CHUNK - self.len).min(data.len());
+        let at = self.start + self.len;
+        self.buf[at..at + n].copy_from_slice(&data[..n]);
+        self.len += n;
+        if self.len == DIRECT_CHUNK {
+            self.spill()?;
+        }
+        Ok(n)
+    }
+    /// Hands every waiting byte to the kernel: a tail shorter than a chunk cannot be written
+    /// directly, so the file is written through the page cache from here on (a plan is
+    /// flushed once, at its end).
+    fn flush(&mut self) -> io::Result<()> {
+        if self.len > 0 {
+            self.go_buffered()?;
+            self.spill()?;
+        }
+        self.inner.flush()
+    }
+}
+
 /// A file the run reads, named for the error when `-o` points at it.
 pub struct Protected<'a> {
     pub what: &'a str,
@@ -360,10 +488,9 @@ impl Sink {
         file: File,
         f: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<u64>,
     ) -> io::Result<u64> {
-        // Small: the plan comes in chunks of many rows, which pass the buffer uncopied.
-        let mut w = io::BufWriter::with_capacity(1 << 16, WriteBehind::new(file));
+        let mut w = Direct::new(WriteBehind::new(file));
         let n = f(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?.inner;
+        let file = w.finish()?.inner;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -380,10 +507,9 @@ impl Sink {
         tmp: tempfile::NamedTempFile,
         f: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<u64>,
     ) -> io::Result<u64> {
-        // Small: the plan comes in chunks of many rows, which pass the buffer uncopied.
-        let mut w = io::BufWriter::with_capacity(1 << 16, WriteBehind::new(tmp));
+        let mut w = Direct::new(WriteBehind::new(tmp));
         let n = f(&mut w)?;
-        let tmp = w.into_inner().map_err(|e| e.into_error())?.inner;
+        let tmp = w.finish()?.inner;
         // A temp file is private (0600); the plan gets the permissions of the file it
         // replaces, or the usual 0644.
         #[cfg(unix)]
@@ -477,6 +603,106 @@ mod tests {
         assert_eq!(w.written, expected.len() as u64);
         assert!(w.waited > 0 && w.waited < w.started, "two windows were handed over");
         drop(w);
+        assert!(std::fs::read(&p).unwrap() == expected);
+    }
+
+    /// A disk for `Direct`: keeps what is written, and while `O_DIRECT` is on asserts that
+    /// each write's memory, offset and length are aligned. It can refuse the flag, refuse
+    /// the first direct write as unaligned (EINVAL), or take only part of it.
+    #[derive(Default)]
+    struct Disk {
+        data: Vec<u8>,
+        direct: bool,
+        refuse_flag: bool,
+        refuse_first: bool,
+        short_first: Option<usize>,
+        direct_writes: usize,
+    }
+    impl Write for Disk {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let mut n = buf.len();
+            if self.direct {
+                assert_eq!(buf.as_ptr().addr() % DIRECT_ALIGN, 0, "direct write from unaligned memory");
+                assert_eq!(buf.len() % DIRECT_ALIGN, 0, "direct write of an unaligned length");
+                assert_eq!(self.data.len() % DIRECT_ALIGN, 0, "direct write at an unaligned offset");
+                if std::mem::take(&mut self.refuse_first) {
+                    return Err(io::Error::from_raw_os_error(libc::EINVAL));
+                }
+                if let Some(k) = self.short_first.take() {
+                    n = k;
+                }
+                self.direct_writes += 1;
+            }
+            self.data.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    impl SetDirect for Disk {
+        fn set_direct(&mut self, on: bool) -> io::Result<()> {
+            if on && self.refuse_flag {
+                return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            }
+            self.direct = on;
+            Ok(())
+        }
+    }
+
+    /// Writes of odd sizes making up two and a half chunks, through `Direct` onto `disk`:
+    /// what the disk holds, and how many direct writes it took.
+    fn through_direct(disk: Disk) -> (Disk, Vec<u8>) {
+        let mut w = Direct::new(disk);
+        let mut expected = Vec::new();
+        let mut i = 0u32;
+        while expected.len() < DIRECT_CHUNK * 5 / 2 {
+            let chunk: Vec<u8> = (0..300_007u32).map(|k| (k.wrapping_mul(31).wrapping_add(i) % 251) as u8).collect();
+            w.write_all(&chunk).unwrap();
+            expected.extend_from_slice(&chunk);
+            i += 1;
+        }
+        (w.finish().unwrap(), expected)
+    }
+
+    #[test]
+    fn direct_writes_are_whole_aligned_chunks_and_the_tail_goes_through_the_cache() {
+        let (disk, expected) = through_direct(Disk::default());
+        assert!(disk.data == expected, "every byte once, in order");
+        assert_eq!(disk.direct_writes, 2, "the two whole chunks went around the cache");
+        assert!(!disk.direct, "the tail was written with O_DIRECT off");
+    }
+
+    #[test]
+    fn a_file_system_refusing_direct_writes_gets_every_byte_through_the_cache() {
+        // The flag refused when the file is opened.
+        let (disk, expected) = through_direct(Disk { refuse_flag: true, ..Disk::default() });
+        assert!(disk.data == expected);
+        assert_eq!(disk.direct_writes, 0);
+        // The flag taken, the first aligned write refused: nothing lost, nothing twice.
+        let (disk, expected) = through_direct(Disk { refuse_first: true, ..Disk::default() });
+        assert!(disk.data == expected);
+        assert_eq!(disk.direct_writes, 0, "after a refusal, no more direct writes");
+        // A direct write that takes part of a chunk: the rest follows through the cache.
+        let (disk, expected) = through_direct(Disk { short_first: Some(5 * DIRECT_ALIGN + 17), ..Disk::default() });
+        assert!(disk.data == expected);
+        assert_eq!(disk.direct_writes, 1);
+    }
+
+    #[test]
+    fn a_real_file_written_directly_reads_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plan.csv");
+        let mut w = Direct::new(WriteBehind::new(File::create(&p).unwrap()));
+        let mut expected = Vec::new();
+        for i in 0..70u32 {
+            let chunk: Vec<u8> = (0..300_007u32).map(|k| (k ^ i) as u8).collect();
+            w.write_all(&chunk).unwrap();
+            expected.extend_from_slice(&chunk);
+        }
+        let file = w.finish().unwrap().inner;
+        file.sync_all().unwrap();
+        drop(file);
         assert!(std::fs::read(&p).unwrap() == expected);
     }
 
