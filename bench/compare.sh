@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# kairos beside DuckDB on one data set: the csv floor, kairos trigger-only, the kairos full run
-# and DuckDB's SQL for the same triggers (counting only, and writing every firing to a file), with wall seconds, peak RSS and ratios, and a check that
+# kairos beside DuckDB on one data set: the csv floor, kairos trigger-only (its plan to a file,
+# and to /dev/null), the kairos full run and DuckDB's SQL for the same triggers (counting only,
+# and writing every firing to a file), with wall seconds, peak RSS and ratios, and a check that
 # kairos and DuckDB count the same trigger firings.
 #
 #   bench/compare.sh                                   # the generated 10M-row set (made once)
@@ -113,6 +114,8 @@ for ((i = 1; i <= REPEAT; i++)); do
     measure duckdb_write "$PY" bench/duckdb_firings.py "$TX" "$WORK/duckdb_firings.csv" "$THREADS"
     measure trigger_only "$KAIROS_BIN" run --quiet --threads "$THREADS" --dialogues bench/trigger_only -t "$TX" \
         --no-profile -o "$WORK/trigger_only.csv"
+    measure trigger_null "$KAIROS_BIN" run --quiet --threads "$THREADS" --dialogues bench/trigger_only -t "$TX" \
+        --no-profile -o /dev/null
     measure full "$KAIROS_BIN" run --quiet --threads "$THREADS" --dialogues dialogues "${FULL_INPUTS[@]}" \
         -o "$WORK/full.csv"
 done
@@ -140,9 +143,10 @@ ratio() { awk -v a="${WALL[$1]:-}" -v b="${WALL[$2]:-}" 'BEGIN { if (a != "" && 
 echo
 echo "data: $TX ($ROWS_IN_TX rows), threads: $THREADS, best of $REPEAT"
 printf '%-14s %9s %14s %12s %12s\n' step "wall s" "peak RSS MiB" "/ floor" "/ duckdb"
-for s in floor duckdb duckdb_write trigger_only full; do
+for s in floor duckdb duckdb_write trigger_only trigger_null full; do
     printf '%-14s %9s %14s %12s %12s\n' "$s" "${WALL[$s]:--}" "${RSS[$s]:--}" "$(ratio "$s" floor)" "$(ratio "$s" duckdb)"
 done
 echo "trigger counts kairos = duckdb: $COUNTS_OK"
-echo "(duckdb: three counts printed; duckdb_write: every firing written to a CSV file, as kairos writes every message)"
+echo "(duckdb: three counts printed; duckdb_write: every firing written to a CSV file, as kairos writes every message;"
+echo " trigger_null: trigger_only with the plan rendered but sent to /dev/null, so without the cost of writing a file)"
 [[ "$FAILED" == 0 && "$COUNTS_OK" == OK ]]
