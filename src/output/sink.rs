@@ -706,6 +706,43 @@ mod tests {
         assert!(std::fs::read(&p).unwrap() == expected);
     }
 
+    /// A plan of several direct chunks and a tail, through the whole file path (unnamed or
+    /// named temp file, direct writes, fsync, rename): every byte back, nothing left beside it,
+    /// and the file replaced keeps its permissions.
+    #[test]
+    fn a_plan_of_many_chunks_lands_whole_through_the_sink() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("plan.csv");
+        std::fs::write(&out, "old plan\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o640)).unwrap();
+        }
+        let mut expected = Vec::new();
+        let s = Sink::open(Some(&out), &[]).unwrap();
+        s.write_with(|w| {
+            for i in 0..9u32 {
+                let chunk: Vec<u8> = (0..(2 << 20) + 4_099u32).map(|k| (k.wrapping_mul(7) ^ i) as u8).collect();
+                w.write_all(&chunk)?;
+                expected.extend_from_slice(&chunk);
+            }
+            w.flush()?;
+            Ok(1)
+        })
+        .unwrap();
+        assert!(expected.len() > 2 * DIRECT_CHUNK && expected.len() % DIRECT_CHUNK != 0);
+        assert!(std::fs::read(&out).unwrap() == expected, "every byte once, in order");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["plan.csv"], "no temp file left");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o640);
+        }
+        assert!(pending().is_empty());
+    }
+
     #[test]
     fn refuses_to_replace_an_input_by_identity() {
         let dir = tempfile::tempdir().unwrap();
