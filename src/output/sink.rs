@@ -350,12 +350,14 @@ fn link_and_rename(_file: &File, _dir: &Path, _path: &Path) -> io::Result<()> {
 /// Make the rename of a plan into `dir` durable: the folder's entry is written before the run
 /// goes on (a ledger records the plan's messages as sent only once the plan is in place, so a
 /// crash must not keep the record and lose the rename). A file system that cannot sync a
-/// folder (EINVAL: some FUSE and network ones) has nothing more to give.
+/// folder (EINVAL: some FUSE and network ones), or a folder this user may write but not open
+/// (mode `-wx`), has nothing more to give: the plan is in place either way.
 fn sync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
         match File::open(dir).and_then(|d| d.sync_all()) {
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EOPNOTSUPP)) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(()),
             r => r,
         }
     }
