@@ -90,6 +90,24 @@ impl CsvOut {
         self.buf
     }
 
+    /// A writer of fields that will follow other fields of a record: each one is written
+    /// with the comma before it, for `rendered` to append as they are (fields repeated on
+    /// many records, such as a customer's profile, rendered once).
+    pub fn following() -> Self {
+        Self { buf: Vec::new(), fields: 1, record_start: 0 }
+    }
+
+    /// `n` fields that a `following` writer rendered into `fields`, appended to the record.
+    pub fn rendered(&mut self, fields: &[u8], n: usize) {
+        if n == 0 {
+            return;
+        }
+        // The first field of a record has no comma before it.
+        let bytes = if self.fields == 0 { &fields[1..] } else { fields };
+        self.buf.extend_from_slice(bytes);
+        self.fields += n;
+    }
+
     #[inline]
     fn delimit(&mut self) {
         if self.fields > 0 {
@@ -154,6 +172,39 @@ impl CsvOut {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_rendered_once_are_the_fields_written_each_time() {
+        let fields: [&[u8]; 4] = [b"Emma, R.", b"", b"say \"hi\"", b"plain"];
+        let mut once = CsvOut::following();
+        for f in fields {
+            once.field(f);
+        }
+        let once = once.into_inner();
+        let (mut direct, mut reused) = (CsvOut::new(Vec::new()), CsvOut::new(Vec::new()));
+        // After other fields, as the only fields of a record, and none at all.
+        for lead in [&[&b"id"[..], b"x,y"][..], &[]] {
+            for f in lead {
+                direct.field(f);
+                reused.field(f);
+            }
+            for f in fields {
+                direct.field(f);
+            }
+            reused.rendered(&once, fields.len());
+            direct.end_record();
+            reused.end_record();
+        }
+        reused.rendered(b"", 0);
+        reused.end_record();
+        direct.end_record();
+        let direct = direct.into_inner();
+        assert_eq!(String::from_utf8(reused.into_inner()).unwrap(), String::from_utf8(direct.clone()).unwrap());
+        assert_eq!(
+            direct,
+            by_csv_crate(&[vec![b"id", b"x,y", b"Emma, R.", b"", b"say \"hi\"", b"plain"], fields.to_vec(), vec![]])
+        );
+    }
 
     /// What the `csv` crate's default writer (as kairos configured it) writes.
     fn by_csv_crate(records: &[Vec<&[u8]>]) -> Vec<u8> {

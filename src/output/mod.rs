@@ -768,6 +768,26 @@ impl<'a> Writer<'a> {
                     (Some(t), Some(row)) => Some((t, row)),
                     _ => None,
                 };
+                // The profile columns end every row of the customer: rendered once.
+                let mut fields = csv_out::CsvOut::following();
+                let n = match profile.filter(|_| !self.profile_headers.is_empty() && !msgs.is_empty()) {
+                    Some((t, row)) => {
+                        for c in 0..t.names.len() {
+                            match t.num_col(c) {
+                                Some(_) => fields.field(t.text_at(c, row).as_bytes()),
+                                None => row::write_text(&mut fields, t.str_at(c, row), self.escape),
+                            }
+                        }
+                        t.names.len()
+                    }
+                    None => {
+                        for _ in &self.profile_headers {
+                            fields.field("");
+                        }
+                        self.profile_headers.len()
+                    }
+                };
+                let fields = fields.into_inner();
                 for m in &msgs {
                     let row = self.full_row_with(r, m, cv, false)?;
                     self.note_length(&row, &mut emitted);
@@ -778,21 +798,7 @@ impl<'a> Writer<'a> {
                     if self.has_content() {
                         row.write_content_csv(w, self.escape);
                     }
-                    match profile.filter(|_| !self.profile_headers.is_empty()) {
-                        Some((t, row)) => {
-                            for c in 0..t.names.len() {
-                                match t.num_col(c) {
-                                    Some(_) => w.field(t.text_at(c, row).as_bytes()),
-                                    None => row::write_text(w, t.str_at(c, row), self.escape),
-                                }
-                            }
-                        }
-                        None => {
-                            for _ in &self.profile_headers {
-                                w.field("");
-                            }
-                        }
-                    }
+                    w.rendered(&fields, n);
                     w.end_record();
                 }
             }
