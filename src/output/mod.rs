@@ -20,7 +20,7 @@ use crate::dialogue::Plan;
 use crate::engine::{status, CustomerResult, EventRef, Instance, Message};
 use crate::ids::hex32;
 use crate::input::time::format_utc;
-use crate::input::Data;
+use crate::input::{Data, Table};
 use crate::template::fast::{Rec, Source, Val};
 use crate::template::render::TriggerVars;
 use crate::template::{Rendered, Templates, Vars, MESSAGE_VARS};
@@ -375,6 +375,30 @@ impl<'a> Writer<'a> {
         let tz = self.customer_tz(r);
         let fast = part.is_fast().then(|| self.content_fast(part, r, m, row, tz, html).map(Some));
         (fast, self.content_minijinja(ts, t, r, m, row, tz, &OnceCell::new(), html))
+    }
+
+    /// A customer's profile columns as CSV fields, each with the comma before it (see
+    /// `CsvOut::rendered`), and how many: empty fields without a profile.
+    fn profile_csv(&self, profile: Option<(&Table, usize)>) -> (Vec<u8>, usize) {
+        let mut fields = csv_out::CsvOut::following();
+        let n = match profile.filter(|_| !self.profile_headers.is_empty()) {
+            Some((t, row)) => {
+                for c in 0..t.names.len() {
+                    match t.num_col(c) {
+                        Some(_) => fields.field(t.text_at(c, row).as_bytes()),
+                        None => row::write_text(&mut fields, t.str_at(c, row), self.escape),
+                    }
+                }
+                t.names.len()
+            }
+            None => {
+                for _ in &self.profile_headers {
+                    fields.field("");
+                }
+                self.profile_headers.len()
+            }
+        };
+        (fields.into_inner(), n)
     }
 
     /// The output row of message `m` with its content.
@@ -769,25 +793,7 @@ impl<'a> Writer<'a> {
                     _ => None,
                 };
                 // The profile columns end every row of the customer: rendered once.
-                let mut fields = csv_out::CsvOut::following();
-                let n = match profile.filter(|_| !self.profile_headers.is_empty() && !msgs.is_empty()) {
-                    Some((t, row)) => {
-                        for c in 0..t.names.len() {
-                            match t.num_col(c) {
-                                Some(_) => fields.field(t.text_at(c, row).as_bytes()),
-                                None => row::write_text(&mut fields, t.str_at(c, row), self.escape),
-                            }
-                        }
-                        t.names.len()
-                    }
-                    None => {
-                        for _ in &self.profile_headers {
-                            fields.field("");
-                        }
-                        self.profile_headers.len()
-                    }
-                };
-                let fields = fields.into_inner();
+                let (fields, n) = if msgs.is_empty() { (Vec::new(), 0) } else { self.profile_csv(profile) };
                 for m in &msgs {
                     let row = self.full_row_with(r, m, cv, false)?;
                     self.note_length(&row, &mut emitted);

@@ -303,6 +303,17 @@ fn install_signal_cleanup() {
     });
 }
 
+/// The folder a file path is in (`.` for a bare name).
+fn folder_of(path: &Path) -> &Path {
+    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+/// `e`, saying what it could not write: the plan's path (a temp file, a sync or a rename
+/// that failed would otherwise reach the user as a bare "No space left on device").
+fn named(name: &str, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("cannot write to {name}: {e}"))
+}
+
 /// Rust opens `/dev/null` read-write on a standard descriptor that was closed at start
 /// (`>&-`); a shell redirection to `/dev/null` opens it write-only. Telling them apart keeps a
 /// closed stdout from silently swallowing the plan.
@@ -434,7 +445,7 @@ impl Sink {
                 return Ok(Sink::Stream { path: p.to_path_buf(), file });
             }
         }
-        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = folder_of(p);
         if let Some(file) = unnamed_in(dir) {
             return Ok(Sink::Unnamed { path: p.to_path_buf(), dir: dir.to_path_buf(), file });
         }
@@ -462,7 +473,7 @@ impl Sink {
                 return Err(io::Error::other("the folder is not empty: give a new or empty folder"));
             }
         }
-        let parent = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = folder_of(path);
         install_signal_cleanup();
         let tmp = tempfile::Builder::new().prefix(".kairos-").suffix(".tmp").tempdir_in(parent)?;
         pending().push(tmp.path().to_path_buf());
@@ -496,26 +507,29 @@ impl Sink {
                 out.flush()?;
                 Ok(n)
             }
-            Sink::Unnamed { path, dir, file } => Self::commit_unnamed(&path, &dir, file, f),
+            Sink::Unnamed { path, dir, file } => Self::commit_unnamed(&path, &dir, file, &name, f),
             Sink::File { path, tmp } => {
                 let tmp_path = tmp.path().to_path_buf();
-                let result = Self::commit(&path, tmp, f);
+                let result = Self::commit(&path, tmp, &name, f);
                 pending().retain(|p| *p != tmp_path);
                 result
             }
             Sink::Dir { path, tmp } => {
                 let tmp_path = tmp.path().to_path_buf();
                 let result = (|| {
-                    let mut w = super::mail::FolderWriter::new(tmp_path.clone());
+                    let mut w = Named { inner: super::mail::FolderWriter::new(tmp_path.clone()), name: name.clone() };
                     let n = f(&mut w)?;
-                    w.finish()?;
-                    sync_folder(&tmp_path)?;
-                    if path.is_dir() {
-                        // Empty, as checked when opened.
-                        std::fs::remove_dir(&path)?;
-                    }
-                    std::fs::rename(&tmp_path, &path)?;
-                    sync_dir(path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
+                    (|| {
+                        w.inner.finish()?;
+                        sync_folder(&tmp_path)?;
+                        if path.is_dir() {
+                            // Empty, as checked when opened.
+                            std::fs::remove_dir(&path)?;
+                        }
+                        std::fs::rename(&tmp_path, &path)?;
+                        sync_dir(folder_of(&path))
+                    })()
+                    .map_err(|e| named(&name, e))?;
                     Ok(n)
                 })();
                 if result.is_ok() {
@@ -538,7 +552,7 @@ struct Named<W> {
 
 impl<W: Write> Named<W> {
     fn named(&self, e: io::Error) -> io::Error {
-        io::Error::new(e.kind(), format!("cannot write to {}: {e}", self.name))
+        named(&self.name, e)
     }
 }
 
@@ -559,42 +573,50 @@ impl Sink {
         path: &Path,
         dir: &Path,
         file: File,
+        name: &str,
         f: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<u64>,
     ) -> io::Result<u64> {
-        let mut w = Direct::new(WriteBehind::new(file));
+        let mut w = Named { inner: Direct::new(WriteBehind::new(file)), name: name.to_owned() };
         let n = f(&mut w)?;
-        let file = w.finish()?.inner;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
-            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        }
-        file.sync_all()?;
-        link_and_rename(&file, dir, path)?;
-        sync_dir(dir)?;
+        (|| {
+            let file = w.inner.finish()?.inner;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+                file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+            }
+            file.sync_all()?;
+            link_and_rename(&file, dir, path)?;
+            sync_dir(dir)
+        })()
+        .map_err(|e| named(name, e))?;
         Ok(n)
     }
 
     fn commit(
         path: &Path,
         tmp: tempfile::NamedTempFile,
+        name: &str,
         f: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<u64>,
     ) -> io::Result<u64> {
-        let mut w = Direct::new(WriteBehind::new(tmp));
+        let mut w = Named { inner: Direct::new(WriteBehind::new(tmp)), name: name.to_owned() };
         let n = f(&mut w)?;
-        let tmp = w.finish()?.inner;
-        // A temp file is private (0600); the plan gets the permissions of the file it
-        // replaces, or the usual 0644.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
-            tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
-        }
-        tmp.as_file().sync_all()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        sync_dir(path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
+        (|| {
+            let tmp = w.inner.finish()?.inner;
+            // A temp file is private (0600); the plan gets the permissions of the file it
+            // replaces, or the usual 0644.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+                tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
+            }
+            tmp.as_file().sync_all()?;
+            tmp.persist(path).map_err(|e| e.error)?;
+            sync_dir(folder_of(path))
+        })()
+        .map_err(|e| named(name, e))?;
         Ok(n)
     }
 
@@ -907,6 +929,30 @@ mod tests {
             assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o640);
         }
         assert!(pending().is_empty());
+    }
+
+    /// An error in the steps after the writing (the rename here: its folder is gone) names
+    /// the plan, and leaves nothing behind.
+    #[test]
+    fn an_error_committing_the_plan_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("out");
+        std::fs::create_dir(&sub).unwrap();
+        let out = sub.join("plan.csv");
+        let s = Sink::open(Some(&out), &[]).unwrap();
+        std::fs::remove_dir_all(&sub).unwrap();
+        let e = s.write_with(|w| w.write_all(b"plan\n").map(|_| 1)).unwrap_err();
+        let shown = e.to_string();
+        assert!(shown.starts_with(&format!("cannot write to {}: ", out.display())), "{shown}");
+        assert!(!out.exists());
+        // A folder of messages: a frame cut short is found when the folder is finished.
+        let folder = dir.path().join("mail");
+        let s = Sink::open_dir(&folder, &[]).unwrap();
+        let e = s.write_with(|w| w.write_all(b"\0EML a.eml 10\nshort").map(|_| 1)).unwrap_err();
+        let shown = e.to_string();
+        assert!(shown.starts_with(&format!("cannot write to {}: ", folder.display())), "{shown}");
+        assert!(shown.contains("cut short"), "{shown}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing left behind");
     }
 
     #[test]
