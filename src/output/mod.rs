@@ -116,6 +116,8 @@ pub struct Writer<'a> {
     sender: Option<mail::Sender>,
     /// `sel.as_of` and its local day, for the status of every message.
     as_of_day: (i64, i64),
+    /// The CSV fields each (dialogue, step, attempt, variant, channel) fixes, rendered once.
+    fixed_csv: Vec<Vec<Vec<Vec<Vec<row::FixedCsvBytes>>>>>,
 }
 
 /// A worker's output for a run of consecutive customers, in the chosen format.
@@ -172,7 +174,43 @@ impl<'a> Writer<'a> {
             (Some(t), Some(c)) => t.col(c),
             _ => None,
         };
+        let fixed_csv = plan
+            .dialogues
+            .iter()
+            .map(|d| {
+                d.steps
+                    .iter()
+                    .map(|s| {
+                        s.ladder
+                            .iter()
+                            .enumerate()
+                            .map(|(a, rung)| {
+                                rung.variants
+                                    .iter()
+                                    .map(|v| {
+                                        v.channels
+                                            .iter()
+                                            .map(|ch| {
+                                                row::FixedCsvBytes::new(
+                                                    &d.id,
+                                                    &s.id,
+                                                    a,
+                                                    ch,
+                                                    &v.template,
+                                                    layout.escape_formulas,
+                                                )
+                                            })
+                                            .collect()
+                                    })
+                                    .collect()
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
         Self {
+            fixed_csv,
             data,
             plan,
             sel,
@@ -547,6 +585,7 @@ impl<'a> Writer<'a> {
                 _ => m.policy_note(),
             },
             content: None,
+            fixed_csv: None,
         }
     }
 
@@ -795,7 +834,9 @@ impl<'a> Writer<'a> {
                 // The profile columns end every row of the customer: rendered once.
                 let (fields, n) = if msgs.is_empty() { (Vec::new(), 0) } else { self.profile_csv(profile) };
                 for m in &msgs {
-                    let row = self.full_row_with(r, m, cv, false)?;
+                    let mut row = self.full_row_with(r, m, cv, false)?;
+                    let d = r.instances[m.instance].dialogue;
+                    row.fixed_csv = Some(self.fixed_csv[d][m.step][m.attempt][m.variant][m.channel].get());
                     self.note_length(&row, &mut emitted);
                     row.write_csv(w, self.escape);
                     if let Some(item) = row.item_id {

@@ -113,6 +113,43 @@ pub struct Row<'a> {
     /// The rendered message, when templates are configured (`None` otherwise, or for a
     /// message whose template has no part for its channel).
     pub content: Option<crate::template::Rendered>,
+    /// The CSV fields of the columns the message's step fixes, rendered once per plan
+    /// (`FixedCsv::new`), for `write_csv` to append as they are.
+    pub fixed_csv: Option<FixedCsv<'a>>,
+}
+
+/// The columns a message's dialogue and step fix (`dialogue`; `step`, `attempt`, `channel`,
+/// `template`) as CSV fields rendered by a `CsvOut::following` writer, exactly as `write_csv`
+/// writes them one by one: every message of a step would otherwise check and copy the same
+/// five names again (a 10M-row plan has millions of rows per step).
+#[derive(Debug, Clone, Copy)]
+pub struct FixedCsv<'a> {
+    pub dialogue: &'a [u8],
+    pub step_to_template: &'a [u8],
+}
+
+/// The bytes a `FixedCsv` points at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FixedCsvBytes {
+    pub dialogue: Vec<u8>,
+    pub step_to_template: Vec<u8>,
+}
+
+impl FixedCsvBytes {
+    pub fn new(dialogue: &str, step: &str, attempt: usize, channel: &str, template: &str, escape: bool) -> Self {
+        let mut d = CsvOut::following();
+        write_text(&mut d, dialogue, escape);
+        let mut w = CsvOut::following();
+        write_text(&mut w, step, escape);
+        w.plain(itoa::Buffer::new().format(attempt as u64).as_bytes());
+        write_text(&mut w, channel, escape);
+        write_text(&mut w, template, escape);
+        Self { dialogue: d.into_inner(), step_to_template: w.into_inner() }
+    }
+
+    pub fn get(&self) -> FixedCsv<'_> {
+        FixedCsv { dialogue: &self.dialogue, step_to_template: &self.step_to_template }
+    }
 }
 
 /// The column after the fixed ones when a catalogue is given.
@@ -162,6 +199,20 @@ impl Row<'_> {
         let mut num = itoa::Buffer::new();
         let mut time = LastTime::default();
         for c in Col::ALL {
+            if let Some(f) = &self.fixed_csv {
+                match c {
+                    Col::Dialogue => {
+                        w.rendered(f.dialogue, 1);
+                        continue;
+                    }
+                    Col::Step => {
+                        w.rendered(f.step_to_template, 4);
+                        continue;
+                    }
+                    Col::Attempt | Col::Channel | Col::Template => continue,
+                    _ => {}
+                }
+            }
             match self.cell(c) {
                 Cell::Text(s) => write_text(w, s, escape),
                 Cell::Hex(h) => w.plain(h),
@@ -318,6 +369,37 @@ mod tests {
             policy_note: note.to_owned(),
             item_id: None,
             content: None,
+            fixed_csv: None,
+        }
+    }
+
+    /// A row written with its step's columns rendered once (`FixedCsv`) is the row written
+    /// field by field: names that need quotes, look like formulas (escaped or not), or are
+    /// empty.
+    #[test]
+    fn fixed_columns_rendered_once_are_the_fields_written_one_by_one() {
+        let names = ["", "plain", "a,b", "say \"hi\"", "=SUM(A1)", "-x", "line\nbreak", "naïve", "\r"];
+        for escape in [false, true] {
+            for (i, d) in names.iter().enumerate() {
+                for (j, st) in names.iter().enumerate() {
+                    let (ch, tpl) = (names[(i + j) % names.len()], names[(i + 2 * j + 1) % names.len()]);
+                    let mut row = sample("C1", "");
+                    (row.dialogue, row.step, row.channel, row.template, row.attempt) = (d, st, ch, tpl, i * 7);
+                    let mut plain = CsvOut::new(Vec::new());
+                    row.write_csv(&mut plain, escape);
+                    plain.end_record();
+                    let fixed = FixedCsvBytes::new(d, st, i * 7, ch, tpl, escape);
+                    row.fixed_csv = Some(fixed.get());
+                    let mut once = CsvOut::new(Vec::new());
+                    row.write_csv(&mut once, escape);
+                    once.end_record();
+                    assert_eq!(
+                        String::from_utf8(once.into_inner()).unwrap(),
+                        String::from_utf8(plain.into_inner()).unwrap(),
+                        "{d:?} {st:?} {ch:?} {tpl:?} escape {escape}"
+                    );
+                }
+            }
         }
     }
 
