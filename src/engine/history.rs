@@ -1,14 +1,13 @@
-//! History bookkeeping for one customer: prefix sums and order boundaries computed once over
-//! their purchases, order times and gaps kept as the replay advances, and the `History` view
-//! that conditions and triggers read at each moment.
+//! History bookkeeping for one customer: order boundaries computed once over their purchases
+//! (prefix sums of spend and units when a measure first asks), order times and gaps kept as the
+//! replay advances, and the `History` view that conditions and triggers read at each moment.
 
 use std::ops::Range;
 
-use crate::expr::eval::nan0;
 use crate::expr::eval::FilterCache;
+use crate::expr::eval::Sums;
 use crate::expr::History;
 use crate::input::{Data, Table};
-use crate::model::to_micros;
 
 /// Columns the engine reads directly, resolved once per run.
 #[derive(Debug, Clone, Default)]
@@ -44,8 +43,7 @@ pub fn starts_new_order(tx: &Table, order_id: Option<usize>, first: usize, r: us
 /// Buffers reused from customer to customer by one worker.
 #[derive(Default)]
 pub struct Scratch {
-    cum_amount: Vec<i64>,
-    cum_units: Vec<i64>,
+    sums: Sums,
     cum_orders: Vec<u32>,
     order_start: Vec<bool>,
     order_ts: Vec<i64>,
@@ -78,33 +76,20 @@ impl Scratch {
         self.spare.result = super::CustomerResult { person: 0, instances, messages, warnings, facts, profile_updates };
     }
 
-    /// Prefix sums and order boundaries over one customer's purchase rows.
+    /// Order boundaries over one customer's purchase rows (prefix sums of spend and units
+    /// come when a measure first asks: `Sums`).
     pub fn prepare(&mut self, tx: &Table, rows: Range<usize>, c: &Cols) {
         let s = self;
-        s.cum_amount.clear();
-        s.cum_units.clear();
+        s.sums.clear();
         s.cum_orders.clear();
         s.order_start.clear();
         s.order_ts.clear();
         s.sorted_gaps.clear();
         s.filters.clear();
         s.all_rows = rows.clone();
-        s.cum_amount.push(0);
-        s.cum_units.push(0);
         s.cum_orders.push(0);
         for r in rows.clone() {
-            let amount = c.amount.map_or(0.0, |a| nan0(tx.num_at(a, r)));
-            let units = c.quantity.map_or(1.0, |q| {
-                let v = tx.num_at(q, r);
-                if v.is_nan() {
-                    1.0
-                } else {
-                    v
-                }
-            });
             let new_order = starts_new_order(tx, c.order_id, rows.start, r);
-            s.cum_amount.push(s.cum_amount.last().copied().unwrap_or(0).saturating_add(to_micros(amount)));
-            s.cum_units.push(s.cum_units.last().copied().unwrap_or(0).saturating_add(to_micros(units)));
             s.cum_orders.push(s.cum_orders.last().copied().unwrap_or(0) + u32::from(new_order));
             s.order_start.push(new_order);
         }
@@ -147,8 +132,7 @@ impl Scratch {
         History {
             tx: &data.tx,
             rows: tx_rows,
-            cum_amount: &self.cum_amount,
-            cum_units: &self.cum_units,
+            sums: &self.sums,
             cum_orders: &self.cum_orders,
             order_start: &self.order_start,
             first_row,

@@ -627,6 +627,31 @@ fn when_false_keeps_a_triggered_dialogue_from_starting() {
     assert_eq!(r.instances(), "C1 big#1 purchase 2025-01-02 -> completed 2025-01-02\n");
 }
 
+/// Spend and units are summed the first time a condition asks, per customer: the next
+/// customer replayed with the same scratch gets their own sums, never the last one's (C's
+/// two purchases would pass on B's).
+#[test]
+fn spend_and_units_are_summed_for_each_customer_alone() {
+    let d = format!("trigger:\n  purchase: {{}}\nwhen: spend() >= 100 and units() >= 2\nreentry: always\n{THANKS}");
+    let r = replay(
+        &[("big", &d)],
+        &[
+            "A,2025-01-01,o1,p,books,60",
+            "A,2025-01-02,o2,p,books,50",
+            "B,2025-01-05,o3,p,books,150",
+            "B,2025-01-06,o4,p,books,1",
+            "C,2025-01-07,o5,p,books,20",
+            "C,2025-01-08,o6,p,books,20",
+        ],
+        &[],
+        "2025-01-31",
+    );
+    assert_eq!(
+        r.instances(),
+        "A big#1 purchase 2025-01-02 -> completed 2025-01-02\nB big#1 purchase 2025-01-06 -> completed 2025-01-06\n"
+    );
+}
+
 #[test]
 fn an_event_trigger_with_where_fires_on_matching_events_only() {
     let d = format!("trigger:\n  event: {{type: complaint, where: severity == \"high\"}}\nreentry: always\n{THANKS}");

@@ -41,10 +41,8 @@ pub struct History<'a> {
     pub tx: &'a Table,
     /// Rows of the customer processed so far.
     pub rows: Range<usize>,
-    /// Prefix sums over the customer's rows, indexed from the customer's first row.
-    /// Exact sums in micro-units (`crate::model::to_micros`).
-    pub cum_amount: &'a [i64],
-    pub cum_units: &'a [i64],
+    /// Prefix sums of spend and units over the customer's rows, built on first use.
+    pub sums: &'a Sums,
     pub cum_orders: &'a [u32],
     /// Per row (from the customer's first): does it start a new order?
     pub order_start: &'a [bool],
@@ -63,6 +61,47 @@ pub struct History<'a> {
     pub filters: &'a FilterCache,
     /// The customer's rows (all of them, processed or not), for building those sums.
     pub all_rows: Range<usize>,
+}
+
+/// Per customer: prefix sums of `amount` and of units (`quantity`, 1 where it is missing) over
+/// all their rows, indexed from their first row (a leading 0), exact in micro-units
+/// (`crate::model::to_micros`). Built the first time a spend or units measure asks: a run
+/// whose dialogues never ask (or not for this customer) never reads the two columns.
+#[derive(Debug, Default)]
+pub struct Sums(std::cell::RefCell<SumsInner>);
+
+#[derive(Debug, Default)]
+struct SumsInner {
+    built: bool,
+    amount: Vec<i64>,
+    units: Vec<i64>,
+}
+
+impl Sums {
+    /// Forget the last customer's sums (their room is kept).
+    pub fn clear(&mut self) {
+        let s = self.0.get_mut();
+        s.built = false;
+        s.amount.clear();
+        s.units.clear();
+    }
+}
+
+impl SumsInner {
+    fn build(&mut self, h: &History<'_>) {
+        self.amount.clear();
+        self.units.clear();
+        self.amount.push(0);
+        self.units.push(0);
+        let (mut amount, mut units) = (0i64, 0i64);
+        for r in h.all_rows.clone() {
+            amount = amount.saturating_add(to_micros(h.amount_col.map_or(0.0, |a| nan0(h.tx.num_at(a, r)))));
+            units = units.saturating_add(to_micros(unit_count(h, r)));
+            self.amount.push(amount);
+            self.units.push(units);
+        }
+        self.built = true;
+    }
 }
 
 /// Per customer: for each history filter that reads only the past purchase and the profile
@@ -129,8 +168,14 @@ impl History<'_> {
                 let partial = usize::from(lo < hi && !self.order_start[lo]);
                 f64::from(self.cum_orders[hi] - self.cum_orders[lo]) + partial as f64
             }
-            Measure::Spend => from_micros(self.cum_amount[hi] - self.cum_amount[lo]),
-            Measure::Units => from_micros(self.cum_units[hi] - self.cum_units[lo]),
+            Measure::Spend | Measure::Units => {
+                let mut s = self.sums.0.borrow_mut();
+                if !s.built {
+                    s.build(self);
+                }
+                let v = if m == Measure::Spend { &s.amount } else { &s.units };
+                from_micros(v[hi] - v[lo])
+            }
             Measure::Column(c) => {
                 // Prefix sums of the column over all the customer's rows, built on first use.
                 let key = (0, Some(c));
