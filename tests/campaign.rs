@@ -268,7 +268,12 @@ fn replay(bin: &Path, case: &Case) -> Vec<String> {
 
 #[test]
 fn the_bad_input_campaign() {
-    let bin = std::env::var_os("KAIROS_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kairos")), PathBuf::from);
+    // Cases run in their own temporary folders: a relative KAIROS_BIN (the README's
+    // `target/release/kairos`) is taken from where cargo runs the test, the package root.
+    let bin = std::env::var_os("KAIROS_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_kairos")),
+        |b| std::fs::canonicalize(&b).unwrap_or_else(|e| panic!("KAIROS_BIN={}: {e}", PathBuf::from(&b).display())),
+    );
     let text = std::fs::read_to_string(campaign_dir().join("cases.yaml")).unwrap();
     let cases: Vec<Case> = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("cases.yaml: {e}"));
     let mut names = std::collections::HashSet::new();
