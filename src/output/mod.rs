@@ -769,10 +769,18 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// Render one customer's selected messages into `out`. JSON customers are written as
-    /// `,\n  {...}`; the caller drops the very first comma. With a ledger, the lines to record
-    /// for the messages emitted come back with the counts.
-    pub fn render(&self, r: &CustomerResult, format: Format, out: &mut Chunk) -> io::Result<stream::Emitted> {
+    /// Render one customer's selected messages into `out`, and add what was emitted to
+    /// `emitted` (one per worker task, so its counts and maps are not made and merged again
+    /// for every customer). JSON customers are written as `,\n  {...}`; the caller drops the
+    /// very first comma. With a ledger, the lines to record for the messages emitted are
+    /// appended to `emitted.ledger`.
+    pub fn render(
+        &self,
+        r: &CustomerResult,
+        format: Format,
+        out: &mut Chunk,
+        emitted: &mut stream::Emitted,
+    ) -> io::Result<()> {
         let mut msgs = self.selected(r);
         let mut not_mail = 0;
         if format.is_mail() {
@@ -780,14 +788,15 @@ impl<'a> Writer<'a> {
             msgs.retain(|m| self.is_mail(r, m));
             not_mail = (before - msgs.len()) as u64;
         }
-        let mut emitted = stream::Emitted { messages: msgs.len() as u64, not_mail, ..Default::default() };
+        emitted.messages += msgs.len() as u64;
+        emitted.not_mail += not_mail;
         if let Some(l) = &self.sel.ledger {
-            emitted.held_seen =
+            emitted.held_seen +=
                 r.messages.iter().filter(|m| m.suppressed.is_none() && l.held.contains(&self.hash(r, m))).count()
                     as u64;
         }
         if msgs.is_empty() {
-            return Ok(emitted);
+            return Ok(());
         }
         for m in &msgs {
             *emitted.by_status.entry((r.instances[m.instance].dialogue, self.status(r, m))).or_default() += 1;
@@ -837,7 +846,7 @@ impl<'a> Writer<'a> {
                     let mut row = self.full_row_with(r, m, cv, false)?;
                     let d = r.instances[m.instance].dialogue;
                     row.fixed_csv = Some(self.fixed_csv[d][m.step][m.attempt][m.variant][m.channel].get());
-                    self.note_length(&row, &mut emitted);
+                    self.note_length(&row, emitted);
                     row.write_csv(w, self.escape);
                     if let Some(item) = row.item_id {
                         row::write_text(w, item, self.escape);
@@ -853,7 +862,7 @@ impl<'a> Writer<'a> {
                 let profile = self.profile_fields(r);
                 for m in &msgs {
                     let row = self.full_row_with(r, m, cv, true)?;
-                    self.note_length(&row, &mut emitted);
+                    self.note_length(&row, emitted);
                     row.write_json(out, &profile);
                     out.push(b'\n');
                 }
@@ -863,7 +872,7 @@ impl<'a> Writer<'a> {
                 // (see `instance_json`), without a `Value` per message. On an error the
                 // customer's partial object is taken back.
                 let start = out.len();
-                let written = self.write_json_customer(r, &msgs, cv, &mut emitted, out);
+                let written = self.write_json_customer(r, &msgs, cv, emitted, out);
                 if written.is_err() {
                     out.truncate(start);
                 }
@@ -886,7 +895,7 @@ impl<'a> Writer<'a> {
             }
             _ => unreachable!("chunk made for another format"),
         }
-        Ok(emitted)
+        Ok(())
     }
 }
 

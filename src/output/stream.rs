@@ -179,7 +179,7 @@ pub fn write_batches(
                         for &p in chunk {
                             stats.customers += 1;
                             let mut r = ev.run_customer(p, scratch, stats, None);
-                            count.add(writer.render(&r, format, &mut out)?);
+                            writer.render(&r, format, &mut out, &mut count)?;
                             warnings.append(&mut r.warnings);
                             scratch.recycle(r);
                         }
