@@ -70,9 +70,9 @@ pub struct History<'a> {
 #[derive(Debug, Default)]
 pub struct Sums(std::cell::RefCell<SumsInner>);
 
+/// Both empty until built (built, each holds at least its leading 0).
 #[derive(Debug, Default)]
 struct SumsInner {
-    built: bool,
     amount: Vec<i64>,
     units: Vec<i64>,
 }
@@ -81,7 +81,6 @@ impl Sums {
     /// Forget the last customer's sums (their room is kept).
     pub fn clear(&mut self) {
         let s = self.0.get_mut();
-        s.built = false;
         s.amount.clear();
         s.units.clear();
     }
@@ -89,8 +88,6 @@ impl Sums {
 
 impl SumsInner {
     fn build(&mut self, h: &History<'_>) {
-        self.amount.clear();
-        self.units.clear();
         self.amount.push(0);
         self.units.push(0);
         let (mut amount, mut units) = (0i64, 0i64);
@@ -100,7 +97,6 @@ impl SumsInner {
             self.amount.push(amount);
             self.units.push(units);
         }
-        self.built = true;
     }
 }
 
@@ -170,7 +166,7 @@ impl History<'_> {
             }
             Measure::Spend | Measure::Units => {
                 let mut s = self.sums.0.borrow_mut();
-                if !s.built {
+                if s.amount.is_empty() {
                     s.build(self);
                 }
                 let v = if m == Measure::Spend { &s.amount } else { &s.units };

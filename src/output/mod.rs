@@ -116,8 +116,32 @@ pub struct Writer<'a> {
     sender: Option<mail::Sender>,
     /// `sel.as_of` and its local day, for the status of every message.
     as_of_day: (i64, i64),
-    /// The CSV fields each (dialogue, step, attempt, variant, channel) fixes, rendered once.
-    fixed_csv: Vec<Vec<Vec<Vec<Vec<row::FixedCsvBytes>>>>>,
+    fixed_csv: FixedCsvs,
+}
+
+/// The CSV fields each (dialogue, step, attempt, variant, channel) of the plan fixes, rendered
+/// once (`row::FixedCsv`), in the plan's own nesting.
+struct FixedCsvs(Vec<Vec<Vec<Vec<Vec<row::FixedCsv>>>>>);
+
+impl FixedCsvs {
+    fn new(plan: &Plan, escape: bool) -> Self {
+        use crate::dialogue::plan::{Msg, Step};
+        use crate::dialogue::Dialogue;
+        let of_step = |d: &Dialogue, s: &Step| -> Vec<Vec<Vec<row::FixedCsv>>> {
+            let field =
+                |attempt, ch: &str, template: &str| row::FixedCsv::new(&d.id, &s.id, attempt, ch, template, escape);
+            let rung = |(a, r): (usize, &Msg)| {
+                r.variants.iter().map(|v| v.channels.iter().map(|ch| field(a, ch, &v.template)).collect()).collect()
+            };
+            s.ladder.iter().enumerate().map(rung).collect()
+        };
+        Self(plan.dialogues.iter().map(|d| d.steps.iter().map(|s| of_step(d, s)).collect()).collect())
+    }
+
+    /// The fields of message `m` of an instance of dialogue `d`.
+    fn of(&self, d: usize, m: &Message) -> &row::FixedCsv {
+        &self.0[d][m.step][m.attempt][m.variant][m.channel]
+    }
 }
 
 /// A worker's output for a run of consecutive customers, in the chosen format.
@@ -174,43 +198,8 @@ impl<'a> Writer<'a> {
             (Some(t), Some(c)) => t.col(c),
             _ => None,
         };
-        let fixed_csv = plan
-            .dialogues
-            .iter()
-            .map(|d| {
-                d.steps
-                    .iter()
-                    .map(|s| {
-                        s.ladder
-                            .iter()
-                            .enumerate()
-                            .map(|(a, rung)| {
-                                rung.variants
-                                    .iter()
-                                    .map(|v| {
-                                        v.channels
-                                            .iter()
-                                            .map(|ch| {
-                                                row::FixedCsvBytes::new(
-                                                    &d.id,
-                                                    &s.id,
-                                                    a,
-                                                    ch,
-                                                    &v.template,
-                                                    layout.escape_formulas,
-                                                )
-                                            })
-                                            .collect()
-                                    })
-                                    .collect()
-                            })
-                            .collect()
-                    })
-                    .collect()
-            })
-            .collect();
         Self {
-            fixed_csv,
+            fixed_csv: FixedCsvs::new(plan, layout.escape_formulas),
             data,
             plan,
             sel,
@@ -844,8 +833,7 @@ impl<'a> Writer<'a> {
                 let (fields, n) = if msgs.is_empty() { (Vec::new(), 0) } else { self.profile_csv(profile) };
                 for m in &msgs {
                     let mut row = self.full_row_with(r, m, cv, false)?;
-                    let d = r.instances[m.instance].dialogue;
-                    row.fixed_csv = Some(self.fixed_csv[d][m.step][m.attempt][m.variant][m.channel].get());
+                    row.fixed_csv = Some(self.fixed_csv.of(r.instances[m.instance].dialogue, m));
                     self.note_length(&row, emitted);
                     row.write_csv(w, self.escape);
                     if let Some(item) = row.item_id {

@@ -113,29 +113,22 @@ pub struct Row<'a> {
     /// The rendered message, when templates are configured (`None` otherwise, or for a
     /// message whose template has no part for its channel).
     pub content: Option<crate::template::Rendered>,
-    /// The CSV fields of the columns the message's step fixes, rendered once per plan
-    /// (`FixedCsv::new`), for `write_csv` to append as they are.
-    pub fixed_csv: Option<FixedCsv<'a>>,
+    /// The CSV fields of the columns the message's step fixes, rendered once per plan, for
+    /// `write_csv` to append as they are.
+    pub fixed_csv: Option<&'a FixedCsv>,
 }
 
 /// The columns a message's dialogue and step fix (`dialogue`; `step`, `attempt`, `channel`,
 /// `template`) as CSV fields rendered by a `CsvOut::following` writer, exactly as `write_csv`
 /// writes them one by one: every message of a step would otherwise check and copy the same
 /// five names again (a 10M-row plan has millions of rows per step).
-#[derive(Debug, Clone, Copy)]
-pub struct FixedCsv<'a> {
-    pub dialogue: &'a [u8],
-    pub step_to_template: &'a [u8],
-}
-
-/// The bytes a `FixedCsv` points at.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FixedCsvBytes {
-    pub dialogue: Vec<u8>,
-    pub step_to_template: Vec<u8>,
+pub struct FixedCsv {
+    dialogue: Vec<u8>,
+    step_to_template: Vec<u8>,
 }
 
-impl FixedCsvBytes {
+impl FixedCsv {
     pub fn new(dialogue: &str, step: &str, attempt: usize, channel: &str, template: &str, escape: bool) -> Self {
         let mut d = CsvOut::following();
         write_text(&mut d, dialogue, escape);
@@ -145,10 +138,6 @@ impl FixedCsvBytes {
         write_text(&mut w, channel, escape);
         write_text(&mut w, template, escape);
         Self { dialogue: d.into_inner(), step_to_template: w.into_inner() }
-    }
-
-    pub fn get(&self) -> FixedCsv<'_> {
-        FixedCsv { dialogue: &self.dialogue, step_to_template: &self.step_to_template }
     }
 }
 
@@ -199,14 +188,14 @@ impl Row<'_> {
         let mut num = itoa::Buffer::new();
         let mut time = LastTime::default();
         for c in Col::ALL {
-            if let Some(f) = &self.fixed_csv {
+            if let Some(f) = self.fixed_csv {
                 match c {
                     Col::Dialogue => {
-                        w.rendered(f.dialogue, 1);
+                        w.rendered(&f.dialogue, 1);
                         continue;
                     }
                     Col::Step => {
-                        w.rendered(f.step_to_template, 4);
+                        w.rendered(&f.step_to_template, 4);
                         continue;
                     }
                     Col::Attempt | Col::Channel | Col::Template => continue,
@@ -388,8 +377,8 @@ mod tests {
                     let mut plain = CsvOut::new(Vec::new());
                     row.write_csv(&mut plain, escape);
                     plain.end_record();
-                    let fixed = FixedCsvBytes::new(d, st, i * 7, ch, tpl, escape);
-                    row.fixed_csv = Some(fixed.get());
+                    let fixed = FixedCsv::new(d, st, i * 7, ch, tpl, escape);
+                    row.fixed_csv = Some(&fixed);
                     let mut once = CsvOut::new(Vec::new());
                     row.write_csv(&mut once, escape);
                     once.end_record();
