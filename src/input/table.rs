@@ -520,8 +520,8 @@ struct Records<'a> {
     fields: Vec<u8>,
     ends: Vec<usize>,
     /// The current record was a line without quotes, or whose quotes enclose whole fields,
-    /// split here without csv-core: its fields
-    /// are `bytes[spans[i].0..spans[i].1]` (csv-core would give the same bytes).
+    /// split here without csv-core: its fields are `bytes[spans[i].0..spans[i].1]` (csv-core
+    /// would give the same bytes).
     direct: bool,
     spans: Vec<(usize, usize)>,
     /// Fields in the current record.
