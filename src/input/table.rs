@@ -2586,5 +2586,50 @@ mod tests {
             let body = tokens.concat();
             proptest::prop_assert_eq!(raw_records(body.as_bytes(), block, parts), csv_crate_records(body.as_bytes()));
         }
+
+        /// Files as quote-all exports write them (every field quoted or not, of lengths that
+        /// put quotes at every place of a 16-byte block, any line ends, a byte-order mark),
+        /// with a few bytes overwritten by quotes, commas, line ends or others: read as the
+        /// csv crate reads them, whether the quote-aware split takes a line or leaves it to
+        /// csv-core.
+        #[test]
+        fn quoted_exports_read_like_the_csv_crate(
+            lines in proptest::collection::vec(
+                proptest::collection::vec((0usize..40, proptest::bool::ANY), 1..6),
+                1..6,
+            ),
+            ends in proptest::collection::vec(proptest::sample::select(vec!["\n", "\r", "\r\n", "\n\n", ""]), 6),
+            bom in proptest::bool::ANY,
+            edits in proptest::collection::vec(
+                (proptest::num::usize::ANY, proptest::sample::select(b"\",\n\r x".to_vec())),
+                0..3,
+            ),
+            parts in 1usize..4,
+        ) {
+            let mut body = if bom { b"\xef\xbb\xbf".to_vec() } else { Vec::new() };
+            for (k, fields) in lines.iter().enumerate() {
+                for (i, &(len, quoted)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        body.push(b',');
+                    }
+                    let text = (0..len).map(|j| b'a' + (j % 26) as u8);
+                    if quoted {
+                        body.push(b'"');
+                        body.extend(text);
+                        body.push(b'"');
+                    } else {
+                        body.extend(text);
+                    }
+                }
+                body.extend_from_slice(ends[k].as_bytes());
+            }
+            for &(at, byte) in &edits {
+                if !body.is_empty() {
+                    let at = at % body.len();
+                    body[at] = byte;
+                }
+            }
+            proptest::prop_assert_eq!(raw_records(&body, 4096, parts), csv_crate_records(&body));
+        }
     }
 }
