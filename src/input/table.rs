@@ -584,11 +584,14 @@ impl<'a> Records<'a> {
         let rest = &self.bytes[self.pos..];
         self.spans.clear();
         let end = match split_line(rest, self.pos, &mut self.spans) {
-            // A quote: read again, as a line whose quotes may all enclose whole fields.
-            Some(i) if rest[i] == b'"' => {
-                self.spans.clear();
-                split_quoted_line(rest, self.pos, &mut self.spans)
-            }
+            // A quote that starts a field: the line goes on from it as one whose quotes may
+            // all enclose whole fields (the fields before it stay as they were split).
+            Some(i) if rest[i] == b'"' => match self.spans.pop() {
+                Some((from, _)) if from == self.pos + i => {
+                    split_quoted_line(&rest[i..], self.pos + i, &mut self.spans).map(|end| i + end)
+                }
+                _ => None,
+            },
             end => end,
         };
         if let Some(end) = end {
@@ -726,8 +729,9 @@ fn push_field(rest: &[u8], base: usize, spans: &mut Vec<(usize, usize)>, from: u
     }
 }
 
-/// The fields of the line at the start of `rest`, as spans offset by `base` pushed onto
-/// `spans`, and where the line's end (its `\n` or `\r`, outside quotes) is. Reads what csv-core
+/// The fields of the line from the field `rest` starts with (at a line start or after a
+/// comma) on, as spans offset by `base` pushed onto `spans`, and where the line's end (its `\n`
+/// or `\r`, outside quotes) is. Reads what csv-core
 /// reads, for lines where every quote encloses a whole field (opens right after a comma or at
 /// the line start, closes right before a comma or the line end) with no quote, `\n` or `\r`
 /// inside: such a field is its bytes between the quotes. None for anything else (an escaped
@@ -1961,18 +1965,26 @@ mod tests {
         }
     }
 
-    /// A line without quotes is split without csv-core; a line with one goes through it. Both
-    /// give the fields and lines the csv crate gives (`blocks_and_pieces_read_like_the_whole_file`).
+    /// A line without quotes, or whose quotes each enclose a whole field, is split without
+    /// csv-core; any other goes through it. Both give the fields and lines the csv crate gives
+    /// (`blocks_and_pieces_read_like_the_whole_file`, `quoted_exports_read_like_the_csv_crate`).
     #[test]
     fn lines_whose_quotes_enclose_whole_fields_take_the_fast_path() {
-        let mut rec = Records::new(b"a,b\r\n\n\"c\",d\ne,,\n\"f\"\"\",g\n", 1, true, false);
+        let mut rec = Records::new(b"a,b\r\n\n\"c\",d\ne,,\n\"f\"\"\",g\nh,\"i,j\"\nk,l\"m\n", 1, true, false);
         let mut seen = Vec::new();
         while rec.next() == Next::Record {
             let fields: Vec<String> =
                 (0..rec.len).map(|i| String::from_utf8_lossy(rec.field(i)).into_owned()).collect();
             seen.push((rec.line, rec.direct, fields.join("|")));
         }
-        let want = [(1, true, "a|b"), (3, true, "c|d"), (4, true, "e||"), (5, false, "f\"|g")];
+        let want = [
+            (1, true, "a|b"),
+            (3, true, "c|d"),
+            (4, true, "e||"),
+            (5, false, "f\"|g"),
+            (6, true, "h|i,j"),
+            (7, false, "k|l\"m"),
+        ];
         assert_eq!(seen, want.map(|(l, d, f)| (l, d, f.to_owned())));
     }
 
