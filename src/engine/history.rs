@@ -35,7 +35,7 @@ pub struct Cols {
 pub fn starts_new_order(tx: &Table, order_id: Option<usize>, first: usize, r: usize) -> bool {
     r == first
         || match order_id {
-            Some(o) if !tx.str_at(o, r).is_empty() => !tx.same_text(o, r, r - 1),
+            Some(o) if !tx.is_empty_at(o, r) => !tx.same_text(o, r, r - 1),
             _ => tx.ts[r] != tx.ts[r - 1],
         }
 }

@@ -207,7 +207,20 @@ impl Table {
     pub fn same_text(&self, col: usize, a: usize, b: usize) -> bool {
         match &self.cols[col] {
             Column::Str(v) => v[a] == v[b],
-            _ => self.str_at(col, a) == self.str_at(col, b),
+            // The bytes compared as they lie (each row's text is whole UTF-8 by construction).
+            Column::Text { text, ends } => {
+                let (a, b) = (ends.start(a)..ends.get(a), ends.start(b)..ends.get(b));
+                a.len() == b.len() && text.as_bytes()[a] == text.as_bytes()[b]
+            }
+            Column::Num(_) => true,
+        }
+    }
+    /// Is row `row`'s value in column `col` empty?
+    #[inline]
+    pub fn is_empty_at(&self, col: usize, row: usize) -> bool {
+        match &self.cols[col] {
+            Column::Text { ends, .. } => ends.get(row) == ends.start(row),
+            _ => self.str_at(col, row).is_empty(),
         }
     }
     /// The symbol of `s` in this table, if any row holds it.
@@ -1659,37 +1672,76 @@ fn merge(
         }
     });
     let rows: usize = pieces.iter().map(|p| p.customer.len()).sum();
-    // A counting sort on the customer symbol: where each row goes.
-    let mut starts = vec![0usize; strs.len() + 1];
-    for p in &pieces {
-        for &c in &p.customer {
-            starts[c as usize + 1] += 1;
+    // A counting sort on the customer symbol: where each row goes. The pieces are counted
+    // and placed in a few runs of consecutive pieces at once; a run's rows of one customer
+    // go after the earlier runs' rows of that customer, so the order is the file's.
+    let sizes: Vec<usize> = pieces.iter().map(|p| p.customer.len()).collect();
+    let runs = piece_runs(&sizes, rayon::current_num_threads().max(1));
+    let mut bases: Vec<Vec<u32>> = runs
+        .par_iter()
+        .map(|run| {
+            let mut counts = vec![0u32; strs.len()];
+            for p in &pieces[run.clone()] {
+                for &c in &p.customer {
+                    counts[c as usize] += 1;
+                }
+            }
+            counts
+        })
+        .collect();
+    // `starts[c]` is customer `c`'s first row; each run's counts become the row its first
+    // row of each customer goes to.
+    let mut starts = Vec::with_capacity(strs.len() + 1);
+    let mut at = 0usize;
+    for c in 0..strs.len() {
+        starts.push(at);
+        for counts in &mut bases {
+            let n = counts[c];
+            // (Row numbers are `u32`s, as line numbers are: a table has under 2^32 rows.)
+            counts[c] = at as u32;
+            at += n as usize;
         }
     }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
-    let dests: Vec<Vec<u32>> = {
-        let mut next = starts.clone();
-        pieces
-            .iter()
-            .map(|p| {
+    starts.push(at);
+    let dests: Vec<Vec<u32>> = runs
+        .par_iter()
+        .zip(&mut bases)
+        .flat_map_iter(|(run, next)| {
+            pieces[run.clone()].iter().map(move |p| {
                 p.customer
                     .iter()
                     .map(|&c| {
                         let d = next[c as usize];
                         next[c as usize] += 1;
-                        d as u32
+                        d
                     })
-                    .collect()
+                    .collect::<Vec<u32>>()
             })
-            .collect()
-    };
-    let mut customer = Vec::with_capacity(rows);
-    for (sym, w) in starts.windows(2).enumerate() {
-        customer.extend(std::iter::repeat_n(sym as u32, w[1] - w[0]));
-    }
+        })
+        .collect();
+    drop(bases);
+    let groups: Vec<(u32, Range<usize>)> =
+        starts.windows(2).enumerate().filter(|(_, w)| w[1] > w[0]).map(|(sym, w)| (sym as u32, w[0]..w[1])).collect();
     drop(starts);
+    let mut customer = vec![0u32; rows];
+    {
+        // Each task fills the rows of a run of customers.
+        let per = groups.len().div_ceil(rayon::current_num_threads().max(1) * 4).max(1);
+        let mut slices = Vec::new();
+        let mut rest = &mut customer[..];
+        for gs in groups.chunks(per) {
+            let len = gs[gs.len() - 1].1.end - gs[0].1.start;
+            let (head, tail) = rest.split_at_mut(len);
+            slices.push((gs, head));
+            rest = tail;
+        }
+        slices.into_par_iter().for_each(|(gs, slice)| {
+            let base = gs[0].1.start;
+            for (sym, r) in gs {
+                slice[r.start - base..r.end - base].fill(*sym);
+            }
+        });
+    }
     let ts_parts: Vec<(Vec<i64>, &[u32])> =
         pieces.iter_mut().zip(&dests).map(|(p, d)| (std::mem::take(&mut p.ts), &d[..])).collect();
     let line_parts: Vec<(Vec<u32>, &[u32])> =
@@ -1739,7 +1791,27 @@ fn merge(
             )
         },
     );
-    Table { kind, path: path.to_path_buf(), names, types, cols, strs, customer, ts, line, groups: Vec::new() }
+    Table { kind, path: path.to_path_buf(), names, types, cols, strs, customer, ts, line, groups }
+}
+
+/// Pieces of `sizes` rows cut into at most `parts` runs of consecutive pieces with about as
+/// many rows each: the runs cover every piece once, in order.
+fn piece_runs(sizes: &[usize], parts: usize) -> Vec<Range<usize>> {
+    let total: usize = sizes.iter().sum();
+    let mut runs = Vec::with_capacity(parts);
+    let (mut from, mut rows) = (0, 0);
+    for (k, &size) in sizes.iter().enumerate() {
+        rows += size;
+        // The run ends once it holds its share of the rows.
+        if rows * parts >= total * (runs.len() + 1) && runs.len() + 1 < parts {
+            runs.push(from..k + 1);
+            from = k + 1;
+        }
+    }
+    if from < sizes.len() || runs.is_empty() {
+        runs.push(from..sizes.len());
+    }
+    runs
 }
 
 /// A text column's pieces joined with each row at its destination.
@@ -1813,28 +1885,33 @@ fn sort_rows(table: &mut Table, tie_first: &[&str]) {
             tie_cols.push(i);
         }
     }
-    table.groups = groups_of(&table.customer);
+    if table.groups.is_empty() {
+        table.groups = groups_of(&table.customer);
+    }
     let mut perm: Vec<u32> = (0..n as u32).collect();
-    // The customers whose rows must move.
+    // The rows that must move: per customer, the span from its first to its last row out of
+    // place.
     let moved: Vec<Range<usize>> = {
         let t = &*table;
+        let ties = |a: usize, b: usize| {
+            for &c in &tie_cols {
+                let o = match &t.cols[c] {
+                    Column::Str(v) => v[a].cmp(&v[b]),
+                    Column::Num(v) => v[a].total_cmp(&v[b]),
+                    Column::Text { .. } => t.str_at(c, a).cmp(t.str_at(c, b)),
+                };
+                if o.is_ne() {
+                    return o;
+                }
+            }
+            std::cmp::Ordering::Equal
+        };
         let cmp = |&a: &u32, &b: &u32| {
             let (a, b) = (a as usize, b as usize);
             let by_time = if t.ts.is_empty() { std::cmp::Ordering::Equal } else { t.ts[a].cmp(&t.ts[b]) };
-            by_time.then_with(|| {
-                for &c in &tie_cols {
-                    let o = match &t.cols[c] {
-                        Column::Str(v) => v[a].cmp(&v[b]),
-                        Column::Num(v) => v[a].total_cmp(&v[b]),
-                        Column::Text { .. } => t.str_at(c, a).cmp(t.str_at(c, b)),
-                    };
-                    if o.is_ne() {
-                        return o;
-                    }
-                }
-                std::cmp::Ordering::Equal
-            })
+            by_time.then_with(|| ties(a, b))
         };
+        let tie_cmp = |&a: &u32, &b: &u32| ties(a as usize, b as usize);
         let mut slices: Vec<(Range<usize>, &mut [u32])> = Vec::with_capacity(t.groups.len());
         let mut rest = &mut perm[..];
         for (_, r) in &t.groups {
@@ -1845,24 +1922,34 @@ fn sort_rows(table: &mut Table, tie_first: &[&str]) {
         slices
             .into_par_iter()
             .filter_map(|(r, group)| {
-                if group.is_sorted_by(|a, b| cmp(a, b).is_le()) {
+                if group.len() < 2 {
                     return None;
                 }
                 // Stable: rows equal in every column keep file order.
-                if t.ts.is_empty() || !group.is_sorted_by_key(|&i| t.ts[i as usize]) {
+                if !t.ts.is_empty() && !group.is_sorted_by_key(|&i| t.ts[i as usize]) {
                     group.sort_by(cmp);
-                } else {
-                    // Rows exported in time order are out of order only among the lines of one
-                    // moment (an order's lines): each run of one timestamp is sorted alone, a
-                    // few rows each instead of the customer's whole history. A stable sort of
-                    // every run is the stable sort of the whole, the runs being in order.
-                    for run in group.chunk_by_mut(|&a, &b| t.ts[a as usize] == t.ts[b as usize]) {
-                        if run.len() > 1 {
-                            run.sort_by(cmp);
-                        }
-                    }
+                    return Some(r);
                 }
-                Some(r)
+                // Rows in time order (as exports come) are out of order only among the lines
+                // of one moment (an order's lines): each run of one timestamp is sorted alone,
+                // a few rows each instead of the customer's whole history. A stable sort of
+                // every run is the stable sort of the whole, the runs being in order.
+                let (mut at, mut span) = (0, None::<Range<usize>>);
+                let runs: &mut dyn Iterator<Item = &mut [u32]> = if t.ts.is_empty() {
+                    &mut std::iter::once(&mut *group)
+                } else {
+                    &mut group.chunk_by_mut(|&a, &b| t.ts[a as usize] == t.ts[b as usize])
+                };
+                for run in runs {
+                    let len = run.len();
+                    if len > 1 && !run.is_sorted_by(|a, b| tie_cmp(a, b).is_le()) {
+                        run.sort_by(tie_cmp);
+                        let start = span.as_ref().map_or(at, |s| s.start);
+                        span = Some(start..at + len);
+                    }
+                    at += len;
+                }
+                span.map(|s| r.start + s.start..r.start + s.end)
             })
             .collect()
     };
@@ -2211,6 +2298,63 @@ mod tests {
         assert_eq!(ta.num_col(1).unwrap(), &[4.0, 3.0, 5.0]);
         assert_eq!(ta.groups.len(), 2);
         assert_eq!(ta.str_at(0, 0), "o0");
+    }
+
+    #[test]
+    // A run list of one run is what some of the cases expect.
+    #[allow(clippy::single_range_in_vec_init)]
+    fn piece_runs_cover_every_piece_once_in_about_equal_shares() {
+        let check = |sizes: &[usize], parts: usize, expected: &[Range<usize>]| {
+            let runs = piece_runs(sizes, parts);
+            assert_eq!(runs, expected, "{sizes:?} in {parts}");
+        };
+        check(&[], 2, &[0..0]);
+        check(&[5], 4, &[0..1]);
+        check(&[3, 3, 3, 3], 2, &[0..2, 2..4]);
+        check(&[3, 3, 3, 3], 1, &[0..4]);
+        check(&[1, 1, 10, 1], 2, &[0..3, 3..4]);
+        check(&[4, 0, 0, 4], 3, &[0..1, 1..4]);
+        // Whatever the sizes, the runs are consecutive, non-empty but for an empty list, and
+        // at most `parts`.
+        let mut x: u64 = 3;
+        for _ in 0..500 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let sizes: Vec<usize> = (0..(x >> 60) as usize).map(|i| ((x >> (i * 3)) % 7) as usize).collect();
+            let parts = 1 + ((x >> 40) % 5) as usize;
+            let runs = piece_runs(&sizes, parts);
+            assert!(runs.len() <= parts.max(1));
+            assert_eq!(runs[0].start, 0);
+            assert_eq!(runs[runs.len() - 1].end, sizes.len());
+            assert!(runs.windows(2).all(|w| w[0].end == w[1].start && !w[0].is_empty()));
+        }
+    }
+
+    /// `same_text` and `is_empty_at` read text and symbol columns as `str_at` does.
+    #[test]
+    fn same_text_and_is_empty_at_agree_with_str_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut body = "customer_id,timestamp,order_id,product\n".to_owned();
+        // `order_id` unique enough to be stored as text (over 1,000 rows in the sample, a
+        // part of the file), `product` as symbols.
+        let n = 8000;
+        for i in 0..n {
+            let order = if i % 5 == 0 { String::new() } else { format!("o{}", i / 2) };
+            body.push_str(&format!("C{},2025-01-01,{order},{}\n", i % 3, ["p", "", "pp"][i % 3]));
+        }
+        let p = write(dir.path(), "t.csv", &body);
+        let rename = FxHashMap::default();
+        let t = load(&p, &spec(&rename, &[]), None, Tz::UTC).unwrap();
+        assert!(matches!(t.cols[0], Column::Text { .. }), "order_id as text");
+        assert!(matches!(t.cols[1], Column::Str(_)), "product as symbols");
+        for c in 0..2 {
+            for a in 0..t.len() {
+                assert_eq!(t.is_empty_at(c, a), t.str_at(c, a).is_empty());
+                // Neighbours (where equal order ids lie) and rows far apart.
+                for b in [a.saturating_sub(1), a, (a + 1) % n, (a * 7) % n] {
+                    assert_eq!(t.same_text(c, a, b), t.str_at(c, a) == t.str_at(c, b), "column {c}, rows {a} {b}");
+                }
+            }
+        }
     }
 
     /// Rows scattered over the file, out of time order, sharing timestamps: however the file
