@@ -173,6 +173,11 @@ pub struct RunArgs {
     /// whole replay, `none` only the config used and warnings.
     #[arg(long, value_enum, default_value = "short")]
     pub summary: SummaryArg,
+    /// Print on stderr how long each stage took (wall clock): reading each input (parsing,
+    /// grouping by customer, ordering), checking the dialogues, replaying and writing, the
+    /// ledger. Printed with --quiet too.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

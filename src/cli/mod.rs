@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod settings;
+mod timings;
 
 use std::io::Write;
 use std::path::Path;
@@ -382,6 +383,7 @@ fn engine_settings(r: &Replay, data: &Data) -> Result<Settings> {
 }
 
 fn run(s: RunSettings) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
     // The ledger is locked first and held to the end: a second run fails at once.
     let mut ledger_file = match &s.ledger {
         Some(p) => Some(crate::ledger::Ledger::open(p)?),
@@ -432,6 +434,7 @@ fn run(s: RunSettings) -> Result<ExitCode> {
         let layout = s.replay.project.layout(!s.raw_csv, !s.no_profile);
         // The customers come in one batch, or batch by batch with `--presorted`; either way
         // one writer streams them.
+        let preparing = std::time::Instant::now();
         let (plan, templates, mut source) = match s.presorted {
             Some(block) => {
                 let (plan, inputs, templates) = prepare_presorted(&s.replay, block, s.quiet)?;
@@ -450,6 +453,8 @@ fn run(s: RunSettings) -> Result<ExitCode> {
         let mut input_error = None;
         let mut result = None;
         let mut as_of = 0;
+        let replaying = std::time::Instant::now();
+        let prepare = replaying - preparing;
         sink.write_with(|out| {
             let r = stream::write_batches(s.format, customers, out, |emit| {
                 let mut next = source.next();
@@ -502,6 +507,7 @@ fn run(s: RunSettings) -> Result<ExitCode> {
             Some(i) => anyhow::Error::new(i),
             None => anyhow::Error::new(e),
         })?;
+        let replay = replaying.elapsed();
         let Some((stats, warnings, emitted)) = result else { bail!("no output was produced") };
         let Some(mut data) = last else { bail!("no input was read") };
         if let Batches::Sorted(inputs) = &source {
@@ -509,12 +515,15 @@ fn run(s: RunSettings) -> Result<ExitCode> {
             data.profile_count = inputs.profiles;
         }
         // Only now that the output is in place are its messages recorded.
+        let mut ledger_time = None;
         if let (Some(l), Some(h)) = (ledger.as_mut(), held.as_ref()) {
+            let recording = std::time::Instant::now();
             l.append(h, &emitted.ledger).map_err(|e| {
                 anyhow::anyhow!(
                     "{e}\n  = note: the plan was written; the next run emits its messages again, with the same ids"
                 )
             })?;
+            ledger_time = Some(recording.elapsed());
         }
         if !s.quiet {
             let mut err = std::io::stderr().lock();
@@ -572,6 +581,18 @@ fn run(s: RunSettings) -> Result<ExitCode> {
                     )?;
                 }
             }
+        }
+        if s.timings {
+            let presorted = matches!(source, Batches::Sorted(_));
+            let t = timings::Timings {
+                prepare,
+                reads: if presorted { Vec::new() } else { timings::Timings::reads_of(&data) },
+                replay,
+                ledger: ledger_time,
+                presorted,
+                total: started.elapsed(),
+            };
+            eprint!("{}", t.render());
         }
         Ok(ExitCode::SUCCESS)
     })

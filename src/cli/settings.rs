@@ -208,6 +208,8 @@ pub struct RunSettings {
     /// `--presorted`: the inputs are read a batch of customers at a time, this many bytes of
     /// transactions each.
     pub presorted: Option<usize>,
+    /// `--timings`: each stage's wall-clock time on stderr at the end.
+    pub timings: bool,
 }
 
 impl RunSettings {
@@ -312,6 +314,7 @@ impl RunSettings {
                 args::SummaryArg::None => crate::report::summary::Detail::None,
             },
             presorted: a.presorted.then_some(a.presorted_block),
+            timings: a.timings,
         })
     }
 }

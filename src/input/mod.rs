@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 use crate::diag::Diagnostic;
 pub use crate::model::{ColType, TableKind};
 pub use shard::Shard;
-pub use table::{Table, TableSpec};
+pub use table::{ReadTimes, Table, TableSpec};
 
 /// A problem with an input file. It becomes a located `Diagnostic` (`From`), which is how the
 /// command line prints it; `Display` is the same on one line per part. `DuplicateColumn` holds
@@ -383,8 +383,11 @@ pub fn load_showing(spec: &InputSpec, progress: bool) -> Result<Data, InputError
     let bar = &bar.0;
     let load_one = |path: &Path, kind: TableKind| {
         bar.set_message(kind.name());
-        table::load_counted(path, &spec.table(kind), spec.date_format.as_deref(), spec.tz, spec.shard, bar)
-            .map_err(|e| parquet::locate(spec.with_expected(e)))
+        let started = std::time::Instant::now();
+        let mut t = table::load_counted(path, &spec.table(kind), spec.date_format.as_deref(), spec.tz, spec.shard, bar)
+            .map_err(|e| parquet::locate(spec.with_expected(e)))?;
+        t.read.total = started.elapsed();
+        Ok::<Table, InputError>(t)
     };
     // One table after the other (each is read in parallel pieces): the transient memory of
     // one load never stacks on another's.
@@ -406,9 +409,11 @@ pub fn load_showing(spec: &InputSpec, progress: bool) -> Result<Data, InputError
 /// (and every `--presorted` batch) reads all of it.
 fn load_catalog(spec: &InputSpec, bar: &indicatif::ProgressBar) -> Result<Option<std::sync::Arc<Table>>, InputError> {
     let Some(p) = spec.paths.catalog.as_deref() else { return Ok(None) };
-    let c =
+    let started = std::time::Instant::now();
+    let mut c =
         table::load_counted(p, &spec.table(TableKind::Catalog), spec.date_format.as_deref(), spec.tz, Shard::ALL, bar)
             .map_err(|e| parquet::locate(spec.with_expected(e)))?;
+    c.read.total = started.elapsed();
     check_duplicate_items(&c)?;
     Ok(Some(std::sync::Arc::new(c)))
 }

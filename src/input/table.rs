@@ -130,6 +130,21 @@ pub struct Table {
     pub line: Vec<u32>,
     /// Per customer (in customer-id order), the range of its rows.
     pub groups: Vec<(u32, Range<usize>)>,
+    /// How long reading it took (`run --timings`).
+    pub read: ReadTimes,
+}
+
+/// How long reading a table took, by stage (wall clock, for `run --timings`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadTimes {
+    /// The whole read: opening, parsing, grouping, ordering, checks.
+    pub total: std::time::Duration,
+    /// Reading and parsing the rows (in parallel pieces).
+    pub parse: std::time::Duration,
+    /// The pieces joined, rows grouped by customer.
+    pub group: std::time::Duration,
+    /// Each customer's rows put in time (then content) order.
+    pub order: std::time::Duration,
 }
 
 impl Table {
@@ -146,6 +161,7 @@ impl Table {
             ts: Vec::new(),
             line: Vec::new(),
             groups: Vec::new(),
+            read: ReadTimes::default(),
         }
     }
 
@@ -1397,10 +1413,19 @@ fn load_in_blocks_sharded(
     let parse = |bytes: &[u8], line: u64, at_eof: bool, newlines: Option<usize>| {
         parse_piece(bytes, line, at_eof, newlines, &lay)
     };
+    let started = std::time::Instant::now();
     let pieces = read_records(path, &mut reader, buf, t.eof, t.header.end_line, (block, parts), &parse)?;
     drop(lay);
+    let parsed = std::time::Instant::now();
     let mut table = t.merge(path, spec.kind, pieces);
+    let grouped = std::time::Instant::now();
     sort_rows(&mut table, spec.tie_first);
+    table.read = ReadTimes {
+        total: std::time::Duration::ZERO,
+        parse: parsed - started,
+        group: grouped - parsed,
+        order: grouped.elapsed(),
+    };
     Ok(table)
 }
 
@@ -1791,7 +1816,19 @@ fn merge(
             )
         },
     );
-    Table { kind, path: path.to_path_buf(), names, types, cols, strs, customer, ts, line, groups }
+    Table {
+        kind,
+        path: path.to_path_buf(),
+        names,
+        types,
+        cols,
+        strs,
+        customer,
+        ts,
+        line,
+        groups,
+        read: ReadTimes::default(),
+    }
 }
 
 /// Pieces of `sizes` rows cut into at most `parts` runs of consecutive pieces with about as

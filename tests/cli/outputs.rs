@@ -354,3 +354,53 @@ fn a_run_killed_with_sigkill_leaves_no_temp_file() {
     let left = names();
     assert!(!left.iter().any(|n| n.starts_with(".kairos-") || n == "plan.csv"), "{left:?}");
 }
+
+/// The stage names of `--timings` output, the times taken out (they differ run to run).
+fn timing_stages(stderr: &str) -> Vec<String> {
+    let from = stderr.find("kairos: timings (wall clock)\n").expect("a timings block");
+    stderr[from..]
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (name, rest) = l.trim_start().split_once("  ").expect("a stage and its time");
+            let parts = rest.split_once(" s").map_or("", |(_, p)| p.trim());
+            let parts: String = parts.split(' ').filter(|w| w.parse::<f64>().is_err()).collect::<Vec<_>>().join(" ");
+            format!("{name}: {parts}").trim_end_matches(": ").to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn timings_go_to_stderr_and_leave_the_plan_alone() {
+    let f = Fixture::new();
+    let (tx, ev) = synthetic(&f, 20, 5);
+    write_data(&f, &tx, &ev);
+    let plain = f.run(&[]);
+    let timed = f.run(&["--timings"]);
+    assert_eq!(timed.code, 0, "{}", timed.stderr);
+    assert_eq!(timed.stdout, plain.stdout);
+    // After the summary, one line per stage: each file read, with its stages.
+    assert!(timed.stderr.starts_with(&plain.stderr), "{}", timed.stderr);
+    assert_eq!(
+        timing_stages(&timed.stderr),
+        [
+            "read transactions: (parse s, group by customer s, order s)",
+            "read events: (parse s, group by customer s, order s)",
+            "read customers: (parse s, group by customer s, order s)",
+            "check dialogues and inputs",
+            "replay and write",
+            "total",
+        ]
+    );
+    // Asked for, they are printed under --quiet too, alone.
+    let quiet = f.run(&["--timings", "--quiet"]);
+    assert!(quiet.stderr.starts_with("kairos: timings (wall clock)\n"), "{}", quiet.stderr);
+    assert_eq!(quiet.stdout, plain.stdout);
+    // With --presorted the rows are read while the replay runs; with a ledger, its time too.
+    let sorted = f.run(&["--timings", "--quiet", "--presorted", "--as-of", "2030-01-01", "--ledger", "sent.jsonl"]);
+    assert_eq!(sorted.code, 0, "{}", sorted.stderr);
+    assert_eq!(
+        timing_stages(&sorted.stderr),
+        ["open inputs, check dialogues", "read, replay and write: (batch by batch)", "record in the ledger", "total"]
+    );
+}
