@@ -126,9 +126,9 @@ impl LockedLedger<'_> {
         let err = |e: io::Error| LedgerError(format!("cannot read the ledger {}: {e}", self.path.display()));
         let file: &mut File = &mut self.guard;
         file.seek(SeekFrom::Start(0)).map_err(err)?;
-        let mut text = String::new();
-        file.read_to_string(&mut text).map_err(err)?;
-        parse(&self.path, &text)
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(err)?;
+        parse(&self.path, &bytes)
     }
 
     /// Append the emitted messages' lines and sync them to disk.
@@ -145,17 +145,26 @@ impl LockedLedger<'_> {
 
 /// Read a ledger's entries without taking its lock (for `explain`, which changes nothing).
 pub fn read_unlocked(path: &Path) -> Result<Held, LedgerError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| LedgerError(format!("cannot read the ledger {}: {e}", path.display())))?;
-    parse(path, &text)
+    let bytes =
+        std::fs::read(path).map_err(|e| LedgerError(format!("cannot read the ledger {}: {e}", path.display())))?;
+    parse(path, &bytes)
 }
 
-fn parse(path: &Path, text: &str) -> Result<Held, LedgerError> {
+/// The entries of a ledger's bytes. Only complete lines are read: a torn last line may end
+/// inside a multi-byte character, so it is cut off before the text is decoded.
+fn parse(path: &Path, bytes: &[u8]) -> Result<Held, LedgerError> {
     let mut held = Held::default();
-    let complete = text.rfind('\n').map_or(0, |i| i + 1);
+    let complete = memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1);
     held.complete = complete as u64;
+    let text = std::str::from_utf8(&bytes[..complete]).map_err(|e| {
+        let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+        LedgerError(format!(
+            "{}:{line}: not a ledger entry (the line is not valid UTF-8; a ledger is JSON lines written by kairos)",
+            path.display()
+        ))
+    })?;
 
-    for (n, line) in text[..complete].lines().enumerate() {
+    for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
@@ -221,26 +230,42 @@ mod tests {
     }
 
     #[test]
+    fn a_line_torn_inside_a_character_is_dropped_and_bad_utf8_in_a_whole_line_is_named() {
+        let p = Path::new("sent.jsonl");
+        let whole =
+            "{\"message_id\":\"0123456789abcdef0123456789abcdef\",\"night\":\"2025-01-01\",\"customer_id\":\"Ç1\"}\n";
+        // A crash mid-append cut the next line after the first byte of `Ç` (0xC3 0x87).
+        let mut torn = whole.as_bytes().to_vec();
+        torn.extend_from_slice(b"{\"message_id\":\"ff\",\"customer_id\":\"\xc3");
+        let held = parse(p, &torn).unwrap();
+        assert_eq!((held.ids.len(), held.complete), (1, whole.len() as u64));
+        let mut bad = whole.as_bytes().to_vec();
+        bad.extend_from_slice(b"{\"message_id\":\"\xff\"}\n");
+        let e = parse(p, &bad).unwrap_err();
+        assert!(e.0.starts_with("sent.jsonl:2: not a ledger entry (the line is not valid UTF-8"), "{e}");
+    }
+
+    #[test]
     fn a_ledger_belongs_to_one_shard_split() {
         let p = Path::new("sent.jsonl");
         let line = |id: char, shard: Option<&str>| {
             let shard = shard.map(|s| format!(",\"shard\":\"{s}\"")).unwrap_or_default();
             format!("{{\"message_id\":\"{}\",\"night\":\"2025-01-01\"{shard}}}\n", id.to_string().repeat(32))
         };
-        let empty = parse(p, "").unwrap();
+        let empty = parse(p, b"").unwrap();
         assert!(empty.check_shard(p, None).is_ok() && empty.check_shard(p, Some("2/4")).is_ok());
-        let unsharded = parse(p, &line('a', None)).unwrap();
+        let unsharded = parse(p, line('a', None).as_bytes()).unwrap();
         assert!(unsharded.check_shard(p, None).is_ok());
         let e = unsharded.check_shard(p, Some("2/4")).unwrap_err().0;
         assert!(
             e.starts_with("sent.jsonl:1: this ledger holds messages recorded by an unsharded run, and this run is shard 2/4; nothing was emitted"),
             "{e}"
         );
-        let two = parse(p, &(line('a', Some("2/4")) + &line('b', Some("2/4")))).unwrap();
+        let two = parse(p, (line('a', Some("2/4")) + &line('b', Some("2/4"))).as_bytes()).unwrap();
         assert!(two.check_shard(p, Some("2/4")).is_ok());
         let e = two.check_shard(p, None).unwrap_err().0;
         assert!(e.contains("recorded by shard 2/4, and this run is an unsharded run"), "{e}");
-        let mixed = parse(p, &(line('a', Some("2/4")) + &line('b', Some("2/8")))).unwrap();
+        let mixed = parse(p, (line('a', Some("2/4")) + &line('b', Some("2/8"))).as_bytes()).unwrap();
         let e = mixed.check_shard(p, Some("2/4")).unwrap_err().0;
         assert!(e.starts_with("sent.jsonl:2: this ledger holds messages recorded by shard 2/8"), "{e}");
     }

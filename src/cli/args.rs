@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
     name = "kairos",
     version,
     about = "Dialogue marketing as a batch tool: replay customer events through dialogue triggers and emit message plans",
-    after_help = "Exit codes: 0 success; 1 `check` found problems; 2 kairos could not do its job (bad input, bad dialogue, I/O error).\nA closed output pipe (e.g. `| head`) ends quietly with 0."
+    after_help = "Exit codes: 0 success (warnings do not change it); 1 `check` found errors; 2 kairos could not do its job (bad input, bad dialogue, I/O error).\nA closed output pipe (e.g. `| head`) ends quietly with 0, except in a ledger run, which then recorded nothing: 2."
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -366,6 +366,7 @@ fn report_columns(diags: Diagnostics, quiet: bool) -> Result<()> {
 /// The engine's settings once the data is known (as-of defaults to its latest timestamp).
 fn engine_settings(r: &Replay, data: &Data) -> Result<Settings> {
     let cfg = &r.project.cfg;
+    crate::engine::check_consent_events(data, &cfg.policy)?;
     let as_of = match r.as_of {
         Some(t) => t,
         None => data.latest_timestamp().ok_or_else(|| {
@@ -383,6 +384,20 @@ fn engine_settings(r: &Replay, data: &Data) -> Result<Settings> {
 }
 
 fn run(s: RunSettings) -> Result<ExitCode> {
+    let ledger = s.ledger.clone();
+    let result = run_replay(s);
+    match (result, ledger) {
+        // A closed pipe is how `| head` ends a plain run; with a ledger it means the plan was
+        // not delivered whole, and a nightly job must not take that for a good night.
+        (Err(e), Some(l)) if is_broken_pipe(&e) => Err(anyhow::anyhow!(
+            "the output was closed before the plan was written whole; nothing was recorded in the ledger {} (the next run emits these messages again)",
+            l.display()
+        )),
+        (result, _) => result,
+    }
+}
+
+fn run_replay(s: RunSettings) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     // The ledger is locked first and held to the end: a second run fails at once.
     let mut ledger_file = match &s.ledger {
@@ -653,6 +668,9 @@ fn open_sink_as(replay: &Replay, output: Option<&Path>, folder: bool, ledger: Op
     }
     if let Some(e) = &paths.events {
         protected.push(Protected { what: "the events input", path: e });
+    }
+    if let Some(c) = &paths.catalog {
+        protected.push(Protected { what: "the catalogue input", path: c });
     }
     if let Some(c) = &replay.project.cfg.path {
         protected.push(Protected { what: "the config", path: c });

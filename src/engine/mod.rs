@@ -60,6 +60,43 @@ struct PolicyCols {
     consent: Vec<(String, Option<usize>)>,
 }
 
+/// Every opt-out and opt-in event names a declared channel, or none (all channels): one that
+/// names another (`Email`, a typo) would match no message, and the customer who opted out
+/// would still be contacted. An error naming the row, before any replay.
+pub fn check_consent_events(data: &Data, policy: &Policy) -> Result<(), crate::input::InputError> {
+    let Some(evt) = data.events.as_ref() else { return Ok(()) };
+    let (Some(type_col), Some(channel_col)) = (evt.col("type"), evt.col("channel")) else { return Ok(()) };
+    let mut first: Option<(u32, usize)> = None;
+    for r in 0..evt.len() {
+        let kind = evt.str_at(type_col, r);
+        if kind != policy.opt_out_event && kind != policy.opt_in_event {
+            continue;
+        }
+        let channel = evt.str_at(channel_col, r);
+        if channel.is_empty() || policy.channels.iter().any(|c| c == channel) {
+            continue;
+        }
+        if first.is_none_or(|(line, _)| evt.line[r] < line) {
+            first = Some((evt.line[r], r));
+        }
+    }
+    let Some((line, r)) = first else { return Ok(()) };
+    let (kind, channel) = (evt.str_at(type_col, r), evt.str_at(channel_col, r));
+    let known = policy.channels.iter().map(String::as_str);
+    let hint = crate::diag::did_you_mean(channel, known).map_or_else(
+        || format!("the declared channels are {}", policy.channels.join(", ")),
+        |x| format!("did you mean `{x}`?"),
+    );
+    Err(crate::input::InputError::Csv {
+        path: evt.path.clone(),
+        line: u64::from(line),
+        message: format!(
+            "column `channel`: {kind} names channel {}, which is not a declared channel ({hint}); leave it empty for every channel",
+            crate::input::quoted(channel)
+        ),
+    })
+}
+
 /// A plan and data ready to be replayed customer by customer (shared by all workers).
 pub struct Evaluator<'a> {
     pub data: &'a Data,

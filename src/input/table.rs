@@ -326,6 +326,7 @@ fn read_header(
                 return Ok(Some(Header { raw, line: recs.line, end: recs.pos, end_line: recs.core.line() }));
             }
             Next::End if *eof => return Ok(None),
+            Next::OpenQuote => return Err(never_closed(path, recs.line)),
             Next::Unterminated if buf.len() > 8 * BLOCK => return Err(never_closed(path, recs.line)),
             _ => fill(path, reader, buf, eof, chunk)?,
         }
@@ -533,6 +534,10 @@ enum Next {
     Unterminated,
     /// No more records.
     End,
+    /// The bytes end the file inside a quoted field opened in the record from `start`, on
+    /// `line`: the quote is never closed (the csv crate would take the rest of the file as
+    /// that one field).
+    OpenQuote,
 }
 
 /// The records of some bytes of a CSV, read with csv-core's state machine (the parser inside the
@@ -634,6 +639,7 @@ impl<'a> Records<'a> {
         }
         self.direct = false;
         let (mut nout, mut nend) = (0, 0);
+        let mut ended_by_eof = false;
         loop {
             let (res, nin, o, e) =
                 self.core.read_record(&self.bytes[self.pos..], &mut self.fields[nout..], &mut self.ends[nend..]);
@@ -642,6 +648,9 @@ impl<'a> Records<'a> {
             nend += e;
             match res {
                 csv_core::ReadRecordResult::Record => {
+                    if ended_by_eof && ends_inside_quotes(&self.bytes[self.start..self.pos]) {
+                        return Next::OpenQuote;
+                    }
                     self.len = nend;
                     return Next::Record;
                 }
@@ -649,7 +658,7 @@ impl<'a> Records<'a> {
                 csv_core::ReadRecordResult::OutputFull => self.fields.resize(self.fields.len() * 2, 0),
                 csv_core::ReadRecordResult::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
                 // At the end of the file the next round, with no input, ends the record.
-                csv_core::ReadRecordResult::InputEmpty if self.at_eof => {}
+                csv_core::ReadRecordResult::InputEmpty if self.at_eof => ended_by_eof = true,
                 csv_core::ReadRecordResult::InputEmpty => return Next::Unterminated,
             }
         }
@@ -670,6 +679,31 @@ impl<'a> Records<'a> {
 /// byte is. None when `rest` holds none of the three (`spans` then holds garbage). One pass
 /// over the line, 16 bytes at a time where SSE2 is (always, on x86-64), not one search per
 /// comma; the bytes after the last whole block one by one.
+/// Do the raw bytes of a record (from its start to the end of the file) end inside a quoted
+/// field? As csv-core reads them: a quote opens a field only at the field's start, a doubled
+/// quote inside one is a quote, and after the closing quote the field goes on unquoted.
+fn ends_inside_quotes(record: &[u8]) -> bool {
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum S {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut s = S::FieldStart;
+    for &b in record {
+        s = match (s, b) {
+            (S::Quoted, b'"') => S::QuoteInQuoted,
+            (S::Quoted, _) => S::Quoted,
+            (S::QuoteInQuoted, b'"') => S::Quoted,
+            (_, b',' | b'\r' | b'\n') => S::FieldStart,
+            (S::FieldStart, b'"') => S::Quoted,
+            _ => S::Unquoted,
+        };
+    }
+    s == S::Quoted
+}
+
 fn split_line(rest: &[u8], base: usize, spans: &mut Vec<(usize, usize)>) -> Option<usize> {
     let mut from = base;
     #[cfg(target_arch = "x86_64")]
@@ -980,6 +1014,7 @@ fn parse_piece(
         match rec.next() {
             Next::Record => {}
             Next::End => break,
+            Next::OpenQuote => return Err(never_closed(path, rec.line)),
             Next::Unterminated => {
                 if lay.presorted && !prev_key.is_empty() {
                     piece.last_key = Some((prev_key, prev_line));
@@ -2694,6 +2729,42 @@ mod tests {
         assert!(err.to_string().ends_with("t.csv:3: a quoted field is never closed"), "{err}");
     }
 
+    /// A quote still open where the file ends is an error at the line it opens on, in the
+    /// header, in a last line with or without its newline, and in a field that would swallow
+    /// the lines after it; quotes that close, a doubled quote and a quote inside an unquoted
+    /// field are values.
+    #[test]
+    fn a_quote_open_at_the_end_of_the_file_is_never_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let head = "customer_id,timestamp,product,amount\n";
+        for (body, line) in [
+            (format!("{head}A,2025-01-01,\"p,1\n"), 2),
+            (format!("{head}A,2025-01-01,p,\"1"), 2),
+            (format!("{head}A,2025-01-01,p,1\nB,2025-01-01,\"p,2\nC,2025-01-02,p,3\n"), 3),
+            (format!("{head}A,2025-01-01,\"p\"\"q,1\n"), 2),
+            ("customer_id,timestamp,\"product,amount\n".to_owned(), 1),
+        ] {
+            let p = write(dir.path(), "t.csv", &body);
+            for (block, parts) in [(1 << 20, 1), (8, 3)] {
+                let err = load_in_blocks(&p, &tx_spec(), None, Tz::UTC, (block, parts)).unwrap_err();
+                let want = format!("t.csv:{line}: a quoted field is never closed");
+                assert!(err.to_string().ends_with(&want), "{body:?} ({block}): {err}");
+            }
+        }
+        for body in [
+            format!("{head}A,2025-01-01,\"p\",1"),
+            format!("{head}A,2025-01-01,\"p\"\"q\",1\n"),
+            format!("{head}A,2025-01-01,5\" tv,1\n"),
+            format!("{head}A,2025-01-01,\"p\"x,1\n"),
+        ] {
+            let p = write(dir.path(), "t.csv", &body);
+            let t = load_in_blocks(&p, &tx_spec(), None, Tz::UTC, (8, 3)).unwrap_or_else(|e| panic!("{body:?}: {e}"));
+            assert_eq!(t.len(), 1, "{body:?}");
+        }
+        assert!(ends_inside_quotes(b"a,\"b") && ends_inside_quotes(b"\"a\"\"b") && ends_inside_quotes(b"a,\"b\nc"));
+        assert!(!ends_inside_quotes(b"a,\"b\"") && !ends_inside_quotes(b"a\"b") && !ends_inside_quotes(b"\"a\"b\""));
+    }
+
     /// A quoted field a little under eight blocks long is a value, however the reads fall:
     /// the limit is judged on what was parsed, not on the block read beside it.
     #[test]
@@ -2711,12 +2782,17 @@ mod tests {
     }
 
     /// Raw records with the line each starts on, as the block reader splits and reads them.
-    fn raw_records(body: &[u8], block: usize, parts: usize) -> Vec<(u64, Vec<Vec<u8>>)> {
+    /// (Err: the line of a record whose quote the end of the file leaves open.)
+    fn raw_records(body: &[u8], block: usize, parts: usize) -> Result<Vec<(u64, Vec<Vec<u8>>)>, u64> {
         let path = Path::new("t.csv");
+        let open_quote = |e: InputError| match e {
+            InputError::Csv { line, message, .. } if message == "a quoted field is never closed" => line,
+            e => panic!("{e}"),
+        };
         let mut reader: &[u8] = body;
         let (mut buf, mut eof) = (Vec::new(), false);
-        let Some(header) = read_header(path, &mut reader, &mut buf, &mut eof, block).unwrap() else {
-            return Vec::new();
+        let Some(header) = read_header(path, &mut reader, &mut buf, &mut eof, block).map_err(open_quote)? else {
+            return Ok(Vec::new());
         };
         let mut first = Records::new(&buf[..header.end], 1, true, true);
         assert_eq!(first.next(), Next::Record);
@@ -2730,13 +2806,30 @@ mod tests {
                 match rec.next() {
                     Next::Record => piece.push((rec.line, (0..rec.len).map(|i| rec.field(i).to_vec()).collect())),
                     Next::End => return Ok(Parsed { piece, cut_off: None }),
+                    Next::OpenQuote => return Err(never_closed(path, rec.line)),
                     Next::Unterminated => return Ok(Parsed { piece, cut_off: Some((rec.start, rec.line)) }),
                 }
             }
         };
-        let pieces = read_records(path, &mut reader, buf, eof, header.end_line, (block, parts), &parse).unwrap();
+        let pieces =
+            read_records(path, &mut reader, buf, eof, header.end_line, (block, parts), &parse).map_err(open_quote)?;
         out.extend(pieces.into_iter().flatten());
-        out
+        Ok(out)
+    }
+
+    /// What kairos should make of the whole file: the csv crate's records, or, where the end
+    /// of the file leaves a quote open, an error at the line of the last record. (A quote
+    /// is open at the end exactly when one more `,` would be text of the last field rather
+    /// than end it: the records and their fields stay as many.)
+    fn csv_crate_reading(body: &[u8]) -> Result<Vec<(u64, Vec<Vec<u8>>)>, u64> {
+        let records = csv_crate_records(body);
+        let mut more = body.to_vec();
+        more.push(b',');
+        let shape = |r: &[(u64, Vec<Vec<u8>>)]| (r.len(), r.last().map(|(_, f)| f.len()));
+        match records.last() {
+            Some((line, _)) if shape(&csv_crate_records(&more)) == shape(&records) => Err(*line),
+            _ => Ok(records),
+        }
     }
 
     /// The csv crate's reading of the whole file, each record with the line of its first byte.
@@ -2766,7 +2859,8 @@ mod tests {
         })]
 
         /// However a file is cut into blocks and pieces, its records and their lines are the
-        /// csv crate's reading of the whole file.
+        /// csv crate's reading of the whole file (or, with a quote the end leaves open, the
+        /// error at that record).
         #[test]
         fn blocks_and_pieces_read_like_the_whole_file(
             tokens in proptest::collection::vec(
@@ -2777,7 +2871,7 @@ mod tests {
             parts in 1usize..6,
         ) {
             let body = tokens.concat();
-            proptest::prop_assert_eq!(raw_records(body.as_bytes(), block, parts), csv_crate_records(body.as_bytes()));
+            proptest::prop_assert_eq!(raw_records(body.as_bytes(), block, parts), csv_crate_reading(body.as_bytes()));
         }
 
         /// Files as quote-all exports write them (every field quoted or not, of lengths that
@@ -2822,7 +2916,7 @@ mod tests {
                     body[at] = byte;
                 }
             }
-            proptest::prop_assert_eq!(raw_records(&body, 4096, parts), csv_crate_records(&body));
+            proptest::prop_assert_eq!(raw_records(&body, 4096, parts), csv_crate_reading(&body));
         }
     }
 }

@@ -783,6 +783,9 @@ impl<'a> Writer<'a> {
             emitted.held_seen +=
                 r.messages.iter().filter(|m| m.suppressed.is_none() && l.held.contains(&self.hash(r, m))).count()
                     as u64;
+            // Counted whether or not they are written (`--include-suppressed`): the summary
+            // says what a skipped night lost either way.
+            emitted.expired += r.messages.iter().filter(|m| self.fate(l, r, m) == Fate::Expired).count() as u64;
         }
         if msgs.is_empty() {
             return Ok(());
@@ -816,8 +819,7 @@ impl<'a> Writer<'a> {
                         serde_json::to_writer(&mut emitted.ledger, &entry)?;
                         emitted.ledger.push(b'\n');
                     }
-                    Fate::Expired => emitted.expired += 1,
-                    Fate::Skip | Fate::Suppressed => {}
+                    Fate::Expired | Fate::Skip | Fate::Suppressed => {}
                 }
             }
         }

@@ -293,8 +293,20 @@ fn install_signal_cleanup() {
         let _ = std::thread::Builder::new().name("kairos-signals".into()).spawn(move || {
             if let Some(sig) = signals.forever().next() {
                 for p in pending().drain(..) {
-                    if std::fs::remove_file(&p).is_err() {
-                        let _ = std::fs::remove_dir_all(&p);
+                    if std::fs::remove_file(&p).is_ok() || !p.is_dir() {
+                        continue;
+                    }
+                    // A folder of messages that writer threads are still filling: renamed
+                    // first, so no new file can be created in it by its path, then removed
+                    // (again, should a file created at the instant of the rename be left).
+                    let mut gone = p.clone().into_os_string();
+                    gone.push(".removing");
+                    let gone = PathBuf::from(gone);
+                    let at = if std::fs::rename(&p, &gone).is_ok() { gone } else { p };
+                    for _ in 0..5 {
+                        if std::fs::remove_dir_all(&at).is_ok() || !at.exists() {
+                            break;
+                        }
                     }
                 }
                 std::process::exit(128 + sig);
@@ -330,27 +342,43 @@ fn unnamed_in(_dir: &Path) -> Option<File> {
     None
 }
 
-/// Give the unnamed `file` the name `path`: link it into `dir` under a temporary name, then
-/// rename that over `path` (a link cannot replace a file).
+/// Give the unnamed `file` the name `path`. A new name is linked straight in: there is never
+/// a temporary name to leave behind. A link cannot replace a file, so an existing `path` gets
+/// a temporary name in `dir` renamed over it; a SIGINT, SIGTERM or SIGHUP in between removes
+/// that name (only a SIGKILL in the instant between the two calls can leave it).
 #[cfg(target_os = "linux")]
 fn link_and_rename(file: &File, dir: &Path, path: &Path) -> io::Result<()> {
     use std::ffi::CString;
     use std::os::fd::AsRawFd;
     use std::os::unix::ffi::OsStrExt;
+    let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).map_err(io::Error::other)?;
+    let link = |to: &Path| -> io::Result<()> {
+        let to = CString::new(to.as_os_str().as_bytes()).map_err(io::Error::other)?;
+        // SAFETY: both are valid NUL-terminated paths; linkat reads them and keeps nothing.
+        let rc = unsafe {
+            libc::linkat(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::AT_SYMLINK_FOLLOW)
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    };
+    match link(path) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        r => return r,
+    }
     static LINKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = LINKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = dir.join(format!(".kairos-{}-{n}.tmp", std::process::id()));
-    let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).map_err(io::Error::other)?;
-    let to = CString::new(tmp.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    // SAFETY: both are valid NUL-terminated paths; linkat reads them and keeps nothing.
-    let rc =
-        unsafe { libc::linkat(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::AT_SYMLINK_FOLLOW) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    install_signal_cleanup();
+    pending().push(tmp.clone());
+    let result = link(&tmp).and_then(|()| {
+        std::fs::rename(&tmp, path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+    });
+    pending().retain(|p| *p != tmp);
+    result
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -929,6 +957,38 @@ mod tests {
             assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o640);
         }
         assert!(pending().is_empty());
+    }
+
+    /// A plan to a new name is linked straight in; over an existing one it goes through a
+    /// temporary name; either way the content is the new plan and nothing else is left in the
+    /// folder, nor in the list the signal handler cleans.
+    #[test]
+    fn a_new_plan_and_a_replaced_plan_leave_only_the_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("night.jsonl");
+        for text in ["first\n", "second\n"] {
+            let s = Sink::open(Some(&out), &[]).unwrap();
+            s.write_with(|w| w.write_all(text.as_bytes()).map(|()| 1)).unwrap();
+            assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
+            let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(names, ["night.jsonl"], "no temp file left");
+            assert!(!pending().iter().any(|p| p.starts_with(dir.path())), "the temp name is off the list");
+        }
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let fresh = dir.path().join("fresh.csv");
+            let file = unnamed_in(dir.path()).expect("O_TMPFILE on the test's file system");
+            link_and_rename(&file, dir.path(), &fresh).unwrap();
+            assert!(fresh.exists());
+            assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o600);
+            // The link of an existing name fails: it goes through a temporary name instead.
+            let again = unnamed_in(dir.path()).unwrap();
+            link_and_rename(&again, dir.path(), &fresh).unwrap();
+            let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            names.sort();
+            assert_eq!(names, ["fresh.csv", "night.jsonl"]);
+        }
     }
 
     /// An error in the steps after the writing (the rename here: its folder is gone) names

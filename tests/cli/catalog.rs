@@ -236,6 +236,42 @@ fn catalogue_errors_name_file_line_and_value() {
 }
 
 #[test]
+fn the_output_never_replaces_the_catalogue() {
+    let f = Fixture::new();
+    f.tx(&[]).file("customers.csv", "customer_id,email,fav\nA,a@x,Chabon\n").dialogue(
+        "new_title",
+        "trigger:\n  announcement: {type: arrival, match: 'item.author == customer.fav'}\nsteps:\n  - id: tell\n    send: {channel: email, template: t}\n",
+    );
+    let feed = "item_id,timestamp,type,author\nI1,2025-01-01,arrival,Chabon\n";
+    f.file("cat.csv", feed);
+    for cmd in [
+        &["--catalog", "cat.csv", "-o", "cat.csv"][..],
+        &["--catalog", "cat.csv", "-o", "cat.csv", "--format", "jsonl"],
+    ] {
+        let out = f.run(cmd);
+        assert_eq!((out.code, out.stdout.as_str()), (2, ""), "{cmd:?}: {}", out.stderr);
+        assert!(out.stderr.contains("it is the catalogue input"), "{}", out.stderr);
+        assert_eq!(super::read(&f.path("cat.csv")), feed, "the feed is untouched");
+    }
+    let out = f.cmd(&[
+        "report",
+        "-d",
+        "dialogues",
+        "-t",
+        "tx.csv",
+        "-c",
+        "customers.csv",
+        "--catalog",
+        "cat.csv",
+        "-o",
+        "cat.csv",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("it is the catalogue input"), "{}", out.stderr);
+    assert_eq!(super::read(&f.path("cat.csv")), feed, "the feed is untouched");
+}
+
+#[test]
 fn the_shards_of_a_bookshop_run_make_the_whole_run() {
     let f = Fixture::new();
     let whole = bookshop(&f, &["--format", "jsonl"]);

@@ -113,7 +113,13 @@ fn messages_older_than_max_late_are_expired_not_sent() {
     let expired: Vec<_> = rows.iter().filter(|(_, _, s)| s == "expired").collect();
     assert!(!expired.is_empty());
     assert!(out.stdout.contains("expired: due "), "{}", out.stdout);
-    assert!(out.stderr.contains("expired (due more than 7d before this night, not sent)"), "{}", out.stderr);
+    let counted = format!(", {} expired (due more than 7d before this night, not sent)", expired.len());
+    assert!(out.stderr.contains(&counted), "{}", out.stderr);
+    // The summary counts them whether or not they are written.
+    let without = f.run(&["--as-of", &day(30), "--ledger", "other.jsonl", "--format", "jsonl"]);
+    assert_eq!(without.code, 0, "{}", without.stderr);
+    assert!(!without.stdout.contains("\"expired\""), "{}", without.stdout);
+    assert!(without.stderr.contains(&counted), "{}", without.stderr);
     // Expired messages are not recorded: the ledger holds only what was emitted to be sent.
     let recorded = super::read(&f.path("sent.jsonl"));
     for (id, _, _) in &expired {
@@ -136,6 +142,36 @@ fn a_second_run_on_the_same_ledger_fails_at_once() {
         out.stderr
     );
     assert!(!f.path("plan.csv").exists());
+}
+
+/// stdout closed by its reader (`| head` quitting, a mail tool that died): a plain run ends
+/// quietly with 0, as pipes expect; a ledger run recorded nothing, and says so with 2.
+#[test]
+fn a_closed_output_pipe_fails_a_ledger_run_and_records_nothing() {
+    let f = Fixture::new();
+    f.dialogue("ask", ASK);
+    write_known(&f, 8, 0);
+    let closed = |args: &[&str]| {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut all = vec!["run", "--dialogues", "dialogues", "-t", "tx.csv", "-e", "events.csv", "--format", "jsonl"];
+        all.extend(args);
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("kairos"))
+            .current_dir(f.path(""))
+            .args(&all)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stderr).unwrap())
+    };
+    assert_eq!(closed(&["--as-of", &day(8)]), (Some(0), String::new()));
+    let (code, stderr) = closed(&["--as-of", &day(8), "--ledger", "sent.jsonl", "-q"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: the output was closed before the plan was written whole; nothing was recorded in the ledger sent.jsonl (the next run emits these messages again)\n"
+    );
+    assert_eq!(super::read(&f.path("sent.jsonl")), "", "nothing recorded");
 }
 
 #[test]

@@ -71,6 +71,29 @@ fn tiers_from_a_customer_column() {
     );
 }
 
+/// An opt-out naming no declared channel would be ignored and the customer contacted: an
+/// error at its row, with the channel it was probably meant for; an empty channel is every
+/// channel.
+#[test]
+fn an_opt_out_of_an_unknown_channel_is_an_error_not_ignored() {
+    let f = Fixture::new();
+    f.dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: email, template: t}\n")
+        .tx(&["A,2025-01-01,o1,p,c,1", "B,2025-01-02,o2,p,c,1"])
+        .file("events.csv", "customer_id,timestamp,type,channel\nB,2024-12-01,opt_in,\nB,2024-12-01,opt_out,Email\nA,2024-12-01,opt_out,emial\n");
+    let out = f.run(&[]);
+    assert_eq!((out.code, out.stdout.as_str()), (2, ""), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("column `channel`: opt_out names channel \"Email\", which is not a declared channel (did you mean `email`?); leave it empty for every channel"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("events.csv:3"), "the first such row: {}", out.stderr);
+    f.file("events.csv", "customer_id,timestamp,type,channel\nB,2024-12-01,opt_out,\n");
+    let out = f.run(&["--include-suppressed"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.lines().any(|l| l.contains(",B,") && l.contains("suppressed")), "{}", out.stdout);
+}
+
 #[test]
 fn consent_fallback_opt_out_events_and_do_not_contact() {
     let f = Fixture::new();
