@@ -257,7 +257,17 @@ impl std::str::FromStr for Duration {
         let bad = || format!("`{s}` is not a duration");
         let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
         let (num, unit) = t.split_at(split);
-        Duration::from_parts(num, unit.trim()).ok_or_else(bad)
+        let unit = unit.trim();
+        Duration::from_parts(num, unit).ok_or_else(|| {
+            // A well-formed duration past the limit says so, not that it is no duration.
+            let secs = num.parse::<f64>().ok().zip(Self::unit(unit)).map(|(n, u)| n * u);
+            match secs {
+                Some(secs) if secs > MAX_DURATION as f64 => {
+                    format!("`{s}` is longer than 1000 years, the longest duration kairos takes")
+                }
+                _ => bad(),
+            }
+        })
     }
 }
 
@@ -304,7 +314,12 @@ mod tests {
         assert!(p("soon").is_err());
         assert!(p("-1d").is_err());
         assert!(p("99999999999999999999y").is_err(), "overflowing durations are rejected");
-        assert!(p("1001y").is_err());
+        let too_long = Err("`1001y` is longer than 1000 years, the longest duration kairos takes".to_owned());
+        assert_eq!(p("1001y"), too_long);
+        assert_eq!(p("99999999999999999999y").map_err(|e| e.contains("longer than 1000 years")), Err(true));
+        assert_eq!(p("365001d").map_err(|e| e.contains("longer than 1000 years")), Err(true));
+        assert_eq!(p("1000y"), Ok(MAX_DURATION));
+        assert_eq!(p("12x"), Err("`12x` is not a duration".to_owned()));
         assert_eq!(Duration::from_parts("30", "d"), Some(Duration(30 * DAY)));
         assert_eq!(format_duration(90 * DAY), "90d");
         assert_eq!(format_duration(36 * HOUR), "36h");

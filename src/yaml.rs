@@ -80,11 +80,19 @@ fn parse_one<T: DeserializeOwned>(path: &Path, src: &Arc<str>) -> Result<T, Box<
 /// serde-saphyr appends the location to its message; we print it ourselves.
 fn clean_message(m: &str) -> String {
     let first = m.lines().next().unwrap_or(m).trim();
+    // Only a trailing position is cut (the diagnostic shows where); one inside parentheses,
+    // such as where an alias was defined and used, is part of the message.
     let first = match first.rfind(" at line ") {
-        Some(i) => &first[..i],
-        None => first,
+        Some(i) if is_position(first[i + 9..].trim_end_matches('.')) => &first[..i],
+        _ => first,
     };
     first.trim_end_matches('.').to_owned()
+}
+
+/// `3, column 14`: a line and a column, nothing else.
+fn is_position(s: &str) -> bool {
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    s.split_once(", column ").is_some_and(|(l, c)| digits(l) && digits(c))
 }
 
 /// serde names the accepted keys; turn a near miss into a suggestion.
@@ -575,6 +583,15 @@ mod tests {
         let r = scalar_range(src, start, value, at..at + needle.len())
             .unwrap_or_else(|| panic!("no mapping for {src:?} (value {value:?})"));
         (src[r.clone()].to_owned(), crate::diag::line_col(src, r.start))
+    }
+
+    #[test]
+    fn only_a_trailing_position_is_cut_from_a_message() {
+        assert_eq!(clean_message("invalid type: integer, expected a string at line 3, column 7"), "invalid type: integer, expected a string");
+        assert_eq!(clean_message("unknown field `x` at line 3, column 7.\nmore"), "unknown field `x`");
+        let alias = "expected string scalar (defined at line 2, column 55) (used at line 3, column 14)";
+        assert_eq!(clean_message(alias), alias);
+        assert_eq!(clean_message("a message naming a line at line ten"), "a message naming a line at line ten");
     }
 
     #[test]

@@ -86,11 +86,17 @@ pub fn dialogue_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Box<Diagnostic>
         }
         let entries = std::fs::read_dir(path)
             .map_err(|e| Box::new(Diagnostic::error(path, format!("cannot read the dialogues folder: {e}"))))?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
-            .collect();
+        let mut files: Vec<PathBuf> = Vec::new();
+        for entry in entries {
+            let p = entry
+                .map_err(|e| Box::new(Diagnostic::error(path, format!("cannot read the dialogues folder: {e}"))))?
+                .path();
+            // Every `*.yaml` that is not a folder: a link to nothing (or a loop) is read, and
+            // fails saying so, rather than being left out without a word.
+            if !p.is_dir() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+                files.push(p);
+            }
+        }
         if files.is_empty() {
             return Err(Box::new(Diagnostic::error(path, "no dialogue files (*.yaml) in this folder")));
         }

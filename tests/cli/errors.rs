@@ -35,6 +35,20 @@ fn missing_file() {
     assert!(err.starts_with("error: cannot read nope.csv: "), "{err}");
 }
 
+/// A `*.yaml` link to nothing in the dialogues folder is read and fails, never skipped.
+#[cfg(unix)]
+#[test]
+fn a_dangling_dialogue_link_is_an_error_not_skipped() {
+    let f = base();
+    std::os::unix::fs::symlink("missing.yaml", f.path("dialogues/vip.yaml")).unwrap();
+    let err = fails(&f, &[]);
+    assert!(err.contains("cannot read: No such file or directory"), "{err}");
+    assert!(err.contains("vip.yaml"), "{err}");
+    let out = f.cmd(&["check", "-d", "dialogues"]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("vip.yaml"), "{}", out.stderr);
+}
+
 #[test]
 fn missing_column_lists_the_columns_found() {
     let f = base();
