@@ -56,6 +56,19 @@ impl Held {
         )))
     }
 
+    /// The messages recorded on `night`, by id, with the status each was emitted with.
+    pub fn recorded_on(&self, night: &str) -> std::collections::HashMap<u128, String> {
+        self.lines
+            .iter()
+            .filter(|(n, _)| n == night)
+            .filter_map(|(_, l)| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| {
+                let id = v.get("message_id").and_then(|x| x.as_str()).and_then(parse_hex)?;
+                Some((id, v.get("status").and_then(|x| x.as_str()).unwrap_or("due").to_owned()))
+            })
+            .collect()
+    }
+
     /// Each recorded message's (dialogue, instance number, step), by message id.
     pub fn by_id(&self) -> std::collections::HashMap<String, (String, u32, String)> {
         self.lines

@@ -587,7 +587,10 @@ mod tests {
 
     #[test]
     fn only_a_trailing_position_is_cut_from_a_message() {
-        assert_eq!(clean_message("invalid type: integer, expected a string at line 3, column 7"), "invalid type: integer, expected a string");
+        assert_eq!(
+            clean_message("invalid type: integer, expected a string at line 3, column 7"),
+            "invalid type: integer, expected a string"
+        );
         assert_eq!(clean_message("unknown field `x` at line 3, column 7.\nmore"), "unknown field `x`");
         let alias = "expected string scalar (defined at line 2, column 55) (used at line 3, column 14)";
         assert_eq!(clean_message(alias), alias);

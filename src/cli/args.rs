@@ -142,8 +142,9 @@ pub struct RunArgs {
     /// reported as `expired`.
     #[arg(long, value_name = "DURATION", default_value = "7d")]
     pub max_late: String,
-    /// With a ledger: write again the messages it recorded on this night (an as-of date), as
-    /// JSONL, recording nothing (for a downstream that lost a night's file).
+    /// With a ledger: write again the messages it recorded on this night (an as-of date), in
+    /// full and in any --format, rebuilt by a replay up to that night; records nothing (for a
+    /// downstream that lost a night's file).
     #[arg(long, value_name = "DATE")]
     pub reemit: Option<String>,
     /// Write CSV text cells exactly as they are. By default a cell starting with =, +, -, @, tab

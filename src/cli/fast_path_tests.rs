@@ -42,7 +42,7 @@ fn compare_run(args: &[&str]) -> (usize, usize) {
     let as_of = settings.as_of;
     let ev = Evaluator::new(&data, &plan, settings);
     let layout = s.replay.project.layout(true, true);
-    let selection = Selection { as_of, since: None, include_suppressed: true, ledger: None };
+    let selection = Selection { as_of, since: None, include_suppressed: true, ledger: None, reemit: None };
     let writer = Writer::new(&data, &plan, &layout, selection).with_templates(Some(&templates));
     let parts: Vec<(&str, &str)> =
         templates.keys.values().flat_map(|t| t.parts.keys().map(move |c| (t.key.as_str(), c.as_str()))).collect();

@@ -417,14 +417,16 @@ fn run_replay(s: RunSettings) -> Result<ExitCode> {
     if let (Some(p), Some(h)) = (&s.ledger, &held) {
         h.check_shard(p, shard_name.as_deref())?;
     }
-    if let (Some(night), Some(held)) = (&s.reemit, &held) {
-        return reemit(&s, night, held);
-    }
+    // `--reemit`: the night's recorded messages, rebuilt by a replay up to that night.
+    let reemit = match (&s.reemit, &held) {
+        (Some(night), Some(h)) => Some(std::sync::Arc::new(h.recorded_on(night))),
+        _ => None,
+    };
     let pool = s.replay.pool()?;
     pool.install(|| {
         let sink = open_run_sink(&s)?;
         let ledger_arc = held.as_ref().map(|h| std::sync::Arc::new(h.by_id()));
-        let ledger_ids = held.as_ref().map(|h| std::sync::Arc::new(h.ids.clone()));
+        let ledger_ids = held.as_ref().filter(|_| reemit.is_none()).map(|h| std::sync::Arc::new(h.ids.clone()));
         let tz = s.replay.project.cfg.tz;
         // What to write of a replay up to `as_of`.
         let selection = |as_of: i64| {
@@ -444,7 +446,7 @@ fn run_replay(s: RunSettings) -> Result<ExitCode> {
                     shard: shard_name.clone(),
                 }
             });
-            Selection { as_of, since, include_suppressed: s.include_suppressed, ledger: ledger_sel }
+            Selection { as_of, since, include_suppressed: s.include_suppressed, ledger: ledger_sel, reemit: reemit.clone() }
         };
         let layout = s.replay.project.layout(!s.raw_csv, !s.no_profile);
         // The customers come in one batch, or batch by batch with `--presorted`; either way
@@ -531,7 +533,7 @@ fn run_replay(s: RunSettings) -> Result<ExitCode> {
         }
         // Only now that the output is in place are its messages recorded.
         let mut ledger_time = None;
-        if let (Some(l), Some(h)) = (ledger.as_mut(), held.as_ref()) {
+        if let (Some(l), Some(h), None) = (ledger.as_mut(), held.as_ref(), &reemit) {
             let recording = std::time::Instant::now();
             l.append(h, &emitted.ledger).map_err(|e| {
                 anyhow::anyhow!(
@@ -577,7 +579,9 @@ fn run_replay(s: RunSettings) -> Result<ExitCode> {
                     )?;
                 }
             }
-            if let (Some(p), Some(h), true) = (&s.ledger, &held, s.summary != report::summary::Detail::None) {
+            if let (Some(p), Some(h), true, None) =
+                (&s.ledger, &held, s.summary != report::summary::Detail::None, &reemit)
+            {
                 let recorded = emitted.ledger.iter().filter(|&&b| b == b'\n').count();
                 writeln!(
                     err,
@@ -595,6 +599,21 @@ fn run_replay(s: RunSettings) -> Result<ExitCode> {
                         "  ledger: {gone} recorded messages are not produced by today's replay (dialogues or data changed); they are never emitted again; `kairos explain CUSTOMER --ledger FILE` shows which"
                     )?;
                 }
+            }
+        }
+        if let (Some(ids), Some(night)) = (&reemit, &s.reemit) {
+            let found = emitted.messages + emitted.not_mail;
+            if !s.quiet {
+                eprintln!(
+                    "kairos: re-emitted {found} of the {} messages the ledger recorded on {night}; nothing recorded",
+                    ids.len()
+                );
+            }
+            let missing = (ids.len() as u64).saturating_sub(found);
+            if missing > 0 {
+                eprintln!(
+                    "warning: {missing} of the messages the ledger recorded on {night} are not produced by a replay of these inputs (the dialogues or the data changed since), so they are not in this output; their ledger entries say what they were, and `kairos explain CUSTOMER --ledger FILE` shows why"
+                );
             }
         }
         if s.timings {
@@ -628,23 +647,6 @@ impl Batches {
             Batches::Sorted(inputs) => inputs.next_batch(),
         }
     }
-}
-
-/// Write again what the ledger recorded on `night`, as JSONL, recording nothing.
-fn reemit(s: &RunSettings, night: &str, held: &crate::ledger::Held) -> Result<ExitCode> {
-    let sink = open_sink_as(&s.replay, s.output.as_deref(), false, s.ledger.as_deref())?;
-    let lines: Vec<&str> = held.lines.iter().filter(|(n, _)| n == night).map(|(_, l)| l.as_str()).collect();
-    sink.write_with(|out| {
-        for l in &lines {
-            out.write_all(l.as_bytes())?;
-            out.write_all(b"\n")?;
-        }
-        Ok(lines.len() as u64)
-    })?;
-    if !s.quiet {
-        eprintln!("kairos: re-emitted {} messages the ledger recorded on {night}; nothing recorded", lines.len());
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The output, refusing to replace any file the run reads.
@@ -828,7 +830,7 @@ fn explain(args: &ExplainArgs) -> Result<ExitCode> {
             &data,
             &plan,
             &layout,
-            Selection { as_of, since: None, include_suppressed: true, ledger: None },
+            Selection { as_of, since: None, include_suppressed: true, ledger: None, reemit: None },
         )
         .with_templates(templates.as_ref());
         let stdout = std::io::stdout();
@@ -909,7 +911,8 @@ fn preview(args: &PreviewArgs) -> Result<ExitCode> {
         let mut stats = Stats::default();
         let result = ev.run_customer(person, &mut Default::default(), &mut stats, None);
         let layout = replay.project.layout(false, false);
-        let selection = Selection { as_of, since: None, include_suppressed: args.include_suppressed, ledger: None };
+        let selection =
+            Selection { as_of, since: None, include_suppressed: args.include_suppressed, ledger: None, reemit: None };
         let writer = Writer::new(&data, &plan, &layout, selection).with_templates(templates.as_ref());
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());

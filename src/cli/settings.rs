@@ -218,6 +218,19 @@ impl RunSettings {
             bail!("--due needs --as-of: the day whose messages to emit");
         }
         let mut replay = Replay::from_args(&a.project, &a.input)?;
+        if let Some(night) = &a.reemit {
+            // The night is replayed as it was run: up to the end of its as-of day.
+            let end = crate::input::time::parse_as_of(night, replay.project.cfg.tz)
+                .filter(|_| chrono::NaiveDate::parse_from_str(night, "%Y-%m-%d").is_ok())
+                .ok_or_else(|| anyhow!("--reemit {night:?}: expected the as-of date of a night, e.g. 2025-06-30"))?;
+            match replay.as_of {
+                Some(t) if t != end => bail!(
+                    "--reemit {night} replays the inputs as of that night; --as-of {} names another moment: leave it out",
+                    a.input.as_of.as_deref().unwrap_or_default()
+                ),
+                _ => replay.as_of = Some(end),
+            }
+        }
         if let Some(s) = &a.shard {
             replay.spec.shard = s.parse::<Shard>().map_err(|e| anyhow!("--shard {s:?}: {e}"))?;
         }
@@ -253,11 +266,7 @@ impl RunSettings {
         if a.reemit.is_some() && ledger.is_none() {
             bail!("--reemit needs a ledger (--ledger FILE or `ledger:` in kairos.yaml)");
         }
-        if let Some(night) = &a.reemit {
-            // A night is an as-of date; anything else matches no entry and would re-emit nothing.
-            if chrono::NaiveDate::parse_from_str(night, "%Y-%m-%d").is_err() {
-                bail!("--reemit {night:?}: expected the as-of date of a night, e.g. 2025-06-30");
-            }
+        if a.reemit.is_some() {
             if let Some(l) = ledger.as_ref().filter(|l| !l.exists()) {
                 bail!("--reemit: there is no ledger at {}, so nothing to write again", l.display());
             }
@@ -285,9 +294,6 @@ impl RunSettings {
             }
             if format == Format::Eml && a.output.as_deref().is_none_or(|p| p == Path::new("-")) {
                 bail!("--format eml writes one file per message: give a new or empty folder with --output DIR");
-            }
-            if a.reemit.is_some() {
-                bail!("--reemit writes the ledger's JSONL lines; it takes no --format {name}");
             }
             let from = a.mail_from.clone().or_else(|| replay.project.cfg.mail_from.clone()).ok_or_else(|| {
                 anyhow!("--format {name} needs a sender: set content.from in kairos.yaml or pass --mail-from ADDRESS")

@@ -55,6 +55,9 @@ pub struct Selection {
     pub include_suppressed: bool,
     /// A nightly run against the sent ledger.
     pub ledger: Option<LedgerSel>,
+    /// `--reemit`: exactly the messages a ledger recorded on one night, by id, each with the
+    /// status it was emitted with.
+    pub reemit: Option<std::sync::Arc<std::collections::HashMap<u128, String>>>,
 }
 
 /// A run with a ledger emits what is due by the end of the as-of day and not recorded yet.
@@ -482,6 +485,12 @@ impl<'a> Writer<'a> {
 
     /// The selected messages of a customer, in output order.
     pub fn selected<'r>(&self, r: &'r CustomerResult) -> Vec<&'r Message> {
+        if let Some(ids) = &self.sel.reemit {
+            // What was emitted then, whatever the replay would now say of it.
+            let mut msgs: Vec<&Message> = r.messages.iter().filter(|m| ids.contains_key(&self.hash(r, m))).collect();
+            self.sort(r, &mut msgs);
+            return msgs;
+        }
         let mut msgs: Vec<&Message> = r
             .messages
             .iter()
@@ -499,14 +508,25 @@ impl<'a> Writer<'a> {
                 None => true,
             })
             .collect();
+        self.sort(r, &mut msgs);
+        msgs
+    }
+
+    /// A customer's messages in output order.
+    fn sort(&self, r: &CustomerResult, msgs: &mut [&Message]) {
         msgs.sort_by(|a, b| {
             let (ia, ib) = (&r.instances[a.instance], &r.instances[b.instance]);
             (a.send_at, ia.dialogue, ia.number, a.seq).cmp(&(b.send_at, ib.dialogue, ib.number, b.seq))
         });
-        msgs
     }
 
     fn status(&self, r: &CustomerResult, m: &Message) -> &'static str {
+        if let Some(ids) = &self.sel.reemit {
+            return match ids.get(&self.hash(r, m)).map(String::as_str) {
+                Some("late") => "late",
+                _ => "due",
+            };
+        }
         if m.suppressed.is_some() {
             return "suppressed";
         }

@@ -73,6 +73,9 @@ fn thirty_nights_with_late_events_and_a_skipped_night_emit_every_message_exactly
         write_known(&f, night, 3);
         let out = f.run(&["--as-of", &day(night), "--ledger", "sent.jsonl", "--format", "jsonl", "-o", "night.jsonl"]);
         assert_eq!(out.code, 0, "night {night}: {}", out.stderr);
+        if night == 20 {
+            std::fs::copy(f.path("night.jsonl"), f.path("night-20.jsonl")).unwrap();
+        }
         for (id, send_at, status) in ids(&super::read(&f.path("night.jsonl"))) {
             assert!(send_at.as_str() <= format!("{}T23:59:59Z", day(night)).as_str(), "nothing from the future");
             statuses.insert(status);
@@ -92,13 +95,43 @@ fn thirty_nights_with_late_events_and_a_skipped_night_emit_every_message_exactly
     let again = f.run(&["--as-of", &day(30), "--ledger", "sent.jsonl", "--format", "jsonl"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(again.stdout, "");
-    // A lost night's file can be written again from the ledger, recording nothing.
+    // A lost night's file can be written again, whole, recording nothing: the same rows, even
+    // though the inputs have grown since (a replay up to that night finds the same messages).
     let before = super::read(&f.path("sent.jsonl"));
-    let re = f.run(&["--ledger", "sent.jsonl", "--reemit", &day(20)]);
+    let lost = super::read(&f.path("night-20.jsonl"));
+    assert!(!lost.is_empty());
+    let re = f.run(&["--ledger", "sent.jsonl", "--reemit", &day(20), "--format", "jsonl"]);
     assert_eq!(re.code, 0, "{}", re.stderr);
-    assert!(!re.stdout.is_empty());
-    assert!(re.stdout.lines().all(|l| l.contains(&format!("\"night\":\"{}\"", day(20)))));
+    assert_eq!(re.stdout, lost, "the night's file again, row for row");
+    let n = lost.lines().count();
+    assert!(
+        re.stderr.contains(&format!("re-emitted {n} of the {n} messages the ledger recorded on {}", day(20))),
+        "{}",
+        re.stderr
+    );
     assert_eq!(super::read(&f.path("sent.jsonl")), before);
+    // In CSV too, with the plan's columns.
+    let csv = f.run(&["--ledger", "sent.jsonl", "--reemit", &day(20), "-q"]);
+    assert_eq!((csv.code, csv.stderr.as_str()), (0, ""));
+    assert!(csv.stdout.starts_with("message_id,customer_id,dialogue,"), "{}", csv.stdout);
+    assert_eq!(csv.stdout.lines().count(), n + 1);
+    // A night replayed as another moment is refused.
+    let other = f.run(&["--ledger", "sent.jsonl", "--reemit", &day(20), "--as-of", &day(21)]);
+    assert_eq!(other.code, 2);
+    assert!(other.stderr.contains("replays the inputs as of that night"), "{}", other.stderr);
+    // Messages the replay no longer makes (the dialogue renamed) are said to be missing.
+    std::fs::remove_file(f.path("dialogues/ask.yaml")).unwrap();
+    f.dialogue("ask_v2", ASK);
+    let gone = f.run(&["--ledger", "sent.jsonl", "--reemit", &day(20), "-q", "--format", "jsonl"]);
+    assert_eq!((gone.code, gone.stdout.as_str()), (0, ""));
+    assert!(
+        gone.stderr.starts_with(&format!(
+            "warning: {n} of the messages the ledger recorded on {} are not produced by a replay of these inputs",
+            day(20)
+        )),
+        "{}",
+        gone.stderr
+    );
 }
 
 #[test]
