@@ -2782,8 +2782,11 @@ mod tests {
     }
 
     /// Raw records with the line each starts on, as the block reader splits and reads them.
+    /// Records with the line each starts on.
+    type Lines = Vec<(u64, Vec<Vec<u8>>)>;
+
     /// (Err: the line of a record whose quote the end of the file leaves open.)
-    fn raw_records(body: &[u8], block: usize, parts: usize) -> Result<Vec<(u64, Vec<Vec<u8>>)>, u64> {
+    fn raw_records(body: &[u8], block: usize, parts: usize) -> Result<Lines, u64> {
         let path = Path::new("t.csv");
         let open_quote = |e: InputError| match e {
             InputError::Csv { line, message, .. } if message == "a quoted field is never closed" => line,
@@ -2821,7 +2824,7 @@ mod tests {
     /// of the file leaves a quote open, an error at the line of the last record. (A quote
     /// is open at the end exactly when one more `,` would be text of the last field rather
     /// than end it: the records and their fields stay as many.)
-    fn csv_crate_reading(body: &[u8]) -> Result<Vec<(u64, Vec<Vec<u8>>)>, u64> {
+    fn csv_crate_reading(body: &[u8]) -> Result<Lines, u64> {
         let records = csv_crate_records(body);
         let mut more = body.to_vec();
         more.push(b',');
