@@ -55,15 +55,35 @@ fn csv_records(data: &[u8]) -> Option<usize> {
     }
 }
 
+/// Does the file end inside a quoted field? The csv crate takes the rest of the file as that
+/// field; kairos says the quote is never closed. (Open exactly when one more `,` would be
+/// text of the last field: the records and their fields stay as many.)
+fn ends_inside_quotes(data: &[u8]) -> bool {
+    let shape = |d: &[u8]| {
+        let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(d);
+        let (mut n, mut last, mut rec) = (0, 0, csv::ByteRecord::new());
+        while let Ok(true) = r.read_byte_record(&mut rec) {
+            n += 1;
+            last = rec.len();
+        }
+        (n, last)
+    };
+    let mut more = data.to_vec();
+    more.push(b',');
+    shape(data).0 > 0 && shape(data) == shape(&more)
+}
+
 fn csv_agree(dir: &Path, data: &[u8]) {
     match load_transactions(dir, data) {
         Err(InputError::Csv { line, message, .. }) => {
             let count_error = message.contains("fields but the header has") || message.contains("never closed");
-            if count_error && csv_records(data).is_some() {
+            let open_at_end = message.contains("never closed") && ends_inside_quotes(data);
+            if count_error && !open_at_end && csv_records(data).is_some() {
                 panic!("csv reads this file but kairos says line {line}: {message}");
             }
         }
         Ok(table) => {
+            assert!(!ends_inside_quotes(data), "the file ends inside quotes and kairos read it");
             if let Some(n) = csv_records(data) {
                 assert_eq!(table.len(), n, "kairos reads {} rows where csv reads {n} records", table.len());
             }
