@@ -400,7 +400,10 @@ impl<'e, 'a> Run<'e, 'a> {
         self.fire_timers(as_of, true);
         // Project live conversations forward as if nothing else happens.
         self.projecting = true;
-        self.fire_timers(as_of.saturating_add(self.ev.settings.horizon), true);
+        // Not past the last instant the calendar of the inputs and the output holds
+        // (9999-12-31T23:59:59Z): a wait that ends later never ends.
+        let end = as_of.saturating_add(self.ev.settings.horizon).min(crate::input::time::MAX_TS);
+        self.fire_timers(end, true);
     }
 
     /// The earliest catalogue row still to come for this customer: its time and cursor (ties:

@@ -502,3 +502,26 @@ S bank#1 offer/0 email:address_offer 2025-01-01 planned
     let out = f.cmd(&["graph", "bank", "--dialogues", "dialogues"]);
     insta::assert_snapshot!("graph_bank_next_when", out.stdout);
 }
+
+/// History at the end of the calendar: a wait that would end after 9999-12-31T23:59:59Z never
+/// ends, so no message is planned at a time the output cannot write.
+#[test]
+fn waits_past_the_last_instant_never_end() {
+    let f = Fixture::new();
+    f.dialogue(
+        "hello",
+        "trigger:\n  purchase: {}\nsteps:\n  - id: hi\n    send: {channel: email, template: hi}\n    escalate:\n      - {after: 1d, channel: email, template: hi}\n    timeout: {after: 30d, end: lapsed}\n",
+    )
+    .tx(&["A,9999-12-31,o1,p1,books,10", "B,9999-12-30,o2,p1,books,10"]);
+    let out = f.run(&["--include-suppressed"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stdout.contains("0000-00-00"), "{}", out.stdout);
+    assert_eq!(
+        super::brief(&out.stdout),
+        "\
+A hello#1 hi/0 email:hi 9999-12-31 due
+B hello#1 hi/0 email:hi 9999-12-30 planned
+B hello#1 hi/1 email:hi 9999-12-31 due
+"
+    );
+}
