@@ -423,6 +423,11 @@ fn check_date_format(f: &str) -> Result<(), String> {
     if StrftimeItems::new(f).any(|i| matches!(i, Item::Error)) {
         return Err(format!("`{f}` is not a valid strftime format (e.g. `%Y%m%d` or `%d/%m/%Y %H:%M`)"));
     }
+    if !crate::input::time::TimeParser::reads_back(f) {
+        return Err(format!(
+            "`{f}` cannot read a timestamp back: it needs the year, month and day (e.g. `%Y%m%d` or `%d/%m/%Y %H:%M`)"
+        ));
+    }
     Ok(())
 }
 

@@ -38,6 +38,19 @@ impl TimeParser {
         Self { format, tz, last: None }
     }
 
+    /// Does a timestamp written in `format` read back as the instant it was written from? A
+    /// format without a date in it (`%H:%M`) reads nothing, and would fail on every row.
+    pub fn reads_back(format: &str) -> bool {
+        let parser = Self::new(Some(format), chrono_tz::UTC);
+        // An instant whose fields all differ (day 21 is no month, 13:45:56 no hour of the
+        // day twice), so a format that mixes them up does not read it back either.
+        // (Read back to the same text: a format without seconds reads 13:45.)
+        let write =
+            |t: i64| chrono::DateTime::from_timestamp(t, 0).map(|d| d.fixed_offset().format(format).to_string());
+        let Some(text) = write(1_742_564_756) else { return false };
+        parser.parse_uncached(&text).and_then(write).is_some_and(|back| back == text)
+    }
+
     pub fn parse(&mut self, raw: &str) -> Option<i64> {
         if let Some((prev, ts)) = &self.last {
             if prev.as_slice() == raw.as_bytes() {
@@ -264,6 +277,16 @@ pub fn parse_as_of(raw: &str, tz: Tz) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_date_format_must_read_its_own_timestamps_back() {
+        for ok in ["%Y%m%d", "%d/%m/%Y %H:%M", "%d/%m/%y", "%m/%d/%Y %I:%M %p", "%s", "%Y-%m-%dT%H:%M:%S%z", "%F %T"] {
+            assert!(TimeParser::reads_back(ok), "{ok}");
+        }
+        for bad in ["%H:%M", "%Y-%m", "%H:%M %d/%m", "%d/%m"] {
+            assert!(!TimeParser::reads_back(bad), "{bad}");
+        }
+    }
 
     /// The UTC shortcut gives chrono's day for every instant, out-of-range ones included.
     #[test]

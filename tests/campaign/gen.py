@@ -228,7 +228,7 @@ cf("unknown-key", CFG + "timzone: UTC\n", 2, ["kairos.yaml:7:1", "timzone", "tim
 cf("unknown-keys-three", "timzone: UTC\nchanels: {}\npolicy:\n  consnt: {}\n", 2, ["kairos.yaml:1:1", "kairos.yaml:2:1", "kairos.yaml:4:3"])
 cf("timezone-bogus", CFG.replace("UTC", "Mars/Olympus"), 2, ["kairos.yaml:1:11", "Mars/Olympus"])
 cf("date-format-bogus", CFG + "date_format: \"%Q\"\n", 2, ["kairos.yaml:7", "%Q"])
-cf("date-format-no-date", CFG + "date_format: \"%H:%M\"\n", 2, ["tx.csv:2", "%H:%M"])
+cf("date-format-no-date", CFG + "date_format: \"%H:%M\"\n", 2, ["kairos.yaml:7", "%H:%M", "cannot read a timestamp back"])
 cf("column-to-absent-header", CFG + "columns:\n  transactions: {amount: Total}\n", 2, ["kairos.yaml:8", "Total"])
 cf("two-columns-one-header", CFG + "columns:\n  transactions: {amount: product}\n", 2, ["tx.csv:1", "`product`", "`amount`"])
 cf("column-unknown-table", CFG + "columns:\n  orders: {amount: x}\n", 2, ["kairos.yaml:8:3", "orders"])
