@@ -348,8 +348,8 @@ impl InputSpec {
     /// What a timestamp should look like, for error messages.
     pub fn expected_time(&self) -> String {
         match &self.date_format {
-            Some(f) => format!("the date format `{f}` (from --date-format / date_format)"),
-            None => "an ISO 8601 date (2025-03-01) or date-time (2025-03-01T10:00:00Z, 2025-03-01 10:00:00+02:00); set --date-format for other layouts".to_owned(),
+            Some(f) => format!("the date format `{f}` (from --date-format / date_format), in the years 1000 to 9999"),
+            None => "an ISO 8601 date (2025-03-01) or date-time (2025-03-01T10:00:00Z, 2025-03-01 10:00:00+02:00) in the years 1000 to 9999; set --date-format for other layouts".to_owned(),
         }
     }
 

@@ -90,7 +90,7 @@ fn unparseable_date_names_file_line_column_value() {
     let err = fails(&f, &[]);
     assert_eq!(
         err,
-        "error: column `timestamp`: cannot read \"01/02/2025\" as a timestamp\n  --> tx.csv:3\n  = help: expected an ISO 8601 date (2025-03-01) or date-time (2025-03-01T10:00:00Z, 2025-03-01 10:00:00+02:00); set --date-format for other layouts\n"
+        "error: column `timestamp`: cannot read \"01/02/2025\" as a timestamp\n  --> tx.csv:3\n  = help: expected an ISO 8601 date (2025-03-01) or date-time (2025-03-01T10:00:00Z, 2025-03-01 10:00:00+02:00) in the years 1000 to 9999; set --date-format for other layouts\n"
     );
 }
 

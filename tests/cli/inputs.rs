@@ -62,6 +62,19 @@ fn a_stray_quote_and_a_later_multiline_field_read_as_the_csv_crate_reads_them() 
     assert_eq!(super::brief(&tricky.stdout).lines().count(), 4);
 }
 
+/// A timestamp out of the years kairos reads says which years those are.
+#[test]
+fn a_timestamp_before_the_year_1000_names_the_range() {
+    let f = base();
+    f.file("tx.csv", &format!("{TX_HEADER}A,0999-12-31,o1,p,c,1,2,web\n"));
+    let err = fails(&f, &[]);
+    assert!(
+        err.starts_with("error: column `timestamp`: cannot read \"0999-12-31\" as a timestamp\n  --> tx.csv:2\n"),
+        "{err}"
+    );
+    assert!(err.contains("in the years 1000 to 9999"), "{err}");
+}
+
 #[test]
 fn crlf_files_report_the_same_lines_as_lf_files() {
     let f = base();
@@ -69,7 +82,7 @@ fn crlf_files_report_the_same_lines_as_lf_files() {
         f.file("tx.csv", &format!("{TX_HEADER}A,someday,o1,p,c,1,2,web\n").replace('\n', eol));
         assert_eq!(
             fails(&f, &[]),
-            "error: column `timestamp`: cannot read \"someday\" as a timestamp\n  --> tx.csv:2\n  = help: expected an ISO 8601 date (2025-03-01) or date-time (2025-03-01T10:00:00Z, 2025-03-01 10:00:00+02:00); set --date-format for other layouts\n",
+            "error: column `timestamp`: cannot read \"someday\" as a timestamp\n  --> tx.csv:2\n  = help: expected an ISO 8601 date (2025-03-01) or date-time (2025-03-01T10:00:00Z, 2025-03-01 10:00:00+02:00) in the years 1000 to 9999; set --date-format for other layouts\n",
             "{eol:?}"
         );
         // After a quoted field over two lines and a blank line.
