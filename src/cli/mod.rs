@@ -222,7 +222,7 @@ fn load_templates(project: &Project, schemas: &Schemas, plan: &Plan) -> (Option<
                             } else {
                                 format!("dialogue `{}` step `{}` escalation {attempt}", d.id, s.id)
                             };
-                            (v.template.as_str(), ch.as_str(), d.file.as_path(), at)
+                            (v.template.as_str(), ch.as_str(), d.file.as_path(), at, (&d.source, v.template_at.clone()))
                         })
                     })
                 })

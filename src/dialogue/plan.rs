@@ -91,6 +91,8 @@ pub struct Variant {
     /// In order of preference; the first with consent is used.
     pub channels: Vec<String>,
     pub template: String,
+    /// Where the template key is written in the dialogue's file (`Dialogue::source`).
+    pub template_at: std::ops::Range<usize>,
 }
 
 impl Msg {
@@ -167,6 +169,8 @@ pub struct Step {
 pub struct Dialogue {
     pub id: String,
     pub file: PathBuf,
+    /// The file's text, for problems found later at a place in it (a template it names).
+    pub source: std::sync::Arc<str>,
     pub description: String,
     pub priority: i64,
     pub trigger_kind: &'static str,

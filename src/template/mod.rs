@@ -625,6 +625,10 @@ fn unknown_column(f: &str, schema: &Schema, record: &str, file: &str) -> Option<
     ))
 }
 
+/// A template named by a dialogue: (key, channel, dialogue file, what names it, and the
+/// file's text with the range of the key in it).
+pub type TemplateUse<'u> = (&'u str, &'u str, &'u Path, String, (&'u std::sync::Arc<str>, std::ops::Range<usize>));
+
 impl Templates {
     /// The template of `key`, if there is one.
     pub fn get(&self, key: &str) -> Option<&Template> {
@@ -634,9 +638,11 @@ impl Templates {
     /// Every (template key, channel) the dialogues send that has no template or no part for
     /// the channel, as errors in the dialogue file. `uses` yields (key, channel, dialogue
     /// file, which step).
-    pub fn missing<'u>(&self, uses: impl IntoIterator<Item = (&'u str, &'u str, &'u Path, String)>) -> Vec<Diagnostic> {
+    /// Problems with the templates the dialogues name: (key, channel, dialogue file, what
+    /// names it, and where in the file's text the key is written).
+    pub fn missing<'u>(&self, uses: impl IntoIterator<Item = TemplateUse<'u>>) -> Vec<Diagnostic> {
         let mut out: BTreeMap<(PathBuf, String), Diagnostic> = BTreeMap::new();
-        for (key, channel, file, at) in uses {
+        for (key, channel, file, at, (source, span)) in uses {
             let problem = match self.keys.get(key) {
                 None if self.broken.contains(key) => None,
                 None => {
@@ -657,10 +663,13 @@ impl Templates {
             };
             if let Some((message, hint)) = problem {
                 out.entry((file.to_path_buf(), message.clone()))
-                    .or_insert_with(|| Diagnostic::error(file, message).with_hint(hint));
+                    .or_insert_with(|| Diagnostic::error(file, message).at(source, span).with_hint(hint));
             }
         }
-        out.into_values().collect()
+        // In the order they are written in each file.
+        let mut out: Vec<Diagnostic> = out.into_values().collect();
+        out.sort_by_key(|d| (d.file.clone(), d.span.as_ref().map(|r| r.start)));
+        out
     }
 }
 

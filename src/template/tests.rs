@@ -174,20 +174,27 @@ fn missing_keys_and_parts_are_listed() {
     let (t, _) = f.load();
     let t = t.unwrap();
     let d = std::path::Path::new("d.yaml");
+    let src: std::sync::Arc<str> = "a: welcome\nb: welcome\nc: welcom\n".into();
+    let at = |k: usize| (&src, [3..10, 14..21, 25..31][k].clone());
     let m = t.missing([
-        ("welcome", "sms", d, "step a".to_owned()),
-        ("welcome", "email", d, "step b".to_owned()),
-        ("welcome", "email", d, "step b".to_owned()),
-        ("welcom", "sms", d, "step c".to_owned()),
+        ("welcome", "sms", d, "step a".to_owned(), at(0)),
+        ("welcome", "email", d, "step b".to_owned(), at(1)),
+        ("welcome", "email", d, "step b".to_owned(), at(1)),
+        ("welcom", "sms", d, "step c".to_owned(), at(2)),
     ]);
     let dir = t.dir.display().to_string();
-    let m: Vec<String> =
-        m.into_iter().map(|d| format!("{} ({})", d.message, d.hint.unwrap_or_default()).replace(&dir, "T")).collect();
+    let m: Vec<String> = m
+        .into_iter()
+        .map(|d| {
+            let place = d.span.map(|r| d.source.as_deref().unwrap_or_default()[r].to_owned()).unwrap_or_default();
+            format!("{} ({}) at {place:?}", d.message, d.hint.unwrap_or_default()).replace(&dir, "T")
+        })
+        .collect();
     assert_eq!(
         m,
         vec![
-            "step b: template `welcome` has no `email` part (it has sms) (add a `email:` part to T/welcome.yaml)",
-            "step c: template `welcom` has no file in T (did you mean `welcome`?)",
+            "step b: template `welcome` has no `email` part (it has sms) (add a `email:` part to T/welcome.yaml) at \"welcome\"",
+            "step c: template `welcom` has no file in T (did you mean `welcome`?) at \"welcom\"",
         ]
     );
 }

@@ -344,6 +344,7 @@ impl Checker<'_, '_> {
         Dialogue {
             id: id.to_owned(),
             file: self.f.path.to_path_buf(),
+            source: Arc::clone(self.f.src),
             description: raw.description.clone().unwrap_or_default(),
             priority: raw.priority.as_ref().map_or(0, |p| p.value),
             trigger_kind,

@@ -164,7 +164,12 @@ impl Checker<'_, '_> {
         for v in by_tier.values() {
             self.template(&v.template);
         }
-        let mut out = vec![Variant { tier: None, channels: self.channels(channel)?, template: template.value.clone() }];
+        let mut out = vec![Variant {
+            tier: None,
+            channels: self.channels(channel)?,
+            template: template.value.clone(),
+            template_at: self.f.start(template),
+        }];
         for (tier, v) in by_tier {
             if !self.tiers_configured {
                 let w = self
@@ -189,6 +194,7 @@ impl Checker<'_, '_> {
                 tier: Some(tier.clone()),
                 channels: self.channels(&v.channel)?,
                 template: v.template.value.clone(),
+                template_at: self.f.start(&v.template),
             });
         }
         Some(out)
