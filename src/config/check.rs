@@ -219,7 +219,7 @@ impl Config {
             }
         }
         let channels = self.channel_names();
-        let (policy, refs) = check_policy(raw.policy, raw.tiers, &channels, at, diags);
+        let (policy, refs) = check_policy(raw.policy, raw.tiers, &channels, &self.response_type, at, diags);
         self.policy = policy;
         self.column_refs.extend(refs);
         self.templates = raw.templates;
@@ -284,6 +284,7 @@ fn check_policy(
     raw: RawPolicy,
     tiers: Option<Spanned<RawTiers>>,
     channels: &[String],
+    response_type: &str,
     at: &At<'_>,
     diags: &mut Diagnostics,
 ) -> (Policy, Vec<ColumnRef>) {
@@ -380,11 +381,40 @@ fn check_policy(
         let col = column(c.column, &format!("policy.consent.channels.{channel}.column"));
         p.consent.insert(channel, ChannelConsent { default_in, column: col });
     }
-    if let Some(e) = raw.consent.opt_in_event {
-        p.opt_in_event = e;
+    // The consent events: a name nothing matches, or one event meaning two things, would
+    // lose opt-outs without a word.
+    let mut named_events: Vec<(&str, super::raw::S)> = Vec::new();
+    for (key, e) in [("opt_in_event", raw.consent.opt_in_event), ("opt_out_event", raw.consent.opt_out_event)] {
+        let Some(e) = e else { continue };
+        if e.value.trim().is_empty() {
+            diags.push(
+                at.node(&e, &format!("{key} is empty: no event would change consent"))
+                    .with_hint("leave it out for the default, or name the event type"),
+            );
+            continue;
+        }
+        if key == "opt_in_event" {
+            p.opt_in_event = e.value.clone();
+        } else {
+            p.opt_out_event = e.value.clone();
+        }
+        named_events.push((key, e));
     }
-    if let Some(e) = raw.consent.opt_out_event {
-        p.opt_out_event = e;
+    for (key, e) in &named_events {
+        let clash = if p.opt_in_event == p.opt_out_event {
+            Some("both opt_in_event and opt_out_event".to_owned())
+        } else if e.value == response_type {
+            Some("response_type too".to_owned())
+        } else {
+            None
+        };
+        if let Some(what) = clash {
+            diags.push(
+                at.node(e, &format!("{key} `{}` is the event type of {what}: one event cannot mean both", e.value))
+                    .with_hint("give each of opt_in_event, opt_out_event and response_type its own event type"),
+            );
+            break;
+        }
     }
     if let Some(spanned) = tiers {
         let t_pos = yaml::first_line(at.src, yaml::span(at.src, &spanned));
@@ -446,6 +476,41 @@ mod tests {
         assert_eq!(c.columns(TableKind::Transactions).get("customer_id").unwrap(), "CustNo");
         assert_eq!(c.numeric(TableKind::Customers), &["ltv".to_owned()]);
         assert_eq!(c.date_format.as_deref(), Some("%Y%m%d"));
+    }
+
+    /// The consent and contact keys are never switched off by mistake: a key with no value,
+    /// an empty event type, or one event type for two meanings are errors at the key.
+    #[test]
+    fn consent_keys_without_a_value_or_with_one_event_for_two_meanings_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("kairos.yaml");
+        let load = |text: &str| {
+            std::fs::write(&p, text).unwrap();
+            Config::load(Some(&p), &Overrides::default())
+        };
+        for (text, message, line) in [
+            ("policy:\n  consent:\n    do_not_contact:\n", "no value", 3),
+            ("policy:\n  timezone_column:\n", "no value", 2),
+            ("policy:\n  consent:\n    opt_out_event:\n", "no value", 3),
+            ("policy:\n  consent:\n    opt_out_event: \"\"\n", "opt_out_event is empty: no event would change consent", 3),
+            (
+                "policy:\n  consent:\n    opt_in_event: opt_out\n",
+                "opt_in_event `opt_out` is the event type of both opt_in_event and opt_out_event: one event cannot mean both",
+                3,
+            ),
+            (
+                "response_type: reply\npolicy:\n  consent:\n    opt_in_event: reply\n",
+                "opt_in_event `reply` is the event type of response_type too: one event cannot mean both",
+                4,
+            ),
+        ] {
+            let d = load(text).unwrap_err();
+            assert_eq!(d.error_count(), 1, "{text:?}: {:?}", d.0);
+            assert!(d.0[0].message.contains(message), "{text:?}: {}", d.0[0].message);
+            assert_eq!(d.0[0].line_col().map(|(l, _)| l), Some(line), "{text:?}");
+        }
+        let c = load("policy:\n  consent:\n    do_not_contact: dnc\n    opt_out_event: unsubscribe\n").unwrap();
+        assert_eq!((c.policy.opt_out_event.as_str(), c.policy.opt_in_event.as_str()), ("unsubscribe", "opt_in"));
     }
 
     #[test]

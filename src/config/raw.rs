@@ -12,6 +12,18 @@ use crate::policy::{ConsentDefault, OnCap};
 use crate::yaml::Typed;
 
 pub type S = Spanned<String>;
+
+/// A key that names a customers column or an event type: written with no value (`key:`), it
+/// is an error, not "no column". The consent and contact settings it would switch off are
+/// never a default (a key left out is the way to say none).
+fn named<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<S>, D::Error> {
+    match Option::<S>::deserialize(d)? {
+        Some(s) => Ok(Some(s)),
+        None => Err(serde::de::Error::custom(
+            "this key has no value: name a column (or an event type), or leave the key out",
+        )),
+    }
+}
 pub type T<X> = Spanned<Typed<X>>;
 
 /// `kairos.yaml` as written.
@@ -143,6 +155,7 @@ pub struct RawPolicy {
     pub send_windows: BTreeMap<String, Spanned<RawWindow>>,
     /// Customer-file column with the customer's IANA time zone.
     #[schemars(with = "Option<String>")]
+    #[serde(default, deserialize_with = "named")]
     pub timezone_column: Option<S>,
     #[serde(default)]
     pub consent: RawConsent,
@@ -182,6 +195,7 @@ pub struct RawWindow {
 pub struct RawConsent {
     /// Customer column: a true value (yes/true/1/y/x) means never contact.
     #[schemars(with = "Option<String>")]
+    #[serde(default, deserialize_with = "named")]
     pub do_not_contact: Option<S>,
     /// Per channel: `default: in|out` and an optional customer column holding the initial consent.
     #[serde(default)]
@@ -189,8 +203,12 @@ pub struct RawConsent {
     pub channels: BTreeMap<String, Spanned<RawChannelConsent>>,
     /// Event types that grant and withdraw consent; their `channel` column names the channel
     /// (empty: every channel). Defaults: opt_in, opt_out.
-    pub opt_in_event: Option<String>,
-    pub opt_out_event: Option<String>,
+    #[serde(default, deserialize_with = "named")]
+    #[schemars(with = "Option<String>")]
+    pub opt_in_event: Option<S>,
+    #[serde(default, deserialize_with = "named")]
+    #[schemars(with = "Option<String>")]
+    pub opt_out_event: Option<S>,
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -199,6 +217,7 @@ pub struct RawChannelConsent {
     #[schemars(with = "Option<String>")]
     pub default: Option<T<ConsentDefault>>,
     #[schemars(with = "Option<String>")]
+    #[serde(default, deserialize_with = "named")]
     pub column: Option<S>,
 }
 
@@ -207,9 +226,11 @@ pub struct RawChannelConsent {
 pub struct RawPreferences {
     /// Customer column listing preferred channels, e.g. "sms;email" (separated by ; , or space).
     #[schemars(with = "Option<String>")]
+    #[serde(default, deserialize_with = "named")]
     pub channels_column: Option<S>,
     /// Customer column with the customer's own maximum number of messages per week.
     #[schemars(with = "Option<String>")]
+    #[serde(default, deserialize_with = "named")]
     pub max_per_week_column: Option<S>,
 }
 
@@ -219,6 +240,7 @@ pub struct RawPreferences {
 pub struct RawTiers {
     /// Take the tier from this customer column.
     #[schemars(with = "Option<String>")]
+    #[serde(default, deserialize_with = "named")]
     pub column: Option<S>,
     /// Or compute it: spend, orders, purchases or units ...
     #[schemars(with = "Option<String>")]

@@ -215,7 +215,7 @@ impl<'a> Contact<'a> {
         }
         if let Some(cell) = cells.max_per_week.filter(|s| !s.trim().is_empty()) {
             match cell.trim().parse::<u32>() {
-                Ok(0) => {}
+                // 0 is the customer's "no messages": every one is dropped by that cap.
                 Ok(n) => c.caps.push(Cap { max: n, per: WEEK, channel: None }),
                 Err(_) => c.problems.push(format!(
                     "{}weekly maximum `{}` is not a whole number of 0 or more; no personal cap applies",
@@ -288,6 +288,9 @@ pub fn decide<'a>(policy: &Policy, contact: &mut Contact<'a>, req: Request<'a>) 
         Some(Suppression::Quiet(q.to_owned()))
     } else if contact.do_not_contact {
         Some(Suppression::DoNotContact)
+    } else if let Some(zero) = contact.caps.iter().find(|c| c.max == 0) {
+        // No deferral makes room under a cap of 0.
+        Some(Suppression::Dropped(vec![DeferReason::Cap(zero.clone())]))
     } else {
         None
     };
@@ -633,10 +636,15 @@ mod tests {
         let Decision::Send { at: when, note: Some(n), .. } = d else { panic!("{d:?}") };
         assert_eq!(when, at + WEEK);
         assert_eq!(n.to_string(), "deferred from 2025-01-06T13:00:00Z by cap 2 per 7d");
-        for bad in ["0", "two", "", "-1"] {
+        for bad in ["two", "", "-1"] {
             let c = Contact::new(&p, Tz::UTC, ProfileCells { max_per_week: Some(bad), ..Default::default() }, |_| None);
             assert_eq!(c.caps.len(), 1, "{bad:?} adds no cap");
         }
+        // A maximum of 0 is the customer's "none": every message is dropped, none deferred.
+        let mut c = Contact::new(&p, Tz::UTC, ProfileCells { max_per_week: Some("0"), ..Default::default() }, |_| None);
+        let d = decide(&p, &mut c, req(at, &ch));
+        let Decision::Suppress { why, .. } = d else { panic!("{d:?}") };
+        assert_eq!(why.to_string(), "dropped: cap 0 per 7d");
     }
 
     #[test]
