@@ -28,6 +28,10 @@ import tempfile
 
 import xxhash
 
+# A message body can be up to 1 MiB (kairos's limit per template part): far past the csv
+# module's default field limit of 128 KiB.
+csv.field_size_limit(2**31 - 1)
+
 # What Rust's `str::trim` removes (Unicode White_Space), which kairos does to every cell.
 RUST_WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
 
@@ -134,6 +138,8 @@ def run_partition(index, rows, conf):
             # The partition holds shard K of N exactly; saying so records the shard in its
             # ledger, which then refuses any other split.
             cmd += ["--shard", shard, "--ledger", os.path.join(conf["ledger_dir"], f"sent-{index + 1}-of-{n}.jsonl")]
+        if conf["raw"]:
+            cmd += ["--raw-csv"]
         cmd += conf["kairos_args"]
         done = subprocess.run(cmd, capture_output=True, cwd=conf["cwd"])
         if done.returncode != 0:
@@ -170,6 +176,9 @@ def plan_rows(spark, a):
         "as_of": a.as_of,
         "ledger_dir": a.ledger_dir,
         "kairos_args": a.kairos_arg,
+        # Parquet is no spreadsheet: its cells are written as they are, not guarded against
+        # formulas with a leading `'` (a phone number `+1 555…` stays one).
+        "raw": a.out_format == "parquet",
         "cwd": os.getcwd() if spark.sparkContext.master.startswith("local") else None,
     }
     # partitionBy with the identity: partition K-1 holds shard K of N exactly.
@@ -207,6 +216,14 @@ def plan_header(a, headers):
         return next(csv.reader(io.StringIO(done.stdout.decode("utf-8"), newline="")))
 
 
+def customer_key(cell):
+    """The customer id a plan cell holds: CSV plans guard a cell starting with =, +, -, @, tab
+    or CR against spreadsheet formulas with a leading `'`, and customers are ordered by the id."""
+    if len(cell) > 1 and cell[0] == "'" and cell[1] in "=+-@\t\r":
+        return cell[1:]
+    return cell
+
+
 def write_plan(spark, a):
     """Run kairos over the partitions and write the plan to a.out, in customer order."""
     from pyspark import StorageLevel
@@ -223,9 +240,11 @@ def write_plan(spark, a):
         [StructField("_partition", LongType()), StructField("_seq", LongType())]
         + [StructField(h, StringType()) for h in header]
     )
-    df = spark.createDataFrame(rows.map(lambda r: (r[0], r[1], *r[3])), schema)
+    schema = StructType([StructField("_customer", StringType())] + schema.fields)
+    at = header.index("customer_id")
+    df = spark.createDataFrame(rows.map(lambda r: (customer_key(r[3][at]), r[0], r[1], *r[3])), schema)
     # One run writes customers in id order and a customer's messages in kairos's order.
-    ordered = df.orderBy("customer_id", "_partition", "_seq").drop("_partition", "_seq")
+    ordered = df.orderBy("_customer", "_partition", "_seq").drop("_customer", "_partition", "_seq")
     writer = ordered.write.mode("overwrite")
     if a.out_format == "parquet":
         writer.parquet(a.out)

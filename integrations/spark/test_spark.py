@@ -153,9 +153,38 @@ def main():
             check(len(held) == len(expected) - 1, "every emitted message is recorded once")
             kairos_spark.write_plan(spark, kairos_spark.parse_args(args + ["--out", os.path.join(tmp, "n2")]))
             check(len(spark_output(os.path.join(tmp, "n2"))) <= 1, "the same night again emits nothing")
+
+            # Ids a spreadsheet would take for formulas (`'`-guarded in CSV plans) are still
+            # ordered by the id; a Parquet plan holds the cells as they are (`--raw-csv`).
+            odd = {}
+            for name, path in (("transactions", tx), ("customers", cu), ("events", ev)):
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+                # `*C0004` sorts before `+C0003`, and after its guarded cell `'+C0003`.
+                pairs = (("C0001,", "@C0001,"), ("C0002,", "=C0002,"), ("C0003,", "+C0003,"), ("C0004,", "*C0004,"))
+                for old_id, new_id in pairs:
+                    text = text.replace("\n" + old_id, "\n" + new_id)
+                odd[name] = os.path.join(tmp, f"odd_{name}.csv")
+                with open(odd[name], "w", encoding="utf-8") as f:
+                    f.write(text)
+            base = [kairos, "run", "--quiet", "-d", dialogues, "-t", odd["transactions"], "-c", odd["customers"]]
+            base += ["-e", odd["events"], "--as-of", AS_OF, "--format", "csv"]
+            one_odd = records(subprocess.run(base, capture_output=True, check=True).stdout.decode("utf-8"))
+            check(any(r[1].startswith("'@") for r in one_odd[1:]), "the odd ids have messages, guarded")
+            args = ["--kairos", kairos, "--dialogues", dialogues, "--transactions", odd["transactions"]]
+            args += ["--customers", odd["customers"], "--events", odd["events"], "--as-of", AS_OF, "--partitions", "3"]
+            kairos_spark.write_plan(spark, kairos_spark.parse_args(args + ["--out", os.path.join(tmp, "odd")]))
+            check(spark_output(os.path.join(tmp, "odd")) == one_odd, "guarded ids are ordered by the id, as one run orders them")
+            raw = records(subprocess.run(base + ["--raw-csv"], capture_output=True, check=True).stdout.decode("utf-8"))
+            out_pq = os.path.join(tmp, "odd_pq")
+            kairos_spark.write_plan(spark, kairos_spark.parse_args(args + ["--out", out_pq, "--out-format", "parquet"]))
+            got = []
+            for part in sorted(glob.glob(os.path.join(out_pq, "part-*.parquet"))):
+                got += [["" if v is None else v for v in r] for r in spark.read.parquet(part).collect()]
+            check([raw[0]] + got == raw, "a Parquet plan is one --raw-csv run's cells, row for row")
     finally:
         spark.stop()
-    print("3 passed, 0 failed")
+    print("5 passed, 0 failed")
 
 
 if __name__ == "__main__":
