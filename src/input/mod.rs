@@ -171,12 +171,15 @@ impl From<&InputError> for Diagnostic {
                 };
                 at(path, *line, format!("customer {} is listed twice (also on {also})", ticked(id)))
             }
-            InputError::DuplicateItem { path, line, first, id, kind } => at(
-                path,
-                *line,
-                format!("item {} has two `{kind}` rows at the same time (also on line {first})", ticked(id)),
-            )
-            .with_hint("each row is one announcement: remove the duplicate, or give the rows different times"),
+            InputError::DuplicateItem { path, line, first, id, kind } => {
+                let also = if parquet::is_parquet(path) {
+                    format!("row {}", first.saturating_sub(1))
+                } else {
+                    format!("line {first}")
+                };
+                at(path, *line, format!("item {} has two `{kind}` rows at the same time (also on {also})", ticked(id)))
+                    .with_hint("each row is one announcement: remove the duplicate, or give the rows different times")
+            }
             InputError::NotSorted { path, line, column, id, previous, previous_line } => {
                 let before = if parquet::is_parquet(path) {
                     format!("row {}", previous_line.saturating_sub(1))
@@ -345,6 +348,19 @@ impl InputSpec {
         }
     }
 
+    /// The layout timestamps of `kind` at `path` are read with: `--date-format`, except for a
+    /// Parquet file holding them as typed dates or timestamps (those come as ISO 8601).
+    pub fn date_format_for(&self, path: &Path, kind: TableKind) -> Option<&str> {
+        let f = self.date_format.as_deref()?;
+        if parquet::is_parquet(path) {
+            let header = self.rename[kind.slot()].get("timestamp").map_or("timestamp", String::as_str);
+            if parquet::typed_time_column(path, header) {
+                return None;
+            }
+        }
+        Some(f)
+    }
+
     /// What a timestamp should look like, for error messages.
     pub fn expected_time(&self) -> String {
         match &self.date_format {
@@ -384,8 +400,9 @@ pub fn load_showing(spec: &InputSpec, progress: bool) -> Result<Data, InputError
     let load_one = |path: &Path, kind: TableKind| {
         bar.set_message(kind.name());
         let started = std::time::Instant::now();
-        let mut t = table::load_counted(path, &spec.table(kind), spec.date_format.as_deref(), spec.tz, spec.shard, bar)
-            .map_err(|e| parquet::locate(spec.with_expected(e)))?;
+        let mut t =
+            table::load_counted(path, &spec.table(kind), spec.date_format_for(path, kind), spec.tz, spec.shard, bar)
+                .map_err(|e| parquet::locate(spec.with_expected(e)))?;
         t.read.total = started.elapsed();
         Ok::<Table, InputError>(t)
     };
@@ -410,9 +427,15 @@ pub fn load_showing(spec: &InputSpec, progress: bool) -> Result<Data, InputError
 fn load_catalog(spec: &InputSpec, bar: &indicatif::ProgressBar) -> Result<Option<std::sync::Arc<Table>>, InputError> {
     let Some(p) = spec.paths.catalog.as_deref() else { return Ok(None) };
     let started = std::time::Instant::now();
-    let mut c =
-        table::load_counted(p, &spec.table(TableKind::Catalog), spec.date_format.as_deref(), spec.tz, Shard::ALL, bar)
-            .map_err(|e| parquet::locate(spec.with_expected(e)))?;
+    let mut c = table::load_counted(
+        p,
+        &spec.table(TableKind::Catalog),
+        spec.date_format_for(p, TableKind::Catalog),
+        spec.tz,
+        Shard::ALL,
+        bar,
+    )
+    .map_err(|e| parquet::locate(spec.with_expected(e)))?;
     c.read.total = started.elapsed();
     check_duplicate_items(&c)?;
     Ok(Some(std::sync::Arc::new(c)))
@@ -492,7 +515,7 @@ impl Presorted {
                     table::presorted::SortedTable::open(
                         p,
                         &spec.table(kind),
-                        spec.date_format.as_deref(),
+                        spec.date_format_for(p, kind),
                         spec.tz,
                         spec.shard,
                         block,

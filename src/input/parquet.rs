@@ -161,6 +161,18 @@ pub fn open(path: &Path) -> Result<CsvText, InputError> {
     Ok(text)
 }
 
+/// Does the Parquet file at `path` hold column `name` as a typed date or timestamp? Its text
+/// is then kairos's own ISO 8601, not the layout `--date-format` describes. (False for a file
+/// that cannot be read: opening it says why.)
+pub fn typed_time_column(path: &Path, name: &str) -> bool {
+    let Ok(file) = File::open(path) else { return false };
+    let Ok(reader) = SerializedFileReader::new(file) else { return false };
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    (0..schema.num_columns())
+        .map(|i| schema.column(i))
+        .any(|col| col.name() == name && matches!(fmt_of(&col), Some(Fmt::Date | Fmt::Timestamp { .. } | Fmt::Int96)))
+}
+
 /// How a column's values become text; None for a type kairos does not read.
 fn fmt_of(col: &ColumnDescPtr) -> Option<Fmt> {
     use ConvertedType as C;
@@ -505,6 +517,14 @@ pub fn locate(e: InputError) -> InputError {
         InputError::DuplicateCustomer { path, line, first, id } => {
             InputError::DuplicateCustomer { line: fix(&path, line), first: fix(&path, first), path, id }
         }
+        InputError::NotSorted { path, line, column, id, previous, previous_line } => InputError::NotSorted {
+            line: fix(&path, line),
+            previous_line: fix(&path, previous_line),
+            path,
+            column,
+            id,
+            previous,
+        },
         other => other,
     }
 }

@@ -279,6 +279,11 @@ fn parquet_inputs_give_the_plan_of_the_csvs_they_were_made_from() {
         let summary = |s: &str| s.lines().filter(|l| !l.starts_with("kairos: config")).collect::<Vec<_>>().join("\n");
         assert_eq!(summary(&from_parquet.stderr), summary(&from_csv.stderr));
     }
+    // Typed timestamps are read as they are, whatever layout --date-format gives text ones.
+    let from_csv = run_examples(&f, example_csvs(), &[]);
+    let with_format = run_examples(&f, parquets.clone(), &["--date-format", "%d/%m/%Y %H:%M"]);
+    assert_eq!(with_format.code, 0, "{}", with_format.stderr);
+    assert!(with_format.stdout == from_csv.stdout, "typed timestamps do not take the date format");
     // Shards of Parquet inputs are shards of the CSV run.
     let a = run_examples(&f, example_csvs(), &["--shard", "2/3"]);
     let b = run_examples(&f, parquets, &["--shard", "2/3"]);
@@ -315,6 +320,14 @@ fn parquet_errors_name_the_file_row_column_and_value() {
         "{}",
         out.stderr
     );
+    // Out of order under --presorted, after a value with newlines: rows, not text lines.
+    let body = format!(
+        "{header}A,2025-01-01,o1,\"two\nmore\nlines\",c,1,10,web\nC,2025-01-02,o2,p,c,1,2,web\nB,2025-01-03,o3,p,c,1,3,web\n"
+    );
+    csv_to_parquet(&body, &f.path("tx.parquet"), &[], 2);
+    let out = f.cmd(&["run", "-d", "dialogues", "-t", "tx.parquet", "--as-of", "2025-02-01", "--presorted"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.starts_with("error: row 3: customer `B` comes after customer `C` (on row 2)"), "{}", out.stderr);
     // A missing column lists the columns found, as for a CSV.
     let out = run("customer_id,when,amount\nA,2025-01-01,1\n", &[]);
     assert_eq!(out.code, 2);
