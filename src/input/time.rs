@@ -90,16 +90,22 @@ impl TimeParser {
     }
 }
 
-/// A naive local time in `tz` as UTC seconds. In a DST gap the wall clock does not exist; we
-/// take the instant one hour later, which is what the clock showed.
+/// A naive local time in `tz` as UTC seconds. In a gap (a clock moved forward) the wall
+/// clock does not exist; it is read with the offset in force just before the gap, which is
+/// the instant a clock not yet moved showed (02:30 in a one-hour spring gap is 03:30 of the new
+/// time; a day a zone skipped, as Samoa skipped 2011-12-30, is the day after).
 pub fn local_to_utc(naive: NaiveDateTime, tz: Tz) -> i64 {
-    match tz.from_local_datetime(&naive).earliest() {
-        Some(t) => t.timestamp(),
-        None => tz
-            .from_local_datetime(&(naive + chrono::Duration::hours(1)))
-            .earliest()
-            .map_or_else(|| naive.and_utc().timestamp(), |t| t.timestamp()),
+    use chrono::Offset;
+    if let Some(t) = tz.from_local_datetime(&naive).earliest() {
+        return t.timestamp();
     }
+    // No zone has skipped more than a day and a half at once.
+    for hours in 1..=48 {
+        if let Some(before) = tz.from_local_datetime(&(naive - chrono::Duration::hours(hours))).earliest() {
+            return naive.and_utc().timestamp() - i64::from(before.offset().fix().local_minus_utc());
+        }
+    }
+    naive.and_utc().timestamp()
 }
 
 /// `2025-03-01`, `2025-03-01T10:00:00Z`, `2025-03-01T10:00:00+02:00`, `2025-03-01 10:00:00`,
@@ -277,6 +283,21 @@ pub fn parse_as_of(raw: &str, tz: Tz) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wall_clock_in_a_gap_is_read_with_the_offset_before_it() {
+        let at = |s: &str, tz: Tz| local_to_utc(NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap(), tz);
+        let utc = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+        // A one-hour spring gap: 02:30 Paris is 03:30 CEST.
+        assert_eq!(at("2025-03-30 02:30", chrono_tz::Europe::Paris), utc("2025-03-30T01:30:00Z"));
+        assert_eq!(at("2025-03-30 01:30", chrono_tz::Europe::Paris), utc("2025-03-30T00:30:00Z"));
+        // Samoa skipped 2011-12-30 (−10:00 to +14:00): 05:00 that day is 05:00 of the 31st.
+        assert_eq!(at("2011-12-30 05:00", chrono_tz::Pacific::Apia), utc("2011-12-30T15:00:00Z"));
+        assert_eq!(at("2011-12-31 05:00", chrono_tz::Pacific::Apia), utc("2011-12-30T15:00:00Z"));
+        assert_eq!(at("2011-12-29 23:00", chrono_tz::Pacific::Apia), utc("2011-12-30T09:00:00Z"));
+        // The end of the day before the gap: one second before the next day's start.
+        assert_eq!(parse_as_of("2011-12-29", chrono_tz::Pacific::Apia), Some(utc("2011-12-30T09:59:59Z")));
+    }
 
     #[test]
     fn a_date_format_must_read_its_own_timestamps_back() {
