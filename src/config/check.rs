@@ -421,6 +421,10 @@ fn check_policy(
         let t = spanned.value;
         p.tiers = match (t.column, t.measure) {
             (Some(c), None) if t.levels.is_empty() => {
+                if let Some(w) = &t.within {
+                    // A window says how much history a computed tier counts; a column has none.
+                    diags.push(at.typed(w, "tiers: `within` goes with `measure:`; a tier read from `column:` takes no window"));
+                }
                 refs.push(customer_ref(at, &c, "tiers.column".to_owned()));
                 Some(Tiers::Column(c.value))
             }
@@ -511,6 +515,17 @@ mod tests {
         }
         let c = load("policy:\n  consent:\n    do_not_contact: dnc\n    opt_out_event: unsubscribe\n").unwrap();
         assert_eq!((c.policy.opt_out_event.as_str(), c.policy.opt_in_event.as_str()), ("unsubscribe", "opt_in"));
+    }
+
+    #[test]
+    fn a_tier_column_takes_no_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("kairos.yaml");
+        std::fs::write(&p, "tiers:\n  column: tier\n  within: banana\n").unwrap();
+        let d = Config::load(Some(&p), &Overrides::default()).unwrap_err();
+        assert_eq!(d.error_count(), 1, "{:?}", d.0);
+        assert!(d.0[0].message.contains("`within` goes with `measure:`"), "{}", d.0[0].message);
+        assert_eq!(d.0[0].line_col().map(|(l, _)| l), Some(3));
     }
 
     #[test]
