@@ -423,7 +423,9 @@ fn check_policy(
             (Some(c), None) if t.levels.is_empty() => {
                 if let Some(w) = &t.within {
                     // A window says how much history a computed tier counts; a column has none.
-                    diags.push(at.typed(w, "tiers: `within` goes with `measure:`; a tier read from `column:` takes no window"));
+                    diags.push(
+                        at.typed(w, "tiers: `within` goes with `measure:`; a tier read from `column:` takes no window"),
+                    );
                 }
                 refs.push(customer_ref(at, &c, "tiers.column".to_owned()));
                 Some(Tiers::Column(c.value))

@@ -177,9 +177,10 @@ impl<'a> Evaluator<'a> {
             preferred: cell(pc.preferred),
             max_per_week: cell(pc.max_per_week),
         };
-        let contact = Contact::new(&self.settings.policy, self.settings.tz, cells, |ch| {
+        let mut contact = Contact::new(&self.settings.policy, self.settings.tz, cells, |ch| {
             cell(pc.consent.iter().find(|(c, _)| c == ch).and_then(|(_, col)| *col))
         });
+        contact.no_profile = pc.dnc.is_some() && profile.is_none();
         let mut spare = std::mem::take(&mut scratch.spare);
         let mut out = std::mem::take(&mut spare.result);
         out.person = person_idx;

@@ -28,6 +28,9 @@ pub enum Suppression {
     NoConsentAtSendTime(String),
     /// Deferral past `max_defer`, or a cap with `on_cap: drop`.
     Dropped(Vec<DeferReason>),
+    /// A do-not-contact column is configured and the customer has no row in the customers
+    /// file: whether they may be contacted is unknown.
+    NoProfile,
 }
 
 /// Suppressions grouped for counting; ordered as their labels sort.
@@ -38,6 +41,7 @@ pub enum SuppressionKind {
     Dropped,
     Holdout,
     NoConsent,
+    NoProfile,
 }
 
 impl Suppression {
@@ -48,6 +52,7 @@ impl Suppression {
             Suppression::DoNotContact => SuppressionKind::DoNotContact,
             Suppression::NoConsent(_) | Suppression::NoConsentAtSendTime(_) => SuppressionKind::NoConsent,
             Suppression::Dropped(_) => SuppressionKind::Dropped,
+            Suppression::NoProfile => SuppressionKind::NoProfile,
         }
     }
 }
@@ -60,6 +65,7 @@ impl fmt::Display for SuppressionKind {
             SuppressionKind::Dropped => f.write_str("dropped by cap or send window"),
             SuppressionKind::Holdout => f.write_str("holdout"),
             SuppressionKind::NoConsent => f.write_str("no consent"),
+            SuppressionKind::NoProfile => f.write_str("not in the customers file"),
         }
     }
 }
@@ -73,6 +79,7 @@ impl fmt::Display for Suppression {
             Suppression::NoConsent(chans) => write!(f, "no consent for {}", chans.join(", ")),
             Suppression::NoConsentAtSendTime(ch) => write!(f, "no consent for {ch} at send time"),
             Suppression::Dropped(reasons) => write!(f, "dropped: {}", Reasons(reasons)),
+            Suppression::NoProfile => f.write_str("not in the customers file, so do-not-contact is unknown"),
         }
     }
 }

@@ -131,6 +131,9 @@ impl Policy {
 #[derive(Debug, Clone)]
 pub struct Contact<'a> {
     pub do_not_contact: bool,
+    /// A do-not-contact column is configured, and the customer has no profile to read it
+    /// from: nothing is sent (an unknown do-not-contact is never read as "may contact").
+    pub no_profile: bool,
     pub tz: Tz,
     /// Preferred channels, most preferred first.
     pub preferred: Vec<&'a str>,
@@ -166,6 +169,7 @@ impl<'a> Contact<'a> {
     ) -> Self {
         let mut c = Contact {
             do_not_contact: false,
+            no_profile: false,
             tz: default_tz,
             preferred: Vec::new(),
             caps: policy.caps.clone(),
@@ -288,6 +292,8 @@ pub fn decide<'a>(policy: &Policy, contact: &mut Contact<'a>, req: Request<'a>) 
         Some(Suppression::Quiet(q.to_owned()))
     } else if contact.do_not_contact {
         Some(Suppression::DoNotContact)
+    } else if contact.no_profile {
+        Some(Suppression::NoProfile)
     } else if let Some(zero) = contact.caps.iter().find(|c| c.max == 0) {
         // No deferral makes room under a cap of 0.
         Some(Suppression::Dropped(vec![DeferReason::Cap(zero.clone())]))
@@ -707,6 +713,7 @@ mod tests {
             (Suppression::DoNotContact, "do not contact"),
             (Suppression::NoConsent(chans(&["email"])), "no consent for email"),
             (Suppression::NoConsentAtSendTime("email".into()), "no consent for email at send time"),
+            (Suppression::NoProfile, "not in the customers file, so do-not-contact is unknown"),
             (
                 Suppression::Dropped(vec![DeferReason::Window, DeferReason::Cap(cap)]),
                 "dropped: send window, cap 2 sms per 7d",
@@ -726,6 +733,7 @@ mod tests {
             SuppressionKind::Dropped,
             SuppressionKind::Holdout,
             SuppressionKind::NoConsent,
+            SuppressionKind::NoProfile,
         ];
         let labels: Vec<String> = kinds.iter().map(ToString::to_string).collect();
         assert_eq!(
@@ -735,7 +743,8 @@ mod tests {
                 "do not contact",
                 "dropped by cap or send window",
                 "holdout",
-                "no consent"
+                "no consent",
+                "not in the customers file"
             ]
         );
         let mut by_kind = kinds.to_vec();

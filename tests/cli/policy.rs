@@ -94,6 +94,30 @@ fn an_opt_out_of_an_unknown_channel_is_an_error_not_ignored() {
     assert!(out.stdout.lines().any(|l| l.contains(",B,") && l.contains("suppressed")), "{}", out.stdout);
 }
 
+/// With a do-not-contact column, a customer the customers file does not list cannot be
+/// cleared to contact: their messages are suppressed, saying why, and counted.
+#[test]
+fn a_customer_without_a_profile_is_not_contacted_when_do_not_contact_is_configured() {
+    let f = Fixture::new();
+    f.file("kairos.yaml", "policy:\n  consent:\n    do_not_contact: dnc\n")
+        .dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: email, template: t}\n")
+        .tx(&["A,2025-01-01,o1,p,c,1", "B,2025-01-01,o2,p,c,1"])
+        .file("customers.csv", "customer_id,dnc\nA,no\n");
+    let out = f.run(&["--include-suppressed", "--summary", "full"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        brief_policy(&out.stdout),
+        "\
+A a email:t 2025-01-01T00:00:00Z due
+B a email:t 2025-01-01T00:00:00Z suppressed [not in the customers file, so do-not-contact is unknown]
+"
+    );
+    assert!(out.stderr.contains("suppressed 1: not in the customers file"), "{}", out.stderr);
+    // Without the setting, nothing is unknown.
+    f.file("kairos.yaml", "timezone: UTC\n");
+    assert_eq!(rows(&f.run(&[]).stdout).len(), 2);
+}
+
 #[test]
 fn consent_fallback_opt_out_events_and_do_not_contact() {
     let f = Fixture::new();
