@@ -223,7 +223,13 @@ impl Config {
         self.policy = policy;
         self.column_refs.extend(refs);
         self.templates = raw.templates;
-        self.mail_from = raw.content.from;
+        if let Some(from) = raw.content.from {
+            // Checked here, so `check` finds it, not only a run writing mail.
+            match from.value.parse::<crate::output::mail::Sender>() {
+                Ok(_) => self.mail_from = Some(from.value),
+                Err(e) => diags.push(at.node(&from, &format!("content.from: {e}"))),
+            }
+        }
         if let Some(n) = raw.content.sms_max_segments {
             if n.value == 0 {
                 diags.push(at.node(&n, "content.sms_max_segments must be at least 1"));
@@ -517,6 +523,24 @@ mod tests {
         }
         let c = load("policy:\n  consent:\n    do_not_contact: dnc\n    opt_out_event: unsubscribe\n").unwrap();
         assert_eq!((c.policy.opt_out_event.as_str(), c.policy.opt_in_event.as_str()), ("unsubscribe", "opt_in"));
+    }
+
+    #[test]
+    fn the_mail_sender_is_checked_where_it_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("kairos.yaml");
+        std::fs::write(&p, "content:\n  from: \"a,b@example.com\"\n").unwrap();
+        let d = Config::load(Some(&p), &Overrides::default()).unwrap_err();
+        assert_eq!(d.error_count(), 1, "{:?}", d.0);
+        assert!(
+            d.0[0].message.starts_with("content.from: \"a,b@example.com\" is not an email address"),
+            "{}",
+            d.0[0].message
+        );
+        assert_eq!(d.0[0].line_col().map(|(l, _)| l), Some(2));
+        std::fs::write(&p, "content:\n  from: \"Kairos <hello@example.com>\"\n").unwrap();
+        let c = Config::load(Some(&p), &Overrides::default()).unwrap();
+        assert_eq!(c.mail_from.as_deref(), Some("Kairos <hello@example.com>"));
     }
 
     #[test]

@@ -71,7 +71,8 @@ pub struct RawContent {
     pub templates: Option<String>,
     /// The sender of email messages (`From:` of `--format eml`/`mbox`), e.g.
     /// `"Kairos Stores <hello@example.com>"`.
-    pub from: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub from: Option<S>,
     /// Report SMS messages longer than this many segments (default 2).
     #[schemars(with = "Option<u32>")]
     pub sms_max_segments: Option<Spanned<u32>>,

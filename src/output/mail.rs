@@ -34,12 +34,11 @@ impl std::str::FromStr for Sender {
             }
             _ => (None, s.to_owned()),
         };
-        let valid = address.split_once('@').is_some_and(|(l, d)| {
-            !l.is_empty() && !d.is_empty() && !address.contains(|c: char| c.is_whitespace() || c == '<' || c == '>')
-        });
-        if !valid {
+        // The address goes into `From:` and the domain into every `Message-ID:` as written:
+        // the same rule as a recipient's (ASCII, no quotes, commas or brackets).
+        if !is_plain_address(&address) {
             return Err(format!(
-                "{s:?} is not an email address: expected `name@example.com` or `Name <name@example.com>`"
+                "{s:?} is not an email address kairos can send from: expected `name@example.com` or `Name <name@example.com>`, in ASCII without quotes, commas or brackets"
             ));
         }
         Ok(Sender { name, address })
@@ -202,6 +201,10 @@ mod tests {
         assert_eq!("a@b.c".parse::<Sender>().unwrap().name, None);
         assert!("Kairos Stores".parse::<Sender>().is_err());
         assert!("<@x>".parse::<Sender>().is_err());
+        for bad in ["a,b@example.com", "x\"y@example.com", "hällo@exämple.com", "K <a@b@c>", "not an address"] {
+            assert!(bad.parse::<Sender>().is_err(), "{bad}");
+        }
+        assert_eq!("Kairos Stores <hello@example.com>".parse::<Sender>().unwrap().address, "hello@example.com");
     }
 
     #[test]
