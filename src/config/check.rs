@@ -227,7 +227,7 @@ impl Config {
             // Checked here, so `check` finds it, not only a run writing mail.
             match from.value.parse::<crate::output::mail::Sender>() {
                 Ok(_) => self.mail_from = Some(from.value),
-                Err(e) => diags.push(at.node(&from, &format!("content.from: {e}"))),
+                Err(e) => diags.push(at.node(&from, format!("content.from: {e}"))),
             }
         }
         if let Some(n) = raw.content.sms_max_segments {
@@ -394,7 +394,7 @@ fn check_policy(
         let Some(e) = e else { continue };
         if e.value.trim().is_empty() {
             diags.push(
-                at.node(&e, &format!("{key} is empty: no event would change consent"))
+                at.node(&e, format!("{key} is empty: no event would change consent"))
                     .with_hint("leave it out for the default, or name the event type"),
             );
             continue;
@@ -416,7 +416,7 @@ fn check_policy(
         };
         if let Some(what) = clash {
             diags.push(
-                at.node(e, &format!("{key} `{}` is the event type of {what}: one event cannot mean both", e.value))
+                at.node(e, format!("{key} `{}` is the event type of {what}: one event cannot mean both", e.value))
                     .with_hint("give each of opt_in_event, opt_out_event and response_type its own event type"),
             );
             break;

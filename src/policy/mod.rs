@@ -294,11 +294,9 @@ pub fn decide<'a>(policy: &Policy, contact: &mut Contact<'a>, req: Request<'a>) 
         Some(Suppression::DoNotContact)
     } else if contact.no_profile {
         Some(Suppression::NoProfile)
-    } else if let Some(zero) = contact.caps.iter().find(|c| c.max == 0) {
-        // No deferral makes room under a cap of 0.
-        Some(Suppression::Dropped(vec![DeferReason::Cap(zero.clone())]))
     } else {
-        None
+        // No deferral makes room under a cap of 0.
+        contact.caps.iter().find(|c| c.max == 0).map(|zero| Suppression::Dropped(vec![DeferReason::Cap(zero.clone())]))
     };
     let mut fallback = None;
     let channel = match order.iter().copied().find(|&i| contact.consents(&chans[i])) {
