@@ -99,8 +99,8 @@ impl Config {
             match tz.parse::<Tz>() {
                 Ok(t) => cfg.tz = t,
                 Err(_) => diags.push(
-                    Diagnostic::error(cli, format!("--timezone: unknown time zone `{tz}`"))
-                        .with_hint("use an IANA name such as `Europe/London` or `America/New_York`"),
+                    Diagnostic::error(cli, format!("--timezone: unknown time zone `{}`", crate::diag::shown(tz)))
+                        .with_hint(zone_hint(tz)),
                 ),
             }
         }
@@ -167,8 +167,8 @@ impl Config {
             match tz.value.parse::<Tz>() {
                 Ok(t) => self.tz = t,
                 Err(_) => diags.push(
-                    at.text(tz, format!("unknown time zone `{}`", tz.value))
-                        .with_hint("use an IANA name such as `Europe/London` or `America/New_York`"),
+                    at.text(tz, format!("unknown time zone `{}`", crate::diag::shown(&tz.value)))
+                        .with_hint(zone_hint(&tz.value)),
                 ),
             }
         }
@@ -460,14 +460,26 @@ fn check_policy(
     (p, refs)
 }
 
+/// What to write instead of an unknown time zone: the IANA name it is closest to, if any.
+fn zone_hint(tz: &str) -> String {
+    match crate::diag::did_you_mean(tz, chrono_tz::TZ_VARIANTS.iter().map(|z| z.name())) {
+        Some(z) => format!("did you mean `{z}`?"),
+        None => "use an IANA name such as `Europe/London` or `America/New_York`".to_owned(),
+    }
+}
+
 fn check_date_format(f: &str) -> Result<(), String> {
     use chrono::format::{Item, StrftimeItems};
     if StrftimeItems::new(f).any(|i| matches!(i, Item::Error)) {
-        return Err(format!("`{f}` is not a valid strftime format (e.g. `%Y%m%d` or `%d/%m/%Y %H:%M`)"));
+        return Err(format!(
+            "`{}` is not a valid strftime format (e.g. `%Y%m%d` or `%d/%m/%Y %H:%M`)",
+            crate::diag::shown(f)
+        ));
     }
     if !crate::input::time::TimeParser::reads_back(f) {
         return Err(format!(
-            "`{f}` cannot read a timestamp back: it needs the year, month and day (e.g. `%Y%m%d` or `%d/%m/%Y %H:%M`)"
+            "`{}` cannot read a timestamp back: it needs the year, month and day (e.g. `%Y%m%d` or `%d/%m/%Y %H:%M`)",
+            crate::diag::shown(f)
         ));
     }
     Ok(())
@@ -541,6 +553,20 @@ mod tests {
         std::fs::write(&p, "content:\n  from: \"Kairos <hello@example.com>\"\n").unwrap();
         let c = Config::load(Some(&p), &Overrides::default()).unwrap();
         assert_eq!(c.mail_from.as_deref(), Some("Kairos <hello@example.com>"));
+    }
+
+    #[test]
+    fn an_unknown_time_zone_gets_its_nearest_name_and_a_pasted_one_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("kairos.yaml");
+        std::fs::write(&p, "timezone: Europe/Pariss\n").unwrap();
+        let d = Config::load(Some(&p), &Overrides::default()).unwrap_err();
+        assert_eq!(d.0[0].message, "unknown time zone `Europe/Pariss`");
+        assert_eq!(d.0[0].hint.as_deref(), Some("did you mean `Europe/Paris`?"));
+        std::fs::write(&p, format!("timezone: {}\n", "x".repeat(3_000_000))).unwrap();
+        let d = Config::load(Some(&p), &Overrides::default()).unwrap_err();
+        assert_eq!(d.0[0].message, format!("unknown time zone `{}…`", "x".repeat(60)));
+        assert_eq!(crate::diag::did_you_mean(&"x".repeat(201), ["x"]), None, "no suggestion for a paragraph");
     }
 
     #[test]

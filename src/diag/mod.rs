@@ -186,6 +186,10 @@ fn clamp(src: &str, span: Range<usize>) -> Range<usize> {
 /// The closest candidate to `word` by edit distance (optimal string alignment, so a swap of
 /// neighbours such as `teir` for `tier` is one edit), if it is close enough to be a likely typo.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    // No name is this long: a pasted paragraph gets no suggestion (and no quadratic work).
+    if word.len() > 200 {
+        return None;
+    }
     let limit = (word.chars().count() / 3).max(1);
     let lower = word.to_lowercase();
     // A name that differs only in case (`DNC` for `dnc`) is the likeliest mistake of all.
@@ -198,6 +202,16 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
         .filter(|(d, _)| *d <= limit)
         .min()
         .map(|(_, c)| c)
+}
+
+/// A value as an error message shows it: at most 60 characters (a value pasted by mistake can
+/// be megabytes).
+pub fn shown(value: &str) -> String {
+    if value.chars().count() > 60 {
+        format!("{}…", value.chars().take(60).collect::<String>())
+    } else {
+        value.to_owned()
+    }
 }
 
 /// Every problem found while loading, errors first in file order.
