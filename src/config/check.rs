@@ -194,6 +194,15 @@ impl Config {
         }
         for (kind, map) in raw.fields.tables() {
             for (col, ty) in map {
+                // A type for a column the file does not have is likely a misspelt name.
+                self.column_refs.push(ColumnRef {
+                    table: kind,
+                    column: col.clone(),
+                    what: format!("fields.{}.{col}", kind.name()),
+                    header: None,
+                    at: at.typed(ty, ""),
+                    required: false,
+                });
                 let numeric = &mut self.numeric[kind.slot()];
                 match at.closed(ty, "", diags) {
                     Some(FieldType::Number) if !numeric.contains(col) => numeric.push(col.clone()),

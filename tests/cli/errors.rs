@@ -49,6 +49,21 @@ fn a_dangling_dialogue_link_is_an_error_not_skipped() {
     assert!(out.stderr.contains("vip.yaml"), "{}", out.stderr);
 }
 
+/// A `fields:` type for a column the file does not have (a misspelt name) is a warning at it.
+#[test]
+fn a_field_type_for_a_column_the_file_lacks_is_a_warning() {
+    let f = base();
+    f.file("kairos.yaml", "fields:\n  transactions: {amout: number}\n");
+    let out = f.cmd(&["check", "-d", "dialogues", "-t", "tx.csv"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("warning: fields.transactions.amout: the transactions file has no column `amout`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("kairos.yaml:2:"), "{}", out.stderr);
+}
+
 #[test]
 fn missing_column_lists_the_columns_found() {
     let f = base();
