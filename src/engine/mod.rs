@@ -737,6 +737,12 @@ impl<'e, 'a> Run<'e, 'a> {
         }
     }
 
+    /// Which visit of its current step a live instance is in (as its messages count them).
+    fn current_visit(&self, live: &Live) -> u32 {
+        let path = &self.out.instances[live.rec].path;
+        path.iter().filter(|(s, _)| *s == live.step).count().max(1) as u32
+    }
+
     /// Offer the element to every live instance: goals first, then the current step's branches.
     fn route(&mut self, e: Ev, t: i64) {
         let data = self.data();
@@ -755,7 +761,14 @@ impl<'e, 'a> Run<'e, 'a> {
         let plan = self.plan();
         for &d in &plan.order {
             let Some(mut live) = self.states[d].live else { continue };
-            let addressed = matches!(target, Some(Target::Dialogue { dialogue, step }) if dialogue == d && step.is_none_or(|s| s == live.step));
+            let addressed = match target {
+                Some(Target::Dialogue { dialogue, step, visit }) => {
+                    dialogue == d
+                        && step.is_none_or(|s| s == live.step)
+                        && visit.is_none_or(|v| v == self.current_visit(&live))
+                }
+                _ => false,
+            };
             let dialogue = &plan.dialogues[d];
             let step = &dialogue.steps[live.step];
             let taken = dialogue

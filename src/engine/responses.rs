@@ -10,8 +10,9 @@ use super::result::{Instance, Warning};
 /// Whom a response is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
-    /// The live instance of this dialogue, at this step (None: whatever step it is in).
-    Dialogue { dialogue: usize, step: Option<usize> },
+    /// The live instance of this dialogue, at this step (None: whatever step it is in), in
+    /// this visit of the step (a quoted message's; None: whichever visit is current).
+    Dialogue { dialogue: usize, step: Option<usize>, visit: Option<u32> },
     /// It quotes a message of an instance that is no longer live: nothing can take it.
     Gone,
 }
@@ -49,8 +50,10 @@ pub fn target(plan: &Plan, events: &Table, r: usize, c: &Cols, known: &Known<'_>
         });
         return match found.copied() {
             // A quoted message addresses its own run only, not a later run of the dialogue.
-            Some((rec, step, _, _)) if (known.is_live)(rec) => {
-                Ok(Target::Dialogue { dialogue: known.instances[rec].dialogue, step: Some(step) })
+            // And its own visit of the step: once the step is entered again, the earlier
+            // visit's question is over.
+            Some((rec, step, visit, _)) if (known.is_live)(rec) => {
+                Ok(Target::Dialogue { dialogue: known.instances[rec].dialogue, step: Some(step), visit: Some(visit) })
             }
             Some(_) => Ok(Target::Gone),
             None => match known.ledger.and_then(|l| l.get(msg)) {
@@ -67,6 +70,7 @@ pub fn target(plan: &Plan, events: &Table, r: usize, c: &Cols, known: &Known<'_>
                         Some((_, i)) => Target::Dialogue {
                             dialogue: i.dialogue,
                             step: plan.dialogues[i.dialogue].steps.iter().position(|s| s.id == *step),
+                            visit: None,
                         },
                         None => Target::Gone,
                     })
@@ -82,10 +86,10 @@ pub fn target(plan: &Plan, events: &Table, r: usize, c: &Cols, known: &Known<'_>
         return Err(warn(format!("response names unknown dialogue `{dlg}`")));
     };
     if step.is_empty() {
-        return Ok(Target::Dialogue { dialogue: d, step: None });
+        return Ok(Target::Dialogue { dialogue: d, step: None, visit: None });
     }
     match plan.dialogues[d].steps.iter().position(|s| s.id == step) {
-        Some(s) => Ok(Target::Dialogue { dialogue: d, step: Some(s) }),
+        Some(s) => Ok(Target::Dialogue { dialogue: d, step: Some(s), visit: None }),
         None => Err(warn(format!("response names unknown step `{step}` of dialogue `{dlg}`"))),
     }
 }

@@ -23,6 +23,13 @@ impl Window {
                     if secs <= w.to {
                         return t;
                     }
+                    // A window whose end the clocks skipped today (02:30 on a spring-forward
+                    // day) ends where that wall time is read: at or after `t`, `t` is inside.
+                    let end =
+                        day.and_time(NaiveTime::from_num_seconds_from_midnight_opt(w.to, 0).unwrap_or(NaiveTime::MIN));
+                    if crate::input::time::local_to_utc(end, tz) >= t {
+                        return t;
+                    }
                     None
                 } else {
                     Some(w.from)
@@ -66,5 +73,12 @@ mod tests {
         let ny: Tz = "America/New_York".parse().unwrap();
         assert_eq!(p.next_in_window("email", iso("2025-01-07T15:00:00Z"), ny), iso("2025-01-08T14:00:00Z"));
         assert_eq!(p.next_in_window("sms", tue_10, utc), tue_10);
+        // 02:30 does not exist in New York on 2025-03-09: it is read as 03:30 EDT (07:30Z),
+        // and that instant is the day's window, not a reason to wait a day more.
+        p.windows.insert("late".into(), Window { days: [true; 7], from: 9000, to: 9000 });
+        let spring = iso("2025-03-09T07:30:00Z");
+        assert_eq!(p.next_in_window("late", iso("2025-03-08T12:00:00Z"), ny), spring);
+        assert_eq!(p.next_in_window("late", spring, ny), spring, "a found window time stays found");
+        assert_eq!(p.next_in_window("late", spring + 1, ny), iso("2025-03-10T06:30:00Z"));
     }
 }

@@ -525,3 +525,48 @@ B hello#1 hi/1 email:hi 9999-12-31 due
 "
     );
 }
+
+/// A step entered again asks its question again, with a new id: an answer quoting the first
+/// visit's message reaches nothing (that question is over); one quoting the second moves on.
+#[test]
+fn an_answer_to_an_earlier_visit_of_a_step_does_not_answer_the_current_one() {
+    let f = Fixture::new();
+    f.dialogue(
+        "ask",
+        "trigger:\n  event: {type: signup}\nsteps:\n  - id: q\n    send: {channel: email, template: t_q}\n    escalate:\n      - {after: 2d, channel: email, template: t_r}\n    on:\n      - {answer: \"yes\", goto: thanks}\n      - {event: visit, goto: q}\n    timeout: {after: 3d, end: no_reply}\n  - id: thanks\n    send: {channel: email, template: t_thx}\n",
+    );
+    f.events(&["A,2025-01-01T10:00:00Z,signup", "A,2025-01-02T10:00:00Z,visit"]);
+    let first = f.run(&["--as-of", "2025-01-20", "--format", "jsonl"]);
+    let ids: Vec<String> = first
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["step"] == "q" && v["attempt"] == 0)
+        .map(|v| v["message_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2, "{}", first.stdout);
+    let with_answer = |id: &str| {
+        f.events(&[
+            "A,2025-01-01T10:00:00Z,signup",
+            "A,2025-01-02T10:00:00Z,visit",
+            &format!("A,2025-01-03T10:00:00Z,response,,,yes,{id}"),
+        ]);
+        f.plan(&["--as-of", "2025-01-20"])
+    };
+    assert_eq!(
+        with_answer(&ids[0]),
+        "\
+A ask#1 q/0 email:t_q 2025-01-01T10:00:00Z planned
+A ask#1 q/0 email:t_q 2025-01-02T10:00:00Z planned
+A ask#1 q/1 email:t_r 2025-01-04T10:00:00Z planned
+"
+    );
+    assert_eq!(
+        with_answer(&ids[1]),
+        "\
+A ask#1 q/0 email:t_q 2025-01-01T10:00:00Z planned
+A ask#1 q/0 email:t_q 2025-01-02T10:00:00Z planned
+A ask#1 thanks/0 email:t_thx 2025-01-03T10:00:00Z planned
+"
+    );
+}
