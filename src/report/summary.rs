@@ -120,7 +120,7 @@ pub fn print(
     if stats.unmatched_responses > 0 {
         writeln!(
             w,
-            "kairos: {} responses matched no open question (the dialogue had moved on or ended)",
+            "kairos: {} responses matched no open question (the dialogue had moved on or ended, or no branch takes that answer; `kairos explain CUSTOMER` shows which)",
             stats.unmatched_responses
         )?;
     }
