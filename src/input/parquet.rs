@@ -295,53 +295,67 @@ fn time_text(v: i64, per_sec: i64) -> Option<String> {
 }
 
 /// An integer column's value as text.
-fn int_text(v: i64, fmt: Fmt, unsigned: u64) -> Result<String, &'static str> {
+/// (Err says what is wrong, with the stored value: an `infinity` timestamp is i64::MAX.)
+fn int_text(v: i64, fmt: Fmt, unsigned: u64) -> Result<String, String> {
+    let unit = |per_sec: i64| match per_sec {
+        1_000 => "milliseconds",
+        1_000_000 => "microseconds",
+        _ => "nanoseconds",
+    };
     match fmt {
         Fmt::Unsigned => Ok(unsigned.to_string()),
-        Fmt::Date => {
-            let days = i32::try_from(v).map_err(|_| "the date is out of range")?;
-            chrono::NaiveDate::from_num_days_from_ce_opt(days.saturating_add(719_163))
-                .map(|d| d.format("%Y-%m-%d").to_string())
-                .ok_or("the date is out of range")
-        }
-        Fmt::Time { per_sec } => time_text(v, per_sec).ok_or("the time of day is out of range"),
+        Fmt::Date => i32::try_from(v)
+            .ok()
+            .and_then(|days| chrono::NaiveDate::from_num_days_from_ce_opt(days.saturating_add(719_163)))
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .ok_or_else(|| format!("the date is out of range ({v} days since 1970-01-01)")),
+        Fmt::Time { per_sec } => time_text(v, per_sec)
+            .ok_or_else(|| format!("the time of day is out of range ({v} {} since midnight)", unit(per_sec))),
         Fmt::Timestamp { per_sec, utc } => {
             let (s, n) = split(v, per_sec);
-            timestamp_text(s, n, utc).ok_or("the timestamp is out of range")
+            timestamp_text(s, n, utc).ok_or_else(|| {
+                format!(
+                    "the timestamp is out of range ({v} {} since 1970-01-01, an infinity or a sentinel?)",
+                    unit(per_sec)
+                )
+            })
         }
-        Fmt::Decimal { scale } => scaled_text(i128::from(v), scale).ok_or("the decimal has a negative scale"),
+        Fmt::Decimal { scale } => {
+            scaled_text(i128::from(v), scale).ok_or_else(|| "the decimal has a negative scale".to_owned())
+        }
         _ => Ok(v.to_string()),
     }
 }
 
 /// Write one value of `col` as a CSV cell; Err: what is wrong with it.
-fn cell(out: &mut Vec<u8>, col: &mut Column, row: usize, fmt: Fmt) -> Result<(), &'static str> {
+fn cell(out: &mut Vec<u8>, col: &mut Column, row: usize, fmt: Fmt) -> Result<(), String> {
     if col.max_def > 0 && col.defs.get(row).is_none_or(|&d| d < col.max_def) {
         return Ok(());
     }
     let i = col.next;
     col.next += 1;
-    let missing = "the column has fewer values than rows";
+    let missing = || "the column has fewer values than rows".to_owned();
     let text = match &col.values {
-        Values::Bool(v) => (if *v.get(i).ok_or(missing)? { "true" } else { "false" }).to_owned(),
+        Values::Bool(v) => (if *v.get(i).ok_or_else(missing)? { "true" } else { "false" }).to_owned(),
         Values::I32(v) => {
-            let x = *v.get(i).ok_or(missing)?;
+            let x = *v.get(i).ok_or_else(missing)?;
             int_text(i64::from(x), fmt, u64::from(x as u32))?
         }
         Values::I64(v) => {
-            let x = *v.get(i).ok_or(missing)?;
+            let x = *v.get(i).ok_or_else(missing)?;
             int_text(x, fmt, x as u64)?
         }
         Values::I96(v) => {
-            let (s, n) = split(v.get(i).ok_or(missing)?.to_nanos(), 1_000_000_000);
-            timestamp_text(s, n, true).ok_or("the timestamp is out of range")?
+            let (s, n) = split(v.get(i).ok_or_else(missing)?.to_nanos(), 1_000_000_000);
+            timestamp_text(s, n, true)
+                .ok_or_else(|| format!("the timestamp is out of range ({s} seconds since 1970-01-01)"))?
         }
-        Values::F32(v) => v.get(i).ok_or(missing)?.to_string(),
-        Values::F64(v) => v.get(i).ok_or(missing)?.to_string(),
+        Values::F32(v) => v.get(i).ok_or_else(missing)?.to_string(),
+        Values::F64(v) => v.get(i).ok_or_else(missing)?.to_string(),
         Values::Bytes(v) => {
-            let b = v.get(i).ok_or(missing)?.data();
+            let b = v.get(i).ok_or_else(missing)?.data();
             if let Fmt::Decimal { scale } = fmt {
-                decimal_text(b, scale).ok_or("the decimal is too wide (over 38 digits)")?
+                decimal_text(b, scale).ok_or_else(|| "the decimal is too wide (over 38 digits)".to_owned())?
             } else {
                 // Raw bytes as they are: the CSV reader says so if they are not UTF-8.
                 push_cell(out, b);
@@ -349,9 +363,11 @@ fn cell(out: &mut Vec<u8>, col: &mut Column, row: usize, fmt: Fmt) -> Result<(),
             }
         }
         Values::Fixed(v) => {
-            let b = v.get(i).ok_or(missing)?.data();
+            let b = v.get(i).ok_or_else(missing)?.data();
             match fmt {
-                Fmt::Decimal { scale } => decimal_text(b, scale).ok_or("the decimal is too wide (over 38 digits)")?,
+                Fmt::Decimal { scale } => {
+                    decimal_text(b, scale).ok_or_else(|| "the decimal is too wide (over 38 digits)".to_owned())?
+                }
                 Fmt::Float16 if b.len() == 2 => f16_to_f32(u16::from_le_bytes([b[0], b[1]])).to_string(),
                 _ => {
                     push_cell(out, b);
@@ -557,6 +573,13 @@ mod tests {
         );
         assert_eq!(int_text(3_723_000, Fmt::Time { per_sec: 1000 }, 0).unwrap(), "01:02:03");
         assert_eq!(int_text(-1, Fmt::Unsigned, u64::from(-1i32 as u32)).unwrap(), "4294967295");
+        // DuckDB's 'infinity'::TIMESTAMP is i64::MAX microseconds: the error shows it.
+        let inf = int_text(i64::MAX, Fmt::Timestamp { per_sec: 1_000_000, utc: false }, 0).unwrap_err();
+        assert_eq!(
+            inf,
+            "the timestamp is out of range (9223372036854775807 microseconds since 1970-01-01, an infinity or a sentinel?)"
+        );
+        assert!(int_text(i64::from(i32::MAX), Fmt::Date, 0).unwrap_err().contains("2147483647 days"));
         assert_eq!(f16_to_f32(0x3c00), 1.0);
         assert_eq!(f16_to_f32(0xc100), -2.5);
         let mut out = Vec::new();
