@@ -99,7 +99,7 @@ impl Config {
             match tz.parse::<Tz>() {
                 Ok(t) => cfg.tz = t,
                 Err(_) => diags.push(
-                    Diagnostic::error(cli, format!("--timezone: unknown time zone `{}`", crate::diag::shown(tz)))
+                    Diagnostic::error(cli, format!("--timezone: unknown time zone {}", crate::input::ticked(tz)))
                         .with_hint(zone_hint(tz)),
                 ),
             }
@@ -167,7 +167,7 @@ impl Config {
             match tz.value.parse::<Tz>() {
                 Ok(t) => self.tz = t,
                 Err(_) => diags.push(
-                    at.text(tz, format!("unknown time zone `{}`", crate::diag::shown(&tz.value)))
+                    at.text(tz, format!("unknown time zone {}", crate::input::ticked(&tz.value)))
                         .with_hint(zone_hint(&tz.value)),
                 ),
             }
@@ -398,38 +398,27 @@ fn check_policy(
     }
     // The consent events: a name nothing matches, or one event meaning two things, would
     // lose opt-outs without a word.
-    let mut named_events: Vec<(&str, super::raw::S)> = Vec::new();
-    for (key, e) in [("opt_in_event", raw.consent.opt_in_event), ("opt_out_event", raw.consent.opt_out_event)] {
-        let Some(e) = e else { continue };
-        if e.value.trim().is_empty() {
-            diags.push(
-                at.node(&e, format!("{key} is empty: no event would change consent"))
-                    .with_hint("leave it out for the default, or name the event type"),
-            );
-            continue;
-        }
-        if key == "opt_in_event" {
-            p.opt_in_event = e.value.clone();
-        } else {
-            p.opt_out_event = e.value.clone();
-        }
-        named_events.push((key, e));
+    let opt_in = consent_event("opt_in_event", raw.consent.opt_in_event, at, diags);
+    let opt_out = consent_event("opt_out_event", raw.consent.opt_out_event, at, diags);
+    if let Some(e) = &opt_in {
+        p.opt_in_event.clone_from(&e.value);
     }
-    for (key, e) in &named_events {
-        let clash = if p.opt_in_event == p.opt_out_event {
-            Some("both opt_in_event and opt_out_event".to_owned())
+    if let Some(e) = &opt_out {
+        p.opt_out_event.clone_from(&e.value);
+    }
+    let clash = [("opt_in_event", &opt_in), ("opt_out_event", &opt_out)].into_iter().find_map(|(key, e)| {
+        let e = e.as_ref()?;
+        let what = if p.opt_in_event == p.opt_out_event {
+            "both opt_in_event and opt_out_event"
         } else if e.value == response_type {
-            Some("response_type too".to_owned())
+            "response_type too"
         } else {
-            None
+            return None;
         };
-        if let Some(what) = clash {
-            diags.push(
-                at.node(e, format!("{key} `{}` is the event type of {what}: one event cannot mean both", e.value))
-                    .with_hint("give each of opt_in_event, opt_out_event and response_type its own event type"),
-            );
-            break;
-        }
+        Some(at.node(e, format!("{key} `{}` is the event type of {what}: one event cannot mean both", e.value)))
+    });
+    if let Some(d) = clash {
+        diags.push(d.with_hint("give each of opt_in_event, opt_out_event and response_type its own event type"));
     }
     if let Some(spanned) = tiers {
         let t_pos = yaml::first_line(at.src, yaml::span(at.src, &spanned));
@@ -469,6 +458,19 @@ fn check_policy(
     (p, refs)
 }
 
+/// A consent event type as written (`key`), if it names one; an empty one is an error.
+fn consent_event(key: &str, e: Option<super::raw::S>, at: &At<'_>, diags: &mut Diagnostics) -> Option<super::raw::S> {
+    let e = e?;
+    if e.value.trim().is_empty() {
+        diags.push(
+            at.node(&e, format!("{key} is empty: no event would change consent"))
+                .with_hint("leave it out for the default, or name the event type"),
+        );
+        return None;
+    }
+    Some(e)
+}
+
 /// What to write instead of an unknown time zone: the IANA name it is closest to, if any.
 fn zone_hint(tz: &str) -> String {
     match crate::diag::did_you_mean(tz, chrono_tz::TZ_VARIANTS.iter().map(|z| z.name())) {
@@ -481,14 +483,14 @@ fn check_date_format(f: &str) -> Result<(), String> {
     use chrono::format::{Item, StrftimeItems};
     if StrftimeItems::new(f).any(|i| matches!(i, Item::Error)) {
         return Err(format!(
-            "`{}` is not a valid strftime format (e.g. `%Y%m%d` or `%d/%m/%Y %H:%M`)",
-            crate::diag::shown(f)
+            "{} is not a valid strftime format (e.g. `%Y%m%d` or `%d/%m/%Y %H:%M`)",
+            crate::input::ticked(f)
         ));
     }
     if !crate::input::time::TimeParser::reads_back(f) {
         return Err(format!(
-            "`{}` cannot read a timestamp back: it needs the year, month and day (e.g. `%Y%m%d` or `%d/%m/%Y %H:%M`)",
-            crate::diag::shown(f)
+            "{} cannot read a timestamp back: it needs the year, month and day (e.g. `%Y%m%d` or `%d/%m/%Y %H:%M`)",
+            crate::input::ticked(f)
         ));
     }
     Ok(())
@@ -574,7 +576,7 @@ mod tests {
         assert_eq!(d.0[0].hint.as_deref(), Some("did you mean `Europe/Paris`?"));
         std::fs::write(&p, format!("timezone: {}\n", "x".repeat(3_000_000))).unwrap();
         let d = Config::load(Some(&p), &Overrides::default()).unwrap_err();
-        assert_eq!(d.0[0].message, format!("unknown time zone `{}…`", "x".repeat(60)));
+        assert_eq!(d.0[0].message, format!("unknown time zone `{}…` (3000000 characters)", "x".repeat(79)));
         assert_eq!(crate::diag::did_you_mean(&"x".repeat(201), ["x"]), None, "no suggestion for a paragraph");
     }
 

@@ -204,16 +204,6 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
         .map(|(_, c)| c)
 }
 
-/// A value as an error message shows it: at most 60 characters (a value pasted by mistake can
-/// be megabytes).
-pub fn shown(value: &str) -> String {
-    if value.chars().count() > 60 {
-        format!("{}…", value.chars().take(60).collect::<String>())
-    } else {
-        value.to_owned()
-    }
-}
-
 /// Every problem found while loading, errors first in file order.
 #[derive(Debug, Default)]
 pub struct Diagnostics(pub Vec<Diagnostic>);

@@ -164,28 +164,16 @@ impl From<&InputError> for Diagnostic {
             InputError::Csv { path, line, message } => at(path, *line, message.clone()),
             InputError::EmptyCustomerId { path, line, column } => at(path, *line, format!("`{column}` is empty")),
             InputError::DuplicateCustomer { path, line, first, id } => {
-                let also = if parquet::is_parquet(path) {
-                    format!("row {}", first.saturating_sub(1))
-                } else {
-                    format!("line {first}")
-                };
-                at(path, *line, format!("customer {} is listed twice (also on {also})", ticked(id)))
+                at(path, *line, format!("customer {} is listed twice (also on {})", ticked(id), place(path, *first)))
             }
-            InputError::DuplicateItem { path, line, first, id, kind } => {
-                let also = if parquet::is_parquet(path) {
-                    format!("row {}", first.saturating_sub(1))
-                } else {
-                    format!("line {first}")
-                };
-                at(path, *line, format!("item {} has two `{kind}` rows at the same time (also on {also})", ticked(id)))
-                    .with_hint("each row is one announcement: remove the duplicate, or give the rows different times")
-            }
+            InputError::DuplicateItem { path, line, first, id, kind } => at(
+                path,
+                *line,
+                format!("item {} has two `{kind}` rows at the same time (also on {})", ticked(id), place(path, *first)),
+            )
+            .with_hint("each row is one announcement: remove the duplicate, or give the rows different times"),
             InputError::NotSorted { path, line, column, id, previous, previous_line } => {
-                let before = if parquet::is_parquet(path) {
-                    format!("row {}", previous_line.saturating_sub(1))
-                } else {
-                    format!("line {previous_line}")
-                };
+                let before = place(path, *previous_line);
                 at(
                     path,
                     *line,
@@ -232,6 +220,16 @@ impl std::fmt::Display for InputError {
 /// The message already says what the I/O error was (`cannot read FILE: REASON`), so it is not
 /// also a `source()`: printing the error with its causes (`{:#}`) would say it twice.
 impl std::error::Error for InputError {}
+
+/// Another line of a file named in a message: `line N` of a CSV, `row N` of a Parquet file
+/// (whose line 1 is the header of its CSV text).
+fn place(path: &Path, line: u64) -> String {
+    if parquet::is_parquet(path) {
+        format!("row {}", line.saturating_sub(1))
+    } else {
+        format!("line {line}")
+    }
+}
 
 /// Longest value from a file echoed in a message, in characters.
 const SHOWN: usize = 80;

@@ -465,13 +465,18 @@ impl<'a> Writer<'a> {
     }
 
     fn fate(&self, l: &LedgerSel, r: &CustomerResult, m: &Message) -> Fate {
+        self.fate_given(l, m, || l.held.contains(&self.hash(r, m)))
+    }
+
+    /// `fate`, with whether the ledger holds the message asked only when it matters.
+    fn fate_given(&self, l: &LedgerSel, m: &Message, held: impl FnOnce() -> bool) -> Fate {
         if m.send_at > self.sel.as_of {
             return Fate::Skip;
         }
         if m.suppressed.is_some() {
             return if m.send_at >= l.oldest { Fate::Suppressed } else { Fate::Skip };
         }
-        if l.held.contains(&self.hash(r, m)) {
+        if held() {
             return Fate::Skip;
         }
         if m.send_at < l.oldest {
@@ -800,12 +805,14 @@ impl<'a> Writer<'a> {
         emitted.messages += msgs.len() as u64;
         emitted.not_mail += not_mail;
         if let Some(l) = &self.sel.ledger {
-            emitted.held_seen +=
-                r.messages.iter().filter(|m| m.suppressed.is_none() && l.held.contains(&self.hash(r, m))).count()
-                    as u64;
-            // Counted whether or not they are written (`--include-suppressed`): the summary
-            // says what a skipped night lost either way.
-            emitted.expired += r.messages.iter().filter(|m| self.fate(l, r, m) == Fate::Expired).count() as u64;
+            // One hash a message for both counts. Expired ones are counted whether or not
+            // they are written (`--include-suppressed`): the summary says what a skipped
+            // night lost either way.
+            for m in r.messages.iter().filter(|m| m.suppressed.is_none()) {
+                let held = l.held.contains(&self.hash(r, m));
+                emitted.held_seen += u64::from(held);
+                emitted.expired += u64::from(self.fate_given(l, m, || held) == Fate::Expired);
+            }
         }
         if msgs.is_empty() {
             return Ok(());
