@@ -291,9 +291,27 @@ fn whole_lines(buf: &[u8], eof: bool) -> usize {
         buf.len()
     } else {
         // A `\r` ends a line too: files from Excel for Mac end their lines with it alone, and
-        // without it such a file would be one line, read whole before any of it is parsed.
-        memchr::memrchr2(b'\n', b'\r', buf).map_or(0, |i| i + 1)
+        // without it such a file would be one line, read whole before any of it is parsed. A
+        // `\r` that ends the buffer may be the first half of a `\r\n`: the lines end before
+        // it, so a `\r\n` is never split (which `line_ends` relies on).
+        let end = if buf.last() == Some(&b'\r') { buf.len() - 1 } else { buf.len() };
+        memchr::memrchr2(b'\n', b'\r', &buf[..end]).map_or(0, |i| i + 1)
     }
+}
+
+/// The lines `bytes` ends: each `\n`, and each `\r` not followed by a `\n` (the line end of
+/// files that end lines with `\r` alone), a `\r` at the very end counting as one. Lines are
+/// counted the same whatever the line ends, so every error names the line an editor shows.
+/// (Blocks and pieces never split a `\r\n`: `whole_lines`, `cut_points`.)
+fn line_ends(bytes: &[u8]) -> usize {
+    let newlines = memchr::memchr_iter(b'\n', bytes).count();
+    newlines + memchr::memchr_iter(b'\r', bytes).filter(|&i| bytes.get(i + 1) != Some(&b'\n')).count()
+}
+
+/// Is the byte at `i` a `\r` that ends a line by itself (not the start of a `\r\n`)?
+#[inline]
+fn lone_cr(bytes: &[u8], i: usize) -> bool {
+    bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n')
 }
 
 /// The header row: the file's first record.
@@ -599,7 +617,7 @@ impl<'a> Records<'a> {
         while let Some(&b) = self.bytes.get(self.pos) {
             match b {
                 b'\n' => newlines += 1,
-                b'\r' => {}
+                b'\r' => newlines += u64::from(lone_cr(self.bytes, self.pos)),
                 _ => break,
             }
             self.pos += 1;
@@ -631,7 +649,7 @@ impl<'a> Records<'a> {
             end => end,
         };
         if let Some(end) = end {
-            if rest[end] == b'\n' {
+            if rest[end] == b'\n' || lone_cr(rest, end) {
                 self.core.set_line(self.core.line() + 1);
             }
             self.pos += end + 1;
@@ -652,6 +670,13 @@ impl<'a> Records<'a> {
                 csv_core::ReadRecordResult::Record => {
                     if ended_by_eof && ends_inside_quotes(&self.bytes[self.start..self.pos]) {
                         return Next::OpenQuote;
+                    }
+                    // csv-core counts the `\n`s it read; a `\r` alone ends a line too.
+                    let lone = memchr::memchr_iter(b'\r', &self.bytes[self.start..self.pos])
+                        .filter(|&i| lone_cr(self.bytes, self.start + i))
+                        .count();
+                    if lone > 0 {
+                        self.core.set_line(self.core.line() + lone as u64);
                     }
                     self.len = nend;
                     return Next::Record;
@@ -983,7 +1008,7 @@ fn parse_piece(
     let path = lay.path;
     let mut time = TimeParser::new(lay.format, lay.tz);
     // At most one record per line: columns sized once, never grown (and copied) row by row.
-    let cap = newlines.unwrap_or_else(|| memchr::memchr_iter(b'\n', bytes).count()) + 1;
+    let cap = newlines.unwrap_or_else(|| line_ends(bytes)) + 1;
     let mut piece = Piece {
         // Most customers of a piece appear in it once or twice.
         interner: Interner::with_capacity(cap / 2),
@@ -1265,8 +1290,13 @@ fn cut_points(bytes: &[u8], parts: usize) -> Vec<usize> {
             }
         }
         if let Some(i) = cut.or_else(|| memchr::memchr2(b'\n', b'\r', window)) {
-            if from + i + 1 < len {
-                cuts.push(from + i + 1);
+            // Never between the two bytes of a `\r\n` (`line_ends` relies on it).
+            let mut at = from + i + 1;
+            if bytes[at - 1] == b'\r' && bytes.get(at) == Some(&b'\n') {
+                at += 1;
+            }
+            if at < len {
+                cuts.push(at);
             }
         }
     }
@@ -1275,7 +1305,7 @@ fn cut_points(bytes: &[u8], parts: usize) -> Vec<usize> {
 }
 
 /// How one piece of a file is parsed: its bytes (from a record start), the line they start on,
-/// whether they end the file, and the number of `\n` in them when the caller has counted it.
+/// whether they end the file, and the lines they end (`line_ends`) when the caller has counted them.
 type ParseFn<'f, P> = dyn Fn(&[u8], u64, bool, Option<usize>) -> Result<Parsed<P>, InputError> + Sync + 'f;
 
 /// `bytes` (whole lines, from a record start on `first_line`) parsed in pieces in parallel.
@@ -1292,8 +1322,7 @@ fn parse_block<P: Send>(
 ) -> Result<(Vec<P>, usize, u64), InputError> {
     let cuts = cut_points(bytes, parts);
     let n = cuts.len() - 1;
-    let newlines: Vec<usize> =
-        cuts.par_windows(2).map(|w| memchr::memchr_iter(b'\n', &bytes[w[0]..w[1]]).count()).collect();
+    let newlines: Vec<usize> = cuts.par_windows(2).map(|w| line_ends(&bytes[w[0]..w[1]])).collect();
     let mut lines = vec![first_line];
     for &c in &newlines {
         lines.push(lines[lines.len() - 1] + c as u64);
@@ -2620,7 +2649,7 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_the_same_line_with_lf_and_crlf() {
+    fn errors_name_the_same_line_with_lf_crlf_and_cr() {
         let cases = [
             ("A,someday,p,1\n", "t.csv:2: column `timestamp`: cannot read \"someday\" as a timestamp"),
             (
@@ -2635,12 +2664,32 @@ mod tests {
             ("\n\n,2025-01-01,p,1\n", "t.csv:4: `customer_id` is empty"),
         ];
         for (rows, expected) in cases {
-            for eol in ["\n", "\r\n"] {
+            for eol in ["\n", "\r\n", "\r"] {
                 let body = format!("customer_id,timestamp,product,amount\n{rows}").replace('\n', eol);
                 let err = load_every_way(&body).unwrap_err();
                 assert_eq!(err.lines().next().unwrap(), expected, "{body:?}");
             }
         }
+    }
+
+    /// A file whose line ends change from line to line (pasted together from two exports)
+    /// counts each `\n`, `\r\n` and lone `\r` once, in whatever blocks and pieces it is read.
+    #[test]
+    fn mixed_line_ends_count_one_line_each() {
+        let body =
+            "customer_id,timestamp,product,amount\rA,2025-01-01,p,1\r\nB,2025-01-02,\"q\rr\",2\nC,2025-01-03,s,x\r";
+        let err = load_every_way(body).unwrap_err();
+        assert_eq!(err.lines().next().unwrap(), "t.csv:5: column `amount`: \"x\" is not a number");
+        let line_of = |body: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let p = write(dir.path(), "t.csv", body);
+            load(&p, &tx_spec(), None, Tz::UTC).unwrap().line
+        };
+        let mut lines = line_of(
+            "customer_id,timestamp,product,amount\rA,2025-01-01,p,1\r\rB,2025-01-02,q,2\r\n\r\nC,2025-01-03,r,3",
+        );
+        lines.sort_unstable();
+        assert_eq!(lines, [2, 4, 6]);
     }
 
     #[test]
@@ -2740,8 +2789,11 @@ mod tests {
     #[test]
     fn lines_ended_by_a_carriage_return_alone_are_cut_like_others() {
         let body = "customer_id,timestamp,product,amount\rA,2025-01-01,p,1\rB,2025-01-02,q,2\rC,2025-01-03,r,3\r";
-        assert_eq!(whole_lines(body.as_bytes(), false), body.len());
+        // A `\r` ending the bytes read so far may be half of a `\r\n`: the line waits.
+        assert_eq!(whole_lines(body.as_bytes(), false), body.len() - "C,2025-01-03,r,3\r".len());
+        assert_eq!(whole_lines(body.as_bytes(), true), body.len());
         assert_eq!(whole_lines(b"a,b\rc,", false), 4);
+        assert_eq!(whole_lines(b"a,b\r\nc\r", false), 5);
         let cuts = cut_points(body.as_bytes(), 3);
         assert_eq!(cuts.len(), 4, "{cuts:?}");
         assert!(cuts[1..3].iter().all(|&c| body.as_bytes()[c - 1] == b'\r'), "{cuts:?}");
@@ -2870,7 +2922,9 @@ mod tests {
             while matches!(body.get(at), Some(b'\n' | b'\r')) {
                 at += 1;
             }
-            let line = 1 + memchr::memchr_iter(b'\n', &body[..at]).count() as u64;
+            // Lines end at a `\n`, a `\r\n` or a `\r` alone.
+            let ends = (0..at).filter(|&i| body[i] == b'\n' || (body[i] == b'\r' && body.get(i + 1) != Some(&b'\n')));
+            let line = 1 + ends.count() as u64;
             out.push((line, rec.iter().map(<[u8]>::to_vec).collect()));
         }
         out
