@@ -233,7 +233,9 @@ pub fn render(plan: &Plan, d: usize, format: Format) -> String {
     let Graph { nodes, edges } = build(plan, d);
     match format {
         Format::Mermaid => {
-            let esc = |s: &str| s.replace('"', "#quot;").replace('\n', "<br/>");
+            // Inside a quoted label Mermaid reads `#name;` as an entity and `<...>` as HTML:
+            // each is written as an entity code, so `amount < 10 & #1` shows as written.
+            let esc = |s: &str| mermaid_text(s);
             let mut out = format!("flowchart TD\n  %% {}\n", dlg.id);
             for (id, label, kind) in &nodes {
                 let l = esc(label);
@@ -280,9 +282,39 @@ pub fn render(plan: &Plan, d: usize, format: Format) -> String {
     }
 }
 
+/// Text for a quoted Mermaid label: characters Mermaid would read as markup as entity codes,
+/// line breaks as `<br/>`.
+fn mermaid_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '#' => out.push_str("#35;"),
+            '"' => out.push_str("#quot;"),
+            '<' => out.push_str("#lt;"),
+            '>' => out.push_str("#gt;"),
+            '&' => out.push_str("#amp;"),
+            '\n' => out.push_str("<br/>"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mermaid_labels_write_markup_characters_as_entity_codes() {
+        assert_eq!(mermaid_text("a < 10 & b > \"#1\"\nnext"), "a #lt; 10 #amp; b #gt; #quot;#35;1#quot;<br/>next");
+        let plan = crate::dialogue::test_plan(&[(
+            "a",
+            "trigger:\n  purchase: {}\nsteps:\n  - id: ask\n    send: {channel: email, template: ask}\n    on:\n      - {answer: \"<b>#1</b>\", end: lost}\n",
+        )]);
+        let out = render(&plan, 0, Format::Mermaid);
+        assert!(out.contains("answer #lt;b#gt;#35;1#lt;/b#gt;"), "{out}");
+        assert!(!out.contains("<b>"), "{out}");
+    }
 
     #[test]
     fn two_ways_to_one_node_are_one_edge_with_both_labels() {

@@ -321,8 +321,9 @@ fn graph_start_node_shows_the_trigger_parameters_and_when() {
     );
     let out = f.cmd(&["graph", "gold", "-d", "dialogues"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
+    // (`>` is written `#gt;`: Mermaid reads `<...>` in a label as HTML.)
     assert!(
-        out.stdout.contains("start([\"trigger: threshold: spend reaches 1000 within 365d<br/>when orders() >= 2\"])"),
+        out.stdout.contains("start([\"trigger: threshold: spend reaches 1000 within 365d<br/>when orders() #gt;= 2\"])"),
         "{}",
         out.stdout
     );
