@@ -40,6 +40,7 @@ pub fn main() -> ExitCode {
     match execute(cli) {
         Ok(code) => code,
         Err(e) => {
+            crate::output::sink::wait_if_signalled();
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }

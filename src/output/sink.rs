@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Mutex, Once};
 
 /// Where output goes.
@@ -280,6 +281,20 @@ fn same_file(a: &std::fs::Metadata, b: &Path) -> bool {
 /// Temp files not yet committed, removed if a signal ends the process.
 static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 static HANDLER: Once = Once::new();
+/// The signal being handled (0: none): the work it cut short fails on the files it removed,
+/// and those failures are not the run's to report (`wait_if_signalled`).
+static SIGNALLED: AtomicI32 = AtomicI32::new(0);
+
+/// Called with a failure in hand: when a signal is being handled, the failure is most likely
+/// the signal's doing (a message folder removed under its writers), so nothing is printed and
+/// the handler, once it has removed the temp files, ends the process as the signal would.
+pub fn wait_if_signalled() {
+    if SIGNALLED.load(Ordering::SeqCst) != 0 {
+        loop {
+            std::thread::park();
+        }
+    }
+}
 
 fn pending() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
     PENDING.lock().unwrap_or_else(|e| e.into_inner())
@@ -292,6 +307,7 @@ fn install_signal_cleanup() {
         let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else { return };
         let _ = std::thread::Builder::new().name("kairos-signals".into()).spawn(move || {
             if let Some(sig) = signals.forever().next() {
+                SIGNALLED.store(sig, Ordering::SeqCst);
                 for p in pending().drain(..) {
                     if std::fs::remove_file(&p).is_ok() || !p.is_dir() {
                         continue;

@@ -377,3 +377,64 @@ fn a_profile_update_reaches_history_filters_that_read_the_profile() {
         "A fan#1 s/0 email:t 2025-01-03 planned\nA fan#2 s/0 email:t 2025-01-04 due\n"
     );
 }
+
+/// SIGTERM while the message folder is being filled: the run ends as the signal says (143),
+/// the half-filled folder is removed whole (no `.kairos-*` entry, no `mail`), and the writers
+/// failing on the removed folder print nothing: the run did not fail, it was stopped.
+#[cfg(unix)]
+#[test]
+fn a_signal_while_writing_eml_files_leaves_nothing_and_prints_no_failure() {
+    let f = Fixture::new();
+    let n = 40_000;
+    let mut customers = String::from("customer_id,name,email\n");
+    let mut tx = super::TX_HEADER.to_owned();
+    for i in 0..n {
+        customers.push_str(&format!("C{i:05},Ann {i},c{i}@example.com\n"));
+        tx.push_str(&format!("C{i:05},2025-03-05T18:00:00Z,o{i},kettle,home,1,12.50,web\n"));
+    }
+    f.dialogue(
+        "thanks",
+        "trigger:\n  purchase: {}\nsteps:\n  - id: thanks\n    send: {channel: email, template: thanks}\n",
+    )
+    .file(
+        "templates/thanks.yaml",
+        "email:\n  subject: \"Thanks, {{ customer.name }}\"\n  text: \"You bought {{ event.product }}.\"\n",
+    )
+    .file("customers.csv", &customers)
+    .file("tx.csv", &tx)
+    .file("kairos.yaml", "content:\n  from: \"Kairos Stores <hello@example.com>\"\n");
+    let temp_entries = || -> Vec<String> {
+        std::fs::read_dir(f.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".kairos-") || n == "mail")
+            .collect()
+    };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .current_dir(f.dir.path())
+        .args(["run", "-d", "dialogues", "-t", "tx.csv", "-c", "customers.csv", "-f", "eml", "-o", "mail"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the folder is well filled, the signal: removing thousands of files gives the
+    // writers time to fail on the removed folder before the process ends.
+    let started = std::time::Instant::now();
+    let filling = loop {
+        let temp = temp_entries().into_iter().find(|n| n.starts_with(".kairos-"));
+        if let Some(t) = temp.filter(|t| std::fs::read_dir(f.path(t)).is_ok_and(|d| d.count() >= 15_000)) {
+            break t;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before its folder was seen filling");
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "no temp folder appeared");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    // SAFETY: sends a signal to the child, whose pid is still ours (it has not been waited on).
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(128 + libc::SIGTERM), "{stderr}");
+    assert!(!stderr.contains("cannot write"), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+    assert_eq!(temp_entries(), Vec::<String>::new(), "{filling} was being filled");
+}

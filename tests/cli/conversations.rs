@@ -323,7 +323,8 @@ fn graph_start_node_shows_the_trigger_parameters_and_when() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     // (`>` is written `#gt;`: Mermaid reads `<...>` in a label as HTML.)
     assert!(
-        out.stdout.contains("start([\"trigger: threshold: spend reaches 1000 within 365d<br/>when orders() #gt;= 2\"])"),
+        out.stdout
+            .contains("start([\"trigger: threshold: spend reaches 1000 within 365d<br/>when orders() #gt;= 2\"])"),
         "{}",
         out.stdout
     );
