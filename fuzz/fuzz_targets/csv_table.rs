@@ -4,6 +4,4 @@ use libfuzzer_sys::fuzz_target;
 
 mod common;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = common::load_transactions(data);
-});
+fuzz_target!(|data: &[u8]| common::replay("csv_table", common::scratch(), data));
