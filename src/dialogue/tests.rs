@@ -269,10 +269,11 @@ fn absence_needs_exactly_one_of_after_and_usual_gap() {
         trigger("absence: {after: 30d, min_orders: 3}"),
         ["error d.yaml:2:37 `min_orders` only applies with `usual_gap`"]
     );
-    assert_eq!(
-        trigger("absence: {usual_gap: 0}"),
-        ["error d.yaml:2:24 `usual_gap` is a multiple of the customer's median gap, e.g. 2.0"]
-    );
+    let gap = "`usual_gap` is a multiple of the customer's median gap, e.g. 2.0 (above 0, at most 1000)";
+    assert_eq!(trigger("absence: {usual_gap: 0}"), [format!("error d.yaml:2:24 {gap}")]);
+    // A gap past any history would overflow the clock (a message planned for year 0).
+    assert_eq!(trigger("absence: {usual_gap: 2e14}"), [format!("error d.yaml:2:24 {gap}")]);
+    assert_eq!(trigger("absence: {usual_gap: 1000}"), Vec::<String>::new());
     assert_eq!(
         trigger("absence: {usual_gap: 2.0, min_orders: 0}"),
         ["error d.yaml:2:41 min_orders must be a whole number of at least 1, not 0"]

@@ -224,6 +224,7 @@ impl<'a> Evaluator<'a> {
             fx_pool: Vec::new(),
             fired: spare.fired,
             mem: crate::expr::eval::Memory { facts: spare.facts, profile: spare.profile },
+            follow_depth: 0,
             cursors,
         };
         run.rekey(i64::MIN);
@@ -314,8 +315,18 @@ struct Run<'e, 'a> {
     fired: Vec<(usize, triggers::Detection, triggers::Memory)>,
     /// Remembered facts and profile updates so far.
     mem: crate::expr::eval::Memory,
+    /// Follow-ons started one inside the other (a run ending at once and starting the next):
+    /// bounded, so dialogues that `start:` each other without a wait cannot recurse forever.
+    follow_depth: u32,
     /// Announcements: the catalogue rows still to come for this customer, per dialogue.
     cursors: Vec<catalog::Cursor>,
+}
+
+/// The most follow-ons one ending may set off at one instant, one inside the other: a chain
+/// through every dialogue twice, and some. Past it the dialogues are starting each other in a
+/// loop that no wait breaks (`Skip::FollowOnLoop`).
+fn follow_limit(plan: &Plan) -> u32 {
+    2 * plan.dialogues.len() as u32 + 16
 }
 
 impl<'e, 'a> Run<'e, 'a> {
@@ -570,9 +581,16 @@ impl<'e, 'a> Run<'e, 'a> {
                     defer = 0;
                     self.end(d, rec, outcome, at);
                     if let Some(next) = start {
+                        let limit = follow_limit(self.plan());
+                        if self.follow_depth >= limit {
+                            self.note(at, || Trace::NotStarted { dialogue: next, why: Skip::FollowOnLoop(limit) });
+                            continue;
+                        }
                         let from = format!("{}:{outcome}", dialogue.id);
                         let reason = format!("follows `{}` ending {outcome}", dialogue.id);
+                        self.follow_depth += 1;
                         self.try_start(next, at, cause, reason, Some(from));
+                        self.follow_depth -= 1;
                     }
                 }
             }

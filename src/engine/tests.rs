@@ -415,6 +415,20 @@ steps:
 
 const WELCOME: &str = "steps:\n  - id: hi\n    send: {channel: email, template: welcome_back}\n";
 
+/// Two dialogues that end at once and `start:` each other would recurse forever at one
+/// instant (the stack overflowed): the chain stops at the follow-on limit, with the skip in
+/// the trace, and the replay goes on.
+#[test]
+fn dialogues_starting_each_other_without_a_wait_stop_at_the_follow_on_limit() {
+    let ping = "trigger:\n  purchase: {}\nreentry: always\nsteps:\n  - id: s\n    end: done\n    start: pong\n";
+    let pong = "reentry: always\nsteps:\n  - id: s\n    end: done\n    start: ping\n";
+    let r = replay(&[("ping", ping), ("pong", pong)], &["C1,2025-01-01,o1,p,books,10"], &[], "2025-03-01");
+    let limit = 2 * 2 + 16;
+    // The purchase starts ping, then `limit` follow-ons one inside the other.
+    assert_eq!(r.instances().lines().count(), 1 + limit as usize, "{}", r.instances());
+    assert_eq!(r.skips(), [("2025-01-01".to_owned(), Skip::FollowOnLoop(limit))]);
+}
+
 #[test]
 fn a_goal_with_start_begins_the_follow_on_dialogue_at_once() {
     let r = replay(

@@ -14,6 +14,9 @@ pub enum Skip {
     Quiet(usize),
     /// The dialogue's `when:` is false.
     WhenFalse,
+    /// Follow-ons (`start:`) started each other this many times at one instant: a loop that
+    /// would never end, stopped here.
+    FollowOnLoop(u32),
 }
 
 /// One thing that happened in a customer's replay.

@@ -178,7 +178,9 @@ pub fn absence_due(a: Absence, t: i64, hist: &History<'_>) -> Option<i64> {
                 None
             } else {
                 let median = hist.median_gap_days() * DAY as f64;
-                Some(t + ((median * factor).round() as i64).max(at_least).max(1))
+                // (Bounded: a gap past the longest duration would overflow the clock.)
+                let gap = (median * factor).round().min(crate::model::MAX_DURATION as f64) as i64;
+                Some(t.saturating_add(gap.max(at_least).max(1)))
             }
         }
     }

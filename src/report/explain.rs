@@ -65,6 +65,9 @@ pub fn line(w: &Writer<'_>, at: i64, t: &Trace) -> TraceLine {
                     let src = plan.dialogues[*dialogue].when.as_ref().map_or("", |c| c.src.as_str());
                     format!("`when: {src}` is false")
                 }
+                Skip::FollowOnLoop(n) => {
+                    format!("follow-ons (`start:`) started {n} runs at this instant: a loop, stopped")
+                }
             };
             ("skip", format!("{}: not started: {why}", id(*dialogue)))
         }

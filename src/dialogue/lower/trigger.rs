@@ -184,9 +184,13 @@ impl Checker<'_, '_> {
                         self.positive_duration(after, "after").map(|after| Trigger::Absence(Absence::Fixed { after }))
                     }
                     (None, Some(g)) => {
-                        if g.value.is_nan() || g.value <= 0.0 {
-                            let e =
-                                self.f.at_any(g, "`usual_gap` is a multiple of the customer's median gap, e.g. 2.0");
+                        if g.value.is_nan() || g.value <= 0.0 || g.value > MAX_USUAL_GAP {
+                            let e = self.f.at_any(
+                                g,
+                                format!(
+                                    "`usual_gap` is a multiple of the customer's median gap, e.g. 2.0 (above 0, at most {MAX_USUAL_GAP})"
+                                ),
+                            );
                             self.err(e);
                         }
                         let min_orders = match &a.min_orders {
@@ -281,3 +285,6 @@ impl Checker<'_, '_> {
         }
     }
 }
+
+/// The largest `usual_gap`: a thousand times a customer's usual gap is past any history.
+pub const MAX_USUAL_GAP: f64 = 1000.0;
