@@ -633,6 +633,30 @@ fn a_response_to_a_finished_run_is_traced_as_unmatched() {
     assert_eq!(r.stats.unmatched_responses, 1);
 }
 
+/// `number()` of text that is not a finite number ("inf", "abc") is missing, and `min`/`max`
+/// of a missing number are missing, so a comparison with them is false (`f64::min` returned
+/// the other argument, and "inf" parsed as infinity).
+#[test]
+fn min_max_and_number_keep_a_missing_number_missing() {
+    let d = format!(
+        "trigger:\n  purchase: {{}}\nreentry: always\nwhen: min(number(event.product), 100) > 50 or max(number(event.product), 1) > 1000\n{THANKS}"
+    );
+    let r = replay(
+        &[("n", &d)],
+        &[
+            "C1,2025-01-01,o1,inf,books,10",
+            "C1,2025-01-02,o2,abc,books,10",
+            "C1,2025-01-03,o3,60,books,10",
+            "C1,2025-01-04,o4,infinity,books,10",
+            "C1,2025-01-05,o5,2000,books,10",
+        ],
+        &[],
+        "2025-01-31",
+    );
+    let started: Vec<String> = r.instances().lines().map(|l| l.split(' ').nth(3).unwrap().to_owned()).collect();
+    assert_eq!(started, ["2025-01-03", "2025-01-05"], "{}", r.instances());
+}
+
 #[test]
 fn when_false_keeps_a_triggered_dialogue_from_starting() {
     let d = format!("trigger:\n  purchase: {{}}\nwhen: spend() >= 100\n{THANKS}");

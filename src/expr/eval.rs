@@ -557,6 +557,15 @@ pub fn nan0(v: f64) -> f64 {
     }
 }
 
+/// `f(a, b)`, or missing (NaN) when either is.
+fn missing_or(a: f64, b: f64, f: fn(f64, f64) -> f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        f(a, b)
+    }
+}
+
 fn call<'a>(func: Func, args: &'a [Ir], ctx: &Ctx<'a>) -> Val<'a> {
     let s = |i: usize| match eval(&args[i], ctx) {
         Val::Str(s) => s,
@@ -571,12 +580,14 @@ fn call<'a>(func: Func, args: &'a [Ir], ctx: &Ctx<'a>) -> Val<'a> {
         Func::EndsWith => Val::Bool(s(0).ends_with(s(1).as_ref())),
         Func::Number => match eval(&args[0], ctx) {
             Val::Num(v) => Val::Num(v),
-            Val::Str(t) => Val::Num(t.trim().parse().unwrap_or(f64::NAN)),
+            // Text that is not a finite number ("inf", "NaN", "x") is missing, as in a column.
+            Val::Str(t) => Val::Num(t.trim().parse().ok().filter(|v: &f64| v.is_finite()).unwrap_or(f64::NAN)),
             Val::Bool(b) => Val::Num(f64::from(u8::from(b))),
         },
         Func::Abs => Val::Num(n(0).abs()),
         Func::Round => Val::Num(n(0).round()),
-        Func::Min => Val::Num(n(0).min(n(1))),
-        Func::Max => Val::Num(n(0).max(n(1))),
+        // A missing argument makes the result missing (`f64::min` would return the other).
+        Func::Min => Val::Num(missing_or(n(0), n(1), f64::min)),
+        Func::Max => Val::Num(missing_or(n(0), n(1), f64::max)),
     }
 }
