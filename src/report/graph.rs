@@ -33,19 +33,41 @@ fn exit_target(plan: &Plan, e: &Exit, nodes: &mut Vec<(String, String, &'static 
     match e {
         Exit::Goto(s) => format!("s{s}"),
         Exit::End { outcome, start } => {
-            let id = format!("end_{}", sanitize(outcome));
-            if !nodes.iter().any(|(n, _, _)| *n == id) {
-                nodes.push((id.clone(), outcome.clone(), "end"));
-            }
+            let id = node(nodes, "end", outcome.clone());
             if let Some(next) = start {
-                let fid = format!("follow_{}", sanitize(&plan.dialogues[*next].id));
-                if !nodes.iter().any(|(n, _, _)| *n == fid) {
-                    nodes.push((fid.clone(), format!("start {}", plan.dialogues[*next].id), "follow"));
-                }
+                node(nodes, "follow", follow_label(plan, *next));
             }
             id
         }
     }
+}
+
+fn follow_label(plan: &Plan, next: usize) -> String {
+    format!("start {}", plan.dialogues[next].id)
+}
+
+/// The id of the `kind` node labelled `label`, added if new: `end_` or `follow_` and the label
+/// made an identifier, with `_2`, `_3`, ... when another label made the same one
+/// (`accepted-offer` and `accepted offer` are two ends, not one).
+fn node(nodes: &mut Vec<(String, String, &'static str)>, kind: &'static str, label: String) -> String {
+    if let Some((id, _, _)) = nodes.iter().find(|(_, l, k)| *k == kind && *l == label) {
+        return id.clone();
+    }
+    let name = if kind == "follow" { label.strip_prefix("start ").unwrap_or(&label) } else { label.as_str() };
+    let base = format!("{kind}_{}", sanitize(name));
+    let mut id = base.clone();
+    let mut n = 1;
+    while nodes.iter().any(|(i, _, _)| *i == id) {
+        n += 1;
+        id = format!("{base}_{n}");
+    }
+    nodes.push((id.clone(), label, kind));
+    id
+}
+
+/// The id of an existing node.
+fn node_of(nodes: &[(String, String, &'static str)], kind: &str, label: &str) -> Option<String> {
+    nodes.iter().find(|(_, l, k)| *k == kind && l == label).map(|(id, _, _)| id.clone())
 }
 
 fn branch_label(b: &crate::dialogue::plan::Branch) -> String {
@@ -178,13 +200,15 @@ pub fn build(plan: &Plan, d: usize) -> Graph {
     let follow: Vec<(String, String)> = nodes
         .iter()
         .filter(|(_, _, k)| *k == "follow")
-        .map(|(id, _, _)| id.clone())
-        .flat_map(|fid| {
+        .map(|(id, label, _)| (id.clone(), label.clone()))
+        .flat_map(|(fid, flabel)| {
             let mut v = Vec::new();
             let walk = |e: &Exit, v: &mut Vec<(String, String)>| {
                 if let Exit::End { outcome, start: Some(n) } = e {
-                    if format!("follow_{}", sanitize(&plan.dialogues[*n].id)) == fid {
-                        v.push((format!("end_{}", sanitize(outcome)), fid.clone()));
+                    if follow_label(plan, *n) == flabel {
+                        if let Some(end) = node_of(&nodes, "end", outcome) {
+                            v.push((end, fid.clone()));
+                        }
                     }
                 }
             };
@@ -303,6 +327,32 @@ fn mermaid_text(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Outcomes (and follow-on dialogues) whose names differ only in punctuation are nodes of
+    /// their own: each answer still reaches its own end.
+    #[test]
+    fn ends_that_make_the_same_identifier_stay_apart() {
+        let plan = crate::dialogue::test_plan(&[(
+            "a",
+            "trigger:\n  purchase: {}\nsteps:\n  - id: ask\n    send: {channel: email, template: ask}\n    on:\n      - {answer: yes, end: accepted-offer}\n      - {answer: no, end: accepted_offer}\n      - {answer: maybe, end: accepted offer}\n",
+        )]);
+        let g = build(&plan, 0);
+        let ends: Vec<(&str, &str)> =
+            g.nodes.iter().filter(|n| n.2 == "end").map(|n| (n.0.as_str(), n.1.as_str())).collect();
+        assert_eq!(
+            ends,
+            [
+                ("end_accepted_offer", "accepted-offer"),
+                ("end_accepted_offer_2", "accepted_offer"),
+                ("end_accepted_offer_3", "accepted offer")
+            ]
+        );
+        let to = |answer: &str| g.edges.iter().find(|e| e.label == format!("answer {answer}")).unwrap().to.clone();
+        assert_eq!(
+            [to("yes"), to("no"), to("maybe")],
+            ["end_accepted_offer", "end_accepted_offer_2", "end_accepted_offer_3"]
+        );
+    }
 
     #[test]
     fn mermaid_labels_write_markup_characters_as_entity_codes() {
