@@ -657,6 +657,25 @@ fn min_max_and_number_keep_a_missing_number_missing() {
     assert_eq!(started, ["2025-01-03", "2025-01-05"], "{}", r.instances());
 }
 
+/// Arithmetic in a condition is on the decimals the numbers were read as: 19.99 - 9.99 is 10
+/// (in binary floating point 9.999999999999998, and `>= 10` was false).
+#[test]
+fn condition_arithmetic_is_decimal() {
+    let d = format!("trigger:\n  purchase: {{}}\nreentry: always\nwhen: event.amount - 9.99 >= 10 and event.amount * 3 == 59.97\n{THANKS}");
+    let r =
+        replay(&[("m", &d)], &["C1,2025-01-01,o1,p,books,19.99", "C1,2025-01-02,o2,p,books,19.98"], &[], "2025-01-31");
+    assert_eq!(r.instances().lines().count(), 1, "{}", r.instances());
+}
+
+/// `one_away` computes its level as a decimal: 100 - 64.1 is 35.9, so a spend of 35.90 is
+/// one away (the binary level 35.900000000000006 was not reached).
+#[test]
+fn one_away_level_is_decimal() {
+    let d = format!("trigger:\n  one_away: {{measure: spend, target: 100, away: 64.1}}\n{THANKS}");
+    let r = replay(&[("o", &d)], &["C1,2025-01-01,o1,p,books,35.90"], &[], "2025-01-31");
+    assert_eq!(r.instances().lines().count(), 1, "{}", r.instances());
+}
+
 #[test]
 fn when_false_keeps_a_triggered_dialogue_from_starting() {
     let d = format!("trigger:\n  purchase: {{}}\nwhen: spend() >= 100\n{THANKS}");

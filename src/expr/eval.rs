@@ -335,14 +335,16 @@ pub fn eval<'a>(ir: &'a Ir, ctx: &Ctx<'a>) -> Val<'a> {
         }
         Ir::Arith(op, a, b) => {
             let (a, b) = (eval(a, ctx).num(), eval(b, ctx).num());
+            // As decimals: `item.old_price - item.price` of 19.99 and 9.99 is 10, not 9.99…98.
+            use super::decimal;
             Val::Num(match op {
-                BinOp::Add => a + b,
-                BinOp::Sub => a - b,
-                BinOp::Mul => a * b,
+                BinOp::Add => decimal::add(a, b),
+                BinOp::Sub => decimal::sub(a, b),
+                BinOp::Mul => decimal::mul(a, b),
                 BinOp::Div if b == 0.0 => f64::NAN,
-                BinOp::Div => a / b,
+                BinOp::Div => decimal::div(a, b),
                 BinOp::Rem if b == 0.0 => f64::NAN,
-                BinOp::Rem => a % b,
+                BinOp::Rem => decimal::rem(a, b),
                 _ => f64::NAN,
             })
         }

@@ -3,6 +3,7 @@
 //! no I/O. Parsed once (winnow), type-checked against the input columns, evaluated many times.
 
 pub mod compile;
+pub mod decimal;
 pub mod eval;
 pub mod parse;
 

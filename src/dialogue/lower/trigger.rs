@@ -146,7 +146,8 @@ impl Checker<'_, '_> {
                     (Some(measure), w, Some(filter)) if w.is_none_or(|w| w.is_some()) => Some(Trigger::Crossing {
                         measure: o.measure.value.clone(),
                         value: Ir::Hist { measure, window: w.flatten(), filter: filter.map(Box::new) },
-                        level: o.target.value - away,
+                        // As decimals: 100 - 64.1 is 35.9 (a spend of 35.90 is one away).
+                        level: crate::expr::decimal::sub(o.target.value, away),
                         cap: Some(o.target.value),
                         target: o.target.value,
                     }),
