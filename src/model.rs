@@ -190,17 +190,19 @@ impl Default for RfmCuts {
 /// Values with up to six decimals and below 9 trillion in magnitude convert without loss.
 pub const MICROS: f64 = 1e6;
 
-/// An amount in micro-units (saturating at the i64 range; NaN counts as 0).
-pub fn to_micros(v: f64) -> i64 {
+/// An amount in micro-units (NaN counts as 0). `i128`: a sum of millions of lines of a large
+/// column never reaches its range (where it would saturate).
+pub fn to_micros(v: f64) -> i128 {
     if v.is_nan() {
         0
     } else {
-        (v * MICROS).round() as i64
+        (v * MICROS).round() as i128
     }
 }
 
-/// Micro-units back to a number, for comparison with thresholds.
-pub fn from_micros(m: i64) -> f64 {
+/// Micro-units back to a number, for comparison with thresholds. Sums are `i128`: a line is
+/// below 10^12 (10^18 micro-units), and ten of them would pass the `i64` range.
+pub fn from_micros(m: i128) -> f64 {
     m as f64 / MICROS
 }
 
@@ -338,7 +340,7 @@ mod tests {
             })
             .collect();
         assert!(float[3] - float[0] < 1000.0, "floating point misses the threshold");
-        let exact: Vec<i64> = parts
+        let exact: Vec<i128> = parts
             .iter()
             .scan(0, |acc, &v| {
                 *acc += to_micros(v);

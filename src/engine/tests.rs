@@ -676,6 +676,21 @@ fn one_away_level_is_decimal() {
     assert_eq!(r.instances().lines().count(), 1, "{}", r.instances());
 }
 
+/// Sums are exact past the i64 range of micro-units: twelve lines just under the per-line
+/// limit (10^12) are 1.2e13, and a threshold of 1.1e13 is reached (the i64 sum saturated at
+/// 9.2e12, silently).
+#[test]
+fn spend_sums_do_not_saturate() {
+    let d = format!(
+        "trigger:\n  threshold: {{measure: spend, reaches: 11000000000000}}\nwhen: spend() > 11900000000000\n{THANKS}"
+    );
+    let lines: Vec<String> = (1..=12).map(|i| format!("C1,2025-01-{i:02},o{i},p,books,999999999999")).collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let r = replay(&[("big", &d)], &lines, &[], "2025-01-31");
+    assert_eq!(r.instances().lines().count(), 1, "{}", r.instances());
+    assert!(r.instances().contains("2025-01-12"), "{}", r.instances());
+}
+
 #[test]
 fn when_false_keeps_a_triggered_dialogue_from_starting() {
     let d = format!("trigger:\n  purchase: {{}}\nwhen: spend() >= 100\n{THANKS}");

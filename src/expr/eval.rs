@@ -73,8 +73,8 @@ pub struct Sums(std::cell::RefCell<SumsInner>);
 /// Both empty until built (built, each holds at least its leading 0).
 #[derive(Debug, Default)]
 struct SumsInner {
-    amount: Vec<i64>,
-    units: Vec<i64>,
+    amount: Vec<i128>,
+    units: Vec<i128>,
 }
 
 impl Sums {
@@ -90,10 +90,10 @@ impl SumsInner {
     fn build(&mut self, h: &History<'_>) {
         self.amount.push(0);
         self.units.push(0);
-        let (mut amount, mut units) = (0i64, 0i64);
+        let (mut amount, mut units) = (0i128, 0i128);
         for r in h.all_rows.clone() {
-            amount = amount.saturating_add(to_micros(h.amount_col.map_or(0.0, |a| nan0(h.tx.num_at(a, r)))));
-            units = units.saturating_add(to_micros(unit_count(h, r)));
+            amount += to_micros(h.amount_col.map_or(0.0, |a| nan0(h.tx.num_at(a, r))));
+            units += to_micros(unit_count(h, r));
             self.amount.push(amount);
             self.units.push(units);
         }
@@ -122,8 +122,8 @@ pub struct FilterSums {
     /// Rows that are the first matching row of their order.
     orders: Vec<u32>,
     /// `amount`, or for a column measure that column.
-    spend: Vec<i64>,
-    units: Vec<i64>,
+    spend: Vec<i128>,
+    units: Vec<i128>,
 }
 
 /// Does the filter read the current event (or a remembered fact, which changes as the replay
@@ -456,7 +456,7 @@ fn build_sums(h: &History<'_>, filter: Option<(&Ctx<'_>, &Ir)>, value_col: Optio
         spend: Vec::with_capacity(n + 1),
         units: Vec::with_capacity(n + 1),
     };
-    let (mut lines, mut orders, mut spend, mut units) = (0u32, 0u32, 0i64, 0i64);
+    let (mut lines, mut orders, mut spend, mut units) = (0u32, 0u32, 0i128, 0i128);
     s.lines.push(0);
     s.orders.push(0);
     s.spend.push(0);
@@ -475,8 +475,8 @@ fn build_sums(h: &History<'_>, filter: Option<(&Ctx<'_>, &Ir)>, value_col: Optio
                 orders += 1;
                 last_order = Some(order);
             }
-            spend = spend.saturating_add(to_micros(value_col.map_or(0.0, |c| h.tx.num_at(c, r))));
-            units = units.saturating_add(to_micros(unit_count(h, r)));
+            spend += to_micros(value_col.map_or(0.0, |c| h.tx.num_at(c, r)));
+            units += to_micros(unit_count(h, r));
         }
         s.lines.push(lines);
         s.orders.push(orders);
@@ -516,7 +516,7 @@ fn scanned(ctx: &Ctx<'_>, m: Measure, window: Option<i64>, f: &Ir) -> f64 {
     let h = ctx.hist;
     let lo = h.window_start(ctx.now, window);
     // Counted in micro-units, exactly, like the prefix sums.
-    let mut total: i64 = 0;
+    let mut total: i128 = 0;
     let mut last_order: Option<usize> = None;
     for r in lo..h.rows.end {
         let rc =
@@ -541,7 +541,7 @@ fn scanned(ctx: &Ctx<'_>, m: Measure, window: Option<i64>, f: &Ir) -> f64 {
             Measure::Units => unit_count(h, r),
             Measure::Column(c) => nan0(h.tx.num_at(c, r)),
         };
-        total = total.saturating_add(to_micros(add));
+        total += to_micros(add);
     }
     from_micros(total)
 }

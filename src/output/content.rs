@@ -52,8 +52,8 @@ pub fn cell(t: &Table, col: usize, row: usize) -> Val<'_> {
 pub struct History<'t> {
     orders: u64,
     lines: usize,
-    spend: i64,
-    spend_year: i64,
+    spend: i128,
+    spend_year: i128,
     /// Of the purchases' last row, when there is one.
     last: Option<Last<'t>>,
     tz: chrono_tz::Tz,
@@ -81,13 +81,13 @@ pub fn history_of(tx: &Table, rows: Range<usize>, at: i64, tz: chrono_tz::Tz) ->
     let col = |n: &str| tx.col(n);
     let (amount, product, category, order) = (col("amount"), col("product"), col("category"), col("order_id"));
     let year_ago = at.saturating_sub(365 * DAY);
-    let (mut spend, mut spend_year, mut orders) = (0i64, 0i64, 0u64);
+    let (mut spend, mut spend_year, mut orders) = (0i128, 0i128, 0u64);
     let mut by_category: Vec<(&str, u64)> = Vec::new();
     for r in rows.clone() {
         let a = amount.map_or(0, |c| to_micros(nan0(tx.num_at(c, r))));
-        spend = spend.saturating_add(a);
+        spend += a;
         if tx.ts[r] > year_ago {
-            spend_year = spend_year.saturating_add(a);
+            spend_year += a;
         }
         orders += u64::from(crate::engine::history::starts_new_order(tx, order, rows.start, r));
         if let Some(c) = category {

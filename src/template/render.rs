@@ -366,7 +366,7 @@ pub(super) fn money_text(x: f64, symbol: Option<&str>) -> Result<String, Error> 
         return Err(Error::new(ErrorKind::InvalidOperation, format!("money: {x} is not an amount")));
     }
     let micros = crate::model::to_micros(x);
-    let cents = (i128::from(micros) + if micros < 0 { -5_000 } else { 5_000 }) / 10_000;
+    let cents = (micros + if micros < 0 { -5_000 } else { 5_000 }) / 10_000;
     let (neg, cents) = (cents < 0, cents.unsigned_abs());
     let mut num = itoa::Buffer::new();
     let whole = num.format(cents / 100);
