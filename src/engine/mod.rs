@@ -322,6 +322,14 @@ struct Run<'e, 'a> {
     cursors: Vec<catalog::Cursor>,
 }
 
+/// Do two answers match, case aside? In every script: `été` answers `Été`. (ASCII first: most
+/// answers are, and need no lowercased copies.)
+fn same_answer(got: &str, want: &str) -> bool {
+    got.eq_ignore_ascii_case(want)
+        || (!(got.is_ascii() && want.is_ascii())
+            && got.chars().flat_map(char::to_lowercase).eq(want.chars().flat_map(char::to_lowercase)))
+}
+
 /// The most follow-ons one ending may set off at one instant, one inside the other: a chain
 /// through every dialogue twice, and some. Past it the dialogues are starting each other in a
 /// loop that no wait breaks (`Skip::FollowOnLoop`).
@@ -882,7 +890,7 @@ impl<'e, 'a> Run<'e, 'a> {
             (Matcher::Answer(want), Ev::Other(r)) => {
                 let Some(evt) = data.events.as_ref() else { return false };
                 let got = self.ev.cols.ev_answer.map_or("", |c| evt.str_at(c, r));
-                if !addressed || !got.eq_ignore_ascii_case(want) {
+                if !addressed || !same_answer(got, want) {
                     return false;
                 }
                 (evt, r)

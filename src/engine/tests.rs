@@ -692,6 +692,15 @@ fn spend_sums_do_not_saturate() {
 }
 
 #[test]
+fn answers_match_case_aside_in_any_script() {
+    assert!(same_answer("YES", "yes"));
+    assert!(same_answer("Été", "été"));
+    assert!(same_answer("ΝΑΙ", "ναι"));
+    assert!(!same_answer("été", "ete"));
+    assert!(!same_answer("yes", "yes "));
+}
+
+#[test]
 fn when_false_keeps_a_triggered_dialogue_from_starting() {
     let d = format!("trigger:\n  purchase: {{}}\nwhen: spend() >= 100\n{THANKS}");
     let r = replay(&[("big", &d)], &["C1,2025-01-01,o1,p,books,60", "C1,2025-01-02,o2,p,books,50"], &[], "2025-01-31");
