@@ -281,6 +281,7 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
         report_columns(columns, quiet)?;
         let templates = templates(&r.project, &schemas, &plan, quiet)?;
         catalogue_warnings(&plan, &data, quiet);
+        event_type_warnings(&plan, &data, quiet);
         return Ok((plan, data, templates));
     }
     let mut schemas = open_schemas(&r.project);
@@ -308,6 +309,7 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
     let templates = templates(&r.project, &schemas, &plan, quiet)?;
     let data = input::load_showing(&r.spec, !quiet)?;
     catalogue_warnings(&plan, &data, quiet);
+    event_type_warnings(&plan, &data, quiet);
     Ok((plan, data, templates))
 }
 
@@ -315,6 +317,16 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
 fn catalogue_warnings(plan: &Plan, data: &Data, quiet: bool) {
     if !quiet {
         for d in crate::engine::catalog::type_warnings(plan, data) {
+            eprintln!("{d}");
+        }
+    }
+}
+
+/// Event types the dialogues wait for that no event has (with the whole events file only:
+/// a `--presorted` batch holds some customers' events).
+fn event_type_warnings(plan: &Plan, data: &Data, quiet: bool) {
+    if !quiet {
+        for d in crate::engine::responses::event_type_warnings(plan, data) {
             eprintln!("{d}");
         }
     }

@@ -240,6 +240,7 @@ pub fn load(paths: &[PathBuf], schemas: &Schemas, known: &Known) -> (Plan, Diagn
             schemas: schemas.clone(),
             facts: &facts,
             diags: &mut diags,
+            event_types: Vec::new(),
         };
         dialogues.push(c.dialogue(&s.id, &s.raw));
     }

@@ -182,6 +182,9 @@ pub struct Dialogue {
     pub steps: Vec<Step>,
     /// Share of customers held back (0 = none).
     pub holdout: f64,
+    /// The event types the trigger and the branches wait for, each where it is written (a
+    /// located diagnostic without its message): checked against the events file's types.
+    pub event_types: Vec<(String, crate::diag::Diagnostic)>,
 }
 
 #[derive(Debug, Clone, Default)]

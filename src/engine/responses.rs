@@ -93,3 +93,42 @@ pub fn target(plan: &Plan, events: &Table, r: usize, c: &Cols, known: &Known<'_>
         None => Err(warn(format!("response names unknown step `{step}` of dialogue `{dlg}`"))),
     }
 }
+
+/// The event types dialogues wait for (trigger `event:`, branch `event:`) that no row of the
+/// events file has: a misspelt type (`complaitn`) would otherwise wait silently for ever. A
+/// warning at the place the type is written, with the nearest type the file has.
+pub fn event_type_warnings(plan: &Plan, data: &crate::input::Data) -> Vec<crate::diag::Diagnostic> {
+    let Some(t) = data.events.as_ref() else { return Vec::new() };
+    let mut types: Vec<&str> = t.col("type").map_or(Vec::new(), |c| (0..t.len()).map(|r| t.str_at(c, r)).collect());
+    types.sort_unstable();
+    types.dedup();
+    let mut out = Vec::new();
+    for d in &plan.dialogues {
+        let mut seen: Vec<&str> = Vec::new();
+        for (kind, at) in &d.event_types {
+            if types.binary_search(&kind.as_str()).is_ok() || seen.contains(&kind.as_str()) {
+                continue;
+            }
+            seen.push(kind);
+            let hint = crate::diag::did_you_mean(kind, types.iter().copied()).map_or_else(
+                || {
+                    let shown: Vec<&str> = types.iter().take(20).copied().collect();
+                    let more = if types.len() > shown.len() { ", ..." } else { "" };
+                    format!("its types are: {}{more}", shown.join(", "))
+                },
+                |x| format!("did you mean `{x}`?"),
+            );
+            out.push(
+                at.clone()
+                    .with_message(format!(
+                        "{}: no row of the events file {} has type `{kind}`, so nothing here answers to it",
+                        d.id,
+                        t.path.display()
+                    ))
+                    .with_severity(crate::diag::Severity::Warning)
+                    .with_hint(hint),
+            );
+        }
+    }
+    out
+}

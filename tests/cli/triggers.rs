@@ -338,3 +338,36 @@ fn casino_one_stay_from_diamond_on_own_measure_tier_credits() {
     assert!(out.stderr.contains("--> dialogues/typo.yaml:2:24"), "{}", out.stderr);
     assert!(out.stderr.contains("help: did you mean `tier_credits`?"), "{}", out.stderr);
 }
+
+/// A dialogue waiting for an event type no row of the events file has (a misspelling) is
+/// warned about where the type is written, with the nearest type the file has; the run
+/// goes on (a type may simply not have happened yet).
+#[test]
+fn an_event_type_no_event_has_is_a_warning_with_did_you_mean() {
+    let f = Fixture::new();
+    f.dialogue(
+        "sorry",
+        "trigger:\n  event: {type: complaitn}\nsteps:\n  - id: s\n    send: {channel: email, template: t}\n    on:\n      - {event: vist, end: came}\n      - {event: complaint, end: again}\n",
+    );
+    f.events(&["A,2025-01-01T10:00:00Z,complaint", "A,2025-01-02T10:00:00Z,visit"]);
+    let out = f.run(&["--as-of", "2025-01-20", "--no-profile", "--quiet"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stderr, "", "--quiet prints no warnings");
+    let out = f.run(&["--as-of", "2025-01-20", "--no-profile"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let warnings: Vec<&str> =
+        out.stderr.lines().filter(|l| l.starts_with("warning") || l.contains("-->") || l.contains("help")).collect();
+    assert_eq!(
+        warnings,
+        [
+            "warning: sorry: no row of the events file events.csv has type `complaitn`, so nothing here answers to it",
+            " --> dialogues/sorry.yaml:2:17",
+            "  = help: did you mean `complaint`?",
+            "warning: sorry: no row of the events file events.csv has type `vist`, so nothing here answers to it",
+            " --> dialogues/sorry.yaml:7:17",
+            "  = help: did you mean `visit`?",
+        ],
+        "{}",
+        out.stderr
+    );
+}

@@ -75,6 +75,8 @@ pub(super) struct Checker<'a, 'd> {
     /// Every fact any dialogue remembers (sorted), for `fact.NAME`.
     pub(super) facts: &'a [String],
     pub(super) diags: &'d mut Diagnostics,
+    /// The event types named so far in this dialogue, where (`Dialogue::event_types`).
+    pub(super) event_types: Vec<(String, Diagnostic)>,
 }
 
 impl Checker<'_, '_> {
@@ -355,6 +357,7 @@ impl Checker<'_, '_> {
             goals,
             steps,
             holdout,
+            event_types: std::mem::take(&mut self.event_types),
         }
     }
 

@@ -72,7 +72,10 @@ impl Checker<'_, '_> {
         let at = self.f.start(b);
         let (matcher, kind, label) = match (&r.event, &r.answer) {
             (Some(e), None) if e.value == "purchase" => (Matcher::Purchase, EventKind::Purchase, "purchase".to_owned()),
-            (Some(e), None) => (Matcher::Event(e.value.clone()), EventKind::Other, format!("event {}", e.value)),
+            (Some(e), None) => {
+                self.event_types.push((e.value.clone(), self.f.at(e, "")));
+                (Matcher::Event(e.value.clone()), EventKind::Other, format!("event {}", e.value))
+            }
             (None, Some(a)) => (Matcher::Answer(a.value.clone()), EventKind::Other, format!("answer {}", a.value)),
             _ => {
                 let e = self.f.at_span(

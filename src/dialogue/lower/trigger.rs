@@ -239,6 +239,7 @@ impl Checker<'_, '_> {
                         .with_hint("use the `purchase:` trigger");
                     self.err(e);
                 }
+                self.event_types.push((ev.kind.value.clone(), self.f.at(&ev.kind, "")));
                 (opt_cond(self, &ev.cond, o).map(|cond| Trigger::Event { kind: ev.kind.value.clone(), cond }), o)
             }
             RawTrigger::Announcement(a) => {
