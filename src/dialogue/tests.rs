@@ -485,6 +485,19 @@ fn duplicate_dialogue_ids_across_files() {
 fn a_dialogue_id_uses_letters_digits_underscore_and_dash() {
     let body = format!("id: \"win back\"\ntrigger:\n  purchase: {{}}\nsteps:\n  - id: a\n    {SEND}\n");
     assert_eq!(check(&body), ["error d.yaml:1:5 dialogue id `win back` may only use letters, digits, `_` and `-`"]);
+    // An id taken from the file name is held to the same rule, at the file's start.
+    let plain = format!("trigger:\n  purchase: {{}}\nsteps:\n  - id: a\n    {SEND}\n");
+    for name in ["win back", "café"] {
+        let (_, diags) = load_with(&[(&format!("{name}.yaml"), &plain)], &open_schemas(), &Known::default());
+        let b: Vec<String> = diags.iter().map(brief).collect();
+        assert_eq!(
+            b,
+            [format!("error {name}.yaml:1:1 dialogue id `{name}` (from the file name) may only use letters, digits, `_` and `-` [help: rename the file, or give the dialogue an `id:`]")]
+        );
+    }
+    let (_, diags) =
+        load_with(&[("win back.yaml", &format!("id: win_back\n{plain}"))], &open_schemas(), &Known::default());
+    assert!(diags.is_empty(), "an `id:` names it instead");
 }
 
 #[test]

@@ -241,11 +241,26 @@ impl Checker<'_, '_> {
     }
 
     pub(super) fn dialogue(&mut self, id: &str, raw: &RawDialogue) -> Dialogue {
-        if let Some(s) = &raw.id {
-            if s.value.is_empty() || !s.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        let valid = |id: &str| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        match &raw.id {
+            Some(s) if !valid(&s.value) => {
                 let e = self.f.at(s, format!("dialogue id `{}` may only use letters, digits, `_` and `-`", s.value));
                 self.err(e);
             }
+            Some(_) => {}
+            // The id is the file's name: held to the same rule (it names the dialogue in plans,
+            // message ids and `start:`).
+            None if !valid(id) => {
+                let e = self
+                    .f
+                    .at_span(
+                        0..0,
+                        format!("dialogue id `{id}` (from the file name) may only use letters, digits, `_` and `-`"),
+                    )
+                    .with_hint("rename the file, or give the dialogue an `id:`");
+                self.err(e);
+            }
+            None => {}
         }
         let (trigger, ev_kind, trigger_kind) = match &raw.trigger {
             Some(t) => {
