@@ -453,6 +453,7 @@ fn compile_file(
                 Ok(()) => {
                     let t = env.get_template(&name).ok()?;
                     check_vars(&t.undeclared_variables(true), &c, file, src, known, &mut needs, diags);
+                    check_filters(&c, file, src, diags);
                     fields.insert(field, c);
                 }
                 Err(e) => diags.push(template_error(file, src, &c, &e, "syntax error")),
@@ -461,6 +462,144 @@ fn compile_file(
         parts.insert(channel.value, Part { form, fields });
     }
     Some(Template { key: key.to_owned(), file: file.to_path_buf(), src: src.clone(), parts, needs })
+}
+
+/// The filters a template can use: minijinja's built-in ones and kairos's own.
+const FILTERS: &[&str] = &[
+    "abs",
+    "attr",
+    "batch",
+    "bool",
+    "capitalize",
+    "chain",
+    "count",
+    "d",
+    "date",
+    "default",
+    "dictsort",
+    "e",
+    "escape",
+    "first",
+    "first_name",
+    "float",
+    "format",
+    "groupby",
+    "indent",
+    "int",
+    "items",
+    "join",
+    "last",
+    "length",
+    "lines",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "min",
+    "money",
+    "pprint",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "safe",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "split",
+    "string",
+    "sum",
+    "title",
+    "trim",
+    "unique",
+    "upper",
+    "zip",
+];
+
+/// Is `name` a filter templates can use? Asked of minijinja itself (a one-filter template
+/// rendered once per name and remembered), so the list above only feeds suggestions.
+fn filter_exists(name: &str) -> bool {
+    use std::sync::{Mutex, OnceLock};
+    static KNOWN: OnceLock<Mutex<BTreeMap<String, bool>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(|| Mutex::new(BTreeMap::new()));
+    let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(&k) = known.get(name) {
+        return k;
+    }
+    let env = environment();
+    let exists = !matches!(
+        env.render_str(&format!("{{{{ 1 | {name} }}}}"), ()),
+        Err(e) if e.kind() == minijinja::ErrorKind::UnknownFilter
+    );
+    known.insert(name.to_owned(), exists);
+    exists
+}
+
+/// The filters a field's text applies (`| name`), each with its byte range in the text:
+/// inside `{{ }}` and `{% %}` only, string literals skipped.
+fn filters_used(text: &str) -> Vec<(&str, Range<usize>)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut inside = false;
+    while i < b.len() {
+        if !inside {
+            if b[i] == b'{' && matches!(b.get(i + 1), Some(b'{' | b'%')) {
+                inside = true;
+                i += 2;
+            } else {
+                i += 1;
+            }
+            continue;
+        }
+        match b[i] {
+            b'}' | b'%' if b.get(i + 1) == Some(&b'}') => {
+                inside = false;
+                i += 2;
+            }
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'|' => {
+                i += 1;
+                while i < b.len() && b[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                if i > start {
+                    out.push((&text[start..i], start..i));
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// Every filter a field applies must exist: an unknown one (`defualt`) is an error here, at
+/// its place, rather than a failed `run`.
+fn check_filters(c: &Compiled, file: &Path, src: &Arc<str>, diags: &mut Diagnostics) {
+    for (name, range) in filters_used(&c.value) {
+        if filter_exists(name) {
+            continue;
+        }
+        let hint = crate::diag::did_you_mean(name, FILTERS.iter().copied().filter(|f| filter_exists(f)))
+            .map_or_else(|| format!("the filters are: {}", FILTERS.join(", ")), |x| format!("did you mean `{x}`?"));
+        let d = Diagnostic::error(file, format!("unknown filter `{name}` in `{}`", c.name)).with_hint(hint);
+        diags.push(match yaml::scalar_range(src, c.node, &c.value, range) {
+            Some(r) => d.at(src, r),
+            None => d.at(src, yaml::first_line(src, c.node..c.node + 1)),
+        });
+    }
 }
 
 /// A minijinja error as a diagnostic at its place in the file.

@@ -120,6 +120,31 @@ fn unknown_variables_are_located_with_a_hint() {
     );
 }
 
+/// A filter that does not exist is an error at its name (it failed `run` only), with the
+/// nearest filter; `|` inside a string and filters that exist (built-in or kairos's) are fine.
+#[test]
+fn unknown_filters_are_located_with_a_hint() {
+    let f = Fixture::new(&[(
+        "promo.yaml",
+        "email:\n  subject: \"Hi {{ customer.name | first_name | defualt('there') }}\"\n  text: |\n    {{ 'a|b' }} {{ history.spend | money('$') | upper }}\n    {% for c in [3, 1] | sort %}{{ c | frobnicate }}{% endfor %}\n",
+    )]);
+    let (_, diags) = f.load();
+    assert_eq!(
+        diags,
+        vec![
+            "T/promo.yaml:2:48 unknown filter `defualt` in `promo/email.subject`",
+            "T/promo.yaml:5:40 unknown filter `frobnicate` in `promo/email.text`",
+        ]
+    );
+    assert_eq!(
+        filters_used("{{ x|a }}{% if y | b(1) %}{{ 'c|d' ~ \"e|f\" }} | g"),
+        [("a", 5..6), ("b", 19..20)].map(|(n, r)| (n, r))
+    );
+    let missing: Vec<&str> = FILTERS.iter().copied().filter(|f| !filter_exists(f)).collect();
+    assert!(missing.is_empty(), "suggested filters that do not exist: {missing:?}");
+    assert!(!filter_exists("defualt"));
+}
+
 #[test]
 fn a_syntax_error_points_into_the_file() {
     let f = Fixture::new(&[("bad.yaml", "sms:\n  text: |\n    ok\n    {% if x %}no end\n")]);
