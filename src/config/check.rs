@@ -307,16 +307,16 @@ fn check_policy(
     let mut refs = Vec::new();
     for c in raw.caps {
         if let Some(per) = at.period(&c.per, "per", diags) {
-            if c.max == 0 {
-                diags.push(at.typed(
-                    &c.per,
+            if c.max.value == 0 {
+                diags.push(at.node(
+                    &c.max,
                     "a cap of 0 messages would suppress everything; remove the channel's consent instead",
                 ));
             }
             if let Some(ch) = &c.channel {
                 known_channel(&ch.value, at.text(ch, ""), "caps", channels, diags);
             }
-            p.caps.push(Cap { max: c.max, per, channel: c.channel.map(|c| c.value) });
+            p.caps.push(Cap { max: c.max.value, per, channel: c.channel.map(|c| c.value) });
         }
     }
     if let Some(o) = &raw.on_cap {
@@ -629,6 +629,17 @@ mod tests {
         assert_eq!(d.error_count(), 2);
         assert_eq!(d.0[0].line_col(), Some((1, 11)));
         assert!(d.0[1].to_string().contains("did you mean `number`?"), "{}", d.0[1]);
+    }
+
+    #[test]
+    fn a_cap_of_zero_is_an_error_at_its_max() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("kairos.yaml");
+        std::fs::write(&p, "policy:\n  caps:\n    - {max: 0, per: 1d}\n").unwrap();
+        let d = Config::load(Some(&p), &Overrides::default()).unwrap_err();
+        assert_eq!(d.error_count(), 1);
+        assert_eq!(d.0[0].line_col(), Some((3, 13)), "{}", d.0[0]);
+        assert!(d.0[0].to_string().contains("a cap of 0 messages would suppress everything"), "{}", d.0[0]);
     }
 
     #[test]

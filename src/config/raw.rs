@@ -167,7 +167,8 @@ pub struct RawPolicy {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCap {
-    pub max: u32,
+    #[schemars(with = "u32")]
+    pub max: Spanned<u32>,
     #[schemars(with = "String")]
     pub per: T<Duration>,
     #[schemars(with = "Option<String>")]
