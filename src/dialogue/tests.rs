@@ -597,6 +597,18 @@ fn condition_errors_point_inside_the_text_quoted_or_not() {
         check(&when("absence: {after: 30d}", "event.amount > 3")),
         ["error d.yaml:3:7 `event.amount` has no event to read here: an absence trigger fires on a timer, not on an event [help: use history functions such as `spend(365d)` or `customer.FIELD` instead]"]
     );
+    // With no trigger (a follow-on) and in a step's `remember:`, the reason says why.
+    assert_eq!(
+        check(&format!("when: event.amount > 3\nsteps:\n  - id: a\n    {SEND}\n")),
+        [
+            "warning d.yaml:1:1 dialogue `d` has no trigger and no other dialogue starts it, so it can never run [help: add a `trigger:` or start it from another dialogue with `start:`]",
+            "error d.yaml:1:7 `event.amount` has no event to read here: a follow-on dialogue starts when another ends, with no event to read [help: use history functions such as `spend(365d)` or `customer.FIELD` instead]"
+        ]
+    );
+    assert_eq!(
+        check(&format!("trigger:\n  event: {{type: visit}}\nsteps:\n  - id: a\n    {SEND}\n    remember: {{x: event.detail}}\n")),
+        ["error d.yaml:6:19 `event.detail` has no event to read here: a step's `remember:` is read when the step is entered, with no event: remember event fields in a branch's `remember:` [help: use history functions such as `spend(365d)` or `customer.FIELD` instead]"]
+    );
     assert_eq!(
         check(&when("purchase: {}", "spend(365d)")),
         ["error d.yaml:3:7 a condition must be true or false, but this is a number [help: compare it with something, e.g. `spend(365d) > 500`]"]

@@ -152,9 +152,10 @@ impl Checker<'_, '_> {
         )
     }
 
-    /// A value to remember: an expression of any type.
-    pub(super) fn value(&mut self, s: &S, event: EventKind) -> Option<Cond> {
-        self.expression(s, event, EventKind::None, false, "an absence trigger fires on a timer, not on an event")
+    /// A value to remember: an expression of any type (`no_event`: why `event.*` cannot be
+    /// read, where there is no event).
+    pub(super) fn value(&mut self, s: &S, event: EventKind, no_event: &'static str) -> Option<Cond> {
+        self.expression(s, event, EventKind::None, false, no_event)
     }
 
     fn expression(
@@ -269,7 +270,14 @@ impl Checker<'_, '_> {
             }
             None => (None, EventKind::None, "follow_on"),
         };
-        let when = raw.when.as_ref().and_then(|w| self.cond(w, ev_kind, EventKind::None));
+        let when = raw.when.as_ref().and_then(|w| {
+            let no_event = if trigger_kind == "follow_on" {
+                "a follow-on dialogue starts when another ends, with no event to read"
+            } else {
+                "an absence trigger fires on a timer, not on an event"
+            };
+            self.expression(w, ev_kind, EventKind::None, true, no_event)
+        });
         let reentry = match &raw.reentry {
             // Each catalogue row is news of its own: an announcement runs once per row.
             None if matches!(trigger, Some(Trigger::Announcement { .. })) => Reentry::Always,

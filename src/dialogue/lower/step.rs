@@ -119,7 +119,7 @@ impl Checker<'_, '_> {
             }
             self.exit(&r.goto, &r.end, &r.start, steps, at, None)?
         };
-        let remember = self.remember(&r.remember, kind)?;
+        let remember = self.remember(&r.remember, kind, false)?;
         Some(Branch { matcher, cond, when, exit, label, remember })
     }
 
@@ -208,6 +208,7 @@ impl Checker<'_, '_> {
         &mut self,
         m: &std::collections::BTreeMap<String, S>,
         event: EventKind,
+        step_level: bool,
     ) -> Option<Vec<(usize, crate::dialogue::plan::Cond)>> {
         let mut out = Vec::new();
         let mut ok = true;
@@ -221,7 +222,12 @@ impl Checker<'_, '_> {
                 continue;
             }
             let Ok(idx) = self.facts.binary_search(name) else { continue };
-            match self.value(value, event) {
+            let no_event = if step_level {
+                "a step's `remember:` is read when the step is entered, with no event: remember event fields in a branch's `remember:`"
+            } else {
+                "an absence trigger fires on a timer, not on an event"
+            };
+            match self.value(value, event, no_event) {
                 Some(c) => out.push((idx, c)),
                 None => ok = false,
             }
@@ -368,7 +374,7 @@ impl Checker<'_, '_> {
             }
             (None, None) => own.map(After::Now),
         };
-        let remember = self.remember(&r.remember, EventKind::None);
+        let remember = self.remember(&r.remember, EventKind::None, true);
         if !ok || after.is_none() {
             return None;
         }
