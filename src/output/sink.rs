@@ -464,6 +464,36 @@ fn stdout_was_closed(file: &File) -> bool {
     flags >= 0 && flags & libc::O_ACCMODE == libc::O_RDWR
 }
 
+/// Where an output path leads once its symbolic links are followed.
+enum Target {
+    /// A path that is no link (or what a chain of links ends at, existing or not): the plan
+    /// is written beside it and renamed onto it, so a link stays a link and its target gets
+    /// the plan.
+    Path(PathBuf),
+    /// A link through a descriptor (`/dev/stdout`, `/proc/self/fd/1`): written through it
+    /// as a stream, never renamed over (that would replace the system's `/dev/stdout`).
+    Descriptor(PathBuf),
+}
+
+/// Follow `p`'s symbolic links (at most 40, as the kernel does).
+fn follow_links(p: &Path) -> io::Result<Target> {
+    let descriptor = |q: &Path| q.starts_with("/proc") || q.starts_with("/dev/fd");
+    let mut at = p.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                if descriptor(&at) {
+                    return Ok(Target::Descriptor(p.to_path_buf()));
+                }
+                let to = std::fs::read_link(&at)?;
+                at = if to.is_absolute() { to } else { folder_of(&at).join(to) };
+            }
+            _ => return Ok(if descriptor(&at) { Target::Descriptor(p.to_path_buf()) } else { Target::Path(at) }),
+        }
+    }
+    Err(io::Error::other("too many levels of symbolic links"))
+}
+
 impl Sink {
     /// Prepare the destination before any work, so a bad path fails fast. `protected` are
     /// the run's inputs (data, dialogues, config): the plan never replaces one of them.
@@ -473,6 +503,24 @@ impl Sink {
             Some(p) if p == Path::new("-") => return Self::stdout(),
             Some(p) => p,
         };
+        if let Ok(meta) = std::fs::metadata(p) {
+            if let Some(x) = protected.iter().find(|x| same_file(&meta, x.path)) {
+                return Err(io::Error::other(format!(
+                    "it is {} ({}); refusing to replace an input with the output",
+                    x.what,
+                    x.path.display()
+                )));
+            }
+        }
+        let resolved = match follow_links(p)? {
+            Target::Descriptor(d) => {
+                // Appending: a descriptor opened with `>>` keeps what it holds.
+                let file = std::fs::OpenOptions::new().append(true).open(&d)?;
+                return Ok(Sink::Stream { path: d, file });
+            }
+            Target::Path(t) => t,
+        };
+        let p = resolved.as_path();
         if let Ok(meta) = std::fs::metadata(p) {
             if let Some(x) = protected.iter().find(|x| same_file(&meta, x.path)) {
                 return Err(io::Error::other(format!(
@@ -504,6 +552,16 @@ impl Sink {
     /// ever replaced). The files go into a temporary folder beside it, renamed into place at
     /// the end, so a failed run leaves nothing.
     pub fn open_dir(path: &Path, protected: &[Protected<'_>]) -> io::Result<Sink> {
+        // A link to a folder: the folder is filled (the link stays).
+        let resolved = match follow_links(path)? {
+            Target::Path(t) => t,
+            Target::Descriptor(_) => {
+                return Err(io::Error::other(
+                    "it is not a folder: --format eml writes one file per message into a folder",
+                ))
+            }
+        };
+        let path = resolved.as_path();
         if let Ok(meta) = std::fs::metadata(path) {
             if let Some(x) = protected.iter().find(|x| same_file(&meta, x.path)) {
                 return Err(io::Error::other(format!("it is {} ({})", x.what, x.path.display())));

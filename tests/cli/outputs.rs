@@ -404,3 +404,43 @@ fn timings_go_to_stderr_and_leave_the_plan_alone() {
         ["open inputs, check dialogues", "read, replay and write: (batch by batch)", "record in the ledger", "total"]
     );
 }
+
+/// `-o` through a symbolic link writes where the link leads and leaves the link a link: a
+/// link to a file gets the plan in that file; a link through a descriptor (`/dev/stdout`,
+/// `/proc/self/fd/1`, as cron jobs write) streams into whatever the descriptor is, instead of
+/// replacing the link with a regular file (which replaced the system's `/dev/stdout`); a link
+/// to a folder is filled with `--format eml`.
+#[cfg(unix)]
+#[test]
+fn output_through_a_symbolic_link_writes_where_it_leads() {
+    let f = Fixture::new();
+    f.dialogue("thanks", "trigger:\n  purchase: {}\nsteps:\n  - id: s\n    send: {channel: email, template: thanks}\n")
+        .tx(&["C1,2025-01-01T10:00:00Z,o1,p,books,10"]);
+    let plain = f.run(&["--no-profile", "--no-templates", "--quiet"]);
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    f.file("t.csv", "old\n");
+    std::os::unix::fs::symlink("t.csv", f.path("link.csv")).unwrap();
+    let out = f.run(&["--no-profile", "--no-templates", "--quiet", "-o", "link.csv"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(std::fs::symlink_metadata(f.path("link.csv")).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read_to_string(f.path("t.csv")).unwrap(), plain.stdout);
+    // Through the descriptor of standard output, redirected to a file.
+    std::os::unix::fs::symlink("/proc/self/fd/1", f.path("myout")).unwrap();
+    let redirect = std::fs::File::create(f.path("redirect.csv")).unwrap();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .current_dir(f.dir.path())
+        .args(["run", "-d", "dialogues", "-t", "tx.csv", "--no-profile", "--no-templates", "--quiet", "-o", "myout"])
+        .stdout(redirect)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(std::fs::symlink_metadata(f.path("myout")).unwrap().file_type().is_symlink(), "the link stays");
+    assert_eq!(std::fs::read_to_string(f.path("redirect.csv")).unwrap(), plain.stdout);
+    // No temp file beside either.
+    let stray: Vec<String> = std::fs::read_dir(f.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".kairos-"))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+}
