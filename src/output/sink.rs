@@ -464,6 +464,17 @@ fn stdout_was_closed(file: &File) -> bool {
     flags >= 0 && flags & libc::O_ACCMODE == libc::O_RDWR
 }
 
+/// The mode a new file gets (`0666` under the umask), as a shell redirection would give it:
+/// a cron job's `umask 077` keeps a plan of addresses private. Read from /proc (changing the
+/// umask to read it would race with other threads creating files); 0644 where it cannot be.
+#[cfg(unix)]
+fn new_file_mode() -> u32 {
+    let umask = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
+        s.lines().find_map(|l| l.strip_prefix("Umask:")).and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+    });
+    umask.map_or(0o644, |u| 0o666 & !u)
+}
+
 /// Where an output path leads once its symbolic links are followed.
 enum Target {
     /// A path that is no link (or what a chain of links ends at, existing or not): the plan
@@ -685,7 +696,8 @@ impl Sink {
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+                let mode =
+                    std::fs::metadata(path).map_or_else(|_| new_file_mode(), |m| m.permissions().mode() & 0o7777);
                 file.set_permissions(std::fs::Permissions::from_mode(mode))?;
             }
             file.sync_all()?;
@@ -707,11 +719,12 @@ impl Sink {
         (|| {
             let tmp = w.inner.finish()?.inner;
             // A temp file is private (0600); the plan gets the permissions of the file it
-            // replaces, or the usual 0644.
+            // replaces, or those of a new file under the process's umask.
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+                let mode =
+                    std::fs::metadata(path).map_or_else(|_| new_file_mode(), |m| m.permissions().mode() & 0o7777);
                 tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
             }
             tmp.as_file().sync_all()?;

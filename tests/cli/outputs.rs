@@ -444,3 +444,29 @@ fn output_through_a_symbolic_link_writes_where_it_leads() {
         .collect();
     assert!(stray.is_empty(), "{stray:?}");
 }
+
+/// A new plan file gets the mode a shell redirection would give it under the run's umask: a
+/// cron job's `umask 077` keeps a plan of addresses private (it was always 0644).
+#[cfg(unix)]
+#[test]
+fn a_new_plan_file_honours_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new();
+    f.dialogue("thanks", "trigger:\n  purchase: {}\nsteps:\n  - id: s\n    send: {channel: email, template: thanks}\n")
+        .tx(&["C1,2025-01-01T10:00:00Z,o1,p,books,10"]);
+    for (umask, mode, name) in
+        [("077", 0o600, "private.csv"), ("022", 0o644, "shared.csv"), ("027", 0o640, "group.csv")]
+    {
+        let status = std::process::Command::new("sh")
+            .current_dir(f.dir.path())
+            .arg("-c")
+            .arg(format!(
+                "umask {umask}; exec \"$0\" run -d dialogues -t tx.csv --no-profile --no-templates --quiet -o {name}"
+            ))
+            .arg(env!("CARGO_BIN_EXE_kairos"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(std::fs::metadata(f.path(name)).unwrap().permissions().mode() & 0o777, mode, "umask {umask}");
+    }
+}
