@@ -24,6 +24,23 @@ use crate::report;
 use crate::template::Templates;
 
 use args::{CheckArgs, Cli, Command, ExplainArgs, GraphArgs, PreviewArgs};
+
+/// `eprintln!` that never panics: a stderr that cannot be written (`2>/dev/full`, a closed
+/// pipe) loses the text, not the run's exit code (std's panics, exiting 101).
+macro_rules! eprintln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
+/// `eprint!` that never panics (as `eprintln!` above).
+macro_rules! eprint {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($t)*);
+    }};
+}
 use settings::{Project, Replay, ReportSettings, RunSettings, Window};
 
 /// Parse arguments, run, and map the outcome to an exit code: 0 success, 1 problems found
@@ -555,64 +572,70 @@ fn run_replay(s: RunSettings) -> Result<ExitCode> {
             })?;
             ledger_time = Some(recording.elapsed());
         }
+        // The plan (and the ledger) are committed: a stderr that cannot be written (full,
+        // closed, a pipe whose reader left) loses the summary, never the run's exit code.
         if !s.quiet {
-            let mut err = std::io::stderr().lock();
-            // A cron job run from another folder must not lose its config without a word.
-            match &s.replay.project.cfg.path {
-                Some(p) => writeln!(err, "kairos: config {}", p.display())?,
-                None => writeln!(err, "kairos: no kairos.yaml beside the dialogues folder or here; using defaults")?,
-            }
-            if let Some(name) = &shard_name {
-                writeln!(
-                    err,
-                    "kairos: shard {name}: only the customers whose id's xxh3-64 hash mod {} is {}; the counts below are this shard's",
-                    shard.n,
-                    shard.k - 1
-                )?;
-            }
-            report::summary::print(&mut err, &data, &plan, &stats, &warnings, as_of, &emitted.by_status, s.summary)?;
-            for (key, (n, most)) in &emitted.long_sms {
-                writeln!(
-                    err,
-                    "warning: {n} SMS messages of template `{key}` are longer than {} segments (the longest has {most}); shorten the text or raise content.sms_max_segments",
-                    s.replay.project.cfg.sms_max_segments
-                )?;
-            }
-            if s.format.is_mail() {
-                let what = match (s.format, s.output.as_deref()) {
-                    (crate::output::Format::Eml, Some(d)) => format!("as .eml files in {}", d.display()),
-                    _ => "as mbox".to_owned(),
-                };
-                writeln!(err, "  {} email messages written {what}", emitted.messages)?;
-                if emitted.not_mail > 0 {
+            let summary = || -> std::io::Result<()> {
+                let mut err = std::io::stderr().lock();
+                // A cron job run from another folder must not lose its config without a word.
+                match &s.replay.project.cfg.path {
+                    Some(p) => writeln!(err, "kairos: config {}", p.display())?,
+                    None => writeln!(err, "kairos: no kairos.yaml beside the dialogues folder or here; using defaults")?,
+                }
+                if let Some(name) = &shard_name {
                     writeln!(
                         err,
-                        "  {} messages are not email (another channel, or no valid email address) and are not in this output: write them with --format jsonl",
-                        emitted.not_mail
+                        "kairos: shard {name}: only the customers whose id's xxh3-64 hash mod {} is {}; the counts below are this shard's",
+                        shard.n,
+                        shard.k - 1
                     )?;
                 }
-            }
-            if let (Some(p), Some(h), true, None) =
-                (&s.ledger, &held, s.summary != report::summary::Detail::None, &reemit)
-            {
-                let recorded = emitted.ledger.iter().filter(|&&b| b == b'\n').count();
-                writeln!(
-                    err,
-                    "  ledger {}: {recorded} messages recorded now ({} late), {} expired (due more than {} before this night, not sent), {} held from earlier nights",
-                    p.display(),
-                    emitted.late,
-                    emitted.expired,
-                    crate::model::format_duration(s.max_late),
-                    h.ids.len()
-                )?;
-                let gone = (h.ids.len() as u64).saturating_sub(emitted.held_seen);
-                if gone > 0 {
+                report::summary::print(&mut err, &data, &plan, &stats, &warnings, as_of, &emitted.by_status, s.summary)?;
+                for (key, (n, most)) in &emitted.long_sms {
                     writeln!(
                         err,
-                        "  ledger: {gone} recorded messages are not produced by today's replay (dialogues or data changed); they are never emitted again; `kairos explain CUSTOMER --ledger FILE` shows which"
+                        "warning: {n} SMS messages of template `{key}` are longer than {} segments (the longest has {most}); shorten the text or raise content.sms_max_segments",
+                        s.replay.project.cfg.sms_max_segments
                     )?;
                 }
-            }
+                if s.format.is_mail() {
+                    let what = match (s.format, s.output.as_deref()) {
+                        (crate::output::Format::Eml, Some(d)) => format!("as .eml files in {}", d.display()),
+                        _ => "as mbox".to_owned(),
+                    };
+                    writeln!(err, "  {} email messages written {what}", emitted.messages)?;
+                    if emitted.not_mail > 0 {
+                        writeln!(
+                            err,
+                            "  {} messages are not email (another channel, or no valid email address) and are not in this output: write them with --format jsonl",
+                            emitted.not_mail
+                        )?;
+                    }
+                }
+                if let (Some(p), Some(h), true, None) =
+                    (&s.ledger, &held, s.summary != report::summary::Detail::None, &reemit)
+                {
+                    let recorded = emitted.ledger.iter().filter(|&&b| b == b'\n').count();
+                    writeln!(
+                        err,
+                        "  ledger {}: {recorded} messages recorded now ({} late), {} expired (due more than {} before this night, not sent), {} held from earlier nights",
+                        p.display(),
+                        emitted.late,
+                        emitted.expired,
+                        crate::model::format_duration(s.max_late),
+                        h.ids.len()
+                    )?;
+                    let gone = (h.ids.len() as u64).saturating_sub(emitted.held_seen);
+                    if gone > 0 {
+                        writeln!(
+                            err,
+                            "  ledger: {gone} recorded messages are not produced by today's replay (dialogues or data changed); they are never emitted again; `kairos explain CUSTOMER --ledger FILE` shows which"
+                        )?;
+                    }
+                }
+    Ok(())
+            };
+            let _ = summary();
         }
         if let (Some(ids), Some(night)) = (&reemit, &s.reemit) {
             let found = emitted.messages + emitted.not_mail;
@@ -737,24 +760,31 @@ fn report(s: ReportSettings) -> Result<ExitCode> {
             out.write_all(html.as_bytes())?;
             Ok(0)
         })?;
+        // The report is written: a stderr that cannot be written loses only the summary.
         if !s.quiet {
-            let mut err = std::io::stderr().lock();
-            match &cfg.path {
-                Some(p) => writeln!(err, "kairos: config {}", p.display())?,
-                None => writeln!(err, "kairos: no kairos.yaml beside the dialogues folder or here; using defaults")?,
-            }
-            report::summary::warnings(&mut err, &data, &warnings)?;
-            if s.output != Path::new("-") {
-                writeln!(
-                    err,
-                    "kairos: report of {} dialogue{} over {} customers up to {} written to {}",
-                    plan.dialogues.len(),
-                    if plan.dialogues.len() == 1 { "" } else { "s" },
-                    stats.customers,
-                    crate::input::time::format_utc(as_of),
-                    s.output.display()
-                )?;
-            }
+            let summary = || -> std::io::Result<()> {
+                let mut err = std::io::stderr().lock();
+                match &cfg.path {
+                    Some(p) => writeln!(err, "kairos: config {}", p.display())?,
+                    None => {
+                        writeln!(err, "kairos: no kairos.yaml beside the dialogues folder or here; using defaults")?
+                    }
+                }
+                report::summary::warnings(&mut err, &data, &warnings)?;
+                if s.output != Path::new("-") {
+                    writeln!(
+                        err,
+                        "kairos: report of {} dialogue{} over {} customers up to {} written to {}",
+                        plan.dialogues.len(),
+                        if plan.dialogues.len() == 1 { "" } else { "s" },
+                        stats.customers,
+                        crate::input::time::format_utc(as_of),
+                        s.output.display()
+                    )?;
+                }
+                Ok(())
+            };
+            let _ = summary();
         }
         Ok(ExitCode::SUCCESS)
     })

@@ -335,3 +335,33 @@ fn an_answer_quoting_a_recorded_message_reaches_its_dialogue_after_a_change() {
     assert!(!out.stderr.contains("unknown message_id"), "{}", out.stderr);
     assert!(out.stdout.contains("\"step\":\"thanks\""), "the answer was taken: {}", out.stdout);
 }
+
+/// A stderr that cannot be written (`2>/dev/full`) after the plan and the ledger are
+/// committed loses the summary, not the run: exit 0, the plan whole, every message recorded
+/// (it panicked with exit 101, and a retry replaced the night's file with an empty plan).
+/// `check` with such a stderr exits with its own code, never a panic's.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_unwritable_stderr_after_the_commit_keeps_the_run() {
+    let f = Fixture::new();
+    f.dialogue("thanks", "trigger:\n  purchase: {}\nsteps:\n  - id: s\n    send: {channel: email, template: thanks}\n")
+        .tx(&["C1,2025-01-01T10:00:00Z,o1,p,books,10", "C2,2025-01-02T10:00:00Z,o2,p,books,10"]);
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .current_dir(f.dir.path())
+        .args(["run", "-d", "dialogues", "-t", "tx.csv", "--no-profile", "--no-templates", "--as-of", "2025-01-03"])
+        .args(["--ledger", "sent.jsonl", "-o", "night.csv"])
+        .stderr(full())
+        .status()
+        .unwrap();
+    assert_eq!(out.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(f.path("night.csv")).unwrap().lines().count(), 3, "header and two messages");
+    assert_eq!(std::fs::read_to_string(f.path("sent.jsonl")).unwrap().lines().count(), 2);
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .current_dir(f.dir.path())
+        .args(["check", "-d", "dialogues"])
+        .stderr(full())
+        .status()
+        .unwrap();
+    assert!(matches!(check.code(), Some(0..=2)), "{check:?}");
+}
