@@ -148,12 +148,27 @@ impl LockedLedger<'_> {
     pub fn append(&mut self, held: &Held, lines: &[u8]) -> Result<(), LedgerError> {
         let err = |e: io::Error| LedgerError(format!("cannot write the ledger {}: {e}", self.path.display()));
         let file: &mut File = &mut self.guard;
-        // Drop a torn last line left by a crash before adding complete ones.
-        file.set_len(held.complete).map_err(err)?;
-        file.seek(SeekFrom::End(0)).map_err(err)?;
-        file.write_all(lines).map_err(err)?;
-        file.sync_data().map_err(err)
+        append_or_roll_back(file, held.complete, lines, |f, b| f.write_all(b)).map_err(err)
     }
+}
+
+/// Append `lines` after the first `complete` bytes (dropping a torn last line a crash left)
+/// and sync; on any failure (a full disk part way) cut the file back to `complete`, so the
+/// night is recorded whole or not at all: the next run emits all of its messages again,
+/// instead of the ones recorded before the failure being lost from a retried night's plan.
+fn append_or_roll_back(
+    file: &mut File,
+    complete: u64,
+    lines: &[u8],
+    write: impl FnOnce(&mut File, &[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    file.set_len(complete)?;
+    file.seek(SeekFrom::End(0))?;
+    let written = write(file, lines).and_then(|()| file.sync_data());
+    if written.is_err() {
+        let _ = file.set_len(complete).and_then(|()| file.sync_data());
+    }
+    written
 }
 
 /// Read a ledger's entries without taking its lock (for `explain`, which changes nothing).
@@ -204,6 +219,24 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Held, LedgerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A write that fails part way (a full disk) leaves the ledger as it was: the lines of
+    /// earlier nights, none of tonight's; a torn last line is still dropped.
+    #[test]
+    fn a_failed_append_leaves_the_ledger_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sent.jsonl");
+        std::fs::write(&p, "{\"a\":1}\n{\"torn").unwrap();
+        let mut f = std::fs::OpenOptions::new().read(true).write(true).open(&p).unwrap();
+        let failed = append_or_roll_back(&mut f, 8, b"{\"b\":2}\n{\"c\":3}\n", |f, b| {
+            f.write_all(&b[..10])?;
+            Err(io::Error::new(io::ErrorKind::StorageFull, "No space left on device"))
+        });
+        assert_eq!(failed.unwrap_err().kind(), io::ErrorKind::StorageFull);
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"a\":1}\n");
+        append_or_roll_back(&mut f, 8, b"{\"b\":2}\n", |f, b| f.write_all(b)).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"a\":1}\n{\"b\":2}\n");
+    }
 
     #[test]
     fn a_second_run_cannot_take_the_lock() {
