@@ -56,6 +56,12 @@ impl Held {
         )))
     }
 
+    /// The first night the ledger recorded anything on (nights are `YYYY-MM-DD`, so the least
+    /// text is the earliest).
+    pub fn first_night(&self) -> Option<&str> {
+        self.lines.iter().map(|(n, _)| n.as_str()).min()
+    }
+
     /// The messages recorded on `night`, by id, with the status each was emitted with.
     pub fn recorded_on(&self, night: &str) -> std::collections::HashMap<u128, String> {
         self.lines

@@ -457,6 +457,13 @@ fn run_replay(s: RunSettings) -> Result<ExitCode> {
         let sink = open_run_sink(&s)?;
         let ledger_arc = held.as_ref().map(|h| std::sync::Arc::new(h.by_id()));
         let ledger_ids = held.as_ref().filter(|_| reemit.is_none()).map(|h| std::sync::Arc::new(h.ids.clone()));
+        // The ledger's first night, as the instant its day starts.
+        let tz = s.replay.project.cfg.tz;
+        let first_night = held
+            .as_ref()
+            .and_then(|h| h.first_night())
+            .and_then(|n| crate::input::time::parse_as_of(n, tz))
+            .map(|end| crate::input::time::day_start(end, tz));
         let tz = s.replay.project.cfg.tz;
         // What to write of a replay up to `as_of`.
         let selection = |as_of: i64| {
@@ -471,6 +478,7 @@ fn run_replay(s: RunSettings) -> Result<ExitCode> {
                     held: ids.clone(),
                     day_start,
                     oldest: day_start.saturating_sub(s.max_late),
+                    before_ledger: first_night.map(|f| f.min(day_start).saturating_sub(s.max_late)),
                     max_late: s.max_late,
                     night: crate::input::time::local_date(as_of, tz),
                     shard: shard_name.clone(),

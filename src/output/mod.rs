@@ -69,6 +69,10 @@ pub struct LedgerSel {
     pub day_start: i64,
     /// Messages due before this are `expired`, not sent.
     pub oldest: i64,
+    /// Messages due before this were already past `--max-late` on the ledger's first night
+    /// (counted expired then): from before the ledger, not lost since, so neither counted nor
+    /// written again. None on a ledger's first night.
+    pub before_ledger: Option<i64>,
     pub max_late: i64,
     /// The night recorded with each emitted message (the as-of date).
     pub night: String,
@@ -479,7 +483,9 @@ impl<'a> Writer<'a> {
         if held() {
             return Fate::Skip;
         }
-        if m.send_at < l.oldest {
+        if l.before_ledger.is_some_and(|b| m.send_at < b) {
+            Fate::Skip
+        } else if m.send_at < l.oldest {
             Fate::Expired
         } else if m.send_at < l.day_start {
             Fate::Late

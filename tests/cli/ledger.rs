@@ -158,6 +158,20 @@ fn messages_older_than_max_late_are_expired_not_sent() {
     for (id, _, _) in &expired {
         assert!(!recorded.contains(id.as_str()));
     }
+    // The next nights do not count (or write) again what was past --max-late before the
+    // ledger's first night: from before the ledger, not lost since. A re-run of the first
+    // night neither.
+    for night in [30, 31, 32] {
+        let next =
+            f.run(&["--as-of", &day(night), "--ledger", "sent.jsonl", "--format", "jsonl", "--include-suppressed"]);
+        assert_eq!(next.code, 0, "{}", next.stderr);
+        assert!(!next.stdout.contains("\"expired\""), "night {night}: {}", next.stdout);
+        assert!(
+            next.stderr.contains(", 0 expired (due more than 7d before this night"),
+            "night {night}: {}",
+            next.stderr
+        );
+    }
 }
 
 #[test]
