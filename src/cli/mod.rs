@@ -185,10 +185,8 @@ fn prepare_presorted(r: &Replay, block: usize, quiet: bool) -> Result<(Plan, inp
     schemas.tx = given(TableKind::Transactions).unwrap_or_else(|| Schema::not_given(TableKind::Transactions));
     schemas.events = given(TableKind::Events)
         .unwrap_or_else(|| Schema::new(TableKind::Events, schemas.events.fields.clone(), false));
-    schemas.customers =
-        given(TableKind::Customers).unwrap_or_else(|| Schema::new(TableKind::Customers, Vec::new(), false));
-    schemas.catalog =
-        inputs.catalog().map_or_else(|| Schema::new(TableKind::Catalog, Vec::new(), false), Schema::of_table);
+    schemas.customers = given(TableKind::Customers).unwrap_or_else(|| Schema::not_given(TableKind::Customers));
+    schemas.catalog = inputs.catalog().map_or_else(|| Schema::not_given(TableKind::Catalog), Schema::of_table);
     let headers = |k: TableKind| match k {
         TableKind::Catalog => {
             inputs.catalog().map(|t| std::iter::once("timestamp".to_owned()).chain(t.names.iter().cloned()).collect())
@@ -312,11 +310,11 @@ fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
     };
     schemas.customers = match &paths.customers {
         Some(c) => schema_from_headers(&r.spec, TableKind::Customers, c)?,
-        None => Schema::new(TableKind::Customers, Vec::new(), false),
+        None => Schema::not_given(TableKind::Customers),
     };
     schemas.catalog = match &paths.catalog {
         Some(c) => schema_from_headers(&r.spec, TableKind::Catalog, c)?,
-        None => Schema::new(TableKind::Catalog, Vec::new(), false),
+        None => Schema::not_given(TableKind::Catalog),
     };
     // The columns kairos.yaml names are reported with the dialogues' problems: a dialogue's
     // error may follow from one of them (`spend` when the amount mapping names no header).

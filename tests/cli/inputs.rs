@@ -224,6 +224,32 @@ fn without_transactions_history_is_empty_and_a_transactions_column_is_an_error()
     assert!(out.stderr.contains("dialogues/big.yaml:2:24"), "{}", out.stderr);
 }
 
+/// A customer column in a run without a customers file says so (it said "unknown field
+/// `tier` in the customers data ... the customers columns are: (none)").
+#[test]
+fn without_customers_a_customer_column_says_no_customers_file_was_given() {
+    let f = Fixture::new();
+    f.dialogue(
+        "gold",
+        "trigger:\n  purchase: {}\nwhen: customer.tier == \"gold\"\nsteps:\n  - id: hi\n    send: {channel: email, template: hi}\n",
+    )
+    .tx(&["A,2025-01-01T10:00:00Z,o1,p,books,10"]);
+    let out = f.run(&[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "error: `tier` is a column of the customers, but no customers file was given\n --> dialogues/gold.yaml:3:7"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("help: pass --customers FILE, or leave customers columns out of this dialogue"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn no_loading_progress_is_drawn_when_stderr_is_a_pipe() {
     let f = Fixture::new();
