@@ -1,7 +1,7 @@
 //! Whole-dialogue analysis over the compiled plan: which steps can be reached, which
 //! dialogues start which.
 
-use super::plan::{After, Dialogue, Exit, Step};
+use super::plan::{After, Dialogue, Exit, Reentry, Step};
 
 /// Per step: can the conversation get there from the first step?
 pub fn reachable(steps: &[Step]) -> Vec<bool> {
@@ -30,20 +30,8 @@ pub fn instant_cycle(steps: &[Step]) -> Option<Vec<usize>> {
     let next: Vec<Vec<usize>> = steps
         .iter()
         .map(|s| {
-            if s.ladder.iter().any(|m| m.offset > 0) {
-                return Vec::new();
-            }
-            let exit = match &s.after {
-                After::Now(e) => e,
-                After::Wait(w, e) | After::Timeout(w, e) if *w == 0 => e,
-                _ => return Vec::new(),
-            };
-            let choices = match &s.after {
-                After::Now(_) | After::Wait(..) => s.choices.iter().map(|(_, e)| e).collect(),
-                _ => Vec::new(),
-            };
-            std::iter::once(exit)
-                .chain(choices)
+            instant_exits(s)
+                .into_iter()
                 .filter_map(|e| match e {
                     Exit::Goto(t) => Some(*t),
                     Exit::End { .. } => None,
@@ -79,6 +67,88 @@ pub fn instant_cycle(steps: &[Step]) -> Option<Vec<usize>> {
 }
 
 /// Does dialogue `d` start dialogue `target` as a follow-on anywhere?
+/// The exits a step takes at once, with no time passing: none if it has a delay or an
+/// escalation offset, else its own exit when it leaves now (or after a zero wait or timeout)
+/// and its `next:` choices.
+fn instant_exits(s: &Step) -> Vec<&Exit> {
+    if s.ladder.iter().any(|m| m.offset > 0) {
+        return Vec::new();
+    }
+    let exit = match &s.after {
+        After::Now(e) => e,
+        After::Wait(w, e) | After::Timeout(w, e) if *w == 0 => e,
+        _ => return Vec::new(),
+    };
+    let choices = match &s.after {
+        After::Now(_) | After::Wait(..) => s.choices.iter().map(|(_, e)| e).collect(),
+        _ => Vec::new(),
+    };
+    std::iter::once(exit).chain(choices).collect()
+}
+
+/// The dialogues `d` starts at the very instant it starts: follow-ons (`start:`) of the ends
+/// its first step reaches with no time passing.
+fn instant_follow_ons(d: &Dialogue) -> Vec<usize> {
+    let mut seen = vec![false; d.steps.len()];
+    let (mut todo, mut out) = (vec![0usize], Vec::new());
+    while let Some(i) = todo.pop() {
+        if i >= d.steps.len() || std::mem::replace(&mut seen[i], true) {
+            continue;
+        }
+        for e in instant_exits(&d.steps[i]) {
+            match e {
+                Exit::Goto(t) => todo.push(*t),
+                Exit::End { start: Some(n), .. } => out.push(*n),
+                Exit::End { .. } => {}
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Dialogues that start each other at one instant without end: each ends at once and starts
+/// the next, and each may start again at once (`reentry: always`, no `when:` that could stop
+/// it). As dialogue indices from the first of the cycle back to it; None if there is none.
+/// (The engine stops such a loop at a limit; `check` reports it instead.)
+pub fn follow_on_cycle(ds: &[Dialogue]) -> Option<Vec<usize>> {
+    let loops = |d: &Dialogue| matches!(d.reentry, Reentry::Always | Reentry::After(0)) && d.when.is_none();
+    let next: Vec<Vec<usize>> = ds
+        .iter()
+        .map(|d| {
+            if loops(d) {
+                instant_follow_ons(d).into_iter().filter(|&n| n < ds.len() && loops(&ds[n])).collect()
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    for start in 0..ds.len() {
+        // Depth-first from `start`, the path kept: the first way back to it is the cycle.
+        let mut path = vec![start];
+        let mut todo = vec![(start, 0usize)];
+        let mut seen = vec![false; ds.len()];
+        seen[start] = true;
+        while let Some(&mut (at, ref mut k)) = todo.last_mut() {
+            let Some(&to) = next[at].get(*k) else {
+                todo.pop();
+                path.pop();
+                continue;
+            };
+            *k += 1;
+            if to == start {
+                return Some(path);
+            }
+            if !std::mem::replace(&mut seen[to], true) {
+                path.push(to);
+                todo.push((to, 0));
+            }
+        }
+    }
+    None
+}
+
 pub fn starts(d: &Dialogue, target: usize) -> bool {
     let hit = |e: &Exit| matches!(e, Exit::End { start: Some(t), .. } if *t == target);
     d.goals.iter().any(|b| hit(&b.exit))

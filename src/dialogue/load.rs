@@ -258,6 +258,17 @@ pub fn load(paths: &[PathBuf], schemas: &Schemas, known: &Known) -> (Plan, Diagn
             );
         }
     }
+    // Dialogues that start each other at once, without end.
+    if let Some(cycle) = super::analyze::follow_on_cycle(&dialogues) {
+        let first = cycle[0];
+        let names: Vec<String> =
+            cycle.iter().chain(std::iter::once(&first)).map(|&i| format!("`{}`", dialogues[i].id)).collect();
+        let f = FileCtx { path: &sources[first].path, src: &sources[first].text };
+        diags.push(
+            f.at_span(0..0, format!("dialogues {} start each other at once without end", names.join(" → ")))
+                .with_hint("each ends at the instant it starts and starts the next: add a `wait:`, a `delay:` or a `timeout:` to one of them, or `reentry:` other than always"),
+        );
+    }
     let mut order: Vec<usize> = (0..dialogues.len()).collect();
     order.sort_by(|&a, &b| {
         dialogues[b].priority.cmp(&dialogues[a].priority).then_with(|| dialogues[a].id.cmp(&dialogues[b].id))

@@ -459,6 +459,28 @@ fn a_dialogue_nothing_can_start_is_a_warning() {
     );
 }
 
+/// Dialogues that end at once and start each other, each free to start again at once, loop
+/// without end at one instant: an error naming the cycle. A wait, a `reentry:` other than
+/// always or a `when:` in the cycle makes it no error (the engine also bounds the loop).
+#[test]
+fn dialogues_starting_each_other_at_once_are_an_error() {
+    let ping = "trigger:\n  purchase: {}\nreentry: always\nsteps:\n  - id: s\n    end: done\n    start: pong\n";
+    let pong = |extra: &str| format!("reentry: always\n{extra}steps:\n  - id: s\n    end: done\n    start: ping\n");
+    let briefs = |pong: &str| {
+        let (_, diags) = load_with(&[("ping.yaml", ping), ("pong.yaml", pong)], &open_schemas(), &Known::default());
+        diags.iter().map(brief).collect::<Vec<String>>()
+    };
+    assert_eq!(
+        briefs(&pong("")),
+        ["error ping.yaml:1:1 dialogues `ping` → `pong` → `ping` start each other at once without end [help: each ends at the instant it starts and starts the next: add a `wait:`, a `delay:` or a `timeout:` to one of them, or `reentry:` other than always]"]
+    );
+    assert_eq!(briefs(&pong("when: orders() > 1\n")), Vec::<String>::new());
+    let waits = "reentry: always\nsteps:\n  - id: s\n    wait: 1d\n    end: done\n    start: ping\n";
+    assert_eq!(briefs(waits), Vec::<String>::new());
+    let once = "reentry: never\nsteps:\n  - id: s\n    end: done\n    start: ping\n";
+    assert_eq!(briefs(once), Vec::<String>::new());
+}
+
 #[test]
 fn duplicate_dialogue_ids_across_files() {
     let body = format!("trigger:\n  purchase: {{}}\nsteps:\n  - id: a\n    {SEND}\n");
