@@ -331,6 +331,51 @@ fn install_signal_cleanup() {
     });
 }
 
+/// The start of this process's temp names: `.kairos-PID-`, so a later run can tell one left
+/// by a process that no longer exists (a SIGKILL, a power cut) from one still in use.
+fn temp_prefix() -> String {
+    format!(".kairos-{}-", std::process::id())
+}
+
+/// Remove the temp files and folders in `dir` that a kairos process which no longer exists
+/// left (nothing ends a SIGKILLed run's clean-up; the next run in the folder does). Only
+/// names of the form `.kairos-PID-*.tmp` whose process is gone; any error leaves it be.
+fn remove_stale(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(".kairos-"))
+            .filter(|n| n.ends_with(".tmp"))
+            .and_then(|n| n.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid <= 0 || pid == std::process::id() as i32 || process_exists(pid) {
+            continue;
+        }
+        let p = e.path();
+        let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+    }
+}
+
+/// Is there a process `pid` (running, or ours to ask about)?
+fn process_exists(pid: i32) -> bool {
+    #[cfg(unix)]
+    {
+        // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
+        let r = unsafe { libc::kill(pid, 0) };
+        r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
 /// The folder a file path is in (`.` for a bare name).
 fn folder_of(path: &Path) -> &Path {
     path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
@@ -553,7 +598,8 @@ impl Sink {
             return Ok(Sink::Unnamed { path: p.to_path_buf(), dir: dir.to_path_buf(), file });
         }
         install_signal_cleanup();
-        let tmp = tempfile::Builder::new().prefix(".kairos-").suffix(".tmp").tempfile_in(dir)?;
+        remove_stale(dir);
+        let tmp = tempfile::Builder::new().prefix(&temp_prefix()).suffix(".tmp").tempfile_in(dir)?;
         pending().push(tmp.path().to_path_buf());
         Ok(Sink::File { path: p.to_path_buf(), tmp })
     }
@@ -588,7 +634,8 @@ impl Sink {
         }
         let parent = folder_of(path);
         install_signal_cleanup();
-        let tmp = tempfile::Builder::new().prefix(".kairos-").suffix(".tmp").tempdir_in(parent)?;
+        remove_stale(parent);
+        let tmp = tempfile::Builder::new().prefix(&temp_prefix()).suffix(".tmp").tempdir_in(parent)?;
         pending().push(tmp.path().to_path_buf());
         Ok(Sink::Dir { path: path.to_path_buf(), tmp })
     }
@@ -1049,6 +1096,35 @@ mod tests {
     /// A plan to a new name is linked straight in; over an existing one it goes through a
     /// temporary name; either way the content is the new plan and nothing else is left in the
     /// folder, nor in the list the signal handler cleans.
+    #[test]
+    fn temp_names_left_by_a_process_that_is_gone_are_removed_by_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale_dir = dir.path().join(".kairos-999999999-abc.tmp");
+        std::fs::create_dir(&stale_dir).unwrap();
+        std::fs::write(stale_dir.join("m.eml"), "x").unwrap();
+        std::fs::write(dir.path().join(".kairos-999999998-def.tmp"), "x").unwrap();
+        let kept = [
+            ".kairos-1-ghi.tmp".to_owned(),
+            format!(".kairos-{}-jkl.tmp", std::process::id()),
+            ".kairos-notes.tmp".to_owned(),
+            "plan.csv".to_owned(),
+        ];
+        for k in &kept {
+            std::fs::write(dir.path().join(k), "x").unwrap();
+        }
+        let sink = Sink::open_dir(&dir.path().join("mail"), &[]).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with(&temp_prefix()) || kept.contains(n))
+            .collect();
+        names.sort();
+        let mut want = kept.to_vec();
+        want.sort();
+        assert_eq!(names, want, "the gone processes' temp names removed, the others kept");
+        drop(sink);
+    }
+
     #[test]
     fn a_new_plan_and_a_replaced_plan_leave_only_the_plan() {
         let dir = tempfile::tempdir().unwrap();
