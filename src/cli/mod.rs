@@ -846,6 +846,15 @@ fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {
     };
     diags.0.extend(project.cfg.column_problems(&headers, false).0);
     diags.0.extend(load_templates(&project, &schemas, &plan).1 .0);
+    // Event types no event has, when the events file is given and reads (a bad row is `run`'s
+    // to report, with its line).
+    if let Some(e) = &args.events {
+        let format = spec.date_format_for(e, TableKind::Events);
+        if let Ok(t) = table::load(e, &spec.table(TableKind::Events), format, spec.tz) {
+            diags.0.extend(crate::engine::responses::event_type_warnings_in(&plan, &t));
+        }
+    }
+    diags.sort();
     let mut err = std::io::stderr().lock();
     for d in &diags.0 {
         writeln!(err, "{d}\n")?;

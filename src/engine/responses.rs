@@ -98,7 +98,11 @@ pub fn target(plan: &Plan, events: &Table, r: usize, c: &Cols, known: &Known<'_>
 /// events file has: a misspelt type (`complaitn`) would otherwise wait silently for ever. A
 /// warning at the place the type is written, with the nearest type the file has.
 pub fn event_type_warnings(plan: &Plan, data: &crate::input::Data) -> Vec<crate::diag::Diagnostic> {
-    let Some(t) = data.events.as_ref() else { return Vec::new() };
+    data.events.as_ref().map_or_else(Vec::new, |t| event_type_warnings_in(plan, t))
+}
+
+/// `event_type_warnings` against an events table (`check -e`, which reads no other data).
+pub fn event_type_warnings_in(plan: &Plan, t: &Table) -> Vec<crate::diag::Diagnostic> {
     let mut types: Vec<&str> = t.col("type").map_or(Vec::new(), |c| (0..t.len()).map(|r| t.str_at(c, r)).collect());
     types.sort_unstable();
     types.dedup();

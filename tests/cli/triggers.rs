@@ -370,4 +370,14 @@ fn an_event_type_no_event_has_is_a_warning_with_did_you_mean() {
         "{}",
         out.stderr
     );
+    // `check -e` says it too, before any run (a warning: the exit stays 0).
+    let checked = f.cmd(&["check", "-d", "dialogues", "-e", "events.csv"]);
+    assert_eq!(checked.code, 0, "{}", checked.stderr);
+    assert!(
+        checked.stderr.contains("warning: sorry: no row of the events file events.csv has type `complaitn`"),
+        "{}",
+        checked.stderr
+    );
+    assert!(checked.stderr.contains(" --> dialogues/sorry.yaml:7:17"), "{}", checked.stderr);
+    assert!(checked.stderr.contains("2 warnings"), "{}", checked.stderr);
 }
