@@ -854,7 +854,6 @@ fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {
             diags.0.extend(crate::engine::responses::event_type_warnings_in(&plan, &t));
         }
     }
-    diags.sort();
     let mut err = std::io::stderr().lock();
     for d in &diags.0 {
         writeln!(err, "{d}\n")?;
