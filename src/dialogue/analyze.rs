@@ -39,11 +39,17 @@ pub fn instant_cycle(steps: &[Step]) -> Option<Vec<usize>> {
                 .collect()
         })
         .collect();
-    // Depth-first from every start, in step order: the first cycle back to the start.
-    for start in 0..steps.len() {
+    first_cycle(&next)
+}
+
+/// In the graph `next` (node -> the nodes it leads to), the first cycle found depth-first from
+/// each node in turn, as the nodes from its first back to it (the first repeated at the end);
+/// None if there is none.
+fn first_cycle(next: &[Vec<usize>]) -> Option<Vec<usize>> {
+    for start in 0..next.len() {
         let mut path = vec![start];
         let mut todo: Vec<(usize, usize)> = vec![(start, 0)];
-        let mut seen = vec![false; steps.len()];
+        let mut seen = vec![false; next.len()];
         seen[start] = true;
         while let Some(&mut (at, ref mut k)) = todo.last_mut() {
             let Some(&n) = next[at].get(*k) else {
@@ -56,7 +62,7 @@ pub fn instant_cycle(steps: &[Step]) -> Option<Vec<usize>> {
                 path.push(start);
                 return Some(path);
             }
-            if n < steps.len() && !seen[n] {
+            if n < next.len() && !seen[n] {
                 seen[n] = true;
                 path.push(n);
                 todo.push((n, 0));
@@ -66,7 +72,6 @@ pub fn instant_cycle(steps: &[Step]) -> Option<Vec<usize>> {
     None
 }
 
-/// Does dialogue `d` start dialogue `target` as a follow-on anywhere?
 /// The exits a step takes at once, with no time passing: none if it has a delay or an
 /// escalation offset, else its own exit when it leaves now (or after a zero wait or timeout)
 /// and its `next:` choices.
@@ -110,7 +115,8 @@ fn instant_follow_ons(d: &Dialogue) -> Vec<usize> {
 
 /// Dialogues that start each other at one instant without end: each ends at once and starts
 /// the next, and each may start again at once (`reentry: always`, no `when:` that could stop
-/// it). As dialogue indices from the first of the cycle back to it; None if there is none.
+/// it). As dialogue indices from the first of the cycle back to it (repeated at the end);
+/// None if there is none.
 /// (The engine stops such a loop at a limit; `check` reports it instead.)
 pub fn follow_on_cycle(ds: &[Dialogue]) -> Option<Vec<usize>> {
     let loops = |d: &Dialogue| matches!(d.reentry, Reentry::Always | Reentry::After(0)) && d.when.is_none();
@@ -118,37 +124,16 @@ pub fn follow_on_cycle(ds: &[Dialogue]) -> Option<Vec<usize>> {
         .iter()
         .map(|d| {
             if loops(d) {
-                instant_follow_ons(d).into_iter().filter(|&n| n < ds.len() && loops(&ds[n])).collect()
+                instant_follow_ons(d).into_iter().filter(|&n| ds.get(n).is_some_and(loops)).collect()
             } else {
                 Vec::new()
             }
         })
         .collect();
-    for start in 0..ds.len() {
-        // Depth-first from `start`, the path kept: the first way back to it is the cycle.
-        let mut path = vec![start];
-        let mut todo = vec![(start, 0usize)];
-        let mut seen = vec![false; ds.len()];
-        seen[start] = true;
-        while let Some(&mut (at, ref mut k)) = todo.last_mut() {
-            let Some(&to) = next[at].get(*k) else {
-                todo.pop();
-                path.pop();
-                continue;
-            };
-            *k += 1;
-            if to == start {
-                return Some(path);
-            }
-            if !std::mem::replace(&mut seen[to], true) {
-                path.push(to);
-                todo.push((to, 0));
-            }
-        }
-    }
-    None
+    first_cycle(&next)
 }
 
+/// Does dialogue `d` start dialogue `target` as a follow-on anywhere?
 pub fn starts(d: &Dialogue, target: usize) -> bool {
     let hit = |e: &Exit| matches!(e, Exit::End { start: Some(t), .. } if *t == target);
     d.goals.iter().any(|b| hit(&b.exit))

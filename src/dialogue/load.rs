@@ -261,8 +261,7 @@ pub fn load(paths: &[PathBuf], schemas: &Schemas, known: &Known) -> (Plan, Diagn
     // Dialogues that start each other at once, without end.
     if let Some(cycle) = super::analyze::follow_on_cycle(&dialogues) {
         let first = cycle[0];
-        let names: Vec<String> =
-            cycle.iter().chain(std::iter::once(&first)).map(|&i| format!("`{}`", dialogues[i].id)).collect();
+        let names: Vec<String> = cycle.iter().map(|&i| format!("`{}`", dialogues[i].id)).collect();
         let f = FileCtx { path: &sources[first].path, src: &sources[first].text };
         diags.push(
             f.at_span(0..0, format!("dialogues {} start each other at once without end", names.join(" → ")))

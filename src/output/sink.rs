@@ -520,6 +520,20 @@ fn new_file_mode() -> u32 {
     umask.map_or(0o644, |u| 0o666 & !u)
 }
 
+/// An output path that is one of the run's inputs (through any links: `metadata` follows
+/// them) is refused before anything is opened.
+fn refuse_input(p: &Path, protected: &[Protected<'_>]) -> io::Result<()> {
+    let Ok(meta) = std::fs::metadata(p) else { return Ok(()) };
+    match protected.iter().find(|x| same_file(&meta, x.path)) {
+        Some(x) => Err(io::Error::other(format!(
+            "it is {} ({}); refusing to replace an input with the output",
+            x.what,
+            x.path.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Where an output path leads once its symbolic links are followed.
 enum Target {
     /// A path that is no link (or what a chain of links ends at, existing or not): the plan
@@ -559,15 +573,7 @@ impl Sink {
             Some(p) if p == Path::new("-") => return Self::stdout(),
             Some(p) => p,
         };
-        if let Ok(meta) = std::fs::metadata(p) {
-            if let Some(x) = protected.iter().find(|x| same_file(&meta, x.path)) {
-                return Err(io::Error::other(format!(
-                    "it is {} ({}); refusing to replace an input with the output",
-                    x.what,
-                    x.path.display()
-                )));
-            }
-        }
+        refuse_input(p, protected)?;
         let resolved = match follow_links(p)? {
             Target::Descriptor(d) => {
                 // Appending: a descriptor opened with `>>` keeps what it holds.
@@ -578,13 +584,6 @@ impl Sink {
         };
         let p = resolved.as_path();
         if let Ok(meta) = std::fs::metadata(p) {
-            if let Some(x) = protected.iter().find(|x| same_file(&meta, x.path)) {
-                return Err(io::Error::other(format!(
-                    "it is {} ({}); refusing to replace an input with the output",
-                    x.what,
-                    x.path.display()
-                )));
-            }
             if meta.is_dir() {
                 return Err(io::Error::other("it is a folder; give a file name"));
             }
@@ -609,6 +608,7 @@ impl Sink {
     /// ever replaced). The files go into a temporary folder beside it, renamed into place at
     /// the end, so a failed run leaves nothing.
     pub fn open_dir(path: &Path, protected: &[Protected<'_>]) -> io::Result<Sink> {
+        refuse_input(path, protected)?;
         // A link to a folder: the folder is filled (the link stays).
         let resolved = match follow_links(path)? {
             Target::Path(t) => t,
@@ -620,9 +620,6 @@ impl Sink {
         };
         let path = resolved.as_path();
         if let Ok(meta) = std::fs::metadata(path) {
-            if let Some(x) = protected.iter().find(|x| same_file(&meta, x.path)) {
-                return Err(io::Error::other(format!("it is {} ({})", x.what, x.path.display())));
-            }
             if !meta.is_dir() {
                 return Err(io::Error::other(
                     "it is not a folder: --format eml writes one file per message into a folder",

@@ -33,9 +33,9 @@ fn exit_target(plan: &Plan, e: &Exit, nodes: &mut Vec<(String, String, &'static 
     match e {
         Exit::Goto(s) => format!("s{s}"),
         Exit::End { outcome, start } => {
-            let id = node(nodes, "end", outcome.clone());
+            let id = node(nodes, "end", outcome, outcome.clone());
             if let Some(next) = start {
-                node(nodes, "follow", follow_label(plan, *next));
+                node(nodes, "follow", &plan.dialogues[*next].id, follow_label(plan, *next));
             }
             id
         }
@@ -46,14 +46,13 @@ fn follow_label(plan: &Plan, next: usize) -> String {
     format!("start {}", plan.dialogues[next].id)
 }
 
-/// The id of the `kind` node labelled `label`, added if new: `end_` or `follow_` and the label
-/// made an identifier, with `_2`, `_3`, ... when another label made the same one
+/// The id of the `kind` node labelled `label`, added if new: `end_` or `follow_` and `name`
+/// made an identifier, with `_2`, `_3`, ... when another name made the same one
 /// (`accepted-offer` and `accepted offer` are two ends, not one).
-fn node(nodes: &mut Vec<(String, String, &'static str)>, kind: &'static str, label: String) -> String {
-    if let Some((id, _, _)) = nodes.iter().find(|(_, l, k)| *k == kind && *l == label) {
-        return id.clone();
+fn node(nodes: &mut Vec<(String, String, &'static str)>, kind: &'static str, name: &str, label: String) -> String {
+    if let Some(id) = node_of(nodes, kind, &label) {
+        return id;
     }
-    let name = if kind == "follow" { label.strip_prefix("start ").unwrap_or(&label) } else { label.as_str() };
     let base = format!("{kind}_{}", sanitize(name));
     let mut id = base.clone();
     let mut n = 1;

@@ -136,10 +136,7 @@ fn unknown_filters_are_located_with_a_hint() {
             "T/promo.yaml:5:40 unknown filter `frobnicate` in `promo/email.text`",
         ]
     );
-    assert_eq!(
-        filters_used("{{ x|a }}{% if y | b(1) %}{{ 'c|d' ~ \"e|f\" }} | g"),
-        [("a", 5..6), ("b", 19..20)].map(|(n, r)| (n, r))
-    );
+    assert_eq!(filters_used("{{ x|a }}{% if y | b(1) %}{{ 'c|d' ~ \"e|f\" }} | g"), [("a", 5..6), ("b", 19..20)]);
     let missing: Vec<&str> = FILTERS.iter().copied().filter(|f| !filter_exists(f)).collect();
     assert!(missing.is_empty(), "suggested filters that do not exist: {missing:?}");
     assert!(!filter_exists("defualt"));

@@ -438,3 +438,17 @@ fn a_signal_while_writing_eml_files_leaves_nothing_and_prints_no_failure() {
     assert!(!stderr.contains("error"), "{stderr}");
     assert_eq!(temp_entries(), Vec::<String>::new(), "{filling} was being filled");
 }
+
+/// `--format eml -o LINK` with a link to an empty folder fills the folder and leaves the link
+/// (it ran the whole replay, then failed with "Not a directory").
+#[cfg(unix)]
+#[test]
+fn eml_through_a_link_to_a_folder_fills_the_folder() {
+    let f = fixture();
+    std::fs::create_dir(f.path("real")).unwrap();
+    std::os::unix::fs::symlink("real", f.path("ld")).unwrap();
+    let out = f.run(&["-f", "eml", "-o", "ld"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(std::fs::symlink_metadata(f.path("ld")).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read_dir(f.path("real")).unwrap().count(), 1, "C1's one email");
+}
