@@ -8,6 +8,7 @@
 //! and kairos.yaml (`config`) into checked settings and drives the stages. `model` and `diag`
 //! are the leaf vocabulary everybody shares.
 
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod diag;

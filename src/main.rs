@@ -2,9 +2,9 @@
 
 /// mimalloc reuses freed memory within its threads instead of handing big blocks back to the
 /// kernel and faulting in fresh zeroed pages: a run allocates and frees gigabytes of row and
-/// output buffers.
+/// output buffers. `Budgeted` bounds what one template render may allocate (`kairos::budget`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: kairos::budget::Budgeted<mimalloc::MiMalloc> = kairos::budget::Budgeted(mimalloc::MiMalloc);
 
 /// `mi_option_purge_delay` in mimalloc's `mi_option_t` (v3, the version libmimalloc-sys
 /// builds by default; v2 numbers it the same).

@@ -281,8 +281,9 @@ fn same_file(a: &std::fs::Metadata, b: &Path) -> bool {
 /// Temp files not yet committed, removed if a signal ends the process.
 static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 static HANDLER: Once = Once::new();
-/// The signal being handled (0: none): the work it cut short fails on the files it removed,
-/// and those failures are not the run's to report (`wait_if_signalled`).
+/// The signal being handled (0: none; -1: `exit_removing_temp_files`): the work it cut short
+/// fails on the files it removed, and those failures are not the run's to report
+/// (`wait_if_signalled`).
 static SIGNALLED: AtomicI32 = AtomicI32::new(0);
 
 /// Called with a failure in hand: when a signal is being handled, the failure is most likely
@@ -308,27 +309,52 @@ fn install_signal_cleanup() {
         let _ = std::thread::Builder::new().name("kairos-signals".into()).spawn(move || {
             if let Some(sig) = signals.forever().next() {
                 SIGNALLED.store(sig, Ordering::SeqCst);
-                for p in pending().drain(..) {
-                    if std::fs::remove_file(&p).is_ok() || !p.is_dir() {
-                        continue;
-                    }
-                    // A folder of messages that writer threads are still filling: renamed
-                    // first, so no new file can be created in it by its path, then removed
-                    // (again, should a file created at the instant of the rename be left).
-                    let mut gone = p.clone().into_os_string();
-                    gone.push(".removing");
-                    let gone = PathBuf::from(gone);
-                    let at = if std::fs::rename(&p, &gone).is_ok() { gone } else { p };
-                    for _ in 0..5 {
-                        if std::fs::remove_dir_all(&at).is_ok() || !at.exists() {
-                            break;
-                        }
-                    }
-                }
+                remove_pending();
                 std::process::exit(128 + sig);
             }
         });
     });
+}
+
+/// Remove every pending temp file and folder (a signal, or a run stopped where no error can be
+/// returned).
+fn remove_pending() {
+    for p in pending().drain(..) {
+        if std::fs::remove_file(&p).is_ok() || !p.is_dir() {
+            continue;
+        }
+        // A folder of messages that writer threads are still filling: renamed first, so no
+        // new file can be created in it by its path, then removed (again, should a file
+        // created at the instant of the rename be left).
+        let mut gone = p.clone().into_os_string();
+        gone.push(".removing");
+        let gone = PathBuf::from(gone);
+        let at = if std::fs::rename(&p, &gone).is_ok() { gone } else { p };
+        for _ in 0..5 {
+            if std::fs::remove_dir_all(&at).is_ok() || !at.exists() {
+                break;
+            }
+        }
+    }
+}
+
+/// End the process from a place that cannot return an error (the allocator, when a template
+/// render runs over its budget: `crate::budget`): print `text`, remove the temp files, exit
+/// with `code`. Failures other threads meet on the way (files removed under them) are not
+/// printed: they wait, as under a signal.
+pub fn exit_removing_temp_files(code: u8, text: &str) -> ! {
+    if SIGNALLED.compare_exchange(0, -1, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+        // A signal's clean-up is already under way and ends the process.
+        loop {
+            std::thread::park();
+        }
+    }
+    {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "{text}");
+    }
+    remove_pending();
+    std::process::exit(i32::from(code))
 }
 
 /// The start of this process's temp names: `.kairos-PID-`, so a later run can tell one left

@@ -262,7 +262,9 @@ impl Templates {
         let field = |c: &Compiled| -> Result<String, RenderError> {
             let tpl = self.env.get_template(&c.name).map_err(|e| self.error(t, c, vars, &e))?;
             let mut w = Capped(Vec::new());
-            tpl.render_captured_to(&ctx, &mut w).map_err(|e| self.error(t, c, vars, &e))?;
+            let what = || self.what(t, c, vars, String::new());
+            crate::budget::within(&what, || tpl.render_captured_to(&ctx, &mut w))
+                .map_err(|e| self.error(t, c, vars, &e))?;
             Ok(String::from_utf8(w.0).unwrap_or_default())
         };
         assemble(part, html, field).map(Some)
@@ -296,16 +298,19 @@ impl Templates {
             ErrorKind::WriteFailure => format!("the output passed {} KiB", MAX_OUTPUT / 1024),
             _ => e.detail().map_or_else(|| e.kind().to_string(), |d| format!("{}: {d}", e.kind())),
         };
-        RenderError {
-            message: format!(
-                "{}{line}: rendering `{}` for customer {} ({} step {}) stopped: {what}",
-                t.file.display(),
-                c.name,
-                vars.customer_id,
-                vars.dialogue,
-                vars.step
-            ),
-        }
+        RenderError { message: format!("{} stopped: {what}", self.what(t, c, vars, line)) }
+    }
+
+    /// `file[:line]: rendering `part` for customer C (dialogue step s)`: which render failed.
+    fn what(&self, t: &super::Template, c: &super::Compiled, vars: &Vars<'_>, line: String) -> String {
+        format!(
+            "{}{line}: rendering `{}` for customer {} ({} step {})",
+            t.file.display(),
+            c.name,
+            vars.customer_id,
+            vars.dialogue,
+            vars.step
+        )
     }
 }
 

@@ -209,6 +209,70 @@ fn a_template_that_runs_forever_stops_the_run_naming_it() {
     assert!(!f.path("plan.csv").exists(), "no half-written plan");
 }
 
+/// The temp files a run left in the fixture's folder (none, ever).
+fn temp_files(f: &Fixture) -> Vec<String> {
+    std::fs::read_dir(f.path("."))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(".kairos-"))
+        .collect()
+}
+
+#[test]
+fn a_template_that_doubles_a_string_stops_at_its_memory_budget() {
+    // Forty doublings would ask for a terabyte in a few hundred instructions, far under the
+    // fuel limit: the run stops at the render's memory budget, naming the render.
+    let doubling = "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}";
+    // A 100 MB string (minijinja's own cap on `*`) made and dropped over and over: under the
+    // memory held at once, stopped by what it allocates in all (about 40 of them).
+    // (`- i`: a constant `'x' * 100000000` is folded once when the template is compiled.)
+    let repeating = "{% for i in range(1000) %}{% set s = 'x' * (100000000 - i) %}{% endfor %}done";
+    let at_once = "it took more than 256 MiB of memory (a string doubled or repeated in a loop?)";
+    let in_all = "it allocated more than 4 GiB in all (a loop that builds big strings over and over?)";
+    for (body, why) in [(doubling, at_once), (repeating, in_all)] {
+        let f = fixture();
+        f.file(
+            "templates/thanks.yaml",
+            &TEMPLATE.replace(
+                "text: \"Thanks {{ customer.name | first_name | title }}! {{ message_id[:8] }}\"",
+                &format!("text: \"{body}\""),
+            ),
+        );
+        let out = f.run(&["-o", "plan.csv"]);
+        assert_eq!(
+            (out.code, out.stderr.as_str()),
+            (
+                2,
+                &*format!(
+                    "error: templates/thanks.yaml: rendering `thanks/sms.text` for customer C1 (thanks step text) \
+                     stopped: {why}\n"
+                )
+            ),
+            "{body}"
+        );
+        assert!(!f.path("plan.csv").exists(), "no half-written plan");
+        assert_eq!(temp_files(&f), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn a_template_may_build_a_list_by_appending_item_by_item() {
+    // Quadratic in what it allocates (each step copies the string so far), but linear in what
+    // it holds: under both budgets.
+    let f = fixture();
+    f.file(
+        "templates/thanks.yaml",
+        &TEMPLATE.replace(
+            "text: \"Thanks {{ customer.name | first_name | title }}! {{ message_id[:8] }}\"",
+            "text: \"{% set ns = namespace(s='') %}{% for i in range(10000) %}{% set ns.s = ns.s ~ i ~ ',' %}{% endfor %}{{ ns.s | length }}\"",
+        ),
+    );
+    let out = f.run(&["-f", "jsonl", "--no-profile"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let sms: Vec<_> = jsonl(&out.stdout).into_iter().filter(|r| r["channel"] == "sms").collect();
+    assert_eq!(sms[0]["body"], "48890");
+}
+
 #[test]
 fn preview_shows_a_customers_messages() {
     let f = fixture();
