@@ -289,6 +289,9 @@ impl RunSettings {
         let mut sender = None;
         if format.is_mail() {
             let name = if format == Format::Eml { "eml" } else { "mbox" };
+            if a.include_suppressed {
+                bail!("--include-suppressed cannot go with --format {name}: mail is sent as it is written, and a suppressed or expired message must not be; write the suppressed ones as CSV or JSON to look at them");
+            }
             if replay.project.templates.is_none() {
                 bail!("--format {name} writes message content, and there are no templates: give --templates DIR (or content.templates in kairos.yaml)");
             }

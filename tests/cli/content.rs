@@ -173,6 +173,25 @@ fn check_reports_unknown_variables_and_syntax_errors_in_place() {
 }
 
 #[test]
+fn mail_never_holds_a_suppressed_message() {
+    let f = fixture();
+    for format in ["eml", "mbox"] {
+        let out = f.run(&["-f", format, "-o", "mail", "--include-suppressed"]);
+        assert_eq!(
+            (out.code, out.stderr.as_str()),
+            (
+                2,
+                &*format!(
+                    "error: --include-suppressed cannot go with --format {format}: mail is sent as it is written, and a \
+                     suppressed or expired message must not be; write the suppressed ones as CSV or JSON to look at them\n"
+                )
+            )
+        );
+        assert!(!f.path("mail").exists());
+    }
+}
+
+#[test]
 fn a_dialogue_naming_a_template_that_does_not_exist_is_an_error() {
     let f = fixture();
     f.dialogue("other", "trigger:\n  purchase: {}\nsteps:\n  - id: s\n    send: {channel: sms, template: thank}\n");
