@@ -60,14 +60,34 @@ fn gsm_septets(c: char) -> Option<usize> {
     }
 }
 
-/// The length of `text` as an SMS. An empty text is one (empty) segment.
+/// The length of `text` as an SMS. An empty text is one (empty) segment. Past one segment the
+/// text is cut into parts of 153 septets (67 units), and a character is never split between
+/// two: an extension character's escape and its septet, or a surrogate pair, go to the next
+/// part whole, so a part may hold one unit less.
 pub fn length(text: &str) -> Length {
     let gsm: Option<usize> = text.chars().map(gsm_septets).sum();
     let (encoding, units, single, multi) = match gsm {
         Some(n) => (Encoding::Gsm7, n, 160, 153),
         None => (Encoding::Ucs2, text.encode_utf16().count(), 70, 67),
     };
-    let segments = if units <= single { 1 } else { units.div_ceil(multi) };
+    let segments = if units <= single {
+        1
+    } else {
+        let width = |c: char| match encoding {
+            Encoding::Gsm7 => gsm_septets(c).unwrap_or(1),
+            Encoding::Ucs2 => c.len_utf16(),
+        };
+        let (mut parts, mut used) = (1, 0);
+        for c in text.chars() {
+            let w = width(c);
+            if used + w > multi {
+                parts += 1;
+                used = 0;
+            }
+            used += w;
+        }
+        parts
+    };
     Length { encoding, units, segments }
 }
 
@@ -101,6 +121,20 @@ mod tests {
         assert_eq!(length(&"ж".repeat(70)).segments, 1);
         assert_eq!(length(&"ж".repeat(71)).segments, 2);
         assert_eq!(length(&"ж".repeat(135)).segments, 3, "67 per part");
+    }
+
+    #[test]
+    fn a_character_is_never_split_between_parts() {
+        // 306 septets fit two parts of 153 only if the € (escape + septet) may straddle them.
+        let euro = format!("{}€{}", "a".repeat(152), "a".repeat(152));
+        assert_eq!(length(&euro), Length { encoding: Encoding::Gsm7, units: 306, segments: 3 });
+        let whole = format!("{}€{}", "a".repeat(151), "a".repeat(153));
+        assert_eq!(length(&whole).segments, 2, "the € ends the first part");
+        // 134 units, a surrogate pair at units 67–68.
+        let pair = format!("{}😀{}", "ж".repeat(66), "ж".repeat(66));
+        assert_eq!(length(&pair), Length { encoding: Encoding::Ucs2, units: 134, segments: 3 });
+        let fits = format!("{}😀{}", "ж".repeat(65), "ж".repeat(67));
+        assert_eq!(length(&fits).segments, 2);
     }
 
     #[test]
