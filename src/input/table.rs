@@ -533,8 +533,11 @@ struct Layout<'a> {
     /// Per data column: summed exactly in micro-units (a transaction's `amount`, `quantity`),
     /// so its values must be below `MAX_SUMMED` in magnitude.
     summed: Vec<bool>,
-    /// The events' `type` column: an event without a type matches nothing, so it is an error.
+    /// The events' (or catalogue's) `type` column: a row without a type matches nothing, so it
+    /// is an error.
     type_idx: Option<usize>,
+    /// What a row is, for errors: "event", "catalogue row".
+    row_name: &'static str,
     /// `--presorted`: keys must not go down from row to row (checked), and each piece notes
     /// where each customer's rows start.
     presorted: bool,
@@ -1111,7 +1114,7 @@ fn parse_piece(
                 return Err(InputError::Csv {
                     path: path.to_path_buf(),
                     line: ln,
-                    message: "`type` is empty: every event needs a type".to_owned(),
+                    message: format!("`type` is empty: every {} needs a type", lay.row_name),
                 });
             }
         }
@@ -1565,7 +1568,7 @@ impl Opened {
             .iter()
             .map(|&i| spec.kind == TableKind::Transactions && matches!(names[i].as_str(), "amount" | "quantity"))
             .collect();
-        let type_idx = if spec.kind == TableKind::Events { find("type") } else { None };
+        let type_idx = if matches!(spec.kind, TableKind::Events | TableKind::Catalog) { find("type") } else { None };
         buf.drain(..header.end);
         Ok(Self {
             reader,
@@ -1598,6 +1601,7 @@ impl Opened {
             shard: opts.shard,
             summed: self.summed.clone(),
             type_idx: self.type_idx,
+            row_name: if self.key == TableKind::Catalog.key() { "catalogue row" } else { "event" },
             presorted: opts.presorted,
         }
     }

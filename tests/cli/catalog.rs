@@ -233,6 +233,15 @@ fn catalogue_errors_name_file_line_and_value() {
     let out = f.run(&["--catalog", "cat.csv"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("error: `item_id` is empty\n  --> cat.csv:2"), "{}", out.stderr);
+    // A row without a type matches no announcement: an error, as for events.
+    f.file("cat.csv", "item_id,timestamp,type,author\nI1,2025-01-01,arrival,Chabon\nI2,2025-01-02,,Chabon\n");
+    let out = f.run(&["--catalog", "cat.csv"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("error: `type` is empty: every catalogue row needs a type\n  --> cat.csv:3"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
