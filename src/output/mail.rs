@@ -50,14 +50,73 @@ fn id_domain(from: &Sender) -> &str {
     from.address.rsplit_once('@').map_or("kairos.invalid", |(_, d)| d)
 }
 
-/// Is `s` a plain address (`name@domain`, no spaces, quotes, brackets or control characters)
-/// that can go into a `To:` header as it is?
+/// Is `s` a plain address that can go into a `To:` header as it is: `local@domain`, each a
+/// dot-atom of RFC 5322 (no spaces, quotes, brackets or control characters; no dot first,
+/// last or twice in a row), the local part at most 64 bytes, the address at most 254
+/// (RFC 5321), the domain's labels at most 63?
 pub fn is_plain_address(s: &str) -> bool {
     let ok = |c: char| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '"' | ',' | ';' | '(' | ')' | '\\' | '[' | ']');
+    let dot_atom = |p: &str| !p.is_empty() && p.split('.').all(|atom| !atom.is_empty());
     match s.split_once('@') {
-        Some((l, d)) => !l.is_empty() && !d.is_empty() && !d.contains('@') && s.chars().all(ok),
+        Some((l, d)) => {
+            s.len() <= 254
+                && l.len() <= 64
+                && dot_atom(l)
+                && dot_atom(d)
+                && d.split('.').all(|label| label.len() <= 63)
+                && !d.contains('@')
+                && s.chars().all(ok)
+        }
         None => false,
     }
+}
+
+/// Text for a mail part or header: line ends as LF (a lone CR, which 7bit and quoted-printable
+/// parts may not hold, ends a line as it does in the inputs), and no other control character
+/// but the tab (a NUL or an escape in a customer's name is not mail text).
+fn mail_text(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.bytes().any(|b| (b < b' ' && b != b'\t' && b != b'\n') || b == 0x7f) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {
+                if chars.peek() != Some(&'\n') {
+                    out.push('\n');
+                }
+            }
+            '\t' | '\n' => out.push(c),
+            c if c.is_ascii_control() => {}
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
+/// A `Subject:` value. mail-builder writes an ASCII subject as it is, and a reader decodes any
+/// `=?charset?B?...?=` in it: a customer's name that looks like an encoded word would show as
+/// other text than the plan's `subject`. Such a subject is written as encoded words itself
+/// (UTF-8, base64, whole characters in each, one per folded line).
+fn subject_header(subject: &str) -> Option<mail_builder::headers::raw::Raw<'static>> {
+    use base64::Engine as _;
+    if !subject.contains("=?") {
+        return None;
+    }
+    // 42 bytes make 56 base64 characters: `=?utf-8?B?` + 56 + `?=` is 68, under the 75 of an
+    // encoded word, and `Subject: ` before it keeps the first line within 78.
+    let mut words = Vec::new();
+    let mut rest = subject;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(42);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        words.push(format!("=?utf-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(&rest[..end])));
+        rest = &rest[end..];
+    }
+    Some(mail_builder::headers::raw::Raw::new(words.join("\r\n ")))
 }
 
 /// One email message as RFC 5322 bytes (CRLF line ends). `to` must be a plain address
@@ -66,23 +125,27 @@ pub fn eml(to: &str, from: &Sender, message_id: &str, send_at: i64, content: &Re
     if !is_plain_address(to) {
         return Err(io::Error::other(format!("{to:?} is not an email address")));
     }
-    let subject = content.subject.clone().unwrap_or_default();
+    let subject = mail_text(content.subject.as_deref().unwrap_or_default()).into_owned();
     let mut b = MessageBuilder::new()
         .message_id(format!("{message_id}@{}", id_domain(from)))
         .date(send_at)
-        .header("To", mail_builder::headers::raw::Raw::new(to.to_owned()))
-        .subject(subject);
+        .header("To", mail_builder::headers::raw::Raw::new(to.to_owned()));
+    b = match subject_header(&subject) {
+        Some(raw) => b.header("Subject", raw),
+        None => b.subject(subject),
+    };
     b = match &from.name {
         Some(n) => b.from((n.clone(), from.address.clone())),
         None => b.from(from.address.clone()),
     };
+    let body = mail_text(&content.body).into_owned();
     b = match &content.html {
-        None => b.text_body(content.body.clone()),
+        None => b.text_body(body),
         Some(html) => {
             let boundary = format!("kairos-{message_id}");
             let alt = MimePart::new(
                 ContentType::new("multipart/alternative").attribute("boundary", boundary),
-                vec![MimePart::new("text/plain", content.body.clone()), MimePart::new("text/html", html.clone())],
+                vec![MimePart::new("text/plain", body), MimePart::new("text/html", mail_text(html).into_owned())],
             );
             b.body(alt)
         }
@@ -193,6 +256,46 @@ mod tests {
         assert!(!is_plain_address("e@x@y"));
         assert!(!is_plain_address("not an address"));
         assert!(!is_plain_address(""));
+        for bad in [".a@example.com", "a.@example.com", "a..b@example.com", "a@.example.com", "a@example..com", "a@"] {
+            assert!(!is_plain_address(bad), "{bad}: not a dot-atom");
+        }
+        assert!(is_plain_address(&format!("{}@example.com", "a".repeat(64))));
+        assert!(!is_plain_address(&format!("{}@example.com", "a".repeat(65))), "local part over 64");
+        assert!(!is_plain_address(&format!("a@{}.com", "b".repeat(64))), "label over 63");
+        assert!(!is_plain_address(&format!("a@{}.com", vec!["b".repeat(60); 5].join("."))), "over 254");
+    }
+
+    #[test]
+    fn a_subject_that_looks_encoded_reads_back_as_written() {
+        let mut c = content(false);
+        c.subject = Some("Hello =?utf-8?B?SGFja2Vk?= re p".into());
+        let bytes = eml("e@example.com", &sender(), "abc", 0, &c).unwrap();
+        let m = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+        assert_eq!(m.subject(), Some("Hello =?utf-8?B?SGFja2Vk?= re p"));
+        // Long ones fold into words of whole characters.
+        c.subject = Some(format!("=?x?Q?y?= {}", "Zoë ".repeat(40)).trim_end().to_owned());
+        let bytes = eml("e@example.com", &sender(), "abc", 0, &c).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.lines().all(|l| l.len() <= 78), "{text}");
+        let m = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+        assert_eq!(m.subject(), c.subject.as_deref());
+    }
+
+    #[test]
+    fn control_characters_never_reach_a_mail_part() {
+        let mut c = content(true);
+        c.body = "Dear nul\0byte,\rlone cr\r\ncrlf\x1b[31m\tend\n".into();
+        c.html = Some("<p>Hi nul\0byte</p>".into());
+        let bytes = eml("e@example.com", &sender(), "abc", 0, &c).unwrap();
+        assert!(!bytes.iter().any(|&b| b == 0 || b == 0x1b), "{}", String::from_utf8_lossy(&bytes));
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.replace("\r\n", "").contains('\r'), "no bare CR: {text}");
+        let m = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+        assert_eq!(
+            m.body_text(0).map(|b| b.replace("\r\n", "\n")).as_deref(),
+            Some("Dear nulbyte,\nlone cr\ncrlf[31m\tend\n")
+        );
+        assert_eq!(m.body_html(0).as_deref(), Some("<p>Hi nulbyte</p>"));
     }
 
     #[test]
