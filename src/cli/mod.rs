@@ -126,7 +126,11 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "kairos", &mut std::io::stdout());
+            // Into memory first: clap_complete panics on a failed write (a closed pipe, a full
+            // disk), and this way the write's error is the run's like any other command's.
+            let mut text = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "kairos", &mut text);
+            std::io::stdout().lock().write_all(&text)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Man { out } => {

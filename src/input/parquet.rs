@@ -170,7 +170,10 @@ pub fn typed_time_column(path: &Path, name: &str) -> bool {
     let schema = reader.metadata().file_metadata().schema_descr_ptr();
     (0..schema.num_columns())
         .map(|i| schema.column(i))
-        .any(|col| col.name() == name && matches!(fmt_of(&col), Some(Fmt::Date | Fmt::Timestamp { .. } | Fmt::Int96)))
+        // The header reader trims names (` timestamp` is `timestamp`): so does this.
+        .any(|col| {
+            col.name().trim() == name && matches!(fmt_of(&col), Some(Fmt::Date | Fmt::Timestamp { .. } | Fmt::Int96))
+        })
 }
 
 /// How a column's values become text; None for a type kairos does not read.
@@ -499,7 +502,8 @@ fn row_of_line(path: &Path, line: u64) -> Option<u64> {
         if !text.write_next_row().ok()? {
             return None;
         }
-        let spans = memchr::memchr_iter(b'\n', &text.out).count() as u64;
+        // Lines as the CSV reader counts them: a lone `\r` in a value ends one too.
+        let spans = super::table::line_ends(&text.out) as u64;
         if line < at + spans {
             return Some(text.row);
         }

@@ -303,7 +303,7 @@ fn whole_lines(buf: &[u8], eof: bool) -> usize {
 /// files that end lines with `\r` alone), a `\r` at the very end counting as one. Lines are
 /// counted the same whatever the line ends, so every error names the line an editor shows.
 /// (Blocks and pieces never split a `\r\n`: `whole_lines`, `cut_points`.)
-fn line_ends(bytes: &[u8]) -> usize {
+pub(super) fn line_ends(bytes: &[u8]) -> usize {
     let newlines = memchr::memchr_iter(b'\n', bytes).count();
     newlines + memchr::memchr_iter(b'\r', bytes).filter(|&i| bytes.get(i + 1) != Some(&b'\n')).count()
 }

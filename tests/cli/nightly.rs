@@ -84,6 +84,30 @@ fn completions_and_man_page_are_generated() {
 }
 
 #[test]
+fn generated_text_to_a_full_disk_or_a_closed_pipe_is_an_error_or_nothing() {
+    let f = Fixture::new();
+    for args in [&["completions", "zsh"][..], &["man"], &["schema", "dialogue"]] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let kairos = || std::process::Command::new(assert_cmd::cargo::cargo_bin("kairos"));
+        let out = kairos().current_dir(f.path(".")).args(args).stdout(full).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: ") && !stderr.contains("panicked"), "{args:?}: {stderr}");
+        // A reader that leaves at once (`| head -0`): not a failure.
+        let mut child = kairos()
+            .current_dir(f.path("."))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
 fn man_writes_one_page_per_command() {
     let f = Fixture::new();
     let out = f.cmd(&["man", "--out", "man1"]);

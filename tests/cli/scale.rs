@@ -311,6 +311,12 @@ fn parquet_errors_name_the_file_row_column_and_value() {
         out.stderr,
         "error: row 2: column `amount`: \"12;50\" is not a number\n  --> tx.parquet\n  = help: expected a plain decimal number such as 12.50 (`.` as decimal point, no thousands separator)\n"
     );
+    // Nor does a value with lone `\r`s, which the CSV reader counts as line ends too.
+    let body = format!(
+        "{header}A,2025-01-01,o1,\"a\rb\rc\",c,1,10,web\nB,2025-01-02,o2,p,c,1,2,web\nC,2025-01-03,o3,p,c,1,bad,web\n"
+    );
+    let out = run(&body, &[]);
+    assert!(out.stderr.starts_with("error: row 3: column `amount`: \"bad\" is not a number\n"), "{}", out.stderr);
     let body = format!("{header}A,2025-01-01,o1,p,c,1,10,web\nB,2025-01-02,o2,p,c,1,2,web\nC,someday,o3,p,c,1,3,web\n");
     let out = run(&body, &[]);
     assert!(
