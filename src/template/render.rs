@@ -365,10 +365,21 @@ fn money(v: Value, symbol: Option<String>) -> Result<Value, Error> {
     money_text(x, symbol.as_deref()).map(Value::from)
 }
 
+/// The magnitude from which `money` refuses an amount.
+const MONEY_MAX: f64 = 1e13;
+
 /// The text of `money` for amount `x`.
 pub(super) fn money_text(x: f64, symbol: Option<&str>) -> Result<String, Error> {
     if !x.is_finite() {
         return Err(Error::new(ErrorKind::InvalidOperation, format!("money: {x} is not an amount")));
+    }
+    // Past 10^13 a number (a double) no longer holds every cent: 1e18 would show as
+    // $999,999,999,999,999,983.22, and past 1.7e32 the micro-units overflow.
+    if x.abs() >= MONEY_MAX {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("money: {x} is too large to show exactly to the cent (the largest is 9,999,999,999,999.99)"),
+        ));
     }
     let micros = crate::model::to_micros(x);
     let cents = (micros + if micros < 0 { -5_000 } else { 5_000 }) / 10_000;
@@ -475,6 +486,12 @@ mod tests {
         assert_eq!(m(Value::from(999.999), None), "1,000.00");
         assert!(money(Value::UNDEFINED, None).unwrap().is_undefined(), "a missing amount stays missing for `default`");
         assert!(money(Value::from("abc"), None).is_err());
+        assert_eq!(m(Value::from(9_999_999_999_999.99), None), "9,999,999,999,999.99");
+        assert_eq!(m(Value::from(-9_999_999_999_999.99), None), "-9,999,999,999,999.99");
+        for big in [1e13, -1e13, 1e18, 1.8e32, 1e40, -1e40, f64::MAX] {
+            let e = money(Value::from(big), Some("$".into())).unwrap_err();
+            assert!(e.to_string().contains("too large to show exactly to the cent"), "{big}: {e}");
+        }
     }
 
     #[test]
