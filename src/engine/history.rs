@@ -47,7 +47,7 @@ pub struct Scratch {
     cum_orders: Vec<u32>,
     order_start: Vec<bool>,
     order_ts: Vec<i64>,
-    sorted_gaps: Vec<i64>,
+    gaps: crate::expr::eval::GapMedian,
     filters: FilterCache,
     all_rows: Range<usize>,
     /// The last customer's replay buffers, emptied, for the next one.
@@ -84,7 +84,7 @@ impl Scratch {
         s.cum_orders.clear();
         s.order_start.clear();
         s.order_ts.clear();
-        s.sorted_gaps.clear();
+        s.gaps.clear();
         s.filters.clear();
         s.all_rows = rows.clone();
         s.cum_orders.push(0);
@@ -113,9 +113,7 @@ impl Scratch {
     /// Record an order starting at `t`: its time and the gap it closes.
     pub fn record_order(&mut self, t: i64) {
         if let Some(&last) = self.order_ts.last() {
-            let gap = t - last;
-            let pos = self.sorted_gaps.partition_point(|&g| g < gap);
-            self.sorted_gaps.insert(pos, gap);
+            self.gaps.push(t - last);
         }
         self.order_ts.push(t);
     }
@@ -139,7 +137,7 @@ impl Scratch {
             events: data.events.as_ref(),
             ev_rows,
             ev_type_col: c.ev_type,
-            sorted_gaps: &self.sorted_gaps,
+            gaps: &self.gaps,
             order_ts: &self.order_ts,
             amount_col: c.amount,
             quantity_col: c.quantity,
