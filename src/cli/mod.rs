@@ -341,8 +341,8 @@ fn catalogue_warnings(plan: &Plan, data: &Data, quiet: bool) {
     }
 }
 
-/// Event types the dialogues wait for that no event has (with the whole events file only:
-/// a `--presorted` batch holds some customers' events).
+/// Event types the dialogues wait for that no event has (a whole-file run; `--presorted`
+/// gathers the types of every batch and warns at the end).
 fn event_type_warnings(plan: &Plan, data: &Data, quiet: bool) {
     if !quiet {
         for d in crate::engine::responses::event_type_warnings(plan, data) {
@@ -507,6 +507,7 @@ fn run_replay(s: RunSettings) -> Result<ExitCode> {
             _ => None,
         };
         let mut last: Option<Data> = None;
+        let mut event_types = std::collections::BTreeSet::new();
         let mut input_error = None;
         let mut result = None;
         let mut as_of = 0;
@@ -524,6 +525,10 @@ fn run_replay(s: RunSettings) -> Result<ExitCode> {
                             return Err(std::io::Error::other("input error").into());
                         }
                     };
+                    if let (Batches::Sorted(_), Some(ev)) = (&source, &data.events) {
+                        // Event-type warnings come at the end, from every batch's types.
+                        event_types.extend(crate::engine::responses::event_types_of(ev).into_iter().map(str::to_owned));
+                    }
                     if last.is_none() {
                         if let Batches::Sorted(inputs) = &source {
                             // (`prepare` gave them for a whole run.)
@@ -565,6 +570,12 @@ fn run_replay(s: RunSettings) -> Result<ExitCode> {
             None => anyhow::Error::new(e),
         })?;
         let replay = replaying.elapsed();
+        if let (Batches::Sorted(_), Some(path), false) = (&source, &s.replay.spec.paths.events, s.quiet) {
+            let types: Vec<&str> = event_types.iter().map(String::as_str).collect();
+            for d in crate::engine::responses::event_type_warnings_for(&plan, path, &types) {
+                eprintln!("{d}");
+            }
+        }
         let Some((stats, warnings, emitted)) = result else { bail!("no output was produced") };
         let Some(mut data) = last else { bail!("no input was read") };
         if let Batches::Sorted(inputs) = &source {

@@ -103,9 +103,22 @@ pub fn event_type_warnings(plan: &Plan, data: &crate::input::Data) -> Vec<crate:
 
 /// `event_type_warnings` against an events table (`check -e`, which reads no other data).
 pub fn event_type_warnings_in(plan: &Plan, t: &Table) -> Vec<crate::diag::Diagnostic> {
+    event_type_warnings_for(plan, &t.path, &event_types_of(t))
+}
+
+/// The event types of the file a table was read from, sorted, once each: its rows' and those
+/// of the rows `--shard` left out.
+pub fn event_types_of(t: &Table) -> Vec<&str> {
     let mut types: Vec<&str> = t.col("type").map_or(Vec::new(), |c| (0..t.len()).map(|r| t.str_at(c, r)).collect());
+    types.extend(t.other_types.iter().map(|x| &**x));
     types.sort_unstable();
     types.dedup();
+    types
+}
+
+/// `event_type_warnings` given the types (sorted, once each) of the events file at `path`:
+/// with `--presorted`, those of every batch.
+pub fn event_type_warnings_for(plan: &Plan, path: &std::path::Path, types: &[&str]) -> Vec<crate::diag::Diagnostic> {
     let mut out = Vec::new();
     for d in &plan.dialogues {
         let mut seen: Vec<&str> = Vec::new();
@@ -116,6 +129,9 @@ pub fn event_type_warnings_in(plan: &Plan, t: &Table) -> Vec<crate::diag::Diagno
             seen.push(kind);
             let hint = crate::diag::did_you_mean(kind, types.iter().copied()).map_or_else(
                 || {
+                    if types.is_empty() {
+                        return "the file has no events".to_owned();
+                    }
                     let shown: Vec<&str> = types.iter().take(20).copied().collect();
                     let more = if types.len() > shown.len() { ", ..." } else { "" };
                     format!("its types are: {}{more}", shown.join(", "))
@@ -127,7 +143,7 @@ pub fn event_type_warnings_in(plan: &Plan, t: &Table) -> Vec<crate::diag::Diagno
                     .with_message(format!(
                         "{}: no row of the events file {} has type `{kind}`, so nothing here answers to it",
                         d.id,
-                        t.path.display()
+                        path.display()
                     ))
                     .with_severity(crate::diag::Severity::Warning)
                     .with_hint(hint),

@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::shard::Shard;
 use super::time::TimeParser;
@@ -132,6 +132,9 @@ pub struct Table {
     pub groups: Vec<(u32, Range<usize>)>,
     /// How long reading it took (`run --timings`).
     pub read: ReadTimes,
+    /// The `type`s of the rows `--shard` left out (sorted, once each): what the whole file
+    /// holds is these and the `type` column's (event-type warnings).
+    pub other_types: Vec<Box<str>>,
 }
 
 /// How long reading a table took, by stage (wall clock, for `run --timings`).
@@ -162,6 +165,7 @@ impl Table {
             line: Vec::new(),
             groups: Vec::new(),
             read: ReadTimes::default(),
+            other_types: Vec::new(),
         }
     }
 
@@ -515,6 +519,8 @@ struct Piece {
     runs: Vec<(u32, u32)>,
     first_key: Option<(String, u64)>,
     last_key: Option<(String, u64)>,
+    /// The `type`s of the rows of other shards (dropped), once each.
+    other_types: FxHashSet<Box<[u8]>>,
 }
 
 struct Layout<'a> {
@@ -1030,6 +1036,7 @@ fn parse_piece(
         runs: Vec::new(),
         first_key: None,
         last_key: None,
+        other_types: FxHashSet::default(),
     };
     const RECENT: usize = 64;
     let mut recent = vec![[u32::MAX; RECENT]; lay.data_idx.len()];
@@ -1107,6 +1114,12 @@ fn parse_piece(
         }
         prev_line = ln;
         if !lay.shard.keeps(cid.as_bytes()) {
+            if let Some(t) = lay.type_idx {
+                let ty = field(t)?;
+                if !ty.is_empty() && !piece.other_types.contains(ty.as_bytes()) {
+                    piece.other_types.insert(ty.as_bytes().into());
+                }
+            }
             continue;
         }
         if let Some(t) = lay.type_idx {
@@ -1237,6 +1250,8 @@ impl Piece {
             runs,
             first_key: None,
             last_key: self.last_key.take(),
+            // (Kept with the head: the types a run meets are gathered over every batch.)
+            other_types: FxHashSet::default(),
         }
     }
 
@@ -1751,6 +1766,13 @@ fn merge(
     storage: &[Storage],
     mut pieces: Vec<Piece>,
 ) -> Table {
+    let mut other_types: Vec<Box<str>> = pieces
+        .iter_mut()
+        .flat_map(|p| std::mem::take(&mut p.other_types))
+        .map(|t| String::from_utf8_lossy(&t).into())
+        .collect();
+    other_types.sort_unstable();
+    other_types.dedup();
     let (global, remaps) = union(&pieces);
     let order = string_order(&global);
     let mut canon = vec![0u32; global.len()];
@@ -1901,6 +1923,7 @@ fn merge(
         line,
         groups,
         read: ReadTimes::default(),
+        other_types,
     }
 }
 

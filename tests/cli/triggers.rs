@@ -370,6 +370,18 @@ fn an_event_type_no_event_has_is_a_warning_with_did_you_mean() {
         "{}",
         out.stderr
     );
+    // Every shard warns of what the whole file lacks (A's rows are in one of the two shards,
+    // and the other's run still knows their types), and so does a `--presorted` run.
+    for extra in [&["--shard", "1/2"][..], &["--shard", "2/2"], &["--presorted"]] {
+        let out = f.run(&[&["--as-of", "2025-01-20", "--no-profile"][..], extra].concat());
+        assert_eq!(out.code, 0, "{extra:?}: {}", out.stderr);
+        let got: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("warning") || l.contains("-->") || l.contains("help"))
+            .collect();
+        assert_eq!(got, warnings, "{extra:?}: {}", out.stderr);
+    }
     // `check -e` says it too, before any run (a warning: the exit stays 0).
     let checked = f.cmd(&["check", "-d", "dialogues", "-e", "events.csv"]);
     assert_eq!(checked.code, 0, "{}", checked.stderr);
