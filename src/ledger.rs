@@ -23,6 +23,19 @@ pub const DEFAULT_MAX_LATE: i64 = 7 * crate::model::DAY;
 pub struct Ledger {
     path: PathBuf,
     lock: fd_lock::RwLock<File>,
+    /// This run made the file (it did not exist): a run that fails before recording its
+    /// night removes it again, leaving no empty ledger behind a mistyped path.
+    created: bool,
+    /// A night was recorded.
+    appended: bool,
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        if self.created && !self.appended && std::fs::metadata(&self.path).is_ok_and(|m| m.len() == 0) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 /// What the ledger holds, read once at the start of a run.
@@ -108,26 +121,29 @@ fn parse_hex(s: &str) -> Option<u128> {
 impl Ledger {
     /// Open (or create) the ledger at `path`.
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| LedgerError(format!("cannot open the ledger {}: {e}", path.display())))?;
-        Ok(Ledger { path: path.to_path_buf(), lock: fd_lock::RwLock::new(file) })
+        let cannot = |e: io::Error| LedgerError(format!("cannot open the ledger {}: {e}", path.display()));
+        let (file, created) = match OpenOptions::new().read(true).write(true).open(path) {
+            Ok(f) => (f, false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let f = OpenOptions::new().read(true).write(true).create_new(true).open(path).map_err(cannot)?;
+                (f, true)
+            }
+            Err(e) => return Err(cannot(e)),
+        };
+        Ok(Ledger { path: path.to_path_buf(), lock: fd_lock::RwLock::new(file), created, appended: false })
     }
 
     /// Lock the ledger for this run, failing at once if another run holds it.
     pub fn lock(&mut self) -> Result<LockedLedger<'_>, LedgerError> {
         let path = self.path.clone();
+        let appended = &mut self.appended;
         let guard = self.lock.try_write().map_err(|_| {
             LedgerError(format!(
                 "another kairos run is using the ledger {} (it is locked); nothing was emitted",
                 path.display()
             ))
         })?;
-        Ok(LockedLedger { path, guard })
+        Ok(LockedLedger { path, guard, appended })
     }
 }
 
@@ -135,6 +151,7 @@ impl Ledger {
 pub struct LockedLedger<'l> {
     path: PathBuf,
     guard: fd_lock::RwLockWriteGuard<'l, File>,
+    appended: &'l mut bool,
 }
 
 impl LockedLedger<'_> {
@@ -154,7 +171,9 @@ impl LockedLedger<'_> {
     pub fn append(&mut self, held: &Held, lines: &[u8]) -> Result<(), LedgerError> {
         let err = |e: io::Error| LedgerError(format!("cannot write the ledger {}: {e}", self.path.display()));
         let file: &mut File = &mut self.guard;
-        append_or_roll_back(file, held.complete, lines, |f, b| f.write_all(b)).map_err(err)
+        append_or_roll_back(file, held.complete, lines, |f, b| f.write_all(b)).map_err(err)?;
+        *self.appended = true;
+        Ok(())
     }
 }
 

@@ -218,7 +218,31 @@ fn a_closed_output_pipe_fails_a_ledger_run_and_records_nothing() {
         stderr,
         "error: the output was closed before the plan was written whole; nothing was recorded in the ledger sent.jsonl (the next run emits these messages again)\n"
     );
-    assert_eq!(super::read(&f.path("sent.jsonl")), "", "nothing recorded");
+    assert!(!f.path("sent.jsonl").exists(), "nothing recorded: the ledger the run made is gone again");
+}
+
+/// A run that fails before it records a night leaves no ledger it made (a mistyped path in a
+/// cron job), and an existing one as it was.
+#[test]
+fn a_failed_run_leaves_no_new_ledger_behind() {
+    let f = Fixture::new();
+    f.dialogue("ask", ASK);
+    write_known(&f, 5, 0);
+    let good = std::fs::read_to_string(f.path("tx.csv")).unwrap();
+    f.file("tx.csv", &format!("{good}C9,not a time,o9,p,c,1,1,web\n"));
+    let out = f.run(&["--as-of", &day(5), "--ledger", "new.jsonl", "-o", "plan.csv"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("not a time"), "{}", out.stderr);
+    assert!(!f.path("new.jsonl").exists(), "no empty ledger left");
+    f.file("old.jsonl", "");
+    let out = f.run(&["--as-of", &day(5), "--ledger", "old.jsonl", "-o", "plan.csv"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(f.path("old.jsonl").exists(), "a ledger the run did not make stays");
+    // A good night with nothing to send still makes the ledger: the night is recorded.
+    f.file("tx.csv", &good);
+    let out = f.run(&["--as-of", "2020-01-01", "--ledger", "new.jsonl", "-o", "plan.csv"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(f.path("new.jsonl").exists());
 }
 
 #[test]
