@@ -7,7 +7,7 @@
 //! allocates. Past [`LIVE`] bytes held or [`GROSS`] bytes allocated in all, the allocation
 //! cannot be refused (Rust aborts on a failed allocation, and an allocator may not unwind), so
 //! the run stops there: the work is described by the closure `within` was given, the pending
-//! temp files are removed, and the process exits 2 as any failed render does.
+//! temp files are removed (the hook `on_over`), and the process exits 2 as any failed render does.
 //!
 //! Outside a render the wrapper costs one thread-local read per allocation.
 
@@ -104,7 +104,24 @@ fn over(gross: bool) -> ! {
             LIVE >> 20
         )
     };
-    crate::output::sink::exit_removing_temp_files(2, &text)
+    match EXIT.get() {
+        Some(exit) => exit(2, &text),
+        None => {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "{text}");
+            std::process::exit(2)
+        }
+    }
+}
+
+/// How a run that went over ends: set by the CLI to the output's clean-up
+/// (`output::sink::exit_removing_temp_files`: print, remove the temp files, exit). A hook,
+/// so this leaf module depends on nothing above it.
+static EXIT: std::sync::OnceLock<fn(u8, &str) -> !> = std::sync::OnceLock::new();
+
+/// Set how a run that goes over its budget ends (once; later calls change nothing).
+pub fn on_over(exit: fn(u8, &str) -> !) {
+    let _ = EXIT.set(exit);
 }
 
 /// The binary's allocator with the render budget on top (`#[global_allocator]` in main.rs).

@@ -46,6 +46,7 @@ use settings::{Project, Replay, ReportSettings, RunSettings, Window};
 /// Parse arguments, run, and map the outcome to an exit code: 0 success, 1 problems found
 /// (`check`), 2 kairos could not do its job. A closed stdout pipe is not a failure.
 pub fn main() -> ExitCode {
+    crate::budget::on_over(crate::output::sink::exit_removing_temp_files);
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
