@@ -32,9 +32,36 @@ pub struct Ledger {
 
 impl Drop for Ledger {
     fn drop(&mut self) {
-        if self.created && !self.appended && std::fs::metadata(&self.path).is_ok_and(|m| m.len() == 0) {
-            let _ = std::fs::remove_file(&self.path);
+        if !self.created || self.appended {
+            return;
         }
+        // Removed under the lock, and only while still empty: a run that opened the file
+        // meanwhile either holds the lock (nothing is removed) or finds, once it has the
+        // lock, that its file is no longer the ledger (`lock`), never records into a file
+        // that is gone.
+        let path = self.path.clone();
+        if let Ok(file) = self.lock.try_write() {
+            if file.metadata().is_ok_and(|m| m.len() == 0) && is_file_at(&file, &path) {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+}
+
+/// Is `file` (open) the file now at `path`, by identity? (Always on systems without inodes.)
+fn is_file_at(file: &File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
     }
 }
 
@@ -143,6 +170,12 @@ impl Ledger {
                 path.display()
             ))
         })?;
+        if !is_file_at(&guard, &path) {
+            return Err(LedgerError(format!(
+                "the ledger {} was removed as this run opened it (a run that failed removed the empty ledger it had made); nothing was emitted: run again",
+                path.display()
+            )));
+        }
         Ok(LockedLedger { path, guard, appended })
     }
 }
@@ -272,6 +305,35 @@ mod tests {
         let mut b = Ledger::open(&p).unwrap();
         let e = b.lock().err().expect("locked");
         assert!(e.0.contains("is locked"), "{e}");
+    }
+
+    #[test]
+    fn a_ledger_a_failed_run_made_goes_and_a_run_that_opened_it_meanwhile_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sent.jsonl");
+        let a = Ledger::open(&p).unwrap();
+        // B opens the file A made, before A (which records nothing) ends.
+        let mut b = Ledger::open(&p).unwrap();
+        drop(a);
+        assert!(!p.exists(), "the empty ledger A made is removed");
+        let e = b.lock().err().expect("B's file is no longer the ledger");
+        assert!(e.0.contains("was removed as this run opened it"), "{e}");
+        // A ledger that held nights is never removed, nor one the run did not make.
+        let mut c = Ledger::open(&p).unwrap();
+        c.lock().unwrap().append(&Held::default(), b"{\"a\":1}\n").unwrap();
+        drop(c);
+        assert!(p.exists());
+        std::fs::write(&p, "").unwrap();
+        drop(Ledger::open(&p).unwrap());
+        assert!(p.exists(), "an existing empty ledger stays");
+        // A's lock is taken before the removal: while another run holds it, nothing goes.
+        std::fs::remove_file(&p).unwrap();
+        let made = Ledger::open(&p).unwrap();
+        let mut other = Ledger::open(&p).unwrap();
+        let held = other.lock().unwrap();
+        drop(made);
+        assert!(p.exists(), "locked by another run: kept");
+        drop(held);
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub struct History<'a> {
     pub events: Option<&'a Table>,
     pub ev_rows: Range<usize>,
     pub ev_type_col: Option<usize>,
-    /// Gaps in seconds between consecutive orders so far, sorted.
+    /// The median of the gaps in seconds between consecutive orders so far.
     pub gaps: &'a GapMedian,
     /// Timestamps of the customer's orders so far.
     pub order_ts: &'a [i64],

@@ -227,13 +227,10 @@ impl<'a> Writer<'a> {
         self
     }
 
-    /// Can message `m` go out as an email: it is not suppressed (a `--reemit` of a night
-    /// written with `--include-suppressed` holds some), its channel's part is an email part,
-    /// and the customer has an address?
+    /// Can message `m` go out as an email: its channel's part is an email part, and the
+    /// customer has an address? (Suppressed messages never reach mail: `--include-suppressed`
+    /// is refused with it, and a ledger never records them for `--reemit`.)
     fn is_mail(&self, r: &CustomerResult, m: &Message) -> bool {
-        if m.suppressed.is_some() {
-            return false;
-        }
         let inst = &r.instances[m.instance];
         let v = &self.plan.dialogues[inst.dialogue].steps[m.step].ladder[m.attempt].variants[m.variant];
         let channel = &v.channels[m.channel];
