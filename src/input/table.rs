@@ -135,6 +135,9 @@ pub struct Table {
     /// The `type`s of the rows `--shard` left out (sorted, once each): what the whole file
     /// holds is these and the `type` column's (event-type warnings).
     pub other_types: Vec<Box<str>>,
+    /// A profile's number columns and, for each, the hidden text column (past `names`) holding
+    /// its cells as read (`written_at`).
+    pub num_text: Vec<(usize, usize)>,
 }
 
 /// How long reading a table took, by stage (wall clock, for `run --timings`).
@@ -166,6 +169,7 @@ impl Table {
             groups: Vec::new(),
             read: ReadTimes::default(),
             other_types: Vec::new(),
+            num_text: Vec::new(),
         }
     }
 
@@ -207,6 +211,14 @@ impl Table {
             Column::Num(v) if v[row].is_nan() => "".into(),
             Column::Num(v) => format_num(v[row]).into(),
             _ => self.str_at(col, row).into(),
+        }
+    }
+    /// A cell as the file holds it (trimmed), for writing it back: a profile's number as
+    /// read (`007.50` stays so, as do digits past a double's), any other cell as `text_at`.
+    pub fn written_at(&self, col: usize, row: usize) -> std::borrow::Cow<'_, str> {
+        match self.num_text.iter().find(|&&(c, _)| c == col) {
+            Some(&(_, twin)) => self.str_at(twin, row).into(),
+            None => self.text_at(col, row),
         }
     }
     /// Symbols of an interned text column (None for numbers and mostly-distinct text).
@@ -1542,6 +1554,9 @@ struct Opened {
     storage: Vec<Storage>,
     summed: Vec<bool>,
     type_idx: Option<usize>,
+    /// Per number column of a profile, the data column that keeps its text as read
+    /// (`Table::num_text`): data columns past `types.len()`.
+    twins: Vec<(usize, usize)>,
 }
 
 impl Opened {
@@ -1578,11 +1593,26 @@ impl Opened {
             .iter()
             .map(|&i| if spec.numeric.contains(&names[i]) { ColType::Num } else { ColType::Str })
             .collect();
-        let storage = types.iter().map(|t| if *t == ColType::Num { Storage::Num } else { Storage::Sym }).collect();
-        let summed = data_idx
+        let mut storage: Vec<Storage> =
+            types.iter().map(|t| if *t == ColType::Num { Storage::Num } else { Storage::Sym }).collect();
+        let mut summed: Vec<bool> = data_idx
             .iter()
             .map(|&i| spec.kind == TableKind::Transactions && matches!(names[i].as_str(), "amount" | "quantity"))
             .collect();
+        // A profile's numbers are written back into the plan as the file holds them (`007.50`,
+        // an id of 20 digits): each is read a second time, as text, into a hidden column.
+        let mut data_idx = data_idx;
+        let mut twins = Vec::new();
+        if spec.kind == TableKind::Customers {
+            for k in 0..types.len() {
+                if types[k] == ColType::Num {
+                    twins.push((k, data_idx.len()));
+                    data_idx.push(data_idx[k]);
+                    storage.push(Storage::Text);
+                    summed.push(false);
+                }
+            }
+        }
         let type_idx = if matches!(spec.kind, TableKind::Events | TableKind::Catalog) { find("type") } else { None };
         buf.drain(..header.end);
         Ok(Self {
@@ -1599,6 +1629,7 @@ impl Opened {
             storage,
             summed,
             type_idx,
+            twins,
         })
     }
 
@@ -1657,8 +1688,10 @@ impl Opened {
     }
 
     fn merge(&self, path: &Path, kind: TableKind, pieces: Vec<Piece>) -> Table {
-        let names = self.data_idx.iter().map(|&i| self.names[i].clone()).collect();
-        merge(path, kind, names, self.types.clone(), &self.storage, pieces)
+        let names = self.data_idx[..self.types.len()].iter().map(|&i| self.names[i].clone()).collect();
+        let mut table = merge(path, kind, names, self.types.clone(), &self.storage, pieces);
+        table.num_text.clone_from(&self.twins);
+        table
     }
 }
 
@@ -1924,6 +1957,7 @@ fn merge(
         groups,
         read: ReadTimes::default(),
         other_types,
+        num_text: Vec::new(),
     }
 }
 

@@ -420,7 +420,7 @@ impl<'a> Writer<'a> {
             Some((t, row)) => {
                 for c in 0..t.names.len() {
                     match t.num_col(c) {
-                        Some(_) => fields.field(t.text_at(c, row).as_bytes()),
+                        Some(_) => fields.field(t.written_at(c, row).as_bytes()),
                         None => row::write_text(&mut fields, t.str_at(c, row), self.escape),
                     }
                 }
@@ -740,7 +740,7 @@ impl<'a> Writer<'a> {
     pub fn profile(&self, r: &CustomerResult) -> Vec<(&'a str, String)> {
         match (&self.data.customers, self.data.people[r.person].profile) {
             (Some(t), Some(row)) => {
-                t.names.iter().enumerate().map(|(i, n)| (n.as_str(), t.text_at(i, row).into_owned())).collect()
+                t.names.iter().enumerate().map(|(i, n)| (n.as_str(), t.written_at(i, row).into_owned())).collect()
             }
             _ => Vec::new(),
         }

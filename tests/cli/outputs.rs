@@ -470,3 +470,35 @@ fn a_new_plan_file_honours_the_umask() {
         assert_eq!(std::fs::metadata(f.path(name)).unwrap().permissions().mode() & 0o777, mode, "umask {umask}");
     }
 }
+
+#[test]
+fn profile_numbers_are_written_as_the_file_holds_them() {
+    let f = Fixture::new();
+    f.dialogue(
+        "hi",
+        "trigger:\n  purchase: {}\nwhen: customer.ltv > 7\nsteps:\n  - id: s\n    send: {channel: email, template: t}\n",
+    )
+    .file("kairos.yaml", "fields:\n  customers: {ltv: number, big: number}\n")
+    .tx(&["C1,2025-01-01,o1,p1,books,10", "C2,2025-01-01,o2,p1,books,10"])
+    .file("customers.csv", "customer_id,email,ltv,big\nC1,c1@x.com,007.50,12345678901234567891\nC2,c2@x.com,6,\n");
+    let out = f.run(&["--no-templates"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The condition reads the numbers (C2's 6 is not over 7); the plan holds their text.
+    let mut r = csv::Reader::from_reader(out.stdout.as_bytes());
+    let h = r.headers().unwrap().clone();
+    assert_eq!(&h.iter().skip(15).collect::<Vec<_>>(), &["email", "ltv", "big"]);
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "{}", out.stdout);
+    assert_eq!((&rows[0][1], &rows[0][16], &rows[0][17]), ("C1", "007.50", "12345678901234567891"));
+    for format in ["json", "jsonl"] {
+        let out = f.run(&["--no-templates", "--format", format]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stdout.contains(r#""ltv":"007.50","big":"12345678901234567891""#), "{format}: {}", out.stdout);
+    }
+    // Read a batch at a time, the same.
+    let whole = f.run(&["--no-templates", "--as-of", "2025-02-01"]);
+    let presorted = f.run(&["--no-templates", "--as-of", "2025-02-01", "--presorted"]);
+    assert_eq!(presorted.code, 0, "{}", presorted.stderr);
+    assert!(presorted.stdout.contains(",007.50,12345678901234567891\n"), "{}", presorted.stdout);
+    assert_eq!(presorted.stdout, whole.stdout);
+}
