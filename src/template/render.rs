@@ -287,12 +287,7 @@ impl Templates {
     }
 
     fn error(&self, t: &super::Template, c: &super::Compiled, vars: &Vars<'_>, e: &Error) -> RenderError {
-        let line = e.line().map_or_else(String::new, |l| {
-            let (file_line, _) = crate::diag::line_col(&t.src, c.node);
-            // A block scalar's text starts on the line after its indicator.
-            let first = if t.src[c.node..].starts_with(['|', '>']) { file_line + 1 } else { file_line };
-            format!(":{}", first + l - 1)
-        });
+        let line = source_line(t, c, e).map_or_else(String::new, |l| format!(":{l}"));
         let what = match e.kind() {
             ErrorKind::OutOfFuel => "it ran too long (out of fuel: a loop that does not end?)".to_owned(),
             ErrorKind::WriteFailure => format!("the output passed {} KiB", MAX_OUTPUT / 1024),
@@ -312,6 +307,24 @@ impl Templates {
             vars.step
         )
     }
+}
+
+/// The file line of a render error: where its span (else its line) of the field's value comes
+/// from in the YAML source, through quotes, escapes and folding (as `check` places errors);
+/// failing that, the field's line plus the error's line within it.
+fn source_line(t: &super::Template, c: &super::Compiled, e: &Error) -> Option<usize> {
+    let in_source = e
+        .range()
+        .or_else(|| e.line().and_then(|l| super::line_range(&c.value, l)))
+        .and_then(|r| crate::yaml::scalar_range(&t.src, c.node, &c.value, r));
+    if let Some(r) = in_source {
+        return Some(crate::diag::line_col(&t.src, r.start).0);
+    }
+    let l = e.line()?;
+    let (file_line, _) = crate::diag::line_col(&t.src, c.node);
+    // A block scalar's text starts on the line after its indicator.
+    let first = if t.src[c.node..].starts_with(['|', '>']) { file_line + 1 } else { file_line };
+    Some(first + l - 1)
 }
 
 impl Part {

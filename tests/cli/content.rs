@@ -535,3 +535,29 @@ fn eml_through_a_link_to_a_folder_fills_the_folder() {
     assert!(std::fs::symlink_metadata(f.path("ld")).unwrap().file_type().is_symlink());
     assert_eq!(std::fs::read_dir(f.path("real")).unwrap().count(), 1, "C1's one email");
 }
+
+#[test]
+fn a_render_error_in_a_folded_or_quoted_field_names_its_own_line() {
+    // Line 8 opens the sms text; the failing expression is on line 10 of the file, whatever
+    // the scalar's style (the value's own lines are folded into one in the quoted and `>` forms).
+    for text in [
+        "\"Thanks\n    {{ customer.name }},\n    {{ 10 // (customer.name | length - 14) }}\"",
+        "'Thanks\n    {{ customer.name }},\n    {{ 10 // (customer.name | length - 14) }}'",
+        ">\n    Thanks {{ customer.name }},\n    {{ 10 // (customer.name | length - 14) }}",
+        "Thanks\n    {{ customer.name }},\n    {{ 10 // (customer.name | length - 14) }}",
+    ] {
+        let f = fixture();
+        let template = TEMPLATE.replace(
+            "text: \"Thanks {{ customer.name | first_name | title }}! {{ message_id[:8] }}\"",
+            &format!("text: {text}"),
+        );
+        f.file("templates/thanks.yaml", &template);
+        let out = f.run(&["-o", "plan.csv"]);
+        assert_eq!(out.code, 2, "{text}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("templates/thanks.yaml:10: rendering `thanks/sms.text` for customer C1"),
+            "{text}: {}",
+            out.stderr
+        );
+    }
+}
