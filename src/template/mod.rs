@@ -585,20 +585,129 @@ fn filters_used(text: &str) -> Vec<(&str, Range<usize>)> {
     out
 }
 
+/// The arguments of a filter call whose name ends at byte `at` of `text`: None without
+/// parentheses (or when they are never closed); else each argument's byte range, and its
+/// value when it is a plain string literal (`'$'`, `"%d/%m"`).
+fn filter_args(text: &str, at: usize) -> Option<Vec<(Option<String>, Range<usize>)>> {
+    let b = text.as_bytes();
+    let mut i = at;
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    if b.get(i) != Some(&b'(') {
+        return None;
+    }
+    let mut args = Vec::new();
+    let (mut depth, mut start) = (0usize, i + 1);
+    let mut push = |from: usize, to: usize, args: &mut Vec<(Option<String>, Range<usize>)>| {
+        let raw = &text[from..to];
+        let lead = raw.len() - raw.trim_start().len();
+        let r = from + lead..from + lead + raw.trim().len();
+        if !r.is_empty() {
+            args.push((string_literal(&text[r.clone()]), r));
+        }
+    };
+    i += 1;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' if depth > 0 => depth -= 1,
+            b')' => {
+                push(start, i, &mut args);
+                return Some(args);
+            }
+            b',' if depth == 0 => {
+                push(start, i, &mut args);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The value of `s` if it is one string literal and nothing else (escapes `\\`, `\'`, `\"`,
+/// `\n`, `\t` undone; any other escape, and so any doubt, gives None).
+fn string_literal(s: &str) -> Option<String> {
+    let q = s.chars().next().filter(|c| matches!(c, '"' | '\''))?;
+    let body = s.strip_prefix(q)?.strip_suffix(q)?;
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push(match chars.next()? {
+                e @ ('\\' | '\'' | '"') => e,
+                'n' => '\n',
+                't' => '\t',
+                _ => return None,
+            }),
+            c if c == q => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// What kairos's own filters take: at most this many arguments, each a string.
+fn own_filter_arity(name: &str) -> Option<(usize, &'static str)> {
+    match name {
+        "money" => Some((1, "at most one argument, a currency symbol: `money` or `money(\"$\")`")),
+        "date" => Some((1, "at most one argument, a strftime format: `date` or `date(\"%d/%m/%Y\")`")),
+        "first_name" => Some((0, "no arguments: `first_name`")),
+        _ => None,
+    }
+}
+
 /// Every filter a field applies must exist: an unknown one (`defualt`) is an error here, at
-/// its place, rather than a failed `run`.
+/// its place, rather than a failed `run`. kairos's own filters (`money`, `date`,
+/// `first_name`) must be given what they take, and a literal `date` format must be one.
 fn check_filters(c: &Compiled, file: &Path, src: &Arc<str>, diags: &mut Diagnostics) {
+    let place = |d: Diagnostic, range: Range<usize>| match yaml::scalar_range(src, c.node, &c.value, range) {
+        Some(r) => d.at(src, r),
+        None => d.at(src, yaml::first_line(src, c.node..c.node + 1)),
+    };
     for (name, range) in filters_used(&c.value) {
+        if let (Some((most, takes)), Some(args)) = (own_filter_arity(name), filter_args(&c.value, range.end)) {
+            if args.len() > most {
+                let extra = args[most].1.start..args[args.len() - 1].1.end;
+                let d = Diagnostic::error(
+                    file,
+                    format!(
+                        "filter `{name}` in `{}` is given {} argument{}: it takes {takes}",
+                        c.name,
+                        args.len(),
+                        if args.len() == 1 { "" } else { "s" }
+                    ),
+                );
+                diags.push(place(d, extra));
+            } else if let (Some(first), false) = (args.first(), most == 0) {
+                match &first.0 {
+                    Some(fmt) if name == "date" && render::date_items(Some(fmt)).is_none() => {
+                        let d = Diagnostic::error(
+                            file,
+                            format!("filter `date` in `{}`: {fmt:?} is not a strftime format", c.name),
+                        )
+                        .with_hint("e.g. `%-d %B %Y` (5 March 2025), `%d/%m/%Y`, `%Y-%m-%d %H:%M`".to_owned());
+                        diags.push(place(d, first.1.clone()));
+                    }
+                    _ => {}
+                }
+            }
+        }
         if filter_exists(name) {
             continue;
         }
         let hint = crate::diag::did_you_mean(name, FILTERS.iter().copied().filter(|f| filter_exists(f)))
             .map_or_else(|| format!("the filters are: {}", FILTERS.join(", ")), |x| format!("did you mean `{x}`?"));
         let d = Diagnostic::error(file, format!("unknown filter `{name}` in `{}`", c.name)).with_hint(hint);
-        diags.push(match yaml::scalar_range(src, c.node, &c.value, range) {
-            Some(r) => d.at(src, r),
-            None => d.at(src, yaml::first_line(src, c.node..c.node + 1)),
-        });
+        diags.push(place(d, range));
     }
 }
 

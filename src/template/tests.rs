@@ -143,6 +143,32 @@ fn unknown_filters_are_located_with_a_hint() {
 }
 
 #[test]
+fn own_filters_given_too_much_or_a_bad_format_are_located() {
+    let f = Fixture::new(&[(
+        "promo.yaml",
+        "email:\n  subject: \"{{ history.spend | money('$', 2) }} {{ customer.name | first_name(1) }}\"\n  text: |\n    {{ trigger.at | date('%d %Q') }} {{ trigger.at | date(\"%d/%m/%Y\") }} {{ history.spend | money(message_id) }}\n    {{ trigger.at | date( message_id ) }} {{ history.spend | money }} {{ 'a' | replace('a', 'b') }} {{ trigger.at | date('%-d %B (%A)') }}\n",
+    )]);
+    let (_, diags) = f.load();
+    assert_eq!(
+        diags,
+        vec![
+            "T/promo.yaml:2:43 filter `money` in `promo/email.subject` is given 2 arguments: it takes at most one argument, a currency symbol: `money` or `money(\"$\")`",
+            "T/promo.yaml:2:79 filter `first_name` in `promo/email.subject` is given 1 argument: it takes no arguments: `first_name`",
+            "T/promo.yaml:4:26 filter `date` in `promo/email.text`: \"%d %Q\" is not a strftime format",
+        ]
+    );
+    assert_eq!(filter_args("x | f", 5), None);
+    assert_eq!(
+        filter_args(" ( 'a,b' , [1, (2)] ,\"c\\\"d\")", 0),
+        Some(vec![(Some("a,b".to_owned()), 3..8), (None, 11..19), (Some("c\"d".to_owned()), 21..27),])
+    );
+    assert_eq!(filter_args("()", 0), Some(vec![]));
+    assert_eq!(filter_args("('a'", 0), None, "never closed");
+    assert_eq!(string_literal("'a' ~ 'b'"), None);
+    assert_eq!(string_literal("'\\x'"), None, "an escape not undone here is not guessed");
+}
+
+#[test]
 fn a_syntax_error_points_into_the_file() {
     let f = Fixture::new(&[("bad.yaml", "sms:\n  text: |\n    ok\n    {% if x %}no end\n")]);
     let (_, diags) = f.load();
