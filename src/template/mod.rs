@@ -447,6 +447,22 @@ fn compile_file(
                 continue;
             }
             let name = format!("{key}/{}.{}", channel.value, field.name());
+            if let Some(tag) = long_tag(&value.value) {
+                let d = Diagnostic::error(
+                    file,
+                    format!(
+                        "a tag of {} bytes in `{name}`: a `{{{{ }}}}` or `{{% %}}` tag holds at most {MAX_TAG} bytes",
+                        tag.len()
+                    ),
+                )
+                .with_hint("a chain of thousands of operators or filters would overflow the stack; set parts of it with `{% set %}`");
+                let opening = tag.start..tag.start + 2;
+                diags.push(match yaml::scalar_range(src, node, &value.value, opening) {
+                    Some(r) => d.at(src, r),
+                    None => d.at(src, yaml::first_line(src, node..node + 1)),
+                });
+                continue;
+            }
             let c =
                 Compiled { name: name.clone(), node, value: value.value.clone(), fast: fast::compile(&value.value) };
             match env.add_template_owned(name.clone(), value.value) {
@@ -462,6 +478,59 @@ fn compile_file(
         parts.insert(channel.value, Part { form, fields });
     }
     Some(Template { key: key.to_owned(), file: file.to_path_buf(), src: src.clone(), parts, needs })
+}
+
+/// The most bytes one `{{ }}` or `{% %}` tag may hold. minijinja parses, compiles and
+/// evaluates a chain of operators (`x | f | f ...`, `- - 1`, `a ~ a ~ ...`, `x.a.a...`) by
+/// recursion, a few stack frames per link: 10,000 links overflowed a thread's stack, which
+/// aborts the process. 2 KiB is far more than any real expression and a few hundred links.
+const MAX_TAG: usize = 2048;
+
+/// The first `{{ }}` or `{% %}` tag of `text` longer than `MAX_TAG` (a tag never closed runs
+/// to the end), string literals inside skipped, comments and `{% raw %}` text too.
+fn long_tag(text: &str) -> Option<Range<usize>> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i + 1 < b.len() {
+        let close = match (b[i], b[i + 1]) {
+            (b'{', b'{') => b'}',
+            (b'{', b'%') => b'%',
+            (b'{', b'#') => {
+                i = text[i + 2..].find("#}").map_or(b.len(), |e| i + 2 + e + 2);
+                continue;
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let start = i;
+        i += 2;
+        while i < b.len() && !(b[i] == close && b.get(i + 1) == Some(&b'}')) {
+            if let q @ (b'"' | b'\'') = b[i] {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            i += 1;
+        }
+        let end = (i + 2).min(b.len());
+        if end - start > MAX_TAG {
+            return Some(start..end);
+        }
+        i = end;
+        // `{% raw %}` text is not tags.
+        let tag = text[start + 2..end.saturating_sub(2).max(start + 2)].trim().trim_matches('-').trim();
+        if close == b'%' && tag == "raw" {
+            let from = i;
+            i = text[from..]
+                .match_indices("{%")
+                .find(|&(k, _)| text[from + k + 2..].trim_start_matches(['-', ' ', '\t', '\n']).starts_with("endraw"))
+                .map_or(b.len(), |(k, _)| from + k);
+        }
+    }
+    None
 }
 
 /// The filters a template can use: minijinja's built-in ones and kairos's own.

@@ -515,3 +515,20 @@ mod fast_path {
         assert_eq!(compile(&"{{ step | upper }}".repeat(10_000)), None);
     }
 }
+
+#[test]
+fn a_tag_too_long_to_evaluate_safely_is_an_error_before_minijinja_sees_it() {
+    let chain = "|upper".repeat(10_000);
+    let body = format!("email:\n  subject: x\n  text: \"ok {{{{ 'a' }}}} {{{{ 1{chain} }}}}\"\n");
+    let f = Fixture::new(&[("long.yaml", body.as_str())]);
+    let (_, diags) = f.load();
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert!(diags[0].starts_with("T/long.yaml:3:23 a tag of 60007 bytes in `long/email.text`"), "{diags:?}");
+    let at_limit = format!("{{{{ 1{} }}}}", "|upper".repeat((MAX_TAG - 7) / 6));
+    assert!(at_limit.len() <= MAX_TAG);
+    assert_eq!(long_tag(&at_limit), None);
+    assert_eq!(long_tag(&format!("{at_limit}{{# {} #}}", "x".repeat(5000))), None, "comments are no tags");
+    assert_eq!(long_tag(&format!("{{% raw %}}{{{{ {} {{% endraw %}}", "-".repeat(5000))), None, "nor raw text");
+    assert_eq!(long_tag(&format!("{{{{ '}}}}{}' }}}}", "x".repeat(3000))), Some(0..3010), "strings skipped");
+    assert_eq!(long_tag(&format!("{{% if {} ", "- ".repeat(2000))), Some(0..4007), "never closed");
+}
