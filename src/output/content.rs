@@ -10,7 +10,7 @@ use minijinja::value::Value;
 use crate::expr::eval::nan0;
 use crate::input::Table;
 use crate::model::{from_micros, to_micros, DAY};
-use crate::template::fast::Val;
+use crate::template::fast::{number_value, Val};
 use crate::template::render::local_time;
 
 /// The fields of row `row` of `t` that `needed` names (all of them when `needed` is None):
@@ -23,7 +23,7 @@ pub fn fields<'t>(t: &'t Table, row: usize, needed: Option<&BTreeSet<String>>) -
         }
         let v = match t.num_col(c) {
             Some(col) if col[row].is_nan() => continue,
-            Some(col) => Value::from(col[row]),
+            Some(col) => number_value(col[row]),
             None => {
                 let s = t.str_at(c, row);
                 if s.is_empty() {
@@ -42,7 +42,7 @@ pub fn fields<'t>(t: &'t Table, row: usize, needed: Option<&BTreeSet<String>>) -
 pub fn cell(t: &Table, col: usize, row: usize) -> Val<'_> {
     match t.num_col(col) {
         Some(c) if c[row].is_nan() => Val::Undef,
-        Some(c) => Val::F64(c[row]),
+        Some(c) => Val::number(c[row]),
         None => Val::Str(Cow::Borrowed(t.str_at(col, row))),
     }
 }
@@ -121,8 +121,8 @@ impl<'t> History<'t> {
         let mut out: Vec<(&'static str, Value)> = vec![
             ("orders", Value::from(self.orders)),
             ("lines", Value::from(self.lines)),
-            ("spend", Value::from(from_micros(self.spend))),
-            ("spend_365d", Value::from(from_micros(self.spend_year))),
+            ("spend", number_value(from_micros(self.spend))),
+            ("spend_365d", number_value(from_micros(self.spend_year))),
         ];
         let Some(l) = &self.last else { return out };
         out.push(("first_purchase_at", local_time(l.first_at, Some(self.tz))));
@@ -148,8 +148,8 @@ impl<'t> History<'t> {
         match name {
             "orders" => Val::U64(self.orders),
             "lines" => Val::U64(self.lines as u64),
-            "spend" => Val::F64(from_micros(self.spend)),
-            "spend_365d" => Val::F64(from_micros(self.spend_year)),
+            "spend" => Val::number(from_micros(self.spend)),
+            "spend_365d" => Val::number(from_micros(self.spend_year)),
             "first_purchase_at" => l.map_or(Val::Undef, |l| time(l.first_at)),
             "last_purchase_at" => l.map_or(Val::Undef, |l| time(l.last_at)),
             "days_since_last_purchase" => l.map_or(Val::Undef, |l| Val::I64(l.days_since)),

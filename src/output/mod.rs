@@ -341,7 +341,9 @@ impl<'a> Writer<'a> {
                 }
                 let Some(v) = r.profile_at(*col, m.send_at) else { continue };
                 let value = match tab.num_col(*col) {
-                    Some(_) => v.trim().parse::<f64>().map_or(minijinja::Value::UNDEFINED, minijinja::Value::from),
+                    Some(_) => {
+                        v.trim().parse::<f64>().map_or(minijinja::Value::UNDEFINED, crate::template::fast::number_value)
+                    }
                     None => minijinja::Value::from(v),
                 };
                 match customer.iter_mut().find(|(n, _)| *n == name) {
@@ -964,7 +966,7 @@ impl MsgSource<'_> {
         let Some(col) = tab.col(name) else { return Val::Undef };
         if let Some(v) = self.r.profile_at(col, self.m.send_at) {
             return match tab.num_col(col) {
-                Some(_) => v.trim().parse::<f64>().map_or(Val::Undef, Val::F64),
+                Some(_) => v.trim().parse::<f64>().map_or(Val::Undef, Val::number),
                 None => Val::Str(Cow::Borrowed(v)),
             };
         }

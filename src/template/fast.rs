@@ -29,7 +29,31 @@ pub enum Val<'a> {
     Time(i64, chrono_tz::Tz),
 }
 
+/// The largest magnitude below which every integer is a double (2^53).
+const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
+/// A number read from the inputs as a template value: a whole number as an integer, so
+/// `{{ event.quantity }}` shows `1`, not the `1.0` a float shows; any other as a float.
+pub fn number_value(x: f64) -> minijinja::Value {
+    match whole(x) {
+        Some(i) => minijinja::Value::from(i),
+        None => minijinja::Value::from(x),
+    }
+}
+
+fn whole(x: f64) -> Option<i64> {
+    (x.fract() == 0.0 && x.abs() < EXACT_INTEGERS).then_some(x as i64)
+}
+
 impl Val<'_> {
+    /// `number_value` as the fast path sees it.
+    pub fn number(x: f64) -> Val<'static> {
+        match whole(x) {
+            Some(i) => Val::I64(i),
+            None => Val::F64(x),
+        }
+    }
+
     /// Instant `t` in `tz` (missing when chrono cannot represent it, as `local_time`).
     pub fn time(t: i64, tz: chrono_tz::Tz) -> Val<'static> {
         match chrono::DateTime::from_timestamp(t, 0) {

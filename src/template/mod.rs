@@ -668,7 +668,7 @@ fn filter_args(text: &str, at: usize) -> Option<Vec<(Option<String>, Range<usize
     }
     let mut args = Vec::new();
     let (mut depth, mut start) = (0usize, i + 1);
-    let mut push = |from: usize, to: usize, args: &mut Vec<(Option<String>, Range<usize>)>| {
+    let push = |from: usize, to: usize, args: &mut Vec<(Option<String>, Range<usize>)>| {
         let raw = &text[from..to];
         let lead = raw.len() - raw.trim_start().len();
         let r = from + lead..from + lead + raw.trim().len();

@@ -561,3 +561,23 @@ fn a_render_error_in_a_folded_or_quoted_field_names_its_own_line() {
         );
     }
 }
+
+#[test]
+fn whole_numbers_from_the_inputs_show_without_a_decimal_point() {
+    let f = Fixture::new();
+    f.dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: s\n    send: {channel: email, template: t}\n")
+        .file("customers.csv", "customer_id,email\nC1,c1@x.com\nC2,c2@x.com\n")
+        .file("tx.csv", "customer_id,timestamp,amount,quantity\nC1,2025-01-01T10:00:00Z,-1000,1\nC2,2025-01-01T10:00:00Z,12.50,+7\n");
+    // The same text through the fast path (plain `{{ }}`) and through minijinja (`{% if %}`
+    // with an operator leaves the field to it).
+    for text in [
+        "{{ event.quantity }} x {{ event.amount }} = {{ history.spend }}",
+        "{% if 1 + 1 == 2 %}{{ event.quantity }} x {{ event.amount }} = {{ history.spend }}{% endif %}",
+    ] {
+        f.file("templates/t.yaml", &format!("email:\n  subject: s\n  text: \"{text}\"\n"));
+        let out = f.run(&["--format", "jsonl"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let bodies: Vec<String> = jsonl(&out.stdout).iter().map(|m| m["body"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(bodies, ["1 x -1000 = -1000", "7 x 12.5 = 12.5"], "{text}");
+    }
+}
