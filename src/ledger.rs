@@ -102,6 +102,11 @@ impl Held {
         self.lines.iter().map(|(n, _)| n.as_str()).min()
     }
 
+    /// The latest night the ledger recorded anything on.
+    pub fn last_night(&self) -> Option<&str> {
+        self.lines.iter().map(|(n, _)| n.as_str()).max()
+    }
+
     /// The messages recorded on `night`, by id, with the status each was emitted with.
     pub fn recorded_on(&self, night: &str) -> std::collections::HashMap<u128, String> {
         self.lines

@@ -430,6 +430,19 @@ fn run(s: RunSettings) -> Result<ExitCode> {
     }
 }
 
+/// A ledger run's night must not come before the ledger's latest: an earlier night would
+/// emit what a later one already gave up on (`expired`) and misread the later night's
+/// records as messages today's replay no longer makes.
+fn night_in_order(ledger: &std::path::Path, held: &crate::ledger::Held, night: &str) -> Result<()> {
+    match held.last_night() {
+        Some(latest) if night < latest => Err(anyhow::anyhow!(
+            "{}: this ledger holds night {latest}, and this run's night is {night}, before it; nothing was emitted\n  = help: nights are run in order. A skipped night needs no run of its own: the next night emits its messages (as `late`, within max_late). To rebuild an earlier night's file, use `--reemit {night}`",
+            ledger.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn run_replay(s: RunSettings) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     // The ledger is locked first and held to the end: a second run fails at once.
@@ -542,6 +555,9 @@ fn run_replay(s: RunSettings) -> Result<ExitCode> {
                     let mut settings = engine_settings(&s.replay, &data)?;
                     settings.ledger = ledger_arc.clone();
                     as_of = settings.as_of;
+                    if let (None, Some(p), Some(h), None) = (&last, &s.ledger, &held, &reemit) {
+                        night_in_order(p, h, &crate::input::time::local_date(as_of, tz))?;
+                    }
                     {
                         let ev = Evaluator::new(&data, &plan, settings);
                         let writer = Writer::new(&data, &plan, &layout, selection(as_of))

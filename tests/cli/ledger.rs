@@ -403,3 +403,41 @@ fn an_unwritable_stderr_after_the_commit_keeps_the_run() {
         .unwrap();
     assert!(matches!(check.code(), Some(0..=2)), "{check:?}");
 }
+
+#[test]
+fn a_night_before_the_ledgers_latest_is_refused() {
+    let f = Fixture::new();
+    f.dialogue("ask", ASK);
+    write_known(&f, 30, 0);
+    let run = |night: u32, extra: &[&str]| {
+        let mut args = vec!["--as-of".to_owned(), day(night), "--ledger".into(), "sent.jsonl".into()];
+        args.extend(["--format", "jsonl"].iter().chain(extra).map(|s| s.to_string()));
+        f.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    assert_eq!(run(10, &[]).code, 0);
+    let later = run(30, &["--include-suppressed"]);
+    assert_eq!(later.code, 0, "{}", later.stderr);
+    assert!(later.stdout.contains("\"expired\""), "night 30 gives up on some: {}", later.stdout);
+    let recorded = super::read(&f.path("sent.jsonl"));
+    // Night 20, after night 30, would send what night 30 called expired.
+    let back = run(20, &["-o", "night20.jsonl"]);
+    assert_eq!(back.code, 2, "{}", back.stderr);
+    assert!(
+        back.stderr.contains(&format!(
+            "sent.jsonl: this ledger holds night {}, and this run's night is {}, before it; nothing was emitted",
+            day(30),
+            day(20)
+        )),
+        "{}",
+        back.stderr
+    );
+    assert!(back.stderr.contains(&format!("`--reemit {}`", day(20))), "{}", back.stderr);
+    assert!(!f.path("night20.jsonl").exists());
+    assert_eq!(super::read(&f.path("sent.jsonl")), recorded, "nothing recorded");
+    // The same night again is a re-run (nothing new), and rebuilding an earlier one is allowed.
+    let again = run(30, &[]);
+    assert_eq!((again.code, again.stdout.as_str()), (0, ""), "{}", again.stderr);
+    let rebuilt = f.run(&["--ledger", "sent.jsonl", "--reemit", &day(10), "--as-of", &day(10), "--format", "jsonl"]);
+    assert_eq!(rebuilt.code, 0, "{}", rebuilt.stderr);
+    assert!(!rebuilt.stdout.is_empty());
+}
