@@ -142,15 +142,30 @@ pub fn eml(to: &str, from: &Sender, message_id: &str, send_at: i64, content: &Re
     b = match &content.html {
         None => b.text_body(body),
         Some(html) => {
-            let boundary = format!("kairos-{message_id}");
+            let html = mail_text(html).into_owned();
+            let boundary = boundary_for(message_id, &[&body, &html]);
             let alt = MimePart::new(
                 ContentType::new("multipart/alternative").attribute("boundary", boundary),
-                vec![MimePart::new("text/plain", body), MimePart::new("text/html", mail_text(html).into_owned())],
+                vec![MimePart::new("text/plain", body), MimePart::new("text/html", html)],
             );
             b.body(alt)
         }
     };
     b.write_to_vec()
+}
+
+/// The MIME boundary of a message: `kairos-<id>`, with a counter after it if a part holds that
+/// text (a part's line `--kairos-<id>--` would end the multipart early; RFC 2046 5.1.1). The
+/// same message gets the same boundary.
+fn boundary_for(message_id: &str, parts: &[&str]) -> String {
+    let base = format!("kairos-{message_id}");
+    let mut boundary = base.clone();
+    let mut n = 0u32;
+    while parts.iter().any(|p| p.contains(&boundary)) {
+        n += 1;
+        boundary = format!("{base}-{n}");
+    }
+    boundary
 }
 
 /// One mbox entry (mboxrd): the `From ` separator line, the message with LF line ends and
@@ -336,6 +351,19 @@ mod tests {
         assert!(text.contains("boundary=\"kairos-abc\""), "{text}");
         let m = mail_parser::MessageParser::default().parse(&a).unwrap();
         assert_eq!(m.body_html(0).as_deref(), Some("<p>Hello</p>"));
+    }
+
+    #[test]
+    fn a_boundary_no_part_holds() {
+        assert_eq!(boundary_for("abc", &["x", "y"]), "kairos-abc");
+        assert_eq!(boundary_for("abc", &["a\n--kairos-abc--\nb", "--kairos-abc-1"]), "kairos-abc-2");
+        let mut c = content(true);
+        c.html = Some("<p>a\n--kairos-abc--\nb</p>".into());
+        let bytes = eml("e@example.com", &sender(), "abc", 0, &c).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("boundary=\"kairos-abc-1\""), "{text}");
+        let m = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+        assert_eq!(m.body_html(0).map(|h| h.replace("\r\n", "\n")).as_deref(), Some("<p>a\n--kairos-abc--\nb</p>"));
     }
 
     #[test]
