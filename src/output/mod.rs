@@ -760,7 +760,13 @@ impl<'a> Writer<'a> {
                 if self.has_content() {
                     header.extend(row::CONTENT_COLUMNS);
                 }
-                header.extend(self.profile_headers.iter().map(String::as_str));
+                // A profile column's name comes from the customers file: guarded as its cells are.
+                let guarded: Vec<String> = self
+                    .profile_headers
+                    .iter()
+                    .map(|h| if self.escape && row::looks_like_formula(h) { format!("'{h}") } else { h.clone() })
+                    .collect();
+                header.extend(guarded.iter().map(String::as_str));
                 w.record(&header);
                 Ok(w.into_inner())
             }

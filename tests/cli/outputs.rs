@@ -285,6 +285,18 @@ fn csv_neutralises_formulas_and_keeps_headers_unique() {
     let raw = f.run(&["--raw-csv"]);
     let row = csv::Reader::from_reader(raw.stdout.as_bytes()).records().next().unwrap().unwrap();
     assert_eq!(&row[15], "=HYPERLINK(\"http://x\")");
+    // A column name from the customers file is guarded as its cells are.
+    f.file("customers.csv", "customer_id,email,@SUM(A1),=cmd\nC1,c1@example.com,1,2\n");
+    let out = f.run(&[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("message_id,") && out.stdout.lines().next().unwrap().ends_with(",email,'@SUM(A1),'=cmd"),
+        "{}",
+        out.stdout
+    );
+    let raw = f.run(&["--raw-csv"]);
+    assert!(raw.stdout.lines().next().unwrap().ends_with(",email,@SUM(A1),=cmd"), "{}", raw.stdout);
+    f.file("customers.csv", "customer_id,name,email,status\nC1,=HYPERLINK(\"http://x\"),c1@example.com,vip\n");
     // JSON stays raw.
     let json = f.run(&["--format", "json"]);
     assert!(json.stdout.contains("\"name\":\"=HYPERLINK(\\\"http://x\\\")\""), "{}", json.stdout);
