@@ -187,23 +187,64 @@ impl Default for RfmCuts {
 
 /// Money and quantities are summed exactly, in millionths (micro-units): an amount read from
 /// a file as `333.33` is the integer 333_330_000, so 333.33 + 333.33 + 333.34 is exactly 1000.
-/// Values with up to six decimals and below 9 trillion in magnitude convert without loss.
+/// An amount is read as a double, which holds any decimal of up to 15 significant digits
+/// (the reader refuses more, `MAX_DIGITS`); `to_micros` gets that decimal back exactly, to six
+/// decimals.
 pub const MICROS: f64 = 1e6;
 
+/// The most significant digits an amount or quantity may have: a double tells apart every
+/// decimal of 15 digits (`f64::DIGITS`), not of more (`999999999998.999999` reads as
+/// `999999999999`).
+pub const MAX_DIGITS: usize = f64::DIGITS as usize;
+
+/// Below this magnitude `v * 10^6` is within a tenth of a micro-unit of the decimal `v` was
+/// read from, so rounding it gives that decimal's micro-units.
+const MULTIPLY_EXACT: f64 = 1e9;
+
 /// An amount in micro-units (NaN counts as 0). `i128`: a sum of millions of lines of a large
-/// column never reaches its range (where it would saturate).
+/// column never reaches its range (where it would saturate). Exact for a decimal of up to 15
+/// significant digits read as a double, rounded half away from zero to six decimals.
 pub fn to_micros(v: f64) -> i128 {
     if v.is_nan() {
         0
-    } else {
+    } else if v.abs() < MULTIPLY_EXACT || !v.is_finite() {
         (v * MICROS).round() as i128
+    } else {
+        // A large amount: `v * 10^6` is past where doubles hold every integer. The shortest
+        // text that reads back as `v` is the decimal it was read from (15 digits or fewer).
+        decimal_micros(&v.to_string()).unwrap_or_else(|| (v * MICROS).round() as i128)
     }
 }
 
-/// Micro-units back to a number, for comparison with thresholds. Sums are `i128`: a line is
-/// below 10^12 (10^18 micro-units), and ten of them would pass the `i64` range.
+/// The micro-units of a plain decimal (`-123.4567895`), rounded half away from zero.
+fn decimal_micros(s: &str) -> Option<i128> {
+    let (neg, s) = s.strip_prefix('-').map_or((false, s), |r| (true, r));
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty() || !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) || whole.len() > 30 {
+        return None;
+    }
+    let mut m: i128 = whole.parse().ok()?;
+    let digits = frac.as_bytes();
+    for k in 0..6 {
+        m = m * 10 + i128::from(digits.get(k).map_or(0, |d| d - b'0'));
+    }
+    if digits.get(6).is_some_and(|&d| d >= b'5') {
+        m += 1;
+    }
+    Some(if neg { -m } else { m })
+}
+
+/// Micro-units back to a number, for comparison with thresholds and for templates. Sums are
+/// `i128`: a line is below 10^12 (10^18 micro-units), and ten of them would pass the `i64`
+/// range. The whole units and the millionths are converted apart, so a whole sum of
+/// 999999999999 is that number, not 999999999999.0001.
 pub fn from_micros(m: i128) -> f64 {
-    m as f64 / MICROS
+    // Up to 2^53 the integer is exact as a double and one division rounds correctly.
+    if m.unsigned_abs() <= 1 << 53 {
+        return m as f64 / MICROS;
+    }
+    let (whole, frac) = (m / 1_000_000, m % 1_000_000);
+    whole as f64 + frac as f64 / MICROS
 }
 
 /// A length of time in whole seconds. Written `90d`, `12w`, `36h`, `1y`, `1.5d`, `90 days`:
@@ -301,6 +342,33 @@ pub fn format_duration(secs: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn large_amounts_convert_to_micros_and_back_exactly() {
+        use super::{from_micros, to_micros};
+        for (text, micros) in [
+            ("999999999999", 999_999_999_999_000_000i128),
+            ("999999999998.999", 999_999_999_998_999_000),
+            ("-123456789012.345", -123_456_789_012_345_000),
+            ("99999999999.9999", 99_999_999_999_999_900),
+            ("1000000000", 1_000_000_000_000_000),
+            ("999999999.999999", 999_999_999_999_999),
+            ("0.1", 100_000),
+            ("333.33", 333_330_000),
+            ("-0.0000005", -1),
+            ("12.3456785", 12_345_679),
+        ] {
+            let v: f64 = text.parse().unwrap();
+            assert_eq!(to_micros(v), micros, "{text}");
+            if text.split_once('.').is_none_or(|(_, f)| f.len() <= 6) {
+                assert_eq!(from_micros(micros), v, "{text}");
+            }
+        }
+        // The old multiplication was 64 micro-units off here.
+        assert_ne!((999_999_999_998.999_f64 * 1e6).round() as i128, 999_999_999_998_999_000);
+        assert_eq!(from_micros(333_330_000 * 3 + 10_000), 1000.0);
+        assert_eq!(to_micros(f64::NAN), 0);
+    }
+
     use super::*;
 
     #[test]

@@ -565,6 +565,8 @@ struct Layout<'a> {
 /// (i64) would saturate.
 pub const MAX_SUMMED: f64 = 1e12;
 
+use crate::model::MAX_DIGITS;
+
 /// What `Records::next` found.
 #[derive(Debug, PartialEq, Eq)]
 enum Next {
@@ -1000,6 +1002,15 @@ fn parse_number(s: &str) -> Result<f64, std::num::ParseFloatError> {
     Ok(if neg { -v } else { v })
 }
 
+/// The significant digits of a number's text (`-00012.3400e5` has 4): its mantissa's digits
+/// without the zeros before the first other digit and, after a point, the zeros at the end.
+fn significant_digits(s: &str) -> usize {
+    let mantissa = s.split(['e', 'E']).next().unwrap_or(s).trim_start_matches(['-', '+']);
+    let mantissa = if mantissa.contains('.') { mantissa.trim_end_matches('0') } else { mantissa };
+    let digits = mantissa.bytes().filter(u8::is_ascii_digit);
+    digits.skip_while(|&d| d == b'0').count()
+}
+
 /// `s` without leading and trailing white space, as `str::trim`; most cells have none, which
 /// their first and last bytes tell without decoding.
 fn trim(s: &str) -> &str {
@@ -1199,6 +1210,24 @@ fn parse_piece(
                         // `nan`, `inf` and numbers too large for a float (`1e400`) are not
                         // amounts either.
                         match parse_number(raw) {
+                            // (Before the magnitude: `999999999999.99999` reads as 10^12. A
+                            // number far past the bound is too large, whatever its digits.)
+                            Ok(n) if n.is_finite()
+                                && lay.summed[k]
+                                && n.abs() < 10.0 * MAX_SUMMED
+                                && raw.len() > MAX_DIGITS
+                                && significant_digits(raw) > MAX_DIGITS =>
+                            {
+                                return Err(InputError::Csv {
+                                    path: path.to_path_buf(),
+                                    line: ln,
+                                    message: format!(
+                                        "column {}: {} has more than {MAX_DIGITS} significant digits: amounts and quantities are summed exactly, and a number keeps {MAX_DIGITS}",
+                                        super::ticked(&lay.headers[i]),
+                                        super::quoted(raw)
+                                    ),
+                                })
+                            }
                             Ok(n) if n.is_finite() && lay.summed[k] && n.abs() >= MAX_SUMMED => {
                                 return Err(InputError::Csv {
                                     path: path.to_path_buf(),
@@ -2206,6 +2235,21 @@ mod tests {
         let t = load_counted(&p, &spec(&rename, &numeric), None, Tz::UTC, Shard::ALL, &bar).unwrap();
         assert_eq!(t.len(), 2);
         assert_eq!(bar.position(), body.len() as u64);
+    }
+
+    #[test]
+    fn significant_digits_leave_out_leading_and_trailing_zeros() {
+        for (s, n) in [
+            ("0", 0),
+            ("-00012.3400e5", 4),
+            ("1000", 4),
+            ("0.000100", 1),
+            ("999999999998.999999", 18),
+            ("+123456789012345", 15),
+            ("1.", 1),
+        ] {
+            assert_eq!(significant_digits(s), n, "{s}");
+        }
     }
 
     #[test]

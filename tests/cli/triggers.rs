@@ -393,3 +393,20 @@ fn an_event_type_no_event_has_is_a_warning_with_did_you_mean() {
     assert!(checked.stderr.contains(" --> dialogues/sorry.yaml:7:17"), "{}", checked.stderr);
     assert!(checked.stderr.contains("2 warnings"), "{}", checked.stderr);
 }
+
+#[test]
+fn a_threshold_on_large_amounts_is_reached_exactly() {
+    let f = Fixture::new();
+    f.dialogue(
+        "big",
+        "trigger:\n  threshold: {measure: spend, reaches: 999999999999.999}\nsteps:\n  - id: a\n    send: {channel: email, template: t}\n",
+    );
+    // Ten lines of 99999999999.9999 are exactly the threshold. Multiplied by 10^6 as doubles,
+    // each line was 12 micro-units short, and the threshold was never reached.
+    let mut tx = "customer_id,timestamp,amount\n".to_owned();
+    for h in 10..20 {
+        tx.push_str(&format!("C1,2025-01-01T{h}:00:00Z,99999999999.9999\n"));
+    }
+    f.file("tx.csv", &tx);
+    assert_eq!(f.plan(&["--no-templates"]), "C1 big#1 a/0 email:t 2025-01-01T19:00:00Z due\n");
+}
