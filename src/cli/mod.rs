@@ -250,8 +250,53 @@ fn load_templates(project: &Project, schemas: &Schemas, plan: &Plan) -> (Option<
             })
         });
         diags.0.extend(t.missing(uses));
+        diags.0.extend(item_outside_announcements(t, plan, &schemas.catalog));
     }
     (templates, diags)
+}
+
+/// A warning for each dialogue that is not an announcement and sends a template reading
+/// `item.*`: only an announcement has a catalogue row, so there `item` is empty. (Without a
+/// catalogue, `item.*` is an error of the template already.)
+fn item_outside_announcements(
+    t: &Templates,
+    plan: &Plan,
+    catalog: &crate::expr::compile::Schema,
+) -> Vec<crate::diag::Diagnostic> {
+    let mut out = Vec::new();
+    if !catalog.open && catalog.fields.is_empty() {
+        return out;
+    }
+    for d in &plan.dialogues {
+        if matches!(d.trigger, Some(crate::dialogue::plan::Trigger::Announcement { .. })) {
+            continue;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for s in &d.steps {
+            for v in s.ladder.iter().flat_map(|m| &m.variants) {
+                let Some(tpl) = t.keys.get(&v.template) else { continue };
+                let fields = match &tpl.needs.item {
+                    Some(f) if f.is_empty() => continue,
+                    Some(f) => f.iter().map(|f| format!("`item.{f}`")).collect::<Vec<_>>().join(", "),
+                    None => "`item`".to_owned(),
+                };
+                if seen.insert(v.template.clone()) {
+                    out.push(
+                        crate::diag::Diagnostic::warning(
+                            &d.file,
+                            format!(
+                                "dialogue `{}` step `{}` sends template `{}`, which reads {fields}: only an announcement has a catalogue row, so `item` is empty here",
+                                d.id, s.id, v.template
+                            ),
+                        )
+                        .at(&d.source, v.template_at.clone())
+                        .with_hint("send it from an announcement dialogue, or leave `item.*` out of the template"),
+                    );
+                }
+            }
+        }
+    }
+    out
 }
 
 /// `load_templates` for a run: fail with every error; print warnings.
@@ -853,6 +898,12 @@ fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {
         catalog: args.catalog.clone(),
     });
     let mut schemas = open_schemas(&project);
+    // Given the history (transactions, profiles or events) and no catalogue, `check` checks
+    // a run without one: `item.*` is an error here as it is there (a template of `item.price`
+    // passed check and stopped the run).
+    if args.catalog.is_none() && [&args.transactions, &args.customers, &args.events].iter().any(|p| p.is_some()) {
+        schemas.catalog = crate::expr::compile::Schema::new(TableKind::Catalog, Vec::new(), false);
+    }
     if let Some(c) = &args.catalog {
         schemas.catalog = schema_from_headers(&spec, TableKind::Catalog, c)?;
     }

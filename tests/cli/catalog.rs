@@ -439,3 +439,33 @@ fn explain_shows_twenty_rows_that_did_not_match_and_counts_the_rest() {
     let rows = v["timeline"].as_array().unwrap().iter().filter(|l| l["kind"] == "catalog").count();
     assert_eq!(rows, 23, "JSON lists every row");
 }
+
+#[test]
+fn item_fields_outside_an_announcement_are_caught_by_check() {
+    let f = Fixture::new();
+    f.dialogue(
+        "back",
+        "trigger:\n  absence: {after: 30d}\nsteps:\n  - id: s1\n    send: {channel: email, template: t}\n",
+    )
+    .file("templates/t.yaml", "email:\n  subject: x\n  text: \"{{ item.price }}\"\n")
+    .file("cat.csv", "item_id,timestamp,type,price\nI1,2025-01-01,arrival,5\n")
+    .tx(&["C1,2025-01-01,o1,p1,books,5"]);
+    // Without a catalogue, as the run: an error.
+    let check = f.cmd(&["check", "-d", "dialogues", "-t", "tx.csv"]);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    assert!(
+        check.stderr.contains("error: unknown variable `item.price`: no catalogue file is given in `t/email.text`"),
+        "{}",
+        check.stderr
+    );
+    assert_eq!(f.run(&["--as-of", "2025-03-01"]).code, 2, "the run refuses it too");
+    // With one, a warning at the dialogue: the item is empty outside an announcement.
+    let check = f.cmd(&["check", "-d", "dialogues", "-t", "tx.csv", "--catalog", "cat.csv"]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check.stderr.contains("warning: dialogue `back` step `s1` sends template `t`, which reads `item.price`: only an announcement has a catalogue row")
+            && check.stderr.contains("dialogues/back.yaml:5:38"),
+        "{}",
+        check.stderr
+    );
+}
