@@ -354,8 +354,35 @@ fn read_header(
         let lines = whole_lines(buf, *eof);
         // The first read of a file drops a byte-order mark, as the csv crate does.
         let mut recs = Records::new(&buf[..lines], 1, *eof, true);
+        let utf16 = |why: &str| {
+            InputError::Csv {
+            path: path.to_path_buf(),
+            line: 1,
+            message: format!(
+                "this file is UTF-16 ({why}), and kairos reads UTF-8: convert it first, e.g. `iconv -f UTF-16 -t UTF-8 {} > utf8.csv`",
+                path.display()
+            ),
+        }
+        };
+        if buf.starts_with(&[0xFF, 0xFE]) || buf.starts_with(&[0xFE, 0xFF]) {
+            return Err(utf16("it starts with a UTF-16 byte-order mark"));
+        }
         match recs.next() {
             Next::Record => {
+                if buf[..recs.pos].contains(&0) {
+                    return Err(utf16("its header holds NUL bytes"));
+                }
+                if let Some(i) = (0..recs.len).find(|&i| std::str::from_utf8(recs.field(i)).is_err()) {
+                    return Err(InputError::Csv {
+                        path: path.to_path_buf(),
+                        line: recs.line,
+                        message: format!(
+                            "the header's column {} ({}) is not valid UTF-8: kairos reads UTF-8 files (convert it, e.g. with `iconv -f LATIN1 -t UTF-8`)",
+                            i + 1,
+                            super::quoted(&String::from_utf8_lossy(recs.field(i)))
+                        ),
+                    });
+                }
                 let raw = (0..recs.len)
                     .map(|i| String::from_utf8_lossy(recs.field(i)).trim().trim_start_matches('\u{feff}').to_owned())
                     .collect();

@@ -260,3 +260,30 @@ fn no_loading_progress_is_drawn_when_stderr_is_a_pipe() {
     assert!(out.stderr.starts_with("kairos: no kairos.yaml"), "{}", out.stderr);
     assert!(!out.stderr.contains("loading") && !out.stderr.contains('\r'), "{}", out.stderr);
 }
+
+#[test]
+fn a_utf16_or_latin1_header_is_named_as_such() {
+    let f = Fixture::new();
+    f.dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: s\n    send: {channel: email, template: t}\n");
+    let utf16 = |bom: bool| {
+        let mut b: Vec<u8> = if bom { vec![0xFF, 0xFE] } else { Vec::new() };
+        for u in "customer_id,timestamp\nC1,2025-01-01\n".encode_utf16() {
+            b.extend(u.to_le_bytes());
+        }
+        b
+    };
+    for (bytes, why) in
+        [(utf16(true), "it starts with a UTF-16 byte-order mark"), (utf16(false), "its header holds NUL bytes")]
+    {
+        std::fs::write(f.path("tx.csv"), bytes).unwrap();
+        let out = f.run(&["--no-templates"]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(out.stderr.contains(&format!("this file is UTF-16 ({why}), and kairos reads UTF-8")), "{}", out.stderr);
+        assert!(out.stderr.contains("tx.csv:1"), "{}", out.stderr);
+        assert!(!out.stderr.contains('\0'), "no NUL bytes on the terminal");
+    }
+    std::fs::write(f.path("tx.csv"), b"customer_id,timestamp,canal\xe9\nC1,2025-01-01,web\n").unwrap();
+    let out = f.run(&["--no-templates"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("the header's column 3 (\"canal\u{fffd}\") is not valid UTF-8"), "{}", out.stderr);
+}
