@@ -422,11 +422,21 @@ fn list(i: &mut Input<'_>) -> PResult<Node> {
 
 fn number(i: &mut Input<'_>) -> PResult<Node> {
     let start = i.current_token_start();
-    let text =
-        (take_while(1.., |c: char| c.is_ascii_digit()), opt(('.', take_while(1.., |c: char| c.is_ascii_digit()))))
-            .take()
-            .parse_next(i)?;
+    let digits = || take_while(1.., |c: char| c.is_ascii_digit());
+    // An exponent (`1e3`, `2.5E-2`) as data files may write numbers.
+    let exponent = (one_of(['e', 'E']), opt(one_of(['+', '-'])), digits());
+    let (text, exp) = (digits(), opt(('.', digits())), opt(exponent))
+        .with_taken()
+        .map(|((_, _, e), t)| (t, e.is_some()))
+        .parse_next(i)?;
     let unit = opt(terminated(one_of(['d', 'w', 'h', 'y']), not(one_of(is_ident_char)))).parse_next(i)?;
+    if exp && unit.is_some() {
+        return Err(ErrMode::Cut(ContextError::new().add_context(
+            i,
+            &i.checkpoint(),
+            expected("a duration written without an exponent, such as 30d"),
+        )));
+    }
     let ast = match unit {
         None => {
             not(one_of(is_ident_char))
@@ -535,6 +545,11 @@ mod tests {
         assert_eq!(show(&parse("a not in [1]").unwrap()), "(a not in [1])");
         assert_eq!(show(&parse("-(1.5)").unwrap()), "-1.5");
         assert_eq!(show(&parse("!a && !b").unwrap()), "(!a and !b)");
+        // Numbers with an exponent, as data files write them.
+        assert_eq!(
+            show(&parse("amount > 1e3 or x < 2.5E-2 or y == 1e+2").unwrap()),
+            "(((amount > 1000) or (x < 0.025)) or (y == 100))"
+        );
     }
 
     #[test]
@@ -560,6 +575,10 @@ mod tests {
         assert_eq!(e.offset, 6);
         assert!(parse("\"open").is_err());
         assert!(parse("12x").is_err());
+        assert!(parse("1e").is_err());
+        assert!(parse("1e3x").is_err());
+        let e = parse("1e3d").unwrap_err();
+        assert!(e.message.contains("a duration written without an exponent"), "{}", e.message);
     }
 }
 
