@@ -410,3 +410,25 @@ fn a_threshold_on_large_amounts_is_reached_exactly() {
     f.file("tx.csv", &tx);
     assert_eq!(f.plan(&["--no-templates"]), "C1 big#1 a/0 email:t 2025-01-01T19:00:00Z due\n");
 }
+
+#[test]
+fn an_event_type_a_condition_counts_is_checked_like_a_triggers() {
+    let f = Fixture::new();
+    f.dialogue(
+        "calm",
+        "trigger:\n  purchase: {}\nwhen: events(\"complant\", 90d) == 0 and events('complaint') < 3\nsteps:\n  - id: s\n    send: {channel: email, template: t}\n",
+    );
+    f.tx(&["A,2025-01-03,o1,p1,books,10"]);
+    f.events(&["A,2025-01-01T10:00:00Z,complaint"]);
+    let out = f.cmd(&["check", "-d", "dialogues", "-e", "events.csv"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "warning: calm: no row of the events file events.csv has type `complant`, so nothing here answers to it\n --> dialogues/calm.yaml:3:14"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("did you mean `complaint`?"), "{}", out.stderr);
+    assert!(!out.stderr.contains("`complaint`, so"), "a type the file has is no warning: {}", out.stderr);
+}

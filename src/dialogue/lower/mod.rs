@@ -204,7 +204,18 @@ impl Checker<'_, '_> {
         let compiled =
             if condition { expr::compile(&node, &mut scopes) } else { expr::compile_value(&node, &mut scopes) };
         match compiled {
-            Ok(ir) => Some(Cond { src: s.value.clone(), ir }),
+            Ok(ir) => {
+                // `events("complaint")` names an event type as a trigger does: checked against
+                // the events file like one.
+                let mut named = Vec::new();
+                events_called(&node, &mut named);
+                for (kind, span) in named {
+                    let at = self.f.inside(s, span);
+                    let d = self.f.at_span(at, String::new());
+                    self.event_types.push((kind, d));
+                }
+                Some(Cond { src: s.value.clone(), ir })
+            }
             Err(ce) => {
                 let span = self.f.inside(s, ce.span.clone());
                 let e = self.f.at_span(span, ce.message).with_hint_opt(ce.hint);
@@ -411,5 +422,31 @@ impl Checker<'_, '_> {
                 self.err(d.with_severity(Severity::Warning));
             }
         }
+    }
+}
+
+/// The event types an expression's `events("TYPE", ...)` calls name, with their spans.
+fn events_called(n: &parse::Node, out: &mut Vec<(String, std::ops::Range<usize>)>) {
+    use parse::Ast;
+    match &n.ast {
+        Ast::Call(f, args) => {
+            if let (true, Some(Ast::Str(kind))) = (f == "events", args.first().map(|a| &a.ast)) {
+                out.push((kind.clone(), args[0].span.clone()));
+            }
+            for a in args {
+                events_called(a, out);
+            }
+        }
+        Ast::List(items) => items.iter().for_each(|x| events_called(x, out)),
+        Ast::Not(x) | Ast::Neg(x) => events_called(x, out),
+        Ast::Binary(_, l, r) => {
+            events_called(l, out);
+            events_called(r, out);
+        }
+        Ast::In { value, list, .. } => {
+            events_called(value, out);
+            events_called(list, out);
+        }
+        Ast::Num(_) | Ast::Str(_) | Ast::Bool(_) | Ast::Duration(_) | Ast::Path(_) => {}
     }
 }
