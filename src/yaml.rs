@@ -208,6 +208,30 @@ pub fn first_line(src: &str, r: Range<usize>) -> Range<usize> {
     }
 }
 
+/// Where mapping key `key` is written, the nearest before byte `before` (its value's
+/// position): plain, `"quoted"` or `'quoted'`, followed by `:`, and not the tail of a longer
+/// name. For a problem with a key whose value alone has a span.
+pub fn key_before(src: &str, before: usize, key: &str) -> Option<Range<usize>> {
+    let head = src.get(..before)?;
+    let forms = [format!("{key}:"), format!("\"{key}\":"), format!("'{key}':")];
+    let mut best: Option<Range<usize>> = None;
+    for (k, form) in forms.iter().enumerate() {
+        let mut end = head.len();
+        while let Some(at) = head[..end].rfind(form.as_str()) {
+            let starts = head[..at].chars().next_back().is_none_or(|c| !(c.is_alphanumeric() || "_-.".contains(c)));
+            if k > 0 || starts {
+                let r = at..at + form.len() - 1;
+                if best.as_ref().is_none_or(|b| r.start > b.start) {
+                    best = Some(r);
+                }
+                break;
+            }
+            end = at;
+        }
+    }
+    best
+}
+
 /// The byte range in `src` of the bytes `range` of a scalar's value, the scalar's node
 /// starting at byte `start` of `src`. Undoes what YAML does between text and value: quotes,
 /// `''` in single quotes, backslash escapes in double quotes, and line folding (a line break
@@ -674,6 +698,12 @@ mod tests {
     fn offsets_at_the_end_and_mismatches() {
         let src = "when: 'ab'\n";
         assert_eq!(scalar_range(src, 6, "ab", 2..2), Some(9..9));
+        let m = "a: {emial: {at: x}, ximail: 1}\nb: {\"bad-name\": '1', Size: c}\n";
+        assert_eq!(key_before(m, m.find("{at").unwrap(), "emial"), Some(4..9));
+        assert_eq!(key_before(m, m.len(), "mail"), None, "not the tail of `ximail` or `emial`");
+        assert_eq!(key_before(m, m.find("'1'").unwrap(), "bad-name"), Some(35..45));
+        assert_eq!(key_before(m, m.find(" c}").unwrap(), "Size"), Some(52..56));
+        assert_eq!(key_before(m, 3, "emial"), None, "only before");
         assert_eq!(scalar_range(src, 6, "ab", 1..2), Some(8..9));
         assert_eq!(scalar_range(src, 6, "xy", 0..1), None);
     }

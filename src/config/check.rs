@@ -29,6 +29,14 @@ impl At<'_> {
         let span = yaml::first_line(self.src, yaml::span(self.src, s));
         Diagnostic::error(self.path, msg).at(self.src, span)
     }
+    /// An error at the key `key` of node `s` (a mapping's entry): the key is written just
+    /// before it. At the node if the key cannot be found.
+    fn key<T>(&self, s: &Spanned<T>, key: &str, msg: impl Into<String>) -> Diagnostic {
+        match yaml::key_before(self.src, yaml::span(self.src, s).start, key) {
+            Some(r) => Diagnostic::error(self.path, msg).at(self.src, r),
+            None => self.node(s, msg),
+        }
+    }
     fn text(&self, s: &Spanned<String>, msg: impl Into<String>) -> Diagnostic {
         self.node(s, msg)
     }
@@ -330,7 +338,7 @@ fn check_policy(
         }
     }
     for (channel, spanned) in raw.send_windows {
-        known_channel(&channel, at.node(&spanned, ""), "send_windows", channels, diags);
+        known_channel(&channel, at.key(&spanned, &channel, ""), "send_windows", channels, diags);
         let w_pos = yaml::first_line(at.src, yaml::span(at.src, &spanned));
         let w = spanned.value;
         let mut days = [true; 7];
@@ -389,7 +397,7 @@ fn check_policy(
     p.preferred_column = column(raw.preferences.channels_column, "policy.preferences.channels_column");
     p.max_per_week_column = column(raw.preferences.max_per_week_column, "policy.preferences.max_per_week_column");
     for (channel, spanned) in raw.consent.channels {
-        known_channel(&channel, at.node(&spanned, ""), "consent", channels, diags);
+        known_channel(&channel, at.key(&spanned, &channel, ""), "consent", channels, diags);
         let c = spanned.value;
         let default = c.default.as_ref().and_then(|d| at.closed(d, "consent default", diags));
         let default_in = default.is_none_or(|d| d == ConsentDefault::In);

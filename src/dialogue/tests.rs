@@ -232,7 +232,7 @@ fn tiers_and_templates_are_checked_against_the_config() {
         check_all(&[("d.yaml", &body)], &open_schemas(), &known),
         [
             "warning d.yaml:7:17 template `welcom` is not defined [help: did you mean `welcome`?]",
-            "error d.yaml:9:41 unknown tier `gld` [help: did you mean `gold`?]",
+            "error d.yaml:9:9 unknown tier `gld` [help: did you mean `gold`?]",
             "warning d.yaml:10:44 template `zzzzzzzz` is not defined [help: add it under `templates:` in kairos.yaml]",
         ]
     );
@@ -630,6 +630,14 @@ fn condition_errors_point_inside_the_text_quoted_or_not() {
     assert_eq!(
         check(&format!("trigger:\n  event: {{type: visit}}\nsteps:\n  - id: a\n    {SEND}\n    remember: {{x: event.detail}}\n")),
         ["error d.yaml:6:19 `event.detail` has no event to read here: a step's `remember:` is read when the step is entered, with no event: remember event fields in a branch's `remember:` [help: use history functions such as `spend(365d)` or `customer.FIELD` instead]"]
+    );
+    // A bad fact name is shown at the name, not at its value.
+    assert_eq!(
+        check(&format!("trigger:\n  event: {{type: visit}}\nsteps:\n  - id: a\n    {SEND}\n    remember: {{Size: customer.tier, \"bad-name\": '1'}}\n")),
+        [
+            "error d.yaml:6:16 fact name `Size`: use lower-case letters, digits and `_`",
+            "error d.yaml:6:37 fact name `bad-name`: use lower-case letters, digits and `_`"
+        ]
     );
     assert_eq!(
         check(&when("purchase: {}", "spend(365d)")),

@@ -3127,6 +3127,9 @@ mod tests {
                     body[at] = byte;
                 }
             }
+            // (A byte-order mark an edit broke is not UTF-8: an error of the header's, tested
+            // in `tests/cli/inputs.rs`.)
+            proptest::prop_assume!(std::str::from_utf8(&body).is_ok());
             proptest::prop_assert_eq!(raw_records(&body, 4096, parts), csv_crate_reading(&body));
         }
     }

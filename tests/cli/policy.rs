@@ -524,10 +524,10 @@ fn every_column_and_channel_the_config_names_is_checked() {
         errors(&out),
         [
             "error: consent: unknown channel `emial`",
-            " --> kairos.yaml:6:14",
+            " --> kairos.yaml:6:7",
             "  = help: did you mean `email`?",
             "error: send_windows: unknown channel `phnoe`",
-            " --> kairos.yaml:8:12",
+            " --> kairos.yaml:8:5",
             "  = help: did you mean `phone`?",
         ],
         "{}",

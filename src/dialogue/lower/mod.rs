@@ -35,6 +35,14 @@ impl FileCtx<'_> {
     pub(super) fn at(&self, s: &S, msg: impl Into<String>) -> Diagnostic {
         self.at_any(s, msg)
     }
+    /// An error at the mapping key `key` written before node `s` (a key in a map whose
+    /// values alone have spans); at the node if it cannot be found.
+    pub(super) fn at_key<T>(&self, s: &Spanned<T>, key: &str, msg: impl Into<String>) -> Diagnostic {
+        match yaml::key_before(self.src, yaml::span(self.src, s).start, key) {
+            Some(r) => self.at_span(r, msg),
+            None => self.at_any(s, msg),
+        }
+    }
     /// An error at any node: a scalar's text, or the first character of a collection.
     pub(super) fn at_any<T>(&self, s: &Spanned<T>, msg: impl Into<String>) -> Diagnostic {
         self.at_span(self.start(s), msg)

@@ -189,7 +189,7 @@ impl Checker<'_, '_> {
                 let hint = did_you_mean(tier, self.tiers.iter().map(String::as_str))
                     .map(|x| format!("did you mean `{x}`?"))
                     .unwrap_or_else(|| format!("the tiers in kairos.yaml are: {}", self.tiers.join(", ")));
-                let e = self.f.at(&v.template, format!("unknown tier `{tier}`")).with_hint(hint);
+                let e = self.f.at_key(&v.template, tier, format!("unknown tier `{tier}`")).with_hint(hint);
                 self.err(e);
                 return None;
             }
@@ -216,7 +216,8 @@ impl Checker<'_, '_> {
             let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
                 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
             if !valid {
-                let e = self.f.at(value, format!("fact name `{name}`: use lower-case letters, digits and `_`"));
+                let e =
+                    self.f.at_key(value, name, format!("fact name `{name}`: use lower-case letters, digits and `_`"));
                 self.err(e);
                 ok = false;
                 continue;
