@@ -422,6 +422,7 @@ fn list(i: &mut Input<'_>) -> PResult<Node> {
 
 fn number(i: &mut Input<'_>) -> PResult<Node> {
     let start = i.current_token_start();
+    let at_start = i.checkpoint();
     let digits = || take_while(1.., |c: char| c.is_ascii_digit());
     // An exponent (`1e3`, `2.5E-2`) as data files may write numbers.
     let exponent = (one_of(['e', 'E']), opt(one_of(['+', '-'])), digits());
@@ -442,7 +443,17 @@ fn number(i: &mut Input<'_>) -> PResult<Node> {
             not(one_of(is_ident_char))
                 .context(expected("a number, or a duration such as 30d, 12w, 24h, 1y"))
                 .parse_next(i)?;
-            Ast::Num(text.parse().unwrap_or(f64::NAN))
+            match text.parse::<f64>() {
+                Ok(v) if v.is_finite() => Ast::Num(v),
+                _ => {
+                    i.reset(&at_start);
+                    return Err(ErrMode::Cut(ContextError::new().add_context(
+                        i,
+                        &at_start,
+                        expected("a number a double holds (1e400 does not)"),
+                    )));
+                }
+            }
         }
         // The one duration grammar (crate::model::Duration), so `90d` means the same here as
         // in YAML and on the command line.
@@ -577,6 +588,8 @@ mod tests {
         assert!(parse("12x").is_err());
         assert!(parse("1e").is_err());
         assert!(parse("1e3x").is_err());
+        let e = parse("x > 1e400").unwrap_err();
+        assert!(e.message.contains("1e400 does not"), "{}", e.message);
         let e = parse("1e3d").unwrap_err();
         assert!(e.message.contains("a duration written without an exponent"), "{}", e.message);
     }
