@@ -392,7 +392,27 @@ impl<'a> Writer<'a> {
                 Vec::new()
             },
         };
-        ts.render_parts(row.template, row.channel, &vars, html).map_err(io::Error::other)
+        ts.render_parts(row.template, row.channel, &vars, html).map_err(|e| {
+            // The rows the template read, so a bad value (a profile's `n/a` birthday) is found
+            // in its file.
+            let at = |t: &Table, row: usize| format!("{}:{}", t.path.display(), t.line[row]);
+            let mut read = Vec::new();
+            if let (Some(tab), Some(p)) = (&self.data.customers, person.profile) {
+                read.push(format!("the profile at {}", at(tab, p)));
+            }
+            match (m.event, &self.data.events) {
+                (Some(EventRef::Purchase(x)), _) => read.push(format!("the event at {}", at(&self.data.tx, x))),
+                (Some(EventRef::Other(x)), Some(tab)) => read.push(format!("the event at {}", at(tab, x))),
+                _ => {}
+            }
+            if let (Some(EventRef::Item(x)), Some(tab)) = (inst.event, &self.data.catalog) {
+                read.push(format!("the item at {}", at(tab, x)));
+            }
+            match read.is_empty() {
+                true => io::Error::other(e),
+                false => io::Error::other(format!("{e}\n  = note: it read {}", read.join(" and "))),
+            }
+        })
     }
 
     /// A message's content both ways, for the tests that hold the fast path to minijinja:

@@ -581,3 +581,22 @@ fn whole_numbers_from_the_inputs_show_without_a_decimal_point() {
         assert_eq!(bodies, ["1 x -1000 = -1000", "7 x 12.5 = 12.5"], "{text}");
     }
 }
+
+#[test]
+fn a_render_error_names_the_rows_the_template_read() {
+    let f = Fixture::new();
+    f.dialogue("x", "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: email, template: hi}\n")
+        .file("templates/hi.yaml", "email:\n  subject: \"Hi {{ customer.birthday | date }}\"\n  text: sent\n")
+        .file("customers.csv", "customer_id,email,birthday\nC1,a@x.com,1990-01-01\nC2,b@x.com,n/a\n")
+        .file("tx.csv", "customer_id,timestamp\nC1,2025-01-01\nC2,2025-01-01\n");
+    let out = f.run(&["-o", "plan.csv"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "for customer C2 (x step a) stopped: invalid operation: date: \"n/a\" is not a date\n  = note: it read the profile at customers.csv:3 and the event at tx.csv:3"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!f.path("plan.csv").exists());
+}
