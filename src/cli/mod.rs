@@ -723,8 +723,12 @@ fn run_replay(s: RunSettings) -> Result<ExitCode> {
         if let (Some(ids), Some(night)) = (&reemit, &s.reemit) {
             let found = emitted.messages + emitted.not_mail;
             if !s.quiet {
+                let not_mail = match emitted.not_mail {
+                    0 => String::new(),
+                    n => format!(" ({n} of them not email, so not in this output)"),
+                };
                 eprintln!(
-                    "kairos: re-emitted {found} of the {} messages the ledger recorded on {night}; nothing recorded",
+                    "kairos: re-emitted {found} of the {} messages the ledger recorded on {night}{not_mail}; nothing recorded",
                     ids.len()
                 );
             }

@@ -115,6 +115,31 @@ fn thirty_nights_with_late_events_and_a_skipped_night_emit_every_message_exactly
     assert_eq!((csv.code, csv.stderr.as_str()), (0, ""));
     assert!(csv.stdout.starts_with("message_id,customer_id,dialogue,"), "{}", csv.stdout);
     assert_eq!(csv.stdout.lines().count(), n + 1);
+    // As mail, the count says which are not in the folder (here no customer has an address).
+    for t in ["ask", "thanks"] {
+        f.file(&format!("templates/{t}.yaml"), "email:\n  subject: s\n  text: t\n");
+    }
+    let mail = f.run(&[
+        "--ledger",
+        "sent.jsonl",
+        "--reemit",
+        &day(20),
+        "--format",
+        "eml",
+        "-o",
+        "mail",
+        "--mail-from",
+        "a@b.example",
+    ]);
+    assert_eq!(mail.code, 0, "{}", mail.stderr);
+    assert!(
+        mail.stderr.contains(&format!(
+            "re-emitted {n} of the {n} messages the ledger recorded on {} ({n} of them not email, so not in this output)",
+            day(20)
+        )),
+        "{}",
+        mail.stderr
+    );
     // A night replayed as another moment is refused.
     let other = f.run(&["--ledger", "sent.jsonl", "--reemit", &day(20), "--as-of", &day(21)]);
     assert_eq!(other.code, 2);
