@@ -41,6 +41,9 @@ pub enum InputError {
         column: String,
         header: Option<String>,
         found: Vec<String>,
+        /// A name the column mapping reads a header as that is nearly `column` (a misspelt
+        /// mapping key), and that header.
+        mapped: Option<(String, String)>,
     },
     BadTimestamp {
         path: PathBuf,
@@ -128,7 +131,7 @@ impl From<&InputError> for Diagnostic {
                 }
                 d.with_hint("rename or remove one of them (or map another header)")
             }
-            InputError::MissingColumn { path, table, column, header, found } => Diagnostic::error(
+            InputError::MissingColumn { path, table, column, header, found, mapped } => Diagnostic::error(
                 path,
                 format!(
                     "the {} file has no `{column}` column{}",
@@ -148,10 +151,16 @@ impl From<&InputError> for Diagnostic {
                         .join(", ")
                 }
             ))
-            .with_hint(format!(
-                "name a header with `--column {}.{column}=HEADER` or under `columns:` in kairos.yaml",
-                table.name()
-            )),
+            .with_hint(match mapped {
+                Some((name, h)) => format!(
+                    "the column mapping reads header `{h}` as `{name}`: did you mean `{column}`? (`columns: {{{}: {{{column}: {h}}}}}`)",
+                    table.name()
+                ),
+                None => format!(
+                    "name a header with `--column {}.{column}=HEADER` or under `columns:` in kairos.yaml",
+                    table.name()
+                ),
+            }),
             InputError::BadTimestamp { path, line, column, value, expected } => {
                 at(path, *line, format!("column {}: cannot read {} as a timestamp", ticked(column), quoted(value)))
                     .with_hint(format!("expected {expected}"))

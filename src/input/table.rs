@@ -400,6 +400,18 @@ fn never_closed(path: &Path, line: u64) -> InputError {
     InputError::Csv { path: path.to_path_buf(), line, message: "a quoted field is never closed".to_owned() }
 }
 
+/// A name the column mapping gives a header that is nearly `column`, a column found missing
+/// (`custmer_id: CustNo` for `customer_id`), with that header.
+fn misspelt_mapping(spec: &TableSpec<'_>, column: &str) -> Option<(String, String)> {
+    if spec.rename.contains_key(column) {
+        return None;
+    }
+    let mut names: Vec<&str> = spec.rename.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    let near = crate::diag::did_you_mean(column, names)?;
+    Some((near.to_owned(), spec.rename[near].clone()))
+}
+
 /// The header row of a CSV, mapped to canonical names.
 pub fn read_headers(path: &Path, spec: &TableSpec<'_>) -> Result<Vec<String>, InputError> {
     let mut reader = open(path)?;
@@ -423,6 +435,7 @@ pub fn read_headers(path: &Path, spec: &TableSpec<'_>) -> Result<Vec<String>, In
             column: column.to_owned(),
             header: spec.rename.get(column).cloned(),
             found: h.raw,
+            mapped: misspelt_mapping(spec, column),
         });
     }
     Ok(names)
@@ -1634,6 +1647,7 @@ impl Opened {
             column: column.to_owned(),
             header: spec.rename.get(column).cloned(),
             found: header.raw.clone(),
+            mapped: misspelt_mapping(spec, column),
         };
         let cust_idx = find(spec.kind.key()).ok_or_else(|| missing(spec.kind.key()))?;
         let ts_idx = if spec.has_time { Some(find("timestamp").ok_or_else(|| missing("timestamp"))?) } else { None };

@@ -287,3 +287,25 @@ fn a_utf16_or_latin1_header_is_named_as_such() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("the header's column 3 (\"canal\u{fffd}\") is not valid UTF-8"), "{}", out.stderr);
 }
+
+#[test]
+fn a_misspelt_column_mapping_is_pointed_out_where_the_column_is_missing() {
+    let f = Fixture::new();
+    f.dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: s\n    send: {channel: email, template: t}\n")
+        .file("kairos.yaml", "columns:\n  transactions: {custmer_id: CustNo}\n")
+        .file("tx.csv", "CustNo,timestamp\nC1,2025-01-01\n");
+    for args in [
+        &["run", "-d", "dialogues", "-t", "tx.csv", "--no-templates"][..],
+        &["check", "-d", "dialogues", "-t", "tx.csv"],
+    ] {
+        let out = f.cmd(args);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(
+            out.stderr.contains(
+                "help: the column mapping reads header `CustNo` as `custmer_id`: did you mean `customer_id`? (`columns: {transactions: {customer_id: CustNo}}`)"
+            ),
+            "{}",
+            out.stderr
+        );
+    }
+}
