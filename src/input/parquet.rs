@@ -196,6 +196,8 @@ fn fmt_of(col: &ColumnDescPtr) -> Option<Fmt> {
                 Fmt::Timestamp { per_sec: per_sec(&t.unit), utc: t.is_adjusted_to_u_t_c }
             }
             (Some(LogicalType::Time(t)), _) => Fmt::Time { per_sec: per_sec(&t.unit) },
+            // A column of nulls only (`null` type): every cell empty, as in a CSV export.
+            (Some(LogicalType::Unknown), _) => Fmt::Signed,
             (_, C::TIMESTAMP_MILLIS) => Fmt::Timestamp { per_sec: 1_000, utc: true },
             (_, C::TIMESTAMP_MICROS) => Fmt::Timestamp { per_sec: 1_000_000, utc: true },
             (_, C::TIME_MILLIS) => Fmt::Time { per_sec: 1_000 },
@@ -267,7 +269,12 @@ fn scaled_text(v: i128, scale: i32) -> Option<String> {
 }
 
 /// An unscaled big-endian two's complement integer with `scale` decimal places.
-fn decimal_text(bytes: &[u8], scale: i32) -> Option<String> {
+fn decimal_text(mut bytes: &[u8], scale: i32) -> Option<String> {
+    // A wide decimal (Decimal256: 32 bytes) of a value that fits 16: its leading bytes only
+    // repeat the sign.
+    while bytes.len() > 16 && matches!((bytes[0], bytes[1] & 0x80), (0x00, 0) | (0xff, 0x80)) {
+        bytes = &bytes[1..];
+    }
     if bytes.is_empty() || bytes.len() > 16 {
         return None;
     }
@@ -358,7 +365,8 @@ fn cell(out: &mut Vec<u8>, col: &mut Column, row: usize, fmt: Fmt) -> Result<(),
         Values::Bytes(v) => {
             let b = v.get(i).ok_or_else(missing)?.data();
             if let Fmt::Decimal { scale } = fmt {
-                decimal_text(b, scale).ok_or_else(|| "the decimal is too wide (over 38 digits)".to_owned())?
+                decimal_text(b, scale)
+                    .ok_or_else(|| "the decimal is too large (past 38 digits, which kairos reads)".to_owned())?
             } else {
                 // Raw bytes as they are: the CSV reader says so if they are not UTF-8.
                 push_cell(out, b);
@@ -368,9 +376,8 @@ fn cell(out: &mut Vec<u8>, col: &mut Column, row: usize, fmt: Fmt) -> Result<(),
         Values::Fixed(v) => {
             let b = v.get(i).ok_or_else(missing)?.data();
             match fmt {
-                Fmt::Decimal { scale } => {
-                    decimal_text(b, scale).ok_or_else(|| "the decimal is too wide (over 38 digits)".to_owned())?
-                }
+                Fmt::Decimal { scale } => decimal_text(b, scale)
+                    .ok_or_else(|| "the decimal is too large (past 38 digits, which kairos reads)".to_owned())?,
                 Fmt::Float16 if b.len() == 2 => f16_to_f32(u16::from_le_bytes([b[0], b[1]])).to_string(),
                 _ => {
                     push_cell(out, b);
@@ -566,6 +573,18 @@ mod tests {
         assert_eq!(decimal_text(&[0x04, 0xd2], 2).unwrap(), "12.34");
         assert_eq!(decimal_text(&[0xff, 0xfe], 3).unwrap(), "-0.002");
         assert_eq!(decimal_text(&[0x05], 0).unwrap(), "5");
+        // Decimal256 of values a 128-bit integer holds; past it, none.
+        let wide = |v: i128| {
+            let mut b = vec![if v < 0 { 0xff } else { 0 }; 16];
+            b.extend(v.to_be_bytes());
+            b
+        };
+        assert_eq!(decimal_text(&wide(1234), 2).unwrap(), "12.34");
+        assert_eq!(decimal_text(&wide(-2), 3).unwrap(), "-0.002");
+        assert_eq!(decimal_text(&wide(i128::MIN), 0).unwrap(), i128::MIN.to_string());
+        let mut past = vec![0u8; 32];
+        past[15] = 1;
+        assert_eq!(decimal_text(&past, 0), None);
         assert_eq!(scaled_text(-1250, 2).unwrap(), "-12.50");
         assert_eq!(timestamp_text(0, 0, true).unwrap(), "1970-01-01T00:00:00Z");
         assert_eq!(timestamp_text(1_700_000_000, 5_000_000, false).unwrap(), "2023-11-14T22:13:20.005");

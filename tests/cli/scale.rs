@@ -195,6 +195,8 @@ enum Ty {
     Time,
     Double,
     Int,
+    /// The `null` type (every cell null), as pyarrow writes a column of nothing but nulls.
+    Null,
 }
 
 /// Write `csv_text` as a Parquet file with these column types (by header; others text), in
@@ -217,6 +219,7 @@ fn csv_to_parquet(csv_text: &str, out: &Path, types: &[(&str, Ty)], group: usize
                 }
                 Ty::Double => (Physical::DOUBLE, None, Repetition::OPTIONAL),
                 Ty::Int => (Physical::INT64, None, Repetition::OPTIONAL),
+                Ty::Null => (Physical::INT32, Some(LogicalType::Unknown), Repetition::OPTIONAL),
             };
             let t = Type::primitive_type_builder(h, physical).with_repetition(repetition).with_logical_type(logical);
             Arc::new(t.build().unwrap())
@@ -252,6 +255,10 @@ fn csv_to_parquet(csv_text: &str, out: &Path, types: &[(&str, Ty)], group: usize
                 Ty::Int => {
                     let v: Vec<i64> = present.map(|c| c.parse().unwrap()).collect();
                     col.typed::<Int64Type>().write_batch(&v, Some(&defs), None).unwrap();
+                }
+                Ty::Null => {
+                    assert!(present.count() == 0, "a null column holds nothing");
+                    col.typed::<parquet::data_type::Int32Type>().write_batch(&[], Some(&defs), None).unwrap();
                 }
             }
             col.close().unwrap();
@@ -400,4 +407,31 @@ fn a_customer_listed_twice_in_a_parquet_profile_file_names_both_rows() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn a_parquet_column_of_nulls_only_reads_as_an_empty_csv_column() {
+    let f = Fixture::new();
+    let parquets = example_parquets(&f);
+    let customers = std::fs::read_to_string(root("examples/retail/customers.csv")).unwrap();
+    let mut with_notes = String::new();
+    for (i, line) in customers.lines().enumerate() {
+        with_notes.push_str(line);
+        with_notes.push_str(if i == 0 { ",notes\n" } else { ",\n" });
+    }
+    std::fs::write(f.path("customers-notes.csv"), &with_notes).unwrap();
+    csv_to_parquet(&with_notes, &f.path("customers-notes.parquet"), &[("notes", Ty::Null)], 1000);
+    let csvs = example_csvs();
+    let from_csv = run_examples(
+        &f,
+        [csvs[0].clone(), f.path("customers-notes.csv").to_string_lossy().into_owned(), csvs[2].clone()],
+        &[],
+    );
+    assert_eq!(from_csv.code, 0, "{}", from_csv.stderr);
+    let inputs =
+        [parquets[0].clone(), f.path("customers-notes.parquet").to_string_lossy().into_owned(), parquets[2].clone()];
+    let from_parquet = run_examples(&f, inputs, &[]);
+    assert_eq!(from_parquet.code, 0, "{}", from_parquet.stderr);
+    assert!(from_csv.stdout.lines().next().unwrap().ends_with(",notes"));
+    assert!(from_parquet.stdout == from_csv.stdout, "the null column differs from the empty one");
 }
