@@ -732,6 +732,15 @@ fn run_replay(s: RunSettings) -> Result<ExitCode> {
                     ids.len()
                 );
             }
+            if ids.is_empty() {
+                let nights = held
+                    .as_ref()
+                    .and_then(|h| Some((h.first_night()?, h.last_night()?)))
+                    .map_or_else(|| "it holds no night yet".to_owned(), |(a, b)| format!("it holds nights {a} to {b}"));
+                eprintln!(
+                    "warning: the ledger records no message on {night} ({nights}): there was nothing to re-emit, or that night never ran"
+                );
+            }
             let missing = (ids.len() as u64).saturating_sub(found);
             if missing > 0 {
                 eprintln!(

@@ -140,6 +140,18 @@ fn thirty_nights_with_late_events_and_a_skipped_night_emit_every_message_exactly
         "{}",
         mail.stderr
     );
+    // A night the ledger has nothing of: said, not silent.
+    let none = f.run(&["--ledger", "sent.jsonl", "--reemit", "2025-01-15", "--as-of", "2025-01-15"]);
+    assert_eq!(none.code, 0, "{}", none.stderr);
+    assert!(
+        none.stderr.contains(&format!(
+            "warning: the ledger records no message on 2025-01-15 (it holds nights {} to {}): there was nothing to re-emit, or that night never ran",
+            day(1),
+            day(30)
+        )),
+        "{}",
+        none.stderr
+    );
     // A night replayed as another moment is refused.
     let other = f.run(&["--ledger", "sent.jsonl", "--reemit", &day(20), "--as-of", &day(21)]);
     assert_eq!(other.code, 2);
