@@ -104,10 +104,17 @@ impl SumsInner {
 /// (not the current event), prefix sums over the customer's rows, so `spend(3650d, category
 /// == "wine")` costs O(log n) per evaluation instead of a scan of the window.
 #[derive(Debug, Default)]
-/// Keyed by (the filter's address, 0 for none; the column summed for a column measure).
+/// Keyed by (the filter's address, 0 for none; the column summed for a column measure; for a
+/// filter that reads the current event, the values it reads of it).
 pub struct FilterCache(std::cell::RefCell<Vec<(SumsKey, Option<FilterSums>)>>);
 
-type SumsKey = (usize, Option<usize>);
+type SumsKey = (usize, Option<usize>, Option<Box<[u8]>>);
+
+/// How many sets of sums are kept per filter that reads the current event (one per distinct
+/// value of the event fields it reads): as many as fit `EVENT_ROWS` rows of sums (40 bytes a
+/// row: 160 MB), at least 8; past them, the window is scanned, as for any value.
+const EVENT_ROWS: usize = 4_000_000;
+const EVENT_KEYS_MIN: usize = 8;
 
 impl FilterCache {
     pub fn clear(&mut self) {
@@ -124,6 +131,39 @@ pub struct FilterSums {
     /// `amount`, or for a column measure that column.
     spend: Vec<i128>,
     units: Vec<i128>,
+}
+
+/// The current event's fields a filter reads, if they are all it reads of the moment (no
+/// history, facts or scores): its result for a row depends only on their values, so sums built
+/// for one event serve every event with the same values (`category == event.category`).
+fn event_fields(ir: &Ir) -> Option<Vec<(Scope, usize)>> {
+    let mut fields = Vec::new();
+    let other = ir.any(|n| match n {
+        Ir::Field { scope: scope @ (Scope::Event | Scope::Item), col, .. } => {
+            if !fields.contains(&(*scope, *col)) {
+                fields.push((*scope, *col));
+            }
+            false
+        }
+        Ir::Hist { .. } | Ir::Events { .. } | Ir::Fact(_) | Ir::Rfm(..) | Ir::Remembered(_) => true,
+        _ => false,
+    });
+    (!other).then_some(fields)
+}
+
+/// The values of `fields` in the current event, as a cache key (text as it is, numbers by
+/// their bits; each ended by a byte UTF-8 never holds).
+fn event_key(ctx: &Ctx<'_>, fields: &[(Scope, usize)]) -> Option<Box<[u8]>> {
+    let (t, r) = ctx.event?;
+    let mut key = Vec::new();
+    for &(_, col) in fields {
+        match t.num_col(col) {
+            Some(v) => key.extend(v[r].to_bits().to_le_bytes()),
+            None => key.extend(t.str_at(col, r).as_bytes()),
+        }
+        key.push(0xff);
+    }
+    Some(key.into())
 }
 
 /// Does the filter read the current event (or a remembered fact, which changes as the replay
@@ -174,7 +214,7 @@ impl History<'_> {
             }
             Measure::Column(c) => {
                 // Prefix sums of the column over all the customer's rows, built on first use.
-                let key = (0, Some(c));
+                let key = (0, Some(c), None);
                 let mut cache = self.filters.0.borrow_mut();
                 let pos = match cache.iter().position(|(k, _)| *k == key) {
                     Some(p) => p,
@@ -451,14 +491,24 @@ fn filtered(ctx: &Ctx<'_>, m: Measure, window: Option<i64>, f: &Ir) -> f64 {
         Measure::Column(c) => Some(c),
         _ => None,
     };
-    let key = (f as *const Ir as usize, column);
+    let addr = f as *const Ir as usize;
+    // A filter that reads the event is summed per value of what it reads of it.
+    let by_event = if reads_event(f) { event_fields(f).and_then(|fields| event_key(ctx, &fields)) } else { None };
+    let keyed = by_event.is_some();
+    let key = (addr, column, by_event);
     let mut cache = h.filters.0.borrow_mut();
     let pos = match cache.iter().position(|(k, _)| *k == key) {
         Some(p) => p,
         None => {
+            let most = (EVENT_ROWS / (h.all_rows.len() + 1)).max(EVENT_KEYS_MIN);
+            let room = !keyed || cache.iter().filter(|(k, _)| k.0 == addr && k.1 == column).count() < most;
             // Sums read the profile as it is now; a profile update drops them (the engine's
             // `Scratch::forget_filters`), so they are rebuilt with the new value.
-            let sums = (!reads_event(f)).then(|| build_sums(h, Some((ctx, f)), column));
+            let sums = ((!reads_event(f) || keyed) && room).then(|| build_sums(h, Some((ctx, f)), column));
+            if sums.is_none() && keyed {
+                drop(cache);
+                return scanned(ctx, m, window, f);
+            }
             cache.push((key, sums));
             cache.len() - 1
         }
@@ -503,8 +553,15 @@ fn build_sums(h: &History<'_>, filter: Option<(&Ctx<'_>, &Ir)>, value_col: Optio
     let mut last_order = None;
     for r in rows {
         let passes = filter.is_none_or(|(ctx, f)| {
-            let rc =
-                Ctx { now: ctx.now, event: None, row: Some((h.tx, r)), customer: ctx.customer, hist: h, mem: ctx.mem };
+            // (The event is read only by a filter summed per value of what it reads of it.)
+            let rc = Ctx {
+                now: ctx.now,
+                event: ctx.event,
+                row: Some((h.tx, r)),
+                customer: ctx.customer,
+                hist: h,
+                mem: ctx.mem,
+            };
             eval_bool(f, &rc)
         });
         if passes {

@@ -243,7 +243,10 @@ fn filtered_history_summed_ahead_equals_a_scan_of_the_window() {
         )
     };
     f.dialogue("summed", &one_step(&cond("category == \"wine\"")));
-    f.dialogue("scanned", &one_step(&cond("category == event.category")));
+    // Summed per value of the event's category.
+    f.dialogue("keyed", &one_step(&cond("category == event.category")));
+    // Reading history too, it is scanned.
+    f.dialogue("scanned", &one_step(&cond("category == event.category and events(\"never\") == 0")));
     let mut body = super::TX_HEADER.to_owned();
     for line in [
         "A,2025-01-01T10:00:00Z,o1,p1,wine,1,30,web",
@@ -263,6 +266,39 @@ fn filtered_history_summed_ahead_equals_a_scan_of_the_window() {
         |d: &str| plan.lines().filter(|l| l.contains(&format!(" {d}#"))).map(|l| l.replace(d, "D")).collect::<Vec<_>>();
     assert!(!by("summed").is_empty(), "{plan}");
     assert_eq!(by("summed"), by("scanned"), "{plan}");
+    assert_eq!(by("keyed"), by("scanned"), "{plan}");
+}
+
+#[test]
+fn a_filter_on_the_events_values_summed_per_value_equals_a_scan() {
+    // `product == event.product` is summed once per product the events bring (twelve here);
+    // the result must be what a scan of the window gives.
+    let f = Fixture::new();
+    let cond = |filter: &str| {
+        format!(
+            "purchase: {{where: 'purchases(20d, {filter}) >= 2 and spend(40d, {filter}) >= 30 and orders(10d, {filter}) >= 2'}}"
+        )
+    };
+    f.dialogue("keyed", &one_step(&cond("product == event.product")));
+    f.dialogue("scanned", &one_step(&cond("product == event.product and events(\"never\") == 0")));
+    let mut body = super::TX_HEADER.to_owned();
+    for k in 0..60u32 {
+        let day = 1 + k / 2;
+        let product = format!("p{}", (k * 7) % 12);
+        body.push_str(&format!(
+            "A,2025-01-{day:02}T{:02}:00:00Z,o{},{product},c{},1,{},web\n",
+            8 + k % 2,
+            k / 3,
+            k % 3,
+            5 + k % 11
+        ));
+    }
+    f.file("tx.csv", &body);
+    let plan = f.plan(&[]);
+    let by =
+        |d: &str| plan.lines().filter(|l| l.contains(&format!(" {d}#"))).map(|l| l.replace(d, "D")).collect::<Vec<_>>();
+    assert!(by("keyed").len() > 5, "{plan}");
+    assert_eq!(by("keyed"), by("scanned"), "{plan}");
 }
 
 #[test]
