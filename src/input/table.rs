@@ -1103,6 +1103,14 @@ fn parse_piece(
     };
     const RECENT: usize = 64;
     let mut recent = vec![[u32::MAX; RECENT]; lay.data_idx.len()];
+    // Each interned column has its own small table while the piece is read (a category or a
+    // product is found among a few thousand values, not among the piece's customer ids, which
+    // fill the piece's table and the cache); folded into the piece's at its end.
+    let mut col_strs: Vec<Interner> = lay
+        .storage
+        .iter()
+        .map(|s| if *s == Storage::Sym { Interner::with_capacity(64) } else { Interner::empty() })
+        .collect();
     // With `--presorted`: the key of the previous record and its line.
     let mut prev_key = String::new();
     let mut prev_line = 0u64;
@@ -1119,6 +1127,7 @@ fn parse_piece(
                 if lay.presorted && !prev_key.is_empty() {
                     piece.last_key = Some((prev_key, prev_line));
                 }
+                piece.fold(&col_strs);
                 piece.shrink();
                 return Ok(Parsed { piece, cut_off: Some((rec.start, rec.line)) });
             }
@@ -1220,17 +1229,18 @@ fn parse_piece(
             let raw = field(i)?;
             match &mut piece.cols[k] {
                 Column::Str(v) => {
+                    let strs = &mut col_strs[k];
                     let sym = match v.last() {
-                        Some(&last) if same(piece.interner.str(last), raw) => last,
+                        Some(&last) if same(strs.str(last), raw) => last,
                         _ => {
                             // A column's recent values, by hash: a category or a channel is
-                            // found here without probing the piece's big table.
+                            // found here without probing the column's table.
                             let h = hash_str(raw);
                             let slot = &mut recent[k][(h >> 32) as usize % RECENT];
                             match *slot {
-                                id if id != u32::MAX && same(piece.interner.str(id), raw) => id,
+                                id if id != u32::MAX && same(strs.str(id), raw) => id,
                                 _ => {
-                                    let id = piece.interner.intern_hashed(raw, h);
+                                    let id = strs.intern_hashed(raw, h);
                                     *slot = id;
                                     id
                                 }
@@ -1298,11 +1308,24 @@ fn parse_piece(
     if lay.presorted && !prev_key.is_empty() {
         piece.last_key = Some((prev_key, prev_line));
     }
+    piece.fold(&col_strs);
     piece.shrink();
     Ok(Parsed { piece, cut_off: None })
 }
 
 impl Piece {
+    /// Interned columns' symbols (each column's own, in `strs`) made the piece's.
+    fn fold(&mut self, strs: &[Interner]) {
+        for (col, strs) in self.cols.iter_mut().zip(strs) {
+            if let Column::Str(v) = col {
+                let remap: Vec<u32> = strs.strings().map(|s| self.interner.intern(s)).collect();
+                for s in v.iter_mut() {
+                    *s = remap[*s as usize];
+                }
+            }
+        }
+    }
+
     /// The rows from `row` on, as a piece of their own (with a copy of the symbols); this
     /// piece keeps the rows before.
     fn split_off(&mut self, row: usize) -> Piece {
