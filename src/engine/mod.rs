@@ -554,6 +554,8 @@ impl<'e, 'a> Run<'e, 'a> {
     /// follow-on it starts counts from it, so the rest of a starting order is not its answer.
     fn apply(&mut self, d: usize, rec: usize, mut fx: Vec<Effect<'a>>, cause: Option<Ev>) {
         let dialogue = &self.plan().dialogues[d];
+        // The messages planned before what this event or timer does.
+        let before = self.out.messages.len();
         // How long the last message sent was deferred past its due time (quiet hours, caps):
         // the next rung, wait or timeout, timed from that message, moves by as much.
         let mut defer = 0;
@@ -587,6 +589,10 @@ impl<'e, 'a> Run<'e, 'a> {
                 }
                 Effect::Ended { outcome, start, at } => {
                     defer = 0;
+                    // Ended by what the customer did: what waits to go out no longer should.
+                    if cause.is_some() {
+                        self.overtake(rec, before, outcome, at);
+                    }
                     self.end(d, rec, outcome, at);
                     if let Some(next) = start {
                         let limit = follow_limit(self.plan());
@@ -744,23 +750,55 @@ impl<'e, 'a> Run<'e, 'a> {
     /// An opt-out reaches messages already planned for later (deferred ones): they are
     /// suppressed, since consent must hold when a message goes out.
     fn withdraw(&mut self, channel: &str, t: i64) {
+        self.suppress_planned(self.out.messages.len(), |m, _, ch| {
+            (m.send_at >= t && (channel.is_empty() || channel == ch))
+                .then(|| Suppression::NoConsentAtSendTime(ch.to_owned()))
+        });
+    }
+
+    /// Suppress the messages planned before index `before` not yet suppressed for which `why`
+    /// (given the message, its dialogue and its channel) says so, uncounting them.
+    fn suppress_planned(&mut self, before: usize, why: impl Fn(&Message, usize, &str) -> Option<Suppression>) {
         let plan = self.plan();
-        for m in &mut self.out.messages {
-            if m.suppressed.is_some() || m.send_at < t {
+        let before = before.min(self.out.messages.len());
+        for m in &mut self.out.messages[..before] {
+            if m.suppressed.is_some() {
                 continue;
             }
-            let inst = &self.out.instances[m.instance];
-            let d = &plan.dialogues[inst.dialogue];
+            let dialogue = self.out.instances[m.instance].dialogue;
+            let d = &plan.dialogues[dialogue];
             let ch = d.steps[m.step].ladder[m.attempt].variants[m.variant].channels[m.channel].as_str();
-            if channel.is_empty() || channel == ch {
-                let why = Suppression::NoConsentAtSendTime(ch.to_owned());
-                self.stats.suppression(inst.dialogue, &why);
+            if let Some(why) = why(m, dialogue, ch) {
+                self.stats.suppression(dialogue, &why);
                 m.suppressed = Some(why);
                 self.contact.unplan(m.send_at, ch);
-                *self.stats.messages.entry((inst.dialogue, m.step, m.attempt)).or_default() -= 1;
-                self.stats.sent.remove_one(&sent_key(&self.ev.settings, inst.dialogue, m));
+                *self.stats.messages.entry((dialogue, m.step, m.attempt)).or_default() -= 1;
+                self.stats.sent.remove_one(&sent_key(&self.ev.settings, dialogue, m));
             }
         }
+    }
+
+    /// The customer ended conversation `rec` at `t` (an answer, a goal): its messages held
+    /// for later (by a send window or a cap) and not gone out by then are not sent. Only those
+    /// planned before this event (`before`): what the ending itself sends (a thank-you) goes.
+    fn overtake(&mut self, rec: usize, before: usize, outcome: &str, t: i64) {
+        self.suppress_planned(before, |m, _, _| {
+            (m.instance == rec && m.send_at > t).then(|| Suppression::Overtaken(outcome.to_owned()))
+        });
+    }
+
+    /// Dialogue `d` started at `t`: the messages held for later (planned before index `before`)
+    /// of the dialogues quiet while it is live are not sent, as they would not be if due now.
+    fn quieten(&mut self, d: usize, before: usize, t: i64) {
+        let plan = self.plan();
+        if !plan.dialogues.iter().any(|q| q.quiet_while.contains(&d)) {
+            return;
+        }
+        let id = plan.dialogues[d].id.as_str();
+        self.suppress_planned(before, |m, dialogue, _| {
+            (m.send_at > t && plan.dialogues[dialogue].quiet_while.contains(&d))
+                .then(|| Suppression::Quiet(id.to_owned()))
+        });
     }
 
     /// Which visit of its current step a live instance is in (as its messages count them).
@@ -1010,6 +1048,7 @@ impl<'e, 'a> Run<'e, 'a> {
         });
         self.timers.set_conversation(d, timer);
         self.states[d].live = live;
+        self.quieten(d, self.out.messages.len(), t);
         self.apply(d, rec, fx, e);
     }
 

@@ -762,6 +762,55 @@ fn customers_are_replayed_independently() {
     assert_eq!(r.stats.transactions, 3);
 }
 
+/// A message a cap holds for later is not sent if the customer ends the conversation before
+/// it goes out (a goal); what the ending itself sends (a thank-you for an answer) still goes,
+/// held as it is. A dialogue that starts while another's message is held keeps that message
+/// from going out when it is quiet while the new one is live.
+#[test]
+fn what_the_customer_does_before_a_held_message_goes_out_overtakes_it() {
+    let news = "trigger:\n  event: {type: visit}\nreentry: always\nsteps:\n  - id: n\n    send: {channel: email, template: news}\n";
+    let cart = "trigger:\n  event: {type: cart}\ngoals:\n  - {event: purchase, outcome: bought}\nsteps:\n  - id: nudge\n    send: {channel: email, template: nudge}\n    timeout: {after: 3d, end: lost}\n";
+    let ask = "trigger:\n  event: {type: ask_me}\nsteps:\n  - id: ask\n    send: {channel: email, template: ask}\n    timeout: {after: 3d, end: no_reply}\n    on:\n      - {answer: yes, goto: thanks}\n  - id: thanks\n    send: {channel: email, template: thanks}\n";
+    let promo = "trigger:\n  event: {type: browse}\nquiet_while: [support]\nsteps:\n  - id: offer\n    send: {channel: email, template: offer}\n";
+    let support =
+        "trigger:\n  event: {type: complaint}\nsteps:\n  - id: sorry\n    send: {channel: phone, template: sorry}\n";
+    let policy = Policy {
+        caps: vec![Cap { max: 1, per: DAY, channel: Some("email".into()) }],
+        on_cap: OnCap::Defer,
+        ..Policy::default()
+    };
+    let data = load_data(
+        &["C1,2025-01-01T12:00:00Z,o1,p,books,10"],
+        &[
+            "C1,2025-01-01T08:00:00Z,visit",
+            "C1,2025-01-01T09:00:00Z,cart",
+            "C2,2025-01-01T08:00:00Z,ask_me",
+            "C2,2025-01-01T10:00:00Z,response,ask,ask,yes",
+            "C3,2025-01-01T08:00:00Z,visit",
+            "C3,2025-01-01T09:00:00Z,browse",
+            "C3,2025-01-01T11:00:00Z,complaint",
+        ],
+        None,
+    );
+    let dialogues = [("news", news), ("cart", cart), ("ask", ask), ("promo", promo), ("support", support)];
+    let r = replay_with(plan_for(&data, &dialogues), data, settings("2025-01-31", policy));
+    assert_eq!(
+        r.messages(),
+        "\
+C1 news#1 n/0 email:news 2025-01-01T08:00:00Z planned
+C1 cart#1 nudge/0 email:nudge 2025-01-02T08:00:00Z suppressed(overtaken: the conversation ended (`bought`) before its send time)
+C2 ask#1 ask/0 email:ask 2025-01-01T08:00:00Z planned
+C2 ask#1 thanks/0 email:thanks 2025-01-02T08:00:00Z planned [deferred from 2025-01-01T10:00:00Z by cap 1 email per 1d]
+C3 news#1 n/0 email:news 2025-01-01T08:00:00Z planned
+C3 promo#1 offer/0 email:offer 2025-01-02T08:00:00Z suppressed(blocked: quiet while `support` is live)
+C3 support#1 sorry/0 phone:sorry 2025-01-01T11:00:00Z planned
+"
+    );
+    let cart = r.d("cart");
+    assert_eq!(r.stats.messages.get(&(cart, 0, 0)), Some(&0), "the overtaken message no longer counts as planned");
+    assert_eq!(r.stats.suppressed.get(&(cart, crate::policy::SuppressionKind::Overtaken)), Some(&1));
+}
+
 #[test]
 fn an_opt_out_suppresses_a_message_deferred_past_it() {
     // A 1-per-day cap defers the second message to 01-02; the opt-out at 01-01T12:00 reaches it.

@@ -31,6 +31,9 @@ pub enum Suppression {
     /// A do-not-contact column is configured and the customer has no row in the customers
     /// file: whether they may be contacted is unknown.
     NoProfile,
+    /// Held for later (a send window, a cap), it had not gone out when the customer ended
+    /// the conversation (an answer, a goal: the outcome).
+    Overtaken(String),
 }
 
 /// Suppressions grouped for counting; ordered as their labels sort.
@@ -42,6 +45,7 @@ pub enum SuppressionKind {
     Holdout,
     NoConsent,
     NoProfile,
+    Overtaken,
 }
 
 impl Suppression {
@@ -53,6 +57,7 @@ impl Suppression {
             Suppression::NoConsent(_) | Suppression::NoConsentAtSendTime(_) => SuppressionKind::NoConsent,
             Suppression::Dropped(_) => SuppressionKind::Dropped,
             Suppression::NoProfile => SuppressionKind::NoProfile,
+            Suppression::Overtaken(_) => SuppressionKind::Overtaken,
         }
     }
 }
@@ -66,6 +71,7 @@ impl fmt::Display for SuppressionKind {
             SuppressionKind::Holdout => f.write_str("holdout"),
             SuppressionKind::NoConsent => f.write_str("no consent"),
             SuppressionKind::NoProfile => f.write_str("not in the customers file"),
+            SuppressionKind::Overtaken => f.write_str("overtaken: the conversation ended before its send time"),
         }
     }
 }
@@ -80,6 +86,9 @@ impl fmt::Display for Suppression {
             Suppression::NoConsentAtSendTime(ch) => write!(f, "no consent for {ch} at send time"),
             Suppression::Dropped(reasons) => write!(f, "dropped: {}", Reasons(reasons)),
             Suppression::NoProfile => f.write_str("not in the customers file, so do-not-contact is unknown"),
+            Suppression::Overtaken(outcome) => {
+                write!(f, "overtaken: the conversation ended (`{outcome}`) before its send time")
+            }
         }
     }
 }

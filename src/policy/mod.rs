@@ -713,6 +713,10 @@ mod tests {
             (Suppression::NoConsentAtSendTime("email".into()), "no consent for email at send time"),
             (Suppression::NoProfile, "not in the customers file, so do-not-contact is unknown"),
             (
+                Suppression::Overtaken("answered".into()),
+                "overtaken: the conversation ended (`answered`) before its send time",
+            ),
+            (
                 Suppression::Dropped(vec![DeferReason::Window, DeferReason::Cap(cap)]),
                 "dropped: send window, cap 2 sms per 7d",
             ),
@@ -732,6 +736,7 @@ mod tests {
             SuppressionKind::Holdout,
             SuppressionKind::NoConsent,
             SuppressionKind::NoProfile,
+            SuppressionKind::Overtaken,
         ];
         let labels: Vec<String> = kinds.iter().map(ToString::to_string).collect();
         assert_eq!(
@@ -742,7 +747,8 @@ mod tests {
                 "dropped by cap or send window",
                 "holdout",
                 "no consent",
-                "not in the customers file"
+                "not in the customers file",
+                "overtaken: the conversation ended before its send time"
             ]
         );
         let mut by_kind = kinds.to_vec();
