@@ -49,6 +49,7 @@ pub struct Scratch {
     order_ts: Vec<i64>,
     gaps: crate::expr::eval::GapMedian,
     filters: FilterCache,
+    same: crate::expr::eval::SameValues,
     all_rows: Range<usize>,
     /// The last customer's replay buffers, emptied, for the next one.
     pub(super) spare: super::Spare,
@@ -86,6 +87,7 @@ impl Scratch {
         s.order_ts.clear();
         s.gaps.clear();
         s.filters.clear();
+        s.same.clear();
         s.all_rows = rows.clone();
         s.cum_orders.push(0);
         for r in rows.clone() {
@@ -143,6 +145,7 @@ impl Scratch {
             quantity_col: c.quantity,
             filters: &self.filters,
             all_rows: self.all_rows.clone(),
+            same: &self.same,
         }
     }
 }

@@ -219,7 +219,7 @@ impl<'a> Evaluator<'a> {
             projecting: false,
             sent: spare.sent,
             seq: 0,
-            seen_categories: Vec::new(),
+            seen_categories: Seen::default(),
             contact,
             fx_pool: Vec::new(),
             fired: spare.fired,
@@ -307,7 +307,7 @@ struct Run<'e, 'a> {
     sent: Vec<(usize, usize, u32, usize)>,
     seq: u32,
     /// Categories bought so far.
-    seen_categories: Vec<&'a str>,
+    seen_categories: Seen<'a>,
     contact: Contact<'a>,
     /// Empty effect buffers for reuse (nested starts need more than one).
     fx_pool: Vec<Vec<Effect<'a>>>,
@@ -628,7 +628,7 @@ impl<'e, 'a> Run<'e, 'a> {
         self.route(Ev::Purchase(r), t);
         let plan = self.plan();
         let category: &'a str = self.ev.cols.category.map_or("", |c| tx.str_at(c, r));
-        let is_new_category = !category.is_empty() && !self.seen_categories.contains(&category);
+        let is_new_category = !category.is_empty() && !self.seen_categories.contains(category);
         // Detection only reads the history, so every dialogue is asked first with one view of
         // it; starting dialogues (which changes the engine's state) follows, in priority order.
         // (A buffer kept across purchases: nearly every purchase arms an absence timer.)
@@ -682,7 +682,7 @@ impl<'e, 'a> Run<'e, 'a> {
         }
         self.fired = fired;
         if is_new_category {
-            self.seen_categories.push(category);
+            self.seen_categories.insert(category);
         }
     }
 
@@ -1229,6 +1229,39 @@ impl<'e, 'a> Run<'e, 'a> {
             self.stats.concluded(d, &self.out.instances[rec], outcome);
         }
         self.note(t, || Trace::Ended { dialogue: d, number, outcome: outcome.to_owned() });
+    }
+}
+
+/// A set of texts: a list while small (most customers buy in a few categories), hashed past
+/// that (a catch-all customer with thousands of categories was quadratic).
+#[derive(Default)]
+struct Seen<'a> {
+    few: Vec<&'a str>,
+    many: rustc_hash::FxHashSet<&'a str>,
+}
+
+impl<'a> Seen<'a> {
+    const FEW: usize = 32;
+
+    fn contains(&self, s: &str) -> bool {
+        if self.many.is_empty() {
+            self.few.contains(&s)
+        } else {
+            self.many.contains(s)
+        }
+    }
+
+    fn insert(&mut self, s: &'a str) {
+        if !self.many.is_empty() {
+            self.many.insert(s);
+        } else if self.few.len() < Self::FEW {
+            if !self.few.contains(&s) {
+                self.few.push(s);
+            }
+        } else {
+            self.many.extend(self.few.drain(..));
+            self.many.insert(s);
+        }
     }
 }
 

@@ -1712,3 +1712,17 @@ fn equality_agrees_with_the_ordering() {
         }
     }
 }
+
+#[test]
+fn the_seen_set_is_a_set_small_and_large() {
+    let names: Vec<String> = (0..100).map(|i| format!("c{i}")).collect();
+    let mut seen = super::Seen::default();
+    for (i, n) in names.iter().enumerate() {
+        assert!(!seen.contains(n), "{n}");
+        seen.insert(n);
+        seen.insert(n);
+        assert!(names[..=i].iter().all(|m| seen.contains(m)), "after {n}");
+        assert!(!seen.contains("other"));
+    }
+    assert_eq!(seen.many.len(), 100, "hashed past the first few, each once");
+}

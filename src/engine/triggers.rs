@@ -110,11 +110,7 @@ pub fn on_purchase(trigger: &Trigger, memory: &mut Memory, p: &Purchase<'_>) -> 
                 return Detection::Quiet;
             }
             let from = within.map_or(i64::MIN, |w| p.at - w);
-            let n = (p.hist.rows.start..=r)
-                .rev()
-                .take_while(|&k| tx.ts[k] > from)
-                .filter(|&k| tx.same_text(c, k, r))
-                .count();
+            let n = p.hist.same_value_count(c, r, from);
             fired((n == *count as usize && holds(cond, p)).then(|| {
                 let w = within.map(|w| format!(" within {}", format_duration(w))).unwrap_or_default();
                 format!("{n} purchases of {} `{value}`{w}", tx.names[c])

@@ -61,6 +61,27 @@ pub struct History<'a> {
     pub filters: &'a FilterCache,
     /// The customer's rows (all of them, processed or not), for building those sums.
     pub all_rows: Range<usize>,
+    /// Per column asked: where each value recurs among the customer's rows.
+    pub same: &'a SameValues,
+}
+
+/// Per customer and column: for each row, its value's id and how many earlier rows hold it,
+/// and for each value the rows that hold it (in time order). Built on first use, so
+/// `frequent_buyer` counts a value's purchases in a window in O(log n), not by a scan of it.
+#[derive(Debug, Default)]
+pub struct SameValues(std::cell::RefCell<Vec<(usize, SameIndex)>>);
+
+#[derive(Debug, Default)]
+struct SameIndex {
+    value_of: Vec<u32>,
+    rank: Vec<u32>,
+    rows: Vec<Vec<u32>>,
+}
+
+impl SameValues {
+    pub fn clear(&mut self) {
+        self.0.get_mut().clear();
+    }
 }
 
 /// Per customer: prefix sums of `amount` and of units (`quantity`, 1 where it is missing) over
@@ -183,6 +204,38 @@ fn reads_event(ir: &Ir) -> bool {
 }
 
 impl History<'_> {
+    /// How many of the customer's rows up to `r` (itself included) hold row `r`'s value of
+    /// column `c` (text as it is) and are later than `from`.
+    pub fn same_value_count(&self, c: usize, r: usize, from: i64) -> usize {
+        let mut cache = self.same.0.borrow_mut();
+        let pos = match cache.iter().position(|(col, _)| *col == c) {
+            Some(p) => p,
+            None => {
+                let mut ids: rustc_hash::FxHashMap<&str, u32> = rustc_hash::FxHashMap::default();
+                let mut ix = SameIndex::default();
+                for (rel, row) in self.all_rows.clone().enumerate() {
+                    let next = ids.len() as u32;
+                    let v = *ids.entry(self.tx.str_at(c, row)).or_insert(next);
+                    if v == next {
+                        ix.rows.push(Vec::new());
+                    }
+                    ix.value_of.push(v);
+                    ix.rank.push(ix.rows[v as usize].len() as u32);
+                    ix.rows[v as usize].push(rel as u32);
+                }
+                cache.push((c, ix));
+                cache.len() - 1
+            }
+        };
+        let ix = &cache[pos].1;
+        let rel = r - self.all_rows.start;
+        let rows = &ix.rows[ix.value_of[rel] as usize];
+        let upto = &rows[..=ix.rank[rel] as usize];
+        // Rows are in time order: those at or before `from` come first.
+        let out = upto.partition_point(|&k| self.tx.ts[self.all_rows.start + k as usize] <= from);
+        upto.len() - out
+    }
+
     fn window_start(&self, now: i64, window: Option<i64>) -> usize {
         match window {
             None => self.rows.start,
