@@ -1042,6 +1042,15 @@ fn parse_number(s: &str) -> Result<f64, std::num::ParseFloatError> {
     Ok(if neg { -v } else { v })
 }
 
+/// Does the number `n`, read from `s`, have digits past the sixth decimal (`999.9999999`,
+/// `1e-7`)? Summed in millionths, they would be rounded away without a word.
+fn finer_than_micros(s: &str, n: f64) -> bool {
+    if s.contains(['e', 'E']) {
+        return crate::model::from_micros(crate::model::to_micros(n)) != n;
+    }
+    s.split_once('.').is_some_and(|(_, frac)| frac.trim_end_matches('0').len() > 6)
+}
+
 /// The significant digits of a number's text (`-00012.3400e5` has 4): its mantissa's digits
 /// without the zeros before the first other digit and, after a point, the zeros at the end.
 fn significant_digits(s: &str) -> usize {
@@ -1273,6 +1282,17 @@ fn parse_piece(
                                     line: ln,
                                     message: format!(
                                         "column {}: {} has more than {MAX_DIGITS} significant digits: amounts and quantities are summed exactly, and a number keeps {MAX_DIGITS}",
+                                        super::ticked(&lay.headers[i]),
+                                        super::quoted(raw)
+                                    ),
+                                })
+                            }
+                            Ok(n) if n.is_finite() && lay.summed[k] && raw.len() > 7 && finer_than_micros(raw, n) => {
+                                return Err(InputError::Csv {
+                                    path: path.to_path_buf(),
+                                    line: ln,
+                                    message: format!(
+                                        "column {}: {} has more than six decimals: amounts and quantities are summed exactly, in millionths",
                                         super::ticked(&lay.headers[i]),
                                         super::quoted(raw)
                                     ),
@@ -2299,6 +2319,23 @@ mod tests {
         let t = load_counted(&p, &spec(&rename, &numeric), None, Tz::UTC, Shard::ALL, &bar).unwrap();
         assert_eq!(t.len(), 2);
         assert_eq!(bar.position(), body.len() as u64);
+    }
+
+    #[test]
+    fn digits_past_millionths_are_found() {
+        for (s, finer) in [
+            ("999.9999999", true),
+            ("0.0000001", true),
+            ("1e-7", true),
+            ("1.5e-7", true),
+            ("12.3400000000", false),
+            ("0.000001", false),
+            ("1e-6", false),
+            ("2.5E3", false),
+            ("17.97", false),
+        ] {
+            assert_eq!(finer_than_micros(s, s.parse().unwrap()), finer, "{s}");
+        }
     }
 
     #[test]
