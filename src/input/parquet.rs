@@ -55,6 +55,11 @@ enum Fmt {
     Float,
     Double,
     Float16,
+    /// 16 bytes, written `8-4-4-4-12` in lower-case hex.
+    Uuid,
+    /// 12 bytes: months, days and milliseconds (little-endian), written as an ISO 8601
+    /// duration.
+    Interval,
     /// Bytes as they are (strings, JSON, plain binary).
     Text,
 }
@@ -219,6 +224,8 @@ fn fmt_of(col: &ColumnDescPtr) -> Option<Fmt> {
         PhysicalType::FIXED_LEN_BYTE_ARRAY => match (logical, col.converted_type()) {
             (_, C::DECIMAL) => Fmt::Decimal { scale: col.type_scale() },
             (Some(LogicalType::Float16), _) if col.type_length() == 2 => Fmt::Float16,
+            (Some(LogicalType::Uuid), _) if col.type_length() == 16 => Fmt::Uuid,
+            (_, C::INTERVAL) if col.type_length() == 12 => Fmt::Interval,
             (None, C::NONE) => Fmt::Text,
             _ => return None,
         },
@@ -283,6 +290,24 @@ fn decimal_text(mut bytes: &[u8], scale: i32) -> Option<String> {
         v = (v << 8) | i128::from(b);
     }
     scaled_text(v, scale)
+}
+
+/// A UUID's 16 bytes as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
+fn uuid_text(b: &[u8]) -> String {
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
+/// An INTERVAL's months, days and milliseconds as an ISO 8601 duration (`P1M2DT0.003S`).
+fn interval_text(b: &[u8]) -> String {
+    let part = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let (months, days, ms) = (part(0), part(4), part(8));
+    let mut out = format!("P{months}M{days}D");
+    if ms > 0 {
+        let (secs, frac) = (ms / 1000, ms % 1000);
+        out.push_str(&if frac == 0 { format!("T{secs}S") } else { format!("T{secs}.{frac:03}S") });
+    }
+    out
 }
 
 /// IEEE half precision bits as a float.
@@ -379,6 +404,8 @@ fn cell(out: &mut Vec<u8>, col: &mut Column, row: usize, fmt: Fmt) -> Result<(),
                 Fmt::Decimal { scale } => decimal_text(b, scale)
                     .ok_or_else(|| "the decimal is too large (past 38 digits, which kairos reads)".to_owned())?,
                 Fmt::Float16 if b.len() == 2 => f16_to_f32(u16::from_le_bytes([b[0], b[1]])).to_string(),
+                Fmt::Uuid if b.len() == 16 => uuid_text(b),
+                Fmt::Interval if b.len() == 12 => interval_text(b),
                 _ => {
                     push_cell(out, b);
                     return Ok(());
@@ -604,6 +631,12 @@ mod tests {
         );
         assert!(int_text(i64::from(i32::MAX), Fmt::Date, 0).unwrap_err().contains("2147483647 days"));
         assert_eq!(f16_to_f32(0x3c00), 1.0);
+        let u: Vec<u8> = (0u8..16).map(|i| i * 17).collect();
+        assert_eq!(uuid_text(&u), "00112233-4455-6677-8899-aabbccddeeff");
+        let iv = |m: u32, d: u32, ms: u32| [m.to_le_bytes(), d.to_le_bytes(), ms.to_le_bytes()].concat();
+        assert_eq!(interval_text(&iv(1, 2, 3)), "P1M2DT0.003S");
+        assert_eq!(interval_text(&iv(0, 30, 0)), "P0M30D");
+        assert_eq!(interval_text(&iv(0, 0, 90_000)), "P0M0DT90S");
         assert_eq!(f16_to_f32(0xc100), -2.5);
         let mut out = Vec::new();
         push_cell(&mut out, b"a,\"b\"\nc");
