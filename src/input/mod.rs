@@ -582,10 +582,21 @@ impl Presorted {
         }
         let spec = &self.spec;
         let located = |e: InputError| parquet::locate(spec.with_expected(e));
-        let upper = match self.tables.iter_mut().flatten().next() {
-            Some(driver) => driver.boundary().map_err(located)?,
-            None => None,
-        };
+        // The first table with rows left drives: its next batch, or once its file ends, the
+        // rest of it (up to its last customer); then the next table drives. (The customers
+        // or events files may go on past the transactions' last customer: new sign-ups.)
+        let mut upper = None;
+        for t in self.tables.iter_mut().flatten() {
+            if t.is_exhausted() {
+                continue;
+            }
+            let b = t.boundary().map_err(located)?;
+            if let Some(k) = b.or_else(|| t.last_key().map(str::to_owned)) {
+                upper = Some(k);
+                break;
+            }
+        }
+        // Every file read to its end: this batch takes what is left (nothing) and is the last.
         self.done = upper.is_none();
         let mut taken: [Option<Table>; 3] = [None, None, None];
         for (slot, t) in taken.iter_mut().zip(&mut self.tables) {

@@ -123,6 +123,16 @@ impl SortedTable {
         Ok(())
     }
 
+    /// Has every row of the file been handed out (read to its end, nothing pending)?
+    pub fn is_exhausted(&self) -> bool {
+        self.opened.eof && self.opened.buf.is_empty() && self.pending.iter().all(|p| p.customer.is_empty())
+    }
+
+    /// The key of the last record read.
+    pub fn last_key(&self) -> Option<&str> {
+        self.last_key.as_ref().map(|(k, _)| k.as_str())
+    }
+
     /// The key up to which the next batch of this (driving) table is whole: the last customer
     /// read before the one whose rows may go on in the next block. `None` at the end of the
     /// file: everything left is whole.

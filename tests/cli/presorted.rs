@@ -227,3 +227,30 @@ fn a_customer_whose_rows_fill_many_batches_is_read_whole() {
     assert_eq!(whole.lines().count(), 7, "{whole}");
     assert_eq!(f.plan(&["--as-of", AS_OF, "--presorted", "--presorted-block", "64"]), whole);
 }
+
+#[test]
+fn profiles_and_events_past_the_last_purchase_are_read_batch_by_batch_too() {
+    // The transactions stop at an early customer; the customers and events files go on (new
+    // sign-ups): the batches past the transactions are driven by the next file, with the same
+    // plan as a whole run.
+    let f = Fixture::new();
+    retail(&f);
+    let tx = read(&f.path("transactions.csv"));
+    let mut lines = tx.lines();
+    let header = lines.next().unwrap();
+    let first: Vec<&str> = lines.take(60).collect();
+    let last_customer = first.last().unwrap().split(',').next().unwrap().to_owned();
+    let kept: Vec<&str> = first.into_iter().filter(|l| l.split(',').next() != Some(&last_customer)).collect();
+    std::fs::write(f.path("transactions.csv"), format!("{header}\n{}\n", kept.join("\n"))).unwrap();
+    let customers = read(&f.path("customers.csv"));
+    assert!(customers.lines().count() > 100, "profiles go on well past the purchases");
+    let whole = retail_run(&f, &["--format", "jsonl", "--summary", "full"]);
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    for block in ["400", "1"] {
+        let streamed =
+            retail_run(&f, &["--format", "jsonl", "--summary", "full", "--presorted", "--presorted-block", block]);
+        assert_eq!(streamed.code, 0, "{}", streamed.stderr);
+        assert!(streamed.stdout == whole.stdout, "{block}-byte batches: the plan differs");
+        assert_eq!(streamed.stderr, whole.stderr, "{block}-byte batches");
+    }
+}
