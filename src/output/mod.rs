@@ -236,7 +236,7 @@ impl<'a> Writer<'a> {
         let channel = &v.channels[m.channel];
         let part = self.templates.and_then(|t| t.get(&v.template)).and_then(|t| t.parts.get(channel));
         part.is_some_and(|p| p.form == crate::template::Form::Email)
-            && mail::is_plain_address(self.contact(r, channel).trim())
+            && mail::is_plain_address(self.contact(r, channel, m.send_at).trim())
     }
 
     /// Render message content with these templates.
@@ -584,8 +584,13 @@ impl<'a> Writer<'a> {
         status_on(send_at, as_of, day, self.tz)
     }
 
-    fn contact(&self, r: &CustomerResult, channel: &str) -> &'a str {
+    /// The customer's address for `channel` at `at`: as `profile_update` events left the
+    /// profile by then (a new email from its instant on), else the customers file's.
+    fn contact<'r>(&'r self, r: &'r CustomerResult, channel: &str, at: i64) -> &'r str {
         let col = self.contact_cols.iter().find(|(c, _)| c == channel).and_then(|(_, col)| *col);
+        if let Some(v) = col.and_then(|c| r.profile_at(c, at)) {
+            return v;
+        }
         match (&self.data.customers, self.data.people[r.person].profile, col) {
             (Some(t), Some(row), Some(c)) => t.str_at(c, row),
             _ => "",
@@ -614,7 +619,7 @@ impl<'a> Writer<'a> {
             trigger: &inst.trigger,
             triggered_at: inst.triggered_at,
             reason: &inst.reason,
-            contact: self.contact(r, channel),
+            contact: self.contact(r, channel, m.send_at),
             item_id: self.data.catalog.as_ref().map(|t| match inst.event {
                 Some(EventRef::Item(x)) => t.customer_id(x),
                 _ => "",

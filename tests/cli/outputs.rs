@@ -514,3 +514,26 @@ fn profile_numbers_are_written_as_the_file_holds_them() {
     assert!(presorted.stdout.contains(",007.50,12345678901234567891\n"), "{}", presorted.stdout);
     assert_eq!(presorted.stdout, whole.stdout);
 }
+
+#[test]
+fn a_profile_update_of_the_address_changes_where_later_messages_go() {
+    let f = Fixture::new();
+    f.dialogue(
+        "hi",
+        "trigger:\n  purchase: {}\nreentry: always\nsteps:\n  - id: s\n    send: {channel: email, template: t}\n",
+    )
+    .file("customers.csv", "customer_id,email\nC1,old@x.example\n")
+    .file(
+        "events.csv",
+        "customer_id,timestamp,type,column,value\nC1,2025-03-03T00:00:00Z,profile_update,email,new@x.example\n",
+    )
+    .tx(&["C1,2025-03-01T10:00:00Z,o1,p1,books,10", "C1,2025-03-07T10:00:00Z,o2,p1,books,10"]);
+    let out = f.run(&["--no-templates", "--no-profile", "--format", "jsonl"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let contacts: Vec<String> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["contact"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(contacts, ["old@x.example", "new@x.example"]);
+}
