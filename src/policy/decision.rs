@@ -98,6 +98,8 @@ impl fmt::Display for Suppression {
 pub enum DeferReason {
     Window,
     Cap(Cap),
+    /// The deferral the others ask for is longer than `max_defer` (seconds): why it is dropped.
+    MaxDefer(i64),
 }
 
 impl fmt::Display for DeferReason {
@@ -108,6 +110,7 @@ impl fmt::Display for DeferReason {
                 Some(ch) => write!(f, "cap {} {ch} per {}", c.max, format_duration(c.per)),
                 None => write!(f, "cap {} per {}", c.max, format_duration(c.per)),
             },
+            DeferReason::MaxDefer(d) => write!(f, "it would wait past max_defer {}", format_duration(*d)),
         }
     }
 }

@@ -342,6 +342,9 @@ pub fn decide<'a>(policy: &Policy, contact: &mut Contact<'a>, req: Request<'a>) 
     let mut note = fallback.clone().map(Note::Fallback);
     if later != at {
         if later - at > policy.max_defer || (policy.on_cap == OnCap::Drop && later != in_window) {
+            if later - at > policy.max_defer && !(policy.on_cap == OnCap::Drop && later != in_window) {
+                reasons.push(DeferReason::MaxDefer(policy.max_defer));
+            }
             return Decision::Suppress { channel, why: Suppression::Dropped(reasons) };
         }
         send_at = later;
@@ -616,9 +619,15 @@ mod tests {
         let ch = chans(&["email"]);
         let tuesday = t("2025-01-07T10:00:00Z");
         let d = decide(&p, &mut c, req(tuesday, &ch));
-        assert_eq!(d, Decision::Suppress { channel: 0, why: Suppression::Dropped(vec![DeferReason::Window]) });
+        assert_eq!(
+            d,
+            Decision::Suppress {
+                channel: 0,
+                why: Suppression::Dropped(vec![DeferReason::Window, DeferReason::MaxDefer(DAY)])
+            }
+        );
         let Decision::Suppress { why, .. } = d else { unreachable!() };
-        assert_eq!(why.to_string(), "dropped: send window");
+        assert_eq!(why.to_string(), "dropped: send window, it would wait past max_defer 1d");
         // The default (14 days) lets it wait for Monday.
         let p = Policy { max_defer: 14 * DAY, ..p.clone() };
         let mut c = contact(&p);

@@ -464,7 +464,7 @@ fn a_deferral_longer_than_max_defer_drops_the_message() {
         brief_policy(&f.run(&["--include-suppressed"]).stdout),
         "\
 A a email:a 2025-01-01T00:00:00Z due
-A b email:b 2025-01-01T00:00:00Z suppressed [dropped: cap 1 per 7d]
+A b email:b 2025-01-01T00:00:00Z suppressed [dropped: cap 1 per 7d, it would wait past max_defer 3d]
 "
     );
 }
