@@ -515,13 +515,15 @@ fn long_tag(text: &str) -> Option<Range<usize>> {
             }
             i += 1;
         }
+        let closed = i < b.len();
         let end = (i + 2).min(b.len());
         if end - start > MAX_TAG {
             return Some(start..end);
         }
+        // `{% raw %}` text is not tags. (`i` is at the closing `%`, an ASCII byte.)
+        let tag = if closed { text.get(start + 2..i).unwrap_or("") } else { "" };
+        let tag = tag.trim().trim_matches('-').trim();
         i = end;
-        // `{% raw %}` text is not tags.
-        let tag = text[start + 2..end.saturating_sub(2).max(start + 2)].trim().trim_matches('-').trim();
         if close == b'%' && tag == "raw" {
             let from = i;
             i = text[from..]

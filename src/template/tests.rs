@@ -531,4 +531,8 @@ fn a_tag_too_long_to_evaluate_safely_is_an_error_before_minijinja_sees_it() {
     assert_eq!(long_tag(&format!("{{% raw %}}{{{{ {} {{% endraw %}}", "-".repeat(5000))), None, "nor raw text");
     assert_eq!(long_tag(&format!("{{{{ '}}}}{}' }}}}", "x".repeat(3000))), Some(0..3010), "strings skipped");
     assert_eq!(long_tag(&format!("{{% if {} ", "- ".repeat(2000))), Some(0..4007), "never closed");
+    // A tag never closed that ends in a character of several bytes (no panic).
+    for t in ["Hi {{ first_name }, welcome 🎉", "{{ price €", "{% raw é", "{{ 'é"] {
+        assert_eq!(long_tag(t), None, "{t}");
+    }
 }
