@@ -268,7 +268,8 @@ fn item_outside_announcements(
         return out;
     }
     for d in &plan.dialogues {
-        if matches!(d.trigger, Some(crate::dialogue::plan::Trigger::Announcement { .. })) {
+        // (A follow-on, without a trigger, may be started by an announcement and have its item.)
+        if !matches!(&d.trigger, Some(t) if !matches!(t, crate::dialogue::plan::Trigger::Announcement { .. })) {
             continue;
         }
         let mut seen = std::collections::BTreeSet::new();
@@ -915,7 +916,7 @@ fn check(args: &CheckArgs, quiet: bool) -> Result<ExitCode> {
     // a run without one: `item.*` is an error here as it is there (a template of `item.price`
     // passed check and stopped the run).
     if args.catalog.is_none() && [&args.transactions, &args.customers, &args.events].iter().any(|p| p.is_some()) {
-        schemas.catalog = crate::expr::compile::Schema::new(TableKind::Catalog, Vec::new(), false);
+        schemas.catalog = crate::expr::compile::Schema::not_given(TableKind::Catalog);
     }
     if let Some(c) = &args.catalog {
         schemas.catalog = schema_from_headers(&spec, TableKind::Catalog, c)?;

@@ -176,8 +176,13 @@ fn event_fields(ir: &Ir) -> Option<Vec<(Scope, usize)>> {
 /// their bits; each ended by a byte UTF-8 never holds).
 fn event_key(ctx: &Ctx<'_>, fields: &[(Scope, usize)]) -> Option<Box<[u8]>> {
     let (t, r) = ctx.event?;
-    let mut key = Vec::new();
+    // Which table the event is a row of (a follow-on started by a purchase reads a
+    // transaction as its event); a column it lacks is read as `eval` reads it, by a scan.
+    let mut key = vec![t.kind as u8];
     for &(_, col) in fields {
+        if col >= t.cols.len() {
+            return None;
+        }
         match t.num_col(col) {
             Some(v) => key.extend(v[r].to_bits().to_le_bytes()),
             None => key.extend(t.str_at(col, r).as_bytes()),

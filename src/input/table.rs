@@ -1287,7 +1287,7 @@ fn parse_piece(
                                     ),
                                 })
                             }
-                            Ok(n) if n.is_finite() && lay.summed[k] && raw.len() > 7 && finer_than_micros(raw, n) => {
+                            Ok(n) if n.is_finite() && lay.summed[k] && (raw.len() > 7 || raw.contains(['e', 'E'])) && finer_than_micros(raw, n) => {
                                 return Err(InputError::Csv {
                                     path: path.to_path_buf(),
                                     line: ln,
