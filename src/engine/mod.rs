@@ -204,6 +204,7 @@ impl<'a> Evaluator<'a> {
         spare.facts.clear();
         spare.facts.resize(self.plan.facts.len(), None);
         spare.profile.clear();
+        spare.held.clear();
         let mut run = Run {
             ev: self,
             person,
@@ -226,12 +227,13 @@ impl<'a> Evaluator<'a> {
             mem: crate::expr::eval::Memory { facts: spare.facts, profile: spare.profile },
             follow_depth: 0,
             cursors,
+            held: spare.held,
         };
         run.rekey(i64::MIN);
         run.replay();
-        let Run { s, states, timers, sent, fired, mem, out, .. } = run;
+        let Run { s, states, timers, sent, fired, mem, out, held, .. } = run;
         let crate::expr::eval::Memory { facts, profile } = mem;
-        s.spare = Spare { states, timers, sent, fired, facts, profile, result: CustomerResult::default() };
+        s.spare = Spare { states, timers, sent, fired, facts, profile, held, result: CustomerResult::default() };
         out
     }
 }
@@ -246,6 +248,7 @@ pub(crate) struct Spare {
     fired: Vec<(usize, triggers::Detection, triggers::Memory)>,
     facts: Vec<Option<Box<str>>>,
     profile: Vec<(usize, Box<str>)>,
+    held: Vec<usize>,
     result: CustomerResult,
 }
 
@@ -320,6 +323,10 @@ struct Run<'e, 'a> {
     follow_depth: u32,
     /// Announcements: the catalogue rows still to come for this customer, per dialogue.
     cursors: Vec<catalog::Cursor>,
+    /// The messages planned not to go out before now (held by a send window or a cap, or due
+    /// at this very instant), by index into `out.messages`: what an opt-out, an ending or a
+    /// quiet_while start can still reach. Pruned as time passes.
+    held: Vec<usize>,
 }
 
 /// Do two answers match, case aside? In every script: `été` answers `Été`. (ASCII first: most
@@ -750,39 +757,56 @@ impl<'e, 'a> Run<'e, 'a> {
     /// An opt-out reaches messages already planned for later (deferred ones): they are
     /// suppressed, since consent must hold when a message goes out.
     fn withdraw(&mut self, channel: &str, t: i64) {
-        self.suppress_planned(self.out.messages.len(), |m, _, ch| {
-            (m.send_at >= t && (channel.is_empty() || channel == ch))
-                .then(|| Suppression::NoConsentAtSendTime(ch.to_owned()))
+        self.suppress_planned(self.out.messages.len(), t, |_, _, ch| {
+            (channel.is_empty() || channel == ch).then(|| Suppression::NoConsentAtSendTime(ch.to_owned()))
         });
     }
 
-    /// Suppress the messages planned before index `before` not yet suppressed for which `why`
-    /// (given the message, its dialogue and its channel) says so, uncounting them.
-    fn suppress_planned(&mut self, before: usize, why: impl Fn(&Message, usize, &str) -> Option<Suppression>) {
+    /// Suppress the held messages (`held`) planned before index `before`, not yet gone out
+    /// by `now` and not yet suppressed, for which `why` (given the message, its dialogue and
+    /// its channel) says so, uncounting them. Those gone out by `now` leave `held`.
+    fn suppress_planned(
+        &mut self,
+        before: usize,
+        now: i64,
+        why: impl Fn(&Message, usize, &str) -> Option<Suppression>,
+    ) {
         let plan = self.plan();
-        let before = before.min(self.out.messages.len());
-        for m in &mut self.out.messages[..before] {
-            if m.suppressed.is_some() {
+        let mut held = std::mem::take(&mut self.held);
+        held.retain(|&k| {
+            let m = &self.out.messages[k];
+            m.send_at >= now && m.suppressed.is_none()
+        });
+        for &k in &held {
+            if k >= before {
                 continue;
             }
+            let m = &mut self.out.messages[k];
             let dialogue = self.out.instances[m.instance].dialogue;
             let d = &plan.dialogues[dialogue];
             let ch = d.steps[m.step].ladder[m.attempt].variants[m.variant].channels[m.channel].as_str();
             if let Some(why) = why(m, dialogue, ch) {
                 self.stats.suppression(dialogue, &why);
+                if m.note.as_ref().is_some_and(|n| n.is_deferral()) {
+                    if let Some(n) = self.stats.deferred.get_mut(&dialogue) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
                 m.suppressed = Some(why);
                 self.contact.unplan(m.send_at, ch);
                 *self.stats.messages.entry((dialogue, m.step, m.attempt)).or_default() -= 1;
                 self.stats.sent.remove_one(&sent_key(&self.ev.settings, dialogue, m));
             }
         }
+        held.retain(|&k| self.out.messages[k].suppressed.is_none());
+        self.held = held;
     }
 
     /// The customer ended conversation `rec` at `t` (an answer, a goal): its messages held
     /// for later (by a send window or a cap) and not gone out by then are not sent. Only those
     /// planned before this event (`before`): what the ending itself sends (a thank-you) goes.
     fn overtake(&mut self, rec: usize, before: usize, outcome: &str, t: i64) {
-        self.suppress_planned(before, |m, _, _| {
+        self.suppress_planned(before, t, |m, _, _| {
             (m.instance == rec && m.send_at > t).then(|| Suppression::Overtaken(outcome.to_owned()))
         });
     }
@@ -791,11 +815,12 @@ impl<'e, 'a> Run<'e, 'a> {
     /// of the dialogues quiet while it is live are not sent, as they would not be if due now.
     fn quieten(&mut self, d: usize, before: usize, t: i64) {
         let plan = self.plan();
-        if !plan.dialogues.iter().any(|q| q.quiet_while.contains(&d)) {
+        // (Only while it is live: a dialogue that ends as it starts quietens nothing.)
+        if self.states[d].live.is_none() || !plan.dialogues.iter().any(|q| q.quiet_while.contains(&d)) {
             return;
         }
         let id = plan.dialogues[d].id.as_str();
-        self.suppress_planned(before, |m, dialogue, _| {
+        self.suppress_planned(before, t, |m, dialogue, _| {
             (m.send_at > t && plan.dialogues[dialogue].quiet_while.contains(&d))
                 .then(|| Suppression::Quiet(id.to_owned()))
         });
@@ -1211,6 +1236,9 @@ impl<'e, 'a> Run<'e, 'a> {
             self.stats.sent.add(&sent_key(&self.ev.settings, d, &m), 1);
         }
         let deferred = if m.suppressed.is_none() { m.send_at.saturating_sub(at).max(0) } else { 0 };
+        if m.suppressed.is_none() {
+            self.held.push(self.out.messages.len());
+        }
         self.out.messages.push(m);
         self.seq += 1;
         deferred

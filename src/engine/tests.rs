@@ -772,8 +772,10 @@ fn what_the_customer_does_before_a_held_message_goes_out_overtakes_it() {
     let cart = "trigger:\n  event: {type: cart}\ngoals:\n  - {event: purchase, outcome: bought}\nsteps:\n  - id: nudge\n    send: {channel: email, template: nudge}\n    timeout: {after: 3d, end: lost}\n";
     let ask = "trigger:\n  event: {type: ask_me}\nsteps:\n  - id: ask\n    send: {channel: email, template: ask}\n    timeout: {after: 3d, end: no_reply}\n    on:\n      - {answer: yes, goto: thanks}\n  - id: thanks\n    send: {channel: email, template: thanks}\n";
     let promo = "trigger:\n  event: {type: browse}\nquiet_while: [support]\nsteps:\n  - id: offer\n    send: {channel: email, template: offer}\n";
-    let support =
-        "trigger:\n  event: {type: complaint}\nsteps:\n  - id: sorry\n    send: {channel: phone, template: sorry}\n";
+    let support = "trigger:\n  event: {type: complaint}\nsteps:\n  - id: sorry\n    send: {channel: phone, template: sorry}\n    timeout: {after: 3d, end: closed}\n";
+    // One that ends as it starts keeps nothing quiet.
+    let blip = "trigger:\n  event: {type: ping}\nsteps:\n  - id: hey\n    send: {channel: phone, template: hey}\n";
+    let promo2 = "trigger:\n  event: {type: browse2}\nquiet_while: [blip]\nsteps:\n  - id: offer\n    send: {channel: email, template: offer}\n";
     let policy = Policy {
         caps: vec![Cap { max: 1, per: DAY, channel: Some("email".into()) }],
         on_cap: OnCap::Defer,
@@ -789,10 +791,21 @@ fn what_the_customer_does_before_a_held_message_goes_out_overtakes_it() {
             "C3,2025-01-01T08:00:00Z,visit",
             "C3,2025-01-01T09:00:00Z,browse",
             "C3,2025-01-01T11:00:00Z,complaint",
+            "C4,2025-01-01T08:00:00Z,visit",
+            "C4,2025-01-01T09:00:00Z,browse2",
+            "C4,2025-01-01T11:00:00Z,ping",
         ],
         None,
     );
-    let dialogues = [("news", news), ("cart", cart), ("ask", ask), ("promo", promo), ("support", support)];
+    let dialogues = [
+        ("news", news),
+        ("cart", cart),
+        ("ask", ask),
+        ("promo", promo),
+        ("support", support),
+        ("blip", blip),
+        ("promo2", promo2),
+    ];
     let r = replay_with(plan_for(&data, &dialogues), data, settings("2025-01-31", policy));
     assert_eq!(
         r.messages(),
@@ -804,11 +817,15 @@ C2 ask#1 thanks/0 email:thanks 2025-01-02T08:00:00Z planned [deferred from 2025-
 C3 news#1 n/0 email:news 2025-01-01T08:00:00Z planned
 C3 promo#1 offer/0 email:offer 2025-01-02T08:00:00Z suppressed(blocked: quiet while `support` is live)
 C3 support#1 sorry/0 phone:sorry 2025-01-01T11:00:00Z planned
+C4 news#1 n/0 email:news 2025-01-01T08:00:00Z planned
+C4 promo2#1 offer/0 email:offer 2025-01-02T08:00:00Z planned [deferred from 2025-01-01T09:00:00Z by cap 1 email per 1d]
+C4 blip#1 hey/0 phone:hey 2025-01-01T11:00:00Z planned
 "
     );
     let cart = r.d("cart");
     assert_eq!(r.stats.messages.get(&(cart, 0, 0)), Some(&0), "the overtaken message no longer counts as planned");
     assert_eq!(r.stats.suppressed.get(&(cart, crate::policy::SuppressionKind::Overtaken)), Some(&1));
+    assert_eq!(r.stats.deferred.get(&cart).copied().unwrap_or(0), 0, "nor as deferred");
 }
 
 #[test]
@@ -838,7 +855,7 @@ C1 hi#2 hi/0 email:hi 2025-01-02T08:00:00Z suppressed(no consent for email at se
 "
     );
     assert_eq!(r.stats.messages.get(&(0, 0, 0)), Some(&1), "the withdrawn message no longer counts as planned");
-    assert_eq!(r.stats.deferred.get(&0), Some(&1));
+    assert_eq!(r.stats.deferred.get(&0), Some(&0), "nor as deferred (sent later)");
     assert_eq!(
         r.stats.sent.iter().map(|(_, n)| n).sum::<u64>(),
         1,
