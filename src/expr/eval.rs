@@ -127,7 +127,18 @@ impl SumsInner {
 #[derive(Debug, Default)]
 /// Keyed by (the filter's address, 0 for none; the column summed for a column measure; for a
 /// filter that reads the current event, the values it reads of it).
-pub struct FilterCache(std::cell::RefCell<Vec<(SumsKey, Option<FilterSums>)>>);
+pub struct FilterCache(std::cell::RefCell<Vec<(SumsKey, Option<FilterSums>)>>, std::cell::RefCell<Vec<(usize, Reads)>>);
+
+/// What a filter reads of the moment, worked out once per filter (by its address).
+#[derive(Debug)]
+enum Reads {
+    /// Only the past row and the profile: summed once.
+    Nothing,
+    /// The current event only through these fields: summed per value of them.
+    Fields(Vec<(Scope, usize)>),
+    /// History, facts or scores as well: scanned.
+    Other,
+}
 
 type SumsKey = (usize, Option<usize>, Option<Box<[u8]>>);
 
@@ -140,6 +151,7 @@ const EVENT_KEYS_MIN: usize = 8;
 impl FilterCache {
     pub fn clear(&mut self) {
         self.0.get_mut().clear();
+        self.1.get_mut().clear();
     }
 }
 
@@ -550,30 +562,67 @@ fn filtered(ctx: &Ctx<'_>, m: Measure, window: Option<i64>, f: &Ir) -> f64 {
         _ => None,
     };
     let addr = f as *const Ir as usize;
-    // A filter that reads the event is summed per value of what it reads of it.
-    let by_event = if reads_event(f) { event_fields(f).and_then(|fields| event_key(ctx, &fields)) } else { None };
-    let keyed = by_event.is_some();
-    let key = (addr, column, by_event);
-    let mut cache = h.filters.0.borrow_mut();
-    let pos = match cache.iter().position(|(k, _)| *k == key) {
-        Some(p) => p,
-        None => {
-            let most = (EVENT_ROWS / (h.all_rows.len() + 1)).max(EVENT_KEYS_MIN);
-            let room = !keyed || cache.iter().filter(|(k, _)| k.0 == addr && k.1 == column).count() < most;
-            // Sums read the profile as it is now; a profile update drops them (the engine's
-            // `Scratch::forget_filters`), so they are rebuilt with the new value.
-            let sums = ((!reads_event(f) || keyed) && room).then(|| build_sums(h, Some((ctx, f)), column));
-            if sums.is_none() && keyed {
-                drop(cache);
-                return scanned(ctx, m, window, f);
+    let key = {
+        let mut reads = h.filters.1.borrow_mut();
+        let pos = match reads.iter().position(|(a, _)| *a == addr) {
+            Some(p) => p,
+            None => {
+                let r =
+                    if !reads_event(f) { Reads::Nothing } else { event_fields(f).map_or(Reads::Other, Reads::Fields) };
+                reads.push((addr, r));
+                reads.len() - 1
             }
-            cache.push((key, sums));
-            cache.len() - 1
+        };
+        match &reads[pos].1 {
+            Reads::Nothing => Ok(None),
+            // A filter that reads the event is summed per value of what it reads of it.
+            Reads::Fields(fields) => event_key(ctx, fields).map(Some).ok_or(()),
+            Reads::Other => Err(()),
         }
     };
-    match &cache[pos].1 {
-        Some(sums) => summed(h, sums, ctx.now, m, window),
+    // (Scanned with no borrow held: the filter may ask history functions in turn.)
+    let Ok(key) = key else { return scanned(ctx, m, window, f) };
+    let Some(event_key) = key else {
+        // Sums read the profile as it is now; a profile update drops them (the engine's
+        // `Scratch::forget_filters`), so they are rebuilt with the new value.
+        let key = (addr, column, None);
+        let mut cache = h.filters.0.borrow_mut();
+        let pos = match cache.iter().position(|(k, _)| *k == key) {
+            Some(p) => p,
+            None => {
+                cache.push((key, Some(build_sums(h, Some((ctx, f)), column))));
+                cache.len() - 1
+            }
+        };
+        if let Some(sums) = &cache[pos].1 {
+            return summed(h, sums, ctx.now, m, window);
+        }
+        drop(cache);
+        return scanned(ctx, m, window, f);
+    };
+    // Per event value: the first time a value comes it is scanned (an event value seen once,
+    // such as an order id, is never worth summing over all the rows); the second time, its
+    // sums are built, as long as they fit.
+    let key = (addr, column, Some(event_key));
+    let mut cache = h.filters.0.borrow_mut();
+    match cache.iter().position(|(k, _)| *k == key) {
+        Some(p) => {
+            if cache[p].1.is_none() {
+                cache[p].1 = Some(build_sums(h, Some((ctx, f)), column));
+            }
+            match &cache[p].1 {
+                Some(sums) => summed(h, sums, ctx.now, m, window),
+                None => {
+                    drop(cache);
+                    scanned(ctx, m, window, f)
+                }
+            }
+        }
         None => {
+            let most = (EVENT_ROWS / (h.all_rows.len() + 1)).max(EVENT_KEYS_MIN);
+            if cache.iter().filter(|(k, _)| k.0 == addr && k.1 == column).count() < most {
+                cache.push((key, None));
+            }
             drop(cache);
             scanned(ctx, m, window, f)
         }
