@@ -78,6 +78,9 @@ struct SameIndex {
     rows: Vec<Vec<u32>>,
 }
 
+/// Up to this many rows a customer's repeats are counted by a scan (`same_value_count`).
+const SCAN_ROWS: usize = 64;
+
 impl SameValues {
     pub fn clear(&mut self) {
         self.0.get_mut().clear();
@@ -224,6 +227,15 @@ impl History<'_> {
     /// How many of the customer's rows up to `r` (itself included) hold row `r`'s value of
     /// column `c` (text as it is) and are later than `from`.
     pub fn same_value_count(&self, c: usize, r: usize, from: i64) -> usize {
+        // A customer of a few rows (nearly all) is scanned: building the index would cost
+        // more than it saves.
+        if self.all_rows.len() <= SCAN_ROWS {
+            return (self.all_rows.start..=r)
+                .rev()
+                .take_while(|&k| self.tx.ts[k] > from)
+                .filter(|&k| self.tx.same_text(c, k, r))
+                .count();
+        }
         let mut cache = self.same.0.borrow_mut();
         let pos = match cache.iter().position(|(col, _)| *col == c) {
             Some(p) => p,
