@@ -106,6 +106,8 @@ pub struct Evaluator<'a> {
     pcols: PolicyCols,
     /// The catalogue, ordered and indexed for the announcements.
     pub catalog: catalog::Catalog,
+    /// Per dialogue: is some dialogue quiet while it is live?
+    quieting: Vec<bool>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -150,7 +152,9 @@ impl<'a> Evaluator<'a> {
             consent: p.consent.iter().map(|(ch, c)| (ch.clone(), c.column.as_deref().and_then(ccol))).collect(),
         };
         let catalog = catalog::Catalog::build(data, plan, &cols);
-        Self { data, plan, settings, cols, pcols, catalog }
+        let quieting =
+            (0..plan.dialogues.len()).map(|d| plan.dialogues.iter().any(|q| q.quiet_while.contains(&d))).collect();
+        Self { data, plan, settings, cols, pcols, catalog, quieting }
     }
 
     /// Replay one customer. `trace` collects an explanation when given.
@@ -771,6 +775,9 @@ impl<'e, 'a> Run<'e, 'a> {
         now: i64,
         why: impl Fn(&Message, usize, &str) -> Option<Suppression>,
     ) {
+        if self.held.is_empty() {
+            return;
+        }
         let plan = self.plan();
         let mut held = std::mem::take(&mut self.held);
         held.retain(|&k| {
@@ -816,7 +823,7 @@ impl<'e, 'a> Run<'e, 'a> {
     fn quieten(&mut self, d: usize, before: usize, t: i64) {
         let plan = self.plan();
         // (Only while it is live: a dialogue that ends as it starts quietens nothing.)
-        if self.states[d].live.is_none() || !plan.dialogues.iter().any(|q| q.quiet_while.contains(&d)) {
+        if !self.ev.quieting[d] || self.states[d].live.is_none() {
             return;
         }
         let id = plan.dialogues[d].id.as_str();
