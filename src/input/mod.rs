@@ -784,4 +784,44 @@ mod tests {
         assert_eq!(p.progress.0.position(), total);
         assert!(p.progress.0.is_finished());
     }
+
+    /// Past the transactions' last customer, the other files are still read a batch at a
+    /// time: a batch of a few customers each, not the rest of the files at once.
+    #[test]
+    fn presorted_batches_past_the_last_purchase_stay_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, body: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, body).unwrap();
+            p
+        };
+        let tx = write("tx.csv", "customer_id,timestamp,order_id,amount\nA00,2025-01-01,o1,3\n");
+        let mut cu = "customer_id,tier\n".to_owned();
+        let mut ev = "customer_id,timestamp,type\n".to_owned();
+        for i in 0..200 {
+            cu.push_str(&format!("B{i:03},gold\n"));
+            if i % 2 == 0 {
+                ev.push_str(&format!("B{i:03},2025-01-03,visit\n"));
+            }
+        }
+        let (cu, ev) = (write("cu.csv", &cu), write("ev.csv", &ev));
+        let spec = InputSpec {
+            paths: InputPaths { transactions: Some(tx), customers: Some(cu), events: Some(ev), catalog: None },
+            rename: Default::default(),
+            numeric: [vec!["amount".to_owned()], Vec::new(), Vec::new(), Vec::new()],
+            date_format: None,
+            tz: chrono_tz::UTC,
+            shard: Shard::ALL,
+        };
+        let mut p = Presorted::open(&spec, 64).unwrap();
+        let (mut batches, mut largest, mut profiles) = (0, 0, 0);
+        while let Some(d) = p.next_batch().unwrap() {
+            batches += 1;
+            largest = largest.max(d.profile_count);
+            profiles += d.profile_count;
+        }
+        assert_eq!(profiles, 200, "every profile once");
+        assert!(batches > 10, "{batches} batches");
+        assert!(largest < 50, "a batch of {largest} profiles");
+    }
 }
