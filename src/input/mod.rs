@@ -43,7 +43,7 @@ pub enum InputError {
         found: Vec<String>,
         /// A name the column mapping reads a header as that is nearly `column` (a misspelt
         /// mapping key), and that header.
-        mapped: Option<(String, String)>,
+        mapped: Option<Box<(String, String)>>,
     },
     BadTimestamp {
         path: PathBuf,
@@ -151,7 +151,7 @@ impl From<&InputError> for Diagnostic {
                         .join(", ")
                 }
             ))
-            .with_hint(match mapped {
+            .with_hint(match mapped.as_deref() {
                 Some((name, h)) => format!(
                     "the column mapping reads header `{h}` as `{name}`: did you mean `{column}`? (`columns: {{{}: {{{column}: {h}}}}}`)",
                     table.name()

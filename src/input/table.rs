@@ -402,14 +402,14 @@ fn never_closed(path: &Path, line: u64) -> InputError {
 
 /// A name the column mapping gives a header that is nearly `column`, a column found missing
 /// (`custmer_id: CustNo` for `customer_id`), with that header.
-fn misspelt_mapping(spec: &TableSpec<'_>, column: &str) -> Option<(String, String)> {
+fn misspelt_mapping(spec: &TableSpec<'_>, column: &str) -> Option<Box<(String, String)>> {
     if spec.rename.contains_key(column) {
         return None;
     }
     let mut names: Vec<&str> = spec.rename.keys().map(String::as_str).collect();
     names.sort_unstable();
     let near = crate::diag::did_you_mean(column, names)?;
-    Some((near.to_owned(), spec.rename[near].clone()))
+    Some(Box::new((near.to_owned(), spec.rename[near].clone())))
 }
 
 /// The header row of a CSV, mapped to canonical names.
