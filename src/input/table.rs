@@ -1042,6 +1042,26 @@ fn parse_number(s: &str) -> Result<f64, std::num::ParseFloatError> {
     Ok(if neg { -v } else { v })
 }
 
+/// Why an amount or quantity `n`, read from `raw`, cannot be summed exactly, if it cannot.
+/// Checked in this order: `999999999999.99999` reads as 10^12, and is refused for its digits;
+/// a number far past the bound is too large, whatever its digits.
+fn summed_problem(raw: &str, n: f64) -> Option<&'static str> {
+    // (The message spells the bound out.)
+    const _: () = assert!(MAX_DIGITS == 15);
+    if n.abs() < 10.0 * MAX_SUMMED && raw.len() > MAX_DIGITS && significant_digits(raw) > MAX_DIGITS {
+        return Some(
+            "has more than 15 significant digits: amounts and quantities are summed exactly, and a number keeps 15",
+        );
+    }
+    if (raw.len() > 7 || raw.contains(['e', 'E'])) && finer_than_micros(raw, n) {
+        return Some("has more than six decimals: amounts and quantities are summed exactly, in millionths");
+    }
+    if n.abs() >= MAX_SUMMED {
+        return Some("is too large: amounts and quantities must be below 1000000000000 (10^12) in magnitude");
+    }
+    None
+}
+
 /// Does the number `n`, read from `s`, have digits past the sixth decimal (`999.9999999`,
 /// `1e-7`)? Summed in millionths, they would be rounded away without a word.
 fn finer_than_micros(s: &str, n: f64) -> bool {
@@ -1269,46 +1289,20 @@ fn parse_piece(
                         // `nan`, `inf` and numbers too large for a float (`1e400`) are not
                         // amounts either.
                         match parse_number(raw) {
-                            // (Before the magnitude: `999999999999.99999` reads as 10^12. A
-                            // number far past the bound is too large, whatever its digits.)
-                            Ok(n) if n.is_finite()
-                                && lay.summed[k]
-                                && n.abs() < 10.0 * MAX_SUMMED
-                                && raw.len() > MAX_DIGITS
-                                && significant_digits(raw) > MAX_DIGITS =>
-                            {
-                                return Err(InputError::Csv {
-                                    path: path.to_path_buf(),
-                                    line: ln,
-                                    message: format!(
-                                        "column {}: {} has more than {MAX_DIGITS} significant digits: amounts and quantities are summed exactly, and a number keeps {MAX_DIGITS}",
-                                        super::ticked(&lay.headers[i]),
-                                        super::quoted(raw)
-                                    ),
-                                })
-                            }
-                            Ok(n) if n.is_finite() && lay.summed[k] && (raw.len() > 7 || raw.contains(['e', 'E'])) && finer_than_micros(raw, n) => {
-                                return Err(InputError::Csv {
-                                    path: path.to_path_buf(),
-                                    line: ln,
-                                    message: format!(
-                                        "column {}: {} has more than six decimals: amounts and quantities are summed exactly, in millionths",
-                                        super::ticked(&lay.headers[i]),
-                                        super::quoted(raw)
-                                    ),
-                                })
-                            }
-                            Ok(n) if n.is_finite() && lay.summed[k] && n.abs() >= MAX_SUMMED => {
-                                return Err(InputError::Csv {
-                                    path: path.to_path_buf(),
-                                    line: ln,
-                                    message: format!(
-                                        "column {}: {} is too large: amounts and quantities must be below 1000000000000 (10^12) in magnitude",
-                                        super::ticked(&lay.headers[i]),
-                                        super::quoted(raw)
-                                    ),
-                                })
-                            }
+                            Ok(n) if n.is_finite() && lay.summed[k] => match summed_problem(raw, n) {
+                                None => n,
+                                Some(why) => {
+                                    return Err(InputError::Csv {
+                                        path: path.to_path_buf(),
+                                        line: ln,
+                                        message: format!(
+                                            "column {}: {} {why}",
+                                            super::ticked(&lay.headers[i]),
+                                            super::quoted(raw)
+                                        ),
+                                    })
+                                }
+                            },
                             Ok(n) if n.is_finite() => n,
                             _ => {
                                 return Err(InputError::BadNumber {
@@ -2319,6 +2313,18 @@ mod tests {
         let t = load_counted(&p, &spec(&rename, &numeric), None, Tz::UTC, Shard::ALL, &bar).unwrap();
         assert_eq!(t.len(), 2);
         assert_eq!(bar.position(), body.len() as u64);
+    }
+
+    #[test]
+    fn summed_values_are_refused_for_digits_decimals_then_magnitude() {
+        let why = |raw: &str| summed_problem(raw, raw.parse().unwrap());
+        assert_eq!(why("17.97"), None);
+        assert_eq!(why("999999999999.999"), None);
+        assert!(why("999999999999.99999").unwrap().starts_with("has more than 15 significant digits"));
+        assert!(why("999.9999999").unwrap().starts_with("has more than six decimals"));
+        assert!(why("1e-7").unwrap().starts_with("has more than six decimals"));
+        assert!(why("1000000000000").unwrap().starts_with("is too large"));
+        assert!(why(&"9".repeat(60)).unwrap().starts_with("is too large"), "far past the bound, whatever its digits");
     }
 
     #[test]
