@@ -486,6 +486,17 @@ fn compile_file(
 /// aborts the process. 2 KiB is far more than any real expression and a few hundred links.
 const MAX_TAG: usize = 2048;
 
+/// Where the string literal opened by the quote at `at` of a template's bytes ends: its
+/// closing quote (backslash escapes skipped), or past the end if it is never closed.
+fn string_end(b: &[u8], at: usize) -> usize {
+    let q = b[at];
+    let mut i = at + 1;
+    while i < b.len() && b[i] != q {
+        i += if b[i] == b'\\' { 2 } else { 1 };
+    }
+    i
+}
+
 /// The first `{{ }}` or `{% %}` tag of `text` longer than `MAX_TAG` (a tag never closed runs
 /// to the end), string literals inside skipped, comments and `{% raw %}` text too.
 fn long_tag(text: &str) -> Option<Range<usize>> {
@@ -507,11 +518,8 @@ fn long_tag(text: &str) -> Option<Range<usize>> {
         let start = i;
         i += 2;
         while i < b.len() && !(b[i] == close && b.get(i + 1) == Some(&b'}')) {
-            if let q @ (b'"' | b'\'') = b[i] {
-                i += 1;
-                while i < b.len() && b[i] != q {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
+            if matches!(b[i], b'"' | b'\'') {
+                i = string_end(b, i);
             }
             i += 1;
         }
@@ -630,13 +638,7 @@ fn filters_used(text: &str) -> Vec<(&str, Range<usize>)> {
                 inside = false;
                 i += 2;
             }
-            q @ (b'"' | b'\'') => {
-                i += 1;
-                while i < b.len() && b[i] != q {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-            }
+            b'"' | b'\'' => i = string_end(b, i) + 1,
             b'|' => {
                 i += 1;
                 while i < b.len() && b[i].is_ascii_whitespace() {
@@ -681,12 +683,7 @@ fn filter_args(text: &str, at: usize) -> Option<Vec<(Option<String>, Range<usize
     i += 1;
     while i < b.len() {
         match b[i] {
-            q @ (b'"' | b'\'') => {
-                i += 1;
-                while i < b.len() && b[i] != q {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-            }
+            b'"' | b'\'' => i = string_end(b, i),
             b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' | b'}' if depth > 0 => depth -= 1,
             b')' => {
