@@ -818,16 +818,16 @@ impl<'e, 'a> Run<'e, 'a> {
         });
     }
 
-    /// Dialogue `d` started at `t`: the messages held for later (planned before index `before`)
-    /// of the dialogues quiet while it is live are not sent, as they would not be if due now.
-    fn quieten(&mut self, d: usize, before: usize, t: i64) {
+    /// Dialogue `d` started at `t`: the messages held for later of the dialogues quiet while
+    /// it is live are not sent, as they would not be if due now.
+    fn quieten(&mut self, d: usize, t: i64) {
         let plan = self.plan();
         // (Only while it is live: a dialogue that ends as it starts quietens nothing.)
         if !self.ev.quieting[d] || self.states[d].live.is_none() {
             return;
         }
         let id = plan.dialogues[d].id.as_str();
-        self.suppress_planned(before, t, |m, dialogue, _| {
+        self.suppress_planned(self.out.messages.len(), t, |m, dialogue, _| {
             (m.send_at > t && plan.dialogues[dialogue].quiet_while.contains(&d))
                 .then(|| Suppression::Quiet(id.to_owned()))
         });
@@ -1080,7 +1080,7 @@ impl<'e, 'a> Run<'e, 'a> {
         });
         self.timers.set_conversation(d, timer);
         self.states[d].live = live;
-        self.quieten(d, self.out.messages.len(), t);
+        self.quieten(d, t);
         self.apply(d, rec, fx, e);
     }
 

@@ -747,16 +747,30 @@ fn join_customers(tx: &Table, events: Option<&Table>, customers: Option<&Table>)
 mod tests {
     use super::*;
 
+    fn write_in(dir: &tempfile::TempDir, name: &str, body: &str) -> PathBuf {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    }
+
+    /// How to read these transactions, customers and events (`amount` a number, UTC).
+    fn spec_of(tx: PathBuf, cu: PathBuf, ev: PathBuf) -> InputSpec {
+        InputSpec {
+            paths: InputPaths { transactions: Some(tx), customers: Some(cu), events: Some(ev), catalog: None },
+            rename: Default::default(),
+            numeric: [vec!["amount".to_owned()], Vec::new(), Vec::new(), Vec::new()],
+            date_format: None,
+            tz: chrono_tz::UTC,
+            shard: Shard::ALL,
+        }
+    }
+
     /// The `--presorted` bar counts every byte of every input by the last batch (it is
     /// hidden here: stderr is not a terminal), and is done by then.
     #[test]
     fn presorted_progress_counts_every_byte_read() {
         let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, body: &str| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, body).unwrap();
-            p
-        };
+        let write = |name: &str, body: &str| write_in(&dir, name, body);
         let tx = write(
             "tx.csv",
             "customer_id,timestamp,order_id,amount\nA,2025-01-01,o1,3\nA,2025-01-02,o2,4\nB,2025-01-01,o3,5\n",
@@ -765,14 +779,7 @@ mod tests {
         let cu = write("cu.csv", "customer_id,tier\nA,gold\nB,silver\nC,bronze\n");
         let size = |p: &PathBuf| std::fs::metadata(p).unwrap().len();
         let total = size(&tx) + size(&ev) + size(&cu);
-        let spec = InputSpec {
-            paths: InputPaths { transactions: Some(tx), customers: Some(cu), events: Some(ev), catalog: None },
-            rename: Default::default(),
-            numeric: [vec!["amount".to_owned()], Vec::new(), Vec::new(), Vec::new()],
-            date_format: None,
-            tz: chrono_tz::UTC,
-            shard: Shard::ALL,
-        };
+        let spec = spec_of(tx, cu, ev);
         // Batches of a row or so, so the bar moves batch by batch.
         let mut p = Presorted::open(&spec, 8).unwrap();
         assert_eq!(p.progress.0.length(), Some(total));
@@ -790,11 +797,7 @@ mod tests {
     #[test]
     fn presorted_batches_past_the_last_purchase_stay_small() {
         let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, body: &str| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, body).unwrap();
-            p
-        };
+        let write = |name: &str, body: &str| write_in(&dir, name, body);
         let tx = write("tx.csv", "customer_id,timestamp,order_id,amount\nA00,2025-01-01,o1,3\n");
         let mut cu = "customer_id,tier\n".to_owned();
         let mut ev = "customer_id,timestamp,type\n".to_owned();
@@ -805,14 +808,7 @@ mod tests {
             }
         }
         let (cu, ev) = (write("cu.csv", &cu), write("ev.csv", &ev));
-        let spec = InputSpec {
-            paths: InputPaths { transactions: Some(tx), customers: Some(cu), events: Some(ev), catalog: None },
-            rename: Default::default(),
-            numeric: [vec!["amount".to_owned()], Vec::new(), Vec::new(), Vec::new()],
-            date_format: None,
-            tz: chrono_tz::UTC,
-            shard: Shard::ALL,
-        };
+        let spec = spec_of(tx, cu, ev);
         let mut p = Presorted::open(&spec, 64).unwrap();
         let (mut batches, mut largest, mut profiles) = (0, 0, 0);
         while let Some(d) = p.next_batch().unwrap() {
