@@ -14,6 +14,9 @@ pub type Holds<'h> = dyn for<'e> FnMut(&Cond, i64, &[Effect<'e>]) -> bool + 'h;
 pub enum Phase {
     /// Waiting to send `ladder[attempt]`.
     Sending,
+    /// `ladder[attempt]` handed over, waiting to learn when it goes out (quiet hours, a send
+    /// window or a cap may defer it): what follows counts from then.
+    Out,
     /// All messages out; waiting for the step's wait/timeout.
     After,
 }
@@ -31,6 +34,9 @@ pub struct Live {
     pub started_by_order: Option<u32>,
     /// Steps entered so far: bounds what a looping dialogue can make one instance do.
     pub visits: u32,
+    /// Moves made at the current instant when the machine paused for a send: a loop of steps
+    /// without waits is cut however many sends it pauses for.
+    depth: u32,
 }
 
 /// What the machine did, in order.
@@ -86,8 +92,24 @@ impl Live {
         fx: &mut Vec<Effect<'p>>,
         holds: &mut Holds<'_>,
     ) -> Option<Live> {
-        let mut live = Live { rec, step: 0, attempt: 0, phase: Phase::Sending, started_by_order, visits: 0 };
+        let mut live = Live { rec, step: 0, attempt: 0, phase: Phase::Sending, started_by_order, visits: 0, depth: 0 };
         live.enter(d, 0, at, 0, due, fx, holds).then_some(live)
+    }
+
+    /// The message it paused for (`Effect::Send`, the last effect of a call) goes out at
+    /// `at`, the instant it was due: the machine goes on at once. (One deferred goes on when
+    /// its timer, set for when it goes out, fires.) Returns false when the instance ended.
+    pub fn sent<'p>(
+        &mut self,
+        d: &'p Dialogue,
+        at: i64,
+        due: &mut Option<i64>,
+        fx: &mut Vec<Effect<'p>>,
+        holds: &mut Holds<'_>,
+    ) -> bool {
+        debug_assert_eq!(self.phase, Phase::Out);
+        let depth = self.depth as usize;
+        self.went_out(d, at, depth, due, fx, holds)
     }
 
     /// Its timer fired at `at`. Returns false when the instance ended.
@@ -192,15 +214,22 @@ impl Live {
         match self.phase {
             Phase::Sending => {
                 fx.push(Effect::Send { step: self.step, attempt: self.attempt, at });
-                self.attempt += 1;
-                match step.ladder.get(self.attempt) {
-                    Some(next) => {
-                        *due = Some(at + next.offset);
-                        true
-                    }
-                    None => self.after_ladder(d, at, depth, due, fx, holds),
+                // The last message before the end: nothing counts from its send, and the
+                // instance ends as it is handed over (a held announcement does not keep the
+                // next item's from starting).
+                let last = self.attempt + 1 == step.ladder.len()
+                    && step.choices.is_empty()
+                    && matches!(step.after, After::Now(Exit::End { .. }));
+                if last {
+                    return self.went_out(d, at, depth, due, fx, holds);
                 }
+                // Paused until the engine says when the message goes out.
+                self.phase = Phase::Out;
+                self.depth = u32::try_from(depth).unwrap_or(u32::MAX);
+                *due = None;
+                true
             }
+            Phase::Out => self.went_out(d, at, depth, due, fx, holds),
             Phase::After => {
                 *due = None;
                 match &step.after {
@@ -215,6 +244,27 @@ impl Live {
                     After::Now(_) | After::Forever => true,
                 }
             }
+        }
+    }
+
+    /// `ladder[attempt]` went out at `at`: the next rung, or what comes after the ladder.
+    fn went_out<'p>(
+        &mut self,
+        d: &'p Dialogue,
+        at: i64,
+        depth: usize,
+        due: &mut Option<i64>,
+        fx: &mut Vec<Effect<'p>>,
+        holds: &mut Holds<'_>,
+    ) -> bool {
+        self.attempt += 1;
+        match d.steps[self.step].ladder.get(self.attempt) {
+            Some(next) => {
+                self.phase = Phase::Sending;
+                *due = Some(at + next.offset);
+                true
+            }
+            None => self.after_ladder(d, at, depth, due, fx, holds),
         }
     }
 
@@ -307,6 +357,27 @@ steps:
     wait: 1d
 "#;
 
+    /// The engine's part: every message the machine pauses for goes out when due.
+    fn on_time<'p>(live: &mut Live, d: &'p Dialogue, due: &mut Option<i64>, fx: &mut Vec<Effect<'p>>) -> bool {
+        on_time_with(live, d, due, fx, &mut never)
+    }
+
+    fn on_time_with<'p>(
+        live: &mut Live,
+        d: &'p Dialogue,
+        due: &mut Option<i64>,
+        fx: &mut Vec<Effect<'p>>,
+        holds: &mut Holds<'_>,
+    ) -> bool {
+        while live.phase == Phase::Out {
+            let Some(&Effect::Send { at, .. }) = fx.last() else { panic!("paused without a send: {fx:?}") };
+            if !live.sent(d, at, due, fx, holds) {
+                return false;
+            }
+        }
+        true
+    }
+
     #[test]
     fn a_ladder_sends_escalates_times_out_and_moves_on() {
         let plan = test_plan(&[("a", ASK)]);
@@ -314,9 +385,12 @@ steps:
         let (mut fx, mut due) = (Vec::new(), None);
         let mut live = Live::start(d, 0, None, 0, &mut due, &mut fx, &mut never).unwrap();
         assert_eq!(compact(&fx), "enter s0@0, send s0/0@0");
+        assert_eq!((live.phase, due), (Phase::Out, None), "it waits to hear when the message goes out");
+        assert!(on_time(&mut live, d, &mut due, &mut fx));
         assert_eq!(due, Some(2 * DAY), "the escalation is 2 days after the first message");
         fx.clear();
         assert!(live.on_timer(d, 2 * DAY, &mut due, &mut fx, &mut never));
+        assert!(on_time(&mut live, d, &mut due, &mut fx));
         assert_eq!(compact(&fx), "send s0/1@2");
         assert_eq!((live.phase, due), (Phase::After, Some(5 * DAY)), "the timeout counts from the last message");
         fx.clear();
@@ -325,9 +399,43 @@ steps:
         assert_eq!(due, Some(6 * DAY), "a delayed message waits for its timer");
         fx.clear();
         assert!(live.on_timer(d, 6 * DAY, &mut due, &mut fx, &mut never));
+        assert!(on_time(&mut live, d, &mut due, &mut fx));
         assert!(!live.on_timer(d, 7 * DAY, &mut due, &mut fx, &mut never));
         assert_eq!(compact(&fx), "send s1/0@6, end completed@7");
         assert_eq!(due, None);
+    }
+
+    #[test]
+    fn what_follows_a_deferred_message_counts_from_when_it_goes_out() {
+        let plan = test_plan(&[(
+            "a",
+            r#"
+trigger:
+  purchase: {}
+steps:
+  - id: note
+    send: {channel: email, template: a}
+    escalate:
+      - {after: 1d, channel: sms, template: b}
+  - id: call
+    send: {channel: phone, template: c}
+"#,
+        )]);
+        let d = &plan.dialogues[0];
+        let (mut fx, mut due) = (Vec::new(), None);
+        let mut live = Live::start(d, 0, None, 0, &mut due, &mut fx, &mut never).unwrap();
+        assert_eq!((live.phase, due), (Phase::Out, None));
+        // The engine deferred the email by 2 days: the machine goes on when its timer fires.
+        fx.clear();
+        assert!(live.on_timer(d, 2 * DAY, &mut due, &mut fx, &mut never));
+        assert_eq!((fx.len(), due), (0, Some(3 * DAY)), "the escalation is a day after the real send");
+        assert!(live.on_timer(d, 3 * DAY, &mut due, &mut fx, &mut never));
+        assert_eq!(compact(&fx), "send s0/1@3");
+        // The sms is deferred a day too: the next step, which has no wait, starts when it goes
+        // out. Its message is the last before the end: the instance ends as it is handed over.
+        fx.clear();
+        assert!(!live.on_timer(d, 4 * DAY, &mut due, &mut fx, &mut never));
+        assert_eq!(compact(&fx), "enter s1@4, send s1/0@4, end completed@4");
     }
 
     const CHOOSE: &str = r#"
@@ -358,7 +466,10 @@ steps:
                 answers[k]
             };
             let mut live = Live::start(d, 0, None, 0, &mut due, &mut fx, &mut holds).unwrap();
-            live.on_timer(d, 3 * DAY, &mut due, &mut fx, &mut holds);
+            assert!(on_time_with(&mut live, d, &mut due, &mut fx, &mut holds));
+            if live.on_timer(d, 3 * DAY, &mut due, &mut fx, &mut holds) {
+                on_time_with(&mut live, d, &mut due, &mut fx, &mut holds);
+            }
             (compact(&fx), asked.len())
         };
         assert_eq!(
@@ -375,6 +486,7 @@ steps:
         let d = &plan.dialogues[0];
         let (mut fx, mut due) = (Vec::new(), None);
         let mut live = Live::start(d, 0, None, 0, &mut due, &mut fx, &mut never).unwrap();
+        assert!(on_time(&mut live, d, &mut due, &mut fx));
         fx.clear();
         let exit = &d.steps[0].on[0].exit;
         assert!(!live.take(d, exit, DAY, &mut due, &mut fx, &mut never));
@@ -392,7 +504,8 @@ steps:
         assert_eq!(diags.0[0].message, "steps `a` → `b` → `a` loop without any wait");
         let d = &plan.dialogues[0];
         let (mut fx, mut due) = (Vec::new(), None);
-        assert!(Live::start(d, 0, None, 0, &mut due, &mut fx, &mut never).is_none());
+        let mut live = Live::start(d, 0, None, 0, &mut due, &mut fx, &mut never).unwrap();
+        assert!(!on_time(&mut live, d, &mut due, &mut fx), "the loop is cut at one instant");
         let sends = fx.iter().filter(|e| matches!(e, Effect::Send { .. })).count();
         assert!(sends > 1 && sends < 30, "{sends}");
         assert_eq!(fx.last(), Some(&Effect::Ended { outcome: ABORTED_LOOP, start: None, at: 0 }));
@@ -407,9 +520,10 @@ steps:
         let d = &plan.dialogues[0];
         let (mut fx, mut due) = (Vec::new(), None);
         let mut live = Live::start(d, 0, None, 0, &mut due, &mut fx, &mut never).unwrap();
+        assert!(on_time(&mut live, d, &mut due, &mut fx));
         let mut fired = 0;
         while let Some(at) = due {
-            if !live.on_timer(d, at, &mut due, &mut fx, &mut never) {
+            if !live.on_timer(d, at, &mut due, &mut fx, &mut never) || !on_time(&mut live, d, &mut due, &mut fx) {
                 break;
             }
             fired += 1;

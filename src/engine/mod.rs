@@ -22,7 +22,7 @@ use crate::expr::{Ctx, History};
 use crate::input::{CustomerRows, Data, Table};
 use crate::policy::{Contact, Decision, Policy, ProfileCells, Request, Suppression, Tiers};
 
-use conversation::{Effect, Live};
+use conversation::{Effect, Live, Phase};
 use history::{Cols, Scratch};
 use responses::Target;
 use timers::{TimerKind, Timers};
@@ -549,7 +549,7 @@ impl<'e, 'a> Run<'e, 'a> {
             .on_timer(dialogue, due, &mut timer, &mut fx, &mut |c, at, pending| self.holds_pending(d, c, at, pending));
         self.timers.set_conversation(d, timer);
         self.states[d].live = alive.then_some(live);
-        self.apply(d, live.rec, fx, None);
+        self.carry(d, live.rec, fx, None);
     }
 
     fn on_absence_timer(&mut self, d: usize, due: i64) {
@@ -560,21 +560,53 @@ impl<'e, 'a> Run<'e, 'a> {
         self.try_start(d, due, None, reason, None);
     }
 
-    /// Carry out what a conversation did, in order.
-    /// `cause` is the purchase or event that set the conversation moving (None: a timer); a
-    /// follow-on it starts counts from it, so the rest of a starting order is not its answer.
-    fn apply(&mut self, d: usize, rec: usize, mut fx: Vec<Effect<'a>>, cause: Option<Ev>) {
-        let dialogue = &self.plan().dialogues[d];
+    /// Carry out what a conversation did, and go on with it while it pauses for a message
+    /// that goes out at once. One deferred (quiet hours, a send window, a cap) goes on when
+    /// its timer, set for when it goes out, fires: what follows counts from the real send.
+    /// `cause` is the purchase or event that set the conversation moving (None: a timer).
+    fn carry(&mut self, d: usize, rec: usize, fx: Vec<Effect<'a>>, cause: Option<Ev>) {
         // The messages planned before what this event or timer does.
         let before = self.out.messages.len();
-        // How long the last message sent was deferred past its due time (quiet hours, caps):
-        // the next rung, wait or timeout, timed from that message, moves by as much.
-        let mut defer = 0;
+        let mut fx = fx;
+        loop {
+            let sent = self.apply(d, rec, fx, cause, before);
+            let Some((due, send_at)) = sent else { return };
+            let Some(mut live) = self.states[d].live.filter(|l| l.rec == rec && l.phase == Phase::Out) else {
+                return;
+            };
+            if send_at > due {
+                self.timers.set_conversation(d, Some(send_at));
+                return;
+            }
+            let dialogue = &self.plan().dialogues[d];
+            let mut next = self.fx_pool.pop().unwrap_or_default();
+            let mut timer = self.timers.conversation(d);
+            let alive = live.sent(dialogue, due, &mut timer, &mut next, &mut |c, at, pending| {
+                self.holds_pending(d, c, at, pending)
+            });
+            self.timers.set_conversation(d, timer);
+            self.states[d].live = alive.then_some(live);
+            fx = next;
+        }
+    }
+
+    /// Carry out what a conversation did, in order. A follow-on it starts counts from `cause`,
+    /// so the rest of a starting order is not its answer; an ending caused by the customer
+    /// overtakes the messages held for later that were planned before `before`.
+    /// Returns when the message of a trailing `Send` was due and goes out.
+    fn apply(
+        &mut self,
+        d: usize,
+        rec: usize,
+        mut fx: Vec<Effect<'a>>,
+        cause: Option<Ev>,
+        before: usize,
+    ) -> Option<(i64, i64)> {
+        let dialogue = &self.plan().dialogues[d];
+        let mut sent = None;
         for e in fx.drain(..) {
             match e {
                 Effect::Entered { step, at } => {
-                    // A step's own `delay:` counts from entering it.
-                    defer = 0;
                     self.remember(&dialogue.steps[step].remember, None, at);
                     let inst = &mut self.out.instances[rec];
                     inst.path.push((step, at));
@@ -583,8 +615,7 @@ impl<'e, 'a> Run<'e, 'a> {
                     inst.entered_by.push(by);
                 }
                 Effect::Send { step, attempt, at } => {
-                    // What comes after a message counts from when it actually goes out.
-                    defer = self.send(d, rec, step, attempt, at);
+                    sent = Some((at, self.send(d, rec, step, attempt, at)));
                 }
                 Effect::Chose { step, choice, at } => {
                     let number = self.out.instances[rec].number;
@@ -599,7 +630,6 @@ impl<'e, 'a> Run<'e, 'a> {
                     self.note(at, || Trace::TimedOut { dialogue: d, number, step });
                 }
                 Effect::Ended { outcome, start, at } => {
-                    defer = 0;
                     // Ended by what the customer did: what waits to go out no longer should.
                     if cause.is_some() {
                         self.overtake(rec, before, outcome, at);
@@ -620,11 +650,9 @@ impl<'e, 'a> Run<'e, 'a> {
                 }
             }
         }
-        if defer > 0 && self.states[d].live.is_some_and(|l| l.rec == rec) {
-            self.timers.delay_conversation(d, defer);
-        }
         // Effect buffers are reused: a replay makes millions of these calls.
         self.fx_pool.push(fx);
+        sent
     }
 
     fn on_purchase(&mut self, r: usize, t: i64) {
@@ -800,6 +828,13 @@ impl<'e, 'a> Run<'e, 'a> {
                     }
                 }
                 m.suppressed = Some(why);
+                // A conversation waiting for it to go out goes on now: what follows a
+                // suppressed message counts from when it was due, and that has passed.
+                if let Some(l) = self.states[dialogue].live {
+                    if l.rec == m.instance && l.phase == Phase::Out && (l.step, l.attempt) == (m.step, m.attempt) {
+                        self.timers.set_conversation(dialogue, Some(now));
+                    }
+                }
                 self.contact.unplan(m.send_at, ch);
                 *self.stats.messages.entry((dialogue, m.step, m.attempt)).or_default() -= 1;
                 self.stats.sent.remove_one(&sent_key(&self.ev.settings, dialogue, m));
@@ -912,7 +947,7 @@ impl<'e, 'a> Run<'e, 'a> {
             });
             self.timers.set_conversation(d, timer);
             self.states[d].live = alive.then_some(live);
-            self.apply(d, live.rec, fx, Some(e));
+            self.carry(d, live.rec, fx, Some(e));
         }
         if is_response && !answered && target.is_some() {
             self.stats.unmatched_responses += 1;
@@ -1080,8 +1115,9 @@ impl<'e, 'a> Run<'e, 'a> {
         });
         self.timers.set_conversation(d, timer);
         self.states[d].live = live;
+        self.carry(d, rec, fx, e);
+        // (After its first moves: one that ends as it starts quietens nothing.)
         self.quieten(d, t);
-        self.apply(d, rec, fx, e);
     }
 
     /// The customer's value tier now, if tiers are configured.
@@ -1164,7 +1200,7 @@ impl<'e, 'a> Run<'e, 'a> {
     }
 
     /// Pass a message through the contact policy and record it, planned or suppressed.
-    /// Returns how long it was deferred past `at` (0 if sent on time, suppressed or skipped).
+    /// Returns when it goes out: `at` if on time, suppressed or skipped (its `when:` false).
     fn send(&mut self, d: usize, rec: usize, step: usize, attempt: usize, at: i64) -> i64 {
         let plan = self.plan();
         let dialogue = &plan.dialogues[d];
@@ -1177,7 +1213,7 @@ impl<'e, 'a> Run<'e, 'a> {
             if !holds {
                 let number = self.out.instances[rec].number;
                 self.note(at, || Trace::Skipped { dialogue: d, number, step, attempt });
-                return 0;
+                return at;
             }
         }
         let tier = self.tier(at);
@@ -1242,13 +1278,14 @@ impl<'e, 'a> Run<'e, 'a> {
         if m.suppressed.is_none() {
             self.stats.sent.add(&sent_key(&self.ev.settings, d, &m), 1);
         }
-        let deferred = if m.suppressed.is_none() { m.send_at.saturating_sub(at).max(0) } else { 0 };
+        // What comes after it counts from when it goes out; after one suppressed, from when due.
+        let goes_out = if m.suppressed.is_none() { m.send_at.max(at) } else { at };
         if m.suppressed.is_none() {
             self.held.push(self.out.messages.len());
         }
         self.out.messages.push(m);
         self.seq += 1;
-        deferred
+        goes_out
     }
 
     fn end(&mut self, d: usize, rec: usize, outcome: &str, t: i64) {

@@ -828,6 +828,54 @@ C4 blip#1 hey/0 phone:hey 2025-01-01T11:00:00Z planned
     assert_eq!(r.stats.deferred.get(&cart).copied().unwrap_or(0), 0, "nor as deferred");
 }
 
+/// What follows a message counts from when it goes out: a step without a wait starts when the
+/// message before it goes out, never before (a cap held the email; the sms waited for it). A
+/// held message suppressed (an opt-out) lets the conversation go on from then.
+#[test]
+fn the_next_step_starts_when_the_message_before_it_goes_out() {
+    let news = "trigger:\n  event: {type: visit}\nsteps:\n  - id: n\n    send: {channel: email, template: news}\n";
+    let seq = "trigger:\n  event: {type: cart}\nsteps:\n  - id: a\n    send: {channel: email, template: a}\n  - id: b\n    send: {channel: sms, template: b}\n    wait: 2d\n";
+    let policy = Policy {
+        caps: vec![Cap { max: 1, per: DAY, channel: Some("email".into()) }],
+        on_cap: OnCap::Defer,
+        ..Policy::default()
+    };
+    let data = load_data(
+        &["Z,2025-01-20,o1,p,books,10"],
+        &[
+            "C1,2025-01-01T08:00:00Z,visit",
+            "C1,2025-01-01T09:00:00Z,cart",
+            "C2,2025-01-01T08:00:00Z,visit",
+            "C2,2025-01-01T09:00:00Z,cart",
+            "C2,2025-01-01T10:00:00Z,opt_out",
+        ],
+        None,
+    );
+    let r = replay_with(plan_for(&data, &[("news", news), ("seq", seq)]), data, settings("2025-01-31", policy));
+    assert_eq!(
+        r.messages(),
+        "\
+C1 news#1 n/0 email:news 2025-01-01T08:00:00Z planned
+C1 seq#1 a/0 email:a 2025-01-02T08:00:00Z planned [deferred from 2025-01-01T09:00:00Z by cap 1 email per 1d]
+C1 seq#1 b/0 sms:b 2025-01-02T08:00:00Z planned
+C2 news#1 n/0 email:news 2025-01-01T08:00:00Z planned
+C2 seq#1 a/0 email:a 2025-01-02T08:00:00Z suppressed(no consent for email at send time)
+C2 seq#1 b/0 sms:b 2025-01-01T10:00:00Z suppressed(no consent for sms)
+"
+    );
+    // (C2 opted out of everything at 10:00: the sms is due then, and refused.)
+    // The wait after the sms counts from it: 2 days after it goes out.
+    assert_eq!(
+        r.instances(),
+        "\
+C1 news#1 event 2025-01-01T08:00:00Z -> completed 2025-01-01T08:00:00Z
+C1 seq#1 event 2025-01-01T09:00:00Z -> completed 2025-01-04T08:00:00Z
+C2 news#1 event 2025-01-01T08:00:00Z -> completed 2025-01-01T08:00:00Z
+C2 seq#1 event 2025-01-01T09:00:00Z -> completed 2025-01-03T10:00:00Z
+"
+    );
+}
+
 #[test]
 fn an_opt_out_suppresses_a_message_deferred_past_it() {
     // A 1-per-day cap defers the second message to 01-02; the opt-out at 01-01T12:00 reaches it.

@@ -57,13 +57,6 @@ impl Timers {
         self.set(TimerKind::Absence, d, due);
     }
 
-    /// Move dialogue `d`'s conversation timer, if set, `by` seconds later (never earlier).
-    pub fn delay_conversation(&mut self, d: usize, by: i64) {
-        if let Some(due) = self.conversation[d] {
-            self.set(TimerKind::Conversation, d, Some(due.saturating_add(by.max(0))));
-        }
-    }
-
     fn set(&mut self, kind: TimerKind, d: usize, due: Option<i64>) {
         let k = kind as usize;
         let list = match kind {
@@ -216,9 +209,12 @@ mod tests {
                     model[d][1] = None;
                 }
                 4 => {
-                    let by = (x >> 24) as i64 % 20;
-                    t.delay_conversation(d, by);
-                    model[d][0] = model[d][0].map(|v| v + by);
+                    // A set timer moved later (the earliest may be the one that moves).
+                    if let Some(v) = model[d][0] {
+                        let later = v + (x >> 24) as i64 % 20;
+                        t.set_conversation(d, Some(later));
+                        model[d][0] = Some(later);
+                    }
                 }
                 _ => now += (x >> 24) as i64 % 7,
             }

@@ -194,16 +194,18 @@ fn send_windows_use_the_customers_time_zone() {
         "policy:\n  timezone_column: timezone\n  send_windows:\n    phone: {days: [mon, tue, wed, thu, fri], from: \"09:00\", to: \"18:00\"}\n    email: {at: \"09:00\"}\n",
     )
     .dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: call\n    send: {channel: phone, template: c}\n  - id: mail\n    send: {channel: email, template: m}\n")
-    // 2025-01-04 is a Saturday.
+    // 2025-01-04 is a Saturday. The call waits for Monday's window; the mail, the next step,
+    // follows the call when it goes out (at 09:00 local, so inside the email window), never
+    // before it.
     .tx(&["NY,2025-01-04T15:00:00Z,o1,p,c,1", "UTC,2025-01-04T15:00:00Z,o2,p,c,1"])
     .file("customers.csv", "customer_id,timezone\nNY,America/New_York\nUTC,\n");
     assert_eq!(
         brief_policy(&f.run(&["--as-of", "2025-01-31"]).stdout),
         "\
-NY mail email:m 2025-01-05T14:00:00Z planned [deferred from 2025-01-04T15:00:00Z by send window]
 NY call phone:c 2025-01-06T14:00:00Z planned [deferred from 2025-01-04T15:00:00Z by send window]
-UTC mail email:m 2025-01-05T09:00:00Z planned [deferred from 2025-01-04T15:00:00Z by send window]
+NY mail email:m 2025-01-06T14:00:00Z planned
 UTC call phone:c 2025-01-06T09:00:00Z planned [deferred from 2025-01-04T15:00:00Z by send window]
+UTC mail email:m 2025-01-06T09:00:00Z planned
 "
     );
 }
