@@ -20,7 +20,7 @@ use crate::dialogue::Plan;
 use crate::expr::eval::eval_bool;
 use crate::expr::{Ctx, History};
 use crate::input::{CustomerRows, Data, Table};
-use crate::policy::{Contact, Decision, Policy, ProfileCells, Request, Suppression, Tiers};
+use crate::policy::{Contact, Decision, Note, Policy, ProfileCells, Request, Suppression, Tiers};
 
 use conversation::{Effect, Live, Phase};
 use history::{Cols, Scratch};
@@ -786,12 +786,96 @@ impl<'e, 'a> Run<'e, 'a> {
         }
     }
 
-    /// An opt-out reaches messages already planned for later (deferred ones): they are
-    /// suppressed, since consent must hold when a message goes out.
+    /// An opt-out reaches messages already planned for later (deferred ones): consent must
+    /// hold when a message goes out. One that another of its channels can carry goes on that
+    /// one (as the policy decides now); the others are suppressed.
     fn withdraw(&mut self, channel: &str, t: i64) {
+        if !channel.is_empty() {
+            self.reroute(channel, t);
+        }
         self.suppress_planned(self.out.messages.len(), t, |_, _, ch| {
             (channel.is_empty() || channel == ch).then(|| Suppression::NoConsentAtSendTime(ch.to_owned()))
         });
+    }
+
+    /// The held messages on `channel`, whose consent was just withdrawn at `now`, that list
+    /// another channel the customer consents to: decided again at `now` on their channels.
+    /// Each keeps its due time and deferral reasons and says which channel it fell back from.
+    fn reroute(&mut self, channel: &str, now: i64) {
+        let plan = self.plan();
+        for i in 0..self.held.len() {
+            let k = self.held[i];
+            let m = &self.out.messages[k];
+            if m.suppressed.is_some() || m.send_at < now {
+                continue;
+            }
+            let dialogue = self.out.instances[m.instance].dialogue;
+            let d = &plan.dialogues[dialogue];
+            let chans = &d.steps[m.step].ladder[m.attempt].variants[m.variant].channels;
+            let old: &'a str = chans[m.channel].as_str();
+            if old != channel || !chans.iter().any(|c| c != channel && self.contact.consents(c)) {
+                continue;
+            }
+            let quiet =
+                d.quiet_while.iter().find(|&&q| self.states[q].live.is_some()).map(|&q| plan.dialogues[q].id.as_str());
+            self.contact.unplan(m.send_at, old);
+            self.stats.sent.remove_one(&sent_key(&self.ev.settings, dialogue, m));
+            let was_deferred = m.note.as_ref().is_some_and(|n| n.is_deferral());
+            let (from, mut by) = match &m.note {
+                Some(Note::Deferred { from, by, .. }) => (*from, by.clone()),
+                _ => (m.send_at, Vec::new()),
+            };
+            let req = Request { at: now, channels: chans, holdout: false, quiet_while_live: quiet };
+            let decision = crate::policy::decide(&self.ev.settings.policy, &mut self.contact, req);
+            let m = &mut self.out.messages[k];
+            match decision {
+                Decision::Send { at, channel: c, note } => {
+                    if let Some(Note::Deferred { by: more, .. }) = note {
+                        for r in more {
+                            if !by.contains(&r) {
+                                by.push(r);
+                            }
+                        }
+                    }
+                    m.channel = c;
+                    m.send_at = at;
+                    m.note = Some(if at > from {
+                        Note::Deferred { fallback: Some(old.to_owned()), from, by }
+                    } else {
+                        Note::Fallback(old.to_owned())
+                    });
+                    self.stats.sent.add(&sent_key(&self.ev.settings, dialogue, m), 1);
+                    let deferred = m.note.as_ref().is_some_and(|n| n.is_deferral());
+                    if deferred != was_deferred {
+                        let n = self.stats.deferred.entry(dialogue).or_default();
+                        *n = if deferred { *n + 1 } else { n.saturating_sub(1) };
+                    }
+                    // A conversation waiting for it to go out now waits for the new send.
+                    if let Some(l) = self.states[dialogue].live {
+                        if l.rec == m.instance && l.phase == Phase::Out && (l.step, l.attempt) == (m.step, m.attempt) {
+                            self.timers.set_conversation(dialogue, Some(at));
+                        }
+                    }
+                }
+                Decision::Suppress { channel: c, why } => {
+                    // (Planned on no channel now: uncounted as suppress_planned does.)
+                    self.stats.suppression(dialogue, &why);
+                    if was_deferred {
+                        if let Some(n) = self.stats.deferred.get_mut(&dialogue) {
+                            *n = n.saturating_sub(1);
+                        }
+                    }
+                    m.channel = c;
+                    m.suppressed = Some(why);
+                    *self.stats.messages.entry((dialogue, m.step, m.attempt)).or_default() -= 1;
+                    if let Some(l) = self.states[dialogue].live {
+                        if l.rec == m.instance && l.phase == Phase::Out && (l.step, l.attempt) == (m.step, m.attempt) {
+                            self.timers.set_conversation(dialogue, Some(now));
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Suppress the held messages (`held`) planned before index `before`, not yet gone out

@@ -156,6 +156,36 @@ D a sms:t 2025-01-01T00:00:00Z suppressed [do not contact]
     assert!(out.stderr.contains("suppressed 1: no consent"), "{}", out.stderr);
 }
 
+/// An opt-out of the channel a held message waits for sends it on the next channel it lists
+/// that has consent, at once (as the policy allows then); with none left it is suppressed.
+/// The step after it follows it when it goes out.
+#[test]
+fn an_opt_out_while_a_message_is_held_falls_back_to_its_next_channel() {
+    let f = Fixture::new();
+    f.file("kairos.yaml", "policy:\n  send_windows:\n    sms: {days: [mon, tue, wed, thu, fri], from: \"09:00\", to: \"18:00\"}\n")
+        .dialogue(
+            "hi",
+            "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: [sms, email], template: t}\n  - id: b\n    send: {channel: email, template: u}\n",
+        )
+        // 2025-01-04 is a Saturday: the sms waits for Monday 09:00.
+        .tx(&["A,2025-01-04T15:00:00Z,o1,p,c,1", "B,2025-01-04T15:00:00Z,o2,p,c,1", "C,2025-01-04T15:00:00Z,o3,p,c,1"])
+        .file(
+            "events.csv",
+            "customer_id,timestamp,type,channel\nA,2025-01-05T10:00:00Z,opt_out,sms\nB,2025-01-05T10:00:00Z,opt_out,\n",
+        );
+    assert_eq!(
+        brief_policy(&f.run(&["--include-suppressed", "--as-of", "2025-01-31"]).stdout),
+        "\
+A a email:t 2025-01-05T10:00:00Z planned [fallback: no consent for sms; deferred from 2025-01-04T15:00:00Z by send window]
+A b email:u 2025-01-05T10:00:00Z planned
+B b email:u 2025-01-05T10:00:00Z suppressed [no consent for email]
+B a sms:t 2025-01-06T09:00:00Z suppressed [no consent for sms at send time]
+C a sms:t 2025-01-06T09:00:00Z planned [deferred from 2025-01-04T15:00:00Z by send window]
+C b email:u 2025-01-06T09:00:00Z planned
+"
+    );
+}
+
 #[test]
 fn caps_let_the_higher_priority_dialogue_win_and_defer_or_drop_the_other() {
     let f = Fixture::new();
