@@ -1272,6 +1272,27 @@ impl<'e, 'a> Run<'e, 'a> {
                 self.mem.set_profile(c, value);
                 self.s.forget_filters();
                 self.rekey(t);
+                // The contact policy reads some profile columns: from now on, it reads the update.
+                let (pc, policy) = (&self.ev.pcols, &self.ev.settings.policy);
+                let problem = if pc.timezone == Some(c) {
+                    self.contact.set_timezone(value, self.ev.settings.tz).err().map(|e| format!("{e}; update ignored"))
+                } else if pc.preferred == Some(c) {
+                    let problems = self.contact.set_preferred(policy, value);
+                    (!problems.is_empty()).then(|| problems.join("; "))
+                } else if pc.max_per_week == Some(c) {
+                    self.contact.set_weekly_max(policy, value).err().map(|e| format!("{e}; update ignored"))
+                } else if pc.dnc == Some(c) || pc.consent.iter().any(|(_, col)| *col == Some(c)) {
+                    // Never a silent change of who may be contacted: that goes by opt-in/opt-out.
+                    Some(format!(
+                        "column `{column}` holds consent or do-not-contact, which change only by `{}`/`{}` events; the policy keeps reading the customers file",
+                        policy.opt_in_event, policy.opt_out_event
+                    ))
+                } else {
+                    None
+                };
+                if let Some(p) = problem {
+                    self.out.warnings.push(warn(format!("profile_update: {p}")));
+                }
             }
             None => {
                 let hint = crate::diag::did_you_mean(column, cust.names.iter().map(String::as_str))

@@ -190,42 +190,18 @@ impl<'a> Contact<'a> {
                 true
             });
         }
-        if let Some(z) = cells.timezone.filter(|z| !z.trim().is_empty()) {
-            match z.trim().parse::<Tz>() {
-                Ok(tz) => c.tz = tz,
-                Err(_) => c.problems.push(format!(
-                    "{}time zone `{}` is not an IANA name (such as Europe/London); using {default_tz}",
-                    col(&policy.timezone_column),
-                    cut(z)
-                )),
+        if let Some(z) = cells.timezone {
+            if let Err(e) = c.set_timezone(z, default_tz) {
+                c.problems.push(format!("{}{e}; using {default_tz}", col(&policy.timezone_column)));
             }
         }
         if let Some(cell) = cells.preferred {
-            c.preferred = cell.split([';', ',', ' ', '|']).map(str::trim).filter(|s| !s.is_empty()).collect();
-            // A name that is no channel would silently never match: said, and left out.
-            let known = &policy.channels;
-            for name in c.preferred.iter().filter(|n| !known.iter().any(|k| k == *n)) {
-                let hint = crate::diag::did_you_mean(name, known.iter().map(String::as_str)).map_or_else(
-                    || format!("the channels are {}", known.join(", ")),
-                    |x| format!("did you mean `{x}`?"),
-                );
-                c.problems.push(format!(
-                    "{}preferred channel `{}` is not a declared channel ({hint}); ignored",
-                    col(&policy.preferred_column),
-                    cut(name)
-                ));
-            }
-            c.preferred.retain(|n| known.iter().any(|k| k == n));
+            let problems = c.set_preferred(policy, cell);
+            c.problems.extend(problems.into_iter().map(|e| format!("{}{e}", col(&policy.preferred_column))));
         }
-        if let Some(cell) = cells.max_per_week.filter(|s| !s.trim().is_empty()) {
-            match cell.trim().parse::<u32>() {
-                // 0 is the customer's "no messages": every one is dropped by that cap.
-                Ok(n) => c.caps.push(Cap { max: n, per: WEEK, channel: None }),
-                Err(_) => c.problems.push(format!(
-                    "{}weekly maximum `{}` is not a whole number of 0 or more; no personal cap applies",
-                    col(&policy.max_per_week_column),
-                    cut(cell)
-                )),
+        if let Some(cell) = cells.max_per_week {
+            if let Err(e) = c.set_weekly_max(policy, cell) {
+                c.problems.push(format!("{}{e}; no personal cap applies", col(&policy.max_per_week_column)));
             }
         }
         for (channel, cc) in &policy.consent {
@@ -243,6 +219,55 @@ impl<'a> Contact<'a> {
             c.initial.push((channel.as_str(), ok));
         }
         c
+    }
+
+    /// The customer's time zone from a profile cell (empty: `default_tz`). An unreadable
+    /// name changes nothing and says why.
+    pub fn set_timezone(&mut self, cell: &str, default_tz: Tz) -> Result<(), String> {
+        let z = cell.trim();
+        if z.is_empty() {
+            self.tz = default_tz;
+            return Ok(());
+        }
+        match z.parse::<Tz>() {
+            Ok(tz) => {
+                self.tz = tz;
+                Ok(())
+            }
+            Err(_) => Err(format!("time zone `{}` is not an IANA name (such as Europe/London)", cut(z))),
+        }
+    }
+
+    /// The customer's preferred channels from a profile cell, most preferred first. A name
+    /// that is no declared channel would silently never match: it is left out, and each is
+    /// returned as a problem.
+    pub fn set_preferred(&mut self, policy: &Policy, cell: &'a str) -> Vec<String> {
+        let known = &policy.channels;
+        let mut problems = Vec::new();
+        self.preferred = cell.split([';', ',', ' ', '|']).map(str::trim).filter(|s| !s.is_empty()).collect();
+        for name in self.preferred.iter().filter(|n| !known.iter().any(|k| k == *n)) {
+            let hint = crate::diag::did_you_mean(name, known.iter().map(String::as_str))
+                .map_or_else(|| format!("the channels are {}", known.join(", ")), |x| format!("did you mean `{x}`?"));
+            problems.push(format!("preferred channel `{}` is not a declared channel ({hint}); ignored", cut(name)));
+        }
+        self.preferred.retain(|n| known.iter().any(|k| k == n));
+        problems
+    }
+
+    /// The customer's own weekly maximum from a profile cell (empty: none), after the
+    /// policy's caps. An unreadable one changes nothing and says why.
+    pub fn set_weekly_max(&mut self, policy: &Policy, cell: &str) -> Result<(), String> {
+        let n = match cell.trim() {
+            "" => None,
+            // 0 is the customer's "no messages": every one is dropped by that cap.
+            v => Some(
+                v.parse::<u32>()
+                    .map_err(|_| format!("weekly maximum `{}` is not a whole number of 0 or more", cut(cell)))?,
+            ),
+        };
+        self.caps.truncate(policy.caps.len());
+        self.caps.extend(n.map(|max| Cap { max, per: WEEK, channel: None }));
+        Ok(())
     }
 
     /// Does the customer consent to `channel` now? Profile first, then opt-in/out events in order.
@@ -677,6 +702,36 @@ mod tests {
         let ch = chans(&["email"]);
         let d = decide(&p, &mut c, req(t("2025-01-06T11:00:00Z"), &ch));
         assert_eq!(d, Decision::Suppress { channel: 0, why: Suppression::NoConsent(ch.clone()) });
+    }
+
+    /// What a `profile_update` calls: each setter replaces what the profile said, an empty
+    /// cell clears it, and an unreadable one changes nothing and says why.
+    #[test]
+    fn profile_setters_replace_clear_or_refuse() {
+        let p = Policy { caps: vec![day_cap()], ..Policy::default() };
+        let ny: Tz = "America/New_York".parse().unwrap();
+        let mut c = contact(&p);
+        assert_eq!(c.set_timezone("America/New_York", Tz::UTC), Ok(()));
+        assert_eq!(c.tz, ny);
+        assert!(c.set_timezone("Mars/Olympus", Tz::UTC).unwrap_err().contains("`Mars/Olympus` is not an IANA name"));
+        assert_eq!(c.tz, ny, "an unreadable zone keeps the last one");
+        assert_eq!(c.set_timezone(" ", Tz::UTC), Ok(()));
+        assert_eq!(c.tz, Tz::UTC, "empty: the default");
+
+        assert_eq!(c.set_weekly_max(&p, "2"), Ok(()));
+        assert_eq!(c.set_weekly_max(&p, "3"), Ok(()));
+        assert_eq!(c.caps, [day_cap(), Cap { max: 3, per: WEEK, channel: None }], "replaced, not added");
+        assert!(c.set_weekly_max(&p, "-1").is_err());
+        assert_eq!(c.caps.len(), 2, "an unreadable maximum keeps the last one");
+        assert_eq!(c.set_weekly_max(&p, ""), Ok(()));
+        assert_eq!(c.caps, [day_cap()], "empty: no personal cap, the policy's stay");
+
+        assert!(c.set_preferred(&p, "sms;email").is_empty());
+        assert_eq!(c.preferred, ["sms", "email"]);
+        let problems = c.set_preferred(&p, "emial");
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].contains("did you mean `email`?"), "{problems:?}");
+        assert!(c.preferred.is_empty(), "an unknown name is left out");
     }
 
     #[test]

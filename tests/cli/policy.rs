@@ -240,6 +240,59 @@ UTC mail email:m 2025-01-06T09:00:00Z planned
     );
 }
 
+/// A `profile_update` of a column the policy reads changes it from its instant on: the time
+/// zone moves send windows, the weekly maximum the personal cap. Consent and do-not-contact
+/// change only by opt-in/opt-out events: an update of theirs is a warning, not a change.
+#[test]
+fn profile_updates_move_time_zones_and_weekly_maxima() {
+    let f = Fixture::new();
+    f.file(
+        "kairos.yaml",
+        "policy:\n  timezone_column: tz\n  preferences:\n    max_per_week_column: weekly\n  consent:\n    do_not_contact: dnc\n  send_windows:\n    email: {at: \"09:00\"}\n",
+    )
+    .dialogue("hi", "trigger:\n  purchase: {}\nreentry: always\nsteps:\n  - id: a\n    send: {channel: email, template: t}\n")
+    .tx(&[
+        "A,2025-01-01T12:00:00Z,o1,p,c,1",
+        "A,2025-01-03T12:00:00Z,o2,p,c,1",
+        "A,2025-01-05T12:00:00Z,o3,p,c,1",
+        "B,2025-01-01T12:00:00Z,o4,p,c,1",
+        "B,2025-01-03T12:00:00Z,o5,p,c,1",
+    ])
+    .file("customers.csv", "customer_id,tz,weekly,dnc\nA,America/New_York,,\nB,,,\n")
+    .file(
+        "events.csv",
+        "\
+customer_id,timestamp,type,column,value
+A,2025-01-02T00:00:00Z,profile_update,tz,Asia/Tokyo
+A,2025-01-04T00:00:00Z,profile_update,tz,Mars/Olympus
+B,2025-01-02T00:00:00Z,profile_update,weekly,0
+B,2025-01-02T00:00:00Z,profile_update,dnc,yes
+",
+    );
+    let out = f.run(&["--include-suppressed", "--as-of", "2025-01-31"]);
+
+    assert_eq!(
+        brief_policy(&out.stdout),
+        "\
+A a email:t 2025-01-01T14:00:00Z planned [deferred from 2025-01-01T12:00:00Z by send window]
+A a email:t 2025-01-04T00:00:00Z planned [deferred from 2025-01-03T12:00:00Z by send window]
+A a email:t 2025-01-06T00:00:00Z planned [deferred from 2025-01-05T12:00:00Z by send window]
+B a email:t 2025-01-02T09:00:00Z planned [deferred from 2025-01-01T12:00:00Z by send window]
+B a email:t 2025-01-03T12:00:00Z suppressed [dropped: cap 0 per 7d]
+"
+    );
+    assert!(
+        out.stderr.contains("events.csv:3: profile_update: time zone `Mars/Olympus` is not an IANA name (such as Europe/London); update ignored"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("events.csv:5: profile_update: column `dnc` holds consent or do-not-contact, which change only by `opt_in`/`opt_out` events"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn holdouts_are_stable_and_reported() {
     let f = Fixture::new();
