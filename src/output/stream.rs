@@ -58,6 +58,18 @@ impl Emitted {
 /// channel, one being written), and the pool keeps their buffers: about 100 MB at 4 KB of
 /// output per customer, a tenth of a 10M-row run's peak.
 const BATCH: usize = 1 << 13;
+/// The output one batch should stay within (up to three are in memory).
+const BATCH_BYTES: usize = 48 << 20;
+
+/// The size of the next batch, from the output per customer of the last (`done` customers,
+/// `bytes` of output): as many as fit in BATCH_BYTES, from `least` to BATCH customers.
+fn next_batch(size: usize, done: usize, bytes: usize, least: usize) -> usize {
+    let per_customer = (bytes / done.max(1)).max(1);
+    let fit = BATCH_BYTES / per_customer;
+    // Grow by at most double at a time, so one light batch does not open the gate.
+    fit.min(size.saturating_mul(2)).clamp(least.min(BATCH), BATCH)
+}
+
 /// Customers per parallel task; each task owns its buffers and output chunk. 64 tasks per
 /// batch, so the threads finishing a batch's last tasks seldom wait on each other.
 const TASK: usize = 128;
@@ -165,8 +177,12 @@ pub fn write_batches(
             }
             let n = ev.data.people.len();
             let mut start = 0;
+            // Batches start small and grow while their output stays within BATCH_BYTES: many
+            // dialogues can give a customer hundreds of KB of plan.
+            let least = TASK * 2 * rayon::current_num_threads().max(1);
+            let mut size = least.min(BATCH);
             while start < n {
-                let end = (start + BATCH).min(n);
+                let end = (start + size).min(n);
                 let idx: Vec<usize> = (start..end).collect();
                 let parts: Vec<std::io::Result<TaskOutput>> = idx
                     .par_chunks(TASK)
@@ -188,12 +204,15 @@ pub fn write_batches(
                     })
                     .collect();
                 let mut batch = Vec::with_capacity(parts.len());
+                let mut bytes_out = 0;
                 for part in parts {
                     let (bytes, w, count) = part?;
                     written.add(count);
                     warnings.extend(w);
+                    bytes_out += bytes.len();
                     batch.push(bytes);
                 }
+                size = next_batch(size, end - start, bytes_out, least);
                 progress.inc((end - start) as u64);
                 tx.send(batch).map_err(|_| stopped())?;
                 start = end;
@@ -240,4 +259,23 @@ pub fn evaluate(ev: &Evaluator<'_>) -> (Stats, Vec<Warning>) {
         warnings.extend(w);
     }
     (stats, warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_grow_while_their_output_fits_and_shrink_when_it_does_not() {
+        let least = 512;
+        // 4 KB a customer: doubling up to the cap of customers.
+        assert_eq!(next_batch(512, 512, 512 * 4096, least), 1024);
+        assert_eq!(next_batch(BATCH, BATCH, BATCH * 4096, least), BATCH);
+        // 400 KB a customer: as many as fit in BATCH_BYTES, never under `least`.
+        assert_eq!(next_batch(1024, 1024, 1024 * 400_000, least), least.max(BATCH_BYTES / 400_000));
+        assert_eq!(next_batch(BATCH, BATCH, BATCH * 40_000, least), BATCH_BYTES / 40_000);
+        // Nothing written: grows, and an empty batch does not divide by zero.
+        assert_eq!(next_batch(512, 512, 0, least), 1024);
+        assert_eq!(next_batch(512, 0, 0, least), 1024);
+    }
 }
