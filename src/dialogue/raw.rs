@@ -417,19 +417,67 @@ impl<'de> Deserialize<'de> for RawNext {
     }
 }
 
+// Each number of a list keeps its place in the file, so a problem with one points at it.
 /// `n: 4` or `n: [1, 2, 3, 4]`.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum OneOrMany {
     One(i64),
-    Many(Vec<i64>),
+    Many(#[schemars(with = "Vec<i64>")] Vec<Spanned<i64>>),
+    /// Neither (text, a fraction, a number too large, a mapping): said at its place when lowered.
+    #[schemars(skip)]
+    Bad,
 }
 
 impl OneOrMany {
-    pub fn as_slice(&self) -> &[i64] {
+    /// Each number, with its own place when it is one of a list.
+    pub fn items(&self) -> Vec<(i64, Option<&Spanned<i64>>)> {
         match self {
-            OneOrMany::One(v) => std::slice::from_ref(v),
-            OneOrMany::Many(v) => v,
+            OneOrMany::One(v) => vec![(*v, None)],
+            OneOrMany::Many(v) => v.iter().map(|x| (x.value, Some(x))).collect(),
+            OneOrMany::Bad => Vec::new(),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a whole number or a list of whole numbers")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::One(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<OneOrMany, E> {
+                Ok(i64::try_from(v).map_or(OneOrMany::Bad, OneOrMany::One))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::Bad)
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::Bad)
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::Bad)
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::Bad)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<OneOrMany, A::Error> {
+                while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(OneOrMany::Bad)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany, A::Error> {
+                let mut out = Vec::new();
+                while let Some(x) = seq.next_element::<Spanned<i64>>()? {
+                    out.push(x);
+                }
+                Ok(OneOrMany::Many(out))
+            }
+        }
+        d.deserialize_any(V)
     }
 }

@@ -282,7 +282,11 @@ fn absence_needs_exactly_one_of_after_and_usual_gap() {
 
 #[test]
 fn nth_order_numbers_start_at_one() {
-    assert_eq!(trigger("nth_order: {n: [0, 2]}"), ["error d.yaml:2:18 order numbers start at 1; 0 is not one"]);
+    // Each number of a list is pointed at where it is written.
+    assert_eq!(trigger("nth_order: {n: [0, 2]}"), ["error d.yaml:2:19 order numbers start at 1; 0 is not one"]);
+    assert_eq!(trigger("nth_order: {n: [1, 2, -4]}"), ["error d.yaml:2:25 order numbers start at 1; -4 is not one"]);
+    let bad = trigger("nth_order: {n: [1, two]}");
+    assert!(bad[0].starts_with("error d.yaml:2:22 `two` is not a whole number"), "{bad:?}");
     assert_eq!(trigger("nth_order: {n: -1}"), ["error d.yaml:2:18 order numbers start at 1; -1 is not one"]);
     assert_eq!(
         trigger("nth_order: {n: []}"),

@@ -37,6 +37,8 @@ pub struct Live {
     /// Moves made at the current instant when the machine paused for a send: a loop of steps
     /// without waits is cut however many sends it pauses for.
     depth: u32,
+    /// When the message it is paused for was due (handed to the policy).
+    pub handed: i64,
 }
 
 /// What the machine did, in order.
@@ -92,7 +94,8 @@ impl Live {
         fx: &mut Vec<Effect<'p>>,
         holds: &mut Holds<'_>,
     ) -> Option<Live> {
-        let mut live = Live { rec, step: 0, attempt: 0, phase: Phase::Sending, started_by_order, visits: 0, depth: 0 };
+        let mut live =
+            Live { rec, step: 0, attempt: 0, phase: Phase::Sending, started_by_order, visits: 0, depth: 0, handed: at };
         live.enter(d, 0, at, 0, due, fx, holds).then_some(live)
     }
 
@@ -110,6 +113,16 @@ impl Live {
         debug_assert_eq!(self.phase, Phase::Out);
         let depth = self.depth as usize;
         self.went_out(d, at, depth, due, fx, holds)
+    }
+
+    /// Paused for the last message before an `end`: nothing is left to do but let it go
+    /// out. (Such an instance may give way to a new one: see the engine's `try_start`.)
+    pub fn finishing(&self, d: &Dialogue) -> bool {
+        let step = &d.steps[self.step];
+        self.phase == Phase::Out
+            && self.attempt + 1 == step.ladder.len()
+            && step.choices.is_empty()
+            && matches!(step.after, After::Now(Exit::End { .. }))
     }
 
     /// Its timer fired at `at`. Returns false when the instance ended.
@@ -214,17 +227,9 @@ impl Live {
         match self.phase {
             Phase::Sending => {
                 fx.push(Effect::Send { step: self.step, attempt: self.attempt, at });
-                // The last message before the end: nothing counts from its send, and the
-                // instance ends as it is handed over (a held announcement does not keep the
-                // next item's from starting).
-                let last = self.attempt + 1 == step.ladder.len()
-                    && step.choices.is_empty()
-                    && matches!(step.after, After::Now(Exit::End { .. }));
-                if last {
-                    return self.went_out(d, at, depth, due, fx, holds);
-                }
                 // Paused until the engine says when the message goes out.
                 self.phase = Phase::Out;
+                self.handed = at;
                 self.depth = u32::try_from(depth).unwrap_or(u32::MAX);
                 *due = None;
                 true
@@ -432,10 +437,13 @@ steps:
         assert!(live.on_timer(d, 3 * DAY, &mut due, &mut fx, &mut never));
         assert_eq!(compact(&fx), "send s0/1@3");
         // The sms is deferred a day too: the next step, which has no wait, starts when it goes
-        // out. Its message is the last before the end: the instance ends as it is handed over.
+        // out. Its message is the last before the end: the instance waits for it, finishing.
         fx.clear();
-        assert!(!live.on_timer(d, 4 * DAY, &mut due, &mut fx, &mut never));
-        assert_eq!(compact(&fx), "enter s1@4, send s1/0@4, end completed@4");
+        assert!(live.on_timer(d, 4 * DAY, &mut due, &mut fx, &mut never));
+        assert_eq!(compact(&fx), "enter s1@4, send s1/0@4");
+        assert!(live.finishing(d));
+        assert!(!live.on_timer(d, 5 * DAY, &mut due, &mut fx, &mut never));
+        assert_eq!(compact(&fx), "enter s1@4, send s1/0@4, end completed@5", "it ends when that goes out");
     }
 
     const CHOOSE: &str = r#"

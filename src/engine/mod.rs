@@ -993,9 +993,12 @@ impl<'e, 'a> Run<'e, 'a> {
                 .find(|(_, b)| self.branch_matches(b, e, t, addressed, live.started_by_order))
                 .map(|(k, b)| (b, BranchAt::Goal(k)))
                 .or_else(|| {
+                    // The step's question still waits to go out: nothing can answer it yet.
+                    let asked = !(live.phase == Phase::Out && live.attempt == 0);
                     step.on
                         .iter()
                         .enumerate()
+                        .filter(|(_, b)| asked || !matches!(b.matcher, Matcher::Answer(_)))
                         .find(|(_, b)| self.branch_matches(b, e, t, addressed, live.started_by_order))
                         .map(|(k, b)| (b, BranchAt::Step(live.step, StepExit::Branch(k))))
                 });
@@ -1024,6 +1027,15 @@ impl<'e, 'a> Run<'e, 'a> {
                 None => b.label.clone(),
             };
             self.note(t, || Trace::Branch { dialogue: d, number, step: at_step, label: label() });
+            // What the customer did moves the conversation on: the message it waits to go out
+            // (a reminder, the question itself) no longer should. (An ending says so itself.)
+            if matches!(b.exit, crate::dialogue::plan::Exit::Goto(_)) {
+                let rec = live.rec;
+                let label = b.label.as_str();
+                self.suppress_planned(self.out.messages.len(), t, |m, _, _| {
+                    (m.instance == rec && m.send_at > t).then(|| Suppression::MovedOn(label.to_owned()))
+                });
+            }
             let mut fx = self.fx_pool.pop().unwrap_or_default();
             let mut timer = self.timers.conversation(d);
             let alive = live.take(dialogue, &b.exit, t, &mut timer, &mut fx, &mut |c, at, pending| {
@@ -1130,10 +1142,16 @@ impl<'e, 'a> Run<'e, 'a> {
 
     /// Why dialogue `d` may not start at `t`, if it may not.
     fn blocked(&self, dialogue: &Dialogue, st: &DialogueState, t: i64) -> Option<Skip> {
-        if st.live.is_some() {
-            return Some(Skip::AlreadyLive);
+        // One only waiting for its last message to go out has done its part: for re-entry it
+        // ended as it handed that message over.
+        let mut last_end = st.last_end;
+        if let Some(live) = st.live {
+            if !live.finishing(dialogue) {
+                return Some(Skip::AlreadyLive);
+            }
+            last_end = Some(live.handed);
         }
-        match (dialogue.reentry, st.last_end) {
+        match (dialogue.reentry, last_end) {
             (Reentry::Never, _) if st.runs > 0 => Some(Skip::RanOnce),
             (Reentry::After(w), Some(end)) if t < end + w => Some(Skip::ReentryNotBefore(end + w, w)),
             _ => dialogue.quiet_while.iter().find(|&&q| self.states[q].live.is_some()).map(|&q| Skip::Quiet(q)),
@@ -1153,6 +1171,23 @@ impl<'e, 'a> Run<'e, 'a> {
                 Ctx { now: t, event: self.event_ref(e), row: None, customer: self.profile, hist: &h, mem: &self.mem };
             if !eval_bool(&w.ir, &ctx) {
                 self.note(t, || Trace::NotStarted { dialogue: d, why: Skip::WhenFalse });
+                return;
+            }
+        }
+        // A finishing instance gives way: it ends now, as its last message would have it (its
+        // outcome, any follow-on), and that message still goes out when held for.
+        if let Some(mut live) = self.states[d].live {
+            let mut fx = self.fx_pool.pop().unwrap_or_default();
+            let mut timer = None;
+            let alive = live
+                .sent(dialogue, t, &mut timer, &mut fx, &mut |c, at, pending| self.holds_pending(d, c, at, pending));
+            debug_assert!(!alive, "only a finishing instance gives way");
+            self.timers.set_conversation(d, None);
+            self.states[d].live = alive.then_some(live);
+            self.carry(d, live.rec, fx, None);
+            // Its follow-on may have started this very dialogue.
+            if let Some(why) = self.blocked(dialogue, &self.states[d], t) {
+                self.note(t, || Trace::NotStarted { dialogue: d, why });
                 return;
             }
         }
@@ -1199,9 +1234,18 @@ impl<'e, 'a> Run<'e, 'a> {
         });
         self.timers.set_conversation(d, timer);
         self.states[d].live = live;
+        // What the dialogues quiet while it held for later gives up its room under the caps
+        // before its own messages are decided. One with a single message before its end is
+        // live only until that goes out: it quietens them after, if still live (one that ends
+        // as it starts quietens nothing, and what was planned first keeps its room).
+        let finishing = live.is_some_and(|l| l.finishing(dialogue));
+        if !finishing {
+            self.quieten(d, t);
+        }
         self.carry(d, rec, fx, e);
-        // (After its first moves: one that ends as it starts quietens nothing.)
-        self.quieten(d, t);
+        if finishing {
+            self.quieten(d, t);
+        }
     }
 
     /// The customer's value tier now, if tiers are configured.

@@ -876,6 +876,100 @@ C2 seq#1 event 2025-01-01T09:00:00Z -> completed 2025-01-03T10:00:00Z
     );
 }
 
+/// While a message waits for the morning (an email window 09:00-17:00), the conversation
+/// waits with it: what the customer does meanwhile reaches the instance, and what follows
+/// the message waits for it.
+/// - C1: a yes moves the conversation on: the held reminder is overtaken.
+/// - C2: a yes before the question went out answers nothing; the one after it does.
+/// - C3: a purchase reaches the goal of a one-message dialogue whose message is held.
+/// - C4: a follow-on starts when the message of the dialogue before it goes out.
+/// - C5: a one-message dialogue keeps its quiet_while in force until its message goes out.
+#[test]
+fn a_conversation_waits_for_its_held_message() {
+    let ask = "trigger:\n  event: {type: ask_me}\nsteps:\n  - id: q1\n    send: {channel: email, template: q}\n    escalate:\n      - {after: 1h, channel: email, template: again}\n    timeout: {after: 3d, end: no_reply}\n    on:\n      - {answer: yes, goto: thanks}\n  - id: thanks\n    send: {channel: email, template: thanks}\n";
+    let cart = "trigger:\n  event: {type: cart}\ngoals:\n  - {event: purchase, outcome: bought}\nsteps:\n  - id: nudge\n    send: {channel: email, template: nudge}\n";
+    let hand = "trigger:\n  event: {type: hand}\nsteps:\n  - id: a\n    send: {channel: email, template: a}\n    next:\n      - {end: handed, start: after}\n";
+    let after = "steps:\n  - id: b\n    send: {channel: sms, template: b}\n";
+    let recovery =
+        "trigger:\n  event: {type: complaint}\nsteps:\n  - id: sorry\n    send: {channel: email, template: sorry}\n";
+    let promo = "trigger:\n  event: {type: browse}\nquiet_while: [recovery]\nsteps:\n  - id: offer\n    send: {channel: sms, template: offer}\n";
+    let mut windows = BTreeMap::new();
+    windows.insert("email".to_owned(), crate::policy::Window { days: [true; 7], from: 9 * 3600, to: 17 * 3600 });
+    let policy = Policy { windows, ..Policy::default() };
+    let data = load_data(
+        &["C3,2025-01-01T22:00:00Z,o1,p,books,10"],
+        &[
+            "C1,2025-01-01T16:30:00Z,ask_me",
+            "C1,2025-01-01T20:00:00Z,response,ask,q1,yes",
+            "C2,2025-01-01T08:00:00Z,ask_me",
+            "C2,2025-01-01T08:30:00Z,response,ask,,yes",
+            "C2,2025-01-01T09:30:00Z,response,ask,,yes",
+            "C3,2025-01-01T20:00:00Z,cart",
+            "C4,2025-01-01T20:00:00Z,hand",
+            "C5,2025-01-01T20:00:00Z,complaint",
+            "C5,2025-01-01T22:00:00Z,browse",
+        ],
+        None,
+    );
+    let dialogues =
+        [("ask", ask), ("cart", cart), ("hand", hand), ("after", after), ("recovery", recovery), ("promo", promo)];
+    let r = replay_with(plan_for(&data, &dialogues), data, settings("2025-01-31", policy));
+    assert_eq!(
+        r.messages(),
+        "\
+C1 ask#1 q1/0 email:q 2025-01-01T16:30:00Z planned
+C1 ask#1 q1/1 email:again 2025-01-02T09:00:00Z suppressed(overtaken: the conversation moved on (answer yes) before its send time)
+C1 ask#1 thanks/0 email:thanks 2025-01-02T09:00:00Z planned [deferred from 2025-01-01T20:00:00Z by send window]
+C2 ask#1 q1/0 email:q 2025-01-01T09:00:00Z planned [deferred from 2025-01-01T08:00:00Z by send window]
+C2 ask#1 thanks/0 email:thanks 2025-01-01T09:30:00Z planned
+C3 cart#1 nudge/0 email:nudge 2025-01-02T09:00:00Z suppressed(overtaken: the conversation ended (`bought`) before its send time)
+C4 hand#1 a/0 email:a 2025-01-02T09:00:00Z planned [deferred from 2025-01-01T20:00:00Z by send window]
+C4 after#1 b/0 sms:b 2025-01-02T09:00:00Z planned
+C5 recovery#1 sorry/0 email:sorry 2025-01-02T09:00:00Z planned [deferred from 2025-01-01T20:00:00Z by send window]
+"
+    );
+    assert_eq!(r.stats.unmatched_responses, 1, "C2's first yes answered nothing");
+}
+
+/// A quiet_while dialogue that starts frees the room its quietened message held under the
+/// caps before its own message is decided; one that ends as it starts quietens nothing, and
+/// the message planned first keeps its room.
+#[test]
+fn a_quietened_message_gives_up_its_cap_room_first() {
+    let promo = "trigger:\n  event: {type: browse}\nquiet_while: [recovery, blip]\nsteps:\n  - id: offer\n    send: {channel: email, template: offer}\n    wait: 1d\n";
+    let recovery = "priority: 9\ntrigger:\n  event: {type: complaint}\nsteps:\n  - id: sorry\n    send: {channel: sms, template: sorry}\n    wait: 5d\n";
+    let blip = "trigger:\n  event: {type: ping}\nsteps:\n  - id: hey\n    send: {channel: sms, template: hey}\n";
+    let mut windows = BTreeMap::new();
+    windows.insert("email".to_owned(), crate::policy::Window { days: [true; 7], from: 9 * 3600, to: 17 * 3600 });
+    let policy = Policy {
+        windows,
+        caps: vec![Cap { max: 1, per: DAY, channel: None }],
+        on_cap: OnCap::Drop,
+        ..Policy::default()
+    };
+    let data = load_data(
+        &["Z,2025-01-20,o1,p,books,10"],
+        &[
+            "C1,2025-01-01T20:00:00Z,browse",
+            "C1,2025-01-02T08:00:00Z,complaint",
+            "C2,2025-01-01T20:00:00Z,browse",
+            "C2,2025-01-02T08:00:00Z,ping",
+        ],
+        None,
+    );
+    let dialogues = [("promo", promo), ("recovery", recovery), ("blip", blip)];
+    let r = replay_with(plan_for(&data, &dialogues), data, settings("2025-01-31", policy));
+    assert_eq!(
+        r.messages(),
+        "\
+C1 promo#1 offer/0 email:offer 2025-01-02T09:00:00Z suppressed(blocked: quiet while `recovery` is live)
+C1 recovery#1 sorry/0 sms:sorry 2025-01-02T08:00:00Z planned
+C2 promo#1 offer/0 email:offer 2025-01-02T09:00:00Z planned [deferred from 2025-01-01T20:00:00Z by send window]
+C2 blip#1 hey/0 sms:hey 2025-01-02T08:00:00Z suppressed(dropped: cap 1 per 1d)
+"
+    );
+}
+
 #[test]
 fn an_opt_out_suppresses_a_message_deferred_past_it() {
     // A 1-per-day cap defers the second message to 01-02; the opt-out at 01-01T12:00 reaches it.

@@ -34,6 +34,9 @@ pub enum Suppression {
     /// Held for later (a send window, a cap), it had not gone out when the customer ended
     /// the conversation (an answer, a goal: the outcome).
     Overtaken(String),
+    /// Held for later, it had not gone out when the customer moved the conversation on to
+    /// another step (the branch taken: `answer yes`, `event visit`).
+    MovedOn(String),
 }
 
 /// Suppressions grouped for counting; ordered as their labels sort.
@@ -57,7 +60,7 @@ impl Suppression {
             Suppression::NoConsent(_) | Suppression::NoConsentAtSendTime(_) => SuppressionKind::NoConsent,
             Suppression::Dropped(_) => SuppressionKind::Dropped,
             Suppression::NoProfile => SuppressionKind::NoProfile,
-            Suppression::Overtaken(_) => SuppressionKind::Overtaken,
+            Suppression::Overtaken(_) | Suppression::MovedOn(_) => SuppressionKind::Overtaken,
         }
     }
 }
@@ -88,6 +91,9 @@ impl fmt::Display for Suppression {
             Suppression::NoProfile => f.write_str("not in the customers file, so do-not-contact is unknown"),
             Suppression::Overtaken(outcome) => {
                 write!(f, "overtaken: the conversation ended (`{outcome}`) before its send time")
+            }
+            Suppression::MovedOn(branch) => {
+                write!(f, "overtaken: the conversation moved on ({branch}) before its send time")
             }
         }
     }

@@ -157,16 +157,28 @@ impl Checker<'_, '_> {
             }
             RawTrigger::NthOrder(n) => {
                 let mut ns = Vec::new();
-                for v in n.n.value.as_slice() {
+                let items = n.n.value.items();
+                for (v, at) in &items {
                     match u32::try_from(*v) {
                         Ok(x) if x > 0 => ns.push(x),
                         _ => {
-                            let e = self.f.at_any(&n.n, format!("order numbers start at 1; {v} is not one"));
+                            let msg = format!("order numbers start at 1; {v} is not one");
+                            let e = match at {
+                                Some(at) => self.f.at_any(at, msg),
+                                None => self.f.at_any(&n.n, msg),
+                            };
                             self.err(e);
                         }
                     }
                 }
-                if n.n.value.as_slice().is_empty() {
+                if matches!(n.n.value, crate::dialogue::raw::OneOrMany::Bad) {
+                    let at = self.f.start(&n.n);
+                    let text = self.f.src[at.clone()].trim().to_owned();
+                    let mut e =
+                        self.f.at_span(at, format!("`{text}` is not a whole number or a list of whole numbers"));
+                    e.hint = Some("e.g. `4` or `[1, 2, 3, 4]`".to_owned());
+                    self.err(e);
+                } else if items.is_empty() {
                     let e = self.f.at_any(&n.n, "`n` needs at least one order number, e.g. `n: [1, 2, 3, 4]`");
                     self.err(e);
                 }
