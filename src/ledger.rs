@@ -154,6 +154,20 @@ impl Ledger {
     /// Open (or create) the ledger at `path`.
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
         let cannot = |e: io::Error| LedgerError(format!("cannot open the ledger {}: {e}", path.display()));
+        // A ledger is a file kairos appends to and rereads: not stdout, a device or a pipe
+        // (`/dev/full` reads without end; `/dev/null` forgets every night).
+        if path == Path::new("-") {
+            return Err(LedgerError(
+                "the ledger must be a file (`--ledger ledger.jsonl`): `-` would be a file named `-`, not stdout"
+                    .to_owned(),
+            ));
+        }
+        if let Ok(m) = std::fs::metadata(path) {
+            if !m.is_file() {
+                let what = if m.is_dir() { "a folder" } else { "not a regular file (a device or a pipe)" };
+                return Err(LedgerError(format!("the ledger {} is {what}: give a file path", path.display())));
+            }
+        }
         let (file, created) = match OpenOptions::new().read(true).write(true).open(path) {
             Ok(f) => (f, false),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -269,6 +283,17 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Held, LedgerError> {
         let v: serde_json::Value = serde_json::from_str(line).map_err(|_| bad())?;
         let id = v.get("message_id").and_then(|x| x.as_str()).and_then(parse_hex).ok_or_else(bad)?;
         let night = v.get("night").and_then(|x| x.as_str()).ok_or_else(bad)?.to_owned();
+        // Nights are compared as text: only a real `YYYY-MM-DD` orders as its date does.
+        if chrono::NaiveDate::parse_from_str(&night, "%Y-%m-%d")
+            .map_or(true, |d| d.format("%Y-%m-%d").to_string() != night)
+        {
+            return Err(LedgerError(format!(
+                "{}:{}: night {:?} is not a date (YYYY-MM-DD): the ledger was edited or is not kairos's",
+                path.display(),
+                n + 1,
+                night
+            )));
+        }
         let shard = v.get("shard").and_then(|x| x.as_str()).map(str::to_owned);
         if !held.shards.iter().any(|(s, _)| *s == shard) {
             held.shards.push((shard, n + 1));
@@ -299,6 +324,24 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"a\":1}\n");
         append_or_roll_back(&mut f, 8, b"{\"b\":2}\n", |f, b| f.write_all(b)).unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"a\":1}\n{\"b\":2}\n");
+    }
+
+    #[test]
+    fn a_ledger_is_a_file_with_real_nights() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Ledger::open(Path::new("-")).err().unwrap();
+        assert!(e.0.contains("not stdout"), "{e}");
+        let e = Ledger::open(Path::new("/dev/null")).err().unwrap();
+        assert!(e.0.contains("is not a regular file"), "{e}");
+        let e = Ledger::open(dir.path()).err().unwrap();
+        assert!(e.0.contains("is a folder"), "{e}");
+        let p = dir.path().join("sent.jsonl");
+        for night in ["zzz", "2025-13-01", "2025-06-3", ""] {
+            let id = "0123456789abcdef0123456789abcdef";
+            std::fs::write(&p, format!("{{\"message_id\":\"{id}\",\"night\":\"2025-01-01\"}}\n{{\"message_id\":\"{id}\",\"night\":\"{night}\"}}\n")).unwrap();
+            let e = read_unlocked(&p).err().unwrap();
+            assert!(e.0.ends_with(&format!("sent.jsonl:2: night {night:?} is not a date (YYYY-MM-DD): the ledger was edited or is not kairos's")), "{e}");
+        }
     }
 
     #[test]

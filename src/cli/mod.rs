@@ -322,13 +322,8 @@ fn open_schemas(project: &Project) -> Schemas {
 /// millions of rows.
 fn prepare(r: &Replay, quiet: bool) -> Result<(Plan, Data, Option<Templates>)> {
     let paths = &r.spec.paths;
-    let uses_stdin =
-        [paths.transactions.as_ref(), paths.customers.as_ref(), paths.events.as_ref(), paths.catalog.as_ref()]
-            .into_iter()
-            .flatten()
-            .any(|p| p.as_path() == Path::new("-"));
-    if uses_stdin {
-        // stdin can be read once: load first, then check the dialogues against what came.
+    if paths.any_stream() {
+        // stdin or a pipe can be read once: load first, then check the dialogues against what came.
         let data = input::load_showing(&r.spec, !quiet)?;
         let schemas = Schemas::of_data(&data, &open_schemas(&r.project));
         let names = |t: Option<&input::Table>| {

@@ -1338,6 +1338,11 @@ impl<'e, 'a> Run<'e, 'a> {
                     self.out.warnings.push(warn(format!("profile_update: {p}")));
                 }
             }
+            None if column == crate::model::TableKind::Customers.key() => {
+                self.out.warnings.push(warn(format!(
+                    "profile_update: `{column}` is the key of the customers file and cannot change; update ignored"
+                )));
+            }
             None => {
                 let hint = crate::diag::did_you_mean(column, cust.names.iter().map(String::as_str))
                     .map_or_else(String::new, |s| format!("; did you mean `{s}`?"));

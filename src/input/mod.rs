@@ -277,7 +277,21 @@ pub struct InputPaths {
     pub catalog: Option<PathBuf>,
 }
 
+/// An input read as it comes, once: stdin (`-`), a pipe (`<(...)`, a FIFO), a device. Its
+/// header cannot be read ahead of the load, which would take it away from the load.
+pub fn is_stream(path: &Path) -> bool {
+    path == Path::new("-") || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
 impl InputPaths {
+    /// Is any input a stream (see `is_stream`)?
+    pub fn any_stream(&self) -> bool {
+        [self.transactions.as_ref(), self.customers.as_ref(), self.events.as_ref(), self.catalog.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|p| is_stream(p))
+    }
+
     pub fn check_stdin(&self) -> Result<(), InputError> {
         let dash = [self.transactions.as_ref(), self.customers.as_ref(), self.events.as_ref(), self.catalog.as_ref()]
             .into_iter()

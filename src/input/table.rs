@@ -391,8 +391,21 @@ fn read_header(
             Next::End if *eof => return Ok(None),
             Next::OpenQuote => return Err(never_closed(path, recs.line)),
             Next::Unterminated if buf.len() > 8 * BLOCK => return Err(never_closed(path, recs.line)),
+            _ if buf.len() > MAX_LINE => return Err(no_line_end(path, recs.line)),
             _ => fill(path, reader, buf, eof, chunk)?,
         }
+    }
+}
+
+/// The longest line read looking for its end: past it, the file is no CSV (a device such as
+/// `/dev/zero`, a binary file) and reading on would only fill memory.
+const MAX_LINE: usize = 256 << 20;
+
+fn no_line_end(path: &Path, line: u64) -> InputError {
+    InputError::Csv {
+        path: path.to_path_buf(),
+        line,
+        message: format!("no line end in {} MiB: is this a CSV file?", MAX_LINE >> 20),
     }
 }
 
@@ -1503,6 +1516,9 @@ fn read_records<P: Send>(
             if eof && buf.is_empty() {
                 return Ok(pieces);
             }
+            if buf.len() > MAX_LINE {
+                return Err(no_line_end(path, next_line));
+            }
             fill(path, reader, &mut buf, &mut eof, block)?;
             continue;
         }
@@ -1769,6 +1785,9 @@ impl Opened {
         opts: &ReadOpts<'_>,
     ) -> Result<(), InputError> {
         while whole_lines(&self.buf, self.eof) == 0 && !self.eof {
+            if self.buf.len() > MAX_LINE {
+                return Err(no_line_end(path, self.header.end_line));
+            }
             fill(path, &mut self.reader, &mut self.buf, &mut self.eof, block)?;
         }
         let lines = whole_lines(&self.buf, self.eof);

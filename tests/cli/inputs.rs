@@ -309,3 +309,26 @@ fn a_misspelt_column_mapping_is_pointed_out_where_the_column_is_missing() {
         );
     }
 }
+
+/// A pipe (`-t <(zcat tx.csv.gz)`, a FIFO) is read once, as stdin is: the same plan as the
+/// file. (Its header was read ahead and taken from the load, or the run hung on the reopen.)
+/// A device that never ends a line is an error, not a run that fills memory.
+#[cfg(unix)]
+#[test]
+fn a_pipe_is_read_once_and_an_endless_line_is_an_error() {
+    let f = base();
+    f.tx(&["A,2025-01-01,o1,p1,books,10", "B,2025-01-02,o2,p1,toys,10"]);
+    let want = f.cmd(&["run", "--dialogues", "dialogues", "-t", "tx.csv"]);
+    assert_eq!(want.code, 0, "{}", want.stderr);
+    let fifo = f.path("tx.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let body = std::fs::read(f.path("tx.csv")).unwrap();
+    let writer = std::thread::spawn(move || std::fs::write(fifo, body).unwrap());
+    let got = f.cmd(&["run", "--dialogues", "dialogues", "-t", "tx.fifo"]);
+    writer.join().unwrap();
+    assert_eq!((got.code, got.stdout), (0, want.stdout), "{}", got.stderr);
+    let zero = f.cmd(&["run", "--dialogues", "dialogues", "-t", "/dev/zero"]);
+    assert_eq!(zero.code, 2);
+    assert!(zero.stderr.contains("no line end in 256 MiB: is this a CSV file?"), "{}", zero.stderr);
+}

@@ -267,6 +267,7 @@ A,2025-01-02T00:00:00Z,profile_update,tz,Asia/Tokyo
 A,2025-01-04T00:00:00Z,profile_update,tz,Mars/Olympus
 B,2025-01-02T00:00:00Z,profile_update,weekly,0
 B,2025-01-02T00:00:00Z,profile_update,dnc,yes
+B,2025-01-02T00:00:00Z,profile_update,customer_id,Z
 ",
     );
     let out = f.run(&["--include-suppressed", "--as-of", "2025-01-31"]);
@@ -288,6 +289,11 @@ B a email:t 2025-01-03T12:00:00Z suppressed [dropped: cap 0 per 7d]
     );
     assert!(
         out.stderr.contains("events.csv:5: profile_update: column `dnc` holds consent or do-not-contact, which change only by `opt_in`/`opt_out` events"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("events.csv:6: profile_update: `customer_id` is the key of the customers file and cannot change; update ignored"),
         "{}",
         out.stderr
     );
