@@ -444,6 +444,17 @@ fn check_policy(
             }
             (None, Some(m)) => {
                 let measure = at.closed(&m, "", diags);
+                // Spend tiers with no amount would put everyone in the lowest tier, silently.
+                if measure == Some(crate::model::Measure::Spend) {
+                    refs.push(ColumnRef {
+                        table: TableKind::Transactions,
+                        column: "amount".to_owned(),
+                        what: "tiers.measure `spend` sums column `amount`".to_owned(),
+                        header: None,
+                        at: at.typed(&m, ""),
+                        required: true,
+                    });
+                }
                 let within = t.within.as_ref().and_then(|w| at.period(w, "within", diags));
                 if t.levels.is_empty() {
                     diags.push(at.typed(&m, "computed tiers need `levels`, e.g. {gold: 1000, silver: 300, bronze: 0}"));

@@ -882,6 +882,15 @@ fn check_vars(
                             |x| format!("did you mean `history.{x}`?"),
                         )),
                     )),
+                    // Spend with no amount column would render 0 for everyone, silently.
+                    Some(f @ ("spend" | "spend_365d")) => {
+                        known.tx.measure_problem(crate::model::Measure::Spend).map(|_| {
+                            (
+                                format!("`history.{f}` sums an `amount` column, which the transactions file lacks,"),
+                                Some("map the amount column with `columns:` in kairos.yaml".to_owned()),
+                            )
+                        })
+                    }
                     _ => None,
                 }
             }

@@ -690,3 +690,40 @@ fn policy_columns_missing_from_the_customers_file_are_errors_in_check_and_run() 
         out.stderr
     );
 }
+
+/// Spend with no `amount` column is 0 for everyone: spend tiers and a template's
+/// `history.spend` say so, at their place, instead of sending everyone the lowest tier.
+#[test]
+fn spend_tiers_and_history_spend_need_an_amount_column() {
+    let f = Fixture::new();
+    f.file("kairos.yaml", "tiers: {measure: spend, levels: {top: 5, low: 0}}\n")
+        .dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: email, template: t}\n")
+        .file("tx.csv", "customer_id,timestamp,Amount\nA,2025-01-01T10:00:00Z,10.50\n");
+    let out = f.run(&[]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains(
+            "error: tiers.measure `spend` sums column `amount`: the transactions file has no column `amount`"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("kairos.yaml:1:18") && out.stderr.contains("did you mean `Amount`?"), "{}", out.stderr);
+    f.file("kairos.yaml", "")
+        .file("templates/t.yaml", "email: {subject: \"s\", text: \"spent {{ history.spend }}\"}\n");
+    let out = f.run(&[]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("`history.spend` sums an `amount` column, which the transactions file lacks, in `t/email.text`"),
+        "{}",
+        out.stderr
+    );
+    // With the column mapped, both run.
+    f.file(
+        "kairos.yaml",
+        "columns:\n  transactions: {amount: Amount}\ntiers: {measure: spend, levels: {top: 5, low: 0}}\n",
+    );
+    let out = f.run(&[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
