@@ -139,9 +139,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["due", "since"])]
     pub ledger: Option<PathBuf>,
     /// With a ledger: messages due longer than this before the as-of day are not sent but
-    /// reported as `expired`.
-    #[arg(long, value_name = "DURATION", default_value = "7d")]
-    pub max_late: String,
+    /// reported as `expired` [default: 7d].
+    #[arg(long, value_name = "DURATION")]
+    pub max_late: Option<String>,
     /// With a ledger: write again the messages it recorded on this night (an as-of date), in
     /// full and in any --format, rebuilt by a replay up to that night; records nothing (for a
     /// downstream that lost a night's file).

@@ -274,11 +274,14 @@ impl RunSettings {
         if ledger.is_some() && (a.due || a.since.is_some()) {
             bail!("--due and --since choose a window by date; with a ledger the run emits what the ledger does not hold yet: use one or the other");
         }
-        let max_late = a
-            .max_late
+        let late = a.max_late.as_deref().unwrap_or("7d");
+        let max_late = late
             .parse::<Duration>()
-            .map_err(|_| anyhow!("--max-late {:?}: expected a duration such as 7d", a.max_late))?
+            .map_err(|_| anyhow!("--max-late {late:?}: expected a duration such as 7d"))?
             .secs();
+        if a.max_late.is_some() && ledger.is_none() {
+            bail!("--max-late goes with a ledger (--ledger FILE or `ledger:` in kairos.yaml): without one nothing is late or expired");
+        }
         let format = match a.format {
             args::Format::Csv => Format::Csv,
             args::Format::Json => Format::Json,
@@ -286,9 +289,21 @@ impl RunSettings {
             args::Format::Eml => Format::Eml,
             args::Format::Mbox => Format::Mbox,
         };
+        // A flag that changes nothing in this output is a mistake said, not ignored.
+        let name = format.name();
+        if a.raw_csv && format != Format::Csv {
+            bail!("--raw-csv is about CSV cells, and --format {name} writes none");
+        }
+        if a.mail_from.is_some() && !format.is_mail() {
+            bail!("--mail-from is the sender of eml and mbox messages, and --format {name} writes none");
+        }
+        if a.no_profile && format.is_mail() {
+            bail!(
+                "--no-profile leaves profile columns out of CSV, JSON and JSONL rows, and --format {name} writes mail"
+            );
+        }
         let mut sender = None;
         if format.is_mail() {
-            let name = if format == Format::Eml { "eml" } else { "mbox" };
             if a.include_suppressed {
                 bail!("--include-suppressed cannot go with --format {name}: mail is sent as it is written, and a suppressed or expired message must not be; write the suppressed ones as CSV or JSON to look at them");
             }

@@ -122,6 +122,7 @@ impl Live {
         self.phase == Phase::Out
             && self.attempt + 1 == step.ladder.len()
             && step.choices.is_empty()
+            && step.on.is_empty()
             && matches!(step.after, After::Now(Exit::End { .. }))
     }
 

@@ -827,6 +827,16 @@ impl<'e, 'a> Run<'e, 'a> {
             };
             let req = Request { at: now, channels: chans, holdout: false, quiet_while_live: quiet };
             let decision = crate::policy::decide(&self.ev.settings.policy, &mut self.contact, req);
+            // The deferral allowed counts from when the message was due, not from the opt-out.
+            let policy = &self.ev.settings.policy;
+            let decision = match decision {
+                Decision::Send { at, channel: c, .. } if at - from > policy.max_defer => {
+                    self.contact.unplan(at, chans[c].as_str());
+                    by.push(crate::policy::DeferReason::MaxDefer(policy.max_defer));
+                    Decision::Suppress { channel: c, why: Suppression::Dropped(by.clone()) }
+                }
+                d => d,
+            };
             let m = &mut self.out.messages[k];
             match decision {
                 Decision::Send { at, channel: c, note } => {
@@ -994,7 +1004,8 @@ impl<'e, 'a> Run<'e, 'a> {
                 .map(|(k, b)| (b, BranchAt::Goal(k)))
                 .or_else(|| {
                     // The step's question still waits to go out: nothing can answer it yet.
-                    let asked = !(live.phase == Phase::Out && live.attempt == 0);
+                    // (Its `delay:` still runs, or its first message is held.)
+                    let asked = !(live.attempt == 0 && live.phase != Phase::After);
                     step.on
                         .iter()
                         .enumerate()
@@ -1185,6 +1196,10 @@ impl<'e, 'a> Run<'e, 'a> {
             self.timers.set_conversation(d, None);
             self.states[d].live = alive.then_some(live);
             self.carry(d, live.rec, fx, None);
+            // For re-entry it ended as it handed its message over.
+            if self.states[d].live.is_none() {
+                self.states[d].last_end = Some(live.handed);
+            }
             // Its follow-on may have started this very dialogue.
             if let Some(why) = self.blocked(dialogue, &self.states[d], t) {
                 self.note(t, || Trace::NotStarted { dialogue: d, why });
@@ -1319,12 +1334,18 @@ impl<'e, 'a> Run<'e, 'a> {
                 // The contact policy reads some profile columns: from now on, it reads the update.
                 let (pc, policy) = (&self.ev.pcols, &self.ev.settings.policy);
                 let problem = if pc.timezone == Some(c) {
-                    self.contact.set_timezone(value, self.ev.settings.tz).err().map(|e| format!("{e}; update ignored"))
+                    self.contact
+                        .set_timezone(value, self.ev.settings.tz)
+                        .err()
+                        .map(|e| format!("{e}; the contact policy keeps the zone it had"))
                 } else if pc.preferred == Some(c) {
                     let problems = self.contact.set_preferred(policy, value);
                     (!problems.is_empty()).then(|| problems.join("; "))
                 } else if pc.max_per_week == Some(c) {
-                    self.contact.set_weekly_max(policy, value).err().map(|e| format!("{e}; update ignored"))
+                    self.contact
+                        .set_weekly_max(policy, value)
+                        .err()
+                        .map(|e| format!("{e}; the contact policy keeps the maximum it had"))
                 } else if pc.dnc == Some(c) || pc.consent.iter().any(|(_, col)| *col == Some(c)) {
                     // Never a silent change of who may be contacted: that goes by opt-in/opt-out.
                     Some(format!(

@@ -970,6 +970,49 @@ C2 blip#1 hey/0 sms:hey 2025-01-02T08:00:00Z suppressed(dropped: cap 1 per 1d)
     );
 }
 
+/// A one-message dialogue whose message waits for Monday gives way when it triggers again
+/// past its re-entry wait (counted from the hand-over): both announcements go. A response
+/// while a step's `delay:` runs answers nothing: its question has not gone out.
+#[test]
+fn a_finishing_instance_gives_way_and_a_delayed_question_is_not_answered_early() {
+    let ann =
+        "trigger:\n  event: {type: news}\nreentry: 1d\nsteps:\n  - id: a\n    send: {channel: email, template: a}\n";
+    let ask = "trigger:\n  event: {type: ask_me}\nsteps:\n  - id: q\n    send: {channel: sms, template: q, delay: 1d}\n    timeout: {after: 3d, end: no_reply}\n    on:\n      - {answer: yes, end: agreed}\n";
+    let mut windows = BTreeMap::new();
+    let monday = [true, false, false, false, false, false, false];
+    windows.insert("email".to_owned(), crate::policy::Window { days: monday, from: 9 * 3600, to: 17 * 3600 });
+    let policy = Policy { windows, ..Policy::default() };
+    let data = load_data(
+        &["Z,2025-01-20,o1,p,books,10"],
+        &[
+            // 2025-01-03 is a Friday.
+            "C1,2025-01-03T18:00:00Z,news",
+            "C1,2025-01-05T10:00:00Z,news",
+            "C2,2025-01-03T10:00:00Z,ask_me",
+            "C2,2025-01-03T12:00:00Z,response,ask,q,yes",
+        ],
+        None,
+    );
+    let r = replay_with(plan_for(&data, &[("ann", ann), ("ask", ask)]), data, settings("2025-01-31", policy));
+    assert_eq!(
+        r.messages(),
+        "\
+C1 ann#1 a/0 email:a 2025-01-06T09:00:00Z planned [deferred from 2025-01-03T18:00:00Z by send window]
+C1 ann#2 a/0 email:a 2025-01-06T09:00:00Z planned [deferred from 2025-01-05T10:00:00Z by send window]
+C2 ask#1 q/0 sms:q 2025-01-04T10:00:00Z planned
+"
+    );
+    assert_eq!(
+        r.instances(),
+        "\
+C1 ann#1 event 2025-01-03T18:00:00Z -> completed 2025-01-05T10:00:00Z
+C1 ann#2 event 2025-01-05T10:00:00Z -> completed 2025-01-06T09:00:00Z
+C2 ask#1 event 2025-01-03T10:00:00Z -> no_reply 2025-01-07T10:00:00Z
+"
+    );
+    assert_eq!(r.stats.unmatched_responses, 1);
+}
+
 #[test]
 fn an_opt_out_suppresses_a_message_deferred_past_it() {
     // A 1-per-day cap defers the second message to 01-02; the opt-out at 01-01T12:00 reaches it.

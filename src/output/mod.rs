@@ -44,6 +44,17 @@ impl Format {
     pub fn is_mail(self) -> bool {
         matches!(self, Format::Eml | Format::Mbox)
     }
+
+    /// Its name as `--format` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Jsonl => "jsonl",
+            Format::Eml => "eml",
+            Format::Mbox => "mbox",
+        }
+    }
 }
 
 /// Which messages to write.

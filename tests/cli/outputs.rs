@@ -537,3 +537,24 @@ fn a_profile_update_of_the_address_changes_where_later_messages_go() {
         .collect();
     assert_eq!(contacts, ["old@x.example", "new@x.example"]);
 }
+
+/// A flag that would change nothing in this output is an error that says why, not ignored.
+#[test]
+fn flags_that_do_nothing_here_are_refused() {
+    let f = Fixture::new();
+    f.dialogue("hi", "trigger:\n  purchase: {}\nsteps:\n  - id: a\n    send: {channel: email, template: t}\n")
+        .tx(&["A,2025-01-01,o1,p,c,1"]);
+    for (args, said) in [
+        (&["--format", "json", "--raw-csv"][..], "--raw-csv is about CSV cells, and --format json writes none"),
+        (
+            &["--mail-from", "a@b.com"][..],
+            "--mail-from is the sender of eml and mbox messages, and --format csv writes none",
+        ),
+        (&["--max-late", "3d"][..], "--max-late goes with a ledger"),
+    ] {
+        let out = f.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(said), "{args:?}: {}", out.stderr);
+        assert_eq!(out.stdout, "");
+    }
+}

@@ -283,7 +283,7 @@ B a email:t 2025-01-03T12:00:00Z suppressed [dropped: cap 0 per 7d]
 "
     );
     assert!(
-        out.stderr.contains("events.csv:3: profile_update: time zone `Mars/Olympus` is not an IANA name (such as Europe/London); update ignored"),
+        out.stderr.contains("events.csv:3: profile_update: time zone `Mars/Olympus` is not an IANA name (such as Europe/London); the contact policy keeps the zone it had"),
         "{}",
         out.stderr
     );
