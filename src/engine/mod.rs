@@ -632,7 +632,7 @@ impl<'e, 'a> Run<'e, 'a> {
                 Effect::Ended { outcome, start, at } => {
                     // Ended by what the customer did: what waits to go out no longer should.
                     if cause.is_some() {
-                        self.overtake(rec, before, outcome, at);
+                        self.overtake(rec, before, || Suppression::Overtaken(outcome.to_owned()), at);
                     }
                     self.end(d, rec, outcome, at);
                     if let Some(next) = start {
@@ -816,8 +816,7 @@ impl<'e, 'a> Run<'e, 'a> {
             if old != channel || !chans.iter().any(|c| c != channel && self.contact.consents(c)) {
                 continue;
             }
-            let quiet =
-                d.quiet_while.iter().find(|&&q| self.states[q].live.is_some()).map(|&q| plan.dialogues[q].id.as_str());
+            let quiet = self.quiet_now(d);
             self.contact.unplan(m.send_at, old);
             self.stats.sent.remove_one(&sent_key(&self.ev.settings, dialogue, m));
             let was_deferred = m.note.as_ref().is_some_and(|n| n.is_deferral());
@@ -861,28 +860,11 @@ impl<'e, 'a> Run<'e, 'a> {
                         *n = if deferred { *n + 1 } else { n.saturating_sub(1) };
                     }
                     // A conversation waiting for it to go out now waits for the new send.
-                    if let Some(l) = self.states[dialogue].live {
-                        if l.rec == m.instance && l.phase == Phase::Out && (l.step, l.attempt) == (m.step, m.attempt) {
-                            self.timers.set_conversation(dialogue, Some(at));
-                        }
-                    }
+                    self.resume_at(dialogue, k, at);
                 }
                 Decision::Suppress { channel: c, why } => {
-                    // (Planned on no channel now: uncounted as suppress_planned does.)
-                    self.stats.suppression(dialogue, &why);
-                    if was_deferred {
-                        if let Some(n) = self.stats.deferred.get_mut(&dialogue) {
-                            *n = n.saturating_sub(1);
-                        }
-                    }
                     m.channel = c;
-                    m.suppressed = Some(why);
-                    *self.stats.messages.entry((dialogue, m.step, m.attempt)).or_default() -= 1;
-                    if let Some(l) = self.states[dialogue].live {
-                        if l.rec == m.instance && l.phase == Phase::Out && (l.step, l.attempt) == (m.step, m.attempt) {
-                            self.timers.set_conversation(dialogue, Some(now));
-                        }
-                    }
+                    self.suppress_held(k, dialogue, why, now);
                 }
             }
         }
@@ -910,41 +892,61 @@ impl<'e, 'a> Run<'e, 'a> {
             if k >= before {
                 continue;
             }
-            let m = &mut self.out.messages[k];
+            let m = &self.out.messages[k];
             let dialogue = self.out.instances[m.instance].dialogue;
             let d = &plan.dialogues[dialogue];
             let ch = d.steps[m.step].ladder[m.attempt].variants[m.variant].channels[m.channel].as_str();
             if let Some(why) = why(m, dialogue, ch) {
-                self.stats.suppression(dialogue, &why);
-                if m.note.as_ref().is_some_and(|n| n.is_deferral()) {
-                    if let Some(n) = self.stats.deferred.get_mut(&dialogue) {
-                        *n = n.saturating_sub(1);
-                    }
-                }
-                m.suppressed = Some(why);
-                // A conversation waiting for it to go out goes on now: what follows a
-                // suppressed message counts from when it was due, and that has passed.
-                if let Some(l) = self.states[dialogue].live {
-                    if l.rec == m.instance && l.phase == Phase::Out && (l.step, l.attempt) == (m.step, m.attempt) {
-                        self.timers.set_conversation(dialogue, Some(now));
-                    }
-                }
                 self.contact.unplan(m.send_at, ch);
-                *self.stats.messages.entry((dialogue, m.step, m.attempt)).or_default() -= 1;
                 self.stats.sent.remove_one(&sent_key(&self.ev.settings, dialogue, m));
+                self.suppress_held(k, dialogue, why, now);
             }
         }
         held.retain(|&k| self.out.messages[k].suppressed.is_none());
         self.held = held;
     }
 
-    /// The customer ended conversation `rec` at `t` (an answer, a goal): its messages held
-    /// for later (by a send window or a cap) and not gone out by then are not sent. Only those
+    /// Held message `k` (of `dialogue`, already out of the caps and the per-day counts) does
+    /// not go out: it is uncounted, and a conversation waiting for it goes on at `now` (what
+    /// follows a suppressed message counts from when it was due, and that has passed).
+    fn suppress_held(&mut self, k: usize, dialogue: usize, why: Suppression, now: i64) {
+        let m = &mut self.out.messages[k];
+        self.stats.suppression(dialogue, &why);
+        if m.note.as_ref().is_some_and(|n| n.is_deferral()) {
+            if let Some(n) = self.stats.deferred.get_mut(&dialogue) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        m.suppressed = Some(why);
+        *self.stats.messages.entry((dialogue, m.step, m.attempt)).or_default() -= 1;
+        self.resume_at(dialogue, k, now);
+    }
+
+    /// The conversation paused for held message `k`, if any, goes on at `at` (it goes out
+    /// then, or was suppressed).
+    fn resume_at(&mut self, dialogue: usize, k: usize, at: i64) {
+        let m = &self.out.messages[k];
+        if self.states[dialogue]
+            .live
+            .is_some_and(|l| l.rec == m.instance && l.phase == Phase::Out && (l.step, l.attempt) == (m.step, m.attempt))
+        {
+            self.timers.set_conversation(dialogue, Some(at));
+        }
+    }
+
+    /// The dialogue `d` is quiet while, live now: a message of `d` is not sent.
+    fn quiet_now(&self, d: &Dialogue) -> Option<&'a str> {
+        let plan = self.plan();
+        d.quiet_while.iter().find(|&&q| self.states[q].live.is_some()).map(|&q| plan.dialogues[q].id.as_str())
+    }
+
+    /// The customer ended conversation `rec` at `t` (an answer, a goal) or moved it on (a
+    /// branch): its messages held for later (by a send window or a cap) and not gone out by
+    /// then are not sent. Only those
     /// planned before this event (`before`): what the ending itself sends (a thank-you) goes.
-    fn overtake(&mut self, rec: usize, before: usize, outcome: &str, t: i64) {
-        self.suppress_planned(before, t, |m, _, _| {
-            (m.instance == rec && m.send_at > t).then(|| Suppression::Overtaken(outcome.to_owned()))
-        });
+    /// (`why`: how it ended or moved on, built only for a message it reaches.)
+    fn overtake(&mut self, rec: usize, before: usize, why: impl Fn() -> Suppression, t: i64) {
+        self.suppress_planned(before, t, |m, _, _| (m.instance == rec && m.send_at > t).then(&why));
     }
 
     /// Dialogue `d` started at `t`: the messages held for later of the dialogues quiet while
@@ -1041,11 +1043,7 @@ impl<'e, 'a> Run<'e, 'a> {
             // What the customer did moves the conversation on: the message it waits to go out
             // (a reminder, the question itself) no longer should. (An ending says so itself.)
             if matches!(b.exit, crate::dialogue::plan::Exit::Goto(_)) {
-                let rec = live.rec;
-                let label = b.label.as_str();
-                self.suppress_planned(self.out.messages.len(), t, |m, _, _| {
-                    (m.instance == rec && m.send_at > t).then(|| Suppression::MovedOn(label.to_owned()))
-                });
+                self.overtake(live.rec, self.out.messages.len(), || Suppression::MovedOn(b.label.clone()), t);
             }
             let mut fx = self.fx_pool.pop().unwrap_or_default();
             let mut timer = self.timers.conversation(d);
@@ -1396,11 +1394,7 @@ impl<'e, 'a> Run<'e, 'a> {
             tier.as_deref().and_then(|t| msg.variants.iter().position(|v| v.tier.as_deref() == Some(t))).unwrap_or(0);
         let v = &msg.variants[variant];
         let holdout = self.out.instances[rec].held_out;
-        let quiet = dialogue
-            .quiet_while
-            .iter()
-            .find(|&&q| self.states[q].live.is_some())
-            .map(|&q| plan.dialogues[q].id.as_str());
+        let quiet = self.quiet_now(dialogue);
         let req = Request { at, channels: &v.channels, holdout, quiet_while_live: quiet };
         let decision = crate::policy::decide(&self.ev.settings.policy, &mut self.contact, req);
         let (send_at, channel, suppressed, note) = match decision {

@@ -284,20 +284,20 @@ pub fn is_stream(path: &Path) -> bool {
 }
 
 impl InputPaths {
-    /// Is any input a stream (see `is_stream`)?
-    pub fn any_stream(&self) -> bool {
+    /// The inputs given.
+    fn given(&self) -> impl Iterator<Item = &PathBuf> {
         [self.transactions.as_ref(), self.customers.as_ref(), self.events.as_ref(), self.catalog.as_ref()]
             .into_iter()
             .flatten()
-            .any(|p| is_stream(p))
+    }
+
+    /// Is any input a stream (see `is_stream`)?
+    pub fn any_stream(&self) -> bool {
+        self.given().any(|p| is_stream(p))
     }
 
     pub fn check_stdin(&self) -> Result<(), InputError> {
-        let dash = [self.transactions.as_ref(), self.customers.as_ref(), self.events.as_ref(), self.catalog.as_ref()]
-            .into_iter()
-            .flatten()
-            .filter(|p| p.as_path() == Path::new("-"))
-            .count();
+        let dash = self.given().filter(|p| p.as_path() == Path::new("-")).count();
         if dash > 1 {
             return Err(InputError::StdinTwice);
         }
